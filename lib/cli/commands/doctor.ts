@@ -1,0 +1,44 @@
+import type { Command } from 'commander';
+import { doctorReport, packageVersion } from '../../native/runtime.js';
+import { NativeLoadError } from '../../native/load.js';
+
+export function registerDoctor(program: Command): void {
+  program
+    .command('doctor')
+    .description('report the package, LibTorch, CPU and accelerator set-up')
+    .option('--json', 'print one JSON object')
+    .action((opts: { json?: boolean }) => {
+      let report;
+      try {
+        report = doctorReport();
+      } catch (err) {
+        if (!(err instanceof NativeLoadError)) throw err;
+        if (opts.json) {
+          console.log(JSON.stringify({ version: packageVersion(), ok: false, error: err.message }, null, 2));
+        } else {
+          console.error(`rdpo-native ${packageVersion()}: ${err.message}`);
+        }
+        process.exitCode = 1;
+        return;
+      }
+      if (opts.json) {
+        console.log(JSON.stringify({ ok: true, ...report }, null, 2));
+        return;
+      }
+      const gib = (b: number) => `${(b / 2 ** 30).toFixed(1)} GiB`;
+      const c = report.cpu;
+      const feats = [c.avx2 && 'AVX2', c.avx512 && 'AVX-512', c.avx512bf16 && 'AVX-512 BF16', c.amx && 'AMX'].filter(Boolean);
+      const lines = [
+        `rdpo-native ${report.version} (node ${report.node}, ${report.platform})`,
+        `libtorch    ${report.torch} at ${report.torchPath}`,
+        `C++ ABI     _GLIBCXX_USE_CXX11_ABI=${report.cxx11Abi ? 1 : 0}`,
+        `CPU         ${c.model}, ${c.cores} cores; ATen kernels ${c.capability || '?'}; ${feats.join(', ') || 'no AVX2'}`,
+        `threads     intra-op ${report.threads}, inter-op ${report.interOpThreads}`,
+        `CUDA        ${report.cuda ? 'available' : report.cudaCompiled ? 'compiled in, no usable device' : 'not in this libtorch'}`,
+        `MPS         ${report.mps ? 'available' : 'no'}`,
+        ...report.devices.map((d) => `  ${d.type}:${d.index}  ${d.name}  ${gib(d.totalMemoryBytes)}${d.computeCapability ? `  sm ${d.computeCapability}` : ''}`),
+        `addon       ${report.addonPath}`,
+      ];
+      console.log(lines.join('\n'));
+    });
+}

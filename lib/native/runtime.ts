@@ -1,0 +1,81 @@
+// Runtime report used by `rdpo-native doctor` and stamped into run configs.
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadNative, loadedAddonPath, packageRoot } from './load.js';
+
+export interface DeviceInfo {
+  type: string;
+  index: number;
+  name: string;
+  totalMemoryBytes: number;
+  computeCapability?: string;
+}
+
+export interface DoctorReport {
+  version: string;
+  node: string;
+  platform: string;
+  torch: string;
+  torchPath: string;
+  cxx11Abi: boolean;
+  cpu: { model: string; cores: number; capability: string; avx2: boolean; avx512: boolean; avx512bf16: boolean; amx: boolean };
+  threads: number;
+  interOpThreads: number;
+  cuda: boolean;
+  cudaCompiled: boolean;
+  mps: boolean;
+  devices: DeviceInfo[];
+  addonPath: string;
+}
+
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function cpuFlags(): Set<string> {
+  try {
+    const text = readFileSync('/proc/cpuinfo', 'utf8');
+    const line = text.split('\n').find((l) => l.startsWith('flags'));
+    return new Set((line ?? '').split(':')[1]?.trim().split(/\s+/) ?? []);
+  } catch {
+    return new Set();
+  }
+}
+
+export function doctorReport(): DoctorReport {
+  const native = loadNative();
+  const info = native.runtimeInfo();
+  const flags = cpuFlags();
+  return {
+    version: packageVersion(),
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    torch: info.torchVersion,
+    torchPath: info.torchLibDir,
+    cxx11Abi: info.cxx11Abi,
+    cpu: {
+      model: os.cpus()[0]?.model ?? 'unknown',
+      cores: os.cpus().length,
+      capability: info.cpuCapability,
+      avx2: flags.has('avx2'),
+      avx512: flags.has('avx512f'),
+      avx512bf16: flags.has('avx512_bf16'),
+      amx: flags.has('amx_bf16'),
+    },
+    threads: info.intraOpThreads,
+    interOpThreads: info.interOpThreads,
+    cuda: info.cudaAvailable,
+    cudaCompiled: info.cudaCompiled,
+    mps: info.mpsAvailable,
+    devices: info.devices.map((d) => ({
+      type: d.type,
+      index: d.index,
+      name: d.name,
+      totalMemoryBytes: d.totalMemory,
+      ...(d.computeCapability ? { computeCapability: d.computeCapability } : {}),
+    })),
+    addonPath: loadedAddonPath() ?? '',
+  };
+}
