@@ -2,6 +2,8 @@
 // the tensor's own storage (no copy); the storage lives as long as any view of it.
 #include <napi.h>
 
+#include <cmath>
+
 #include "core/dtype.h"
 #include "napi/args.h"
 #include "napi/errors.h"
@@ -80,9 +82,12 @@ Napi::Value AddInPlace(const Napi::CallbackInfo& info) {
   std::optional<std::string> dtype;
   if (info.Length() > 2 && !info[2].IsUndefined()) dtype = arg_string(info, 2, "dtype");
   at::Tensor t = borrow_tensor(info[0], "array", std::nullopt, dtype);
+  if (!at::isFloatingType(t.scalar_type()) && std::floor(value) != value)
+    throw Napi::RangeError::New(info.Env(), "'value' must be an integer for an integer array");
   return guarded(info.Env(), [&]() -> Napi::Value {
     torch::NoGradGuard no_grad;
-    t.add_(value);
+    if (at::isFloatingType(t.scalar_type())) t.add_(value);
+    else t.add_(static_cast<int64_t>(value));
     return info.Env().Undefined();
   });
 }
