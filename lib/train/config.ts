@@ -1,0 +1,148 @@
+// The training configuration: one zod schema gives the defaults, the checks, and error
+// messages that name the key and what is allowed. CLI flags override a --config file.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { z } from 'zod';
+
+export const LOSSES = ['sft', 'dpo', 'rdpo', 'orpo', 'rorpo', 'simpo', 'rsimpo', 'rationale-only'] as const;
+export type LossName = (typeof LOSSES)[number];
+
+const positiveInt = z.number().int().positive();
+const nonNegInt = z.number().int().nonnegative();
+
+export const TrainConfigSchema = z
+  .object({
+    model: z.string().min(1),
+    refModel: z.string().min(1).optional(),
+    data: z.string().min(1),
+    dataFormat: z.string().optional(),
+    skipInvalid: z.boolean().default(false),
+    limit: positiveInt.optional(),
+    out: z.string().min(1).optional(),
+
+    loss: z.enum(LOSSES).default('rdpo'),
+    dpoVariant: z.enum(['sigmoid', 'ipo', 'hinge', 'robust']).default('sigmoid'),
+    rationaleForm: z.enum(['paper', 'logsigmoid']).default('paper'),
+    rationaleNorm: z.enum(['sum', 'mean']).optional(),
+    beta: z.number().positive().optional(),
+    gamma: z.number().nonnegative().optional(),
+    labelSmoothing: z.number().min(0).max(0.5).default(0),
+    simpoMargin: z.number().optional(),
+    sftWeight: z.number().nonnegative().default(0),
+
+    lr: z.number().positive().default(5e-7),
+    schedule: z.enum(['constant', 'linear', 'cosine']).default('constant'),
+    warmupSteps: nonNegInt.default(150),
+    weightDecay: z.number().nonnegative().default(0),
+    adamBeta1: z.number().min(0).max(1).default(0.9),
+    adamBeta2: z.number().min(0).max(1).default(0.999),
+    adamEps: z.number().positive().default(1e-8),
+    maxGradNorm: z.number().nonnegative().default(10),
+    batchSize: positiveInt.default(4),
+    gradAccum: positiveInt.default(1),
+    maxLength: positiveInt.default(1024),
+    maxPromptLength: positiveInt.default(512),
+    maxSteps: positiveInt.optional(),
+    epochs: z.number().positive().default(1),
+
+    dtype: z.enum(['float32', 'bfloat16']).default('float32'),
+    device: z.string().regex(/^(cpu|cuda(:\d+)?|mps)$/, 'use cpu, cuda, cuda:N or mps').default('cpu'),
+    threads: positiveInt.optional(),
+    gradientCheckpointing: z.boolean().default(false),
+    logitsChunk: positiveInt.default(1024),
+    seed: nonNegInt.default(42),
+
+    evalEvery: nonNegInt.default(0),
+    evalSize: nonNegInt.optional(),
+    evalFraction: z.number().min(0).max(0.5).optional(),
+    saveEvery: nonNegInt.default(0),
+    refCache: z.boolean().default(true),
+    resume: z.string().optional(),
+  })
+  .strict();
+
+export type TrainConfigInput = z.input<typeof TrainConfigSchema>;
+export type TrainConfig = z.output<typeof TrainConfigSchema> & {
+  beta: number;
+  gamma: number;
+  rationaleNorm: 'sum' | 'mean';
+  simpoMargin: number;
+};
+
+/** Per-loss defaults, as published (paper for RDPO/RORPO; SimPO paper for β/margin). */
+export function lossDefaults(loss: LossName): { beta: number; gamma: number; rationaleNorm: 'sum' | 'mean'; simpoMargin: number } {
+  switch (loss) {
+    case 'orpo':
+    case 'rorpo':
+      return { beta: 0.1, gamma: 10, rationaleNorm: 'mean', simpoMargin: 0.5 };
+    case 'simpo':
+    case 'rsimpo':
+      return { beta: 2.0, gamma: 2, rationaleNorm: 'sum', simpoMargin: 0.5 };
+    default:
+      return { beta: 0.1, gamma: 2, rationaleNorm: 'sum', simpoMargin: 0.5 };
+  }
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function camel(key: string): string {
+  return key.replace(/[-_]([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** Reads a run.yaml / run.json; keys may be camelCase, kebab-case or snake_case. */
+export function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = /\.ya?ml$/i.test(file) ? YAML.parse(text) : JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`${file} is not valid ${/\.ya?ml$/i.test(file) ? 'YAML' : 'JSON'}: ${(err as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError(`${file} must hold a mapping of settings (key: value)`);
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) out[camel(k)] = v;
+  // Paths in a config file are relative to the file.
+  for (const key of ['model', 'refModel', 'data', 'out', 'resume']) {
+    const v = out[key];
+    if (typeof v === 'string' && !path.isAbsolute(v)) out[key] = path.resolve(path.dirname(file), v);
+  }
+  return out;
+}
+
+/** Validates and fills defaults; an error names each bad key and what is allowed. */
+export function resolveTrainConfig(input: Record<string, unknown>, source = 'config'): TrainConfig {
+  const res = TrainConfigSchema.safeParse(input);
+  if (!res.success) {
+    const lines = res.error.issues.map((issue) => {
+      const key = issue.path.join('.') || '(root)';
+      if (issue.code === 'unrecognized_keys') {
+        return `unknown key(s) ${issue.keys.map((k) => `'${k}'`).join(', ')}: allowed keys are ${Object.keys(TrainConfigSchema.shape).join(', ')}`;
+      }
+      if (issue.code === 'invalid_value' && 'values' in issue) {
+        return `'${key}': ${JSON.stringify(input[key as keyof typeof input])} is not allowed; use one of ${(issue.values as unknown[]).map(String).join(', ')}`;
+      }
+      if (issue.code === 'invalid_type' && input[key] === undefined) return `'${key}' is required`;
+      return `'${key}': ${issue.message}`;
+    });
+    throw new ConfigError(`invalid ${source}:\n  - ${lines.join('\n  - ')}`);
+  }
+  const c = res.data;
+  const d = lossDefaults(c.loss);
+  return {
+    ...c,
+    beta: c.beta ?? d.beta,
+    gamma: c.gamma ?? d.gamma,
+    rationaleNorm: c.rationaleNorm ?? d.rationaleNorm,
+    simpoMargin: c.simpoMargin ?? d.simpoMargin,
+  };
+}
