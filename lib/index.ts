@@ -2,3 +2,8 @@
 export { loadNative, NativeLoadError, addonPath } from './native/load.js';
 export { doctorReport, packageVersion, type DoctorReport, type DeviceInfo } from './native/runtime.js';
 export type { NativeBinding, NativeTensor, NativeDtype, NativeTypedArray } from './native/binding.js';
+export { loadPreferences, type LoadOptions, type LoadReport } from './data/load.js';
+export { detectFormat, PREFERENCE_FORMATS, type PreferenceFormat } from './data/formats/index.js';
+export { selectSubset, splitEval, type SubsetOptions, type EvalSplitOptions } from './data/subset.js';
+export { PreferenceDataError } from './data/errors.js';
+export { PreferencePairSchema, ChatMessageSchema, formatOrigin, type PreferencePair, type ChatMessage, type RowOrigin } from './data/schema.js';

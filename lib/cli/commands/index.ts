@@ -1,9 +1,11 @@
 // Every CLI command, registered in the order `--help` lists them.
 import type { Command } from 'commander';
+import { registerData } from './data.js';
 import { registerDoctor } from './doctor.js';
 import { registerTrain } from './train.js';
 
 export function registerCommands(program: Command): void {
   registerTrain(program);
+  registerData(program);
   registerDoctor(program);
 }

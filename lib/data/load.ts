@@ -1,0 +1,180 @@
+// loadPreferences: any supported file → validated, de-duplicated PreferencePair[] and a report.
+import { formatOrigin, type PreferencePair } from './schema.js';
+import { PreferenceDataError, RowError } from './errors.js';
+import { openRows, type Container, type SourceRow } from './read_rows.js';
+import { DETECT_ROWS, FORMATS, detectFormat, isPreferenceFormat, type PreferenceFormat } from './formats/index.js';
+import type { ConvertContext } from './formats/types.js';
+import { judgeVerdicts } from './formats/pandalm.js';
+import { isRow } from './fields.js';
+import { validatePair } from './validate.js';
+import { contentId, contentKey } from './identity.js';
+import { selectSubset } from './subset.js';
+
+export interface LoadOptions {
+  /** Skip format detection. */
+  format?: PreferenceFormat;
+  /** Skip and count bad rows instead of failing on them. */
+  skipInvalid?: boolean;
+  /** Keep this many pairs: a seeded subset when `seed` is given, else the first ones in file order. */
+  limit?: number;
+  seed?: number | string;
+  /** PandaLM only: the judge file whose `gpt_reason` becomes the rationale (joined by `idx`). */
+  rationalesFrom?: string;
+}
+
+export interface LoadReport {
+  file: string;
+  format: PreferenceFormat;
+  container: Container;
+  gzip: boolean;
+  /** Data rows read (blank JSONL lines are not rows). */
+  rows: number;
+  /** Rows that became pairs (duplicates included). */
+  valid: number;
+  invalid: number;
+  /** `file:line: reason` for the first few invalid rows. */
+  invalidReasons: string[];
+  /** Valid rows dropped because an earlier row had the same prompt, chosen and rejected. */
+  duplicates: number;
+  /** Distinct pairs: valid − duplicates. */
+  pairs: number;
+  /** Pairs returned after `limit`. */
+  selected: number;
+  /** Distinct pairs that carry a rationale. */
+  withRationale: number;
+  /** Distinct pairs whose two sides were rated equal but kept (UltraFeedback), see `meta.tie`. */
+  ties?: number;
+  /** Rows whose raters preferred neither side, so they have no pair (PandaLM): not counted as valid or invalid. */
+  tiesDropped?: number;
+  rationalesFrom?: string;
+}
+
+const SHOWN_REASONS = 10;
+
+export async function loadPreferences(file: string, opts: LoadOptions = {}): Promise<{ pairs: PreferencePair[]; report: LoadReport }> {
+  if (opts.format !== undefined && !isPreferenceFormat(opts.format)) {
+    throw new PreferenceDataError(`unknown format "${String(opts.format)}"; use one of ${Object.keys(FORMATS).join(', ')}`, { file });
+  }
+  const source = await openRows(file);
+  const iterator = source.rows[Symbol.asyncIterator]();
+  const head: SourceRow[] = [];
+  while (head.filter((r) => isRow(r.value)).length < DETECT_ROWS) {
+    const next = await iterator.next();
+    if (next.done) break;
+    head.push(next.value);
+  }
+  if (head.length === 0) throw new PreferenceDataError(`${file}: has no rows`, { file });
+
+  let format: PreferenceFormat;
+  if (opts.format) {
+    format = opts.format;
+  } else {
+    try {
+      format = detectFormat(head.map((r) => r.value));
+    } catch (err) {
+      if (err instanceof PreferenceDataError) throw new PreferenceDataError(`${file}: ${err.message}`, { file });
+      throw err;
+    }
+  }
+  const ctx: ConvertContext = {};
+  if (opts.rationalesFrom !== undefined) {
+    if (format !== 'pandalm') {
+      throw new PreferenceDataError(`${file}: rationalesFrom joins PandaLM judge reasons by \`idx\` and applies only to the pandalm format, not ${format}`, { file });
+    }
+    ctx.rationales = await readJudgeFile(opts.rationalesFrom);
+  }
+
+  const spec = FORMATS[format];
+  const report: LoadReport = {
+    file, format, container: source.container, gzip: source.gzip,
+    rows: 0, valid: 0, invalid: 0, invalidReasons: [], duplicates: 0, pairs: 0, selected: 0, withRationale: 0,
+    ...(opts.rationalesFrom !== undefined ? { rationalesFrom: opts.rationalesFrom } : {}),
+  };
+  const pairs: PreferencePair[] = [];
+  const seenKeys = new Set<string>();
+  const usedIds = new Set<string>();
+  let ties = 0;
+  let tiesDropped = 0;
+
+  const invalid = (row: SourceRow, reason: string) => {
+    report.invalid += 1;
+    if (report.invalidReasons.length < SHOWN_REASONS) report.invalidReasons.push(`${formatOrigin(row.origin)}: ${reason}`);
+  };
+
+  const take = (row: SourceRow) => {
+    report.rows += 1;
+    if (row.parseError !== undefined) return invalid(row, row.parseError);
+    if (!isRow(row.value)) return invalid(row, `the row is not a JSON object (it is ${Array.isArray(row.value) ? 'a list' : typeof row.value})`);
+    let converted;
+    try {
+      converted = spec.convert(row.value, ctx);
+      if (converted.kind === 'tie') {
+        tiesDropped += 1;
+        return;
+      }
+      validatePair(converted);
+    } catch (err) {
+      if (err instanceof RowError) return invalid(row, err.message);
+      throw err;
+    }
+    report.valid += 1;
+    const key = contentKey(converted);
+    if (seenKeys.has(key)) {
+      report.duplicates += 1;
+      return;
+    }
+    seenKeys.add(key);
+    // A source id shared by different pairs (e.g. several pairs per prompt) is made unique.
+    let id = converted.sourceId ?? contentId(key);
+    if (usedIds.has(id)) id = `${id}~${contentId(key).slice(0, 8)}`;
+    usedIds.add(id);
+    if (converted.rationale !== undefined) report.withRationale += 1;
+    if (converted.tie) ties += 1;
+    const { kind: _kind, sourceId: _sourceId, tie: _tie, meta, ...fields } = converted;
+    pairs.push({ id, ...fields, meta: { ...meta, source: formatOrigin(row.origin) } });
+  };
+
+  for (const row of head) take(row);
+  for (let next = await iterator.next(); !next.done; next = await iterator.next()) take(next.value);
+
+  if (format === 'ultrafeedback') report.ties = ties;
+  if (format === 'pandalm') report.tiesDropped = tiesDropped;
+  report.pairs = pairs.length;
+
+  if (report.invalid > 0 && !opts.skipInvalid) {
+    throw new PreferenceDataError(invalidMessage(report, opts.format !== undefined), { file, report });
+  }
+  if (pairs.length === 0) {
+    throw new PreferenceDataError(
+      `${file}: no valid preference pairs among ${report.rows} rows (format ${format})` +
+      (report.invalidReasons[0] ? `; the first problem: ${report.invalidReasons[0]}` : ''), { file, report });
+  }
+
+  let selected = pairs;
+  if (opts.limit !== undefined) {
+    if (!Number.isSafeInteger(opts.limit) || opts.limit < 0) throw new RangeError(`limit must be a whole number ≥ 0, got ${opts.limit}`);
+    selected = opts.seed !== undefined ? selectSubset(pairs, { limit: opts.limit, seed: opts.seed }) : pairs.slice(0, opts.limit);
+  }
+  report.selected = selected.length;
+  return { pairs: selected, report };
+}
+
+function invalidMessage(report: LoadReport, forced: boolean): string {
+  const lines = [`${report.file}: ${report.invalid} of ${report.rows} rows are not valid ${report.format} preference pairs:`];
+  for (const r of report.invalidReasons) lines.push(`  ${r}`);
+  if (report.invalid > report.invalidReasons.length) lines.push(`  … and ${report.invalid - report.invalidReasons.length} more`);
+  if (report.valid === 0 && forced) lines.push(`No row fits the format ${report.format}: is --format right? Leave it out to detect the format.`);
+  lines.push('Fix these rows, or pass --skip-invalid (skipInvalid: true) to skip and count them.');
+  return lines.join('\n');
+}
+
+async function readJudgeFile(file: string) {
+  const source = await openRows(file);
+  const rows: SourceRow[] = [];
+  for await (const r of source.rows) rows.push(r);
+  const verdicts = judgeVerdicts(rows);
+  if (verdicts.size === 0) {
+    throw new PreferenceDataError(`${file}: no judge rows (\`idx\` with \`gpt_reason\`) to take rationales from`, { file });
+  }
+  return verdicts;
+}
