@@ -7,3 +7,4 @@ export { detectFormat, PREFERENCE_FORMATS, type PreferenceFormat } from './data/
 export { selectSubset, splitEval, type SubsetOptions, type EvalSplitOptions } from './data/subset.js';
 export { PreferenceDataError } from './data/errors.js';
 export { PreferencePairSchema, ChatMessageSchema, formatOrigin, type PreferencePair, type ChatMessage, type RowOrigin } from './data/schema.js';
+export { loadTokenCounter, tokenLengthReport, type TokenCounter, type TokenLengthReport, type LengthStats } from './data/token_lengths.js';

@@ -49,8 +49,10 @@ export const pandalm: FormatSpec = {
   name: 'pandalm',
   keys: 'idx, instruction, input, response1, response2, annotator1..3',
   convert(row, ctx) {
-    const instruction = text(row, 'instruction');
+    const instruction = text(row, 'instruction', { allowEmpty: true });
     const input = text(row, 'input', { allowEmpty: true });
+    const prompt = [instruction, input].filter((s) => s.trim() !== '').join('\n\n');
+    if (prompt === '') throw new RowError('`instruction` and `input` are both empty');
     const response1 = text(row, 'response1');
     const response2 = text(row, 'response2');
     const v = votes(row);
@@ -63,7 +65,7 @@ export const pandalm: FormatSpec = {
     const agrees = verdict !== undefined && verdict.result.trim() === String(chosenIndex) && verdict.reason.trim() !== '';
     return {
       kind: 'pair',
-      prompt: input.trim() === '' ? instruction : `${instruction}\n\n${input}`,
+      prompt,
       chosen: chosenIndex === 1 ? response1 : response2,
       rejected: chosenIndex === 1 ? response2 : response1,
       ...(agrees ? { rationale: relabelReason(verdict.reason, chosenIndex) } : {}),
