@@ -1,23 +1,11 @@
 // `rdpo-native data` end to end: the compiled CLI run as a child process.
 import test from 'ava';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import path from 'node:path';
 import { ensureDist } from './helpers/ensure_dist.js';
-import { fixture, repoRoot, sharedData } from './helpers/data_paths.js';
+import { repoRoot, runCli } from './helpers/cli.js';
+import { fixture, sharedData } from './helpers/data_paths.js';
 
-const run = promisify(execFile);
-const bin = path.join(repoRoot, 'bin', 'rdpo-native.js');
-
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [bin, 'data', ...args], { cwd: repoRoot });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = (...args: string[]) => runCli(['data', ...args]);
 
 test.before(() => ensureDist());
 

@@ -1,5 +1,5 @@
 // Token counting through @huggingface/tokenizers agrees with the Python `tokenizers` that built the
-// fixture (counts printed by test/fixtures/tokenizer-tiny/make.py); percentiles are nearest-rank.
+// fixture (counts printed by scripts/fixtures/make_tokenizer_tiny.py); percentiles are nearest-rank.
 import test from 'ava';
 import { loadTokenCounter, lengthStats, tokenLengthReport } from '../lib/data/token_lengths.js';
 import { loadPreferences } from '../lib/index.js';

@@ -6,8 +6,7 @@ import { createInterface } from 'node:readline';
 import { createGunzip, gunzipSync } from 'node:zlib';
 import path from 'node:path';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
-import type { AsyncBuffer } from 'hyparquet';
-import { compressors } from 'hyparquet-compressors';
+import type { AsyncBuffer, Compressors } from 'hyparquet';
 import type { RowOrigin } from './schema.js';
 import { PreferenceDataError } from './errors.js';
 
@@ -165,7 +164,18 @@ function topLevelArray(file: string, data: unknown): unknown[] {
   throw new PreferenceDataError(`${file}: JSON holding a ${typeof data}, expected an array of rows`, { file });
 }
 
+/**
+ * hyparquet reads Snappy and uncompressed pages itself; hyparquet-compressors adds ZSTD, GZIP,
+ * Brotli and LZ4. Loaded on first Parquet use, so the rest of the package works without it.
+ */
+let compressorsLoad: Promise<Compressors | undefined> | undefined;
+function parquetCompressors(): Promise<Compressors | undefined> {
+  compressorsLoad ??= import('hyparquet-compressors').then((m) => m.compressors, () => undefined);
+  return compressorsLoad;
+}
+
 async function* parquetRows(file: string, gzip: boolean): AsyncGenerator<SourceRow> {
+  const compressors = await parquetCompressors();
   let buffer: AsyncBuffer;
   if (gzip) {
     const bytes = gunzipSync(await fsp.readFile(file));
@@ -183,9 +193,10 @@ async function* parquetRows(file: string, gzip: boolean): AsyncGenerator<SourceR
     const end = Math.min(numRows, start + PARQUET_CHUNK_ROWS);
     let rows: Record<string, unknown>[];
     try {
-      rows = await parquetReadObjects({ file: buffer, compressors, rowStart: start, rowEnd: end });
+      rows = await parquetReadObjects({ file: buffer, rowStart: start, rowEnd: end, ...(compressors ? { compressors } : {}) });
     } catch (err) {
-      throw new PreferenceDataError(`${file}: Parquet rows ${start}..${end - 1} unreadable (${(err as Error).message})`, { file });
+      const hint = compressors ? '' : '; only Snappy and uncompressed Parquet can be read without the hyparquet-compressors package (npm install hyparquet-compressors)';
+      throw new PreferenceDataError(`${file}: Parquet rows ${start}..${end - 1} unreadable (${(err as Error).message})${hint}`, { file });
     }
     for (let i = 0; i < rows.length; i++) yield { origin: { file, index: start + i }, value: plainValue(rows[i]) };
   }

@@ -1,8 +1,7 @@
 // Where the tests find data: the shared real files (../shared/data next to the repository, read-only)
 // and this repository's own fixtures.
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { repoRoot } from './cli.js';
 
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const sharedData = (name: string) => path.join(repoRoot, '..', 'shared', 'data', name);
 export const fixture = (...parts: string[]) => path.join(repoRoot, 'test', 'fixtures', ...parts);

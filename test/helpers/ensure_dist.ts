@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync, statSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { repoRoot } from './data_paths.js';
+import { repoRoot } from './cli.js';
 
 function newestMtime(dir: string): number {
   let newest = 0;
