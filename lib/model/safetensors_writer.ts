@@ -1,0 +1,47 @@
+// Writes a .safetensors file (8-byte little-endian header length, JSON header, raw data)
+// atomically. For weights made in TypeScript (the demo's from-scratch model, GGUF import);
+// the native core reads safetensors by memory-mapping.
+import { writeFileAtomic } from '../util/atomic_write.js';
+
+export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'I64' | 'I32';
+
+export interface SafetensorsEntry {
+  dtype: SafetensorsDtype;
+  shape: number[];
+  data: Float32Array | Uint16Array | BigInt64Array | Int32Array;
+}
+
+const BYTES: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4 };
+
+export function encodeSafetensors(tensors: Map<string, SafetensorsEntry>, metadata: Record<string, string> = { format: 'pt' }): Uint8Array {
+  const header: Record<string, unknown> = { __metadata__: metadata };
+  let offset = 0;
+  const names = [...tensors.keys()].sort();
+  for (const name of names) {
+    const t = tensors.get(name)!;
+    const numel = t.shape.reduce((a, b) => a * b, 1);
+    if (numel !== t.data.length) throw new RangeError(`tensor '${name}': shape [${t.shape}] needs ${numel} values, got ${t.data.length}`);
+    const bytes = numel * BYTES[t.dtype];
+    if (bytes !== t.data.byteLength) throw new TypeError(`tensor '${name}': ${t.dtype} data must be ${bytes} bytes, got ${t.data.byteLength}`);
+    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  let json = JSON.stringify(header);
+  // Pad the header with spaces so the data starts 8-byte aligned (as the reference writer does).
+  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
+  const headerBytes = Buffer.from(json, 'utf8');
+  const out = new Uint8Array(8 + headerBytes.length + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
+  out.set(headerBytes, 8);
+  let pos = 8 + headerBytes.length;
+  for (const name of names) {
+    const t = tensors.get(name)!;
+    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), pos);
+    pos += t.data.byteLength;
+  }
+  return out;
+}
+
+export function writeSafetensors(file: string, tensors: Map<string, SafetensorsEntry>, metadata?: Record<string, string>): void {
+  writeFileAtomic(file, encodeSafetensors(tensors, metadata));
+}

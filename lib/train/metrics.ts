@@ -1,0 +1,65 @@
+// One row per optimiser step in RUN_DIR/metrics.jsonl, with TRL's metric names where they exist.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { JsonlAppender } from '../util/jsonl_append.js';
+
+export interface MetricsRow {
+  step: number;
+  epoch: number;
+  loss: number;
+  learning_rate?: number;
+  grad_norm?: number;
+  tokens: number;
+  rationale_tokens?: number;
+  total_tokens?: number;
+  tokens_per_sec?: number;
+  mfu?: number;
+  eval?: true;
+  [name: string]: number | boolean | undefined;
+}
+
+/** Averages the metrics of the micro-batches of one optimiser step (token counts are summed). */
+export class StepAccumulator {
+  private sums = new Map<string, number>();
+  private count = 0;
+  add(values: Record<string, number>): void {
+    this.count++;
+    for (const [k, v] of Object.entries(values)) this.sums.set(k, (this.sums.get(k) ?? 0) + v);
+  }
+  result(summed: readonly string[] = ['tokens', 'rationale_tokens', 'packed_tokens']): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [k, v] of this.sums) out[k] = summed.includes(k) ? v : v / Math.max(1, this.count);
+    return out;
+  }
+}
+
+export class MetricsLog {
+  private appender: JsonlAppender;
+  constructor(readonly file: string) {
+    this.appender = new JsonlAppender(file);
+  }
+  write(row: MetricsRow): void {
+    this.appender.append(row);
+  }
+  close(): void {
+    this.appender.close();
+  }
+  /**
+   * On resume: keep the rows up to `step` (what the checkpoint saw), drop later ones and any torn
+   * line, so the resumed log reads as if the run had never stopped.
+   */
+  static truncateAfter(file: string, step: number): void {
+    if (!existsSync(file)) return;
+    const lines = readFileSync(file, 'utf8').split('\n');
+    const kept: string[] = [];
+    for (const line of lines) {
+      if (!line.trim()) continue;
+      try {
+        const row = JSON.parse(line) as MetricsRow;
+        if (row.step <= step) kept.push(line);
+      } catch {
+        // a torn last line from a kill: dropped
+      }
+    }
+    writeFileSync(file, kept.map((l) => l + '\n').join(''));
+  }
+}
