@@ -2,8 +2,13 @@
 
 namespace rdpo::driver {
 
-int dispatch(const std::string& cmd, int argc, char** argv) { return kUnknownCommand; }
+int model_dispatch(const std::string& cmd, int argc, char** argv);  // model_commands.cpp
 
-std::string usage() { return ""; }
+int dispatch(const std::string& cmd, int argc, char** argv) {
+  if (int rc = model_dispatch(cmd, argc, argv); rc != kUnknownCommand) return rc;
+  return kUnknownCommand;
+}
+
+std::string usage() { return " | logprobs DIR [--dtype D] [--device D] [--tokens 1,2,3] | model-check DIR [--dtype D] [--device D]"; }
 
 }  // namespace rdpo::driver

@@ -1,0 +1,89 @@
+#include "core/attention.h"
+
+#include "core/errors.h"
+
+namespace rdpo {
+
+PackedAttention::PackedAttention(const PackedBatch& batch, int64_t sliding_window) {
+  // Masks are decided on the host once per batch, then reused by every layer.
+  at::Tensor branch = batch.branch_ids.to(torch::kCPU).contiguous();
+  at::Tensor pos = batch.position_ids.to(torch::kCPU).contiguous();
+  const int32_t* br = branch.data_ptr<int32_t>();
+  const int64_t* ps = pos.data_ptr<int64_t>();
+  auto device = batch.input_ids.device();
+  for (int64_t g = 0; g < batch.num_groups(); ++g) {
+    const int64_t begin = batch.group_offsets[g], end = batch.group_offsets[g + 1], L = end - begin;
+    int32_t first_branch = 0;
+    bool several = false;
+    for (int64_t i = begin; i < end; ++i) {
+      if (br[i] == 0) continue;
+      if (first_branch == 0) first_branch = br[i];
+      else if (br[i] != first_branch) several = true;
+    }
+    bool windowed = false;
+    if (sliding_window > 0)
+      for (int64_t i = begin; i < end && !windowed; ++i) windowed = ps[i] - ps[begin] >= sliding_window;
+    Group group{begin, L, {}};
+    if (several || windowed) {
+      auto b = branch.narrow(0, begin, L);
+      auto q_branch = b.unsqueeze(1), k_branch = b.unsqueeze(0);
+      auto idx = torch::arange(L, torch::kInt64);
+      at::Tensor mask = idx.unsqueeze(0) <= idx.unsqueeze(1);  // k <= q
+      mask = mask & ((k_branch == 0) | (k_branch == q_branch));
+      if (windowed) {
+        auto p = pos.narrow(0, begin, L);
+        mask = mask & ((p.unsqueeze(1) - p.unsqueeze(0)) < sliding_window);
+      }
+      group.mask = mask.to(device);
+    }
+    groups_.push_back(std::move(group));
+  }
+}
+
+at::Tensor PackedAttention::attend(int64_t layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+  const int64_t heads = q.size(1), kv_heads = k.size(1), head_dim = q.size(2);
+  std::vector<at::Tensor> outs;
+  outs.reserve(groups_.size());
+  for (const auto& g : groups_) {
+    // [L, heads, d] -> [1, heads, L, d]
+    auto qg = q.narrow(0, g.begin, g.length).transpose(0, 1).unsqueeze(0);
+    auto kg = k.narrow(0, g.begin, g.length).transpose(0, 1).unsqueeze(0);
+    auto vg = v.narrow(0, g.begin, g.length).transpose(0, 1).unsqueeze(0);
+    at::Tensor o;
+    if (g.mask.defined())
+      o = at::scaled_dot_product_attention(qg, kg, vg, g.mask, 0.0, false, std::nullopt, kv_heads != heads);
+    else
+      o = at::scaled_dot_product_attention(qg, kg, vg, std::nullopt, 0.0, true, std::nullopt, kv_heads != heads);
+    outs.push_back(o.squeeze(0).transpose(0, 1).reshape({g.length, heads * head_dim}));
+  }
+  return outs.size() == 1 ? outs[0] : at::cat(outs, 0);
+}
+
+CachedAttention::CachedAttention(int64_t layers, int64_t batch, int64_t kv_heads, int64_t head_dim, int64_t capacity,
+                                 const at::TensorOptions& options)
+    : batch_(batch) {
+  for (int64_t l = 0; l < layers; ++l) {
+    keys_.push_back(torch::zeros({batch, kv_heads, capacity, head_dim}, options));
+    values_.push_back(torch::zeros({batch, kv_heads, capacity, head_dim}, options));
+  }
+}
+
+void CachedAttention::begin_step(int64_t step, at::Tensor mask) {
+  if (past_ + step > keys_.at(0).size(2)) throw RangeError("generation: key/value cache capacity exceeded");
+  step_ = step;
+  mask_ = std::move(mask);
+}
+
+at::Tensor CachedAttention::attend(int64_t layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+  const int64_t heads = q.size(1), kv_heads = k.size(1), head_dim = q.size(2);
+  auto qb = q.view({batch_, step_, heads, head_dim}).transpose(1, 2);  // [B, heads, step, d]
+  auto& kc = keys_[layer];
+  auto& vc = values_[layer];
+  kc.narrow(2, past_, step_).copy_(k.view({batch_, step_, kv_heads, head_dim}).transpose(1, 2));
+  vc.narrow(2, past_, step_).copy_(v.view({batch_, step_, kv_heads, head_dim}).transpose(1, 2));
+  auto o = at::scaled_dot_product_attention(qb, kc.narrow(2, 0, past_ + step_), vc.narrow(2, 0, past_ + step_), mask_,
+                                            0.0, false, std::nullopt, kv_heads != heads);
+  return o.transpose(1, 2).reshape({batch_ * step_, heads * head_dim});
+}
+
+}  // namespace rdpo

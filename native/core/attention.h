@@ -1,0 +1,46 @@
+// The two ways rows attend in this codebase:
+//  - PackedAttention: a packed batch, one scaled_dot_product_attention per group. A group with a
+//    single branch is plain causal (is_causal); one with several gets the trunk/branch mask
+//    "k <= q and (branch[k] == 0 or branch[k] == branch[q])", built once and shared by all layers.
+//  - CachedAttention: left-padded generation with a per-layer key/value cache.
+#pragma once
+#include <vector>
+
+#include "core/causal_lm.h"
+
+namespace rdpo {
+
+class PackedAttention : public AttentionKernel {
+ public:
+  // `batch` is on the model's device; sliding_window > 0 also masks keys whose position is
+  // sliding_window or more behind the query's (Mistral).
+  PackedAttention(const PackedBatch& batch, int64_t sliding_window);
+  at::Tensor attend(int64_t layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) override;
+
+ private:
+  struct Group {
+    int64_t begin, length;
+    at::Tensor mask;  // [L, L] bool, undefined when the group is plain causal
+  };
+  std::vector<Group> groups_;
+};
+
+class CachedAttention : public AttentionKernel {
+ public:
+  CachedAttention(int64_t layers, int64_t batch, int64_t kv_heads, int64_t head_dim, int64_t capacity,
+                  const at::TensorOptions& options);
+  // Before each forward: the rows are `step` new tokens per sequence (b-major), and
+  // `mask` [B, 1, step, past + step] says which cached and new keys each new query may see.
+  void begin_step(int64_t step, at::Tensor mask);
+  // After each forward: the new keys become part of the past.
+  void end_step() { past_ += step_; }
+  int64_t past() const { return past_; }
+  at::Tensor attend(int64_t layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) override;
+
+ private:
+  std::vector<at::Tensor> keys_, values_;  // [B, kv_heads, capacity, head_dim] per layer
+  int64_t batch_, past_ = 0, step_ = 0;
+  at::Tensor mask_;
+};
+
+}  // namespace rdpo

@@ -1,0 +1,109 @@
+// Decoder-only language models (Llama, Mistral, Qwen2, GPT-2) loaded from Hugging Face
+// checkpoints (config.json + safetensors). The forward runs on packed batches (packed_batch.h):
+// every linear layer sees the whole [T, hidden] matrix and only attention looks at groups.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "core/model_config.h"
+#include "core/packed_batch.h"
+
+namespace rdpo {
+
+struct GenerationOptions {
+  int64_t max_new_tokens = 128;
+  double temperature = 0;  // 0 = greedy
+  double top_p = 1;
+  int64_t top_k = 0;       // 0 = no top-k filter
+  uint64_t seed = 0;
+  std::vector<int64_t> eos_token_ids;  // empty: the config's eos ids
+  int64_t pad_token_id = 0;            // fills left padding and the tail of finished sequences
+};
+
+// How the rows of one forward attend to each other. The model computes q/k/v for its N rows and
+// hands them over; packed training batches and cached generation differ only here.
+class AttentionKernel {
+ public:
+  virtual ~AttentionKernel() = default;
+  // q: [N, heads, head_dim]; k, v: [N, kv_heads, head_dim]. Returns [N, heads * head_dim].
+  virtual at::Tensor attend(int64_t layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) = 0;
+};
+
+class CausalLM {
+ public:
+  // Loads dir/config.json and dir/model.safetensors (or its sharded index) into `dtype` on `device`.
+  static std::unique_ptr<CausalLM> load(const std::string& dir, c10::ScalarType dtype, c10::Device device);
+  virtual ~CausalLM();
+
+  const ModelConfig& config() const { return config_; }
+  c10::ScalarType dtype() const { return dtype_; }
+  c10::Device device() const { return device_; }
+
+  // [T, hidden] after the final norm; differentiable with respect to the parameters.
+  at::Tensor hidden_states(const PackedBatch& batch);
+  // [vocab, hidden]; the input embedding when the weights are tied.
+  virtual at::Tensor lm_head_weight() = 0;
+  // Hugging Face names and the live parameter tensors; tied weights listed once.
+  virtual std::vector<std::pair<std::string, at::Tensor>> named_parameters() = 0;
+  // Recompute each layer during backward instead of keeping its activations.
+  void set_gradient_checkpointing(bool on) { checkpointing_ = on; }
+  bool gradient_checkpointing() const { return checkpointing_; }
+  // dir/model.safetensors (floating weights in `dtype`) and dir/config.json, loadable by transformers.
+  void save(const std::string& dir, c10::ScalarType dtype);
+  // Continues each prompt (KV cache, left-padded batch). Returns only the new tokens of each
+  // prompt, ending with the EOS token when one was produced.
+  std::vector<std::vector<int64_t>> generate(const std::vector<std::vector<int64_t>>& prompts,
+                                             const GenerationOptions& opts);
+  // [T, vocab] float32 logits of every packed row (tests, small inputs).
+  at::Tensor logits(const PackedBatch& batch);
+
+  // The model body: token rows -> hidden rows after the final norm. `input_ids`/`position_ids`
+  // are [N] int64 on the model's device. `attention` is shared because a checkpointed layer
+  // calls it again during backward.
+  virtual at::Tensor forward_rows(const at::Tensor& input_ids, const at::Tensor& position_ids,
+                                  const std::shared_ptr<AttentionKernel>& attention) = 0;
+
+ protected:
+  CausalLM(ModelConfig config, c10::ScalarType dtype, c10::Device device);
+
+  // One parameter the checkpoint must provide: its Hugging Face name and expected shape.
+  struct Slot {
+    std::string name;
+    at::Tensor* tensor;
+    std::vector<int64_t> shape;
+  };
+  virtual std::vector<Slot> slots() = 0;
+  // Checkpoint entries that are buffers, not parameters, and are skipped when loading.
+  virtual bool ignorable(const std::string& name) const { return false; }
+  // Fills every slot from the checkpoint in dir (names, shapes; converts dtype/device).
+  void load_weights(const std::string& dir);
+  // Runs layer(x) with recomputation in backward when checkpointing is on and grad is enabled.
+  at::Tensor run_layer(const std::function<at::Tensor(const at::Tensor&)>& layer, const at::Tensor& x,
+                       const std::vector<at::Tensor>& params);
+
+  ModelConfig config_;
+  c10::ScalarType dtype_;
+  c10::Device device_;
+  bool checkpointing_ = false;
+};
+
+std::unique_ptr<CausalLM> make_llama_model(ModelConfig config, c10::ScalarType dtype, c10::Device device);
+std::unique_ptr<CausalLM> make_gpt2_model(ModelConfig config, c10::ScalarType dtype, c10::Device device);
+
+struct SequenceLogprobs {
+  at::Tensor sum;    // [S] float32: sum of log p(score_targets) per scored sequence
+  at::Tensor count;  // [S] int64: number of scored tokens per sequence
+};
+SequenceLogprobs sequence_logprobs(CausalLM& model, const PackedBatch& batch);
+
+// log p(target) of each row: log_softmax(hidden_rows @ weight^T) gathered at targets, float32 [N].
+// The plain reference path: it materialises [N, vocab] logits. A chunked fused kernel
+// (token_logprobs.h) replaces it in training.
+at::Tensor plain_token_logprobs(const at::Tensor& hidden_rows, const at::Tensor& weight, const at::Tensor& targets);
+
+}  // namespace rdpo
