@@ -8,3 +8,5 @@ export { selectSubset, splitEval, type SubsetOptions, type EvalSplitOptions } fr
 export { PreferenceDataError } from './data/errors.js';
 export { PreferencePairSchema, ChatMessageSchema, formatOrigin, type PreferencePair, type ChatMessage, type RowOrigin } from './data/schema.js';
 export { loadTokenCounter, tokenLengthReport, type TokenCounter, type TokenLengthReport, type LengthStats } from './data/token_lengths.js';
+export { CausalLM, type LoadOptions as ModelLoadOptions, type GenerateOptions, type SequenceLogprobs, type ModelDtype, type ModelConfig } from './model/causal_lm.js';
+export { packSequences, packPlainSequences, type PackedBatch, type PromptGroup } from './model/packing.js';
