@@ -37,6 +37,55 @@ export interface MatmulPeakRaw {
   device: string;
 }
 
+// ---- losses (native/napi/losses.cpp) ----
+
+export type LossKindName = 'sft' | 'dpo' | 'rdpo' | 'orpo' | 'rorpo' | 'simpo' | 'rsimpo' | 'rationale-only';
+export type DpoVariantName = 'sigmoid' | 'ipo' | 'hinge' | 'robust';
+
+/** Unset fields take the kind's defaults (core/preference_loss.h LossOptions::defaults_for). */
+export interface LossOptionsRaw {
+  kind: LossKindName;
+  variant?: DpoVariantName;
+  beta?: number;
+  gamma?: number;
+  labelSmoothing?: number;
+  /** SimPO's target reward margin (TRL's simpo_gamma). */
+  simpoMargin?: number;
+  sftWeight?: number;
+  rationaleForm?: 'paper' | 'logsigmoid';
+  rationaleNorm?: 'sum' | 'mean';
+}
+
+/** One entry per preference pair. Sums are Float32Array or Float64Array (float64 computes in float64). */
+export interface PolicyLogpsRaw {
+  chosenSum: Float32Array | Float64Array;
+  chosenCount?: Int32Array | Float32Array | Float64Array;
+  rejectedSum?: Float32Array | Float64Array;
+  rejectedCount?: Int32Array | Float32Array | Float64Array;
+  rationaleSum?: Float32Array | Float64Array;
+  rationaleCount?: Int32Array | Float32Array | Float64Array;
+}
+
+export interface ReferenceLogpsRaw {
+  chosenSum: Float32Array | Float64Array;
+  rejectedSum: Float32Array | Float64Array;
+}
+
+export interface PreferenceLossRaw {
+  loss: number;
+  /** d loss / d each policy sum that was passed, in its dtype. */
+  grads: { chosenSum: Float32Array | Float64Array; rejectedSum?: Float32Array | Float64Array; rationaleSum?: Float32Array | Float64Array };
+  /** Batch means with TRL's names: rewards/chosen, rewards/accuracies, logps/chosen, nll/rationale, loss, ... */
+  metrics: Record<string, number>;
+}
+
+/** max |fused − unfused| / max |unfused| for each tensor. */
+export interface FusedLogprobsErrorsRaw {
+  values: number;
+  gradHidden: number;
+  gradWeight: number;
+}
+
 export interface NativeBinding {
   readonly abiVersion: number;
   // runtime (native/napi/runtime_info.cpp)
@@ -49,4 +98,9 @@ export interface NativeBinding {
   addInPlace(array: NativeTypedArray, value: number, dtype?: NativeDtype): void;
   copyToNative(array: NativeTypedArray, shape?: number[], dtype?: NativeDtype): NativeTensor;
   bridgeStats(): { external: number; copied: number };
+  // losses (native/napi/losses.cpp): test and bench entry points
+  preferenceLoss(options: LossOptionsRaw, policy: PolicyLogpsRaw, reference?: ReferenceLogpsRaw): PreferenceLossRaw;
+  fusedLogprobsCheck(options: { n: number; h: number; v: number; chunk: number; dtype?: NativeDtype; seed?: number; device?: string }): FusedLogprobsErrorsRaw;
+  /** CPU tensor bytes at the peak of the loss stage's forward + backward (counting allocator). */
+  fusedLogprobsPeakMemory(options: { n: number; h: number; v: number; chunk?: number; fused: boolean; dtype?: NativeDtype }): Promise<{ peakBytes: number; seconds: number }>;
 }
