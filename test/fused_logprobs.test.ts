@@ -51,3 +51,47 @@ test('bad sizes are RangeErrors', (t) => {
   t.throws(() => loose.fusedLogprobsCheck({ n: 4, h: 4, v: 4, chunk: 2, dtype: 'int32' }), { instanceOf: TypeError, message: /floating/ });
   t.throws(() => native.fusedLogprobsPeakMemory({ n: 4, h: 4, v: 0, fused: true }), { instanceOf: RangeError, message: /'v'/ });
 });
+
+// An independent reference: log-softmax written out in float64 JavaScript.
+function jsLogprobs(hidden: Float32Array, weight: Float32Array, targets: Int32Array, h: number): number[] {
+  const v = weight.length / h;
+  return Array.from(targets, (target, i) => {
+    const logits = new Float64Array(v);
+    for (let j = 0; j < v; j++) {
+      let z = 0;
+      for (let k = 0; k < h; k++) z += (hidden[i * h + k] ?? 0) * (weight[j * h + k] ?? 0);
+      logits[j] = z;
+    }
+    const max = Math.max(...logits);
+    const lse = max + Math.log(logits.reduce((s, z) => s + Math.exp(z - max), 0));
+    return (logits[target] ?? 0) - lse;
+  });
+}
+
+test('fused and unfused log-probs equal a float64 JavaScript log-softmax', (t) => {
+  const n = 37, h = 16, v = 211;
+  let seed = 12345;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
+  const hidden = Float32Array.from({ length: n * h }, rand);
+  const weight = Float32Array.from({ length: v * h }, () => rand() * 0.8);
+  const targets = Int32Array.from({ length: n }, (_, i) => (i * 53) % v);
+  const want = jsLogprobs(hidden, weight, targets, h);
+  for (const fused of [true, false]) {
+    const got = native.tokenLogprobs(hidden, weight, targets, { h, chunk: 8, fused });
+    t.is(got.length, n);
+    got.forEach((g, i) => t.true(Math.abs(g - (want[i] ?? 0)) <= 1e-5 * Math.abs(want[i] ?? 0) + 1e-6, `row ${i} fused=${fused}: ${g} vs ${want[i]}`));
+  }
+  t.throws(() => native.tokenLogprobs(hidden, weight, Int32Array.from({ length: n }, () => v), { h }),
+    { instanceOf: RangeError, message: /target ids must lie in \[0, 211\)/ });
+  t.throws(() => native.tokenLogprobs(hidden, weight, new Int32Array(n - 1), { h }), { instanceOf: RangeError, message: /one entry per row/ });
+});
+
+test('reduceBySequence sums token log-probs and counts tokens per sequence', (t) => {
+  const logps = Float32Array.from([-1, -0.5, -2, -0.25, -3]);
+  const seq = Int32Array.from([0, 2, 0, 2, 3]);
+  const r = native.reduceBySequence(logps, seq, 4);
+  t.deepEqual(Array.from(r.sum), [-3, 0, -0.75, -3]);
+  t.deepEqual(Array.from(r.count), [2, 0, 2, 1]);
+  t.true(r.sum instanceof Float32Array);
+  t.throws(() => native.reduceBySequence(logps, seq, 3), { instanceOf: RangeError, message: /\[0, 3\)/ });
+});

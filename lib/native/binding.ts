@@ -100,6 +100,10 @@ export interface NativeBinding {
   bridgeStats(): { external: number; copied: number };
   // losses (native/napi/losses.cpp): test and bench entry points
   preferenceLoss(options: LossOptionsRaw, policy: PolicyLogpsRaw, reference?: ReferenceLogpsRaw): PreferenceLossRaw;
+  /** log p(targets[i] | row i) through hidden rows [N, h] and an LM head [V, h] (row-major), float32. */
+  tokenLogprobs(hidden: Float32Array, weight: Float32Array, targets: Int32Array | BigInt64Array, options: { h: number; chunk?: number; fused?: boolean }): Float32Array;
+  /** Per-sequence sums and token counts of token log-probs (count in the log-probs' dtype). */
+  reduceBySequence(tokenLogps: Float32Array | Float64Array, scoreSeq: Int32Array | BigInt64Array, numSequences: number): { sum: Float32Array | Float64Array; count: Float32Array | Float64Array };
   fusedLogprobsCheck(options: { n: number; h: number; v: number; chunk: number; dtype?: NativeDtype; seed?: number; device?: string }): FusedLogprobsErrorsRaw;
   /** CPU tensor bytes at the peak of the loss stage's forward + backward (counting allocator). */
   fusedLogprobsPeakMemory(options: { n: number; h: number; v: number; chunk?: number; fused: boolean; dtype?: NativeDtype }): Promise<{ peakBytes: number; seconds: number }>;

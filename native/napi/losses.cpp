@@ -2,10 +2,14 @@
 //   preferenceLoss(options, policy, reference?)  -> { loss, grads, metrics }   (sync, small inputs)
 //   fusedLogprobsCheck({ n, h, v, chunk, dtype, seed }) -> max relative errors fused vs unfused (sync)
 //   fusedLogprobsPeakMemory({ n, h, v, chunk, fused, dtype }) -> Promise<{ peakBytes, seconds }>
+//   tokenLogprobs(hidden, weight, targets, { h, chunk, fused }) -> Float32Array   (sync, small inputs)
+//   reduceBySequence(tokenLogps, scoreSeq, numSequences) -> { sum, count }   (sync)
 // The trainer calls the core directly; these exist so tests can compare against TRL fixtures.
 #include <napi.h>
 
+#include "core/errors.h"
 #include "core/preference_loss.h"
+#include "core/token_logprobs.h"
 #include "core/token_logprobs_check.h"
 #include "napi/args.h"
 #include "napi/async.h"
@@ -136,9 +140,44 @@ Napi::Value FusedLogprobsPeakMemory(const Napi::CallbackInfo& info) {
   });
 }
 
+// tokenLogprobs(hidden [N*H], weight [V*H], targets [N], { h, chunk, fused }): float32 log-probs.
+Napi::Value TokenLogprobs(const Napi::CallbackInfo& info) {
+  Napi::Object o = arg_object(info, 3, "options");
+  int64_t h = opt_int(o, "h", 0, 1, 1 << 16);
+  int64_t chunk = opt_int(o, "chunk", 1024, 1, int64_t(1) << 24);
+  bool fused = opt_bool(o, "fused", true);
+  at::Tensor hidden = borrow_tensor(info[0], "hidden");
+  at::Tensor weight = borrow_tensor(info[1], "weight");
+  at::Tensor targets = borrow_tensor(info[2], "targets");
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    if (hidden.numel() % h != 0 || weight.numel() % h != 0)
+      throw rdpo::RangeError("hidden and weight lengths must be multiples of h = " + std::to_string(h));
+    torch::NoGradGuard no_grad;
+    at::Tensor hr = hidden.view({-1, h}), w = weight.view({-1, h}), t = targets.to(at::kLong);
+    at::Tensor logps = fused ? rdpo::fused_token_logprobs(hr, w, t, chunk) : rdpo::token_logprobs_unfused(hr, w, t);
+    return tensor_to_typed_array(info.Env(), logps.contiguous());
+  });
+}
+
+// reduceBySequence(tokenLogps, scoreSeq, numSequences) -> { sum, count } in tokenLogps' dtype.
+Napi::Value ReduceBySequence(const Napi::CallbackInfo& info) {
+  at::Tensor logps = borrow_tensor(info[0], "tokenLogps");
+  at::Tensor seq = borrow_tensor(info[1], "scoreSeq");
+  int64_t num = arg_int(info, 2, "numSequences", 0, int64_t(1) << 31);
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    auto r = rdpo::reduce_by_sequence(logps.clone(), seq.to(at::kLong), num);
+    auto out = Napi::Object::New(info.Env());
+    out.Set("sum", tensor_to_typed_array(info.Env(), r.sum));
+    out.Set("count", tensor_to_typed_array(info.Env(), r.count));
+    return out;
+  });
+}
+
 void Export(Napi::Env env, Napi::Object exports) {
   exports.Set("preferenceLoss", Napi::Function::New(env, PreferenceLoss, "preferenceLoss"));
   exports.Set("fusedLogprobsCheck", Napi::Function::New(env, FusedLogprobsCheck, "fusedLogprobsCheck"));
+  exports.Set("tokenLogprobs", Napi::Function::New(env, TokenLogprobs, "tokenLogprobs"));
+  exports.Set("reduceBySequence", Napi::Function::New(env, ReduceBySequence, "reduceBySequence"));
   exports.Set("fusedLogprobsPeakMemory", Napi::Function::New(env, FusedLogprobsPeakMemory, "fusedLogprobsPeakMemory"));
 }
 
