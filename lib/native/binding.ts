@@ -93,6 +93,55 @@ export interface NativeModel {
   dispose(): void;
 }
 
+// ---- losses (native/napi/losses.cpp) ----
+
+export type LossKindName = 'sft' | 'dpo' | 'rdpo' | 'orpo' | 'rorpo' | 'simpo' | 'rsimpo' | 'rationale-only';
+export type DpoVariantName = 'sigmoid' | 'ipo' | 'hinge' | 'robust';
+
+/** Unset fields take the kind's defaults (core/preference_loss.h LossOptions::defaults_for). */
+export interface LossOptionsRaw {
+  kind: LossKindName;
+  variant?: DpoVariantName;
+  beta?: number;
+  gamma?: number;
+  labelSmoothing?: number;
+  /** SimPO's target reward margin (TRL's simpo_gamma). */
+  simpoMargin?: number;
+  sftWeight?: number;
+  rationaleForm?: 'paper' | 'logsigmoid';
+  rationaleNorm?: 'sum' | 'mean';
+}
+
+/** One entry per preference pair. Sums are Float32Array or Float64Array (float64 computes in float64). */
+export interface PolicyLogpsRaw {
+  chosenSum: Float32Array | Float64Array;
+  chosenCount?: Int32Array | Float32Array | Float64Array;
+  rejectedSum?: Float32Array | Float64Array;
+  rejectedCount?: Int32Array | Float32Array | Float64Array;
+  rationaleSum?: Float32Array | Float64Array;
+  rationaleCount?: Int32Array | Float32Array | Float64Array;
+}
+
+export interface ReferenceLogpsRaw {
+  chosenSum: Float32Array | Float64Array;
+  rejectedSum: Float32Array | Float64Array;
+}
+
+export interface PreferenceLossRaw {
+  loss: number;
+  /** d loss / d each policy sum that was passed, in its dtype. */
+  grads: { chosenSum: Float32Array | Float64Array; rejectedSum?: Float32Array | Float64Array; rationaleSum?: Float32Array | Float64Array };
+  /** Batch means with TRL's names: rewards/chosen, rewards/accuracies, logps/chosen, nll/rationale, loss, ... */
+  metrics: Record<string, number>;
+}
+
+/** max |fused − unfused| / max |unfused| for each tensor. */
+export interface FusedLogprobsErrorsRaw {
+  values: number;
+  gradHidden: number;
+  gradWeight: number;
+}
+
 export interface NativeBinding {
   readonly abiVersion: number;
   // runtime (native/napi/runtime_info.cpp)
@@ -108,4 +157,13 @@ export interface NativeBinding {
   // causal language models (native/napi/model.cpp)
   NativeModel: abstract new (...args: never[]) => NativeModel;
   loadModel(dir: string, opts?: { dtype?: NativeDtype; device?: string }): Promise<NativeModel>;
+  // losses (native/napi/losses.cpp): test and bench entry points
+  preferenceLoss(options: LossOptionsRaw, policy: PolicyLogpsRaw, reference?: ReferenceLogpsRaw): PreferenceLossRaw;
+  /** log p(targets[i] | row i) through hidden rows [N, h] and an LM head [V, h] (row-major), float32. */
+  tokenLogprobs(hidden: Float32Array, weight: Float32Array, targets: Int32Array | BigInt64Array, options: { h: number; chunk?: number; fused?: boolean }): Float32Array;
+  /** Per-sequence sums and token counts of token log-probs (count in the log-probs' dtype). */
+  reduceBySequence(tokenLogps: Float32Array | Float64Array, scoreSeq: Int32Array | BigInt64Array, numSequences: number): { sum: Float32Array | Float64Array; count: Float32Array | Float64Array };
+  fusedLogprobsCheck(options: { n: number; h: number; v: number; chunk: number; dtype?: NativeDtype; seed?: number; device?: string }): FusedLogprobsErrorsRaw;
+  /** CPU tensor bytes at the peak of the loss stage's forward + backward (counting allocator). */
+  fusedLogprobsPeakMemory(options: { n: number; h: number; v: number; chunk?: number; fused: boolean; dtype?: NativeDtype }): Promise<{ peakBytes: number; seconds: number }>;
 }

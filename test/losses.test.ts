@@ -1,0 +1,112 @@
+// Native preference losses (native/core/preference_loss.cpp) against test/fixtures/losses.json,
+// which scripts/fixtures/make_loss_fixtures.py computes with TRL's own loss code (and the RDPO
+// paper's rationale terms): loss, every metric and d loss / d each policy log-prob sum.
+import test from 'ava';
+import { readFileSync } from 'node:fs';
+import { loadNative } from '../lib/native/load.js';
+import type { LossOptionsRaw, NativeBinding, PolicyLogpsRaw, ReferenceLogpsRaw } from '../lib/native/binding.js';
+
+interface FixtureCase {
+  name: string;
+  options: LossOptionsRaw;
+  policy: Record<string, number[]>;
+  reference: Record<string, number[]> | null;
+  loss: number;
+  metrics: Record<string, number>;
+  grads: Record<string, number[]>;
+  tolerance: number;
+}
+
+const fixture = JSON.parse(readFileSync(new URL('./fixtures/losses.json', import.meta.url), 'utf8')) as { trl: string; cases: FixtureCase[] };
+const native = loadNative();
+const loose = native as unknown as Record<keyof NativeBinding, (...args: unknown[]) => unknown>;
+
+type FloatArray = typeof Float32Array | typeof Float64Array;
+
+function policyOf(c: FixtureCase, F: FloatArray): PolicyLogpsRaw {
+  const out: Record<string, Float32Array | Float64Array | Int32Array> = {};
+  for (const [k, v] of Object.entries(c.policy)) out[k] = k.endsWith('Count') ? Int32Array.from(v) : F.from(v);
+  return out as unknown as PolicyLogpsRaw;
+}
+
+function referenceOf(c: FixtureCase, F: FloatArray): ReferenceLogpsRaw | undefined {
+  if (!c.reference) return undefined;
+  return { chosenSum: F.from(c.reference.chosenSum ?? []), rejectedSum: F.from(c.reference.rejectedSum ?? []) };
+}
+
+// |got − want| <= tol·|want| (+ a floor for values that are exactly zero, like unused gradients).
+function near(got: number | undefined, want: number, tol: number): boolean {
+  return got !== undefined && Math.abs(got - want) <= tol * Math.abs(want) + 1e-12;
+}
+
+function compare(t: import('ava').ExecutionContext, c: FixtureCase, F: FloatArray, tol: number) {
+  const r = native.preferenceLoss(c.options, policyOf(c, F), referenceOf(c, F));
+  t.true(near(r.loss, c.loss, tol), `loss ${r.loss} vs TRL ${c.loss}`);
+  t.deepEqual(Object.keys(r.metrics).sort(), Object.keys(c.metrics).sort(), 'metric names');
+  for (const [k, want] of Object.entries(c.metrics)) t.true(near(r.metrics[k], want, tol), `${k}: ${r.metrics[k]} vs ${want}`);
+  t.deepEqual(Object.keys(r.grads).sort(), Object.keys(c.grads).sort(), 'gradient names');
+  for (const [k, want] of Object.entries(c.grads)) {
+    const got = r.grads[k as keyof typeof r.grads];
+    t.true(got instanceof F, `${k} gradient comes back as ${F.name}`);
+    want.forEach((w, i) => t.true(near(got?.[i], w, tol), `d loss/d ${k}[${i}]: ${got?.[i]} vs ${w}`));
+  }
+}
+
+test('the fixture covers every loss and DPO variant', (t) => {
+  const kinds = new Set(fixture.cases.map((c) => c.options.kind));
+  for (const k of ['sft', 'dpo', 'rdpo', 'orpo', 'rorpo', 'simpo', 'rsimpo', 'rationale-only']) t.true(kinds.has(k as never), k);
+  const variants = new Set(fixture.cases.filter((c) => c.options.kind === 'dpo').map((c) => c.options.variant ?? 'sigmoid'));
+  t.deepEqual([...variants].sort(), ['hinge', 'ipo', 'robust', 'sigmoid']);
+});
+
+for (const c of fixture.cases) {
+  test(`float64 matches TRL ${fixture.trl}: ${c.name}`, (t) => compare(t, c, Float64Array, c.tolerance));
+}
+
+// The trainer feeds float32 sums: same inputs (float32-exact), computed in float32.
+for (const c of fixture.cases) {
+  test(`float32: ${c.name}`, (t) => compare(t, c, Float32Array, 1e-4));
+}
+
+test('kinds take their published defaults when options are left out', (t) => {
+  const byName = new Map(fixture.cases.map((c) => [c.name, c]));
+  for (const [name, explicitKeys] of [['rdpo paper', ['beta', 'gamma']], ['rorpo paper', ['beta', 'gamma']], ['simpo', ['beta', 'simpoMargin']]] as const) {
+    const c = byName.get(name);
+    if (!c) return t.fail(`fixture case ${name} is missing`);
+    const bare = { ...c.options } as Record<string, unknown>;
+    for (const k of explicitKeys) delete bare[k];
+    const r = native.preferenceLoss(bare as unknown as LossOptionsRaw, policyOf(c, Float64Array), referenceOf(c, Float64Array));
+    t.true(near(r.loss, c.loss, 1e-6), `${name} with defaults: ${r.loss} vs ${c.loss}`);
+  }
+});
+
+test('the two rationale forms differ and the paper form is the default', (t) => {
+  const c = fixture.cases.find((x) => x.name === 'rdpo paper');
+  if (!c) return t.fail('fixture case "rdpo paper" is missing');
+  const policy = policyOf(c, Float64Array), ref = referenceOf(c, Float64Array);
+  const paper = native.preferenceLoss({ kind: 'rdpo', rationaleForm: 'paper' }, policy, ref).loss;
+  const logsig = native.preferenceLoss({ kind: 'rdpo', rationaleForm: 'logsigmoid' }, policy, ref).loss;
+  t.is(native.preferenceLoss({ kind: 'rdpo' }, policy, ref).loss, paper);
+  t.not(paper, logsig);
+});
+
+test('mistakes are reported as TypeError/RangeError naming the field', (t) => {
+  const c = fixture.cases.find((x) => x.name === 'dpo sigmoid');
+  if (!c) return t.fail('fixture case "dpo sigmoid" is missing');
+  const policy = policyOf(c, Float64Array), ref = referenceOf(c, Float64Array);
+  t.throws(() => native.preferenceLoss({ kind: 'dpo' }, policy), { instanceOf: TypeError, message: /reference/ });
+  t.throws(() => loose.preferenceLoss({ kind: 'kto' }, policy, ref), { instanceOf: TypeError, message: /unknown loss "kto".*rdpo/ });
+  t.throws(() => loose.preferenceLoss({ kind: 'dpo', variant: 'exo' }, policy, ref), { instanceOf: TypeError, message: /sigmoid, ipo, hinge, robust/ });
+  t.throws(() => native.preferenceLoss({ kind: 'rdpo' }, { ...policy, rationaleSum: undefined } as unknown as PolicyLogpsRaw, ref),
+    { instanceOf: TypeError, message: /rationale_sum/ });
+  t.throws(() => native.preferenceLoss({ kind: 'dpo', variant: 'hinge', labelSmoothing: 0.1 }, policy, ref), { instanceOf: TypeError, message: /label_smoothing/ });
+  t.throws(() => native.preferenceLoss({ kind: 'dpo', variant: 'robust', labelSmoothing: 0.5 }, policy, ref), { instanceOf: RangeError, message: /label_smoothing/ });
+  t.throws(() => native.preferenceLoss({ kind: 'dpo', beta: 0 }, policy, ref), { instanceOf: RangeError, message: /beta/ });
+  t.throws(() => native.preferenceLoss({ kind: 'orpo', sftWeight: 1 }, policy), { instanceOf: TypeError, message: /sft_weight/ });
+  t.throws(() => native.preferenceLoss({ kind: 'orpo' }, { ...policy, chosenCount: new Int32Array(policy.chosenSum.length) }),
+    { instanceOf: RangeError, message: /chosen_count must be >= 1/ });
+  t.throws(() => native.preferenceLoss({ kind: 'dpo' }, { ...policy, rejectedSum: new Float64Array(2) }, ref),
+    { instanceOf: RangeError, message: /rejected_sum must be \[6\]/ });
+  t.throws(() => native.preferenceLoss({ kind: 'dpo' }, { ...policy, chosenSum: Int32Array.from([1]) } as unknown as PolicyLogpsRaw, ref),
+    { instanceOf: TypeError, message: /policy.chosenSum/ });
+});
