@@ -86,6 +86,10 @@ test('config errors: unknown model_type lists the supported ones; a missing key 
 test('save() writes a directory that loads back to the same logits, copies tokenizer files, and bf16 saves', async (t) => {
   const src = copyFixture(t, 'llama3');
   writeFileSync(path.join(src, 'tokenizer.json'), '{"model":{}}');
+  // The native JSON reader/writer: escapes, surrogate pairs, exponents and nesting survive a save.
+  const cfgText = readFileSync(path.join(src, 'config.json'), 'utf8').trimEnd();
+  writeFileSync(path.join(src, 'config.json'),
+    cfgText.slice(0, -1) + ',"_note":"caf\\u00e9 \\ud83d\\ude00 \\"q\\" \\\\ \\n","_nums":[1e-5,-2.5E+3,0,123456789012]}');
   const out = mkdtempSync(path.join(os.tmpdir(), 'rdpo-saved-'));
   t.teardown(() => rmSync(out, { recursive: true, force: true }));
   const model = await CausalLM.load(src);
@@ -95,6 +99,8 @@ test('save() writes a directory that loads back to the same logits, copies token
   t.true(existsSync(path.join(out, 'tokenizer.json')));
   const config = JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
   t.is(config.model_type, 'llama');
+  t.is(config._note, 'caf\u00e9 \ud83d\ude00 "q" \\ \n');
+  t.deepEqual(config._nums, [1e-5, -2500, 0, 123456789012]);
   t.deepEqual(config.rope_scaling, JSON.parse(readFileSync(path.join(src, 'config.json'), 'utf8')).rope_scaling);
   const reloaded = await CausalLM.load(out);
   t.deepEqual(await reloaded.logits(seq), before);
