@@ -1,5 +1,5 @@
 // GGUF: block dequantization against hand-built blocks, the reader on a fixture written by Python's
-// `gguf` package (test/fixtures/make_tiny_gguf.py), import to a Hugging Face directory, and — where
+// `gguf` package (scripts/fixtures/make_tiny_gguf.py), import to a Hugging Face directory, and — where
 // /work/models/SmolLM2-135M-Instruct.gguf exists — the real SmolLM2 file.
 import test from 'ava';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync, openSync, ftruncateSync, closeSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { GGML_TYPE } from '../lib/gguf/ggml_types.js';
 import { readGguf, GgufFormatError } from '../lib/gguf/reader.js';
 import { importGguf } from '../lib/gguf/import_gguf.js';
 import { unpermuteRotaryRows } from '../lib/gguf/llama_mapping.js';
-import { floatToBf16 } from '../lib/gguf/safetensors_writer.js';
+import { floatToBf16 } from '../lib/gguf/bf16.js';
 import { Tokenizer } from '../lib/tokenize/tokenizer.js';
 
 const FIX = join(import.meta.dirname, 'fixtures');

@@ -1,5 +1,5 @@
 // Preference tokenization against TRL's own DPOTrainer._prepare_dataset output (fixtures written by
-// test/fixtures/make_tokenizer_fixtures.py), plus truncation rules and the run-level warning.
+// scripts/fixtures/make_tokenizer_parity.py), plus truncation rules and the run-level warning.
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,5 +1,5 @@
 // Token ids and chat renderings against Python transformers (expected.json written by
-// test/fixtures/make_tokenizer_fixtures.py from the same tokenizer files).
+// scripts/fixtures/make_tokenizer_parity.py from the same tokenizer files).
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

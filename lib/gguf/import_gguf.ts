@@ -7,7 +7,8 @@ import { writeDirAtomic } from '../util/atomic_write.js';
 import { dequantize } from './dequantize.js';
 import { hfTensorName, llamaConfig, llamaDims, unpermuteRotaryRows } from './llama_mapping.js';
 import { GgufFormatError, readGguf, readTensorBytes, type GgufFile, type GgufTensorInfo } from './reader.js';
-import { encodeTensor, writeSafetensors, type SafetensorsEntry } from './safetensors_writer.js';
+import { writeSafetensorsStreamed, type StreamedSafetensorsEntry } from '../model/safetensors_writer.js';
+import { encodeFloats } from './bf16.js';
 import { rebuildTokenizer } from './tokenizer_rebuild.js';
 
 export type ImportDtype = 'bf16' | 'f32';
@@ -68,18 +69,18 @@ export async function importGguf(ggufPath: string, outDir: string, opts: ImportG
     const fd = openSync(ggufPath, 'r');
     try {
       let done = 0;
-      const entries: SafetensorsEntry[] = file.tensors.map((t) => ({
+      const entries: StreamedSafetensorsEntry[] = file.tensors.map((t) => ({
         name: hfTensorName(t.name),
         dtype: dtype === 'bf16' ? 'BF16' : 'F32',
         shape: [...t.dims].reverse(),
         produce: () => {
           const hf = tensorToHf(file, t, fd);
-          const bytes = encodeTensor(hf.data, dtype === 'bf16' ? 'BF16' : 'F32');
+          const bytes = encodeFloats(hf.data, dtype === 'bf16' ? 'BF16' : 'F32');
           opts.onTensor?.(++done, file.tensors.length, hf.name);
           return bytes;
         },
       }));
-      writeSafetensors(path.join(tmp, 'model.safetensors'), entries, { source: 'gguf', source_file: path.basename(ggufPath) });
+      writeSafetensorsStreamed(path.join(tmp, 'model.safetensors'), entries, { format: 'pt', source: 'gguf', source_file: path.basename(ggufPath) });
     } finally {
       closeSync(fd);
     }
