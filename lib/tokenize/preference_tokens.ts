@@ -25,6 +25,7 @@ export interface PreferenceRow {
   prompt: string | readonly ChatMessage[];
   chosen: string;
   rejected: string;
+  /** Chat: a leading system turn (unless the messages start with one). Plain: prepended as `system\n\n`. */
   system?: string;
 }
 
