@@ -84,3 +84,23 @@ test('generate: chat template applied, greedy tokens equal transformers, stop st
     t.is(cut.stopped_by, 'stop');
   }
 });
+
+test('SmolLM2-135M-Instruct from its GGUF answers a simple chat prompt', async (t) => {
+  const gguf = '/work/models/SmolLM2-135M-Instruct.gguf';
+  if (!existsSync(gguf)) {
+    t.log(`${gguf} absent: skipped`);
+    t.pass();
+    return;
+  }
+  const smol = join(dir, 'smol');
+  t.is((await runCli(['import-gguf', gguf, '--out', smol])).code, 0);
+  const prompts = join(dir, 'france.jsonl');
+  writeFileSync(prompts, JSON.stringify({ prompt: 'What is the capital of France?' }) + '\n');
+  const out = join(dir, 'france.out.jsonl');
+  const r = await runCli(['generate', '--model', smol, '--prompts', prompts, '--out', out, '--max-new-tokens', '30']);
+  t.is(r.code, 0, r.stderr);
+  const row = readJsonl(out)[0]!;
+  t.log(row.output);
+  t.regex(row.output as string, /Paris/);
+  t.is(row.stopped_by, 'eos');
+});
