@@ -10,3 +10,17 @@ export { PreferencePairSchema, ChatMessageSchema, formatOrigin, type PreferenceP
 export { loadTokenCounter, tokenLengthReport, type TokenCounter, type TokenLengthReport, type LengthStats } from './data/token_lengths.js';
 export { CausalLM, type LoadOptions as ModelLoadOptions, type GenerateOptions, type SequenceLogprobs, type ModelDtype, type ModelConfig } from './model/causal_lm.js';
 export { packSequences, packPlainSequences, type PackedBatch, type PromptGroup } from './model/packing.js';
+export { Tokenizer, TokenizerLoadError, type EncodeOptions, type DecodeOptions, type SpecialTokens } from './tokenize/tokenizer.js';
+export { renderChat, renderTemplate, renderPlainChat, applyChatTemplate, ChatTemplateError, type ChatTurn, type RenderChatOptions } from './tokenize/chat_template.js';
+export {
+  tokenizePreferences,
+  tokenizePreferenceRow,
+  truncatePair,
+  type TokenizedPair,
+  type PreferenceRow,
+  type PreferenceTokenizeOptions,
+  type PreferenceTokenizeStats,
+} from './tokenize/preference_tokens.js';
+export { tokenizeRationales, tokenizeRationaleRow, rationaleQuestion, type RationaleRow, type TokenizedRationale } from './tokenize/rationale_conditioning.js';
+export { importGguf, type ImportGgufOptions, type ImportGgufReport } from './gguf/import_gguf.js';
+export { readGguf, GgufFormatError, type GgufFile, type GgufTensorInfo, type GgufValue } from './gguf/reader.js';

@@ -1,7 +1,9 @@
 // Writes a .safetensors file (8-byte little-endian header length, JSON header, raw data)
 // atomically. For weights made in TypeScript (the demo's from-scratch model, GGUF import);
 // the native core reads safetensors by memory-mapping.
-import { writeFileAtomic } from '../util/atomic_write.js';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { fsyncDir, writeFileAtomic } from '../util/atomic_write.js';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'I64' | 'I32';
 
@@ -44,4 +46,56 @@ export function encodeSafetensors(tensors: Map<string, SafetensorsEntry>, metada
 
 export function writeSafetensors(file: string, tensors: Map<string, SafetensorsEntry>, metadata?: Record<string, string>): void {
   writeFileAtomic(file, encodeSafetensors(tensors, metadata));
+}
+
+/** A tensor whose bytes are produced only when it is written (see `writeSafetensorsStreamed`). */
+export interface StreamedSafetensorsEntry {
+  name: string;
+  dtype: SafetensorsDtype;
+  shape: number[];
+  /** The tensor's row-major bytes. */
+  produce: () => Uint8Array;
+}
+
+/**
+ * Like `writeSafetensors`, but tensor by tensor, in the given order, so a multi-GiB model (GGUF import)
+ * is never held in memory whole. Temp file beside the target, fsync, rename.
+ */
+export function writeSafetensorsStreamed(file: string, entries: readonly StreamedSafetensorsEntry[], metadata: Record<string, string> = { format: 'pt' }): void {
+  const header: Record<string, unknown> = { __metadata__: metadata };
+  let offset = 0;
+  const sizes: number[] = [];
+  for (const e of entries) {
+    if (e.name in header) throw new Error(`safetensors: duplicate tensor name ${e.name}`);
+    const size = e.shape.reduce((a, b) => a * b, 1) * BYTES[e.dtype];
+    header[e.name] = { dtype: e.dtype, shape: e.shape, data_offsets: [offset, offset + size] };
+    sizes.push(size);
+    offset += size;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
+  const headerBytes = Buffer.from(json, 'utf8');
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(headerBytes.length));
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  const fd = openSync(tmp, 'w');
+  try {
+    writeSync(fd, len);
+    writeSync(fd, headerBytes);
+    entries.forEach((e, i) => {
+      const bytes = e.produce();
+      if (bytes.byteLength !== sizes[i]) {
+        throw new Error(`safetensors: ${e.name} produced ${bytes.byteLength} bytes; shape [${e.shape}] × ${e.dtype} needs ${sizes[i]}`);
+      }
+      for (let done = 0; done < bytes.byteLength; ) done += writeSync(fd, bytes, done, bytes.byteLength - done);
+    });
+    fsyncSync(fd);
+  } catch (err) {
+    closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+  closeSync(fd);
+  renameSync(tmp, file);
+  fsyncDir(path.dirname(file));
 }

@@ -2,10 +2,16 @@
 import type { Command } from 'commander';
 import { registerData } from './data.js';
 import { registerDoctor } from './doctor.js';
+import { registerGenerate } from './generate.js';
+import { registerImportGguf } from './import_gguf.js';
+import { registerLogprobs } from './logprobs.js';
 import { registerTrain } from './train.js';
 
 export function registerCommands(program: Command): void {
   registerTrain(program);
   registerData(program);
+  registerImportGguf(program);
+  registerLogprobs(program);
+  registerGenerate(program);
   registerDoctor(program);
 }

@@ -1,0 +1,84 @@
+import { writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { UsageError } from '../usage_error.js';
+import { realNumberOption, wholeNumberOption } from '../number_options.js';
+import { readPromptFile } from '../../inference/prompt_file.js';
+import { encodeGenerationPrompt } from '../../inference/encode_prompt.js';
+import { cutAtStops } from '../../inference/stop_strings.js';
+import { PreferenceDataError } from '../../data/errors.js';
+import { Tokenizer } from '../../tokenize/tokenizer.js';
+import { CausalLM, type ModelDtype } from '../../model/causal_lm.js';
+import { JsonlAppender } from '../../util/jsonl_append.js';
+
+interface GenerateCliOptions {
+  model: string;
+  prompts: string;
+  out: string;
+  maxNewTokens: string;
+  temperature: string;
+  topP: string;
+  topK: string;
+  seed: string;
+  batchSize: string;
+  stop: string[];
+  dtype: string;
+  device: string;
+}
+
+export function registerGenerate(program: Command): void {
+  program
+    .command('generate')
+    .description('generate answers for a prompt file (JSONL with prompt, messages, or MT-Bench/Vicuna turns — the first turn)')
+    .requiredOption('--model <dir>', 'model directory (config.json, safetensors, tokenizer.json)')
+    .requiredOption('--prompts <file>', 'JSONL/JSON prompts')
+    .requiredOption('--out <file>', 'output JSONL, one row per prompt, written as each batch finishes')
+    .option('--max-new-tokens <n>', 'most tokens generated per prompt', '256')
+    .option('--temperature <t>', 'sampling temperature; 0 = greedy', '0')
+    .option('--top-p <p>', 'nucleus sampling mass', '1')
+    .option('--top-k <k>', 'sample from the k most likely tokens; 0 = all', '0')
+    .option('--seed <n>', 'sampling seed (batch b uses seed + b)', '0')
+    .option('--batch-size <n>', 'prompts per generate call', '8')
+    .option('--stop <text...>', 'cut the output before the first of these strings (generation itself stops at EOS)', [])
+    .option('--dtype <dtype>', 'float32, bfloat16 or float16', 'float32')
+    .option('--device <device>', 'cpu, cuda, cuda:N or mps', 'cpu')
+    .action(async (opts: GenerateCliOptions) => {
+      const gen = {
+        maxNewTokens: wholeNumberOption(opts.maxNewTokens, '--max-new-tokens', 1),
+        temperature: realNumberOption(opts.temperature, '--temperature', 0),
+        topP: realNumberOption(opts.topP, '--top-p', 0, 1),
+        topK: wholeNumberOption(opts.topK, '--top-k', 0),
+      };
+      const seed = wholeNumberOption(opts.seed, '--seed', 0);
+      const batchSize = wholeNumberOption(opts.batchSize, '--batch-size', 1);
+      if (!['float32', 'bfloat16', 'float16'].includes(opts.dtype)) throw new UsageError(`--dtype must be float32, bfloat16 or float16, got "${opts.dtype}"`);
+      let prompts;
+      try {
+        prompts = await readPromptFile(opts.prompts);
+      } catch (err) {
+        if (err instanceof PreferenceDataError) throw new UsageError(err.message);
+        throw err;
+      }
+      const tokenizer = Tokenizer.load(opts.model);
+      const eosTokenIds = tokenizer.eosTokenIds;
+      if (eosTokenIds.length === 0) throw new UsageError(`${opts.model}: the tokenizer names no EOS token, so generation could not stop; add eos_token to tokenizer_config.json`);
+      const encoded = prompts.map((p) => encodeGenerationPrompt(tokenizer, p.prompt));
+      const model = await CausalLM.load(opts.model, { dtype: opts.dtype as ModelDtype, device: opts.device });
+      writeFileSync(opts.out, '');
+      const out = new JsonlAppender(opts.out);
+      try {
+        for (let b = 0, start = 0; start < prompts.length; b++, start += batchSize) {
+          const batch = encoded.slice(start, start + batchSize);
+          const generated = await model.generate(batch, { ...gen, seed: seed + b, eosTokenIds });
+          generated.forEach((ids, i) => {
+            const p = prompts[start + i]!;
+            const cut = cutAtStops(tokenizer, ids, eosTokenIds, opts.stop);
+            out.append({ ...p.keys, prompt: p.prompt, output: cut.text, output_tokens: cut.tokens, stopped_by: cut.stoppedBy });
+          });
+          process.stderr.write(`generated ${Math.min(start + batchSize, prompts.length)}/${prompts.length}\n`);
+        }
+      } finally {
+        out.close();
+        model.dispose();
+      }
+    });
+}

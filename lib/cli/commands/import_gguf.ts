@@ -1,0 +1,47 @@
+import { existsSync } from 'node:fs';
+import type { Command } from 'commander';
+import { UsageError } from '../usage_error.js';
+import { importGguf } from '../../gguf/import_gguf.js';
+import { GgufFormatError } from '../../gguf/reader.js';
+import { UnsupportedGgmlTypeError } from '../../gguf/dequantize.js';
+
+interface ImportGgufCliOptions {
+  out?: string;
+  dtype: string;
+  json?: boolean;
+}
+
+export function registerImportGguf(program: Command): void {
+  program
+    .command('import-gguf')
+    .description('convert a llama.cpp GGUF (llama architecture, byte-level BPE vocabulary) into a Hugging Face model directory')
+    .argument('<file>', 'the .gguf file')
+    .requiredOption('--out <dir>', 'output directory (replaced whole when the import succeeds)')
+    .option('--dtype <dtype>', 'weights dtype: bf16 or f32', 'bf16')
+    .option('--json', 'print the report as one JSON object')
+    .action(async (file: string, opts: ImportGgufCliOptions) => {
+      if (opts.dtype !== 'bf16' && opts.dtype !== 'f32') throw new UsageError(`--dtype must be bf16 or f32, got "${opts.dtype}"`);
+      if (!existsSync(file)) throw new UsageError(`${file}: no such file`);
+      let report;
+      try {
+        report = await importGguf(file, opts.out!, {
+          dtype: opts.dtype,
+          onTensor: opts.json || !process.stderr.isTTY ? undefined : (done, total) => process.stderr.write(`\rtensors ${done}/${total}`),
+        });
+      } catch (err) {
+        if (err instanceof GgufFormatError || err instanceof UnsupportedGgmlTypeError) throw new UsageError(err.message);
+        throw err;
+      }
+      if (!opts.json && process.stderr.isTTY) process.stderr.write('\n');
+      if (opts.json) {
+        console.log(JSON.stringify(report, null, 2));
+        return;
+      }
+      const types = Object.entries(report.sourceTypes).map(([k, v]) => `${k}×${v}`).join(', ');
+      console.log(
+        `imported ${file} → ${report.outDir}\n` +
+          `  GGUF v${report.ggufVersion}, ${report.tensors} tensors (${types}), ${(report.parameters / 1e6).toFixed(1)}M parameters\n` +
+          `  weights ${report.dtype}${report.tiedEmbeddings ? ', tied embeddings' : ''}; ${report.seconds.toFixed(1)} s`,
+      );
+    });
+}

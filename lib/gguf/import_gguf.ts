@@ -1,0 +1,103 @@
+// GGUF (llama architecture) → a Hugging Face model directory: model.safetensors (dequantized to bf16
+// or f32, HF names, Q/K rotary permutation undone), config.json, tokenizer.json,
+// tokenizer_config.json, generation_config.json. The directory appears whole or not at all.
+import { closeSync, openSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { writeDirAtomic } from '../util/atomic_write.js';
+import { dequantize } from './dequantize.js';
+import { hfTensorName, llamaConfig, llamaDims, unpermuteRotaryRows } from './llama_mapping.js';
+import { GgufFormatError, readGguf, readTensorBytes, type GgufFile, type GgufTensorInfo } from './reader.js';
+import { writeSafetensorsStreamed, type StreamedSafetensorsEntry } from '../model/safetensors_writer.js';
+import { encodeFloats } from './bf16.js';
+import { rebuildTokenizer } from './tokenizer_rebuild.js';
+
+export type ImportDtype = 'bf16' | 'f32';
+
+export interface ImportGgufOptions {
+  dtype?: ImportDtype;
+  /** Called after each tensor is written. */
+  onTensor?: (done: number, total: number, name: string) => void;
+}
+
+export interface ImportGgufReport {
+  outDir: string;
+  ggufVersion: number;
+  /** Tensor count per GGML type in the source file. */
+  sourceTypes: Record<string, number>;
+  tensors: number;
+  parameters: number;
+  dtype: ImportDtype;
+  tiedEmbeddings: boolean;
+  seconds: number;
+}
+
+/** Dequantize one GGUF tensor to float32 in Hugging Face layout (rotary rows un-permuted for Q/K). */
+export function tensorToHf(file: GgufFile, t: GgufTensorInfo, fd?: number): { name: string; shape: number[]; data: Float32Array } {
+  const name = hfTensorName(t.name);
+  let data = dequantize(t.type, readTensorBytes(file, t, fd), t.nElements);
+  const shape = [...t.dims].reverse();
+  const rotary = /\.attn_(q|k)\.(weight|bias)$/.exec(t.name);
+  if (rotary) {
+    const dims = llamaDims(file);
+    const heads = rotary[1] === 'q' ? dims.nHead : dims.nHeadKv;
+    const rows = shape[0]!;
+    data = unpermuteRotaryRows(data, rows, data.length / rows, heads);
+  }
+  return { name, shape, data };
+}
+
+export async function importGguf(ggufPath: string, outDir: string, opts: ImportGgufOptions = {}): Promise<ImportGgufReport> {
+  const started = performance.now();
+  const dtype = opts.dtype ?? 'bf16';
+  const file = readGguf(ggufPath);
+  llamaDims(file); // architecture and head counts checked before any work
+  if (file.tensors.some((t) => t.name === 'rope_freqs.weight')) {
+    throw new GgufFormatError(`${ggufPath}: rope_freqs.weight (Llama 3.1-style rope scaling) is not supported yet`);
+  }
+  const tok = rebuildTokenizer(file);
+  const config = llamaConfig(file, dtype === 'bf16' ? 'bfloat16' : 'float32');
+  const sourceTypes: Record<string, number> = {};
+  for (const t of file.tensors) sourceTypes[t.typeInfo.name] = (sourceTypes[t.typeInfo.name] ?? 0) + 1;
+  const names = new Set<string>();
+  for (const t of file.tensors) {
+    const n = hfTensorName(t.name);
+    if (names.has(n)) throw new GgufFormatError(`${ggufPath}: two tensors map to ${n}`);
+    names.add(n);
+  }
+
+  await writeDirAtomic(outDir, async (tmp) => {
+    const fd = openSync(ggufPath, 'r');
+    try {
+      let done = 0;
+      const entries: StreamedSafetensorsEntry[] = file.tensors.map((t) => ({
+        name: hfTensorName(t.name),
+        dtype: dtype === 'bf16' ? 'BF16' : 'F32',
+        shape: [...t.dims].reverse(),
+        produce: () => {
+          const hf = tensorToHf(file, t, fd);
+          const bytes = encodeFloats(hf.data, dtype === 'bf16' ? 'BF16' : 'F32');
+          opts.onTensor?.(++done, file.tensors.length, hf.name);
+          return bytes;
+        },
+      }));
+      writeSafetensorsStreamed(path.join(tmp, 'model.safetensors'), entries, { format: 'pt', source: 'gguf', source_file: path.basename(ggufPath) });
+    } finally {
+      closeSync(fd);
+    }
+    const json = (name: string, v: unknown) => writeFileSync(path.join(tmp, name), JSON.stringify(v, null, 2) + '\n');
+    json('config.json', config);
+    writeFileSync(path.join(tmp, 'tokenizer.json'), JSON.stringify(tok.tokenizerJson));
+    json('tokenizer_config.json', tok.tokenizerConfig);
+    json('generation_config.json', tok.generationConfig);
+  });
+  return {
+    outDir,
+    ggufVersion: file.version,
+    sourceTypes,
+    tensors: file.tensors.length,
+    parameters: file.tensors.reduce((a, t) => a + t.nElements, 0),
+    dtype,
+    tiedEmbeddings: config.tie_word_embeddings === true,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
