@@ -72,6 +72,11 @@ export class CausalLM {
     return new CausalLM(native, path.resolve(dir));
   }
 
+  /** The native model, for other native calls that compute with it (the trainer). */
+  get nativeHandle(): NativeModel {
+    return this.model;
+  }
+
   private get model(): NativeModel {
     if (!this.native) throw new Error('this CausalLM was disposed');
     return this.native;

@@ -142,6 +142,48 @@ export interface FusedLogprobsErrorsRaw {
   gradWeight: number;
 }
 
+/** A packed preference batch (lib/train/preference_batch.ts); arrays are borrowed without a copy. */
+export interface NativePreferenceBatch extends NativePackedBatch {
+  numPairs: number;
+  numPairGroups: number;
+  hasRejected: boolean;
+  hasRationale: boolean;
+  refChosen?: Float32Array;
+  refRejected?: Float32Array;
+}
+
+export interface NativeTrainerOptions {
+  loss: string;
+  dpoVariant: string;
+  rationaleForm: string;
+  rationaleNorm: string;
+  beta: number;
+  gamma: number;
+  labelSmoothing: number;
+  simpoMargin: number;
+  sftWeight: number;
+  adamBeta1: number;
+  adamBeta2: number;
+  adamEps: number;
+  weightDecay: number;
+  computeDtype: NativeDtype;
+  gradientCheckpointing: boolean;
+  logitsChunk: number;
+}
+
+export interface NativeTrainer {
+  /** Forward + backward of one micro-batch (gradients accumulate); metrics are TRL-named batch means. */
+  accumulate(batch: NativePreferenceBatch, scale: number): Promise<Record<string, number>>;
+  /** Clip, AdamW step, clear gradients; resolves to the gradient norm before clipping. */
+  step(lr: number, maxGradNorm: number): Promise<number>;
+  saveOptimizerState(file: string): Promise<void>;
+  loadOptimizerState(file: string): Promise<void>;
+  /** Loss and metrics of a batch without gradients. */
+  evaluate(batch: NativePreferenceBatch): Promise<Record<string, number>>;
+  readonly optimizerSteps: number;
+  readonly numParameters: number;
+}
+
 export interface NativeBinding {
   readonly abiVersion: number;
   // runtime (native/napi/runtime_info.cpp)
@@ -166,4 +208,7 @@ export interface NativeBinding {
   fusedLogprobsCheck(options: { n: number; h: number; v: number; chunk: number; dtype?: NativeDtype; seed?: number; device?: string }): FusedLogprobsErrorsRaw;
   /** CPU tensor bytes at the peak of the loss stage's forward + backward (counting allocator). */
   fusedLogprobsPeakMemory(options: { n: number; h: number; v: number; chunk?: number; fused: boolean; dtype?: NativeDtype }): Promise<{ peakBytes: number; seconds: number }>;
+  // preference trainer (native/napi/preference_trainer.cpp)
+  createTrainer(model: NativeModel, options: NativeTrainerOptions): NativeTrainer;
+  referenceLogps(model: NativeModel, batch: NativePreferenceBatch, options: { computeDtype: NativeDtype; logitsChunk: number }): Promise<{ chosen: Float32Array; rejected: Float32Array }>;
 }

@@ -45,6 +45,8 @@ void AdamW::step(double lr) {
       steps.push_back(g.steps[i]);
     }
     if (params.empty()) continue;
+    // The fused kernel reads the step count as already incremented (bias correction 1 − β^t, t ≥ 1).
+    at::_foreach_add_(steps, 1);
     at::_fused_adamw_(params, grads, m, v, /*max_exp_avg_sqs=*/{}, steps, lr, options_.beta1, options_.beta2,
                       g.weight_decay, options_.eps, /*amsgrad=*/false, /*maximize=*/false);
   }
@@ -60,7 +62,8 @@ std::vector<std::pair<std::string, at::Tensor>> AdamW::state() const {
       out.emplace_back(g.names[i] + ".step", g.steps[i].reshape({1}));
     }
   }
-  out.emplace_back("__step__", torch::tensor({step_count_}, torch::kInt64));
+  // Stored as float32 like the rest of the state (exact up to 2^24 steps).
+  out.emplace_back("__step__", torch::tensor({static_cast<float>(step_count_)}, torch::kFloat32));
   return out;
 }
 
@@ -81,7 +84,7 @@ void AdamW::load_state(const std::map<std::string, at::Tensor>& state) {
       g.steps[i].copy_(get(g.names[i] + ".step").reshape({}));
     }
   }
-  step_count_ = get("__step__").item<int64_t>();
+  step_count_ = static_cast<int64_t>(get("__step__").item<double>());
 }
 
 double clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm) {

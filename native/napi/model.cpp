@@ -13,38 +13,14 @@
 #include "napi/args.h"
 #include "napi/async.h"
 #include "napi/errors.h"
+#include "napi/model.h"
+#include "napi/packed_batch.h"
 #include "napi/registry.h"
 #include "napi/typed_array.h"
 
 namespace rdpo::napi {
 namespace {
 
-// Shared between the JS wrapper and in-flight work, so dispose() cannot free a model under a running call.
-struct ModelHolder {
-  std::mutex mutex;
-  std::unique_ptr<rdpo::CausalLM> model;  // null once disposed
-  bool dispose_requested = false;
-
-  // Runs fn(model) with the lock held; a dispose() that arrived meanwhile takes effect afterwards.
-  template <typename Fn>
-  auto with_model(Fn&& fn) {
-    std::lock_guard<std::mutex> lock(mutex);
-    if (!model) throw rdpo::ArgumentError("this model was disposed");
-    struct ReleaseAfter {
-      ModelHolder& h;
-      ~ReleaseAfter() {
-        if (h.dispose_requested) h.model.reset();
-      }
-    } release{*this};
-    return fn(*model);
-  }
-};
-
-at::Tensor int32_array(const Napi::Value& v, const char* name) {
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
-    throw Napi::TypeError::New(v.Env(), std::string("'") + name + "' must be an Int32Array");
-  return borrow_tensor(v, name);
-}
 
 // Independent sequences, each its own group, from tokens + lengths (both int32, borrowed).
 rdpo::PackedBatch independent_sequences(const at::Tensor& tokens32, const at::Tensor& lengths32) {
@@ -129,14 +105,16 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
     device_ = holder_->model->device();
   }
 
+  const std::shared_ptr<ModelHolder>& holder() const { return holder_; }
+
  private:
   Napi::Value Config(const Napi::CallbackInfo& info) { return config_to_js(info.Env(), config_, dtype_, device_); }
 
   // logits(tokens: Int32Array, lengths: Int32Array) -> Promise<Float32Array [sum(lengths) * vocab]>
   Napi::Value Logits(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    at::Tensor tokens = int32_array(info[0], "tokens");
-    at::Tensor lengths = int32_array(info[1], "lengths");
+    at::Tensor tokens = borrow_int32(info[0], "tokens");
+    at::Tensor lengths = borrow_int32(info[1], "lengths");
     auto holder = holder_;
     return run_async(env, [holder, tokens, lengths]() -> ToJs {
       at::Tensor out = holder->with_model([&](rdpo::CausalLM& m) {
@@ -151,28 +129,11 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   //   -> Promise<{sum: Float32Array, count: Int32Array}>
   Napi::Value SequenceLogprobs(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    Napi::Object b = arg_object(info, 0, "batch");
-    const char* fields[] = {"inputIds", "positionIds", "branchIds", "groupOffsets", "scoreRows", "scoreTargets", "scoreSeq"};
-    std::vector<at::Tensor> t;
-    std::vector<Napi::Value> pinned;
-    for (const char* f : fields) {
-      Napi::Value v = b.Get(f);
-      t.push_back(int32_array(v, (std::string("batch.") + f).c_str()));
-      pinned.push_back(v);
-    }
-    int64_t num_sequences = opt_int(b, "numSequences", -1, 0, int64_t(1) << 31);
-    if (num_sequences < 0) throw Napi::TypeError::New(env, "'batch.numSequences' must be a number");
+    auto borrowed = borrow_packed_batch(arg_object(info, 0, "batch"), "batch");
     auto holder = holder_;
-    return run_async(env, [holder, t, num_sequences]() -> ToJs {
-      rdpo::PackedBatch batch;
-      batch.input_ids = t[0].to(torch::kInt64);
-      batch.position_ids = t[1].to(torch::kInt64);
-      batch.branch_ids = t[2].clone();
-      batch.group_offsets.assign(t[3].data_ptr<int32_t>(), t[3].data_ptr<int32_t>() + t[3].numel());
-      batch.score_rows = t[4].to(torch::kInt64);
-      batch.score_targets = t[5].to(torch::kInt64);
-      batch.score_seq = t[6].to(torch::kInt64);
-      batch.num_sequences = num_sequences;
+    auto pinned = borrowed.pinned;
+    return run_async(env, [holder, borrowed]() -> ToJs {
+      rdpo::PackedBatch batch = to_packed_batch(borrowed);
       auto r = holder->with_model([&](rdpo::CausalLM& m) {
         torch::NoGradGuard no_grad;
         return rdpo::sequence_logprobs(m, batch);
@@ -190,8 +151,8 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   // generate(tokens: Int32Array, lengths: Int32Array, opts) -> Promise<{tokens: Int32Array, lengths: Int32Array}>
   Napi::Value Generate(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    at::Tensor tokens = int32_array(info[0], "tokens");
-    at::Tensor lengths = int32_array(info[1], "lengths");
+    at::Tensor tokens = borrow_int32(info[0], "tokens");
+    at::Tensor lengths = borrow_int32(info[1], "lengths");
     rdpo::GenerationOptions opts;
     if (info.Length() > 2 && !info[2].IsUndefined()) {
       Napi::Object o = arg_object(info, 2, "options");
@@ -302,4 +263,10 @@ void Export(Napi::Env env, Napi::Object exports) {
 RDPO_NAPI_EXPORTS(Export);
 
 }  // namespace
+
+std::shared_ptr<ModelHolder> model_holder_of(const Napi::Value& value, const char* name) {
+  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(NativeModel::constructor->Value()))
+    throw Napi::TypeError::New(value.Env(), std::string("'") + name + "' must be a NativeModel (from loadModel)");
+  return NativeModel::Unwrap(value.As<Napi::Object>())->holder();
+}
 }  // namespace rdpo::napi

@@ -1,0 +1,105 @@
+// Files → tokenized training and evaluation examples: load and validate the pairs, split off a
+// held-out set, take the (nested, seeded) training subset, tokenize with TRL's conventions and
+// build the rationale-conditioning rows where the loss uses them.
+import { loadPreferences, type LoadReport } from '../data/load.js';
+import type { PreferencePair } from '../data/schema.js';
+import { selectSubset, splitEval } from '../data/subset.js';
+import { tokenizePreferences, type PreferenceTokenizeStats, type WarnFn } from '../tokenize/preference_tokens.js';
+import { tokenizeRationales } from '../tokenize/rationale_conditioning.js';
+import type { Tokenizer } from '../tokenize/tokenizer.js';
+import type { PreferenceExample } from './preference_batch.js';
+
+export interface ExampleWithId extends PreferenceExample {
+  id: string;
+}
+
+export interface PreparedData {
+  train: ExampleWithId[];
+  eval: ExampleWithId[];
+  load: LoadReport;
+  tokenization: { pairs: PreferenceTokenizeStats; rationalesTruncated: number; rationalesDropped: number };
+}
+
+export interface PrepareOptions {
+  data: string | PreferencePair[];
+  dataFormat?: string;
+  skipInvalid?: boolean;
+  limit?: number;
+  seed: number;
+  evalSize?: number;
+  evalFraction?: number;
+  maxLength: number;
+  maxPromptLength: number;
+  rationale: boolean;
+  warn?: WarnFn;
+}
+
+export async function prepareTrainingData(tokenizer: Tokenizer, opts: PrepareOptions): Promise<PreparedData> {
+  let pairs: PreferencePair[];
+  let load: LoadReport;
+  if (typeof opts.data === 'string') {
+    ({ pairs, report: load } = await loadPreferences(opts.data, {
+      ...(opts.dataFormat ? { format: opts.dataFormat as never } : {}),
+      skipInvalid: opts.skipInvalid ?? false,
+    }));
+  } else {
+    pairs = opts.data;
+    load = { format: 'in-memory', rows: pairs.length, valid: pairs.length, invalid: 0, duplicates: 0 } as unknown as LoadReport;
+  }
+  const source = typeof opts.data === 'string' ? opts.data : 'the data';
+  if (opts.rationale) {
+    const missing = pairs.filter((p) => !p.rationale || p.rationale.trim() === '');
+    if (missing.length > 0) {
+      throw new Error(
+        `${missing.length} of ${pairs.length} pairs in ${source} have no rationale (e.g. id ${missing[0]!.id}), ` +
+          'but this loss trains on rationales. Generate them with `rdpo-native rationales --data … --out …`, ' +
+          'or use --loss dpo.',
+      );
+    }
+  }
+  const split =
+    opts.evalSize || opts.evalFraction
+      ? splitEval(pairs, { ...(opts.evalSize ? { evalSize: opts.evalSize } : { evalFraction: opts.evalFraction! }), seed: opts.seed })
+      : { train: pairs, eval: [] as PreferencePair[] };
+  const trainPairs = selectSubset(split.train, { ...(opts.limit ? { limit: opts.limit } : {}), seed: opts.seed });
+
+  const tokenizeSet = (set: PreferencePair[]) => {
+    const tokenized = tokenizePreferences(tokenizer, set, {
+      maxLength: opts.maxLength,
+      maxPromptLength: opts.maxPromptLength,
+      ...(opts.warn ? { warn: opts.warn } : {}),
+    });
+    const rationales = opts.rationale
+      ? tokenizeRationales(
+          tokenizer,
+          set.map((p) => ({ prompt: p.prompt, chosen: p.chosen, rejected: p.rejected, rationale: p.rationale!, ...(p.system ? { system: p.system } : {}) })),
+          { maxLength: opts.maxLength, ...(opts.warn ? { warn: opts.warn } : {}) },
+        )
+      : undefined;
+    const rationaleByIndex = new Map(rationales?.items.map((r) => [r.index, r]) ?? []);
+    const examples: ExampleWithId[] = [];
+    for (const p of tokenized.pairs) {
+      const r = rationaleByIndex.get(p.index);
+      if (opts.rationale && !r) continue; // dropped by rationale truncation; counted below
+      examples.push({
+        id: set[p.index]!.id,
+        pair: { promptIds: p.promptIds, chosenIds: p.chosenIds, rejectedIds: p.rejectedIds },
+        ...(r ? { rationale: { promptIds: r.promptIds, rationaleIds: r.rationaleIds } } : {}),
+      });
+    }
+    return { examples, stats: tokenized.stats, rationaleStats: rationales?.stats };
+  };
+  const train = tokenizeSet(trainPairs);
+  const evalSet = tokenizeSet(split.eval);
+  if (train.examples.length === 0) throw new Error(`no training pairs left in ${source} after splitting and truncation`);
+  return {
+    train: train.examples,
+    eval: evalSet.examples,
+    load,
+    tokenization: {
+      pairs: train.stats,
+      rationalesTruncated: train.rationaleStats?.truncated ?? 0,
+      rationalesDropped: train.rationaleStats?.dropped ?? 0,
+    },
+  };
+}

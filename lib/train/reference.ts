@@ -1,0 +1,96 @@
+// Reference log-probs of every training pair, computed once before training (the reference
+// model then leaves memory) and cached on disk, keyed by the reference weights, the tokenized
+// data and the compute settings, so later runs on the same data reuse them.
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { CausalLM } from '../model/causal_lm.js';
+import { loadNative } from '../native/load.js';
+import { writeFileAtomic } from '../util/atomic_write.js';
+import { packPreferenceBatch, type PreferenceExample } from './preference_batch.js';
+
+export interface ReferenceLogps {
+  chosen: Float32Array;
+  rejected: Float32Array;
+  cached: boolean;
+  seconds: number;
+}
+
+export function cacheDir(): string {
+  return process.env.RDPO_CACHE_DIR || path.join(os.homedir(), '.cache', 'rdpo-native');
+}
+
+/** SHA-256 over the model directory's weight files (names, sizes, bytes). */
+export async function weightsDigest(dir: string): Promise<string> {
+  const h = createHash('sha256');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.safetensors') || f === 'config.json').sort();
+  for (const f of files) {
+    h.update(`${f}\0${statSync(path.join(dir, f)).size}\0`);
+    await new Promise<void>((resolve, reject) => {
+      createReadStream(path.join(dir, f))
+        .on('data', (chunk) => h.update(chunk))
+        .on('end', () => resolve())
+        .on('error', reject);
+    });
+  }
+  return h.digest('hex');
+}
+
+function examplesDigest(examples: readonly PreferenceExample[]): string {
+  const h = createHash('sha256');
+  for (const ex of examples) {
+    h.update(Int32Array.from(ex.pair.promptIds));
+    h.update('|');
+    h.update(Int32Array.from(ex.pair.chosenIds));
+    h.update('|');
+    h.update(Int32Array.from(ex.pair.rejectedIds ?? []));
+    h.update('\n');
+  }
+  return h.digest('hex');
+}
+
+export async function referenceLogps(
+  refDir: string,
+  examples: readonly PreferenceExample[],
+  opts: { device: string; computeDtype: 'float32' | 'bfloat16'; batchSize: number; logitsChunk: number; useCache: boolean; log?: (m: string) => void },
+): Promise<ReferenceLogps> {
+  const started = performance.now();
+  const key = createHash('sha256')
+    .update(JSON.stringify({ v: 1, weights: await weightsDigest(refDir), data: examplesDigest(examples), dtype: opts.computeDtype, device: opts.device.split(':')[0] }))
+    .digest('hex')
+    .slice(0, 32);
+  const file = path.join(cacheDir(), `ref-logps-${key}.f32`);
+  const n = examples.length;
+  if (opts.useCache && existsSync(file)) {
+    const buf = readFileSync(file);
+    if (buf.byteLength === 8 * n) {
+      const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+      opts.log?.(`reference log-probs: reused ${file}`);
+      return { chosen: all.slice(0, n), rejected: all.slice(n), cached: true, seconds: (performance.now() - started) / 1000 };
+    }
+  }
+  const model = await CausalLM.load(refDir, { dtype: 'float32', device: opts.device });
+  const native = loadNative();
+  const chosen = new Float32Array(n);
+  const rejected = new Float32Array(n);
+  try {
+    for (let start = 0; start < n; start += opts.batchSize) {
+      const slice = examples.slice(start, start + opts.batchSize);
+      const batch = packPreferenceBatch(slice, { rejected: true, rationale: false });
+      const r = await native.referenceLogps(model.nativeHandle, batch, { computeDtype: opts.computeDtype, logitsChunk: opts.logitsChunk });
+      chosen.set(r.chosen, start);
+      rejected.set(r.rejected, start);
+    }
+  } finally {
+    model.dispose();
+  }
+  if (opts.useCache) {
+    mkdirSync(cacheDir(), { recursive: true });
+    const all = new Float32Array(2 * n);
+    all.set(chosen, 0);
+    all.set(rejected, n);
+    writeFileAtomic(file, new Uint8Array(all.buffer));
+  }
+  return { chosen, rejected, cached: false, seconds: (performance.now() - started) / 1000 };
+}

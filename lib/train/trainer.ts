@@ -1,0 +1,295 @@
+// The training loop: data → tokenized examples → (cached) reference log-probs → micro-batches
+// through the native trainer → metrics.jsonl, progress, evaluation, checkpoints, final model.
+// Exact resume: the data order, learning rates and float32 master weights are all reproduced
+// from the checkpoint, so a resumed run logs the metrics an uninterrupted one would have.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { CausalLM } from '../model/causal_lm.js';
+import type { NativePreferenceBatch, NativeTrainer } from '../native/binding.js';
+import { loadNative } from '../native/load.js';
+import { packageVersion } from '../native/runtime.js';
+import { Tokenizer } from '../tokenize/tokenizer.js';
+import { writeDirAtomic, writeFileAtomic } from '../util/atomic_write.js';
+import { SeededRandom } from '../util/random.js';
+import { checkpointName, latestCheckpoint, readTrainerState, saveCheckpoint, type TrainerState } from './checkpoint.js';
+import { resolveTrainConfig, type TrainConfig, type TrainConfigInput } from './config.js';
+import { prepareTrainingData, type ExampleWithId } from './dataset.js';
+import { MetricsLog, StepAccumulator, type MetricsRow } from './metrics.js';
+import { packPreferenceBatch } from './preference_batch.js';
+import { TrainProgress } from './progress.js';
+import { referenceLogps } from './reference.js';
+import { learningRateAt } from './schedule.js';
+
+export interface TrainHooks {
+  /** Called after every optimiser step (and with `eval: true` rows after each evaluation). */
+  onStep?: (row: MetricsRow) => void;
+  /** Aborting stops after the current step and writes a checkpoint. */
+  signal?: AbortSignal;
+  log?: (message: string) => void;
+  /** Show a progress bar on stderr (the CLI does). */
+  progress?: boolean;
+}
+
+export interface TrainResult {
+  runDir: string;
+  /** The trained model in Hugging Face format; undefined when the run was interrupted. */
+  finalModelDir: string | undefined;
+  steps: number;
+  totalSteps: number;
+  interrupted: boolean;
+  lastMetrics: MetricsRow | undefined;
+  lastEval: MetricsRow | undefined;
+}
+
+const REFERENCE_LOSSES = new Set(['dpo', 'rdpo']);
+const RATIONALE_LOSSES = new Set(['rdpo', 'rorpo', 'rsimpo', 'rationale-only']);
+const SINGLE_COMPLETION_LOSSES = new Set(['sft', 'rationale-only']);
+
+function digest(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
+}
+
+/** The settings that define the run's trajectory (resuming with other values would not be exact). */
+function trajectoryKeys(c: TrainConfig): unknown {
+  const { out: _o, resume: _r, maxSteps: _m, evalEvery: _e, saveEvery: _s, threads: _t, refCache: _c, ...rest } = c;
+  return rest;
+}
+
+function defaultRunDir(c: TrainConfig): string {
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-').replace('T', '_').slice(0, 19);
+  return path.resolve('runs', `${stamp}-${c.loss}`);
+}
+
+function resolveRun(input: TrainConfigInput & { resume?: string }): { config: TrainConfig; runDir: string; resumeFrom?: string } {
+  if (input.resume) {
+    const runDir = path.resolve(input.resume);
+    const file = path.join(runDir, 'config.json');
+    if (!existsSync(file)) throw new Error(`--resume ${runDir}: no config.json there (is it a run directory?)`);
+    const saved = (JSON.parse(readFileSync(file, 'utf8')) as { config: TrainConfigInput }).config;
+    // Only settings that do not change the trajectory may be overridden on resume.
+    const overrides: Partial<TrainConfigInput> = {};
+    for (const k of ['maxSteps', 'evalEvery', 'saveEvery', 'threads'] as const) {
+      if (input[k] !== undefined) (overrides as Record<string, unknown>)[k] = input[k];
+    }
+    const config = resolveTrainConfig({ ...saved, ...overrides, out: runDir, resume: runDir }, `${file}`);
+    const from = latestCheckpoint(runDir);
+    return { config, runDir, ...(from ? { resumeFrom: from } : {}) };
+  }
+  const config = resolveTrainConfig(input as Record<string, unknown>);
+  const runDir = config.out ? path.resolve(config.out) : defaultRunDir(config);
+  const metricsFile = path.join(runDir, 'metrics.jsonl');
+  if (existsSync(metricsFile) && statSync(metricsFile).size > 0) {
+    throw new Error(`${runDir} already holds a run (metrics.jsonl). Continue it with --resume ${runDir}, or choose another --out.`);
+  }
+  return { config: { ...config, out: runDir }, runDir };
+}
+
+export async function train(input: TrainConfigInput & { resume?: string }, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const log = hooks.log ?? ((m: string) => process.stderr.write(`${m}\n`));
+  const { config, runDir, resumeFrom } = resolveRun(input);
+  const native = loadNative();
+  if (config.threads) native.setNumThreads(config.threads);
+  mkdirSync(runDir, { recursive: true });
+
+  const loss = config.loss;
+  const useReference = REFERENCE_LOSSES.has(loss);
+  const useRationale = RATIONALE_LOSSES.has(loss);
+  const useRejected = !SINGLE_COMPLETION_LOSSES.has(loss);
+
+  const tokenizer = Tokenizer.load(config.model);
+  const data = await prepareTrainingData(tokenizer, {
+    data: config.data,
+    ...(config.dataFormat ? { dataFormat: config.dataFormat } : {}),
+    skipInvalid: config.skipInvalid,
+    ...(config.limit ? { limit: config.limit } : {}),
+    seed: config.seed,
+    ...(config.evalSize ? { evalSize: config.evalSize } : {}),
+    ...(config.evalFraction ? { evalFraction: config.evalFraction } : {}),
+    maxLength: config.maxLength,
+    maxPromptLength: config.maxPromptLength,
+    rationale: useRationale,
+    warn: (m) => log(`warning: ${m}`),
+  });
+  const train = data.train;
+  const microPerEpoch = Math.ceil(train.length / config.batchSize);
+  const totalSteps = config.maxSteps ?? Math.max(1, Math.ceil((config.epochs * microPerEpoch) / config.gradAccum));
+  const configDigest = digest(trajectoryKeys(config));
+
+  let state: TrainerState = {
+    step: 0,
+    totalSteps,
+    microBatches: 0,
+    totalTokens: 0,
+    configDigest,
+    version: packageVersion(),
+    savedAt: new Date().toISOString(),
+  };
+  if (resumeFrom) {
+    const saved = readTrainerState(resumeFrom);
+    if (saved.configDigest !== configDigest) {
+      throw new Error(`${resumeFrom} was written with other training settings; an exact resume is not possible`);
+    }
+    state = { ...saved, totalSteps };
+    MetricsLog.truncateAfter(path.join(runDir, 'metrics.jsonl'), state.step);
+    log(`resuming ${runDir} from ${path.basename(resumeFrom)} (step ${state.step}/${totalSteps})`);
+  }
+  const runtime = native.runtimeInfo();
+  writeFileAtomic(
+    path.join(runDir, 'config.json'),
+    JSON.stringify(
+      {
+        config,
+        versions: { rdpoNative: packageVersion(), torch: runtime.torchVersion, node: process.version },
+        data: { load: data.load, tokenization: data.tokenization, trainPairs: train.length, evalPairs: data.eval.length },
+        totalSteps,
+        createdAt: new Date().toISOString(),
+      },
+      null,
+      2,
+    ) + '\n',
+  );
+
+  // Reference log-probs for training and evaluation pairs, before the policy is loaded.
+  const refDir = config.refModel ?? config.model;
+  const refOpts = { device: config.device, computeDtype: config.dtype, batchSize: config.batchSize, logitsChunk: config.logitsChunk, useCache: config.refCache, log };
+  const refTrain = useReference ? await referenceLogps(refDir, train, refOpts) : undefined;
+  const refEval = useReference && data.eval.length > 0 ? await referenceLogps(refDir, data.eval, refOpts) : undefined;
+  if (refTrain) log(`reference log-probs for ${train.length} pairs: ${refTrain.cached ? 'from cache' : `${refTrain.seconds.toFixed(1)} s`}`);
+
+  const policy = await CausalLM.load(resumeFrom ?? config.model, { dtype: 'float32', device: config.device });
+  const trainer: NativeTrainer = native.createTrainer(policy.nativeHandle, {
+    loss,
+    dpoVariant: config.dpoVariant,
+    rationaleForm: config.rationaleForm,
+    rationaleNorm: config.rationaleNorm,
+    beta: config.beta,
+    gamma: config.gamma,
+    labelSmoothing: config.labelSmoothing,
+    simpoMargin: config.simpoMargin,
+    sftWeight: config.sftWeight,
+    adamBeta1: config.adamBeta1,
+    adamBeta2: config.adamBeta2,
+    adamEps: config.adamEps,
+    weightDecay: config.weightDecay,
+    computeDtype: config.dtype,
+    gradientCheckpointing: config.gradientCheckpointing,
+    logitsChunk: config.logitsChunk,
+  });
+  if (resumeFrom) await trainer.loadOptimizerState(path.join(resumeFrom, 'optimizer.safetensors'));
+
+  const peak = await native.measureMatmulPeak(config.device.startsWith('cuda') ? 4096 : 512, config.device.startsWith('cuda') ? 20 : 4, config.dtype, config.device);
+  const parameters = trainer.numParameters;
+
+  const orderCache = new Map<number, number[]>();
+  const epochOrder = (epoch: number): number[] => {
+    let order = orderCache.get(epoch);
+    if (!order) {
+      order = new SeededRandom(config.seed * 1000003 + epoch).shuffle(train.map((_, i) => i));
+      orderCache.clear();
+      orderCache.set(epoch, order);
+    }
+    return order;
+  };
+  const batchFor = (indices: number[], set: ExampleWithId[], ref?: { chosen: Float32Array; rejected: Float32Array }) => {
+    const packed = packPreferenceBatch(
+      indices.map((i) => set[i]!),
+      { rejected: useRejected, rationale: useRationale },
+    );
+    const batch: NativePreferenceBatch & typeof packed = { ...packed };
+    if (ref) {
+      batch.refChosen = Float32Array.from(indices, (i) => ref.chosen[i]!);
+      batch.refRejected = Float32Array.from(indices, (i) => ref.rejected[i]!);
+    }
+    return batch;
+  };
+
+  const metrics = new MetricsLog(path.join(runDir, 'metrics.jsonl'));
+  const progress = new TrainProgress(totalSteps, state.step, loss, hooks.progress ?? false);
+  let lastMetrics: MetricsRow | undefined;
+  let lastEval: MetricsRow | undefined;
+  let interrupted = false;
+
+  const evaluate = async (step: number): Promise<MetricsRow | undefined> => {
+    if (data.eval.length === 0) return undefined;
+    const acc = new StepAccumulator();
+    for (let start = 0; start < data.eval.length; start += config.batchSize) {
+      const idx = Array.from({ length: Math.min(config.batchSize, data.eval.length - start) }, (_, k) => start + k);
+      const batch = batchFor(idx, data.eval, refEval);
+      acc.add({ ...(await trainer.evaluate(batch)), tokens: batch.pairTokens });
+    }
+    const row: MetricsRow = { step, epoch: state.microBatches / microPerEpoch, ...(acc.result() as { loss: number; tokens: number }), eval: true };
+    metrics.write(row);
+    hooks.onStep?.(row);
+    return row;
+  };
+
+  try {
+    while (state.step < totalSteps) {
+      if (hooks.signal?.aborted) {
+        interrupted = true;
+        break;
+      }
+      const started = performance.now();
+      const acc = new StepAccumulator();
+      let packedTokens = 0;
+      for (let k = 0; k < config.gradAccum; k++) {
+        const mb = state.microBatches++;
+        const epoch = Math.floor(mb / microPerEpoch);
+        const pos = mb % microPerEpoch;
+        const order = epochOrder(epoch);
+        const indices = order.slice(pos * config.batchSize, (pos + 1) * config.batchSize);
+        const batch = batchFor(indices, train, refTrain);
+        const values = await trainer.accumulate(batch, 1 / config.gradAccum);
+        packedTokens += batch.packedTokens;
+        acc.add({ ...values, tokens: batch.pairTokens, rationale_tokens: batch.rationaleTokens });
+      }
+      const lr = learningRateAt(state.step, { lr: config.lr, warmupSteps: config.warmupSteps, totalSteps, schedule: config.schedule });
+      const gradNorm = await trainer.step(lr, config.maxGradNorm);
+      state.step++;
+      const seconds = (performance.now() - started) / 1000;
+      const values = acc.result() as Record<string, number> & { loss: number; tokens: number };
+      state.totalTokens += values.tokens;
+      const row: MetricsRow = {
+        ...values,
+        step: state.step,
+        epoch: state.microBatches / microPerEpoch,
+        learning_rate: lr,
+        grad_norm: gradNorm,
+        total_tokens: state.totalTokens,
+        tokens_per_sec: (values.tokens + (values.rationale_tokens ?? 0)) / seconds,
+        // 6 FLOPs per parameter per computed token (forward + backward), over the measured matmul peak.
+        mfu: (6 * parameters * packedTokens) / seconds / peak.flopsPerSec,
+      };
+      metrics.write(row);
+      lastMetrics = row;
+      hooks.onStep?.(row);
+      progress.update(row);
+      if (config.evalEvery > 0 && state.step % config.evalEvery === 0) lastEval = await evaluate(state.step);
+      const stopping = hooks.signal?.aborted === true;
+      if ((config.saveEvery > 0 && state.step % config.saveEvery === 0) || stopping) {
+        await saveCheckpoint(path.join(runDir, 'checkpoints', checkpointName(state.step)), policy, trainer, { ...state, savedAt: new Date().toISOString() });
+      }
+      if (stopping && state.step < totalSteps) {
+        interrupted = true;
+        log(`\ninterrupted: checkpoint written to ${path.join(runDir, 'checkpoints', checkpointName(state.step))}; continue with --resume ${runDir}`);
+        break;
+      }
+    }
+    progress.stop();
+    if (interrupted) {
+      return { runDir, finalModelDir: undefined, steps: state.step, totalSteps, interrupted, lastMetrics, lastEval };
+    }
+    if (data.eval.length > 0 && (config.evalEvery === 0 || state.step % config.evalEvery !== 0)) lastEval = await evaluate(state.step);
+    const finalDir = path.join(runDir, 'final');
+    await writeDirAtomic(finalDir, async (tmp) => {
+      await policy.save(tmp, { dtype: 'float32' });
+      writeFileAtomic(path.join(tmp, 'trainer_state.json'), JSON.stringify({ ...state, savedAt: new Date().toISOString() }, null, 2) + '\n');
+    });
+    return { runDir, finalModelDir: finalDir, steps: state.step, totalSteps, interrupted: false, lastMetrics, lastEval };
+  } finally {
+    progress.stop();
+    metrics.close();
+    policy.dispose();
+  }
+}

@@ -1,0 +1,183 @@
+#include "core/preference_trainer.h"
+
+#include <ATen/autocast_mode.h>
+
+#include "core/errors.h"
+#include "core/safetensors.h"
+#include "core/token_logprobs.h"
+
+namespace rdpo {
+namespace {
+
+// Autocast for bf16/fp16 compute on the model's device type; a no-op for float32.
+class AutocastScope {
+ public:
+  AutocastScope(c10::DeviceType device, c10::ScalarType dtype) : device_(device) {
+    if (dtype == torch::kFloat32) return;
+    prev_enabled_ = at::autocast::is_autocast_enabled(device);
+    prev_dtype_ = at::autocast::get_autocast_dtype(device);
+    at::autocast::set_autocast_enabled(device, true);
+    at::autocast::set_autocast_dtype(device, dtype);
+    at::autocast::increment_nesting();
+    active_ = true;
+  }
+  ~AutocastScope() {
+    if (!active_) return;
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    at::autocast::set_autocast_enabled(device_, prev_enabled_);
+    at::autocast::set_autocast_dtype(device_, prev_dtype_);
+  }
+
+ private:
+  c10::DeviceType device_;
+  bool active_ = false;
+  bool prev_enabled_ = false;
+  c10::ScalarType prev_dtype_ = torch::kFloat32;
+};
+
+// Hidden states → per-sequence log-prob sums and counts through the fused output layer.
+SequenceReduction score_sequences(CausalLM& model, const PackedBatch& batch, c10::ScalarType compute_dtype,
+                                  int64_t chunk) {
+  at::Tensor hidden;
+  at::Tensor weight;
+  {
+    AutocastScope autocast(model.device().type(), compute_dtype);
+    hidden = model.hidden_states(batch);
+  }
+  auto rows = hidden.index_select(0, batch.score_rows);
+  weight = model.lm_head_weight();
+  if (weight.scalar_type() != rows.scalar_type()) weight = weight.to(rows.scalar_type());
+  auto token_logps = fused_token_logprobs(rows, weight, batch.score_targets, chunk);
+  return reduce_by_sequence(token_logps, batch.score_seq, batch.num_sequences);
+}
+
+void check_batch(const PreferenceBatch& b, int64_t vocab) {
+  if (b.num_pairs <= 0) throw RangeError("preference batch has no pairs");
+  int64_t expected = b.num_pairs * (b.has_rationale ? 3 : 2);
+  if (b.packed.num_sequences != expected)
+    throw RangeError("preference batch: " + std::to_string(b.packed.num_sequences) + " scored sequences, expected " +
+                     std::to_string(expected) + " for " + std::to_string(b.num_pairs) + " pairs");
+  if (b.num_pair_groups <= 0 || b.num_pair_groups > b.packed.num_groups())
+    throw RangeError("preference batch: num_pair_groups out of range");
+  b.packed.validate(vocab);
+}
+
+}  // namespace
+
+PackedBatch leading_groups(const PackedBatch& batch, int64_t num_groups, int64_t num_sequences) {
+  if (num_groups == batch.num_groups() && num_sequences == batch.num_sequences) return batch;
+  PackedBatch out;
+  const int64_t T = batch.group_offsets.at(num_groups);
+  out.input_ids = batch.input_ids.slice(0, 0, T);
+  out.position_ids = batch.position_ids.slice(0, 0, T);
+  out.branch_ids = batch.branch_ids.slice(0, 0, T);
+  out.group_offsets.assign(batch.group_offsets.begin(), batch.group_offsets.begin() + num_groups + 1);
+  auto keep = batch.score_seq.lt(num_sequences).nonzero().squeeze(1);
+  out.score_rows = batch.score_rows.index_select(0, keep);
+  out.score_targets = batch.score_targets.index_select(0, keep);
+  out.score_seq = batch.score_seq.index_select(0, keep);
+  out.num_sequences = num_sequences;
+  if (out.score_rows.numel() > 0 && out.score_rows.max().item<int64_t>() >= T)
+    throw RangeError("preference batch: a chosen/rejected token is scored outside the pair groups");
+  return out;
+}
+
+std::pair<at::Tensor, at::Tensor> reference_logps(CausalLM& model, const PreferenceBatch& batch,
+                                                  c10::ScalarType compute_dtype, int64_t logits_chunk) {
+  check_batch(batch, model.config().vocab_size);
+  torch::NoGradGuard no_grad;
+  const int64_t B = batch.num_pairs;
+  auto pairs = leading_groups(batch.packed, batch.num_pair_groups, 2 * B).to(model.device());
+  auto scored = score_sequences(model, pairs, compute_dtype, logits_chunk);
+  auto sums = scored.sum.to(torch::kFloat32).cpu();
+  return {sums.slice(0, 0, B).clone(), sums.slice(0, B, 2 * B).clone()};
+}
+
+PreferenceTrainer::PreferenceTrainer(CausalLM& policy, TrainerOptions options)
+    : policy_(policy), options_(std::move(options)) {
+  if (policy.dtype() != torch::kFloat32)
+    throw ArgumentError("the trained model must hold float32 master weights (load it with dtype float32; "
+                        "bfloat16 compute is the trainer's compute_dtype)");
+  policy_.set_gradient_checkpointing(options_.gradient_checkpointing);
+  auto named = policy_.named_parameters();
+  for (auto& [name, p] : named) {
+    p.requires_grad_(true);
+    params_.push_back(p);
+  }
+  optimizer_ = std::make_unique<AdamW>(named, options_.adamw);
+}
+
+StepMetrics PreferenceTrainer::accumulate(const PreferenceBatch& input, double scale) {
+  if (!(scale > 0)) throw RangeError("accumulate: scale must be positive");
+  torch::AutoGradMode grad_mode(true);
+  return run(input, scale);
+}
+
+StepMetrics PreferenceTrainer::evaluate(const PreferenceBatch& input) {
+  torch::NoGradGuard no_grad;
+  return run(input, 0.0);
+}
+
+StepMetrics PreferenceTrainer::run(const PreferenceBatch& input, double scale) {
+  check_batch(input, policy_.config().vocab_size);
+  const auto kind = options_.loss.kind;
+  if (needs_rationale(kind) && !input.has_rationale)
+    throw ArgumentError("loss '" + loss_kind_name(kind) + "' needs rationales, but the batch has none");
+  if (needs_reference(kind) && (!input.ref_chosen.defined() || !input.ref_rejected.defined()))
+    throw ArgumentError("loss '" + loss_kind_name(kind) + "' needs reference log-probs for the batch");
+  const int64_t B = input.num_pairs;
+  PackedBatch packed = input.packed.to(policy_.device());
+  auto scored = score_sequences(policy_, packed, options_.compute_dtype, options_.logits_chunk);
+
+  PolicyLogps policy;
+  policy.chosen_sum = scored.sum.slice(0, 0, B);
+  policy.chosen_count = scored.count.slice(0, 0, B);
+  if (input.has_rejected) {
+    policy.rejected_sum = scored.sum.slice(0, B, 2 * B);
+    policy.rejected_count = scored.count.slice(0, B, 2 * B);
+  }
+  if (input.has_rationale && needs_rationale(kind)) {
+    policy.rationale_sum = scored.sum.slice(0, 2 * B, 3 * B);
+    policy.rationale_count = scored.count.slice(0, 2 * B, 3 * B);
+  }
+  ReferenceLogps ref;
+  const ReferenceLogps* ref_ptr = nullptr;
+  if (needs_reference(kind)) {
+    ref.chosen_sum = input.ref_chosen.to(policy.chosen_sum.device(), policy.chosen_sum.scalar_type());
+    ref.rejected_sum = input.ref_rejected.to(policy.chosen_sum.device(), policy.chosen_sum.scalar_type());
+    ref_ptr = &ref;
+  }
+  auto out = preference_loss(options_.loss, policy, ref_ptr);
+  if (scale > 0) (out.loss * scale).backward();
+
+  StepMetrics m;
+  m.loss = out.loss.item<double>();
+  m.values = out.metrics;
+  m.values["tokens"] = static_cast<double>(packed.num_tokens());
+  return m;
+}
+
+int64_t PreferenceTrainer::num_parameters() const {
+  int64_t n = 0;
+  for (const auto& p : params_) n += p.numel();
+  return n;
+}
+
+void PreferenceTrainer::save_optimizer_state(const std::string& file) const {
+  write_safetensors(file, optimizer_->state(), torch::kFloat32);
+}
+
+void PreferenceTrainer::load_optimizer_state(const std::string& file) {
+  auto state = read_safetensors(file);
+  std::map<std::string, at::Tensor> m(state.begin(), state.end());
+  optimizer_->load_state(m);
+}
+
+double PreferenceTrainer::step(double lr, double max_grad_norm) {
+  double norm = clip_grad_norm(params_, max_grad_norm);
+  optimizer_->step(lr);
+  for (auto& p : params_) p.mutable_grad() = at::Tensor();
+  return norm;
+}
+
+}  // namespace rdpo

@@ -1,0 +1,83 @@
+// One training step of SFT / DPO / RDPO / ORPO / SimPO on a packed batch: a single concatenated
+// forward of chosen, rejected and rationale rows, the fused output layer, the loss, backward,
+// and an AdamW step on float32 master weights (bf16 compute through CPU/CUDA autocast).
+//
+// Sequence numbering inside a PreferenceBatch (B pairs):
+//   chosen of pair i -> i,  rejected -> B + i,  rationale -> 2B + i
+// Pair groups (prompt trunk + chosen/rejected branches) come first in the packed layout and the
+// rationale groups after them, so the reference pass can score the pair groups alone.
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "core/adamw.h"
+#include "core/causal_lm.h"
+#include "core/packed_batch.h"
+#include "core/preference_loss.h"
+
+namespace rdpo {
+
+struct TrainerOptions {
+  LossOptions loss;
+  AdamWOptions adamw;
+  c10::ScalarType compute_dtype = torch::kFloat32;  // bfloat16/float16: autocast over float32 weights
+  bool gradient_checkpointing = false;
+  int64_t logits_chunk = 1024;  // rows per chunk of the fused output layer
+};
+
+struct PreferenceBatch {
+  PackedBatch packed;
+  int64_t num_pairs = 0;
+  int64_t num_pair_groups = 0;  // the first groups hold the pairs; the rest hold rationales
+  bool has_rejected = true;
+  bool has_rationale = false;
+  at::Tensor ref_chosen, ref_rejected;  // [B] summed reference log-probs (losses that need them)
+};
+
+struct StepMetrics {
+  double loss = 0;
+  std::map<std::string, double> values;  // TRL metric names, plus token counts
+};
+
+// The packed batch restricted to the first `num_groups` groups and the sequences < num_sequences
+// (the pair part of a PreferenceBatch, for the reference model).
+PackedBatch leading_groups(const PackedBatch& batch, int64_t num_groups, int64_t num_sequences);
+
+// Summed log-probs of the chosen and rejected sequences under `model`, without gradients: [B] each.
+std::pair<at::Tensor, at::Tensor> reference_logps(CausalLM& model, const PreferenceBatch& batch,
+                                                  c10::ScalarType compute_dtype, int64_t logits_chunk);
+
+class PreferenceTrainer {
+ public:
+  PreferenceTrainer(CausalLM& policy, TrainerOptions options);
+
+  // Forward and backward of one micro-batch; gradients accumulate. The loss is multiplied by
+  // `scale` (1 / accumulation steps) before backward; metrics are unscaled.
+  StepMetrics accumulate(const PreferenceBatch& batch, double scale);
+  // Clips the accumulated gradients, applies AdamW with `lr`, clears them. Returns the norm before clipping.
+  double step(double lr, double max_grad_norm);
+  // The loss and metrics of a batch without gradients (held-out evaluation).
+  StepMetrics evaluate(const PreferenceBatch& batch);
+
+  int64_t num_parameters() const;
+  void save_optimizer_state(const std::string& file) const;
+  void load_optimizer_state(const std::string& file);
+
+  const TrainerOptions& options() const { return options_; }
+  AdamW& optimizer() { return *optimizer_; }
+
+ private:
+  // Forward (and backward when `backward_scale` > 0) of one batch.
+  StepMetrics run(const PreferenceBatch& batch, double backward_scale);
+
+  CausalLM& policy_;
+  TrainerOptions options_;
+  std::vector<at::Tensor> params_;
+  std::unique_ptr<AdamW> optimizer_;
+};
+
+}  // namespace rdpo

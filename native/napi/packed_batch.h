@@ -1,0 +1,26 @@
+// JS packed batches ({inputIds, positionIds, branchIds, groupOffsets, scoreRows, scoreTargets,
+// scoreSeq: Int32Array, numSequences}) → rdpo::PackedBatch. Borrowing happens on the main thread
+// (no copy; the arrays are pinned for the call); widening to int64 happens in the worker.
+#pragma once
+#include <napi.h>
+
+#include <vector>
+
+#include "core/packed_batch.h"
+
+namespace rdpo::napi {
+
+struct BorrowedPackedBatch {
+  std::vector<at::Tensor> arrays;  // int32, borrowed: inputIds … scoreSeq
+  int64_t num_sequences = 0;
+  std::vector<Napi::Value> pinned;  // pass to run_async
+};
+
+BorrowedPackedBatch borrow_packed_batch(const Napi::Object& batch, const char* name);
+// Call off the main thread; copies into int64 tensors the core owns.
+rdpo::PackedBatch to_packed_batch(const BorrowedPackedBatch& batch);
+
+// An Int32Array borrowed without a copy; TypeError for anything else.
+at::Tensor borrow_int32(const Napi::Value& v, const char* name);
+
+}  // namespace rdpo::napi

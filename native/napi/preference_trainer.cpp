@@ -1,0 +1,244 @@
+// createTrainer(model, options) -> NativeTrainer, and referenceLogps(model, batch, options).
+// The trainer computes with the model under the model's own lock, so training calls and any
+// other call on the same model (generate, save) are serialised.
+#include <napi.h>
+
+#include <memory>
+
+#include "core/dtype.h"
+#include "core/preference_trainer.h"
+#include "napi/args.h"
+#include "napi/async.h"
+#include "napi/errors.h"
+#include "napi/model.h"
+#include "napi/packed_batch.h"
+#include "napi/registry.h"
+#include "napi/typed_array.h"
+
+namespace rdpo::napi {
+namespace {
+
+// A preference batch borrowed from JS (see lib/train/preference_batch.ts).
+struct BorrowedPreferenceBatch {
+  BorrowedPackedBatch packed;
+  int64_t num_pairs = 0, num_pair_groups = 0;
+  bool has_rejected = true, has_rationale = false;
+  at::Tensor ref_chosen, ref_rejected;  // borrowed float32, may be undefined
+};
+
+BorrowedPreferenceBatch borrow_preference_batch(const Napi::Object& b) {
+  BorrowedPreferenceBatch out;
+  out.packed = borrow_packed_batch(b, "batch");
+  out.num_pairs = opt_int(b, "numPairs", -1, 1, int64_t(1) << 24);
+  out.num_pair_groups = opt_int(b, "numPairGroups", -1, 1, int64_t(1) << 24);
+  if (out.num_pairs < 0 || out.num_pair_groups < 0)
+    throw Napi::TypeError::New(b.Env(), "'batch.numPairs' and 'batch.numPairGroups' must be numbers");
+  out.has_rejected = opt_bool(b, "hasRejected", true);
+  out.has_rationale = opt_bool(b, "hasRationale", false);
+  for (auto [key, target] : {std::pair<const char*, at::Tensor*>{"refChosen", &out.ref_chosen}, {"refRejected", &out.ref_rejected}}) {
+    Napi::Value v = b.Get(key);
+    if (v.IsUndefined() || v.IsNull()) continue;
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+      throw Napi::TypeError::New(b.Env(), std::string("'batch.") + key + "' must be a Float32Array");
+    *target = borrow_tensor(v, key);
+    if (target->numel() != out.num_pairs)
+      throw Napi::RangeError::New(b.Env(), std::string("'batch.") + key + "' must hold one value per pair");
+    out.packed.pinned.push_back(v);
+  }
+  return out;
+}
+
+rdpo::PreferenceBatch to_preference_batch(const BorrowedPreferenceBatch& in) {
+  rdpo::PreferenceBatch b;
+  b.packed = to_packed_batch(in.packed);
+  b.num_pairs = in.num_pairs;
+  b.num_pair_groups = in.num_pair_groups;
+  b.has_rejected = in.has_rejected;
+  b.has_rationale = in.has_rationale;
+  if (in.ref_chosen.defined()) b.ref_chosen = in.ref_chosen.clone();
+  if (in.ref_rejected.defined()) b.ref_rejected = in.ref_rejected.clone();
+  return b;
+}
+
+Napi::Object metrics_to_js(Napi::Env env, const rdpo::StepMetrics& m) {
+  auto o = Napi::Object::New(env);
+  o.Set("loss", m.loss);
+  for (const auto& [k, v] : m.values) o.Set(k, v);
+  return o;
+}
+
+rdpo::TrainerOptions trainer_options(const Napi::Object& o) {
+  rdpo::TrainerOptions t;
+  auto kind = rdpo::parse_loss_kind(opt_string(o, "loss", "dpo"));
+  t.loss = rdpo::LossOptions::defaults_for(kind);
+  t.loss.variant = rdpo::parse_dpo_variant(opt_string(o, "dpoVariant", "sigmoid"));
+  t.loss.rationale_form = rdpo::parse_rationale_form(opt_string(o, "rationaleForm", "paper"));
+  if (!o.Get("rationaleNorm").IsUndefined()) t.loss.rationale_norm = rdpo::parse_rationale_norm(opt_string(o, "rationaleNorm", "sum"));
+  t.loss.beta = opt_number(o, "beta", t.loss.beta);
+  t.loss.gamma = opt_number(o, "gamma", t.loss.gamma);
+  t.loss.label_smoothing = opt_number(o, "labelSmoothing", t.loss.label_smoothing);
+  t.loss.simpo_margin = opt_number(o, "simpoMargin", t.loss.simpo_margin);
+  t.loss.sft_weight = opt_number(o, "sftWeight", t.loss.sft_weight);
+  t.adamw.beta1 = opt_number(o, "adamBeta1", t.adamw.beta1);
+  t.adamw.beta2 = opt_number(o, "adamBeta2", t.adamw.beta2);
+  t.adamw.eps = opt_number(o, "adamEps", t.adamw.eps);
+  t.adamw.weight_decay = opt_number(o, "weightDecay", t.adamw.weight_decay);
+  t.compute_dtype = rdpo::parse_dtype(opt_string(o, "computeDtype", "float32"));
+  t.gradient_checkpointing = opt_bool(o, "gradientCheckpointing", false);
+  t.logits_chunk = opt_int(o, "logitsChunk", 1024, 1, int64_t(1) << 20);
+  return t;
+}
+
+class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
+ public:
+  static Napi::FunctionReference* constructor;
+
+  static Napi::Function Define(Napi::Env env) {
+    Napi::Function cls = DefineClass(env, "NativeTrainer",
+        {InstanceMethod<&NativeTrainer::Accumulate>("accumulate"), InstanceMethod<&NativeTrainer::Step>("step"),
+         InstanceMethod<&NativeTrainer::Evaluate>("evaluate"),
+         InstanceMethod<&NativeTrainer::SaveOptimizerState>("saveOptimizerState"),
+         InstanceMethod<&NativeTrainer::LoadOptimizerState>("loadOptimizerState"),
+         InstanceAccessor<&NativeTrainer::OptimizerSteps>("optimizerSteps"),
+         InstanceAccessor<&NativeTrainer::NumParameters>("numParameters")});
+    constructor = new Napi::FunctionReference(Napi::Persistent(cls));
+    return cls;
+  }
+
+  struct State {
+    std::shared_ptr<ModelHolder> holder;
+    std::unique_ptr<rdpo::PreferenceTrainer> trainer;
+  };
+
+  explicit NativeTrainer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeTrainer>(info) {
+    if (!info[0].IsExternal())
+      throw Napi::TypeError::New(info.Env(), "NativeTrainer is created by createTrainer(), not by `new`");
+    state_ = *info[0].As<Napi::External<std::shared_ptr<State>>>().Data();
+  }
+
+  static Napi::Object Wrap(Napi::Env env, std::shared_ptr<State> state) {
+    auto ext = Napi::External<std::shared_ptr<State>>::New(env, &state);
+    return constructor->New({ext});
+  }
+
+ private:
+  // Runs fn(trainer) under the model's lock, off the main thread.
+  template <typename Fn>
+  static auto locked(const std::shared_ptr<State>& s, Fn&& fn) {
+    return s->holder->with_model([&](rdpo::CausalLM&) { return fn(*s->trainer); });
+  }
+
+  Napi::Value Accumulate(const Napi::CallbackInfo& info) {
+    auto batch = borrow_preference_batch(arg_object(info, 0, "batch"));
+    double scale = arg_number(info, 1, "scale");
+    if (!(scale > 0) || scale > 1) throw Napi::RangeError::New(info.Env(), "'scale' must be in (0, 1]");
+    auto s = state_;
+    auto pinned = batch.packed.pinned;
+    return run_async(info.Env(), [s, batch, scale]() -> ToJs {
+      auto m = locked(s, [&](rdpo::PreferenceTrainer& t) { return t.accumulate(to_preference_batch(batch), scale); });
+      return [m](Napi::Env env) -> Napi::Value { return metrics_to_js(env, m); };
+    }, pinned);
+  }
+
+  Napi::Value Evaluate(const Napi::CallbackInfo& info) {
+    auto batch = borrow_preference_batch(arg_object(info, 0, "batch"));
+    auto s = state_;
+    auto pinned = batch.packed.pinned;
+    return run_async(info.Env(), [s, batch]() -> ToJs {
+      auto m = locked(s, [&](rdpo::PreferenceTrainer& t) { return t.evaluate(to_preference_batch(batch)); });
+      return [m](Napi::Env env) -> Napi::Value { return metrics_to_js(env, m); };
+    }, pinned);
+  }
+
+  Napi::Value Step(const Napi::CallbackInfo& info) {
+    double lr = arg_number(info, 0, "lr");
+    double max_norm = arg_number(info, 1, "maxGradNorm");
+    if (!(lr >= 0) || !std::isfinite(lr)) throw Napi::RangeError::New(info.Env(), "'lr' must be a finite number >= 0");
+    if (!(max_norm >= 0)) throw Napi::RangeError::New(info.Env(), "'maxGradNorm' must be >= 0 (0 = no clipping)");
+    auto s = state_;
+    return run_async(info.Env(), [s, lr, max_norm]() -> ToJs {
+      double norm = locked(s, [&](rdpo::PreferenceTrainer& t) { return t.step(lr, max_norm); });
+      return [norm](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, norm); };
+    });
+  }
+
+  Napi::Value SaveOptimizerState(const Napi::CallbackInfo& info) {
+    std::string file = arg_string(info, 0, "file");
+    auto s = state_;
+    return run_async(info.Env(), [s, file]() -> ToJs {
+      locked(s, [&](rdpo::PreferenceTrainer& t) { t.save_optimizer_state(file); return 0; });
+      return nullptr;
+    });
+  }
+
+  Napi::Value LoadOptimizerState(const Napi::CallbackInfo& info) {
+    std::string file = arg_string(info, 0, "file");
+    auto s = state_;
+    return run_async(info.Env(), [s, file]() -> ToJs {
+      locked(s, [&](rdpo::PreferenceTrainer& t) { t.load_optimizer_state(file); return 0; });
+      return nullptr;
+    });
+  }
+
+  Napi::Value OptimizerSteps(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(state_->trainer->optimizer().step_count()));
+  }
+
+  Napi::Value NumParameters(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(state_->trainer->num_parameters()));
+  }
+
+  std::shared_ptr<State> state_;
+};
+
+Napi::FunctionReference* NativeTrainer::constructor = nullptr;
+
+// createTrainer(model, options): sets up AdamW state over the model's parameters (synchronous:
+// allocation only; the model's lock is taken so no call is in flight meanwhile).
+Napi::Value CreateTrainer(const Napi::CallbackInfo& info) {
+  auto holder = model_holder_of(info[0], "model");
+  Napi::Object opts = arg_object(info, 1, "options");
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    auto options = trainer_options(opts);
+    auto state = std::make_shared<NativeTrainer::State>();
+    state->holder = holder;
+    state->trainer = holder->with_model([&](rdpo::CausalLM& m) { return std::make_unique<rdpo::PreferenceTrainer>(m, options); });
+    return NativeTrainer::Wrap(info.Env(), state);
+  });
+}
+
+// referenceLogps(model, batch, {computeDtype, logitsChunk}) -> Promise<{chosen, rejected}>
+Napi::Value ReferenceLogps(const Napi::CallbackInfo& info) {
+  auto holder = model_holder_of(info[0], "model");
+  auto batch = borrow_preference_batch(arg_object(info, 1, "batch"));
+  std::string dtype = "float32";
+  int64_t chunk = 1024;
+  if (info.Length() > 2 && !info[2].IsUndefined()) {
+    auto o = arg_object(info, 2, "options");
+    dtype = opt_string(o, "computeDtype", dtype);
+    chunk = opt_int(o, "logitsChunk", chunk, 1, int64_t(1) << 20);
+  }
+  auto pinned = batch.packed.pinned;
+  return run_async(info.Env(), [holder, batch, dtype, chunk]() -> ToJs {
+    auto r = holder->with_model([&](rdpo::CausalLM& m) {
+      return rdpo::reference_logps(m, to_preference_batch(batch), rdpo::parse_dtype(dtype), chunk);
+    });
+    return [r](Napi::Env env) -> Napi::Value {
+      auto o = Napi::Object::New(env);
+      o.Set("chosen", tensor_to_typed_array(env, r.first));
+      o.Set("rejected", tensor_to_typed_array(env, r.second));
+      return o;
+    };
+  }, pinned);
+}
+
+void Export(Napi::Env env, Napi::Object exports) {
+  exports.Set("NativeTrainer", NativeTrainer::Define(env));
+  exports.Set("createTrainer", Napi::Function::New(env, CreateTrainer, "createTrainer"));
+  exports.Set("referenceLogps", Napi::Function::New(env, ReferenceLogps, "referenceLogps"));
+}
+
+RDPO_NAPI_EXPORTS(Export);
+
+}  // namespace
+}  // namespace rdpo::napi
