@@ -5,6 +5,8 @@ import { registerDoctor } from './doctor.js';
 import { registerGenerate } from './generate.js';
 import { registerImportGguf } from './import_gguf.js';
 import { registerLogprobs } from './logprobs.js';
+import { registerRationales } from './rationales.js';
+import { registerServe } from './serve.js';
 import { registerTrain } from './train.js';
 
 export function registerCommands(program: Command): void {
@@ -13,5 +15,7 @@ export function registerCommands(program: Command): void {
   registerImportGguf(program);
   registerLogprobs(program);
   registerGenerate(program);
+  registerRationales(program);
+  registerServe(program);
   registerDoctor(program);
 }

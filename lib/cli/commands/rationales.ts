@@ -1,0 +1,192 @@
+import type { Command } from 'commander';
+import { loadPreferences } from '../../data/load.js';
+import { UsageError } from '../usage_error.js';
+import { openGenerator } from '../../rationales/connect.js';
+import { defaultDroppedFile, filterRationales, formatFilterSummary } from '../../rationales/filter.js';
+import { formatGenerateSummary, generateRationales } from '../../rationales/generate.js';
+import { handleInterrupts } from '../../rationales/interrupt.js';
+import { builtinTemplate, loadTemplate, parseStyle } from '../../rationales/prompts.js';
+import { DEFAULT_RETRY, type RetryPolicy } from '../../rationales/retry.js';
+
+function int(name: string, min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new UsageError(`${name} must be an integer ≥ ${min} (got "${value}")`);
+    return n;
+  };
+}
+
+function num(name: string, min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < min || n > max) throw new UsageError(`${name} must be a number in [${min}, ${max}] (got "${value}")`);
+    return n;
+  };
+}
+
+interface CommonOptions {
+  concurrency: number;
+  limit?: number;
+  maxNewTokens: number;
+  temperature: number;
+  topP?: number;
+  seed?: number;
+  apiKeyEnv?: string;
+  maxAttempts: number;
+  requestTimeout: number;
+  dtype?: string;
+  device?: string;
+  progress: boolean;
+}
+
+function addCommonOptions(cmd: Command, defaults: { maxNewTokens: number; temperature: number; concurrency: number }): Command {
+  return cmd
+    .option('--concurrency <n>', 'requests in flight at once (a local model batches them)', int('--concurrency', 1), defaults.concurrency)
+    .option('--limit <n>', 'only the first N rows (a seeded subset with --seed)', int('--limit', 1))
+    .option('--max-new-tokens <n>', 'longest answer, in tokens', int('--max-new-tokens', 1), defaults.maxNewTokens)
+    .option('--temperature <t>', 'sampling temperature (0: greedy)', num('--temperature', 0, 2), defaults.temperature)
+    .option('--top-p <p>', 'nucleus sampling', num('--top-p', 0.000001, 1))
+    .option('--seed <s>', 'sampling seed (servers treat it as best effort)', int('--seed', 0))
+    .option('--api-key-env <NAME>', 'environment variable with the API key (default OPENAI_API_KEY); never printed')
+    .option('--max-attempts <n>', 'tries per request on 429/5xx/timeouts/connection errors', int('--max-attempts', 1), DEFAULT_RETRY.maxAttempts)
+    .option('--request-timeout <seconds>', 'give up on one request after this long (then retry)', num('--request-timeout', 0.001, 86_400), 600)
+    .option('--dtype <dtype>', 'local model: weight dtype (float32, bfloat16, float16)')
+    .option('--device <device>', 'local model: cpu, cuda, cuda:1, mps')
+    .option('--no-progress', 'no progress bar even on a terminal');
+}
+
+function retryPolicy(o: CommonOptions): RetryPolicy {
+  return { ...DEFAULT_RETRY, maxAttempts: o.maxAttempts };
+}
+
+const log = (line: string) => process.stderr.write(line + '\n');
+
+export function registerRationales(program: Command): void {
+  const rationales = program
+    .command('rationales')
+    .description('write a rationale for each preference pair with a local model or an OpenAI-compatible server (resumable)')
+    .requiredOption('--data <file>', 'preference pairs (any format `rdpo-native` reads)')
+    .requiredOption('--out <file.jsonl>', 'output JSONL; rerunning the same command resumes it')
+    .requiredOption('--style <style>', 'general (high-level) or detailed (points at the responses)', parseStyle)
+    .requiredOption('--generator <DIR|openai:BASE_URL>', 'a local model directory, or openai:http://HOST:PORT/v1')
+    .option('--generator-model <name>', 'the served model (may be omitted when the server serves exactly one)')
+    .option('--template <file>', 'your own instruction with {prompt}, {chosen} and {rejected} slots')
+    .option('--format <format>', 'input format (default: detected)')
+    .option('--skip-invalid', 'skip and count invalid input rows instead of failing');
+  addCommonOptions(rationales, { maxNewTokens: 256, temperature: 0.7, concurrency: 8 }).action(
+    async (o: CommonOptions & {
+      data: string;
+      out: string;
+      style: ReturnType<typeof parseStyle>;
+      generator: string;
+      generatorModel?: string;
+      template?: string;
+      format?: string;
+      skipInvalid?: boolean;
+    }) => {
+      const template = o.template !== undefined ? loadTemplate(o.template) : builtinTemplate(o.style);
+      const { pairs, report } = await loadPreferences(o.data, {
+        ...(o.format !== undefined ? { format: o.format as never } : {}),
+        ...(o.skipInvalid ? { skipInvalid: true } : {}),
+        ...(o.limit !== undefined ? { limit: o.limit } : {}),
+        ...(o.seed !== undefined ? { seed: o.seed } : {}),
+      }).catch((err: unknown) => {
+        throw new UsageError(err instanceof Error ? err.message : String(err));
+      });
+      if (report.invalid > 0) log(`${o.data}: skipped ${report.invalid} invalid rows`);
+      const generator = await openGenerator(o.generator, {
+        ...(o.generatorModel !== undefined ? { model: o.generatorModel } : {}),
+        ...(o.apiKeyEnv !== undefined ? { apiKeyEnv: o.apiKeyEnv } : {}),
+        timeoutMs: o.requestTimeout * 1000,
+        ...(o.dtype !== undefined ? { dtype: o.dtype } : {}),
+        ...(o.device !== undefined ? { device: o.device } : {}),
+        maxBatch: o.concurrency,
+      });
+      const interrupts = handleInterrupts(log);
+      try {
+        const summary = await generateRationales({
+          pairs,
+          outFile: o.out,
+          style: o.style,
+          template,
+          generator,
+          sampling: {
+            maxNewTokens: o.maxNewTokens,
+            temperature: o.temperature,
+            ...(o.topP !== undefined ? { topP: o.topP } : {}),
+            ...(o.seed !== undefined ? { seed: o.seed } : {}),
+          },
+          concurrency: o.concurrency,
+          retry: retryPolicy(o),
+          interruption: interrupts.interruption,
+          progress: o.progress && process.stderr.isTTY === true,
+          log,
+        });
+        log(formatGenerateSummary(summary, o.out));
+        finish(interrupts.exitCode ?? (summary.failed.length > 0 ? 1 : 0));
+      } finally {
+        interrupts.dispose();
+        if (interrupts.exitCode === undefined) await generator.close();
+      }
+    },
+  );
+
+  const filter = rationales
+    .command('filter')
+    .description("score each rationale with a judge (helpfulness, relatedness, correctness, coherence, 1–5) and drop it if any score ≤ 3")
+    .requiredOption('--in <file.jsonl>', 'the output of `rdpo-native rationales`')
+    .requiredOption('--out <file.jsonl>', 'kept rows with their `rationale_scores`; rerunning resumes it')
+    .requiredOption('--judge <DIR|openai:BASE_URL>', 'a local model directory, or openai:http://HOST:PORT/v1')
+    .option('--judge-model <name>', 'the served judge model (may be omitted when the server serves exactly one)')
+    .option('--dropped <file.jsonl>', 'where dropped rows go (default: <out>.dropped.jsonl)')
+    .option('--judge-attempts <n>', 'tries per row when the judge answer has no readable scores', int('--judge-attempts', 1), 3);
+  addCommonOptions(filter, { maxNewTokens: 128, temperature: 0, concurrency: 8 }).action(
+    async (o: CommonOptions & { in: string; out: string; judge: string; judgeModel?: string; dropped?: string; judgeAttempts: number }) => {
+      const judge = await openGenerator(o.judge, {
+        ...(o.judgeModel !== undefined ? { model: o.judgeModel } : {}),
+        ...(o.apiKeyEnv !== undefined ? { apiKeyEnv: o.apiKeyEnv } : {}),
+        timeoutMs: o.requestTimeout * 1000,
+        ...(o.dtype !== undefined ? { dtype: o.dtype } : {}),
+        ...(o.device !== undefined ? { device: o.device } : {}),
+        maxBatch: o.concurrency,
+      });
+      const droppedFile = o.dropped ?? defaultDroppedFile(o.out);
+      const interrupts = handleInterrupts(log);
+      try {
+        const summary = await filterRationales({
+          inFile: o.in,
+          outFile: o.out,
+          droppedFile,
+          judge,
+          sampling: {
+            maxNewTokens: o.maxNewTokens,
+            temperature: o.temperature,
+            ...(o.topP !== undefined ? { topP: o.topP } : {}),
+            ...(o.seed !== undefined ? { seed: o.seed } : {}),
+          },
+          judgeAttempts: o.judgeAttempts,
+          concurrency: o.concurrency,
+          retry: retryPolicy(o),
+          interruption: interrupts.interruption,
+          progress: o.progress && process.stderr.isTTY === true,
+          ...(o.limit !== undefined ? { limit: o.limit } : {}),
+          log,
+        });
+        log(formatFilterSummary(summary, o.out, droppedFile));
+        finish(interrupts.exitCode ?? (summary.failed.length > 0 ? 1 : 0));
+      } finally {
+        interrupts.dispose();
+        if (interrupts.exitCode === undefined) await judge.close();
+      }
+    },
+  );
+}
+
+/**
+ * After an interruption, exit at once: abandoned local generations may still be running natively and
+ * would hold the process open. Otherwise set the code and let the process end by itself.
+ */
+function finish(code: number): void {
+  if (code === 130 || code === 143) process.exit(code);
+  process.exitCode = code;
+}

@@ -1,0 +1,73 @@
+import { basename, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { UsageError } from '../usage_error.js';
+import { ChatEngine } from '../../serve/chat_engine.js';
+import { loadLocalModel } from '../../serve/local_model.js';
+import { startServer } from '../../serve/server.js';
+
+function int(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${name} must be an integer in [${min}, ${max}] (got "${value}")`);
+    return n;
+  };
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('serve a local model over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/models, /health)')
+    .requiredOption('--model <dir>', 'model directory')
+    .option('--model-name <name>', 'the name clients use (default: the directory name)')
+    .option('--host <host>', 'address to bind (0.0.0.0 exposes it to the network)', '127.0.0.1')
+    .option('--port <port>', 'port (0: any free one)', int('--port', 0, 65535), 8000)
+    .option('--dtype <dtype>', 'weight dtype (float32, bfloat16, float16)')
+    .option('--device <device>', 'cpu, cuda, cuda:1, mps')
+    .option('--max-batch <n>', 'most requests per batched generate call', int('--max-batch', 1), 8)
+    .option('--batch-window-ms <ms>', 'how long a first request waits for others to batch with', int('--batch-window-ms', 0, 10_000), 5)
+    .option('--default-max-tokens <n>', 'max_tokens when a request gives none', int('--default-max-tokens', 1), 512)
+    .action(
+      async (o: {
+        model: string;
+        modelName?: string;
+        host: string;
+        port: number;
+        dtype?: string;
+        device?: string;
+        maxBatch: number;
+        batchWindowMs: number;
+        defaultMaxTokens: number;
+      }) => {
+        const model = await loadLocalModel(o.model, {
+          ...(o.dtype !== undefined ? { dtype: o.dtype } : {}),
+          ...(o.device !== undefined ? { device: o.device } : {}),
+        });
+        const engine = new ChatEngine(model, { maxBatch: o.maxBatch, windowMs: o.batchWindowMs });
+        const modelId = o.modelName ?? basename(resolve(o.model));
+        const server = await startServer({
+          engine,
+          modelId,
+          host: o.host,
+          port: o.port,
+          defaultMaxTokens: o.defaultMaxTokens,
+          log: (line) => process.stderr.write(line + '\n'),
+        }).catch(async (err: NodeJS.ErrnoException) => {
+          await engine.close();
+          if (err.code === 'EADDRINUSE') throw new UsageError(`${o.host}:${o.port} is already in use; pick another --port (0: any free one)`);
+          throw err;
+        });
+        // The one line on stdout: scripts wait for it.
+        console.log(`serving ${modelId} at ${server.url}/v1 (max batch ${o.maxBatch})`);
+        await new Promise<void>((done) => {
+          const stop = (signal: NodeJS.Signals) => {
+            process.stderr.write(`${signal}: closing the server\n`);
+            process.off('SIGINT', stop);
+            process.off('SIGTERM', stop);
+            void server.close().then(done);
+          };
+          process.on('SIGINT', stop);
+          process.on('SIGTERM', stop);
+        });
+      },
+    );
+}

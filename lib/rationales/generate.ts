@@ -1,0 +1,135 @@
+// `rdpo-native rationales`: one rationale per preference pair, appended to a crash-safe JSONL file.
+import type { PreferencePair } from '../data/schema.js';
+import type { ChatGenerator, SamplingOptions } from './generator.js';
+import { Journal } from './journal.js';
+import { pairKey } from './pair_key.js';
+import { rationaleRequest, type RationaleStyle, type RationaleTemplate } from './prompts.js';
+import { Progress } from './progress.js';
+import { GeneratorError, type RetryPolicy } from './retry.js';
+import { runJobs, type Interruption } from './runner.js';
+
+/** What `rationales` appends per pair: the normalised pair plus these three fields. */
+export type RationaleRow = PreferencePair & { rationale: string; rationale_style: string; rationale_model: string };
+
+export interface GenerateOptions {
+  pairs: PreferencePair[];
+  outFile: string;
+  style: RationaleStyle;
+  template: RationaleTemplate;
+  generator: ChatGenerator;
+  sampling: Omit<SamplingOptions, 'signal'>;
+  concurrency: number;
+  retry: RetryPolicy;
+  interruption?: Interruption;
+  /** Show the progress bar (default: when stderr is a terminal). */
+  progress?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface GenerateSummary {
+  total: number;
+  done: number;
+  skipped: number;
+  duplicates: number;
+  failed: Array<{ id: string; error: string }>;
+  notRun: number;
+  interrupted: boolean;
+  promptTokens: number;
+  completionTokens: number;
+  truncated: number;
+  tornBytes: number;
+  seconds: number;
+}
+
+export async function generateRationales(options: GenerateOptions): Promise<GenerateSummary> {
+  const started = Date.now();
+  const log = options.log ?? ((line) => process.stderr.write(line + '\n'));
+  const { journal, rows, tornBytes } = Journal.open(options.outFile);
+  try {
+    if (tornBytes > 0) log(`${options.outFile}: cut off a torn last line (${tornBytes} bytes) left by an interrupted run; that pair is redone`);
+    const done = new Set<string>();
+    for (const row of rows) {
+      const r = row as Partial<RationaleRow>;
+      if (r.prompt !== undefined && typeof r.chosen === 'string' && typeof r.rejected === 'string' && typeof r.rationale_style === 'string') {
+        done.add(pairKey(r as PreferencePair, r.rationale_style));
+      }
+    }
+
+    let skipped = 0;
+    let duplicates = 0;
+    const queued = new Set<string>();
+    const jobs: Array<{ id: string; item: PreferencePair }> = [];
+    for (const pair of options.pairs) {
+      const key = pairKey(pair, options.style);
+      if (done.has(key)) skipped++;
+      else if (queued.has(key)) duplicates++;
+      else {
+        queued.add(key);
+        jobs.push({ id: pair.id, item: pair });
+      }
+    }
+
+    const totals = { done: 0, promptTokens: 0, completionTokens: 0, truncated: 0 };
+    const progress = new Progress(jobs.length, 'rationales', options.progress ?? process.stderr.isTTY === true);
+    let outcome;
+    try {
+      outcome = await runJobs(jobs, {
+        concurrency: options.concurrency,
+        retry: options.retry,
+        ...(options.interruption ? { interruption: options.interruption } : {}),
+        progress,
+        onRetry: (job, e) => progress.note(`pair ${job.id}: ${e.error.message}; try ${e.attempt + 1} in ${(e.delayMs / 1000).toFixed(1)} s`, log),
+        work: async (pair, signal) => {
+          const completion = await options.generator.complete([{ role: 'user', content: rationaleRequest(options.template, pair) }], {
+            ...options.sampling,
+            ...(signal ? { signal } : {}),
+          });
+          const rationale = completion.text.trim();
+          if (rationale === '') throw new GeneratorError('the model answered with an empty rationale', true);
+          const row: RationaleRow = {
+            ...pair,
+            rationale,
+            rationale_style: options.style,
+            rationale_model: options.generator.model,
+          };
+          journal.append(row);
+          totals.done++;
+          totals.promptTokens += completion.promptTokens;
+          totals.completionTokens += completion.completionTokens;
+          if (completion.finishReason === 'length') totals.truncated++;
+        },
+      });
+    } finally {
+      progress.stop();
+    }
+    return {
+      total: options.pairs.length,
+      ...totals,
+      skipped,
+      duplicates,
+      failed: outcome.failed,
+      notRun: outcome.notRun,
+      interrupted: outcome.interrupted,
+      tornBytes,
+      seconds: (Date.now() - started) / 1000,
+    };
+  } finally {
+    journal.close();
+  }
+}
+
+export function formatGenerateSummary(s: GenerateSummary, outFile: string): string {
+  const lines = [
+    `${s.interrupted ? 'interrupted' : 'finished'} in ${s.seconds.toFixed(1)} s: ${s.done} done, ${s.skipped} skipped as already done, ` +
+      `${s.failed.length} failed${s.notRun ? `, ${s.notRun} not run` : ''}${s.duplicates ? `, ${s.duplicates} duplicate pairs` : ''} (of ${s.total})`,
+    `tokens: ${s.promptTokens} prompt, ${s.completionTokens} completion${s.truncated ? `; ${s.truncated} rationales hit --max-new-tokens` : ''}` +
+      (s.done > 0 ? `; ${(s.done / s.seconds).toFixed(2)} pairs/s` : ''),
+    `output: ${outFile}`,
+  ];
+  if (s.failed.length > 0) {
+    lines.push(`failed pairs (rerun the same command to retry them):`);
+    for (const f of s.failed.slice(0, 10)) lines.push(`  ${f.id}: ${f.error}`);
+    if (s.failed.length > 10) lines.push(`  … and ${s.failed.length - 10} more`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,231 @@
+// Chat completions over a local model, with request batching: requests arriving within a few
+// milliseconds of each other (and sharing sampling settings) go through one batched generate call.
+import type { ChatMessage } from '../data/schema.js';
+
+export interface GenerateSettings {
+  maxNewTokens: number;
+  temperature: number;
+  topP: number;
+  topK: number;
+  seed?: number;
+  eosTokenIds: number[];
+}
+
+/** What the engine needs from a model and its tokenizer (see local_model.ts for the real one). */
+export interface TextModel {
+  readonly id: string;
+  /** The chat template applied with the generation prompt added. */
+  renderChat(messages: ChatMessage[]): string;
+  encode(text: string): number[];
+  decode(ids: number[]): string;
+  readonly eosTokenIds: number[];
+  /** Longest prompt + completion the model takes, if known. */
+  readonly maxContext?: number;
+  /** Batched sampling; returns the new tokens of each row. */
+  generate(prompts: number[][], settings: GenerateSettings): Promise<number[][]>;
+  dispose(): Promise<void> | void;
+}
+
+export interface EngineRequest {
+  messages: ChatMessage[];
+  maxNewTokens: number;
+  temperature: number;
+  topP?: number;
+  topK?: number;
+  seed?: number;
+  /** Strings that end the completion (not included in it). */
+  stop?: string[];
+}
+
+export interface EngineResult {
+  text: string;
+  promptTokens: number;
+  completionTokens: number;
+  finishReason: 'stop' | 'length';
+}
+
+/** The request itself is wrong (too long for the model, say): a 400, not a server fault. */
+export class EngineInputError extends Error {
+  override name = 'EngineInputError';
+}
+
+export class EngineAbortedError extends Error {
+  override name = 'EngineAbortedError';
+  constructor() {
+    super('aborted');
+  }
+}
+
+interface Pending {
+  request: EngineRequest;
+  promptIds: number[];
+  key: string;
+  resolve: (r: EngineResult) => void;
+  reject: (e: unknown) => void;
+  settled: boolean;
+}
+
+export interface ChatEngineOptions {
+  /** Most requests per generate call. */
+  maxBatch: number;
+  /** How long the first request of an idle engine waits for company. */
+  windowMs?: number;
+}
+
+export class ChatEngine {
+  private queue: Pending[] = [];
+  private running = false;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  /** Counters for /health and tests. */
+  readonly stats = { batches: 0, requests: 0, largestBatch: 0 };
+
+  constructor(
+    readonly model: TextModel,
+    private readonly options: ChatEngineOptions,
+  ) {
+    if (!Number.isInteger(options.maxBatch) || options.maxBatch < 1) throw new RangeError(`maxBatch must be a positive integer (got ${options.maxBatch})`);
+  }
+
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  complete(request: EngineRequest, signal?: AbortSignal): Promise<EngineResult> {
+    if (this.closed) return Promise.reject(new Error('the engine is closed'));
+    if (signal?.aborted) return Promise.reject(new EngineAbortedError());
+    let promptIds: number[];
+    try {
+      promptIds = this.model.encode(this.model.renderChat(request.messages));
+    } catch (err) {
+      return Promise.reject(new EngineInputError(`cannot apply the chat template: ${err instanceof Error ? err.message : String(err)}`));
+    }
+    const max = this.model.maxContext;
+    if (max !== undefined && promptIds.length + request.maxNewTokens > max) {
+      return Promise.reject(
+        new EngineInputError(
+          `the prompt is ${promptIds.length} tokens and max_tokens is ${request.maxNewTokens}; together they exceed the model's context of ${max} tokens`,
+        ),
+      );
+    }
+    return new Promise<EngineResult>((resolve, reject) => {
+      const p: Pending = {
+        request,
+        promptIds,
+        // Rows of one generate call share these; seeds and lengths may differ (see runBatch).
+        key: JSON.stringify([request.temperature, request.topP ?? 1, request.topK ?? 0]),
+        resolve: (r) => {
+          if (!p.settled) (p.settled = true), resolve(r);
+        },
+        reject: (e) => {
+          if (!p.settled) (p.settled = true), reject(e);
+        },
+        settled: false,
+      };
+      signal?.addEventListener(
+        'abort',
+        () => {
+          // Still queued: leave the queue. Already generating: the result is discarded when it comes.
+          this.queue = this.queue.filter((q) => q !== p);
+          p.reject(new EngineAbortedError());
+        },
+        { once: true },
+      );
+      this.queue.push(p);
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.running || this.timer !== undefined || this.queue.length === 0) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.drain();
+    }, this.options.windowMs ?? 5);
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.queue.length > 0) {
+        const key = this.queue[0]!.key;
+        const batch: Pending[] = [];
+        const rest: Pending[] = [];
+        for (const p of this.queue) (p.key === key && batch.length < this.options.maxBatch ? batch : rest).push(p);
+        this.queue = rest;
+        await this.runBatch(batch);
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async runBatch(batch: Pending[]): Promise<void> {
+    const first = batch[0]!.request;
+    const maxNewTokens = Math.max(...batch.map((p) => p.request.maxNewTokens));
+    const seed = batch.find((p) => p.request.seed !== undefined)?.request.seed;
+    this.stats.batches++;
+    this.stats.requests += batch.length;
+    this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
+    let outputs: number[][];
+    try {
+      outputs = await this.model.generate(
+        batch.map((p) => p.promptIds),
+        {
+          maxNewTokens,
+          temperature: first.temperature,
+          topP: first.topP ?? 1,
+          topK: first.topK ?? 0,
+          ...(seed !== undefined ? { seed } : {}),
+          eosTokenIds: this.model.eosTokenIds,
+        },
+      );
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    batch.forEach((p, i) => {
+      try {
+        p.resolve(this.finish(p, outputs[i] ?? []));
+      } catch (err) {
+        p.reject(err);
+      }
+    });
+  }
+
+  /** Cuts one row at its end-of-turn token, its own max_tokens and its stop strings. */
+  private finish(p: Pending, generated: number[]): EngineResult {
+    const eos = new Set(this.model.eosTokenIds);
+    let ids = generated;
+    let finishReason: EngineResult['finishReason'] = 'length';
+    const end = ids.findIndex((t) => eos.has(t));
+    if (end !== -1 && end < p.request.maxNewTokens) {
+      ids = ids.slice(0, end);
+      finishReason = 'stop';
+    } else if (ids.length > p.request.maxNewTokens) {
+      ids = ids.slice(0, p.request.maxNewTokens);
+    } else if (ids.length < p.request.maxNewTokens) {
+      // Fewer tokens than asked and no end token among them: the model stopped on its own.
+      finishReason = 'stop';
+    }
+    let text = this.model.decode(ids);
+    let completionTokens = ids.length;
+    for (const s of p.request.stop ?? []) {
+      const at = s === '' ? -1 : text.indexOf(s);
+      if (at !== -1) {
+        text = text.slice(0, at);
+        finishReason = 'stop';
+      }
+    }
+    if (finishReason === 'stop' && end !== -1 && end < p.request.maxNewTokens) completionTokens = end + 1;
+    return { text, promptTokens: p.promptIds.length, completionTokens, finishReason };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    for (const p of this.queue) p.reject(new Error('the server is shutting down'));
+    this.queue = [];
+    await this.model.dispose();
+  }
+}

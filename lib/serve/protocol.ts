@@ -1,0 +1,62 @@
+// The OpenAI chat-completions request as this server accepts it, and OpenAI's error shape.
+import { z } from 'zod';
+import type { ChatMessage } from '../data/schema.js';
+
+const TextPart = z.object({ type: z.literal('text'), text: z.string() }).loose();
+
+const Message = z
+  .object({
+    // `developer` is OpenAI's newer name for the system role.
+    role: z.enum(['system', 'developer', 'user', 'assistant']),
+    content: z.union([z.string(), z.array(TextPart)]),
+  })
+  .loose();
+
+export const ChatCompletionRequestSchema = z
+  .object({
+    model: z.string().min(1).optional(),
+    messages: z.array(Message).min(1),
+    max_tokens: z.number().int().positive().nullish(),
+    max_completion_tokens: z.number().int().positive().nullish(),
+    temperature: z.number().min(0).max(2).nullish(),
+    top_p: z.number().gt(0).max(1).nullish(),
+    /** Not OpenAI's, but vLLM's and llama.cpp's. */
+    top_k: z.number().int().min(0).nullish(),
+    seed: z.number().int().nullish(),
+    stop: z.union([z.string(), z.array(z.string()).max(4)]).nullish(),
+    n: z.number().int().nullish(),
+    stream: z.boolean().nullish(),
+    stream_options: z.object({ include_usage: z.boolean().optional() }).loose().nullish(),
+  })
+  .loose();
+export type ChatCompletionRequest = z.infer<typeof ChatCompletionRequestSchema>;
+
+export function toChatMessages(messages: ChatCompletionRequest['messages']): ChatMessage[] {
+  return messages.map((m) => ({
+    role: m.role === 'developer' ? 'system' : m.role,
+    content: typeof m.content === 'string' ? m.content : m.content.map((p) => p.text).join(''),
+  }));
+}
+
+/** An error answer in OpenAI's shape: `{"error": {"message", "type", "param", "code"}}`. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly type: string = status >= 500 ? 'server_error' : 'invalid_request_error',
+    readonly param: string | null = null,
+    readonly code: string | null = null,
+  ) {
+    super(message);
+  }
+
+  body(): { error: { message: string; type: string; param: string | null; code: string | null } } {
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  }
+}
+
+export function validationError(error: z.ZodError): HttpError {
+  const issue = error.issues[0];
+  const param = issue && issue.path.length > 0 ? issue.path.join('.') : null;
+  return new HttpError(400, `${param ?? 'body'}: ${issue?.message ?? 'invalid request'}`, 'invalid_request_error', param);
+}

@@ -1,0 +1,207 @@
+// An OpenAI-compatible HTTP server (GET /v1/models, POST /v1/chat/completions, GET /health) over a
+// ChatEngine, on node:http. Bad requests get 4xx answers in OpenAI's error shape; the server goes on.
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ChatEngine, EngineAbortedError, EngineInputError, type EngineRequest } from './chat_engine.js';
+import { ChatCompletionRequestSchema, HttpError, toChatMessages, validationError } from './protocol.js';
+
+export interface ServeOptions {
+  engine: ChatEngine;
+  /** The name clients pass as `model` (and /v1/models lists). */
+  modelId: string;
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /** max_tokens when a request gives none. */
+  defaultMaxTokens?: number;
+  maxBodyBytes?: number;
+  log?: (line: string) => void;
+}
+
+export interface RunningServer {
+  url: string;
+  server: Server;
+  /** Stops accepting, lets running requests finish (up to graceMs), then closes the engine. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export async function startServer(options: ServeOptions): Promise<RunningServer> {
+  const created = Math.floor(Date.now() / 1000);
+  const maxBody = options.maxBodyBytes ?? 32 * 2 ** 20;
+  const inFlight = new Set<Promise<void>>();
+
+  const server = createServer((req, res) => {
+    const p = handle(req, res).catch((err) => {
+      const e = err instanceof HttpError ? err : new HttpError(500, `internal error: ${err instanceof Error ? err.message : String(err)}`);
+      if (e.status >= 500) options.log?.(`${req.method} ${req.url}: ${e.message}`);
+      if (!res.headersSent) sendJson(res, e.status, e.body());
+      else res.end();
+    });
+    inFlight.add(p);
+    void p.finally(() => inFlight.delete(p));
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0]!.replace(/\/+$/, '') || '/';
+    if (path === '/health') {
+      allow(req, 'GET');
+      return sendJson(res, 200, { status: 'ok', model: options.modelId, queued: options.engine.pending, ...options.engine.stats });
+    }
+    if (path === '/v1/models') {
+      allow(req, 'GET');
+      return sendJson(res, 200, { object: 'list', data: [modelCard()] });
+    }
+    if (path.startsWith('/v1/models/')) {
+      allow(req, 'GET');
+      const id = decodeURIComponent(path.slice('/v1/models/'.length));
+      if (id !== options.modelId) throw unknownModel(id);
+      return sendJson(res, 200, modelCard());
+    }
+    if (path === '/v1/chat/completions') {
+      allow(req, 'POST');
+      return chatCompletions(req, res);
+    }
+    throw new HttpError(404, `no route ${req.method} ${path}; this server has GET /v1/models, POST /v1/chat/completions and GET /health`, 'invalid_request_error', null, 'not_found');
+  }
+
+  function modelCard() {
+    return { id: options.modelId, object: 'model', created, owned_by: 'rdpo-native' };
+  }
+
+  function unknownModel(id: string): HttpError {
+    return new HttpError(404, `The model '${id}' does not exist; this server serves '${options.modelId}'`, 'invalid_request_error', 'model', 'model_not_found');
+  }
+
+  async function chatCompletions(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const raw = await readBody(req, maxBody);
+    let json: unknown;
+    try {
+      json = JSON.parse(raw);
+    } catch (err) {
+      throw new HttpError(400, `the body is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new HttpError(400, 'the body must be a JSON object');
+    const parsed = ChatCompletionRequestSchema.safeParse(json);
+    if (!parsed.success) throw validationError(parsed.error);
+    const body = parsed.data;
+    if (body.model !== undefined && body.model !== options.modelId) throw unknownModel(body.model);
+    if (body.n != null && body.n !== 1) throw new HttpError(400, `n: only n=1 is supported (got ${body.n})`, 'invalid_request_error', 'n');
+
+    const request: EngineRequest = {
+      messages: toChatMessages(body.messages),
+      maxNewTokens: body.max_completion_tokens ?? body.max_tokens ?? options.defaultMaxTokens ?? 512,
+      temperature: body.temperature ?? 1,
+      topP: body.top_p ?? 1,
+      topK: body.top_k ?? 0,
+      ...(body.seed != null ? { seed: body.seed } : {}),
+      ...(body.stop != null ? { stop: typeof body.stop === 'string' ? [body.stop] : body.stop } : {}),
+    };
+
+    // A client that hangs up before its answer frees its place in the queue.
+    const gone = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) gone.abort();
+    });
+    let result;
+    try {
+      result = await options.engine.complete(request, gone.signal);
+    } catch (err) {
+      if (err instanceof EngineAbortedError) return;
+      if (err instanceof EngineInputError) throw new HttpError(400, err.message, 'invalid_request_error', 'messages');
+      throw new HttpError(500, `generation failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const id = `chatcmpl-${randomUUID()}`;
+    const createdAt = Math.floor(Date.now() / 1000);
+    const usage = {
+      prompt_tokens: result.promptTokens,
+      completion_tokens: result.completionTokens,
+      total_tokens: result.promptTokens + result.completionTokens,
+    };
+    if (!body.stream) {
+      return sendJson(res, 200, {
+        id,
+        object: 'chat.completion',
+        created: createdAt,
+        model: options.modelId,
+        choices: [{ index: 0, message: { role: 'assistant', content: result.text }, logprobs: null, finish_reason: result.finishReason }],
+        usage,
+      });
+    }
+    // Server-sent events. Generation is not incremental, so the text arrives in one delta.
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    const chunk = (delta: object, finish: string | null, extra: object = {}) =>
+      `data: ${JSON.stringify({
+        id,
+        object: 'chat.completion.chunk',
+        created: createdAt,
+        model: options.modelId,
+        choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+        ...extra,
+      })}\n\n`;
+    res.write(chunk({ role: 'assistant', content: '' }, null));
+    if (result.text !== '') res.write(chunk({ content: result.text }, null));
+    res.write(chunk({}, result.finishReason));
+    if (body.stream_options?.include_usage) {
+      res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created: createdAt, model: options.modelId, choices: [], usage })}\n\n`);
+    }
+    res.end('data: [DONE]\n\n');
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 8000, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    server,
+    close(graceMs = 10_000) {
+      closing ??= (async () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        const grace = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
+        await Promise.race([Promise.allSettled([...inFlight]), grace]);
+        server.closeAllConnections();
+        await closed;
+        await options.engine.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+function allow(req: IncomingMessage, method: string): void {
+  if (req.method !== method) throw new HttpError(405, `use ${method} here (got ${req.method})`, 'invalid_request_error', null, 'method_not_allowed');
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        reject(new HttpError(413, `the body is larger than ${limit} bytes`));
+        req.resume();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
