@@ -14,9 +14,8 @@ export interface GenerateSettings {
 /** What the engine needs from a model and its tokenizer (see local_model.ts for the real one). */
 export interface TextModel {
   readonly id: string;
-  /** The chat template applied with the generation prompt added. */
-  renderChat(messages: ChatMessage[]): string;
-  encode(text: string): number[];
+  /** Token ids of the conversation through the chat template, with the assistant turn opened. */
+  encodeChat(messages: ChatMessage[]): number[];
   decode(ids: number[]): string;
   readonly eosTokenIds: number[];
   /** Longest prompt + completion the model takes, if known. */
@@ -96,7 +95,7 @@ export class ChatEngine {
     if (signal?.aborted) return Promise.reject(new EngineAbortedError());
     let promptIds: number[];
     try {
-      promptIds = this.model.encode(this.model.renderChat(request.messages));
+      promptIds = this.model.encodeChat(request.messages);
     } catch (err) {
       return Promise.reject(new EngineInputError(`cannot apply the chat template: ${err instanceof Error ? err.message : String(err)}`));
     }
