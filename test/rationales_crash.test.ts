@@ -41,7 +41,7 @@ test.after.always(async () => {
 });
 
 const args = (out: string) => [
-  'rationales', '--data', DATA, '--limit', String(LIMIT), '--out', out, '--style', 'general',
+  'rationales', '--data', DATA, '--skip-invalid', '--limit', String(LIMIT), '--out', out, '--style', 'general',
   '--generator', `openai:${url}`, '--concurrency', '4', '--max-new-tokens', '48', '--temperature', '0',
 ];
 
@@ -75,7 +75,7 @@ function t_assertNoTornTail(text: string): void {
 }
 
 test.serial('SIGKILL mid-run, then the same command: every pair exactly once, no torn line, earlier rows unchanged', async (t) => {
-  const { pairs } = await loadPreferences(DATA, { limit: LIMIT });
+  const { pairs } = await loadPreferences(DATA, { limit: LIMIT, skipInvalid: true });
   t.is(pairs.length, LIMIT);
   const out = join(mkdtempSync(join(tmpdir(), 'rdpo-crash-')), 'rationales.jsonl');
 

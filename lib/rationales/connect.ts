@@ -1,6 +1,5 @@
 // `--generator` / `--judge` → a ChatGenerator: a local model directory or `openai:BASE_URL`.
 import { ChatEngine } from '../serve/chat_engine.js';
-import { loadLocalModel } from '../serve/local_model.js';
 import { parseGeneratorSpec, type ChatGenerator } from './generator.js';
 import { LocalGenerator } from './local_generator.js';
 import { OpenAIGenerator } from './openai_generator.js';
@@ -26,6 +25,8 @@ export async function openGenerator(value: string, options: ConnectOptions): Pro
       ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
     });
   }
+  // Loaded on demand: a run against a server needs neither the native addon nor the tokenizer.
+  const { loadLocalModel } = await import('../serve/local_model.js');
   const model = await loadLocalModel(spec.dir, {
     ...(options.dtype !== undefined ? { dtype: options.dtype } : {}),
     ...(options.device !== undefined ? { device: options.device } : {}),

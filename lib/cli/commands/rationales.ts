@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { PreferenceDataError } from '../../data/errors.js';
+import { isPreferenceFormat } from '../../data/formats/index.js';
 import { loadPreferences } from '../../data/load.js';
 import { UsageError } from '../usage_error.js';
 import { openGenerator } from '../../rationales/connect.js';
@@ -85,15 +87,18 @@ export function registerRationales(program: Command): void {
       skipInvalid?: boolean;
     }) => {
       const template = o.template !== undefined ? loadTemplate(o.template) : builtinTemplate(o.style);
+      if (o.format !== undefined && !isPreferenceFormat(o.format)) throw new UsageError(`--format: unknown format "${o.format}" (\`rdpo-native data --help\` lists them)`);
+      const format = o.format;
       const { pairs, report } = await loadPreferences(o.data, {
-        ...(o.format !== undefined ? { format: o.format as never } : {}),
+        ...(format !== undefined && isPreferenceFormat(format) ? { format } : {}),
         ...(o.skipInvalid ? { skipInvalid: true } : {}),
         ...(o.limit !== undefined ? { limit: o.limit } : {}),
         ...(o.seed !== undefined ? { seed: o.seed } : {}),
       }).catch((err: unknown) => {
-        throw new UsageError(err instanceof Error ? err.message : String(err));
+        throw err instanceof PreferenceDataError ? new UsageError(err.message) : err;
       });
       if (report.invalid > 0) log(`${o.data}: skipped ${report.invalid} invalid rows`);
+      if (report.duplicates > 0) log(`${o.data}: ${report.duplicates} rows repeat an earlier pair and were dropped`);
       const generator = await openGenerator(o.generator, {
         ...(o.generatorModel !== undefined ? { model: o.generatorModel } : {}),
         ...(o.apiKeyEnv !== undefined ? { apiKeyEnv: o.apiKeyEnv } : {}),

@@ -2,7 +2,6 @@ import { basename, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../usage_error.js';
 import { ChatEngine } from '../../serve/chat_engine.js';
-import { loadLocalModel } from '../../serve/local_model.js';
 import { startServer } from '../../serve/server.js';
 
 function int(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
@@ -38,6 +37,7 @@ export function registerServe(program: Command): void {
         batchWindowMs: number;
         defaultMaxTokens: number;
       }) => {
+        const { loadLocalModel } = await import('../../serve/local_model.js');
         const model = await loadLocalModel(o.model, {
           ...(o.dtype !== undefined ? { dtype: o.dtype } : {}),
           ...(o.device !== undefined ? { device: o.device } : {}),
