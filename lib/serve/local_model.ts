@@ -4,10 +4,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { ChatMessage } from '../data/schema.js';
 import { UsageError } from '../cli/usage_error.js';
-import { CausalLM } from '../model/causal_lm.js';
+import { CausalLM, type ModelDtype } from '../model/causal_lm.js';
 import { Tokenizer } from '../tokenize/tokenizer.js';
 import { applyChatTemplate } from '../tokenize/chat_template.js';
 import type { GenerateSettings, TextModel } from './chat_engine.js';
+
+const MODEL_DTYPES: readonly ModelDtype[] = ['float32', 'bfloat16', 'float16'];
+const isModelDtype = (v: string): v is ModelDtype => (MODEL_DTYPES as readonly string[]).includes(v);
 
 export interface LocalModelOptions {
   dtype?: string;
@@ -26,8 +29,10 @@ export async function loadLocalModel(dir: string, options: LocalModelOptions = {
   }
   const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { max_position_embeddings?: unknown; n_positions?: unknown };
   const maxContext = [config.max_position_embeddings, config.n_positions].find((v): v is number => typeof v === 'number');
+  const dtype = options.dtype;
+  if (dtype !== undefined && !isModelDtype(dtype)) throw new UsageError(`--dtype must be one of ${MODEL_DTYPES.join(', ')} (got "${dtype}")`);
   const lm = await CausalLM.load(dir, {
-    ...(options.dtype !== undefined ? { dtype: options.dtype as never } : {}),
+    ...(dtype !== undefined && isModelDtype(dtype) ? { dtype } : {}),
     ...(options.device !== undefined ? { device: options.device } : {}),
   });
   const eos = [...tokenizer.eosTokenIds];
