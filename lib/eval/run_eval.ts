@@ -1,21 +1,20 @@
 // The three evaluations behind `rdpo-native eval`, as functions that `compare` reuses: preference
 // accuracy on held-out pairs, generation with length statistics, and a judged pairwise comparison.
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { UsageError } from '../cli/usage_error.js';
 import type { PreferencePair } from '../data/schema.js';
 import { loadPreferences } from '../data/load.js';
 import { selectSubset, splitEval } from '../data/subset.js';
+import type { Interruption } from '../rationales/runner.js';
 import { writeFileAtomic } from '../util/atomic_write.js';
+import { JsonlAppender } from '../util/jsonl_append.js';
 import { generateResponses, generationStats, readGenerations, type GenerationStats, type SamplingSettings } from './generate.js';
 import type { PairwiseJudge } from './judge.js';
 import { loadModel, type ModelLoadOptions } from './model.js';
 import { runPairwise, type PairwiseItem, type PairwiseSummary } from './pairwise.js';
 import { evaluatePreferences, type PreferenceEvalResult } from './preference_eval.js';
 import { loadPromptSet, type PromptItem } from './prompts.js';
-import type { Interruption } from '../rationales/runner.js';
-import { JsonlAppender } from '../util/jsonl_append.js';
-import { rmSync } from 'node:fs';
 
 export const DEFAULT_SAMPLING: SamplingSettings = { maxNewTokens: 256, temperature: 0, topP: 0.95, seed: 0 };
 

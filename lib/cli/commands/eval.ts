@@ -1,6 +1,7 @@
 // `rdpo-native eval`: preference accuracy (--data), generation with length statistics (--prompts),
 // or a judged pairwise comparison (--model-a/--model-b --judge).
 import type { Command } from 'commander';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../usage_error.js';
 import { handleInterrupts } from '../../rationales/interrupt.js';
@@ -171,7 +172,6 @@ export function registerEval(program: Command): void {
       if (opts.prompts !== undefined) {
         const prompts = await loadPromptSet(opts.prompts, { ...(limit !== undefined ? { limit, seed } : {}) });
         const outFile = join(opts.out, 'generations.jsonl');
-        const { mkdirSync } = await import('node:fs');
         mkdirSync(opts.out, { recursive: true });
         const g = await runGeneration({ modelDir: opts.model, prompts, outFile, sampling: samplingFrom(opts), batchSize: wholeNumber(opts.batchSize, '--batch-size', 1), load, log });
         const summary = { model: g.model, prompts: opts.prompts, sampling: samplingFrom(opts), ...g.stats };
