@@ -5,7 +5,7 @@ import { basename, join, resolve } from 'node:path';
 import { UsageError } from '../cli/usage_error.js';
 import { CausalLM } from '../model/causal_lm.js';
 import { Tokenizer } from '../tokenize/tokenizer.js';
-import type { PackedPreferenceBatch } from '../train/preference_batch.js';
+import type { PackedBatch } from '../model/packing.js';
 
 export interface LoadedModel {
   /** The directory's base name, for reports. */
@@ -35,7 +35,7 @@ export async function loadModel(dir: string, options: ModelLoadOptions = {}): Pr
 }
 
 /** Summed log-probabilities of each scored sequence of a packed batch (float64 copies). */
-export async function sequenceSums(lm: CausalLM, batch: PackedPreferenceBatch): Promise<Float64Array> {
+export async function sequenceSums(lm: CausalLM, batch: PackedBatch): Promise<Float64Array> {
   const out = await lm.sequenceLogprobs(batch);
   return Float64Array.from(out.sum);
 }

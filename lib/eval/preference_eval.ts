@@ -5,7 +5,7 @@
 // policy's own log-probs (log-prob accuracy).
 import type { PreferencePair } from '../data/schema.js';
 import { tokenizePreferences, type PreferenceTokenizeOptions } from '../tokenize/preference_tokens.js';
-import { packPreferenceBatch } from '../train/preference_batch.js';
+import { packSequences } from '../model/packing.js';
 import type { LoadedModel } from './model.js';
 import { sequenceSums } from './model.js';
 
@@ -60,18 +60,15 @@ export async function evaluatePreferences(options: PreferenceEvalOptions): Promi
   const scores: PairScore[] = [];
   for (let start = 0; start < tokenized.pairs.length; start += batchSize) {
     const slice = tokenized.pairs.slice(start, start + batchSize);
-    const batch = packPreferenceBatch(
-      slice.map((p) => ({ pair: p })),
-      { rejected: true, rationale: false },
-    );
-    const B = slice.length;
+    // One group per pair: the prompt once, chosen and rejected as its two branches (sequences 2i, 2i+1).
+    const batch = packSequences(slice.map((p) => ({ prompt: p.promptIds, completions: [p.chosenIds, p.rejectedIds] })));
     const pol = await sequenceSums(policy.lm, batch);
     const ref = reference ? await sequenceSums(reference.lm, batch) : undefined;
     slice.forEach((p, i) => {
-      const s: PairScore = { id: options.pairs[p.index]!.id, policyChosen: pol[i]!, policyRejected: pol[B + i]! };
+      const s: PairScore = { id: options.pairs[p.index]!.id, policyChosen: pol[2 * i]!, policyRejected: pol[2 * i + 1]! };
       if (ref) {
-        s.refChosen = ref[i]!;
-        s.refRejected = ref[B + i]!;
+        s.refChosen = ref[2 * i]!;
+        s.refRejected = ref[2 * i + 1]!;
         s.chosenReward = beta * (s.policyChosen - s.refChosen);
         s.rejectedReward = beta * (s.policyRejected - s.refRejected);
       }
