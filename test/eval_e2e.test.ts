@@ -33,7 +33,7 @@ const prompts = path.join(work, 'prompts.jsonl');
 test.before(() => {
   if (!modelReady) return;
   ensureDist();
-  createTinyLlama(model, { hiddenSize: 32, layers: 2, heads: 2, kvHeads: 1, intermediateSize: 64, maxPositions: 256 }, 1);
+  createTinyLlama(model, { hiddenSize: 32, layers: 2, heads: 2, kvHeads: 1, intermediateSize: 64, maxPositions: 1024 }, 1);
   const pairs = makeArithmeticPairs({ pairs: 80, maxOperand: 9, fillerRate: 0.8, seed: 5 });
   writeFileSync(data, pairs.map((p) => JSON.stringify({ id: p.id, prompt: p.prompt, chosen: p.chosen, rejected: p.rejected, rationale: p.rationale })).join('\n') + '\n');
   const qs = makeEvalProblems(6, 9, 13).map((p, i) => ({ id: `q${i}`, prompt: questionText(p) }));

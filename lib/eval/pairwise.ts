@@ -208,6 +208,10 @@ export function formatPairwiseSummary(s: PairwiseSummary): string {
   }
   const len = (l: LengthSummary) => `${l.chars.mean.toFixed(0)} chars${l.tokens ? `, ${l.tokens.mean.toFixed(1)} tokens` : ''}`;
   lines.push(`mean length: ${s.modelA} ${len(s.lengths.A)}; ${s.modelB} ${len(s.lengths.B)}`);
-  if (!s.complete) lines.push(`incomplete: ${s.expectedJudgments - s.judgments} judgments missing${s.failed.length ? ` (${s.failed.length} failed)` : ''}; rerun the same command to finish`);
+  if (!s.complete) {
+    lines.push(`incomplete: ${s.expectedJudgments - s.judgments} judgments missing${s.failed.length ? ` (${s.failed.length} failed)` : ''}; rerun the same command to finish`);
+    for (const f of s.failed.slice(0, 5)) lines.push(`  ${f.id}: ${f.error}`);
+    if (s.failed.length > 5) lines.push(`  … and ${s.failed.length - 5} more (summary.json lists them all)`);
+  }
   return lines.join('\n');
 }
