@@ -1,7 +1,9 @@
 // Every CLI command, registered in the order `--help` lists them.
 import type { Command } from 'commander';
+import { registerCompare } from './compare.js';
 import { registerData } from './data.js';
 import { registerDoctor } from './doctor.js';
+import { registerEval } from './eval.js';
 import { registerGenerate } from './generate.js';
 import { registerImportGguf } from './import_gguf.js';
 import { registerLogprobs } from './logprobs.js';
@@ -12,10 +14,12 @@ import { registerTrain } from './train.js';
 export function registerCommands(program: Command): void {
   registerTrain(program);
   registerData(program);
+  registerRationales(program);
+  registerEval(program);
+  registerCompare(program);
   registerImportGguf(program);
   registerLogprobs(program);
   registerGenerate(program);
-  registerRationales(program);
   registerServe(program);
   registerDoctor(program);
 }

@@ -1,0 +1,293 @@
+// `rdpo-native compare`: the paper's data-efficiency sweep in one command. SFT on the chosen
+// responses gives π_ref; DPO and RDPO are trained from it at each training size on nested subsets
+// (one seed: the 1K pairs are the first 1K of the 3K); each is scored on the held-out pairs
+// (reward accuracy), generates on the evaluation prompts (lengths), and is judged against SFT,
+// RDPO also against DPO at the same size. Every step's output lives in its own place under OUT
+// and is skipped when already there, so a rerun resumes where the last one stopped.
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { UsageError } from '../cli/usage_error.js';
+import type { PreferencePair } from '../data/schema.js';
+import { loadPreferences } from '../data/load.js';
+import { selectSubset, splitEval } from '../data/subset.js';
+import type { Interruption } from '../rationales/runner.js';
+import type { TrainConfigInput } from '../train/config.js';
+import type { TrainResult } from '../train/train.js';
+import { writeFileAtomic } from '../util/atomic_write.js';
+import { generationStats, type GenerationStats, type SamplingSettings } from './generate.js';
+import type { PairwiseJudge } from './judge.js';
+import type { ModelLoadOptions } from './model.js';
+import type { PairwiseSummary } from './pairwise.js';
+import type { PreferenceEvalResult } from './preference_eval.js';
+import { loadPromptSet, pairPrompt, type PromptItem } from './prompts.js';
+import { runComparison, runGeneration, runPreferenceEval } from './run_eval.js';
+import { writeSweepReport } from '../report/sweep_report.js';
+
+export type SweepMethod = 'dpo' | 'rdpo';
+export type TrainFn = (config: TrainConfigInput, options?: { signal?: AbortSignal }) => Promise<TrainResult>;
+
+export interface CompareOptions {
+  /** The base model; SFT starts from it. */
+  model: string;
+  data: string;
+  sizes: number[];
+  evalSize: number;
+  /** Evaluation prompts; default: the prompts of the held-out pairs. */
+  prompts?: string;
+  /** At most this many evaluation prompts (seeded). */
+  promptLimit?: number;
+  judge: PairwiseJudge;
+  repeats: number;
+  out: string;
+  seed: number;
+  methods?: SweepMethod[];
+  /** Settings shared by every training run (lr, batchSize, maxSteps, dtype, …). */
+  train?: Partial<TrainConfigInput>;
+  /** Settings for the SFT run only, on top of `train`. */
+  sftTrain?: Partial<TrainConfigInput>;
+  /** β of the implicit reward in the evaluation (default: `train.beta` or 0.1). */
+  beta?: number;
+  sampling: SamplingSettings;
+  load?: ModelLoadOptions;
+  trainer: TrainFn;
+  interruption?: Interruption;
+  log?: (line: string) => void;
+}
+
+export interface RunRecord {
+  name: string;
+  method: 'sft' | SweepMethod;
+  size: number;
+  modelDir: string;
+  steps: number;
+  metrics: Record<string, unknown>;
+}
+
+export interface SweepRow {
+  method: SweepMethod;
+  size: number;
+  steps: number;
+  preference: PreferenceEvalResult;
+  generation: GenerationStats;
+  vsSft: PairwiseSummary;
+}
+
+export interface SweepResults {
+  model: string;
+  data: string;
+  sizes: number[];
+  evalPairs: number;
+  trainPool: number;
+  prompts: { source: string; count: number };
+  judge: string;
+  judgeKind: 'llm' | 'exact';
+  repeats: number;
+  seed: number;
+  beta: number;
+  sampling: SamplingSettings;
+  train: Partial<TrainConfigInput>;
+  sft: { steps: number; preference: PreferenceEvalResult; generation: GenerationStats; trainSize: number };
+  rows: SweepRow[];
+  rdpoVsDpo: Array<{ size: number; summary: PairwiseSummary }>;
+}
+
+function writeJsonl(file: string, pairs: readonly PreferencePair[]): void {
+  const lines = pairs.map((p) =>
+    JSON.stringify({
+      id: p.id,
+      prompt: p.prompt,
+      chosen: p.chosen,
+      rejected: p.rejected,
+      ...(p.rationale !== undefined ? { rationale: p.rationale } : {}),
+      ...(p.system !== undefined ? { system: p.system } : {}),
+    }),
+  );
+  writeFileAtomic(file, lines.join('\n') + '\n');
+}
+
+function readJson<T>(file: string): T | undefined {
+  if (!existsSync(file)) return undefined;
+  return JSON.parse(readFileSync(file, 'utf8')) as T;
+}
+
+/** The settings that define a sweep: a rerun with other values would mix results, so it is refused. */
+function sweepIdentity(o: CompareOptions) {
+  return { model: resolve(o.model), data: resolve(o.data), evalSize: o.evalSize, seed: o.seed, prompts: o.prompts ? resolve(o.prompts) : null, promptLimit: o.promptLimit ?? null };
+}
+
+export async function runCompare(o: CompareOptions): Promise<SweepResults> {
+  const log = o.log ?? ((line) => process.stderr.write(line + '\n'));
+  const methods = o.methods ?? ['dpo', 'rdpo'];
+  const sizes = [...new Set(o.sizes)].sort((a, b) => a - b);
+  if (sizes.length === 0) throw new UsageError('--sizes needs at least one training size');
+  mkdirSync(o.out, { recursive: true });
+
+  const identityFile = join(o.out, 'sweep.json');
+  const identity = sweepIdentity(o);
+  const previous = readJson<typeof identity>(identityFile);
+  if (previous && JSON.stringify(previous) !== JSON.stringify(identity)) {
+    throw new UsageError(
+      `${o.out} holds a sweep with other settings (${identityFile}: ${JSON.stringify(previous)}); ` +
+        'use another --out, or delete that directory to start over',
+    );
+  }
+  writeFileAtomic(identityFile, JSON.stringify(identity, null, 2) + '\n');
+
+  // 1. The split: held-out pairs first, then nested training subsets of what is left.
+  const { pairs } = await loadPreferences(o.data);
+  if (o.evalSize < 1) throw new UsageError('--eval-size must be at least 1');
+  const split = splitEval(pairs, { evalSize: o.evalSize, seed: o.seed });
+  const largest = sizes[sizes.length - 1]!;
+  if (largest > split.train.length) {
+    throw new UsageError(`--sizes asks for ${largest} training pairs, but ${o.data} has ${split.train.length} left after the ${o.evalSize} held-out pairs`);
+  }
+  const pool = selectSubset(split.train, { limit: largest, seed: o.seed });
+  const dataDir = join(o.out, 'data');
+  writeJsonl(join(dataDir, 'eval.jsonl'), split.eval);
+  for (const size of sizes) {
+    const subset = pool.slice(0, size);
+    if (methods.includes('rdpo')) {
+      const missing = subset.filter((p) => p.rationale === undefined || p.rationale.trim() === '').length;
+      if (missing > 0) {
+        throw new UsageError(`${missing} of the ${size} training pairs have no rationale, which RDPO needs; add them with \`rdpo-native rationales\` (or run with --methods dpo)`);
+      }
+    }
+    writeJsonl(join(dataDir, `train-${size}.jsonl`), subset);
+  }
+
+  const prompts: PromptItem[] = o.prompts
+    ? await loadPromptSet(o.prompts, { ...(o.promptLimit !== undefined ? { limit: o.promptLimit, seed: o.seed } : {}) })
+    : dedupePrompts(split.eval, o.promptLimit, o.seed);
+
+  // 2. Training runs, each skipped when its record is there.
+  const train = async (name: string, method: RunRecord['method'], size: number, config: TrainConfigInput): Promise<RunRecord> => {
+    const recordFile = join(o.out, 'runs', name, 'eval-run.json');
+    const done = readJson<RunRecord>(recordFile);
+    if (done && existsSync(done.modelDir)) {
+      log(`${name}: trained already (${done.modelDir})`);
+      return done;
+    }
+    log(`${name}: training (${method}, ${size} pairs)`);
+    const result = await o.trainer(config, o.interruption ? { signal: o.interruption.abandon } : {});
+    const record: RunRecord = { name, method, size, modelDir: result.finalModelDir, steps: result.steps, metrics: result.metrics };
+    writeFileAtomic(recordFile, JSON.stringify(record, null, 2) + '\n');
+    return record;
+  };
+  const shared = { seed: o.seed, ...o.train };
+  const sft = await train('sft', 'sft', largest, {
+    ...shared,
+    ...o.sftTrain,
+    model: o.model,
+    data: join(dataDir, `train-${largest}.jsonl`),
+    loss: 'sft',
+    out: join(o.out, 'runs', 'sft'),
+  });
+  const runs: RunRecord[] = [];
+  for (const size of sizes) {
+    for (const method of methods) {
+      runs.push(
+        await train(`${method}-${size}`, method, size, {
+          ...shared,
+          model: sft.modelDir,
+          refModel: sft.modelDir,
+          data: join(dataDir, `train-${size}.jsonl`),
+          loss: method,
+          out: join(o.out, 'runs', `${method}-${size}`),
+        }),
+      );
+    }
+  }
+
+  // 3. Evaluation of every model: reward accuracy on the held-out pairs, and generations.
+  const beta = o.beta ?? (typeof o.train?.beta === 'number' ? o.train.beta : 0.1);
+  const preference = async (run: RunRecord): Promise<PreferenceEvalResult> => {
+    const dir = join(o.out, 'preference', run.name);
+    const done = readJson<PreferenceEvalResult>(join(dir, 'preference.json'));
+    if (done) return done;
+    log(`${run.name}: scoring ${split.eval.length} held-out pairs`);
+    return runPreferenceEval({
+      modelDir: run.modelDir,
+      ...(run.method !== 'sft' ? { refModelDir: sft.modelDir } : {}),
+      pairs: split.eval,
+      beta,
+      outDir: dir,
+      ...(o.load ? { load: o.load } : {}),
+      log,
+    });
+  };
+  const generationFile = (run: RunRecord) => join(o.out, 'generations', `${run.name}.jsonl`);
+  const generate = async (run: RunRecord): Promise<GenerationStats> => {
+    mkdirSync(join(o.out, 'generations'), { recursive: true });
+    log(`${run.name}: generating on ${prompts.length} prompts`);
+    const g = await runGeneration({ modelDir: run.modelDir, prompts, outFile: generationFile(run), sampling: o.sampling, ...(o.load ? { load: o.load } : {}), log });
+    return generationStats(g.rows);
+  };
+  const judge = (a: RunRecord, b: RunRecord) =>
+    runComparison({
+      modelA: generationFile(a),
+      modelB: generationFile(b),
+      prompts,
+      judge: o.judge,
+      repeats: o.repeats,
+      outDir: join(o.out, 'judge', `${a.name}-vs-${b.name}`),
+      sampling: o.sampling,
+      nameA: a.name,
+      nameB: b.name,
+      ...(o.interruption ? { interruption: o.interruption } : {}),
+      log,
+    });
+
+  const sftPreference = await preference(sft);
+  const sftGeneration = await generate(sft);
+  const rows: SweepRow[] = [];
+  for (const run of runs) {
+    const pref = await preference(run);
+    const gen = await generate(run);
+    log(`${run.name}: judging against sft`);
+    rows.push({ method: run.method as SweepMethod, size: run.size, steps: run.steps, preference: pref, generation: gen, vsSft: await judge(run, sft) });
+  }
+  const rdpoVsDpo: SweepResults['rdpoVsDpo'] = [];
+  if (methods.includes('dpo') && methods.includes('rdpo')) {
+    for (const size of sizes) {
+      const r = runs.find((x) => x.method === 'rdpo' && x.size === size)!;
+      const d = runs.find((x) => x.method === 'dpo' && x.size === size)!;
+      log(`${r.name}: judging against ${d.name}`);
+      rdpoVsDpo.push({ size, summary: await judge(r, d) });
+    }
+  }
+
+  const results: SweepResults = {
+    model: o.model,
+    data: o.data,
+    sizes,
+    evalPairs: split.eval.length,
+    trainPool: split.train.length,
+    prompts: { source: o.prompts ?? `the ${split.eval.length} held-out pairs`, count: prompts.length },
+    judge: o.judge.name,
+    judgeKind: o.judge.kind,
+    repeats: o.judge.kind === 'exact' ? 1 : o.repeats,
+    seed: o.seed,
+    beta,
+    sampling: o.sampling,
+    train: o.train ?? {},
+    sft: { steps: sft.steps, preference: sftPreference, generation: sftGeneration, trainSize: largest },
+    rows,
+    rdpoVsDpo,
+  };
+  writeFileAtomic(join(o.out, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+  await writeSweepReport(results, o.out);
+  return results;
+}
+
+function dedupePrompts(pairs: readonly PreferencePair[], limit: number | undefined, seed: number): PromptItem[] {
+  const seen = new Set<string>();
+  const items: PromptItem[] = [];
+  for (const p of pairs) {
+    const prompt = pairPrompt(p);
+    const key = JSON.stringify(prompt);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    items.push({ id: p.id, prompt });
+  }
+  return limit === undefined ? items : selectSubset(items, { limit, seed });
+}

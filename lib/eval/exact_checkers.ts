@@ -1,0 +1,28 @@
+// Exact checkers by name, for `--judge exact:NAME`: tasks whose answers can be checked need no LLM judge.
+import { UsageError } from '../cli/usage_error.js';
+import { judgeArithmetic } from '../demo/arithmetic_task.js';
+import type { ExactChecker } from './judge.js';
+import type { Conversation } from './judge_prompt.js';
+
+function lastUserText(prompt: Conversation): string {
+  if (typeof prompt === 'string') return prompt;
+  for (let i = prompt.length - 1; i >= 0; i--) if (prompt[i]!.role === 'user') return prompt[i]!.content;
+  return '';
+}
+
+/** The built-in demo's addition questions ("What is a + b?"): a correct sum beats a wrong one. */
+export const arithmeticChecker: ExactChecker = (prompt, a, b) => {
+  const m = /What is (\d+) \+ (\d+)\?/.exec(lastUserText(prompt));
+  if (!m) throw new Error(`not an addition question of the demo task: ${JSON.stringify(lastUserText(prompt).slice(0, 80))}`);
+  const x = Number(m[1]);
+  const y = Number(m[2]);
+  return judgeArithmetic({ a: x, b: y, answer: x + y }, a, b);
+};
+
+export const EXACT_CHECKERS: Record<string, ExactChecker> = { arithmetic: arithmeticChecker };
+
+export function exactChecker(name: string): ExactChecker {
+  const checker = EXACT_CHECKERS[name];
+  if (!checker) throw new UsageError(`unknown exact checker "${name}"; available: ${Object.keys(EXACT_CHECKERS).join(', ')}`);
+  return checker;
+}

@@ -1,0 +1,158 @@
+// Responses of a local model to a prompt set, appended to a crash-safe JSONL file (one row per
+// prompt, resumable: a rerun generates only what is missing) with their lengths in characters and
+// tokens — the paper's verbosity measure.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { UsageError } from '../cli/usage_error.js';
+import type { ChatMessage } from '../data/schema.js';
+import { Journal } from '../rationales/journal.js';
+import { applyChatTemplate } from '../tokenize/chat_template.js';
+import type { Conversation } from './judge_prompt.js';
+import type { LoadedModel } from './model.js';
+import type { PromptItem } from './prompts.js';
+import { distribution, type Distribution } from './stats.js';
+
+export interface SamplingSettings {
+  maxNewTokens: number;
+  /** 0: greedy. */
+  temperature: number;
+  topP: number;
+  topK?: number;
+  seed: number;
+}
+
+/** One line of a generation file; also what `eval --model-a FILE.jsonl` reads. */
+export interface GenerationRow {
+  key: string;
+  id: string;
+  prompt: Conversation;
+  response: string;
+  model: string;
+  /** Response tokens, EOS excluded. */
+  tokens: number;
+  /** `stop`: the model ended; `length`: it hit maxNewTokens. */
+  finishReason: 'stop' | 'length';
+}
+
+export interface GenerationStats {
+  count: number;
+  chars: Distribution;
+  tokens: Distribution;
+  /** Responses cut off by maxNewTokens. */
+  truncated: number;
+}
+
+function turns(prompt: Conversation): ChatMessage[] {
+  return typeof prompt === 'string' ? [{ role: 'user', content: prompt }] : [...prompt];
+}
+
+export function generationKey(modelDir: string, item: PromptItem, s: SamplingSettings): string {
+  const prompt = typeof item.prompt === 'string' ? item.prompt : item.prompt.map((m) => [m.role, m.content]);
+  return createHash('sha256')
+    .update(JSON.stringify([resolve(modelDir), item.id, prompt, s.maxNewTokens, s.temperature, s.topP, s.topK ?? 0, s.seed]))
+    .digest('hex');
+}
+
+export interface GenerateOptions {
+  model: LoadedModel;
+  prompts: readonly PromptItem[];
+  outFile: string;
+  sampling: SamplingSettings;
+  /** Prompts per generate call. */
+  batchSize?: number;
+  log?: (line: string) => void;
+}
+
+/** Generates what is missing from `outFile`; returns the rows for `prompts`, in their order. */
+export async function generateResponses(options: GenerateOptions): Promise<{ rows: GenerationRow[]; generated: number; skipped: number }> {
+  const { model, sampling } = options;
+  const log = options.log ?? ((line) => process.stderr.write(line + '\n'));
+  const batchSize = options.batchSize ?? 8;
+  const eos = model.tokenizer.eosTokenIds;
+  if (eos.length === 0) throw new UsageError(`${model.dir}: the tokenizer names no end-of-sequence token, so generation could not stop; set eos_token in tokenizer_config.json`);
+  const { journal, rows, tornBytes } = Journal.open(options.outFile);
+  const done = new Map<string, GenerationRow>();
+  let generated = 0;
+  try {
+    if (tornBytes > 0) log(`${options.outFile}: cut off a torn last line (${tornBytes} bytes); that response is redone`);
+    for (const row of rows) {
+      const r = row as Partial<GenerationRow>;
+      if (typeof r.key === 'string' && typeof r.response === 'string') done.set(r.key, r as GenerationRow);
+    }
+    const keyed = options.prompts.map((item) => ({ item, key: generationKey(model.dir, item, sampling) }));
+    const todo = keyed.filter((k) => !done.has(k.key));
+    for (let start = 0; start < todo.length; start += batchSize) {
+      const batch = todo.slice(start, start + batchSize);
+      const promptIds = batch.map(({ item }) => applyChatTemplate(model.tokenizer, turns(item.prompt), { addGenerationPrompt: true }));
+      const outputs = await model.lm.generate(promptIds, {
+        maxNewTokens: sampling.maxNewTokens,
+        temperature: sampling.temperature,
+        topP: sampling.topP,
+        topK: sampling.topK ?? 0,
+        // One seed per batch position in the whole run, so that a resumed run samples like a fresh one would for the same batch.
+        seed: sampling.seed + start,
+        eosTokenIds: eos,
+      });
+      batch.forEach(({ item, key }, i) => {
+        const ids = outputs[i] ?? [];
+        const ended = ids.length > 0 && eos.includes(ids[ids.length - 1]!);
+        const body = ended ? ids.slice(0, -1) : ids;
+        const row: GenerationRow = {
+          key,
+          id: item.id,
+          prompt: item.prompt,
+          response: model.tokenizer.decode(body, { skipSpecialTokens: true }),
+          model: model.name,
+          tokens: body.length,
+          finishReason: ended || ids.length < sampling.maxNewTokens ? 'stop' : 'length',
+        };
+        journal.append(row);
+        done.set(key, row);
+        generated++;
+      });
+      journal.sync();
+    }
+    return { rows: keyed.map((k) => done.get(k.key)!), generated, skipped: keyed.length - todo.length };
+  } finally {
+    journal.close();
+  }
+}
+
+export function generationStats(rows: readonly Pick<GenerationRow, 'response' | 'tokens' | 'finishReason'>[]): GenerationStats {
+  return {
+    count: rows.length,
+    chars: distribution(rows.map((r) => [...r.response].length)),
+    tokens: distribution(rows.map((r) => r.tokens)),
+    truncated: rows.filter((r) => r.finishReason === 'length').length,
+  };
+}
+
+/** Reads a generation file (rows with `id` and `response`; `prompt` and `tokens` optional). */
+export function readGenerations(file: string): Map<string, Partial<GenerationRow> & { id: string; response: string }> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read the generation file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  const out = new Map<string, Partial<GenerationRow> & { id: string; response: string }>();
+  const lines = text.split('\n');
+  lines.forEach((line, i) => {
+    if (line.trim() === '') return;
+    let row: Record<string, unknown>;
+    try {
+      row = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      if (i === lines.length - 1) return; // a torn last line from an interrupted run
+      throw new UsageError(`${file}:${i + 1} is not valid JSON`);
+    }
+    const id = typeof row.id === 'number' ? String(row.id) : row.id;
+    const response = row.response ?? row.output;
+    if (typeof id !== 'string' || typeof response !== 'string') {
+      throw new UsageError(`${file}:${i + 1}: a generation row needs \`id\` and \`response\` (or \`output\`) strings`);
+    }
+    out.set(id, { ...(row as Partial<GenerationRow>), id, response });
+  });
+  return out;
+}
