@@ -24,7 +24,7 @@ export {
 export { tokenizeRationales, tokenizeRationaleRow, rationaleQuestion, type RationaleRow, type TokenizedRationale } from './tokenize/rationale_conditioning.js';
 export { importGguf, type ImportGgufOptions, type ImportGgufReport } from './gguf/import_gguf.js';
 export { readGguf, GgufFormatError, type GgufFile, type GgufTensorInfo, type GgufValue } from './gguf/reader.js';
-export { generateRationales, type GenerateOptions, type GenerateSummary, type RationaleRow } from './rationales/generate.js';
+export { generateRationales, type GenerateOptions as RationaleGenerateOptions, type GenerateSummary, type RationaleRow as GeneratedRationaleRow } from './rationales/generate.js';
 export { filterRationales, type FilterOptions, type FilterSummary } from './rationales/filter.js';
 export { builtinTemplate, loadTemplate, rationaleRequest, RATIONALE_STYLES, type RationaleStyle, type RationaleTemplate } from './rationales/prompts.js';
 export { parseScores, keepRationale, SCORE_NAMES, type RationaleScores } from './rationales/judge.js';
@@ -34,3 +34,6 @@ export type { ChatGenerator, Completion, SamplingOptions } from './rationales/ge
 export { DEFAULT_RETRY, GeneratorError, withRetry, type RetryPolicy } from './rationales/retry.js';
 export { ChatEngine, type TextModel, type EngineRequest, type EngineResult } from './serve/chat_engine.js';
 export { startServer, type ServeOptions, type RunningServer } from './serve/server.js';
+export { train, type TrainHooks, type TrainResult } from './train/trainer.js';
+export { resolveTrainConfig, readConfigFile, TrainConfigSchema, LOSSES, type TrainConfig, type TrainConfigInput, type LossName } from './train/config.js';
+export type { MetricsRow } from './train/metrics.js';

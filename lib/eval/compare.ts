@@ -12,7 +12,7 @@ import { loadPreferences } from '../data/load.js';
 import { selectSubset, splitEval } from '../data/subset.js';
 import type { Interruption } from '../rationales/runner.js';
 import type { TrainConfigInput } from '../train/config.js';
-import type { TrainResult } from '../train/train.js';
+import type { TrainResult } from '../train/trainer.js';
 import { writeFileAtomic } from '../util/atomic_write.js';
 import { generationStats, type GenerationStats, type SamplingSettings } from './generate.js';
 import type { PairwiseJudge } from './judge.js';
@@ -24,7 +24,7 @@ import { runComparison, runGeneration, runPreferenceEval } from './run_eval.js';
 import { writeSweepReport } from '../report/sweep_report.js';
 
 export type SweepMethod = 'dpo' | 'rdpo';
-export type TrainFn = (config: TrainConfigInput, options?: { signal?: AbortSignal }) => Promise<TrainResult>;
+export type TrainFn = (config: TrainConfigInput & { resume?: string }, options?: { signal?: AbortSignal }) => Promise<TrainResult>;
 
 export interface CompareOptions {
   /** The base model; SFT starts from it. */
@@ -168,8 +168,11 @@ export async function runCompare(o: CompareOptions): Promise<SweepResults> {
       return done;
     }
     log(`${name}: training (${method}, ${size} pairs)`);
-    const result = await o.trainer(config, o.interruption ? { signal: o.interruption.abandon } : {});
-    const record: RunRecord = { name, method, size, modelDir: result.finalModelDir, steps: result.steps, metrics: result.metrics };
+    // A run directory left by an interrupted sweep continues from its last checkpoint.
+    const resumable = config.out !== undefined && existsSync(join(config.out, 'metrics.jsonl'));
+    const result = await o.trainer(resumable ? { ...config, resume: config.out } : config, o.interruption ? { signal: o.interruption.abandon } : {});
+    if (result.interrupted || !result.finalModelDir) throw new UsageError(`${name}: training was interrupted at step ${result.steps}; rerun the same command to continue`);
+    const record: RunRecord = { name, method, size, modelDir: result.finalModelDir, steps: result.steps, metrics: { ...(result.lastMetrics ?? {}), ...(result.lastEval ? { eval: result.lastEval } : {}) } };
     writeFileAtomic(recordFile, JSON.stringify(record, null, 2) + '\n');
     return record;
   };

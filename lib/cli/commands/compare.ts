@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { join } from 'node:path';
 import { UsageError } from '../usage_error.js';
 import { readConfigFile, type TrainConfigInput } from '../../train/config.js';
-import { train } from '../../train/train.js';
+import { train } from '../../train/trainer.js';
 import { handleInterrupts } from '../../rationales/interrupt.js';
 import { runCompare, type SweepMethod } from '../../eval/compare.js';
 import { openJudge } from '../../eval/open_judge.js';

@@ -1,12 +1,117 @@
+// `rdpo-native train`: with --model/--data (or --config) trains one run; with no arguments runs
+// the built-in offline demo (SFT, then DPO and RDPO, then an exact-checker evaluation).
 import type { Command } from 'commander';
+import path from 'node:path';
+import { runDemo } from '../../demo/run_demo.js';
+import { ConfigError, readConfigFile, type TrainConfigInput } from '../../train/config.js';
+import { train } from '../../train/trainer.js';
 import { UsageError } from '../usage_error.js';
+
+// flag → config key, and how to read the flag's text
+const NUMBER_FLAGS: Record<string, string> = {
+  beta: 'beta', gamma: 'gamma', lr: 'lr', labelSmoothing: 'labelSmoothing', simpoMargin: 'simpoMargin', sftWeight: 'sftWeight',
+  weightDecay: 'weightDecay', adamBeta1: 'adamBeta1', adamBeta2: 'adamBeta2', adamEps: 'adamEps', maxGradNorm: 'maxGradNorm',
+  batchSize: 'batchSize', gradAccum: 'gradAccum', maxLength: 'maxLength', maxPromptLength: 'maxPromptLength', maxSteps: 'maxSteps',
+  epochs: 'epochs', warmupSteps: 'warmupSteps', seed: 'seed', evalEvery: 'evalEvery', evalSize: 'evalSize', evalFraction: 'evalFraction',
+  saveEvery: 'saveEvery', limit: 'limit', threads: 'threads', logitsChunk: 'logitsChunk',
+};
+const STRING_FLAGS = ['model', 'refModel', 'data', 'dataFormat', 'out', 'loss', 'dpoVariant', 'rationaleForm', 'rationaleNorm', 'schedule', 'dtype', 'device', 'resume'];
+const BOOLEAN_FLAGS = ['skipInvalid', 'gradientCheckpointing', 'refCache'];
+
+function number(flag: string, text: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${flag.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} must be a number, got "${text}"`);
+  return n;
+}
 
 export function registerTrain(program: Command): void {
   program
     .command('train')
-    .description('train a model with SFT, DPO or RDPO (no arguments: the built-in demo)')
-    .allowUnknownOption(true)
-    .action(() => {
-      throw new UsageError('`train` is not there yet: the trainer lands with the training issue. `rdpo-native doctor` checks the set-up.');
+    .description('train with SFT, DPO, RDPO, ORPO, RORPO, SimPO (no arguments: the built-in offline demo)')
+    .option('--config <file>', 'run.yaml or run.json; flags override it')
+    .option('--model <dir>', 'starting policy (Hugging Face directory)')
+    .option('--ref-model <dir>', 'reference model (default: the starting policy)')
+    .option('--data <file>', 'preference data (JSONL, JSON, Parquet, .gz)')
+    .option('--data-format <name>', 'force the data format')
+    .option('--skip-invalid', 'skip invalid rows instead of stopping')
+    .option('--limit <n>', 'train on a seeded subset of n pairs (nested across sizes)')
+    .option('--loss <name>', 'sft | dpo | rdpo | orpo | rorpo | simpo | rsimpo | rationale-only (default rdpo)')
+    .option('--dpo-variant <name>', 'sigmoid | ipo | hinge | robust')
+    .option('--rationale-form <form>', 'paper (−γ·log π(r)) | logsigmoid (−log σ(γ·log π(r)), the authors\' code)')
+    .option('--rationale-norm <norm>', 'sum | mean (rationale log-prob over its tokens)')
+    .option('--beta <x>', 'β (DPO temperature; ORPO λ; SimPO reward scale)')
+    .option('--gamma <x>', 'γ, the rationale weight (rdpo default 2, rorpo 10)')
+    .option('--label-smoothing <x>', 'label smoothing ε for sigmoid/robust DPO')
+    .option('--simpo-margin <x>', 'SimPO target margin')
+    .option('--sft-weight <x>', 'extra chosen-NLL weight')
+    .option('--lr <x>', 'peak learning rate (default 5e-7, the paper\'s)')
+    .option('--schedule <name>', 'constant | linear | cosine (after warm-up)')
+    .option('--warmup-steps <n>', 'linear warm-up steps (default 150)')
+    .option('--weight-decay <x>', 'AdamW weight decay')
+    .option('--adam-beta1 <x>').option('--adam-beta2 <x>').option('--adam-eps <x>')
+    .option('--max-grad-norm <x>', 'gradient clipping (0 = off; default 10)')
+    .option('--batch-size <n>', 'pairs per micro-batch')
+    .option('--grad-accum <n>', 'micro-batches per optimiser step')
+    .option('--max-length <n>', 'prompt + completion tokens')
+    .option('--max-prompt-length <n>', 'prompt tokens kept when truncating')
+    .option('--max-steps <n>', 'optimiser steps (overrides --epochs)')
+    .option('--epochs <x>', 'passes over the training pairs (default 1)')
+    .option('--dtype <dtype>', 'float32 | bfloat16 compute (float32 master weights either way)')
+    .option('--device <device>', 'cpu | cuda | cuda:N | mps')
+    .option('--threads <n>', 'CPU threads for LibTorch')
+    .option('--gradient-checkpointing', 'recompute layers in backward to save memory')
+    .option('--logits-chunk <n>', 'rows per chunk of the fused output layer')
+    .option('--seed <n>', 'data order and subsets')
+    .option('--eval-every <n>', 'evaluate on the held-out split every n steps')
+    .option('--eval-size <n>', 'held-out pairs').option('--eval-fraction <x>', 'held-out share')
+    .option('--save-every <n>', 'checkpoint every n steps')
+    .option('--no-ref-cache', 'recompute reference log-probs instead of reusing the on-disk cache')
+    .option('--out <dir>', 'run directory (default runs/<time>-<loss>)')
+    .option('--resume <runDir>', 'continue a run exactly where its last checkpoint left it')
+    .option('--demo-out <dir>', 'where the built-in demo writes (default runs/demo-<time>)')
+    .action(async (opts: Record<string, unknown>, cmd: Command) => {
+      const explicit = (key: string) => cmd.getOptionValueSource(key) === 'cli';
+      const noTraining = !opts.config && !opts.model && !opts.data && !opts.resume;
+      if (noTraining) {
+        const out = path.resolve((opts.demoOut as string | undefined) ?? path.join('runs', `demo-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}`));
+        const result = await runDemo({ outDir: out });
+        console.log(`\ndemo finished in ${(result.seconds / 60).toFixed(1)} min`);
+        console.log(`run directory: ${result.outDir}`);
+        console.log(`report:        ${result.reportPath}`);
+        return;
+      }
+      let input: Record<string, unknown> = {};
+      if (opts.config) input = readConfigFile(opts.config as string);
+      for (const [flag, key] of Object.entries(NUMBER_FLAGS)) if (explicit(flag)) input[key] = number(flag, String(opts[flag]));
+      for (const key of STRING_FLAGS) if (explicit(key)) input[key] = opts[key];
+      for (const key of BOOLEAN_FLAGS) if (explicit(key)) input[key] = opts[key];
+      const controller = new AbortController();
+      let interrupts = 0;
+      const onSigint = () => {
+        interrupts++;
+        if (interrupts === 1) {
+          process.stderr.write('\nCtrl-C: finishing the current step and writing a checkpoint (Ctrl-C again to quit at once)\n');
+          controller.abort();
+        } else {
+          process.exit(130);
+        }
+      };
+      process.on('SIGINT', onSigint);
+      try {
+        const result = await train(input as TrainConfigInput & { resume?: string }, { signal: controller.signal, progress: true });
+        if (result.interrupted) {
+          process.exitCode = 130;
+          return;
+        }
+        console.log(`trained ${result.steps} steps; run directory: ${result.runDir}`);
+        console.log(`model: ${result.finalModelDir}`);
+        if (result.lastMetrics) console.log(`last step: loss ${result.lastMetrics.loss.toFixed(4)}`);
+        if (result.lastEval) console.log(`eval: loss ${result.lastEval.loss.toFixed(4)}${typeof result.lastEval['rewards/accuracies'] === 'number' ? `, reward accuracy ${(result.lastEval['rewards/accuracies'] as number).toFixed(3)}` : ''}`);
+      } catch (err) {
+        if (err instanceof ConfigError) throw new UsageError(err.message);
+        throw err;
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
     });
 }
