@@ -51,10 +51,8 @@ function wrongAnswer(rng: SeededRandom, p: ArithmeticProblem): number {
 }
 
 export function rationaleText(p: ArithmeticProblem, wrong: number): string {
-  return (
-    `The response above is preferred because it is correct: ${p.a} + ${p.b} = ${p.answer}. ` +
-    `The response below says ${wrong}, which is wrong by ${Math.abs(wrong - p.answer)}; its length says nothing about correctness.`
-  );
+  // Short on purpose: a byte-level model pays per character, and the sum is what matters.
+  return `The above is correct: ${p.a} + ${p.b} = ${p.answer}. The below says ${wrong}, which is wrong.`;
 }
 
 export function makeArithmeticPairs(opts: ArithmeticTaskOptions = DEMO_TASK): PreferencePair[] {

@@ -67,7 +67,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   writeFileSync(dataFile, pairs.map((p) => JSON.stringify({ id: p.id, prompt: p.prompt, chosen: p.chosen, rejected: p.rejected, rationale: p.rationale })).join('\n') + '\n');
   log(`${pairs.length} preference pairs with rationales in ${dataFile}`);
 
-  const common = { data: dataFile, batchSize, warmupSteps: 10, schedule: 'cosine' as const, evalSize: 64, seed: 1, refCache: false, maxLength: 256 };
+  const common = { data: dataFile, batchSize, warmupSteps: 10, schedule: 'cosine' as const, evalSize: 64, seed: 1, refCache: false, maxLength: 512, maxPromptLength: 384 };
   const runs: Record<string, TrainResult> = {};
   const stepLog = (name: string) => (row: MetricsRow) => {
     if (row.eval) log(`${name} eval @${row.step}: loss ${row.loss.toFixed(3)}${typeof row['rewards/accuracies'] === 'number' ? ` acc ${(row['rewards/accuracies'] as number).toFixed(2)}` : ''}`);
