@@ -75,14 +75,17 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   };
   log('SFT on the chosen answers (the reference model for DPO and RDPO)');
   runs.sft = await train(
-    { ...common, model: path.join(out, 'base-model'), loss: 'sft', lr: 3e-3, maxSteps: opts.sftSteps ?? 300, evalEvery: 100, out: path.join(out, 'runs', 'sft') },
+    { ...common, model: path.join(out, 'base-model'), loss: 'sft', lr: 3e-3, maxSteps: opts.sftSteps ?? 600, evalEvery: 200, out: path.join(out, 'runs', 'sft') },
     { onStep: stepLog('sft') },
   );
   const sftDir = runs.sft.finalModelDir!;
   for (const loss of ['dpo', 'rdpo'] as const) {
     log(`${loss.toUpperCase()} from the SFT model`);
+    // The rationale term is the per-token mean here: a byte-level tokenizer makes the summed NLL
+    // ~4× larger than a BPE model's for the same text, which would drown the DPO term.
+    const rationale = loss === 'rdpo' ? { gamma: 2, rationaleNorm: 'mean' as const } : {};
     runs[loss] = await train(
-      { ...common, model: sftDir, loss, lr: 5e-4, beta: 0.1, maxSteps: opts.preferenceSteps ?? 150, evalEvery: 50, out: path.join(out, 'runs', loss) },
+      { ...common, ...rationale, model: sftDir, loss, lr: 5e-5, beta: 0.1, maxSteps: opts.preferenceSteps ?? 150, evalEvery: 50, out: path.join(out, 'runs', loss) },
       { onStep: stepLog(loss) },
     );
   }
