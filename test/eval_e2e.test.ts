@@ -1,7 +1,6 @@
 // End to end on a real tiny model (the demo's from-scratch Llama with the byte tokenizer): `eval`
 // in its three modes, an LLM judge served by `rdpo-native serve` over a real socket, and a tiny
-// `compare` with the exact checker. Needs the native model, the trainer and `serve`; until those
-// are in the tree the tests are skipped with a message naming what is missing.
+// `compare` with the exact checker.
 import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,26 +11,12 @@ import { createTinyLlama } from '../lib/demo/tiny_llama.js';
 import { cliPath, repoRoot, runCli } from './helpers/cli.js';
 import { ensureDist } from './helpers/ensure_dist.js';
 
-/** The tests' prerequisites: each test runs when the files it needs are in the tree. */
-function missingOf(files: string[]): string[] {
-  return files.filter((f) => !existsSync(path.join(repoRoot, f)) || readFileSync(path.join(repoRoot, f), 'utf8').includes('DEV STUB'));
-}
-const MODEL = ['lib/model/causal_lm.ts', 'lib/model/packing.ts'];
-function gated(files: string[]): typeof test.serial {
-  const missing = missingOf(files);
-  if (missing.length === 0) return test.serial;
-  console.warn(`eval_e2e: a test is skipped until these land: ${missing.join(', ')}`);
-  return test.skip as unknown as typeof test.serial;
-}
-const modelReady = missingOf(MODEL).length === 0;
-
 const work = mkdtempSync(path.join(tmpdir(), 'eval-e2e-'));
 const model = path.join(work, 'tiny');
 const data = path.join(work, 'pairs.jsonl');
 const prompts = path.join(work, 'prompts.jsonl');
 
 test.before(() => {
-  if (!modelReady) return;
   ensureDist();
   createTinyLlama(model, { hiddenSize: 32, layers: 2, heads: 2, kvHeads: 1, intermediateSize: 64, maxPositions: 1024 }, 1);
   const pairs = makeArithmeticPairs({ pairs: 80, maxOperand: 9, fillerRate: 0.8, seed: 5 });
@@ -43,7 +28,7 @@ test.after.always(() => rmSync(work, { recursive: true, force: true }));
 
 const json = (stdout: string) => JSON.parse(stdout) as Record<string, any>;
 
-gated(MODEL)('eval --data: log-prob accuracy without a reference; with itself as reference every reward is 0', async (t) => {
+test.serial('eval --data: log-prob accuracy without a reference; with itself as reference every reward is 0', async (t) => {
   const alone = await runCli(['eval', '--model', model, '--data', data, '--eval-size', '12', '--out', path.join(work, 'pref1'), '--json']);
   t.is(alone.code, 0, alone.stderr);
   const a = json(alone.stdout);
@@ -59,7 +44,7 @@ gated(MODEL)('eval --data: log-prob accuracy without a reference; with itself as
   t.is(s.logprobAccuracy, a.logprobAccuracy);
 });
 
-gated(MODEL)('eval --prompts: greedy generation with length statistics, resumed without regenerating', async (t) => {
+test.serial('eval --prompts: greedy generation with length statistics, resumed without regenerating', async (t) => {
   const out = path.join(work, 'gen');
   const r = await runCli(['eval', '--model', model, '--prompts', prompts, '--max-new-tokens', '8', '--out', out, '--json']);
   t.is(r.code, 0, r.stderr);
@@ -74,7 +59,7 @@ gated(MODEL)('eval --prompts: greedy generation with length statistics, resumed 
   t.is(readFileSync(file, 'utf8'), before);
 });
 
-gated(MODEL)('eval --model-a/--model-b model dirs with the exact checker: identical greedy models tie', async (t) => {
+test.serial('eval --model-a/--model-b model dirs with the exact checker: identical greedy models tie', async (t) => {
   const r = await runCli(['eval', '--model-a', model, '--model-b', model, '--prompts', prompts, '--judge', 'exact:arithmetic', '--max-new-tokens', '8', '--out', path.join(work, 'pair'), '--json']);
   t.is(r.code, 0, r.stderr);
   const s = json(r.stdout);
@@ -95,7 +80,7 @@ function startServe(): Promise<{ url: string; child: ChildProcess }> {
   });
 }
 
-gated([...MODEL, 'lib/cli/commands/serve.ts'])('eval with an LLM judge served by `rdpo-native serve` over a real socket', async (t) => {
+test.serial('eval with an LLM judge served by `rdpo-native serve` over a real socket', async (t) => {
   const { url, child } = await startServe();
   t.teardown(() => child.kill('SIGTERM'));
   const gen = path.join(work, 'gen', 'generations.jsonl');
@@ -109,7 +94,7 @@ gated([...MODEL, 'lib/cli/commands/serve.ts'])('eval with an LLM judge served by
   t.is(readFileSync(path.join(out, 'judgments.jsonl'), 'utf8').trim().split('\n').length, 12);
 });
 
-gated([...MODEL, 'lib/train/train.ts'])('a tiny compare with the exact checker writes the report, and a rerun skips the finished runs', async (t) => {
+test.serial('a tiny compare with the exact checker writes the report, and a rerun skips the finished runs', async (t) => {
   const out = path.join(work, 'sweep');
   const args = ['compare', '--model', model, '--data', data, '--sizes', '8,16', '--eval-size', '8', '--judge', 'exact:arithmetic', '--max-steps', '2', '--sft-max-steps', '2', '--batch-size', '2', '--lr', '1e-3', '--sft-lr', '1e-3', '--max-new-tokens', '8', '--out', out];
   const r = await runCli(args, { timeoutMs: 600_000 });
