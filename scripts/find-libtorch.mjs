@@ -19,9 +19,8 @@ function cmakePrefixOf(dir) {
   return null;
 }
 
-function pythonTorch(python = process.env.PYTHON || 'python3', extraPath) {
+function pythonTorch(python = process.env.PYTHON || 'python3') {
   const env = { ...process.env };
-  if (extraPath) env.PYTHONPATH = extraPath + (env.PYTHONPATH ? path.delimiter + env.PYTHONPATH : '');
   const res = spawnSync(python, ['-c', 'import torch,sys; sys.stdout.write(torch.utils.cmake_prefix_path + "\\n" + torch.__version__)'], {
     encoding: 'utf8',
     env,
@@ -40,11 +39,12 @@ export function findLibtorch({ provision = true, log = () => {} } = {}) {
     if (prefix) return { cmakePrefixPath: prefix, source: `$${name}` };
     tried.push(`$${name}=${dir} has no share/cmake/Torch/TorchConfig.cmake`);
   }
-  const local = existsSync(LOCAL_LIBTORCH_DIR) ? pythonTorch(undefined, LOCAL_LIBTORCH_DIR) : null;
   const py = pythonTorch();
   if (py) return { ...py, source: 'python3 torch' };
   tried.push('python3 has no importable torch');
-  if (local) return { ...local, source: `project-local ${LOCAL_LIBTORCH_DIR}` };
+  // A copy provisioned earlier: read its files directly (it was installed without its Python deps).
+  const local = hasLocalLibtorch() ? cmakePrefixOf(path.join(LOCAL_LIBTORCH_DIR, 'torch')) : null;
+  if (local) return { cmakePrefixPath: local, source: `project-local ${LOCAL_LIBTORCH_DIR}` };
   if (provision && process.env.RDPO_NO_PROVISION !== '1') {
     log(`rdpo-native: provisioning torch==${PROVISION_TORCH_VERSION} into ${LOCAL_LIBTORCH_DIR} with pip (a few hundred MB)...`);
     const res = spawnSync(process.env.PYTHON || 'python3',
@@ -73,7 +73,6 @@ export function libtorchHelp(tried) {
   ].join('\n');
 }
 
-// The local copy is found by the pythonTorch probe when torch imports; list it for doctor otherwise.
 export function hasLocalLibtorch() {
   return existsSync(LOCAL_LIBTORCH_DIR) && readdirSync(LOCAL_LIBTORCH_DIR).includes('torch');
 }
