@@ -102,7 +102,10 @@ test.serial('SIGKILL mid-run, then the same command: every pair exactly once, no
   t.is(rows.length, LIMIT);
   const keys = rows.map((r) => pairKey(r as any, r.rationale_style));
   t.is(new Set(keys).size, LIMIT, 'no pair twice');
-  t.deepEqual(new Set(keys), new Set(pairs.map((p) => pairKey(p, 'general'))), 'every input pair');
+  const expected = new Set(pairs.map((p) => pairKey(p, 'general')));
+  const strays = rows.filter((r) => !expected.has(pairKey(r as any, r.rationale_style)));
+  t.deepEqual(strays.map((r) => [r.id, r.meta]), [], 'no row for a pair outside the input');
+  t.deepEqual([...keys].sort(), [...expected].sort(), 'every input pair');
   for (const r of rows) {
     t.is(r.rationale_style, 'general');
     t.is(r.rationale_model, 'tiny-chat');
@@ -125,4 +128,34 @@ test.serial('Ctrl-C: stops taking work, finishes, prints the summary, exits 130;
   const rows = completeRows(out);
   t.is(rows.length, LIMIT);
   t.is(new Set(rows.map((r) => pairKey(r as any, 'general'))).size, LIMIT);
+});
+
+test.serial('--generator DIR runs the local model in-process', async (t) => {
+  const out = join(mkdtempSync(join(tmpdir(), 'rdpo-local-')), 'rationales.jsonl');
+  const res = await runCli(
+    ['rationales', '--data', DATA, '--skip-invalid', '--limit', '6', '--out', out, '--style', 'detailed', '--generator', MODEL,
+      '--concurrency', '3', '--max-new-tokens', '16', '--temperature', '0'],
+    { timeoutMs: 120_000 },
+  );
+  t.is(res.code, 0, res.stderr);
+  t.regex(res.stderr, /6 done, 0 skipped as already done, 0 failed/);
+  const rows = completeRows(out);
+  t.is(rows.length, 6);
+  t.true(rows.every((r) => r.rationale_model === 'tiny-chat' && r.rationale_style === 'detailed' && r.rationale.length > 0));
+});
+
+test.serial('filter through the CLI: a judge that never answers with scores fails every row, exit 1, nothing kept', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'rdpo-filter-cli-'));
+  const input = join(dir, 'rationales.jsonl');
+  const gen = await runCli(args(input).map((a) => (a === String(LIMIT) ? '3' : a)), { timeoutMs: 120_000 });
+  t.is(gen.code, 0, gen.stderr);
+  // The tiny random model writes gibberish, so its "scores" are unreadable.
+  const res = await runCli(
+    ['rationales', 'filter', '--in', input, '--out', join(dir, 'kept.jsonl'), '--judge', `openai:${url}`, '--judge-attempts', '2', '--max-new-tokens', '8'],
+    { timeoutMs: 120_000 },
+  );
+  t.is(res.code, 1, res.stderr);
+  t.regex(res.stderr, /0 kept, 0 dropped, 3 failed \(3 with unreadable judge answers\), 0 skipped as already judged/);
+  t.is(readFileSync(join(dir, 'kept.jsonl'), 'utf8'), '');
+  t.is(readFileSync(join(dir, 'kept.dropped.jsonl'), 'utf8'), '');
 });

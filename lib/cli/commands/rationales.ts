@@ -64,13 +64,19 @@ function retryPolicy(o: CommonOptions): RetryPolicy {
 const log = (line: string) => process.stderr.write(line + '\n');
 
 export function registerRationales(program: Command): void {
+  // `rationales` and `rationales filter` share option names (--out, --concurrency, …); commander
+  // gives an option after the sub-command name to the sub-command only when positional options
+  // are on along the whole chain. The program itself has only --help and --version.
+  program.enablePositionalOptions();
   const rationales = program
     .command('rationales')
+    .enablePositionalOptions()
     .description('write a rationale for each preference pair with a local model or an OpenAI-compatible server (resumable)')
-    .requiredOption('--data <file>', 'preference pairs (any format `rdpo-native` reads)')
-    .requiredOption('--out <file.jsonl>', 'output JSONL; rerunning the same command resumes it')
-    .requiredOption('--style <style>', 'general (high-level) or detailed (points at the responses)', parseStyle)
-    .requiredOption('--generator <DIR|openai:BASE_URL>', 'a local model directory, or openai:http://HOST:PORT/v1')
+    // Required, but checked in the action: commander would demand them of `rationales filter` too.
+    .option('--data <file>', 'preference pairs (any format `rdpo-native` reads) (required)')
+    .option('--out <file.jsonl>', 'output JSONL; rerunning the same command resumes it (required)')
+    .option('--style <style>', 'general (high-level) or detailed (points at the responses) (required)', parseStyle)
+    .option('--generator <DIR|openai:BASE_URL>', 'a local model directory, or openai:http://HOST:PORT/v1 (required)')
     .option('--generator-model <name>', 'the served model (may be omitted when the server serves exactly one)')
     .option('--template <file>', 'your own instruction with {prompt}, {chosen} and {rejected} slots')
     .option('--format <format>', 'input format (default: detected)')
@@ -86,6 +92,8 @@ export function registerRationales(program: Command): void {
       format?: string;
       skipInvalid?: boolean;
     }) => {
+      const missing = (['data', 'out', 'style', 'generator'] as const).filter((k) => o[k] === undefined).map((k) => `--${k}`);
+      if (missing.length > 0) throw new UsageError(`rationales: missing ${missing.join(', ')} (see \`rdpo-native rationales --help\`)`);
       const template = o.template !== undefined ? loadTemplate(o.template) : builtinTemplate(o.style);
       if (o.format !== undefined && !isPreferenceFormat(o.format)) throw new UsageError(`--format: unknown format "${o.format}" (\`rdpo-native data --help\` lists them)`);
       const format = o.format;
