@@ -1,5 +1,6 @@
 // Ctrl-C for long runs: the first SIGINT stops taking new work and lets running requests finish,
 // a second one abandons them; SIGTERM does both at once. The caller then flushes and exits.
+import { setMaxListeners } from 'node:events';
 import type { Interruption } from './runner.js';
 
 export interface InterruptHandle {
@@ -14,6 +15,8 @@ export interface InterruptHandle {
 export function handleInterrupts(notice: (line: string) => void): InterruptHandle {
   const stop = new AbortController();
   const abandon = new AbortController();
+  // Every request in flight listens to these (--concurrency of them); that is not a leak.
+  setMaxListeners(0, stop.signal, abandon.signal);
   let signal: NodeJS.Signals | undefined;
   const onInt = () => {
     signal ??= 'SIGINT';

@@ -108,28 +108,30 @@ export class ChatEngine {
       );
     }
     return new Promise<EngineResult>((resolve, reject) => {
+      // Still queued: leave the queue. Already generating: the result is discarded when it comes.
+      const onAbort = () => {
+        this.queue = this.queue.filter((q) => q !== p);
+        p.reject(new EngineAbortedError());
+      };
+      // One signal may be shared by thousands of requests: drop the listener once settled.
+      const settle = () => {
+        p.settled = true;
+        signal?.removeEventListener('abort', onAbort);
+      };
       const p: Pending = {
         request,
         promptIds,
         // Rows of one generate call share these; seeds and lengths may differ (see runBatch).
         key: JSON.stringify([request.temperature, request.topP ?? 1, request.topK ?? 0]),
         resolve: (r) => {
-          if (!p.settled) (p.settled = true), resolve(r);
+          if (!p.settled) settle(), resolve(r);
         },
         reject: (e) => {
-          if (!p.settled) (p.settled = true), reject(e);
+          if (!p.settled) settle(), reject(e);
         },
         settled: false,
       };
-      signal?.addEventListener(
-        'abort',
-        () => {
-          // Still queued: leave the queue. Already generating: the result is discarded when it comes.
-          this.queue = this.queue.filter((q) => q !== p);
-          p.reject(new EngineAbortedError());
-        },
-        { once: true },
-      );
+      signal?.addEventListener('abort', onAbort, { once: true });
       this.queue.push(p);
       this.schedule();
     });
