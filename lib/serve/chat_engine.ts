@@ -145,19 +145,22 @@ export class ChatEngine {
     }, this.options.windowMs ?? 5);
   }
 
+  /** One batch, then back through the window: callers whose previous answer just came back need a
+   * moment to queue their next request, and a batch formed at once would leave them out. */
   private async drain(): Promise<void> {
+    const first = this.queue[0];
+    if (first === undefined) return; // every queued request was aborted during the window
     this.running = true;
     try {
-      while (this.queue.length > 0) {
-        const key = this.queue[0]!.key;
-        const batch: Pending[] = [];
-        const rest: Pending[] = [];
-        for (const p of this.queue) (p.key === key && batch.length < this.options.maxBatch ? batch : rest).push(p);
-        this.queue = rest;
-        await this.runBatch(batch);
-      }
+      const key = first.key;
+      const batch: Pending[] = [];
+      const rest: Pending[] = [];
+      for (const p of this.queue) (p.key === key && batch.length < this.options.maxBatch ? batch : rest).push(p);
+      this.queue = rest;
+      await this.runBatch(batch);
     } finally {
       this.running = false;
+      if (!this.closed) this.schedule();
     }
   }
 
