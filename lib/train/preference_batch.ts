@@ -8,6 +8,8 @@
 // The last token of a completion predicts nothing, so it is scored but never fed in: a branch
 // holds completion[0 .. n-2], and completion[0] is predicted by the trunk's last row.
 
+import type { NativePackedBatch } from '../native/binding.js';
+
 export interface PairTokens {
   promptIds: readonly number[];
   chosenIds: readonly number[];
@@ -24,16 +26,8 @@ export interface PreferenceExample {
   rationale?: RationaleTokens;
 }
 
-/** Typed arrays handed to the native trainer without a copy. */
-export interface PackedPreferenceBatch {
-  inputIds: Int32Array;
-  positionIds: Int32Array;
-  branchIds: Int32Array;
-  groupOffsets: Int32Array;
-  scoreRows: Int32Array;
-  scoreTargets: Int32Array;
-  scoreSeq: Int32Array;
-  numSequences: number;
+/** Typed arrays handed to the native trainer without a copy (the packed layout plus the pair bookkeeping). */
+export interface PackedPreferenceBatch extends NativePackedBatch {
   numPairs: number;
   numPairGroups: number;
   hasRejected: boolean;
