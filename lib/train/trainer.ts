@@ -46,8 +46,19 @@ const REFERENCE_LOSSES = new Set(['dpo', 'rdpo']);
 const RATIONALE_LOSSES = new Set(['rdpo', 'rorpo', 'rsimpo', 'rationale-only']);
 const SINGLE_COMPLETION_LOSSES = new Set(['sft', 'rationale-only']);
 
+/** JSON with object keys sorted, so that equal settings give equal text whatever their order. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}
+
+// Keys are sorted: a resumed run rebuilds its config from config.json, whose key order differs
+// from the one the first run's schema output had (the per-loss defaults are appended there).
 function digest(value: unknown): string {
-  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
+  return createHash('sha256').update(canonicalJson(value)).digest('hex').slice(0, 16);
 }
 
 /** The settings that define the run's trajectory (resuming with other values would not be exact). */
