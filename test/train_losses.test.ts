@@ -199,3 +199,15 @@ test.serial('the fused output layer: one row per chunk and one chunk for all row
   }
   t.log(`largest relative difference ${worst.toExponential(2)}`);
 });
+
+test.serial('gradient accumulation: 2 micro-batches of 4 pairs step like one batch of 8 (DPO: a mean over pairs)', async (t) => {
+  const whole = await run({ loss: 'dpo', refModel: refDir, batchSize: 8, gradAccum: 1, maxGradNorm: 1 });
+  const split = await run({ loss: 'dpo', refModel: refDir, batchSize: 4, gradAccum: 2, maxGradNorm: 1 });
+  for (let i = 0; i < 2; i++) {
+    for (const k of ['loss', 'grad_norm', 'rewards/margins', 'logps/chosen', 'tokens']) {
+      const a = split[i]![k] as number;
+      const b = whole[i]![k] as number;
+      t.true(Math.abs(a - b) <= 1e-5 * Math.max(1, Math.abs(b)), `step ${i + 1} ${k}: accumulated ${a}, one batch ${b}`);
+    }
+  }
+});
