@@ -72,7 +72,7 @@ function defaultRunDir(c: TrainConfig): string {
   return path.resolve('runs', `${stamp}-${c.loss}`);
 }
 
-function resolveRun(input: TrainConfigInput & { resume?: string }): { config: TrainConfig; runDir: string; resumeFrom?: string } {
+function resolveRun(input: TrainConfigInput & { resume?: string }, log: (m: string) => void): { config: TrainConfig; runDir: string; resumeFrom?: string } {
   if (input.resume) {
     const runDir = path.resolve(input.resume);
     const file = path.join(runDir, 'config.json');
@@ -80,8 +80,15 @@ function resolveRun(input: TrainConfigInput & { resume?: string }): { config: Tr
     const saved = (JSON.parse(readFileSync(file, 'utf8')) as { config: TrainConfigInput }).config;
     // Only settings that do not change the trajectory may be overridden on resume.
     const overrides: Partial<TrainConfigInput> = {};
-    for (const k of ['maxSteps', 'evalEvery', 'saveEvery', 'threads'] as const) {
+    const allowed = ['maxSteps', 'evalEvery', 'saveEvery', 'threads'] as const;
+    for (const k of allowed) {
       if (input[k] !== undefined) (overrides as Record<string, unknown>)[k] = input[k];
+    }
+    const ignored = Object.keys(input).filter(
+      (k) => !(allowed as readonly string[]).includes(k) && !['resume', 'out'].includes(k) && input[k as keyof typeof input] !== undefined,
+    );
+    if (ignored.length > 0) {
+      log(`warning: --resume keeps the run's recorded settings; ignoring ${ignored.join(', ')} (only ${allowed.join(', ')} may change)`);
     }
     const config = resolveTrainConfig({ ...saved, ...overrides, out: runDir, resume: runDir }, `${file}`);
     const from = latestCheckpoint(runDir);
@@ -98,7 +105,7 @@ function resolveRun(input: TrainConfigInput & { resume?: string }): { config: Tr
 
 export async function train(input: TrainConfigInput & { resume?: string }, hooks: TrainHooks = {}): Promise<TrainResult> {
   const log = hooks.log ?? ((m: string) => process.stderr.write(`${m}\n`));
-  const { config, runDir, resumeFrom } = resolveRun(input);
+  const { config, runDir, resumeFrom } = resolveRun(input, log);
   const native = loadNative();
   if (config.threads) native.setNumThreads(config.threads);
   mkdirSync(runDir, { recursive: true });
