@@ -1,0 +1,238 @@
+#!/usr/bin/env python3
+"""The peer of `rdpo-native bench`: TRL's DPOTrainer timed on the same model directory, data file and settings.
+
+Run it in a fresh process (peak RSS is the process's own high-water mark). Prints one JSON object with `--json`.
+
+Settings matched to `rdpo-native bench`:
+  - policy and reference: two copies of --model loaded with AutoModelForCausalLM (the reference is a second copy;
+    with --precompute-ref TRL computes the reference log-probs for the whole dataset before training instead);
+  - float32: weights float32, bf16=False. bfloat16: TRL's usual mixed precision, float32 master weights with
+    TrainingArguments bf16=True (CPU autocast to bfloat16); --bf16-weights loads the weights in bfloat16 instead;
+  - per-device batch --batch-size pairs, gradient accumulation 1, no gradient checkpointing (DPOConfig's default is
+    on: turned off here), loss sigmoid (DPO), beta --beta, AdamW with learning rate --lr, constant schedule,
+    grad-norm clip 10, dropout off (TRL's default), 1 device, no logging/saving/evaluation, dataloader in-process;
+  - max length --max-length per sequence (TRL 1.16 has no separate max prompt length; the bench's sequences are far
+    shorter than either limit, so nothing is truncated on either side);
+  - data: the first (warmup + steps) × batch-size rows of --data ({prompt, chosen, rejected} strings; TRL appends EOS
+    to each completion). TRL's sampler shuffles them; every pair is used exactly once.
+
+Measurement conventions (the same as ours, lib/bench/):
+  - step time: wall time between consecutive optimiser-step ends (TrainerCallback.on_step_end), so it covers
+    batch fetching, collation, forward, backward, optimiser and the reference forward; the first --warmup steps are
+    not timed. `median_step_s` is the median of the timed steps;
+  - tokens: the non-pad tokens of the chosen and rejected sequences, prompt included — the sum of the attention mask
+    of the batches TRL's collator yields to the timed steps;
+  - reference work: with --precompute-ref the wall time of TRL's precompute pass is prorated to the timed steps'
+    pairs (precompute seconds × timed pairs / precomputed pairs) and added to the timed window;
+  - tokens_per_sec = timed tokens / (sum of timed step times + prorated reference time);
+  - FLOPs: 6·N per trained token (policy forward + backward) plus 2·N per token the reference forwards for those
+    steps (timed or prorated), where N counts the parameters that take part in matmuls per token: every linear
+    weight of the decoder layers plus the LM head (tied or not; the embedding lookup is not a matmul). Attention-score
+    FLOPs (~O(seq²)) are left out, as in the usual 6N convention. mfu = FLOPs / time / peak;
+  - peak: torch's achieved FLOP/s on square matmuls of the same dtype (--matmul-size, --matmul-iters), measured in
+    this process after training, reported as `matmul_peak_flops`;
+  - peak_rss_mb: resource.getrusage(RUSAGE_SELF).ru_maxrss (KiB on Linux) / 1024.
+"""
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+
+
+def matmul_params(cfg):
+    """N of the FLOP convention above, from a Hugging Face Llama-style config.json."""
+    h, inter, layers = cfg["hidden_size"], cfg["intermediate_size"], cfg["num_hidden_layers"]
+    heads = cfg["num_attention_heads"]
+    kv = cfg.get("num_key_value_heads", heads)
+    hd = cfg.get("head_dim") or h // heads
+    per_layer = h * heads * hd + 2 * h * kv * hd + heads * hd * h + 3 * h * inter
+    return layers * per_layer + cfg["vocab_size"] * h
+
+
+def measure_matmul_peak(torch, size, iters, dtype):
+    a = torch.randn(size, size, dtype=dtype)
+    b = torch.randn(size, size, dtype=dtype)
+    c = torch.empty(size, size, dtype=dtype)
+    with torch.no_grad():
+        torch.mm(a, b, out=c)  # warm-up
+        t0 = time.perf_counter()
+        for _ in range(iters):
+            torch.mm(a, b, out=c)
+        seconds = time.perf_counter() - t0
+    return 2.0 * size**3 * iters / seconds
+
+
+def read_rows(path, n):
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for line_no, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            missing = [k for k in ("prompt", "chosen", "rejected") if not isinstance(row.get(k), str)]
+            if missing:
+                sys.exit(f"{path}:{line_no}: missing string field(s) {', '.join(missing)}")
+            rows.append({k: row[k] for k in ("prompt", "chosen", "rejected")})
+            if len(rows) == n:
+                return rows
+    sys.exit(f"{path}: {len(rows)} pairs, need (warmup + steps) × batch-size = {n}; pass a larger file or fewer --steps")
+
+
+def main():
+    ap = argparse.ArgumentParser(description="TRL DPOTrainer throughput, the peer of `rdpo-native bench`")
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
+    ap.add_argument("--bf16-weights", action="store_true", help="load weights in bfloat16 instead of autocast")
+    ap.add_argument("--batch-size", type=int, default=2, help="pairs per optimiser step")
+    ap.add_argument("--max-length", type=int, default=1024)
+    ap.add_argument("--beta", type=float, default=0.1)
+    ap.add_argument("--lr", type=float, default=5e-7)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--precompute-ref", action="store_true", help="precompute_ref_log_probs=True")
+    ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
+    ap.add_argument("--matmul-size", type=int, default=1024)
+    ap.add_argument("--matmul-iters", type=int, default=20)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    if args.steps < 1 or args.warmup < 0 or args.batch_size < 1:
+        sys.exit("--steps must be ≥ 1, --warmup ≥ 0 and --batch-size ≥ 1")
+
+    # Keep datasets' cache (precomputed reference log-probs are cached by fingerprint) out of the user's cache.
+    work = tempfile.mkdtemp(prefix="trl-peer-")
+    os.environ["HF_DATASETS_CACHE"] = os.path.join(work, "datasets")
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+    import torch
+    import transformers
+    import trl
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+    from trl import DPOConfig, DPOTrainer
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+
+    with open(os.path.join(args.model, "config.json"), encoding="utf-8") as f:
+        n_matmul = matmul_params(json.load(f))
+    total_steps = args.warmup + args.steps
+    dataset = Dataset.from_list(read_rows(args.data, total_steps * args.batch_size))
+
+    weights_dtype = torch.bfloat16 if (args.dtype == "bfloat16" and args.bf16_weights) else torch.float32
+    load = lambda: AutoModelForCausalLM.from_pretrained(args.model, dtype=weights_dtype)
+    model, ref_model = load(), load()
+    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+
+    config = DPOConfig(
+        output_dir=os.path.join(work, "out"),
+        per_device_train_batch_size=args.batch_size,
+        gradient_accumulation_steps=1,
+        max_steps=total_steps,
+        learning_rate=args.lr,
+        lr_scheduler_type="constant",
+        warmup_steps=0,
+        max_grad_norm=10.0,
+        beta=args.beta,
+        loss_type=["sigmoid"],
+        max_length=args.max_length,
+        gradient_checkpointing=False,
+        bf16=args.dtype == "bfloat16" and not args.bf16_weights,
+        fp16=False,
+        precompute_ref_log_probs=args.precompute_ref,
+        use_cpu=not torch.cuda.is_available(),
+        dataloader_num_workers=0,
+        logging_strategy="no",
+        save_strategy="no",
+        eval_strategy="no",
+        report_to=[],
+        disable_tqdm=True,
+        seed=args.seed,
+    )
+
+    step_ends, step_tokens = [], []
+    precompute = {"seconds": 0.0, "pairs": 0}
+
+    class StepClock(TrainerCallback):
+        def on_train_begin(self, *_, **__):
+            step_ends.append(time.perf_counter())  # start of step 1
+
+        def on_step_end(self, *_, **__):
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            step_ends.append(time.perf_counter())
+
+    class TimedDPOTrainer(DPOTrainer):
+        def training_step(self, model, inputs, *rest, **kw):
+            step_tokens.append(int(inputs["attention_mask"].sum()))
+            return super().training_step(model, inputs, *rest, **kw)
+
+        def _precompute_ref_logps(self, dataset, name, batch_size):
+            t0 = time.perf_counter()
+            out = super()._precompute_ref_logps(dataset, name, batch_size)
+            precompute["seconds"] += time.perf_counter() - t0
+            precompute["pairs"] += len(dataset)
+            return out
+
+    trainer = TimedDPOTrainer(model=model, ref_model=ref_model, args=config, train_dataset=dataset,
+                              processing_class=tokenizer, callbacks=[StepClock()])
+    trainer.train()
+
+    step_s = [b - a for a, b in zip(step_ends, step_ends[1:])]
+    if len(step_s) != total_steps or len(step_tokens) != total_steps:
+        sys.exit(f"internal: saw {len(step_s)} step ends and {len(step_tokens)} batches for {total_steps} steps")
+    timed_s, timed_tokens = step_s[args.warmup:], sum(step_tokens[args.warmup:])
+    ref_s = precompute["seconds"] * (args.steps * args.batch_size) / precompute["pairs"] if precompute["pairs"] else 0.0
+    window_s = sum(timed_s) + ref_s
+    flops = 6 * n_matmul * timed_tokens + 2 * n_matmul * timed_tokens  # policy fwd+bwd, reference fwd (live or prorated)
+    peak_dtype = torch.bfloat16 if args.dtype == "bfloat16" else torch.float32
+    peak = measure_matmul_peak(torch, args.matmul_size, args.matmul_iters, peak_dtype)
+    result = {
+        "impl": "trl",
+        "loss": "dpo",
+        "dtype": args.dtype,
+        "precision": "bf16 weights" if args.bf16_weights else ("autocast bf16, fp32 master weights" if args.dtype == "bfloat16" else "float32"),
+        "device": "cuda" if torch.cuda.is_available() else "cpu",
+        "threads": torch.get_num_threads(),
+        "batch_size": args.batch_size,
+        "warmup_steps": args.warmup,
+        "steps": args.steps,
+        "precompute_ref": args.precompute_ref,
+        "tokens_per_step": timed_tokens / args.steps,
+        "tokens": timed_tokens,
+        "rationale_tokens": 0,
+        "median_step_s": statistics.median(timed_s),
+        "step_s": timed_s,
+        "ref_precompute_s": ref_s,
+        "window_s": window_s,
+        "tokens_per_sec": timed_tokens / window_s,
+        "matmul_params": n_matmul,
+        "flops": flops,
+        "matmul_peak_flops": peak,
+        "mfu": flops / window_s / peak,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_cuda_mb": torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None,
+        "versions": {"torch": torch.__version__, "transformers": transformers.__version__, "trl": trl.__version__,
+                     "python": sys.version.split()[0]},
+        "optimizer": str(config.optim),
+        "load_avg_1m": os.getloadavg()[0],  # the machine is shared: a high load slows both sides alike
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"TRL DPOTrainer {args.dtype}: {result['tokens_per_sec']:.1f} tokens/s, median step {result['median_step_s']:.3f} s, "
+              f"{result['tokens_per_step']:.0f} tokens/step, MFU {100 * result['mfu']:.1f}% of {peak / 1e9:.1f} GFLOP/s, "
+              f"peak RSS {result['peak_rss_mb']:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
