@@ -184,12 +184,22 @@ export interface NativeTrainer {
   readonly numParameters: number;
 }
 
+export interface DeviceMemoryStatsRaw {
+  allocatedBytes: number;
+  peakAllocatedBytes: number;
+  reservedBytes: number;
+  peakReservedBytes: number;
+}
+
 export interface NativeBinding {
   readonly abiVersion: number;
   // runtime (native/napi/runtime_info.cpp)
   runtimeInfo(): RuntimeInfoRaw;
   setNumThreads(threads: number): void;
   measureMatmulPeak(size: number, iterations: number, dtype: NativeDtype, device: string): Promise<MatmulPeakRaw>;
+  // accelerator memory (native/napi/device_memory.cpp); null for cpu
+  deviceMemoryStats(device: string): DeviceMemoryStatsRaw | null;
+  resetDevicePeakMemory(device: string): void;
   // tensor bridge (native/napi/tensor.cpp)
   NativeTensor: abstract new (...args: never[]) => NativeTensor;
   arange(n: number, dtype?: NativeDtype): NativeTensor;

@@ -1,5 +1,6 @@
 // Every CLI command, registered in the order `--help` lists them.
 import type { Command } from 'commander';
+import { registerBench } from './bench.js';
 import { registerCompare } from './compare.js';
 import { registerData } from './data.js';
 import { registerDoctor } from './doctor.js';
@@ -21,5 +22,6 @@ export function registerCommands(program: Command): void {
   registerLogprobs(program);
   registerGenerate(program);
   registerServe(program);
+  registerBench(program);
   registerDoctor(program);
 }

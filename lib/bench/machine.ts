@@ -1,0 +1,35 @@
+// What bench measures about the machine itself: the matmul peak (MFU's denominator), the process's
+// peak RSS and the accelerator's peak memory.
+import { loadNative } from '../native/load.js';
+import type { NativeDtype } from '../native/binding.js';
+
+export interface MatmulPeakOptions {
+  dtype: NativeDtype;
+  device: string;
+  /** Square matrix size; default 1024 on CPU, 8192 on an accelerator. */
+  size?: number;
+  /** Timed matmuls; default 20 on CPU, 50 on an accelerator. */
+  iterations?: number;
+}
+
+/** Achieved FLOP/s of square matmuls in `dtype` on `device`, measured now. */
+export async function measureMatmulPeak(opts: MatmulPeakOptions): Promise<number> {
+  const cpu = opts.device === 'cpu';
+  const r = await loadNative().measureMatmulPeak(opts.size ?? (cpu ? 1024 : 8192), opts.iterations ?? (cpu ? 20 : 50), opts.dtype, opts.device);
+  return r.flopsPerSec;
+}
+
+/** The process's resident-set high-water mark, in MB (2^20 bytes). */
+export function peakRssMb(): number {
+  return process.resourceUsage().maxRSS / 1024; // maxRSS is in KiB
+}
+
+/** Peak bytes allocated by tensors on `device` since the last reset, in MB; null on CPU. */
+export function peakDeviceMb(device: string): number | null {
+  const s = loadNative().deviceMemoryStats(device);
+  return s ? s.peakAllocatedBytes / 2 ** 20 : null;
+}
+
+export function resetPeakDeviceMemory(device: string): void {
+  loadNative().resetDevicePeakMemory(device);
+}

@@ -1,0 +1,86 @@
+// `rdpo-native bench`: warm-up, N timed optimiser steps on the trainer path, and the numbers
+// (tokens/s, median step, MFU, peak RSS, peak accelerator memory) in BenchResult's shape.
+import os from 'node:os';
+import { loadNative } from '../native/load.js';
+import { packageVersion } from '../native/runtime.js';
+import { matmulParams, readDecoderShape } from './flops.js';
+import { runTimedSteps, type StepFn } from './harness.js';
+import { measureMatmulPeak, peakDeviceMb, peakRssMb, resetPeakDeviceMemory } from './machine.js';
+import { summarize, type BenchResult } from './result.js';
+
+export type BenchLoss = 'dpo' | 'rdpo';
+export type BenchDtype = 'float32' | 'bfloat16';
+
+export interface BenchOptions {
+  model: string;
+  data: string;
+  loss: BenchLoss;
+  /** Preference pairs per optimiser step. */
+  batchSize: number;
+  maxLength: number;
+  maxPromptLength: number;
+  dtype: BenchDtype;
+  device: string;
+  warmup: number;
+  steps: number;
+  /** Reference log-probs computed for the bench's pairs before the steps; their time is charged to the steps. */
+  precomputeRef: boolean;
+  lr: number;
+  beta: number;
+  seed: number;
+  threads?: number;
+  matmulSize?: number;
+  matmulIterations?: number;
+  onStep?: (index: number, seconds: number, warmup: boolean) => void;
+}
+
+/** One optimiser step per call on pairs [index·B, (index+1)·B) of the data, in file order. */
+export interface Stepper {
+  step: StepFn;
+  /** Waits for queued accelerator work (so that wall time covers it). */
+  synchronize?: () => void;
+  close?: () => void;
+}
+
+export type StepperFactory = (opts: BenchOptions) => Promise<Stepper>;
+
+export async function runBench(opts: BenchOptions, makeStepper: StepperFactory): Promise<BenchResult> {
+  const native = loadNative();
+  if (opts.threads) native.setNumThreads(opts.threads);
+  const n = matmulParams(readDecoderShape(opts.model));
+  const stepper = await makeStepper(opts);
+  let run;
+  try {
+    resetPeakDeviceMemory(opts.device);
+    run = await runTimedSteps(stepper.step, {
+      warmup: opts.warmup,
+      steps: opts.steps,
+      ...(stepper.synchronize ? { synchronize: stepper.synchronize } : {}),
+      ...(opts.onStep ? { onStep: opts.onStep } : {}),
+    });
+  } finally {
+    stepper.close?.();
+  }
+  const peakCudaMb = peakDeviceMb(opts.device); // before the matmul peak allocates its own buffers
+  const peak = await measureMatmulPeak({
+    dtype: opts.dtype,
+    device: opts.device,
+    ...(opts.matmulSize ? { size: opts.matmulSize } : {}),
+    ...(opts.matmulIterations ? { iterations: opts.matmulIterations } : {}),
+  });
+  const info = native.runtimeInfo();
+  return summarize(run, {
+    loss: opts.loss,
+    dtype: opts.dtype,
+    device: opts.device,
+    threads: info.intraOpThreads,
+    batchSize: opts.batchSize,
+    precomputeRef: opts.precomputeRef,
+    matmulParams: n,
+    matmulPeakFlops: peak,
+    peakRssMb: peakRssMb(),
+    peakCudaMb,
+    versions: { 'rdpo-native': packageVersion(), torch: info.torchVersion, node: process.version },
+    loadAvg1m: os.loadavg()[0] ?? 0,
+  });
+}
