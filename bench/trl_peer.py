@@ -14,7 +14,7 @@ Settings matched to `rdpo-native bench`:
   - max length --max-length per sequence (TRL 1.16 has no separate max prompt length; the bench's sequences are far
     shorter than either limit, so nothing is truncated on either side);
   - data: the first (warmup + steps) × batch-size rows of --data ({prompt, chosen, rejected} strings; TRL appends EOS
-    to each completion). TRL's sampler shuffles them; every pair is used exactly once.
+    to each completion), taken in file order (the sampler is sequential here, not shuffled), each exactly once.
 
 Measurement conventions (the same as ours, lib/bench/):
   - step time: wall time between consecutive optimiser-step ends (TrainerCallback.on_step_end), so it covers
@@ -175,6 +175,10 @@ def main():
         def training_step(self, model, inputs, *rest, **kw):
             step_tokens.append(int(inputs["attention_mask"].sum()))
             return super().training_step(model, inputs, *rest, **kw)
+
+        def _get_train_sampler(self, train_dataset=None):
+            # In file order, as ours takes them: the same pairs land in the same steps on both sides.
+            return torch.utils.data.SequentialSampler(train_dataset if train_dataset is not None else self.train_dataset)
 
         def _precompute_ref_logps(self, dataset, name, batch_size):
             t0 = time.perf_counter()
