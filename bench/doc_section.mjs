@@ -1,14 +1,15 @@
-// Rewrites one "## " section of a Markdown file and leaves the others alone (docs/benchmarks.md
-// holds sections owned by different benches).
+// Rewrites one marked block of a Markdown file and leaves the rest alone: docs/benchmarks.md holds
+// blocks written by different benches, each between `<!-- NAME:start … -->` and `<!-- NAME:end -->`.
 
-/** `text` with the section headed exactly `heading` replaced by `section` (appended if absent). */
-export function replaceSection(text, heading, section) {
-  const lines = text.split('\n');
-  const start = lines.findIndex((l) => l.trim() === heading);
-  const body = section.replace(/\n+$/, '').split('\n');
-  if (start < 0) return `${text.replace(/\n*$/, '\n\n')}${body.join('\n')}\n`;
-  let end = lines.findIndex((l, i) => i > start && /^## /.test(l));
-  if (end < 0) end = lines.length;
-  const after = lines.slice(end);
-  return [...lines.slice(0, start), ...body, ...(after.length ? ['', ...after] : [])].join('\n').replace(/\n*$/, '\n');
+/** `text` with the block named `name` replaced by `body` (appended when the file has no such block). */
+export function replaceMarkedBlock(text, name, body, writer) {
+  const start = `<!-- ${name}:start${writer ? ` (written by ${writer})` : ''} -->`;
+  const end = `<!-- ${name}:end -->`;
+  const block = `${start}\n${body.replace(/\n+$/, '')}\n${end}`;
+  const startRe = new RegExp(`^<!-- ${name}:start[^\\n]*-->$`, 'm');
+  const s = text.search(startRe);
+  const e = text.indexOf(end, s);
+  if (s >= 0 && e < 0) throw new Error(`the block "${name}" has a start marker but no "${end}"; fix the file by hand`);
+  if (s < 0) return `${text.replace(/\n*$/, '\n\n')}${block}\n`;
+  return text.slice(0, s) + block + text.slice(e + end.length);
 }

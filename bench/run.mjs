@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { replaceSection } from './doc_section.mjs';
+import { replaceMarkedBlock } from './doc_section.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SECTION = '## Training throughput vs TRL';
@@ -160,6 +160,6 @@ function record() {
   if (rows.some((r) => r.errors.length)) lines.push('');
   const file = path.join(root, 'docs', 'benchmarks.md');
   const old = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  writeFileSync(file, replaceSection(old, SECTION, lines.join('\n')));
+  writeFileSync(file, replaceMarkedBlock(old, 'trl-throughput', lines.join('\n'), 'bench/run.mjs --record'));
   log(`recorded in ${path.relative(root, file)}`);
 }

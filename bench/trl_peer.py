@@ -37,6 +37,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import sys
 import tempfile
@@ -189,7 +190,10 @@ def main():
 
     trainer = TimedDPOTrainer(model=model, ref_model=ref_model, args=config, train_dataset=dataset,
                               processing_class=tokenizer, callbacks=[StepClock()])
-    trainer.train()
+    try:
+        trainer.train()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
     step_s = [b - a for a, b in zip(step_ends, step_ends[1:])]
     if len(step_s) != total_steps or len(step_tokens) != total_steps:

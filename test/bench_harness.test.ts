@@ -9,7 +9,7 @@ import { median, medianPhases, runTimedSteps, type StepSample } from '../lib/ben
 import { measureMatmulPeak, peakDeviceMb, peakRssMb } from '../lib/bench/machine.js';
 import { summarize } from '../lib/bench/result.js';
 // @ts-expect-error: plain ESM helper of the bench driver, no type declarations
-import { replaceSection } from '../bench/doc_section.mjs';
+import { replaceMarkedBlock } from '../bench/doc_section.mjs';
 
 // SmolLM2-135M's config.json values (the shape bench/make_bench_model.py writes).
 const smollm2 = {
@@ -92,10 +92,14 @@ test('machine probes: a real matmul peak, the process RSS, no accelerator memory
   t.is(peakDeviceMb('cpu'), null);
 });
 
-test('replaceSection rewrites one section and keeps its neighbours', (t) => {
-  const doc = '# Benchmarks\n\n## Fused loss memory\n\nkeep me\n\n## Training throughput vs TRL\n\nold table\n\n## Later\n\nalso kept\n';
-  const out: string = replaceSection(doc, '## Training throughput vs TRL', '## Training throughput vs TRL\n\nnew table\n');
-  t.is(out, '# Benchmarks\n\n## Fused loss memory\n\nkeep me\n\n## Training throughput vs TRL\n\nnew table\n\n## Later\n\nalso kept\n');
-  const appended: string = replaceSection('# Benchmarks\n\n## Fused loss memory\n\nkeep me\n', '## Training throughput vs TRL', '## Training throughput vs TRL\n\nt\n');
-  t.is(appended, '# Benchmarks\n\n## Fused loss memory\n\nkeep me\n\n## Training throughput vs TRL\n\nt\n');
+test('replaceMarkedBlock rewrites its own block and keeps the other benches\' blocks', (t) => {
+  const other = '<!-- fused-loss-memory:start (written by bench/fused_loss_memory.mjs --write) -->\n## Fused loss memory\n\nkeep me\n<!-- fused-loss-memory:end -->';
+  const first: string = replaceMarkedBlock(`# Benchmarks\n\n${other}\n`, 'trl-throughput', '## Training throughput vs TRL\n\nold\n', 'bench/run.mjs --record');
+  t.is(first, `# Benchmarks\n\n${other}\n\n<!-- trl-throughput:start (written by bench/run.mjs --record) -->\n## Training throughput vs TRL\n\nold\n<!-- trl-throughput:end -->\n`);
+  const swapped = first.replace(other, '').replace(/^# Benchmarks\n\n\n\n/, '# Benchmarks\n\n') + `\n${other}\n`;
+  const second: string = replaceMarkedBlock(swapped, 'trl-throughput', '## Training throughput vs TRL\n\nnew', 'bench/run.mjs --record');
+  t.true(second.includes('## Training throughput vs TRL\n\nnew\n<!-- trl-throughput:end -->'));
+  t.false(second.includes('old'));
+  t.true(second.endsWith(`${other}\n`), 'the block after ours is untouched');
+  t.throws(() => replaceMarkedBlock('<!-- trl-throughput:start -->\nno end', 'trl-throughput', 'x'), { message: /no "<!-- trl-throughput:end -->"/ });
 });

@@ -33,3 +33,8 @@ export function peakDeviceMb(device: string): number | null {
 export function resetPeakDeviceMemory(device: string): void {
   loadNative().resetDevicePeakMemory(device);
 }
+
+/** Waits for the work queued on `device` (CUDA kernels run asynchronously); nothing to wait for on CPU. */
+export function synchronizeDevice(device: string): void {
+  loadNative().synchronizeDevice(device);
+}

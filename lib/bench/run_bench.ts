@@ -5,7 +5,7 @@ import { loadNative } from '../native/load.js';
 import { packageVersion } from '../native/runtime.js';
 import { matmulParams, readDecoderShape } from './flops.js';
 import { runTimedSteps, type StepFn } from './harness.js';
-import { measureMatmulPeak, peakDeviceMb, peakRssMb, resetPeakDeviceMemory } from './machine.js';
+import { measureMatmulPeak, peakDeviceMb, peakRssMb, resetPeakDeviceMemory, synchronizeDevice } from './machine.js';
 import { summarize, type BenchResult } from './result.js';
 
 export type BenchLoss = 'dpo' | 'rdpo';
@@ -37,8 +37,6 @@ export interface BenchOptions {
 /** One optimiser step per call on pairs [index·B, (index+1)·B) of the data, in file order. */
 export interface Stepper {
   step: StepFn;
-  /** Waits for queued accelerator work (so that wall time covers it). */
-  synchronize?: () => void;
   close?: () => void;
 }
 
@@ -55,7 +53,7 @@ export async function runBench(opts: BenchOptions, makeStepper: StepperFactory):
     run = await runTimedSteps(stepper.step, {
       warmup: opts.warmup,
       steps: opts.steps,
-      ...(stepper.synchronize ? { synchronize: stepper.synchronize } : {}),
+      synchronize: () => synchronizeDevice(opts.device),
       ...(opts.onStep ? { onStep: opts.onStep } : {}),
     });
   } finally {

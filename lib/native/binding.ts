@@ -197,9 +197,10 @@ export interface NativeBinding {
   runtimeInfo(): RuntimeInfoRaw;
   setNumThreads(threads: number): void;
   measureMatmulPeak(size: number, iterations: number, dtype: NativeDtype, device: string): Promise<MatmulPeakRaw>;
-  // accelerator memory (native/napi/device_memory.cpp); null for cpu
+  // accelerator state (native/napi/accelerator.cpp): memory stats are null and synchronize a no-op on cpu
   deviceMemoryStats(device: string): DeviceMemoryStatsRaw | null;
   resetDevicePeakMemory(device: string): void;
+  synchronizeDevice(device: string): void;
   // tensor bridge (native/napi/tensor.cpp)
   NativeTensor: abstract new (...args: never[]) => NativeTensor;
   arange(n: number, dtype?: NativeDtype): NativeTensor;

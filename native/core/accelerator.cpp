@@ -1,4 +1,4 @@
-#include "core/device_memory.h"
+#include "core/accelerator.h"
 
 #include <ATen/DeviceAccelerator.h>
 
@@ -32,6 +32,10 @@ std::optional<DeviceMemoryStats> device_memory_stats(const std::string& device) 
 
 void reset_device_peak_memory(const std::string& device) {
   if (auto index = accelerator_index(device)) at::accelerator::resetPeakStats(*index);
+}
+
+void synchronize_device(const std::string& device) {
+  if (auto index = accelerator_index(device)) at::accelerator::synchronizeDevice(*index);
 }
 
 }  // namespace rdpo

@@ -1,5 +1,6 @@
-// Accelerator memory high-water marks from LibTorch's caching allocator (CUDA, or whichever
-// accelerator the build has), for the bench's peak-memory report. CPU has no such allocator.
+// The accelerator's runtime state the bench reads: memory high-water marks from LibTorch's caching
+// allocator (CUDA, or whichever accelerator the build has) and a device-wide synchronize. On CPU
+// both are no-ops (CPU work is synchronous and has no caching allocator).
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -18,5 +19,7 @@ struct DeviceMemoryStats {
 std::optional<DeviceMemoryStats> device_memory_stats(const std::string& device);
 // Starts a new high-water mark on `device`; a no-op where device_memory_stats gives nullopt.
 void reset_device_peak_memory(const std::string& device);
+// Waits for all work queued on `device`; returns at once for "cpu".
+void synchronize_device(const std::string& device);
 
 }  // namespace rdpo

@@ -1,7 +1,7 @@
-// deviceMemoryStats(device), resetDevicePeakMemory(device): accelerator memory high-water marks for bench.
+// deviceMemoryStats(device), resetDevicePeakMemory(device), synchronizeDevice(device): the accelerator state bench reads.
 #include <napi.h>
 
-#include "core/device_memory.h"
+#include "core/accelerator.h"
 #include "napi/args.h"
 #include "napi/errors.h"
 #include "napi/registry.h"
@@ -34,9 +34,19 @@ Napi::Value ResetDevicePeakMemory(const Napi::CallbackInfo& info) {
   });
 }
 
+Napi::Value SynchronizeDevice(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string device = arg_string(info, 0, "device");
+  return guarded(env, [&]() -> Napi::Value {
+    rdpo::synchronize_device(device);
+    return env.Undefined();
+  });
+}
+
 void Export(Napi::Env env, Napi::Object exports) {
   exports.Set("deviceMemoryStats", Napi::Function::New(env, DeviceMemoryStatsJs, "deviceMemoryStats"));
   exports.Set("resetDevicePeakMemory", Napi::Function::New(env, ResetDevicePeakMemory, "resetDevicePeakMemory"));
+  exports.Set("synchronizeDevice", Napi::Function::New(env, SynchronizeDevice, "synchronizeDevice"));
 }
 
 RDPO_NAPI_EXPORTS(Export);
