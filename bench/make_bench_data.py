@@ -11,6 +11,11 @@ the pair, len(prompt + chosen + EOS) + len(prompt + rejected + EOS) with the ben
 --max-length per sequence — lies within --target ± --tolerance tokens. With the defaults (262 ± 20) a batch of 2 pairs
 is ≈ 525 tokens, the load the issue's targets were measured at. Deterministic: no randomness, no shuffling.
 
+Each row also carries a `rationale` for `--loss rdpo`: HH-RLHF has none, so the i-th row gets the i-th one-line judge
+reason of PandaLM's gpt-3.5-turbo file (shared/data/pandalm-gpt-3.5-turbo-testset-v1.json, ~120 characters). It is
+real rationale text but unrelated to the pair: it serves throughput only, where its length is what counts. TRL's
+peer ignores the field.
+
 Usage: python bench/make_bench_data.py --tokenizer MODEL_DIR --out FILE.jsonl [--pairs 64] [--target 262]
                                        [--tolerance 20] [--max-length 1024]
 """
@@ -21,7 +26,9 @@ import os
 import statistics
 
 MARK = "\n\nAssistant:"
-DEFAULT_SOURCE = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "hh-rlhf-harmless-base-test.jsonl.gz")
+SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+DEFAULT_SOURCE = os.path.join(SHARED_DATA, "hh-rlhf-harmless-base-test.jsonl.gz")
+DEFAULT_RATIONALES = os.path.join(SHARED_DATA, "pandalm-gpt-3.5-turbo-testset-v1.json")
 
 
 def split_pair(row):
@@ -42,6 +49,7 @@ def main():
     ap.add_argument("--tokenizer", required=True, help="model directory holding tokenizer.json")
     ap.add_argument("--out", required=True)
     ap.add_argument("--source", default=DEFAULT_SOURCE)
+    ap.add_argument("--rationales", default=DEFAULT_RATIONALES, help="PandaLM judge file whose gpt_reason fills `rationale`")
     ap.add_argument("--pairs", type=int, default=64)
     ap.add_argument("--target", type=int, default=262, help="tokens per pair (chosen + rejected sequences)")
     ap.add_argument("--tolerance", type=int, default=20)
@@ -72,6 +80,12 @@ def main():
     if len(picked) < args.pairs:
         raise SystemExit(f"{args.source}: only {len(picked)} rows within {args.target}±{args.tolerance} tokens; "
                          f"widen --tolerance or ask fewer --pairs")
+    with open(args.rationales, encoding="utf-8") as f:
+        reasons = [r["gpt_reason"].strip() for r in json.load(f) if isinstance(r.get("gpt_reason"), str) and r["gpt_reason"].strip()]
+    if not reasons:
+        raise SystemExit(f"{args.rationales}: no gpt_reason texts")
+    for i, row in enumerate(picked):
+        row["rationale"] = reasons[i % len(reasons)]
     with open(args.out, "w", encoding="utf-8") as f:
         for row in picked:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
