@@ -5,7 +5,7 @@
 // "Training throughput vs TRL" section of docs/benchmarks.md (other sections are left as they are).
 //
 //   node bench/run.mjs [--model DIR] [--data FILE] [--dtypes float32,bfloat16] [--batch-size 2]
-//                      [--max-length 1024] [--warmup 2] [--steps 5] [--threads N] [--precompute-ref]
+//                      [--max-length 1024] [--warmup 2] [--steps 5] [--threads N] [--precompute-ref] [--phases]
 //                      [--only ours|trl] [--python python3] [--json] [--record]
 //
 // Without --model/--data it uses bench/.cache/, generating the random-init SmolLM2-135M-shaped model
@@ -33,6 +33,7 @@ const { values: a } = parseArgs({
     steps: { type: 'string', default: '5' },
     threads: { type: 'string' },
     'precompute-ref': { type: 'boolean', default: false },
+    phases: { type: 'boolean', default: false },
     only: { type: 'string' },
     python: { type: 'string', default: process.env.PYTHON ?? 'python3' },
     json: { type: 'boolean', default: false },
@@ -81,13 +82,14 @@ if (!a.data && !existsSync(data)) {
 for (const [flag, p] of [['--model', path.join(model, 'config.json')], ['--data', data]]) if (!existsSync(p)) fail(`${flag}: ${p} does not exist`);
 
 const common = ['--model', model, '--data', data, '--batch-size', a['batch-size'], '--max-length', a['max-length'],
-  '--warmup', a.warmup, '--steps', a.steps, ...(a.threads ? ['--threads', a.threads] : []),
-  ...(a['precompute-ref'] ? ['--precompute-ref'] : []), '--json'];
+  '--warmup', a.warmup, '--steps', a.steps, ...(a.threads ? ['--threads', a.threads] : []), '--json'];
+// Ours always precomputes reference log-probs (the trainer's design) and charges their time to the
+// steps; TRL forwards a second model copy each step unless --precompute-ref is given.
 
 const rows = [];
 for (const dtype of dtypes) {
-  const ours = a.only === 'trl' ? { skipped: true } : run(process.execPath, ['bin/rdpo-native.js', 'bench', ...common, '--dtype', dtype], `rdpo-native bench (${dtype})`);
-  const trl = a.only === 'ours' ? { skipped: true } : run(a.python, ['bench/trl_peer.py', ...common, '--dtype', dtype], `TRL peer (${dtype})`);
+  const ours = a.only === 'trl' ? { skipped: true } : run(process.execPath, ['bin/rdpo-native.js', 'bench', ...common, '--dtype', dtype, ...(a.phases ? ['--phases'] : [])], `rdpo-native bench (${dtype})`);
+  const trl = a.only === 'ours' ? { skipped: true } : run(a.python, ['bench/trl_peer.py', ...common, '--dtype', dtype, ...(a['precompute-ref'] ? ['--precompute-ref'] : [])], `TRL peer (${dtype})`);
   for (const side of [ours, trl]) if (side.error) log(`  ${side.error}`);
   const o = ours.result, t = trl.result;
   rows.push({
@@ -144,7 +146,7 @@ function record() {
     `- Machine: ${m.cpu}, ${m.cores} cores, ${m.memory_gib} GiB, ${m.platform}; ${first.threads} intra-op threads; 1-minute load average at the end ${m.load_avg_1m.toFixed(1)} (a shared machine slows both sides alike; compare ratios).`,
     `- Versions: ${Object.entries(v).map(([k, x]) => `${k} ${x}`).join(', ')}.`,
     `- Model: \`${path.relative(root, model) || model}\` (${first.matmul_params.toLocaleString('en-US')} matmul parameters); data: \`${path.relative(root, data) || data}\`, the first (warm-up + steps) × batch pairs in file order.`,
-    `- Settings: DPO (sigmoid, β 0.1), batch ${first.batch_size} pairs, ${first.warmup_steps} warm-up + ${first.steps} timed optimiser steps, max length ${a['max-length']}, reference model ${first.precompute_ref ? 'precomputed (time charged to the steps)' : 'a second copy, forwarded each step'}; bfloat16 = autocast over float32 master weights on both sides.`,
+    `- Settings: DPO (sigmoid, β 0.1), batch ${first.batch_size} pairs, ${first.warmup_steps} warm-up + ${first.steps} timed optimiser steps, max length ${a['max-length']}, reference: ours precomputes its log-probs (the reference model alone in memory; the time is charged to the steps), TRL ${rows.find((r) => r.trl)?.trl?.precompute_ref ? 'precomputes too (precompute_ref_log_probs, time prorated to the steps)' : 'forwards a second model copy each step (its default)'}; bfloat16 = autocast over float32 master weights on both sides.`,
     '- tokens/s: non-pad tokens of the chosen and rejected sequences (prompt included) over the wall time of the timed steps, reference work included. MFU: (6·N per trained token + 2·N per reference-forwarded token) / time / a matmul peak of the same dtype measured in the same process; N = matmul parameters (decoder linears + LM head).',
     '',
     'Commands:',

@@ -14,13 +14,15 @@ export interface StepSample {
   referenceOutsideSeconds: number;
   /** Optional seconds per phase measured inside the step (forward, backward, loss, optimizer, reference …). */
   phases?: Record<string, number>;
+  /** Seconds inside the step call spent on diagnostics that are not part of a training step (not timed). */
+  excludedSeconds?: number;
 }
 
 export type StepFn = (index: number) => Promise<StepSample>;
 
 export interface TimedRun {
   warmupSteps: number;
-  /** Wall seconds of each timed step, reference work outside the step included. */
+  /** Wall seconds of each timed step, reference work outside the step included, diagnostics excluded. */
   stepSeconds: number[];
   samples: StepSample[];
 }
@@ -47,7 +49,7 @@ export async function runTimedSteps(step: StepFn, opts: HarnessOptions): Promise
     const warmup = i < opts.warmup;
     opts.onStep?.(i, seconds, warmup);
     if (warmup) continue;
-    stepSeconds.push(seconds + sample.referenceOutsideSeconds);
+    stepSeconds.push(seconds - (sample.excludedSeconds ?? 0) + sample.referenceOutsideSeconds);
     samples.push(sample);
   }
   return { warmupSteps: opts.warmup, stepSeconds, samples };

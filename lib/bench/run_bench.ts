@@ -23,8 +23,8 @@ export interface BenchOptions {
   device: string;
   warmup: number;
   steps: number;
-  /** Reference log-probs computed for the bench's pairs before the steps; their time is charged to the steps. */
-  precomputeRef: boolean;
+  /** Also time forward + loss without gradients for each timed batch (outside the step time), to split backward out. */
+  phases?: boolean;
   lr: number;
   beta: number;
   seed: number;
@@ -37,6 +37,8 @@ export interface BenchOptions {
 /** One optimiser step per call on pairs [index·B, (index+1)·B) of the data, in file order. */
 export interface Stepper {
   step: StepFn;
+  /** Whether reference log-probs are computed before the steps (their time is still charged to them). */
+  precomputeRef: boolean;
   close?: () => void;
 }
 
@@ -73,7 +75,7 @@ export async function runBench(opts: BenchOptions, makeStepper: StepperFactory):
     device: opts.device,
     threads: info.intraOpThreads,
     batchSize: opts.batchSize,
-    precomputeRef: opts.precomputeRef,
+    precomputeRef: stepper.precomputeRef,
     matmulParams: n,
     matmulPeakFlops: peak,
     peakRssMb: peakRssMb(),

@@ -17,7 +17,7 @@ interface BenchCliOptions {
   device: string;
   warmup: string;
   steps: string;
-  precomputeRef?: boolean;
+  phases?: boolean;
   lr: string;
   beta: string;
   seed: string;
@@ -61,7 +61,7 @@ export function parseBenchOptions(o: BenchCliOptions): BenchOptions {
     device: o.device,
     warmup: wholeNumber(o.warmup, '--warmup', 0),
     steps: wholeNumber(o.steps, '--steps', 1),
-    precomputeRef: o.precomputeRef ?? false,
+    phases: o.phases ?? false,
     lr: positiveNumber(o.lr, '--lr'),
     beta: positiveNumber(o.beta, '--beta'),
     seed: wholeNumber(o.seed, '--seed', 0),
@@ -84,7 +84,7 @@ export function registerBench(program: Command): void {
     .option('--device <name>', 'cpu, cuda, cuda:N', 'cpu')
     .option('--warmup <n>', 'untimed steps first', '2')
     .option('--steps <n>', 'timed optimiser steps', '5')
-    .option('--precompute-ref', 'compute the reference log-probs before the steps (their time still counts)')
+    .option('--phases', 'also time forward + loss without gradients per batch (untimed) to split out backward')
     .option('--lr <x>', 'learning rate', '5e-7')
     .option('--beta <x>', 'DPO beta', '0.1')
     .option('--seed <n>', 'seed', '0')
