@@ -99,6 +99,7 @@ for (const dtype of dtypes) {
     errors: [ours.error, trl.error].filter(Boolean),
     commands: [ours.command, trl.command].filter(Boolean),
     speedup: o && t ? o.pair_tokens_per_sec / t.tokens_per_sec : null,
+    cpu_speedup: o?.pair_tokens_per_cpu_sec && t?.pair_tokens_per_cpu_sec ? o.pair_tokens_per_cpu_sec / t.pair_tokens_per_cpu_sec : null,
     rss_ratio: o && t ? o.peak_rss_mb / t.peak_rss_mb : null,
   });
 }
@@ -107,11 +108,12 @@ const fmt = (x, digits = 0) => (x === null || x === undefined ? '—' : Number(x
 const pct = (x) => (x === null || x === undefined ? '—' : `${(100 * x).toFixed(1)}%`);
 const mark = (ok) => (ok === null ? '' : ok ? ' ✓' : ' ✗');
 function table() {
-  const head = '| dtype | ours tokens/s | TRL tokens/s | ratio (target ≥ 2×) | ours peak RSS MB | TRL peak RSS MB | ratio (target ≤ 0.6×) | ours MFU | TRL MFU |';
-  const sep = '|---|---:|---:|---:|---:|---:|---:|---:|---:|';
+  const head = '| dtype | ours tokens/s | TRL tokens/s | ratio (target ≥ 2×) | per CPU-second ratio | ours peak RSS MB | TRL peak RSS MB | ratio (target ≤ 0.6×) | ours MFU | TRL MFU |';
+  const sep = '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
   const body = rows.map((r) =>
     `| ${r.dtype} | ${fmt(r.ours?.pair_tokens_per_sec, 1)} | ${fmt(r.trl?.tokens_per_sec, 1)} | ` +
     `${r.speedup === null ? '—' : `${r.speedup.toFixed(2)}×${mark(r.speedup >= TARGET.speedup)}`} | ` +
+    `${r.cpu_speedup === null ? '—' : `${r.cpu_speedup.toFixed(2)}×`} | ` +
     `${fmt(r.ours?.peak_rss_mb)} | ${fmt(r.trl?.peak_rss_mb)} | ` +
     `${r.rss_ratio === null ? '—' : `${r.rss_ratio.toFixed(2)}×${mark(r.rss_ratio <= TARGET.rss)}`} | ` +
     `${pct(r.ours?.mfu)} | ${pct(r.trl?.mfu)} |`);
@@ -147,6 +149,7 @@ function record() {
     `- Versions: ${Object.entries(v).map(([k, x]) => `${k} ${x}`).join(', ')}.`,
     `- Model: \`${path.relative(root, model) || model}\` (${first.matmul_params.toLocaleString('en-US')} matmul parameters); data: \`${path.relative(root, data) || data}\`, the first (warm-up + steps) × batch pairs in file order.`,
     `- Settings: DPO (sigmoid, β 0.1), batch ${first.batch_size} pairs, ${first.warmup_steps} warm-up + ${first.steps} timed optimiser steps, max length ${a['max-length']}, reference: ours precomputes its log-probs (the reference model alone in memory; the time is charged to the steps), TRL ${rows.find((r) => r.trl)?.trl?.precompute_ref ? 'precomputes too (precompute_ref_log_probs, time prorated to the steps)' : 'forwards a second model copy each step (its default)'}; bfloat16 = autocast over float32 master weights on both sides.`,
+    '- Per CPU-second ratio: the same tokens over process CPU seconds (user + sys, all threads) instead of wall seconds, less disturbed by other load on a shared machine.',
     '- tokens/s: non-pad tokens of the chosen and rejected sequences (prompt included) over the wall time of the timed steps, reference work included. MFU: (6·N per trained token + 2·N per reference-forwarded token) / time / a matmul peak of the same dtype measured in the same process; N = matmul parameters (decoder linears + LM head).',
     '',
     'Commands:',

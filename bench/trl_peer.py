@@ -25,12 +25,16 @@ Measurement conventions (the same as ours, lib/bench/):
   - reference work: with --precompute-ref the wall time of TRL's precompute pass is prorated to the timed steps'
     pairs (precompute seconds × timed pairs / precomputed pairs) and added to the timed window;
   - tokens_per_sec = timed tokens / (sum of timed step times + prorated reference time);
+  - cpu_s: process CPU seconds (user + sys, all threads) over the same window, counted the same way;
+    pair_tokens_per_cpu_sec = timed tokens / cpu_s is steadier than wall time on a shared machine;
   - FLOPs: 6·N per trained token (policy forward + backward) plus 2·N per token the reference forwards for those
     steps (timed or prorated), where N counts the parameters that take part in matmuls per token: every linear
     weight of the decoder layers plus the LM head (tied or not; the embedding lookup is not a matmul). Attention-score
     FLOPs (~O(seq²)) are left out, as in the usual 6N convention. mfu = FLOPs / time / peak;
-  - peak: torch's achieved FLOP/s on square matmuls of the same dtype (--matmul-size, --matmul-iters), measured in
-    this process after training, reported as `matmul_peak_flops`;
+  - hardware_mfu: the same FLOP convention over the rows the models compute (TRL pads each batch to its longest
+    sequence; ours computes a shared prompt once), reported with `computed_tokens`;
+  - peak: torch's achieved FLOP/s on square matmuls of the same dtype (--matmul-size, --matmul-iters), the best of 5
+    trials, measured in this process after training, reported as `matmul_peak_flops`;
   - peak_rss_mb: resource.getrusage(RUSAGE_SELF).ru_maxrss (KiB on Linux) / 1024.
 """
 import argparse
@@ -44,6 +48,12 @@ import tempfile
 import time
 
 
+def cpu_seconds():
+    """Process CPU seconds (user + sys, all threads)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def matmul_params(cfg):
     """N of the FLOP convention above, from a Hugging Face Llama-style config.json."""
     h, inter, layers = cfg["hidden_size"], cfg["intermediate_size"], cfg["num_hidden_layers"]
@@ -54,17 +64,20 @@ def matmul_params(cfg):
     return layers * per_layer + cfg["vocab_size"] * h
 
 
-def measure_matmul_peak(torch, size, iters, dtype):
+def measure_matmul_peak(torch, size, iters, dtype, trials=5):
+    """Best of `trials` timings of `iters` square matmuls: the best is the machine's, the rest other load's."""
     a = torch.randn(size, size, dtype=dtype)
     b = torch.randn(size, size, dtype=dtype)
     c = torch.empty(size, size, dtype=dtype)
+    best = 0.0
     with torch.no_grad():
         torch.mm(a, b, out=c)  # warm-up
-        t0 = time.perf_counter()
-        for _ in range(iters):
-            torch.mm(a, b, out=c)
-        seconds = time.perf_counter() - t0
-    return 2.0 * size**3 * iters / seconds
+        for _ in range(trials):
+            t0 = time.perf_counter()
+            for _ in range(iters):
+                torch.mm(a, b, out=c)
+            best = max(best, 2.0 * size**3 * iters / (time.perf_counter() - t0))
+    return best
 
 
 def read_rows(path, n):
@@ -98,7 +111,7 @@ def main():
     ap.add_argument("--precompute-ref", action="store_true", help="precompute_ref_log_probs=True")
     ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
     ap.add_argument("--matmul-size", type=int, default=1024)
-    ap.add_argument("--matmul-iters", type=int, default=20)
+    ap.add_argument("--matmul-iters", type=int, default=5, help="matmuls per trial (best of 5 trials)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
@@ -160,21 +173,24 @@ def main():
         seed=args.seed,
     )
 
-    step_ends, step_tokens = [], []
-    precompute = {"seconds": 0.0, "pairs": 0}
+    step_ends, step_cpu_ends, step_tokens, step_rows = [], [], [], []
+    precompute = {"seconds": 0.0, "cpu_seconds": 0.0, "pairs": 0}
 
     class StepClock(TrainerCallback):
         def on_train_begin(self, *_, **__):
             step_ends.append(time.perf_counter())  # start of step 1
+            step_cpu_ends.append(cpu_seconds())
 
         def on_step_end(self, *_, **__):
             if torch.cuda.is_available():
                 torch.cuda.synchronize()
             step_ends.append(time.perf_counter())
+            step_cpu_ends.append(cpu_seconds())
 
     class TimedDPOTrainer(DPOTrainer):
         def training_step(self, model, inputs, *rest, **kw):
             step_tokens.append(int(inputs["attention_mask"].sum()))
+            step_rows.append(int(inputs["input_ids"].numel()))  # padded rows the models compute
             return super().training_step(model, inputs, *rest, **kw)
 
         def _get_train_sampler(self, train_dataset=None):
@@ -182,9 +198,10 @@ def main():
             return torch.utils.data.SequentialSampler(train_dataset if train_dataset is not None else self.train_dataset)
 
         def _precompute_ref_logps(self, dataset, name, batch_size):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), cpu_seconds()
             out = super()._precompute_ref_logps(dataset, name, batch_size)
             precompute["seconds"] += time.perf_counter() - t0
+            precompute["cpu_seconds"] += cpu_seconds() - c0
             precompute["pairs"] += len(dataset)
             return out
 
@@ -199,9 +216,14 @@ def main():
     if len(step_s) != total_steps or len(step_tokens) != total_steps:
         sys.exit(f"internal: saw {len(step_s)} step ends and {len(step_tokens)} batches for {total_steps} steps")
     timed_s, timed_tokens = step_s[args.warmup:], sum(step_tokens[args.warmup:])
-    ref_s = precompute["seconds"] * (args.steps * args.batch_size) / precompute["pairs"] if precompute["pairs"] else 0.0
+    share = (args.steps * args.batch_size) / precompute["pairs"] if precompute["pairs"] else 0.0
+    ref_s = precompute["seconds"] * share
     window_s = sum(timed_s) + ref_s
+    step_cpu_s = [b - a for a, b in zip(step_cpu_ends, step_cpu_ends[1:])]
+    cpu_s = sum(step_cpu_s[args.warmup:]) + precompute["cpu_seconds"] * share
     flops = 6 * n_matmul * timed_tokens + 2 * n_matmul * timed_tokens  # policy fwd+bwd, reference fwd (live or prorated)
+    timed_rows = sum(step_rows[args.warmup:])
+    hw_flops = 8 * n_matmul * timed_rows  # the same over the padded rows both models compute
     peak_dtype = torch.bfloat16 if args.dtype == "bfloat16" else torch.float32
     peak = measure_matmul_peak(torch, args.matmul_size, args.matmul_iters, peak_dtype)
     result = {
@@ -222,11 +244,16 @@ def main():
         "step_s": timed_s,
         "ref_precompute_s": ref_s,
         "window_s": window_s,
+        "cpu_s": cpu_s,
         "tokens_per_sec": timed_tokens / window_s,
+        "pair_tokens_per_sec": timed_tokens / window_s,
+        "pair_tokens_per_cpu_sec": timed_tokens / cpu_s,
         "matmul_params": n_matmul,
         "flops": flops,
         "matmul_peak_flops": peak,
         "mfu": flops / window_s / peak,
+        "computed_tokens": {"policy": timed_rows, "reference": timed_rows},
+        "hardware_mfu": hw_flops / window_s / peak,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "peak_cuda_mb": torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None,
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__, "trl": trl.__version__,

@@ -53,6 +53,8 @@ test('runTimedSteps skips the warm-up, times each step and charges outside refer
   t.deepEqual(run.samples.map((s) => s.pairTokens), [102, 103, 104]);
   t.is(run.stepSeconds.length, 3);
   for (const s of run.stepSeconds) t.true(s >= 0.5 + 0.025, `step ${s} s covers the 30 ms wait plus 0.5 s outside`);
+  t.is(run.stepCpuSeconds.length, 3);
+  for (const c of run.stepCpuSeconds) t.true(c >= 0 && c < 0.5, `a sleeping step uses little CPU (${c} s)`);
   t.deepEqual(medianPhases(run.samples), { forward: 3 });
   await t.throwsAsync(runTimedSteps(async () => sample(1), { warmup: 0, steps: 0 }), { instanceOf: RangeError });
 });
@@ -67,6 +69,7 @@ test('summarize: tokens/s over the whole window, rationale tokens counted and re
   const run = {
     warmupSteps: 1,
     stepSeconds: [2, 4, 3],
+    stepCpuSeconds: [3, 7, 5],
     samples: [sample(500, { rationaleTokens: 100 }), sample(520, { rationaleTokens: 80 }), sample(530, { rationaleTokens: 70, referenceOutsideSeconds: 0.25 })],
   };
   const r = summarize(run, {
@@ -80,9 +83,25 @@ test('summarize: tokens/s over the whole window, rationale tokens counted and re
   t.is(r.tokens_per_sec, 1800 / 9);
   t.is(r.pair_tokens_per_sec, 1550 / 9);
   t.is(r.ref_precompute_s, 0.25);
+  t.is(r.cpu_s, 15);
+  t.is(r.pair_tokens_per_cpu_sec, 1550 / 15);
   t.is(r.flops, 6 * 1000 * 1800 + 2 * 1000 * 1550);
   t.is(r.mfu, r.flops / 9 / 1e9);
   t.is(r.tokens_per_step, 600);
+  t.is(r.computed_tokens, null, 'no step reported the rows it computed');
+  t.is(r.hardware_mfu, null);
+});
+
+test('summarize: hardware MFU over the rows actually computed (shared prompts once)', (t) => {
+  const computedTokens = { policy: 300, reference: 280 };
+  const run = { warmupSteps: 0, stepSeconds: [1, 1], stepCpuSeconds: [2, 2], samples: [sample(500, { computedTokens }), sample(500, { computedTokens })] };
+  const r = summarize(run, {
+    loss: 'dpo', dtype: 'bfloat16', device: 'cpu', threads: 2, batchSize: 2, precomputeRef: true,
+    matmulParams: 10, matmulPeakFlops: 1e4, peakRssMb: 1, peakCudaMb: null, versions: {}, loadAvg1m: 0,
+  });
+  t.deepEqual(r.computed_tokens, { policy: 600, reference: 560 });
+  t.is(r.mfu, (8 * 10 * 1000) / 2 / 1e4);
+  t.is(r.hardware_mfu, (6 * 10 * 600 + 2 * 10 * 560) / 2 / 1e4);
 });
 
 test('machine probes: a real matmul peak, the process RSS, no accelerator memory on cpu', async (t) => {

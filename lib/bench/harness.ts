@@ -10,12 +10,21 @@ export interface StepSample {
   rationaleTokens: number;
   /** Tokens the reference model forwarded for this step's pairs, in the step or precomputed. */
   referenceTokens: number;
+  /**
+   * Token rows the policy and the reference actually computed (a shared prompt once, padding
+   * included where a side pads): the basis of hardware_mfu, against the TRL-count basis of mfu.
+   */
+  computedTokens?: { policy: number; reference: number };
   /** Seconds of reference work for this step's pairs done outside the step (precomputed), charged to it. */
   referenceOutsideSeconds: number;
+  /** Process CPU seconds (user + sys) of that outside reference work. */
+  referenceOutsideCpuSeconds?: number;
   /** Optional seconds per phase measured inside the step (forward, backward, loss, optimizer, reference …). */
   phases?: Record<string, number>;
   /** Seconds inside the step call spent on diagnostics that are not part of a training step (not timed). */
   excludedSeconds?: number;
+  /** Process CPU seconds of those diagnostics. */
+  excludedCpuSeconds?: number;
 }
 
 export type StepFn = (index: number) => Promise<StepSample>;
@@ -24,6 +33,11 @@ export interface TimedRun {
   warmupSteps: number;
   /** Wall seconds of each timed step, reference work outside the step included, diagnostics excluded. */
   stepSeconds: number[];
+  /**
+   * Process CPU seconds (user + sys, all threads) of each timed step, counted the same way. Less
+   * sensitive than wall time to other processes on a shared machine (though spinning threads count).
+   */
+  stepCpuSeconds: number[];
   samples: StepSample[];
 }
 
@@ -40,19 +54,29 @@ export async function runTimedSteps(step: StepFn, opts: HarnessOptions): Promise
   if (!Number.isInteger(opts.warmup) || opts.warmup < 0) throw new RangeError(`warm-up steps must be an integer ≥ 0, got ${opts.warmup}`);
   if (!Number.isInteger(opts.steps) || opts.steps < 1) throw new RangeError(`timed steps must be an integer ≥ 1, got ${opts.steps}`);
   const stepSeconds: number[] = [];
+  const stepCpuSeconds: number[] = [];
   const samples: StepSample[] = [];
   for (let i = 0; i < opts.warmup + opts.steps; i++) {
     const t0 = process.hrtime.bigint();
+    const c0 = process.cpuUsage();
     const sample = await step(i);
     opts.synchronize?.();
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    const cpu = cpuSecondsSince(c0);
     const warmup = i < opts.warmup;
     opts.onStep?.(i, seconds, warmup);
     if (warmup) continue;
     stepSeconds.push(seconds - (sample.excludedSeconds ?? 0) + sample.referenceOutsideSeconds);
+    stepCpuSeconds.push(cpu - (sample.excludedCpuSeconds ?? 0) + (sample.referenceOutsideCpuSeconds ?? 0));
     samples.push(sample);
   }
-  return { warmupSteps: opts.warmup, stepSeconds, samples };
+  return { warmupSteps: opts.warmup, stepSeconds, stepCpuSeconds, samples };
+}
+
+/** Process CPU seconds (user + sys) since `start` (a process.cpuUsage() reading). */
+export function cpuSecondsSince(start: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(start);
+  return (d.user + d.system) / 1e6;
 }
 
 export function median(values: readonly number[]): number {

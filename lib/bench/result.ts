@@ -24,13 +24,22 @@ export interface BenchResult {
   /** Reference work for the timed pairs done outside the steps (precomputed), included in window_s. */
   ref_precompute_s: number;
   window_s: number;
+  /** Process CPU seconds (all threads) over the same window. */
+  cpu_s: number;
   tokens_per_sec: number;
   /** Chosen + rejected tokens only: the count TRL's DPO reports. */
   pair_tokens_per_sec: number;
+  /** Chosen + rejected tokens per process CPU second: steadier than wall time on a shared machine. */
+  pair_tokens_per_cpu_sec: number;
   matmul_params: number;
   flops: number;
   matmul_peak_flops: number;
+  /** FLOPs over TRL's token count (the comparable figure). */
   mfu: number;
+  /** Token rows each side's models actually computed over the timed steps (policy, reference). */
+  computed_tokens: { policy: number; reference: number } | null;
+  /** The same FLOP convention over the rows actually computed: how busy the matmul units really were. */
+  hardware_mfu: number | null;
   peak_rss_mb: number;
   peak_cuda_mb: number | null;
   /** Median seconds per phase inside a step, where the trainer reports them. */
@@ -60,9 +69,13 @@ export function summarize(run: TimedRun, ctx: SummaryContext): BenchResult {
   const rationaleTokens = sum((s) => s.rationaleTokens);
   const referenceTokens = sum((s) => s.referenceTokens);
   const windowS = run.stepSeconds.reduce((a, b) => a + b, 0);
+  const cpuS = run.stepCpuSeconds.reduce((a, b) => a + b, 0);
   const tokens = pairTokens + rationaleTokens;
   const flops = trainingFlops(ctx.matmulParams, { trained: tokens, reference: referenceTokens });
   const phases = medianPhases(run.samples);
+  const computed = run.samples.every((s) => s.computedTokens)
+    ? { policy: sum((s) => s.computedTokens!.policy), reference: sum((s) => s.computedTokens!.reference) }
+    : null;
   return {
     impl: 'rdpo-native',
     loss: ctx.loss,
@@ -80,12 +93,18 @@ export function summarize(run: TimedRun, ctx: SummaryContext): BenchResult {
     step_s: run.stepSeconds,
     ref_precompute_s: sum((s) => s.referenceOutsideSeconds),
     window_s: windowS,
+    cpu_s: cpuS,
     tokens_per_sec: tokens / windowS,
     pair_tokens_per_sec: pairTokens / windowS,
+    pair_tokens_per_cpu_sec: pairTokens / cpuS,
     matmul_params: ctx.matmulParams,
     flops,
     matmul_peak_flops: ctx.matmulPeakFlops,
     mfu: flops / windowS / ctx.matmulPeakFlops,
+    computed_tokens: computed,
+    hardware_mfu: computed
+      ? trainingFlops(ctx.matmulParams, { trained: computed.policy, reference: computed.reference }) / windowS / ctx.matmulPeakFlops
+      : null,
     peak_rss_mb: ctx.peakRssMb,
     peak_cuda_mb: ctx.peakCudaMb,
     ...(phases ? { phases_median_s: phases } : {}),
@@ -100,8 +119,9 @@ export function formatResult(r: BenchResult): string {
       `${r.warmup_steps} warm-up + ${r.steps} timed steps${r.precompute_ref ? ', reference precomputed' : ''}`,
     `  tokens/s        ${r.tokens_per_sec.toFixed(1)}  (${r.tokens_per_step.toFixed(0)} tokens/step` +
       `${r.rationale_tokens ? `, ${(r.rationale_tokens / r.steps).toFixed(0)} of them rationale` : ''})`,
-    `  median step     ${r.median_step_s.toFixed(3)} s`,
-    `  MFU             ${(100 * r.mfu).toFixed(1)}% of a ${(r.matmul_peak_flops / 1e9).toFixed(1)} GFLOP/s ${r.dtype} matmul peak`,
+    `  median step     ${r.median_step_s.toFixed(3)} s (${(r.cpu_s / r.steps).toFixed(2)} CPU s a step on average)`,
+    `  MFU             ${(100 * r.mfu).toFixed(1)}% of a ${(r.matmul_peak_flops / 1e9).toFixed(1)} GFLOP/s ${r.dtype} matmul peak` +
+      `${r.hardware_mfu === null ? '' : ` (${(100 * r.hardware_mfu).toFixed(1)}% counting the rows actually computed)`}`,
     `  peak RSS        ${r.peak_rss_mb.toFixed(0)} MB`,
   ];
   if (r.peak_cuda_mb !== null) lines.push(`  peak CUDA mem   ${r.peak_cuda_mb.toFixed(0)} MB`);

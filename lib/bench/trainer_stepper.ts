@@ -18,7 +18,7 @@ import { Tokenizer } from '../tokenize/tokenizer.js';
 import { resolveTrainConfig } from '../train/config.js';
 import { prepareTrainingData, type ExampleWithId } from '../train/dataset.js';
 import { packPreferenceBatch } from '../train/preference_batch.js';
-import type { StepSample } from './harness.js';
+import { cpuSecondsSince, type StepSample } from './harness.js';
 import type { BenchOptions, Stepper } from './run_bench.js';
 
 const seconds = (from: number) => (performance.now() - from) / 1000;
@@ -67,13 +67,18 @@ export async function trainerStepper(opts: BenchOptions): Promise<Stepper> {
   const refChosen: Float32Array[] = [];
   const refRejected: Float32Array[] = [];
   const refSeconds: number[] = [];
+  const refCpuSeconds: number[] = [];
+  const refComputed: number[] = [];
   const ref = await CausalLM.load(config.refModel ?? config.model, { dtype: 'float32', device: config.device });
   try {
     for (let i = 0; i < opts.warmup + opts.steps; i++) {
       const t0 = performance.now();
+      const c0 = process.cpuUsage();
       const batch = packPreferenceBatch(stepExamples(i), { rejected: true, rationale: false });
       const r = await native.referenceLogps(ref.nativeHandle, batch, { computeDtype: config.dtype, logitsChunk: config.logitsChunk });
       refSeconds.push(seconds(t0));
+      refCpuSeconds.push(cpuSecondsSince(c0));
+      refComputed.push(batch.packedTokens);
       refChosen.push(r.chosen);
       refRejected.push(r.rejected);
     }
@@ -116,19 +121,24 @@ export async function trainerStepper(opts: BenchOptions): Promise<Stepper> {
       optimizer: (t3 - t2) / 1000,
       reference: refSeconds[i]!,
     };
+    let excludedCpu = 0;
     if (opts.phases) {
       // Forward + loss alone (no gradients), outside the step's time: backward ≈ the difference.
       const p0 = performance.now();
+      const c0 = process.cpuUsage();
       await trainer.evaluate(batch);
       phases.forward_loss_nograd = seconds(p0);
+      excludedCpu = cpuSecondsSince(c0);
     }
     return {
       pairTokens: packed.pairTokens,
       rationaleTokens: packed.rationaleTokens,
       referenceTokens: packed.pairTokens,
+      computedTokens: { policy: packed.packedTokens, reference: refComputed[i]! },
       referenceOutsideSeconds: refSeconds[i]!,
+      referenceOutsideCpuSeconds: refCpuSeconds[i]!,
       phases,
-      ...(opts.phases ? { excludedSeconds: phases.forward_loss_nograd! } : {}),
+      ...(opts.phases ? { excludedSeconds: phases.forward_loss_nograd!, excludedCpuSeconds: excludedCpu } : {}),
     };
   };
   return { step, precomputeRef: true, close: () => policy.dispose() };
