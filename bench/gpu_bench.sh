@@ -14,18 +14,26 @@
 # matching the LibTorch, python3 with transformers + tokenizers (only to make the model and data; pass
 # --model/--data to skip). Nothing is downloaded.
 #
-# Usage: bench/gpu_bench.sh [--model DIR] [--data FILE] [--batch-size 16] [--max-length 1024]
-#                           [--warmup 3] [--steps 10] [--torch-wheel FILE] [--skip-build]
-#                           [--datasheet-tflops 989] [--out DIR]
+# Usage: bench/gpu_bench.sh [--model DIR] [--data FILE] [--tokenizer-dir DIR] [--batch-size 16]
+#                           [--max-length 1024] [--warmup 3] [--steps 10] [--torch-wheel FILE]
+#                           [--skip-build] [--datasheet-tflops 989] [--out DIR]
+#
+# On a machine without ../shared/data (the data) and /work/models (the SmolLM2 GGUF, for the tokenizer),
+# prepare both here and carry the folder (a few MB; the 2 GB model is generated there):
+#   python3 bench/make_bench_data.py --tokenizer bench/.cache/smollm2-135m-random \
+#     --out bench/.cache/gpu-carry/pairs.jsonl --pairs 208 --target 300 --tolerance 150
+#   cp bench/.cache/smollm2-135m-random/{tokenizer.json,tokenizer_config.json,chat_template.jinja} bench/.cache/gpu-carry/
+#   there: bench/gpu_bench.sh --tokenizer-dir bench/.cache/gpu-carry --data bench/.cache/gpu-carry/pairs.jsonl
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-model="" data="" batch=16 max_length=1024 warmup=3 steps=10 wheel="" skip_build=0 datasheet=989 out="$root/bench/.cache/gpu"
+model="" data="" tokenizer_dir="" batch=16 max_length=1024 warmup=3 steps=10 wheel="" skip_build=0 datasheet=989 out="$root/bench/.cache/gpu"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --model) model="$2"; shift 2 ;;
     --data) data="$2"; shift 2 ;;
+    --tokenizer-dir) tokenizer_dir="$2"; shift 2 ;;
     --batch-size) batch="$2"; shift 2 ;;
     --max-length) max_length="$2"; shift 2 ;;
     --warmup) warmup="$2"; shift 2 ;;
@@ -34,7 +42,7 @@ while [[ $# -gt 0 ]]; do
     --skip-build) skip_build=1; shift ;;
     --datasheet-tflops) datasheet="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "gpu_bench.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -76,7 +84,8 @@ node -e "const r = require('./build/Release/rdpo_native.node').runtimeInfo(); if
 # 2-3. Model and data.
 if [[ -z "$model" ]]; then
   model="$out/llama-1b-random"
-  [[ -f "$model/config.json" ]] || python3 bench/make_bench_model.py --out "$model" --preset llama-1b --dtype bfloat16
+  [[ -f "$model/config.json" ]] || python3 bench/make_bench_model.py --out "$model" --preset llama-1b --dtype bfloat16 \
+    ${tokenizer_dir:+--tokenizer-dir "$tokenizer_dir"}
 fi
 pairs=$(( (warmup + steps) * batch ))
 if [[ -z "$data" ]]; then
