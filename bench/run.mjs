@@ -108,15 +108,15 @@ const fmt = (x, digits = 0) => (x === null || x === undefined ? '—' : Number(x
 const pct = (x) => (x === null || x === undefined ? '—' : `${(100 * x).toFixed(1)}%`);
 const mark = (ok) => (ok === null ? '' : ok ? ' ✓' : ' ✗');
 function table() {
-  const head = '| dtype | ours tokens/s | TRL tokens/s | ratio (target ≥ 2×) | per CPU-second ratio | ours peak RSS MB | TRL peak RSS MB | ratio (target ≤ 0.6×) | ours MFU | TRL MFU |';
-  const sep = '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
+  const head = '| dtype | ours tokens/s | TRL tokens/s | ratio (target ≥ 2×) | per CPU-second ratio | ours peak RSS MB | TRL peak RSS MB | ratio (target ≤ 0.6×) | ours MFU | TRL MFU | load avg (ours / TRL) |';
+  const sep = '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
   const body = rows.map((r) =>
     `| ${r.dtype} | ${fmt(r.ours?.pair_tokens_per_sec, 1)} | ${fmt(r.trl?.tokens_per_sec, 1)} | ` +
     `${r.speedup === null ? '—' : `${r.speedup.toFixed(2)}×${mark(r.speedup >= TARGET.speedup)}`} | ` +
     `${r.cpu_speedup === null ? '—' : `${r.cpu_speedup.toFixed(2)}×`} | ` +
     `${fmt(r.ours?.peak_rss_mb)} | ${fmt(r.trl?.peak_rss_mb)} | ` +
     `${r.rss_ratio === null ? '—' : `${r.rss_ratio.toFixed(2)}×${mark(r.rss_ratio <= TARGET.rss)}`} | ` +
-    `${pct(r.ours?.mfu)} | ${pct(r.trl?.mfu)} |`);
+    `${pct(r.ours?.mfu)} | ${pct(r.trl?.mfu)} | ${fmt(r.ours?.load_avg_1m, 1)} / ${fmt(r.trl?.load_avg_1m, 1)} |`);
   return [head, sep, ...body].join('\n');
 }
 
@@ -133,6 +133,14 @@ function machine() {
 
 if (a.record) record();
 
+// What bench/make_bench_model.py wrote about the model, if it made it.
+function modelNote() {
+  const file = path.join(model, 'bench_model.json');
+  if (!existsSync(file)) return '';
+  const m = JSON.parse(readFileSync(file, 'utf8'));
+  return `, made by bench/make_bench_model.py --preset ${m.preset} (random init, ${m.parameters.toLocaleString('en-US')} parameters; tokenizer ${m.tokenizer.replace(/ \(.*\)$/, '')})`;
+}
+
 function record() {
   const any = rows.find((r) => r.ours || r.trl);
   if (!any) fail('--record: no side produced a result; nothing to record');
@@ -147,9 +155,10 @@ function record() {
     '',
     `- Machine: ${m.cpu}, ${m.cores} cores, ${m.memory_gib} GiB, ${m.platform}; ${first.threads} intra-op threads; 1-minute load average at the end ${m.load_avg_1m.toFixed(1)} (a shared machine slows both sides alike; compare ratios).`,
     `- Versions: ${Object.entries(v).map(([k, x]) => `${k} ${x}`).join(', ')}.`,
-    `- Model: \`${path.relative(root, model) || model}\` (${first.matmul_params.toLocaleString('en-US')} matmul parameters); data: \`${path.relative(root, data) || data}\`, the first (warm-up + steps) × batch pairs in file order.`,
+    `- Model: \`${path.relative(root, model) || model}\` (${first.matmul_params.toLocaleString('en-US')} matmul parameters)${modelNote()}; data: \`${path.relative(root, data) || data}\` (bench/make_bench_data.py: HH-RLHF harmless-base test pairs of 262 ± 20 tokens), the first (warm-up + steps) × batch pairs in file order.`,
     `- Settings: DPO (sigmoid, β 0.1), batch ${first.batch_size} pairs, ${first.warmup_steps} warm-up + ${first.steps} timed optimiser steps, max length ${a['max-length']}, reference: ours precomputes its log-probs (the reference model alone in memory; the time is charged to the steps), TRL ${rows.find((r) => r.trl)?.trl?.precompute_ref ? 'precomputes too (precompute_ref_log_probs, time prorated to the steps)' : 'forwards a second model copy each step (its default)'}; bfloat16 = autocast over float32 master weights on both sides.`,
     '- Per CPU-second ratio: the same tokens over process CPU seconds (user + sys, all threads) instead of wall seconds, less disturbed by other load on a shared machine.',
+    '- Load avg: the 1-minute load average of the 2-core machine when each side finished. Other sessions share it; a side measured under a higher load is slowed, TRL more than ours (its many small ops suffer more from contended OpenMP barriers), so rows where the two loads differ much are not a fair ratio.',
     '- tokens/s: non-pad tokens of the chosen and rejected sequences (prompt included) over the wall time of the timed steps, reference work included. MFU: (6·N per trained token + 2·N per reference-forwarded token) / time / a matmul peak of the same dtype measured in the same process; N = matmul parameters (decoder linears + LM head).',
     '',
     'Commands:',
