@@ -15,7 +15,7 @@ import { CausalLM } from '../model/causal_lm.js';
 import type { NativePreferenceBatch } from '../native/binding.js';
 import { loadNative } from '../native/load.js';
 import { Tokenizer } from '../tokenize/tokenizer.js';
-import { resolveTrainConfig } from '../train/config.js';
+import { nativeTrainerOptions, resolveTrainConfig } from '../train/config.js';
 import { prepareTrainingData, type ExampleWithId } from '../train/dataset.js';
 import { packPreferenceBatch } from '../train/preference_batch.js';
 import { cpuSecondsSince, type StepSample } from './harness.js';
@@ -87,24 +87,7 @@ export async function trainerStepper(opts: BenchOptions): Promise<Stepper> {
   }
 
   const policy = await CausalLM.load(config.model, { dtype: 'float32', device: config.device });
-  const trainer = native.createTrainer(policy.nativeHandle, {
-    loss: config.loss,
-    dpoVariant: config.dpoVariant,
-    rationaleForm: config.rationaleForm,
-    rationaleNorm: config.rationaleNorm,
-    beta: config.beta,
-    gamma: config.gamma,
-    labelSmoothing: config.labelSmoothing,
-    simpoMargin: config.simpoMargin,
-    sftWeight: config.sftWeight,
-    adamBeta1: config.adamBeta1,
-    adamBeta2: config.adamBeta2,
-    adamEps: config.adamEps,
-    weightDecay: config.weightDecay,
-    computeDtype: config.dtype,
-    gradientCheckpointing: config.gradientCheckpointing,
-    logitsChunk: config.logitsChunk,
-  });
+  const trainer = native.createTrainer(policy.nativeHandle, nativeTrainerOptions(config));
 
   const step = async (i: number): Promise<StepSample> => {
     const t0 = performance.now();

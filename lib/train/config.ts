@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
+import type { NativeTrainerOptions } from '../native/binding.js';
 
 export const LOSSES = ['sft', 'dpo', 'rdpo', 'orpo', 'rorpo', 'simpo', 'rsimpo', 'rationale-only'] as const;
 export type LossName = (typeof LOSSES)[number];
@@ -144,5 +145,27 @@ export function resolveTrainConfig(input: Record<string, unknown>, source = 'con
     gamma: c.gamma ?? d.gamma,
     rationaleNorm: c.rationaleNorm ?? d.rationaleNorm,
     simpoMargin: c.simpoMargin ?? d.simpoMargin,
+  };
+}
+
+/** The native trainer's options for a resolved configuration. */
+export function nativeTrainerOptions(c: TrainConfig): NativeTrainerOptions {
+  return {
+    loss: c.loss,
+    dpoVariant: c.dpoVariant,
+    rationaleForm: c.rationaleForm,
+    rationaleNorm: c.rationaleNorm,
+    beta: c.beta,
+    gamma: c.gamma,
+    labelSmoothing: c.labelSmoothing,
+    simpoMargin: c.simpoMargin,
+    sftWeight: c.sftWeight,
+    adamBeta1: c.adamBeta1,
+    adamBeta2: c.adamBeta2,
+    adamEps: c.adamEps,
+    weightDecay: c.weightDecay,
+    computeDtype: c.dtype,
+    gradientCheckpointing: c.gradientCheckpointing,
+    logitsChunk: c.logitsChunk,
   };
 }

@@ -13,7 +13,7 @@ import { Tokenizer } from '../tokenize/tokenizer.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic_write.js';
 import { SeededRandom } from '../util/random.js';
 import { checkpointName, latestCheckpoint, readTrainerState, saveCheckpoint, type TrainerState } from './checkpoint.js';
-import { resolveTrainConfig, type TrainConfig, type TrainConfigInput } from './config.js';
+import { nativeTrainerOptions, resolveTrainConfig, type TrainConfig, type TrainConfigInput } from './config.js';
 import { prepareTrainingData, type ExampleWithId } from './dataset.js';
 import { MetricsLog, StepAccumulator, type MetricsRow } from './metrics.js';
 import { packPreferenceBatch } from './preference_batch.js';
@@ -176,24 +176,7 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
   if (refTrain) log(`reference log-probs for ${train.length} pairs: ${refTrain.cached ? 'from cache' : `${refTrain.seconds.toFixed(1)} s`}`);
 
   const policy = await CausalLM.load(resumeFrom ?? config.model, { dtype: 'float32', device: config.device });
-  const trainer: NativeTrainer = native.createTrainer(policy.nativeHandle, {
-    loss,
-    dpoVariant: config.dpoVariant,
-    rationaleForm: config.rationaleForm,
-    rationaleNorm: config.rationaleNorm,
-    beta: config.beta,
-    gamma: config.gamma,
-    labelSmoothing: config.labelSmoothing,
-    simpoMargin: config.simpoMargin,
-    sftWeight: config.sftWeight,
-    adamBeta1: config.adamBeta1,
-    adamBeta2: config.adamBeta2,
-    adamEps: config.adamEps,
-    weightDecay: config.weightDecay,
-    computeDtype: config.dtype,
-    gradientCheckpointing: config.gradientCheckpointing,
-    logitsChunk: config.logitsChunk,
-  });
+  const trainer: NativeTrainer = native.createTrainer(policy.nativeHandle, nativeTrainerOptions(config));
   if (resumeFrom) await trainer.loadOptimizerState(path.join(resumeFrom, 'optimizer.safetensors'));
 
   const peak = await native.measureMatmulPeak(config.device.startsWith('cuda') ? 4096 : 512, config.device.startsWith('cuda') ? 20 : 4, config.dtype, config.device);
