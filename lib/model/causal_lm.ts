@@ -2,7 +2,7 @@
 // (config.json + safetensors), score packed sequences, generate, save.
 import { copyFile, access } from 'node:fs/promises';
 import path from 'node:path';
-import type { NativeDtype, NativeModel, NativeModelConfig } from '../native/binding.js';
+import type { NativeDtype, NativeGenerateOptions, NativeModel, NativeModelConfig } from '../native/binding.js';
 import { loadNative } from '../native/load.js';
 import type { PackedBatch } from './packing.js';
 
@@ -16,18 +16,8 @@ export interface LoadOptions {
   device?: string;
 }
 
-export interface GenerateOptions {
-  maxNewTokens?: number;
-  /** 0 (default) = greedy. */
-  temperature?: number;
-  topP?: number;
-  topK?: number;
-  seed?: number;
-  /** Defaults to the config's eos_token_id(s). */
-  eosTokenIds?: number[];
-  /** Fills left padding; defaults to the config's pad_token_id, else 0. */
-  padTokenId?: number;
-}
+/** Sampling settings for generate (see NativeGenerateOptions for defaults). */
+export type GenerateOptions = NativeGenerateOptions;
 
 export interface SequenceLogprobs {
   /** Sum of log p(token) over each sequence's scored tokens. */

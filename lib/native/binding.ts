@@ -73,11 +73,14 @@ export interface NativePackedBatch {
 
 export interface NativeGenerateOptions {
   maxNewTokens?: number;
+  /** 0 (default) = greedy. */
   temperature?: number;
   topP?: number;
   topK?: number;
   seed?: number;
+  /** Defaults to the config's eos_token_id(s). */
   eosTokenIds?: number[];
+  /** Fills left padding; defaults to the config's pad_token_id, else 0. */
   padTokenId?: number;
 }
 

@@ -13,10 +13,6 @@ function pct(v: number | null | undefined, digits = 1): string {
   return v === null || v === undefined ? 'n/a' : `${(100 * v).toFixed(digits)}%`;
 }
 
-function pts(v: number): string {
-  return `${(100 * v).toFixed(1)} points`;
-}
-
 function row(method: SweepRow['method'], size: number, rows: readonly SweepRow[]): SweepRow | undefined {
   return rows.find((r) => r.method === method && r.size === size);
 }
