@@ -181,3 +181,20 @@ test('resume refuses another prompt format than the run was trained with', async
   await train({ model: policyDir, data, out, loss: 'sft', batchSize: 2, maxSteps: 1, saveEvery: 1, lr: 1e-4, warmupSteps: 0, refCache: false }, { log: () => {} });
   await t.throwsAsync(train({ resume: out, promptFormat: 'plain', maxSteps: 2 } as never, { log: () => {} }), { message: /trained with prompt format chat .*cannot continue with plain/ });
 });
+
+test('a pair whose rationale cannot fit is left out of every arm, so DPO and RDPO train on the same pairs', async (t) => {
+  const tok = TOKENIZERS['with a chat template (SmolLM2)'];
+  const pairs = [
+    { id: 'fits', prompt: 'Capital of France?', chosen: 'Paris.', rejected: 'Rome.', rationale: 'Paris is the capital.', meta: {} },
+    { id: 'too-long', prompt: 'Capital of Italy?', chosen: 'Rome.', rejected: 'Paris.', rationale: 'Rome is the capital. '.repeat(200), meta: {} },
+  ];
+  const opts = { data: pairs, seed: 0, maxLength: 256, maxPromptLength: 128, promptFormat: 'chat' as const, warn: () => {} };
+  const rdpo = await prepareTrainingData(tok, { ...opts, rationale: true });
+  const dpo = await prepareTrainingData(tok, { ...opts, rationale: false });
+  t.deepEqual(rdpo.train.map((e) => e.id), ['fits']);
+  t.deepEqual(dpo.train.map((e) => e.id), ['fits']);
+  t.is(dpo.tokenization.rationalesDropped, 1);
+  t.is(dpo.train[0]!.rationale, undefined, 'DPO examples carry no rationale row');
+  const sft = await prepareTrainingData(tok, { ...opts, rationale: false, sameAsRationaleArm: false });
+  t.deepEqual(sft.train.map((e) => e.id).sort(), ['fits', 'too-long']);
+});

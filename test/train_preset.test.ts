@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, resolveTrainConfig } from '../lib/train/config.js';
 import { truncationModeFor } from '../lib/data/truncation.js';
+import { PAPER_PRESET } from '../lib/train/presets.js';
 import { runCli } from './helpers/cli.js';
 import { ensureDist } from './helpers/ensure_dist.js';
 import { policyDir, trainSandbox } from './helpers/train_fixture.js';
@@ -71,4 +72,9 @@ test('--preset paper --print-config prints the object a run records as config.js
   const recorded = (JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8')) as { config: Record<string, unknown> }).config;
   t.deepEqual(Object.keys(recorded).sort(), Object.keys(config).sort());
   t.deepEqual(recorded, config);
+});
+
+test('docs/presets.md lists every preset key with its source', (t) => {
+  const doc = readFileSync(path.join(path.dirname(policyDir), '..', '..', '..', 'docs', 'presets.md'), 'utf8');
+  for (const key of [...Object.keys(PAPER_PRESET), 'batchSize', 'gradAccum', 'gamma']) t.regex(doc, new RegExp(`\`${key}\``), key);
 });

@@ -44,6 +44,11 @@ export interface PrepareOptions {
   /** The resolved prompt-format rule (tokenize/prompt_format.ts). */
   promptFormat: PromptFormat;
   truncationMode?: TruncationSetting;
+  /**
+   * Leave out the pairs whose rationale cannot fit even when this loss does not train on rationales,
+   * so that every arm of a comparison sees the same pairs (default true; SFT runs pass false).
+   */
+  sameAsRationaleArm?: boolean;
   warn?: WarnFn;
 }
 
@@ -79,7 +84,9 @@ export async function prepareTrainingData(tokenizer: Tokenizer, opts: PrepareOpt
   const truncationMode = truncationModeFor(opts.truncationMode ?? 'auto', load.format);
   // When every pair has a rationale, the rationale rows are built for every loss, and a pair whose
   // rationale cannot fit is left out of every arm: DPO and RDPO then train on the same pairs at the same N.
-  const withRationales = opts.rationale || (pairs.length > 0 && pairs.every((p) => p.rationale !== undefined && p.rationale.trim() !== ''));
+  const withRationales =
+    opts.rationale ||
+    ((opts.sameAsRationaleArm ?? true) && pairs.length > 0 && pairs.every((p) => p.rationale !== undefined && p.rationale.trim() !== ''));
   const tokenizeSet = (set: PreferencePair[]) => {
     const tokenized = tokenizePreferences(tokenizer, set, {
       format: opts.promptFormat,

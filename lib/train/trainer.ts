@@ -155,6 +155,7 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
     rationale: useRationale,
     promptFormat,
     truncationMode: config.truncationMode,
+    sameAsRationaleArm: loss !== 'sft',
     warn: (m) => log(`warning: ${m}`),
   });
   if (data.tokenization.rationalesDropped > 0) {

@@ -85,6 +85,7 @@ export function registerTrain(program: Command): void {
         console.log(`\ndemo finished in ${(result.seconds / 60).toFixed(1)} min`);
         console.log(`run directory: ${result.outDir}`);
         console.log(`report:        ${result.reportPath}`);
+        console.log(`summary:       ${result.summaryPath}`);
         return;
       }
       let input: Record<string, unknown> = {};
