@@ -47,7 +47,7 @@ export const DEMO_SCHEDULE: DemoSchedule = {
   sftSteps: 600,
   sftLr: 3e-3,
   preferenceEpochs: 2,
-  preferenceLr: 5e-5,
+  preferenceLr: 1e-5,
   beta: 0.1,
   gamma: 2,
   sftWeight: 0,
@@ -80,6 +80,8 @@ export interface DemoJobResult extends DemoModelEval {
   /** Pairs actually trained on (after any left out for not fitting). */
   trainedPairs: number | null;
   seconds: number;
+  /** CPU seconds the job's process used (user + system). */
+  cpuSeconds: number;
   modelDir: string;
   metrics: MetricsRow[];
 }
@@ -189,6 +191,10 @@ export async function runDemoJob(job: DemoJob, threads = 1): Promise<DemoJobResu
     trainedPairs,
     ...evaluation,
     seconds: (Date.now() - started) / 1000,
+    cpuSeconds: (() => {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1e6;
+    })(),
     modelDir,
     metrics: readJsonlRows<MetricsRow>(path.join(job.dir, 'run', 'metrics.jsonl')),
   };
