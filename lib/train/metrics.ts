@@ -1,5 +1,6 @@
 // One row per optimiser step in RUN_DIR/metrics.jsonl, with TRL's metric names where they exist.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../util/atomic_write.js';
 import { JsonlAppender } from '../util/jsonl_append.js';
 
 export interface MetricsRow {
@@ -60,6 +61,7 @@ export class MetricsLog {
         // a torn last line from a kill: dropped
       }
     }
-    writeFileSync(file, kept.map((l) => l + '\n').join(''));
+    // Atomic: a kill during the rewrite must not lose the rows the checkpoint already saw.
+    writeFileAtomic(file, kept.map((l) => l + '\n').join(''));
   }
 }

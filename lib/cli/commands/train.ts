@@ -15,7 +15,7 @@ const NUMBER_FLAGS: Record<string, string> = {
   epochs: 'epochs', warmupSteps: 'warmupSteps', seed: 'seed', evalEvery: 'evalEvery', evalSize: 'evalSize', evalFraction: 'evalFraction',
   saveEvery: 'saveEvery', limit: 'limit', threads: 'threads', logitsChunk: 'logitsChunk',
 };
-const STRING_FLAGS = ['model', 'refModel', 'data', 'dataFormat', 'out', 'loss', 'dpoVariant', 'rationaleForm', 'rationaleNorm', 'schedule', 'dtype', 'device', 'resume'];
+const STRING_FLAGS = ['model', 'refModel', 'data', 'dataFormat', 'out', 'loss', 'dpoVariant', 'rationaleForm', 'rationaleNorm', 'schedule', 'dtype', 'device', 'resume', 'onNonfinite'];
 const BOOLEAN_FLAGS = ['skipInvalid', 'gradientCheckpointing', 'refCache'];
 
 function number(flag: string, text: string): number {
@@ -65,6 +65,7 @@ export function registerTrain(program: Command): void {
     .option('--eval-every <n>', 'evaluate on the held-out split every n steps')
     .option('--eval-size <n>', 'held-out pairs').option('--eval-fraction <x>', 'held-out share')
     .option('--save-every <n>', 'checkpoint every n steps')
+    .option('--on-nonfinite <mode>', 'stop (default: exit non-zero, keep the last good checkpoint) | skip-step, on a NaN/inf loss or gradient')
     .option('--no-ref-cache', 'recompute reference log-probs instead of reusing the on-disk cache')
     .option('--out <dir>', 'run directory (default runs/<time>-<loss>)')
     .option('--resume <runDir>', 'continue a run exactly where its last checkpoint left it')
