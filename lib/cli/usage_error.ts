@@ -1,4 +1,2 @@
-/** A mistake in what the user asked for: printed without a stack trace, exit code 2. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+// Moved to lib/errors.ts; kept until lib/eval/generate.ts and lib/eval/run_eval.ts import it from there.
+export { UsageError } from '../errors.js';

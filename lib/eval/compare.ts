@@ -6,7 +6,7 @@
 // and is skipped when already there, so a rerun resumes where the last one stopped.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { UsageError } from '../cli/usage_error.js';
+import { UsageError } from '../errors.js';
 import type { PreferencePair } from '../data/schema.js';
 import { loadPreferences } from '../data/load.js';
 import { selectSubset, splitEval } from '../data/subset.js';

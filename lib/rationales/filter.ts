@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { PreferencePairSchema } from '../data/schema.js';
-import { UsageError } from '../cli/usage_error.js';
+import { UsageError } from '../errors.js';
 import type { ChatGenerator, SamplingOptions } from './generator.js';
 import { Journal } from './journal.js';
 import { judgedKey } from './pair_key.js';

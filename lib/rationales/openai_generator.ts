@@ -1,7 +1,7 @@
 // A ChatGenerator over any OpenAI-compatible chat-completions server (OpenAI, vLLM, llama.cpp, Ollama,
 // `rdpo-native serve`) on plain fetch: two endpoints need no SDK, and retries are ours (retry.ts).
 import type { ChatMessage } from '../data/schema.js';
-import { UsageError } from '../cli/usage_error.js';
+import { UsageError } from '../errors.js';
 import type { ChatGenerator, Completion, SamplingOptions } from './generator.js';
 import { GeneratorError, isRetryableStatus, parseRetryAfter } from './retry.js';
 

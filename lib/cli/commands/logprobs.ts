@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { UsageError } from '../usage_error.js';
+import { UsageError } from '../../errors.js';
 import { wholeNumberOption } from '../number_options.js';
 import { loadPreferences } from '../../data/load.js';
 import { PreferenceDataError } from '../../data/errors.js';

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { PreferenceDataError } from '../../data/errors.js';
 import { isPreferenceFormat } from '../../data/formats/index.js';
 import { loadPreferences } from '../../data/load.js';
-import { UsageError } from '../usage_error.js';
+import { UsageError } from '../../errors.js';
 import { openGenerator } from '../../rationales/connect.js';
 import { defaultDroppedFile, filterRationales, formatFilterSummary } from '../../rationales/filter.js';
 import { formatGenerateSummary, generateRationales } from '../../rationales/generate.js';

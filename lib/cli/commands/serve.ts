@@ -1,6 +1,6 @@
 import { basename, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { UsageError } from '../usage_error.js';
+import { UsageError } from '../../errors.js';
 import { ChatEngine } from '../../serve/chat_engine.js';
 import { startServer } from '../../serve/server.js';
 

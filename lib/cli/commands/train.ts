@@ -5,7 +5,7 @@ import path from 'node:path';
 import { runDemo } from '../../demo/run_demo.js';
 import { ConfigError, readConfigFile, type TrainConfigInput } from '../../train/config.js';
 import { train } from '../../train/trainer.js';
-import { UsageError } from '../usage_error.js';
+import { UsageError } from '../../errors.js';
 
 // flag → config key, and how to read the flag's text
 const NUMBER_FLAGS: Record<string, string> = {
