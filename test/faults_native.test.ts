@@ -12,17 +12,17 @@ const FIXTURES = path.join(import.meta.dirname, 'fixtures', 'models');
 
 test('tokenLogprobs without h is a TypeError, not a division by zero (SIGFPE)', (t) => {
   const hidden = new Float32Array(8), weight = new Float32Array(12), targets = new Int32Array([0, 1]);
-  const err = t.throws(() => native.tokenLogprobs(hidden, weight, targets, {} as { h: number }));
+  const err = t.throws(() => native.testing.tokenLogprobs(hidden, weight, targets, {} as { h: number }));
   t.true(err instanceof TypeError);
   t.regex(err.message, /option 'h' is required/);
-  t.throws(() => native.tokenLogprobs(hidden, weight, targets, { h: 0 }), { instanceOf: RangeError, message: /'h'.*must be in 1\.\./ });
-  t.throws(() => native.tokenLogprobs(hidden, weight, targets, { h: 1.5 }), { instanceOf: RangeError });
-  t.throws(() => native.tokenLogprobs(hidden, weight, targets, { h: Number.NaN }), { instanceOf: RangeError });
-  t.is(native.tokenLogprobs(hidden, weight, targets, { h: 4 }).length, 2);
+  t.throws(() => native.testing.tokenLogprobs(hidden, weight, targets, { h: 0 }), { instanceOf: RangeError, message: /'h'.*must be in 1\.\./ });
+  t.throws(() => native.testing.tokenLogprobs(hidden, weight, targets, { h: 1.5 }), { instanceOf: RangeError });
+  t.throws(() => native.testing.tokenLogprobs(hidden, weight, targets, { h: Number.NaN }), { instanceOf: RangeError });
+  t.is(native.testing.tokenLogprobs(hidden, weight, targets, { h: 4 }).length, 2);
 });
 
 test('every other required integer option is checked the same way', async (t) => {
-  await t.throwsAsync(async () => native.fusedLogprobsPeakMemory({ h: 4, v: 4 } as never), { instanceOf: TypeError, message: /option 'n' is required/ });
+  await t.throwsAsync(async () => native.testing.fusedLogprobsPeakMemory({ h: 4, v: 4 } as never), { instanceOf: TypeError, message: /option 'n' is required/ });
   const model = await CausalLM.load(path.join(FIXTURES, 'llama'));
   t.teardown(() => model.dispose());
   const packed = { inputIds: new Int32Array([1, 2]), positionIds: new Int32Array([0, 1]), branchIds: new Int32Array(2), groupOffsets: new Int32Array([0, 2]), scoreRows: new Int32Array([0]), scoreTargets: new Int32Array([2]), scoreSeq: new Int32Array([0]) };

@@ -8,12 +8,12 @@ import ts from 'typescript';
 import { loadNative } from '../lib/native/load.js';
 import { repoRoot } from './helpers/cli.js';
 
-function declaredMembers(): Map<string, 'method' | 'property'> {
+function declaredMembers(name = 'NativeBinding'): Map<string, 'method' | 'property'> {
   const file = path.join(repoRoot, 'lib', 'native', 'binding.ts');
   const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
   const out = new Map<string, 'method' | 'property'>();
   source.forEachChild((node) => {
-    if (ts.isInterfaceDeclaration(node) && node.name.text === 'NativeBinding') {
+    if (ts.isInterfaceDeclaration(node) && node.name.text === name) {
       for (const m of node.members) {
         if (m.name && ts.isIdentifier(m.name)) out.set(m.name.text, ts.isMethodSignature(m) ? 'method' : 'property');
       }
@@ -29,12 +29,19 @@ test('interface NativeBinding lists exactly the addon exports', (t) => {
   t.deepEqual([...declared.keys()].sort(), actual, 'binding.ts and native/napi/*.cpp disagree: update lib/native/binding.ts');
 });
 
+test('test hooks live on `testing` only, and interface NativeTestingHooks lists exactly them', (t) => {
+  const declared = declaredMembers('NativeTestingHooks');
+  t.deepEqual([...declared.keys()].sort(), Object.keys(loadNative().testing).sort());
+  for (const name of declared.keys()) t.false(name in loadNative(), `${name} is not on the top-level binding`);
+});
+
 test('declared methods are functions, classes are constructors, abiVersion a number', (t) => {
   const native = loadNative() as unknown as Record<string, unknown>;
   for (const [name, kind] of declaredMembers()) {
     if (kind === 'method') t.is(typeof native[name], 'function', name);
   }
   t.is(typeof native.NativeModel, 'function');
-  t.is(typeof native.NativeTensor, 'function');
+  t.is(typeof native.NativeTrainer, 'function');
+  t.is(typeof (native.testing as Record<string, unknown>).NativeTensor, 'function');
   t.is(typeof native.abiVersion, 'number');
 });

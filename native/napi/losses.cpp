@@ -174,11 +174,12 @@ Napi::Value ReduceBySequence(const Napi::CallbackInfo& info) {
 }
 
 void Export(Napi::Env env, Napi::Object exports) {
-  exports.Set("preferenceLoss", Napi::Function::New(env, PreferenceLoss, "preferenceLoss"));
-  exports.Set("fusedLogprobsCheck", Napi::Function::New(env, FusedLogprobsCheck, "fusedLogprobsCheck"));
-  exports.Set("tokenLogprobs", Napi::Function::New(env, TokenLogprobs, "tokenLogprobs"));
-  exports.Set("reduceBySequence", Napi::Function::New(env, ReduceBySequence, "reduceBySequence"));
-  exports.Set("fusedLogprobsPeakMemory", Napi::Function::New(env, FusedLogprobsPeakMemory, "fusedLogprobsPeakMemory"));
+  Napi::Object testing = testing_exports(env, exports);
+  testing.Set("preferenceLoss", Napi::Function::New(env, PreferenceLoss, "preferenceLoss"));
+  testing.Set("fusedLogprobsCheck", Napi::Function::New(env, FusedLogprobsCheck, "fusedLogprobsCheck"));
+  testing.Set("tokenLogprobs", Napi::Function::New(env, TokenLogprobs, "tokenLogprobs"));
+  testing.Set("reduceBySequence", Napi::Function::New(env, ReduceBySequence, "reduceBySequence"));
+  testing.Set("fusedLogprobsPeakMemory", Napi::Function::New(env, FusedLogprobsPeakMemory, "fusedLogprobsPeakMemory"));
 }
 
 RDPO_NAPI_EXPORTS(Export);
