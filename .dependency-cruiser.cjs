@@ -3,6 +3,7 @@
 //   model, data                        → the leaves
 //   tokenize, gguf                     → model, data, leaves
 //   train, serve, inference            → the layers above
+//   llm (model clients), jobs          → the layers above (jobs may use llm's retry)
 //   rationales, bench, report, eval    → the layers above (eval may use rationales)
 //   demo, cli, index.ts                → anything
 // An exception is listed with the reason it still exists; delete it with the import.
@@ -39,6 +40,13 @@ module.exports = {
       name: 'middle-layer-not-up',
       severity: 'error',
       from: { path: '^lib/(train|serve|inference)/' },
+      to: { path: '^lib/(llm|jobs|rationales|bench|report|eval|demo|cli)/' },
+    },
+    {
+      name: 'llm-and-jobs-not-up',
+      severity: 'error',
+      comment: 'The model clients and the job runner serve rationales/ and eval/, not the other way round.',
+      from: { path: '^lib/(llm|jobs)/' },
       to: { path: '^lib/(rationales|bench|report|eval|demo|cli)/' },
     },
     {

@@ -3,7 +3,7 @@
 import test from 'ava';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { OpenAIGenerator, snippet } from '../lib/rationales/openai_generator.js';
+import { OpenAIGenerator, snippet } from '../lib/llm/openai_generator.js';
 
 const KEY = 'sk-test-0123456789abcdefghijklmnopqrstuvwxyz0123456789';
 

@@ -10,7 +10,7 @@ import { UsageError } from '../errors.js';
 import type { PreferencePair } from '../data/schema.js';
 import { loadPreferences } from '../data/load.js';
 import { selectSubset, splitEval } from '../data/subset.js';
-import type { Interruption } from '../rationales/runner.js';
+import type { Interruption } from '../jobs/runner.js';
 import type { TrainConfigInput } from '../train/config.js';
 import type { TrainResult } from '../train/trainer.js';
 import { writeFileAtomic } from '../util/atomic_write.js';

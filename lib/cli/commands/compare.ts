@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { readConfigFile, type TrainConfigInput } from '../../train/config.js';
 import { train } from '../../train/trainer.js';
-import { handleInterrupts } from '../../rationales/interrupt.js';
+import { handleInterrupts } from '../../jobs/interrupt.js';
 import { runCompare, type SweepMethod } from '../../eval/compare.js';
 import { openJudge } from '../../eval/open_judge.js';
 import { DEFAULT_SAMPLING } from '../../eval/run_eval.js';

@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { realNumberOption as realNumber, wholeNumberOption as wholeNumber } from '../number_options.js';
-import { handleInterrupts } from '../../rationales/interrupt.js';
+import { handleInterrupts } from '../../jobs/interrupt.js';
 import { formatPairwiseSummary } from '../../eval/pairwise.js';
 import { openJudge } from '../../eval/open_judge.js';
 import { DEFAULT_SAMPLING, heldOutPairs, loadPromptSet, runComparison, runGeneration, runPreferenceEval } from '../../eval/run_eval.js';
