@@ -40,6 +40,8 @@ test.serial('onNonfinite skip-step: the run finishes, the bad steps are marked s
   t.is(result.steps, 4);
   const skipped = rows(out).filter((r) => r.skipped === true);
   t.true(skipped.length >= 1, 'at least one step was skipped');
+  const text = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8');
+  t.false(text.includes('null'), 'non-finite values are written as strings, not null');
   t.true(allFinite(path.join(result.finalModelDir!, 'model.safetensors')));
   // The API throws a typed error in stop mode.
   await t.throwsAsync(train({ ...base, lr: 1e9, maxSteps: 4, out: path.join(box.dir, 'stop-api') }, quiet), { instanceOf: NonFiniteTrainingError });

@@ -39,7 +39,10 @@ export class MetricsLog {
     this.appender = new JsonlAppender(file);
   }
   write(row: MetricsRow): void {
-    this.appender.append(row);
+    // JSON has no NaN/Infinity (JSON.stringify writes null, read back as "no value"): a skipped
+    // step's non-finite values are written as the strings "NaN", "Infinity", "-Infinity".
+    const safe = Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'number' && !Number.isFinite(v) ? String(v) : v]));
+    this.appender.append(safe);
   }
   close(): void {
     this.appender.close();
