@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
 import { UsageError } from '../../errors.js';
 import { wholeNumberOption } from '../number_options.js';
 import { loadPreferences } from '../../data/load.js';
@@ -59,6 +61,7 @@ export function registerLogprobs(program: Command): void {
       // Rows are tokenized, scored and written one batch at a time (in input order), so memory
       // follows the batch, not the file, and a crash leaves the rows scored so far. A row over
       // --max-row-bytes is reported in its output row and never tokenized.
+      mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
       const out = new JsonlAppender(opts.out, { truncate: true });
       const totals = { truncated: 0, promptNotPrefix: 0, nonFinite: 0, oversized: 0 };
       try {
