@@ -54,11 +54,11 @@ console.log(`loss-stage peak CPU tensor memory, H=${h}, chunk=${chunk}, float32`
 console.log('N\tV\tunfused MiB\tfused MiB\tunfused/fused\tunfused s\tfused s');
 for (const v of vs) {
   for (const n of ns) {
-    const fused = await native.fusedLogprobsPeakMemory({ n, h, v, chunk, fused: true });
+    const fused = await native.testing.fusedLogprobsPeakMemory({ n, h, v, chunk, fused: true });
     // The unfused path holds logits, log-softmax and their gradient: ~3 × N × V × 4 bytes.
     const estimate = 3 * n * v * 4;
     const unfused = estimate <= maxUnfusedGib * 2 ** 30
-      ? await native.fusedLogprobsPeakMemory({ n, h, v, chunk, fused: false })
+      ? await native.testing.fusedLogprobsPeakMemory({ n, h, v, chunk, fused: false })
       : undefined;
     const row = { n, v, fused, unfused };
     rows.push(row);

@@ -18,7 +18,7 @@
 #                           [--max-length 1024] [--warmup 3] [--steps 10] [--torch-wheel FILE]
 #                           [--skip-build] [--datasheet-tflops 989] [--out DIR]
 #
-# On a machine without ../shared/data (the data) and /work/models (the SmolLM2 GGUF, for the tokenizer),
+# On a machine without ../shared/data (the data) and $RDPO_TEST_GGUF (the SmolLM2 GGUF, for the tokenizer),
 # prepare both here and carry the folder (a few MB; the 2 GB model is generated there):
 #   python3 bench/make_bench_data.py --tokenizer bench/.cache/smollm2-135m-random \
 #     --out bench/.cache/gpu-carry/pairs.jsonl --pairs 208 --target 300 --tolerance 150

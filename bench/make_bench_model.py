@@ -10,9 +10,9 @@ free of any hub download. Presets:
                 intermediate 5632, 32 heads, 4 KV heads, tied embeddings. Used by bench/gpu_bench.sh.
 
 The tokenizer is taken, in order of preference, from
-  1. --tokenizer-dir: an existing Hugging Face tokenizer directory (e.g. the SmolLM2 import under /work/models/);
+  1. --tokenizer-dir: an existing Hugging Face tokenizer directory (e.g. a SmolLM2 import);
   2. --gguf: a GGUF file's embedded tokenizer, converted by transformers (default: the SmolLM2-135M-Instruct GGUF
-     in /work/models when present) — this is SmolLM2's real 49152-token tokenizer;
+     named by RDPO_TEST_GGUF when set) — this is SmolLM2's real 49152-token tokenizer;
   3. otherwise a byte-level BPE trained here with the `tokenizers` library on the shared data files (its vocab may
      stop short of 49152 when the text runs out of merges; the model's vocab stays 49152).
 
@@ -41,7 +41,7 @@ PRESETS = {
     ),
 }
 
-DEFAULT_GGUF = "/work/models/SmolLM2-135M-Instruct.gguf"
+DEFAULT_GGUF = os.environ.get("RDPO_TEST_GGUF", "")
 SHARED_DATA = os.environ.get("RDPO_SHARED_DATA", os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja")
 

@@ -28,10 +28,10 @@ export { generateRationales, type GenerateOptions as RationaleGenerateOptions, t
 export { filterRationales, type FilterOptions, type FilterSummary } from './rationales/filter.js';
 export { builtinTemplate, loadTemplate, rationaleRequest, RATIONALE_STYLES, type RationaleStyle, type RationaleTemplate } from './rationales/prompts.js';
 export { parseScores, keepRationale, SCORE_NAMES, type RationaleScores } from './rationales/judge.js';
-export { openGenerator } from './rationales/connect.js';
-export { OpenAIGenerator, type OpenAIGeneratorOptions } from './rationales/openai_generator.js';
-export type { ChatGenerator, Completion, SamplingOptions } from './rationales/generator.js';
-export { DEFAULT_RETRY, GeneratorError, withRetry, type RetryPolicy } from './rationales/retry.js';
+export { openGenerator } from './llm/connect.js';
+export { OpenAIGenerator, type OpenAIGeneratorOptions } from './llm/openai_generator.js';
+export type { ChatGenerator, Completion, SamplingOptions } from './llm/generator.js';
+export { DEFAULT_RETRY, GeneratorError, withRetry, type RetryPolicy } from './llm/retry.js';
 export { ChatEngine, type TextModel, type EngineRequest, type EngineResult } from './serve/chat_engine.js';
 export { startServer, type ServeOptions, type RunningServer } from './serve/server.js';
 export { train, resolvedRunConfig, type TrainHooks, type TrainResult } from './train/trainer.js';

@@ -3,20 +3,20 @@ import test from 'ava';
 import path from 'node:path';
 import { ensureDist } from './helpers/ensure_dist.js';
 import { repoRoot, runCli } from './helpers/cli.js';
-import { fixture, sharedData } from './helpers/data_paths.js';
+import { fixture, sharedData, dataTest } from './helpers/data_paths.js';
 
 const cli = (...args: string[]) => runCli(['data', ...args]);
 
 test.before(() => ensureDist());
 
-test('--json prints one object with the counts', async (t) => {
+dataTest('llamafactory-dpo_en_demo.json')('--json prints one object with the counts', async (t) => {
   const { code, stdout } = await cli(sharedData('llamafactory-dpo_en_demo.json'), '--json');
   t.is(code, 0);
   const r = JSON.parse(stdout) as Record<string, unknown>;
   t.like(r, { ok: true, format: 'sharegpt', rows: 300, valid: 300, invalid: 0, duplicates: 5, withRationale: 0, pairs: 295 });
 });
 
-test('invalid rows fail the command (exit 1) with file:line reasons; --skip-invalid reports them', async (t) => {
+dataTest('hh-rlhf-harmless-base-test.jsonl.gz')('invalid rows fail the command (exit 1) with file:line reasons; --skip-invalid reports them', async (t) => {
   const file = sharedData('hh-rlhf-harmless-base-test.jsonl.gz');
   const failed = await cli(file);
   t.is(failed.code, 1);
@@ -36,7 +36,7 @@ test('invalid rows fail the command (exit 1) with file:line reasons; --skip-inva
   t.regex(text.stdout, /format {6}hh-rlhf \(detected\)/);
 });
 
-test('pandalm with --rationales-from counts the joined rationales', async (t) => {
+dataTest('pandalm-testset-v1.json', 'pandalm-gpt-3.5-turbo-testset-v1.json')('pandalm with --rationales-from counts the joined rationales', async (t) => {
   const { code, stdout } = await cli(sharedData('pandalm-testset-v1.json'), '--rationales-from', sharedData('pandalm-gpt-3.5-turbo-testset-v1.json'), '--skip-invalid', '--json');
   t.is(code, 0);
   t.like(JSON.parse(stdout), { format: 'pandalm', rows: 999, valid: 855, invalid: 60, tiesDropped: 84, duplicates: 80, withRationale: 593 });
@@ -60,7 +60,7 @@ test('--model reports token-length percentiles and truncation counts with a real
   t.regex(text.stdout, /over --max-length 1024: 0 of 6 pairs/);
 });
 
-test('usage mistakes exit 2 with the fix', async (t) => {
+dataTest('orca_dpo_pairs-284.parquet')('usage mistakes exit 2 with the fix', async (t) => {
   const badFormat = await cli(sharedData('orca_dpo_pairs-284.parquet'), '--format', 'csv');
   t.is(badFormat.code, 2);
   t.regex(badFormat.stderr, /--format must be one of orca, ultrafeedback, hh-rlhf/);

@@ -2,14 +2,14 @@
 import test from 'ava';
 import { loadPreferences, PreferencePairSchema, type PreferencePair } from '../lib/index.js';
 import { relabelReason } from '../lib/data/formats/pandalm.js';
-import { fixture, sharedData } from './helpers/data_paths.js';
+import { fixture, sharedData, dataTest } from './helpers/data_paths.js';
 
 const messages = (p: PreferencePair) => {
   if (typeof p.prompt === 'string') throw new Error(`prompt of ${p.id} is text, expected messages`);
   return p.prompt;
 };
 
-test('orca (Parquet): 284 rows, system kept apart, text as in the source', async (t) => {
+dataTest('orca_dpo_pairs-284.parquet')('orca (Parquet): 284 rows, system kept apart, text as in the source', async (t) => {
   const { pairs, report } = await loadPreferences(sharedData('orca_dpo_pairs-284.parquet'));
   t.like(report, { format: 'orca', container: 'parquet', gzip: false, rows: 284, valid: 284, invalid: 0, duplicates: 0, pairs: 284, withRationale: 0 });
   const first = pairs[0]!;
@@ -22,7 +22,7 @@ test('orca (Parquet): 284 rows, system kept apart, text as in the source', async
   t.is(new Set(pairs.map((p) => p.id)).size, 284);
 });
 
-test('openai (JSONL): the same 284 Orca pairs, system message moved to `system`', async (t) => {
+dataTest('orca_dpo_pairs-284.openai-dpo.jsonl', 'orca_dpo_pairs-284.parquet')('openai (JSONL): the same 284 Orca pairs, system message moved to `system`', async (t) => {
   const [{ pairs, report }, orca] = await Promise.all([
     loadPreferences(sharedData('orca_dpo_pairs-284.openai-dpo.jsonl')),
     loadPreferences(sharedData('orca_dpo_pairs-284.parquet')),
@@ -36,7 +36,7 @@ test('openai (JSONL): the same 284 Orca pairs, system message moved to `system`'
   t.is(first.meta.source, `${sharedData('orca_dpo_pairs-284.openai-dpo.jsonl')}:1`);
 });
 
-test('ultrafeedback (Parquet): 1000 rows, 6 invalid, ties kept and counted, prompt_id as id', async (t) => {
+dataTest('ultrafeedback_binarized-train_prefs-1000.parquet')('ultrafeedback (Parquet): 1000 rows, 6 invalid, ties kept and counted, prompt_id as id', async (t) => {
   const file = sharedData('ultrafeedback_binarized-train_prefs-1000.parquet');
   const err = await t.throwsAsync(loadPreferences(file));
   t.regex(err!.message, /6 of 1000 rows are not valid ultrafeedback preference pairs/);
@@ -59,7 +59,7 @@ test('ultrafeedback (Parquet): 1000 rows, 6 invalid, ties kept and counted, prom
   t.like(tie.meta, { tie: true, scoreChosen: 6, scoreRejected: 6 });
 });
 
-test('hh-rlhf (gzip JSONL): 2312 rows, the prompt is the shared dialogue as messages', async (t) => {
+dataTest('hh-rlhf-harmless-base-test.jsonl.gz')('hh-rlhf (gzip JSONL): 2312 rows, the prompt is the shared dialogue as messages', async (t) => {
   const file = sharedData('hh-rlhf-harmless-base-test.jsonl.gz');
   const { pairs, report } = await loadPreferences(file, { skipInvalid: true });
   t.like(report, { format: 'hh-rlhf', container: 'jsonl', gzip: true, rows: 2312, valid: 2299, invalid: 13, duplicates: 0 });
@@ -84,7 +84,7 @@ test('hh-rlhf (gzip JSONL): 2312 rows, the prompt is the shared dialogue as mess
   t.true(pairs.every((p) => messages(p).at(-1)!.role === 'user'));
 });
 
-test('sharegpt (JSON): 300 rows, 5 duplicates, multi-turn and system handling', async (t) => {
+dataTest('llamafactory-dpo_en_demo.json')('sharegpt (JSON): 300 rows, 5 duplicates, multi-turn and system handling', async (t) => {
   const { pairs, report } = await loadPreferences(sharedData('llamafactory-dpo_en_demo.json'));
   t.like(report, { format: 'sharegpt', container: 'json', rows: 300, valid: 300, invalid: 0, duplicates: 5, pairs: 295 });
   const multi = pairs.find((p) => p.meta.source === `${sharedData('llamafactory-dpo_en_demo.json')}:#4`)!;
@@ -104,7 +104,7 @@ test('sharegpt (JSON): 300 rows, 5 duplicates, multi-turn and system handling', 
   t.true(pairs.every((p) => messages(p).every((m) => m.role !== 'system')));
 });
 
-test('pandalm (JSON) + judge rationales: majority vote picks chosen, agreeing reasons relabelled by position', async (t) => {
+dataTest('pandalm-testset-v1.json', 'pandalm-gpt-3.5-turbo-testset-v1.json')('pandalm (JSON) + judge rationales: majority vote picks chosen, agreeing reasons relabelled by position', async (t) => {
   const file = sharedData('pandalm-testset-v1.json');
   const judge = sharedData('pandalm-gpt-3.5-turbo-testset-v1.json');
   const err = await t.throwsAsync(loadPreferences(file, { rationalesFrom: judge }));
@@ -142,7 +142,7 @@ test('rationale-set (ZSTD Parquet with INT64 ids)', async (t) => {
   t.true((pairs[0]!.prompt as string).startsWith('MM. Georges Colombier'));
 });
 
-test('format detection refuses non-preference files with the reason', async (t) => {
+dataTest('pandalm-gpt-3.5-turbo-testset-v1.json', 'llamafactory-alpaca_en_demo.json', 'mt_bench-questions.jsonl', 'orca_dpo_pairs-284.parquet')('format detection refuses non-preference files with the reason', async (t) => {
   const judge = await t.throwsAsync(loadPreferences(sharedData('pandalm-gpt-3.5-turbo-testset-v1.json')));
   t.regex(judge!.message, /PandaLM judge file .* --rationales-from/);
   const sft = await t.throwsAsync(loadPreferences(sharedData('llamafactory-alpaca_en_demo.json')));

@@ -2,15 +2,19 @@
 // and does not depend on the training size.
 import test from 'ava';
 import { loadPreferences, selectSubset, splitEval, type PreferencePair } from '../lib/index.js';
-import { sharedData } from './helpers/data_paths.js';
+import { sharedData, dataTest, hasData } from './helpers/data_paths.js';
 
 let pairs: PreferencePair[];
+const HH = 'hh-rlhf-harmless-base-test.jsonl.gz';
+// The tests before the last one all work on these pairs.
+const hhTest = dataTest(HH);
 test.before(async () => {
+  if (!hasData(HH)) return;
   ({ pairs } = await loadPreferences(sharedData('hh-rlhf-harmless-base-test.jsonl.gz'), { skipInvalid: true }));
 });
 const ids = (ps: readonly { id: string }[]) => ps.map((p) => p.id);
 
-test('selectSubset is deterministic and nested: for one seed the 500 subset is the head of the 1500 one', (t) => {
+hhTest('selectSubset is deterministic and nested: for one seed the 500 subset is the head of the 1500 one', (t) => {
   const small = selectSubset(pairs, { limit: 500, seed: 7 });
   const large = selectSubset(pairs, { limit: 1500, seed: 7 });
   t.is(small.length, 500);
@@ -20,7 +24,7 @@ test('selectSubset is deterministic and nested: for one seed the 500 subset is t
   t.is(new Set(ids(large)).size, 1500);
 });
 
-test('selectSubset: another seed draws another subset; input order does not matter; limits are checked', (t) => {
+hhTest('selectSubset: another seed draws another subset; input order does not matter; limits are checked', (t) => {
   const a = new Set(ids(selectSubset(pairs, { limit: 500, seed: 7 })));
   const b = ids(selectSubset(pairs, { limit: 500, seed: 8 }));
   const overlap = b.filter((id) => a.has(id)).length;
@@ -33,12 +37,12 @@ test('selectSubset: another seed draws another subset; input order does not matt
   t.throws(() => selectSubset(pairs, { limit: 1.5 }), { instanceOf: RangeError });
 });
 
-test('the order is not the file order (it is a permutation)', (t) => {
+hhTest('the order is not the file order (it is a permutation)', (t) => {
   const head = ids(selectSubset(pairs, { limit: 100, seed: 0 }));
   t.notDeepEqual(head, ids(pairs.slice(0, 100)));
 });
 
-test('splitEval: disjoint, deterministic, and the same eval set whatever training subset is taken', (t) => {
+hhTest('splitEval: disjoint, deterministic, and the same eval set whatever training subset is taken', (t) => {
   const { train, eval: held } = splitEval(pairs, { evalSize: 200, seed: 3 });
   t.is(held.length, 200);
   t.is(train.length, pairs.length - 200);
@@ -56,7 +60,7 @@ test('splitEval: disjoint, deterministic, and the same eval set whatever trainin
   t.deepEqual(ids(train), ids(pairs.filter((p) => !heldIds.has(p.id))));
 });
 
-test('splitEval by fraction, and argument checks', (t) => {
+hhTest('splitEval by fraction, and argument checks', (t) => {
   const { train, eval: held } = splitEval(pairs, { evalFraction: 0.1, seed: 1 });
   t.is(held.length, Math.round(pairs.length * 0.1));
   t.is(train.length + held.length, pairs.length);
@@ -66,7 +70,7 @@ test('splitEval by fraction, and argument checks', (t) => {
   t.throws(() => splitEval(pairs, { evalFraction: 1 }), { instanceOf: RangeError });
 });
 
-test('loadPreferences limit: seeded subset with a seed, the first pairs without', async (t) => {
+dataTest('orca_dpo_pairs-284.parquet')('loadPreferences limit: seeded subset with a seed, the first pairs without', async (t) => {
   const file = sharedData('orca_dpo_pairs-284.parquet');
   const all = (await loadPreferences(file)).pairs;
   const seeded = await loadPreferences(file, { limit: 50, seed: 5 });

@@ -3,9 +3,9 @@
 import test from 'ava';
 import { loadTokenCounter, lengthStats, tokenLengthReport } from '../lib/data/token_lengths.js';
 import { loadPreferences } from '../lib/index.js';
-import { fixture, sharedData } from './helpers/data_paths.js';
+import { fixture, sharedData, dataTest } from './helpers/data_paths.js';
 
-test('counts match the Python tokenizer', async (t) => {
+dataTest('orca_dpo_pairs-284.parquet')('counts match the Python tokenizer', async (t) => {
   const counter = await loadTokenCounter(fixture('tokenizer-tiny'));
   t.is(counter.count('Hello World'), 8);
   t.is(counter.count('Translate to English: Règlement'), 17);

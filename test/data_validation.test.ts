@@ -6,7 +6,7 @@ import { gzipSync } from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
 import { detectFormat, loadPreferences, PreferenceDataError } from '../lib/index.js';
-import { fixture, sharedData } from './helpers/data_paths.js';
+import { fixture, sharedData, dataTest } from './helpers/data_paths.js';
 
 let tmp: string;
 test.before(async () => {
@@ -70,7 +70,7 @@ test('ids: the source id when there is one, else a content hash that does not ch
   t.is(pairs[2]!.id, '7');
 });
 
-test('gzip is recognised by its magic bytes, whatever the name, for JSONL, JSON and Parquet', async (t) => {
+dataTest('orca_dpo_pairs-284.openai-dpo.jsonl', 'llamafactory-dpo_en_demo.json', 'orca_dpo_pairs-284.parquet', 'hh-rlhf-harmless-base-test.jsonl.gz')('gzip is recognised by its magic bytes, whatever the name, for JSONL, JSON and Parquet', async (t) => {
   const jsonl = path.join(tmp, 'openai-really-gzip.jsonl');
   await writeFile(jsonl, gzipSync(await readFile(sharedData('orca_dpo_pairs-284.openai-dpo.jsonl'))));
   const r1 = await loadPreferences(jsonl);
@@ -117,7 +117,7 @@ test('containers: JSON object holding one array, JSONL named .json, and clear re
   t.regex((await t.throwsAsync(loadPreferences(fake)))!.message, /does not start with the Parquet magic bytes/);
 });
 
-test('--format forces a format: rows that do not fit it are invalid, with a hint', async (t) => {
+dataTest('orca_dpo_pairs-284.openai-dpo.jsonl', 'orca_dpo_pairs-284.parquet')('--format forces a format: rows that do not fit it are invalid, with a hint', async (t) => {
   const err = await t.throwsAsync(loadPreferences(sharedData('orca_dpo_pairs-284.openai-dpo.jsonl'), { format: 'orca' }));
   t.regex(err!.message, /284 of 284 rows are not valid orca preference pairs/);
   t.regex(err!.message, /openai-dpo\.jsonl:1: `question` is missing/);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { runPairwise, type JudgmentRow } from '../lib/eval/pairwise.js';
 import { exactJudge, LlmJudge } from '../lib/eval/judge.js';
-import { OpenAIGenerator } from '../lib/rationales/openai_generator.js';
+import { OpenAIGenerator } from '../lib/llm/openai_generator.js';
 import { journalItems, lengthChecker } from './helpers/eval_items.js';
 import { startChatServer } from './helpers/chat_server.js';
 import { repoRoot } from './helpers/cli.js';

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { choiceToWinner, judgeMessages, parseJudgeAnswer } from '../lib/eval/judge_prompt.js';
 import { exactJudge, LlmJudge } from '../lib/eval/judge.js';
-import type { ChatGenerator } from '../lib/rationales/generator.js';
+import type { ChatGenerator } from '../lib/llm/generator.js';
 
 test('the judge chat is one user turn showing the conversation and both responses with END markers', (t) => {
   const messages = judgeMessages(

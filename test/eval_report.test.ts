@@ -1,4 +1,5 @@
 import test from 'ava';
+import { dataTest, sharedData } from './helpers/data_paths.js';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -94,19 +95,19 @@ test('the report has the set-up, both tables and the plots as SVG files', async 
   t.is((points.match(/<path /g) ?? []).length, 4);
 });
 
-test('prompt sets: MT-Bench and Vicuna questions give their first turn, keyed by question_id', async (t) => {
-  const mt = await loadPromptSet('/work/shared/data/mt_bench-questions.jsonl');
+dataTest('mt_bench-questions.jsonl', 'vicuna_bench-questions.jsonl')('prompt sets: MT-Bench and Vicuna questions give their first turn, keyed by question_id', async (t) => {
+  const mt = await loadPromptSet(sharedData('mt_bench-questions.jsonl'));
   t.is(mt.length, 80);
   t.is(mt[0]!.id, '81');
   t.true(typeof mt[0]!.prompt === 'string' && mt[0]!.prompt.startsWith('Compose an engaging travel blog post about a recent trip to Hawaii'));
-  const vicuna = await loadPromptSet('/work/shared/data/vicuna_bench-questions.jsonl', { limit: 10, seed: 3 });
+  const vicuna = await loadPromptSet(sharedData('vicuna_bench-questions.jsonl'), { limit: 10, seed: 3 });
   t.is(vicuna.length, 10);
   t.is(new Set(vicuna.map((p) => p.id)).size, 10);
-  t.deepEqual(await loadPromptSet('/work/shared/data/vicuna_bench-questions.jsonl', { limit: 10, seed: 3 }), vicuna);
+  t.deepEqual(await loadPromptSet(sharedData('vicuna_bench-questions.jsonl'), { limit: 10, seed: 3 }), vicuna);
 });
 
-test('prompt sets: a preference file gives the prompts of its pairs', async (t) => {
-  const orca = await loadPromptSet('/work/shared/data/orca_dpo_pairs-284.openai-dpo.jsonl', { limit: 5 });
+dataTest('orca_dpo_pairs-284.openai-dpo.jsonl')('prompt sets: a preference file gives the prompts of its pairs', async (t) => {
+  const orca = await loadPromptSet(sharedData('orca_dpo_pairs-284.openai-dpo.jsonl'), { limit: 5 });
   t.is(orca.length, 5);
   // Orca rows carry a system message: the prompt is a conversation with it first.
   const first = orca[0]!.prompt;

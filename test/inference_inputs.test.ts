@@ -7,9 +7,9 @@ import { readPromptFile } from '../lib/inference/prompt_file.js';
 import { cutAtStops } from '../lib/inference/stop_strings.js';
 import { PreferenceDataError } from '../lib/data/errors.js';
 import { Tokenizer } from '../lib/tokenize/tokenizer.js';
-import { sharedData, fixture } from './helpers/data_paths.js';
+import { sharedData, fixture, dataTest } from './helpers/data_paths.js';
 
-test('MT-Bench and Vicuna question files: the first turn, question_id and category kept', async (t) => {
+dataTest('mt_bench-questions.jsonl', 'vicuna_bench-questions.jsonl')('MT-Bench and Vicuna question files: the first turn, question_id and category kept', async (t) => {
   for (const name of ['mt_bench-questions.jsonl', 'vicuna_bench-questions.jsonl']) {
     const rows = await readPromptFile(sharedData(name));
     t.is(rows.length, 80);

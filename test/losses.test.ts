@@ -4,7 +4,7 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { loadNative } from '../lib/native/load.js';
-import type { LossOptionsRaw, NativeBinding, PolicyLogpsRaw, ReferenceLogpsRaw } from '../lib/native/binding.js';
+import type { LossOptionsRaw, NativeTestingHooks, PolicyLogpsRaw, ReferenceLogpsRaw } from '../lib/native/binding.js';
 
 interface FixtureCase {
   name: string;
@@ -18,8 +18,8 @@ interface FixtureCase {
 }
 
 const fixture = JSON.parse(readFileSync(new URL('./fixtures/losses.json', import.meta.url), 'utf8')) as { trl: string; cases: FixtureCase[] };
-const native = loadNative();
-const loose = native as unknown as Record<keyof NativeBinding, (...args: unknown[]) => unknown>;
+const native = loadNative().testing;
+const loose = native as unknown as Record<keyof NativeTestingHooks, (...args: unknown[]) => unknown>;
 
 type FloatArray = typeof Float32Array | typeof Float64Array;
 

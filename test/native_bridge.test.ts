@@ -2,7 +2,7 @@
 import test from 'ava';
 import { loadNative } from '../lib/native/load.js';
 
-const native = loadNative();
+const native = loadNative().testing;
 
 test('a typed array is borrowed, not copied: a native write is seen by JS', (t) => {
   const a = new Float32Array([1, 2, 3, 4]);

@@ -2,7 +2,7 @@
 import test from 'ava';
 import { loadNative } from '../lib/native/load.js';
 
-const native = loadNative();
+const native = loadNative().testing;
 const gc = (globalThis as { gc?: () => void }).gc;
 
 test('external buffers are released when JS drops them', async (t) => {

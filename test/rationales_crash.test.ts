@@ -1,6 +1,7 @@
 // Crash safety, end to end: `rdpo-native serve` on a real tiny model, `rdpo-native rationales` against
 // it as a child process, killed with SIGKILL (and, separately, Ctrl-C) mid-run, then rerun.
 import test from 'ava';
+import { dataTest, sharedData } from './helpers/data_paths.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,9 @@ import { pairKey } from '../lib/rationales/pair_key.js';
 import { cliPath, runCli } from './helpers/cli.js';
 
 const MODEL = fileURLToPath(new URL('./fixtures/models/tiny-chat', import.meta.url));
-const DATA = '/work/shared/data/hh-rlhf-harmless-base-test.jsonl.gz';
+const DATA = sharedData('hh-rlhf-harmless-base-test.jsonl.gz');
+// Every test here feeds the rationale runs from this file.
+const crashTest = dataTest('hh-rlhf-harmless-base-test.jsonl.gz');
 const LIMIT = 48;
 
 let server: ChildProcess;
@@ -74,7 +77,7 @@ function t_assertNoTornTail(text: string): void {
   if (text.length > 0 && !text.endsWith('\n')) throw new Error('the output ends with a torn line');
 }
 
-test.serial('SIGKILL mid-run, then the same command: every pair exactly once, no torn line, earlier rows unchanged', async (t) => {
+crashTest.serial('SIGKILL mid-run, then the same command: every pair exactly once, no torn line, earlier rows unchanged', async (t) => {
   const { pairs } = await loadPreferences(DATA, { limit: LIMIT, skipInvalid: true });
   t.is(pairs.length, LIMIT);
   const out = join(mkdtempSync(join(tmpdir(), 'rdpo-crash-')), 'rationales.jsonl');
@@ -115,7 +118,7 @@ test.serial('SIGKILL mid-run, then the same command: every pair exactly once, no
   t.true(statSync(out).size === Buffer.byteLength(final));
 });
 
-test.serial('Ctrl-C: stops taking work, finishes, prints the summary, exits 130; the rerun completes', async (t) => {
+crashTest.serial('Ctrl-C: stops taking work, finishes, prints the summary, exits 130; the rerun completes', async (t) => {
   const out = join(mkdtempSync(join(tmpdir(), 'rdpo-int-')), 'rationales.jsonl');
   const stopped = await interruptAfter(out, 4, 'SIGINT');
   t.is(stopped.code, 130, stopped.stderr);
@@ -130,7 +133,7 @@ test.serial('Ctrl-C: stops taking work, finishes, prints the summary, exits 130;
   t.is(new Set(rows.map((r) => pairKey(r as any, 'general'))).size, LIMIT);
 });
 
-test.serial('--generator DIR runs the local model in-process', async (t) => {
+crashTest.serial('--generator DIR runs the local model in-process', async (t) => {
   const out = join(mkdtempSync(join(tmpdir(), 'rdpo-local-')), 'rationales.jsonl');
   const res = await runCli(
     ['rationales', '--data', DATA, '--skip-invalid', '--limit', '6', '--out', out, '--style', 'detailed', '--generator', MODEL,
@@ -144,7 +147,7 @@ test.serial('--generator DIR runs the local model in-process', async (t) => {
   t.true(rows.every((r) => r.rationale_model === 'tiny-chat' && r.rationale_style === 'detailed' && r.rationale.length > 0));
 });
 
-test.serial('filter through the CLI: a judge that never answers with scores fails every row, exit 1, nothing kept', async (t) => {
+crashTest.serial('filter through the CLI: a judge that never answers with scores fails every row, exit 1, nothing kept', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'rdpo-filter-cli-'));
   const input = join(dir, 'rationales.jsonl');
   const gen = await runCli(args(input).map((a) => (a === String(LIMIT) ? '3' : a)), { timeoutMs: 120_000 });

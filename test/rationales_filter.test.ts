@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultDroppedFile, filterRationales } from '../lib/rationales/filter.js';
 import { keepRationale, parseScores } from '../lib/rationales/judge.js';
-import { OpenAIGenerator } from '../lib/rationales/openai_generator.js';
+import { OpenAIGenerator } from '../lib/llm/openai_generator.js';
 import { startChatServer } from './helpers/chat_server.js';
 
 const FAST = { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 100, maxRetryAfterMs: 1000 };

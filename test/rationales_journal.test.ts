@@ -3,7 +3,7 @@ import test from 'ava';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Journal } from '../lib/rationales/journal.js';
+import { Journal } from '../lib/jobs/journal.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'rdpo-journal-'));
 

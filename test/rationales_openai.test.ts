@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PreferencePair } from '../lib/data/schema.js';
 import { generateRationales } from '../lib/rationales/generate.js';
-import { OpenAIGenerator, normaliseBaseURL } from '../lib/rationales/openai_generator.js';
+import { OpenAIGenerator, normaliseBaseURL } from '../lib/llm/openai_generator.js';
 import { builtinTemplate, checkTemplate, loadTemplate, rationaleRequest } from '../lib/rationales/prompts.js';
-import { GeneratorError, backoffDelay, parseRetryAfter, withRetry, type RetryPolicy } from '../lib/rationales/retry.js';
+import { GeneratorError, backoffDelay, parseRetryAfter, withRetry, type RetryPolicy } from '../lib/llm/retry.js';
 import { startChatServer } from './helpers/chat_server.js';
 
 const FIXTURE = new URL('./fixtures/rationales/orca-8.jsonl', import.meta.url);

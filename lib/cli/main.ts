@@ -3,7 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { packageVersion } from '../native/runtime.js';
 import { NativeLoadError } from '../native/load.js';
 import { registerCommands } from './commands/index.js';
-import { UsageError } from './usage_error.js';
+import { UsageError } from '../errors.js';
 
 const program = new Command('rdpo-native')
   .description('Preference alignment with rationales (RDPO) on a LibTorch core')

@@ -1,5 +1,5 @@
 // Numeric command-line options, checked with an error that names the flag.
-import { UsageError } from './usage_error.js';
+import { UsageError } from '../errors.js';
 
 export function wholeNumberOption(value: string, flag: string, min: number): number {
   const n = Number(value);

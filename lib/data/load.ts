@@ -20,6 +20,8 @@ export interface LoadOptions {
   seed?: number | string;
   /** PandaLM only: the judge file whose `gpt_reason` becomes the rationale (joined by `idx`). */
   rationalesFrom?: string;
+  /** Where warnings go (a file that is not valid UTF-8); default stderr. */
+  warn?: (message: string) => void;
 }
 
 export interface LoadReport {
@@ -55,7 +57,7 @@ export async function loadPreferences(file: string, opts: LoadOptions = {}): Pro
   if (opts.format !== undefined && !isPreferenceFormat(opts.format)) {
     throw new PreferenceDataError(`unknown format "${String(opts.format)}"; use one of ${Object.keys(FORMATS).join(', ')}`, { file });
   }
-  const source = await openRows(file);
+  const source = await openRows(file, opts.warn);
   const iterator = source.rows[Symbol.asyncIterator]();
   const head: SourceRow[] = [];
   while (head.filter((r) => isRow(r.value)).length < DETECT_ROWS) {

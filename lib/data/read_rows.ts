@@ -3,6 +3,7 @@
 // bytes first and by extension second, so `data.jsonl` that is really gzip still loads.
 import { createReadStream, promises as fsp } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { Utf8Watch, type WarnFn } from '../util/utf8_watch.js';
 import { createGunzip, gunzipSync } from 'node:zlib';
 import path from 'node:path';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
@@ -30,7 +31,7 @@ const PARQUET_MAGIC = 'PAR1';
 const PARQUET_CHUNK_ROWS = 2048;
 
 /** Opens `file` and yields its rows without reading a JSONL file into memory. */
-export async function openRows(file: string): Promise<RowSource> {
+export async function openRows(file: string, warn?: WarnFn): Promise<RowSource> {
   let head: Buffer;
   try {
     head = await readHead(file, false, 4);
@@ -43,8 +44,8 @@ export async function openRows(file: string): Promise<RowSource> {
   const gzip = head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1];
   const container = await sniffContainer(file, gzip);
   const rows =
-    container === 'jsonl' ? jsonlRows(file, gzip) :
-    container === 'json' ? jsonRows(file, gzip) :
+    container === 'jsonl' ? jsonlRows(file, gzip, new Utf8Watch(file, warn)) :
+    container === 'json' ? jsonRows(file, gzip, new Utf8Watch(file, warn)) :
     parquetRows(file, gzip);
   return { container, gzip, rows };
 }
@@ -108,10 +109,12 @@ async function sniffContainer(file: string, gzip: boolean): Promise<Container> {
   return 'json';
 }
 
-async function* jsonlRows(file: string, gzip: boolean): AsyncGenerator<SourceRow> {
+async function* jsonlRows(file: string, gzip: boolean, utf8: Utf8Watch): AsyncGenerator<SourceRow> {
   const raw = createReadStream(file);
   const input = gzip ? raw.pipe(createGunzip()) : raw;
   raw.on('error', (err) => input.destroy(err));
+  input.on('data', (chunk: Buffer) => utf8.check(chunk));
+  input.on('end', () => utf8.end());
   const lines = createInterface({ input, crlfDelay: Infinity });
   let line = 0;
   try {
@@ -133,9 +136,11 @@ async function* jsonlRows(file: string, gzip: boolean): AsyncGenerator<SourceRow
   }
 }
 
-async function* jsonRows(file: string, gzip: boolean): AsyncGenerator<SourceRow> {
+async function* jsonRows(file: string, gzip: boolean, utf8: Utf8Watch): AsyncGenerator<SourceRow> {
   let bytes = await fsp.readFile(file);
   if (gzip) bytes = gunzipSync(bytes);
+  utf8.check(bytes);
+  utf8.end();
   const text = bytes.toString('utf8').replace(/^\uFEFF/, '');
   let data: unknown;
   try {

@@ -6,11 +6,11 @@
 // and is skipped when already there, so a rerun resumes where the last one stopped.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { UsageError } from '../cli/usage_error.js';
+import { UsageError } from '../errors.js';
 import type { PreferencePair } from '../data/schema.js';
 import { loadPreferences } from '../data/load.js';
 import { selectSubset, splitEval } from '../data/subset.js';
-import type { Interruption } from '../rationales/runner.js';
+import type { Interruption } from '../jobs/runner.js';
 import type { TrainConfigInput } from '../train/config.js';
 import type { TrainResult } from '../train/trainer.js';
 import { writeFileAtomic } from '../util/atomic_write.js';
@@ -22,8 +22,10 @@ import type { PreferenceEvalResult } from './preference_eval.js';
 import { loadPromptSet, pairPrompt, pairPromptItem, type PromptItem } from './prompts.js';
 import { runComparison, runGeneration, runPreferenceEval } from './run_eval.js';
 import { writeSweepReport } from '../report/sweep_report.js';
+import type { SweepMethod, SweepResults, SweepRow } from './sweep_results.js';
 
-export type SweepMethod = 'dpo' | 'rdpo';
+export type { SweepMethod, SweepResults, SweepRow } from './sweep_results.js';
+
 export type TrainFn = (config: TrainConfigInput & { resume?: string }, options?: { signal?: AbortSignal }) => Promise<TrainResult>;
 
 export interface CompareOptions {
@@ -61,34 +63,6 @@ export interface RunRecord {
   modelDir: string;
   steps: number;
   metrics: Record<string, unknown>;
-}
-
-export interface SweepRow {
-  method: SweepMethod;
-  size: number;
-  steps: number;
-  preference: PreferenceEvalResult;
-  generation: GenerationStats;
-  vsSft: PairwiseSummary;
-}
-
-export interface SweepResults {
-  model: string;
-  data: string;
-  sizes: number[];
-  evalPairs: number;
-  trainPool: number;
-  prompts: { source: string; count: number };
-  judge: string;
-  judgeKind: 'llm' | 'exact';
-  repeats: number;
-  seed: number;
-  beta: number;
-  sampling: SamplingSettings;
-  train: Partial<TrainConfigInput>;
-  sft: { steps: number; preference: PreferenceEvalResult; generation: GenerationStats; trainSize: number };
-  rows: SweepRow[];
-  rdpoVsDpo: Array<{ size: number; summary: PairwiseSummary }>;
 }
 
 function writeJsonl(file: string, pairs: readonly PreferencePair[]): void {

@@ -1,5 +1,5 @@
 // Exact checkers by name, for `--judge exact:NAME`: tasks whose answers can be checked need no LLM judge.
-import { UsageError } from '../cli/usage_error.js';
+import { UsageError } from '../errors.js';
 import { judgeArithmetic } from '../demo/arithmetic_task.js';
 import type { ExactChecker } from './judge.js';
 import type { Conversation } from './judge_prompt.js';

@@ -1,6 +1,6 @@
 // Pairwise judges. An LLM judge reads the paper's prompt and is asked in both presentation orders,
 // several times; an exact checker decides from a checkable answer and is asked once per item.
-import type { ChatGenerator } from '../rationales/generator.js';
+import type { ChatGenerator } from '../llm/generator.js';
 import { judgeMessages, parseJudgeAnswer, type Conversation, type JudgeChoice } from './judge_prompt.js';
 
 /** A verdict about the compared sides, A and B. */

@@ -2,7 +2,7 @@
 // packed sequences, continue prompts. Everything else in lib/eval works on token ids and text.
 import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { UsageError } from '../cli/usage_error.js';
+import { UsageError } from '../errors.js';
 import { CausalLM } from '../model/causal_lm.js';
 import { Tokenizer } from '../tokenize/tokenizer.js';
 import type { PackedBatch } from '../model/packing.js';

@@ -1,6 +1,6 @@
 // `--judge` → a PairwiseJudge: `exact:NAME` (a built-in checker), `openai:BASE_URL` (any
 // OpenAI-compatible server) or a local model directory (its chat template + generate).
-import { openGenerator } from '../rationales/connect.js';
+import { openGenerator } from '../llm/connect.js';
 import { exactChecker } from './exact_checkers.js';
 import { exactJudge, LlmJudge, type PairwiseJudge } from './judge.js';
 

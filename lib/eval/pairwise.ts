@@ -5,10 +5,10 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { Journal } from '../rationales/journal.js';
-import { Progress } from '../rationales/progress.js';
-import { DEFAULT_RETRY, GeneratorError, type RetryPolicy } from '../rationales/retry.js';
-import { runJobs, type Interruption } from '../rationales/runner.js';
+import { Journal } from '../jobs/journal.js';
+import { Progress } from '../jobs/progress.js';
+import { DEFAULT_RETRY, GeneratorError, type RetryPolicy } from '../llm/retry.js';
+import { runJobs, type Interruption } from '../jobs/runner.js';
 import { writeFileAtomic } from '../util/atomic_write.js';
 import type { PairwiseJudge } from './judge.js';
 import { choiceToWinner, type Conversation, type JudgeChoice, type Order } from './judge_prompt.js';

@@ -2,7 +2,7 @@
 // prompt or message lists, earlier generation files, or any preference data file (its prompts).
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { UsageError } from '../cli/usage_error.js';
+import { UsageError } from '../errors.js';
 import { ChatMessageSchema, type ChatMessage, type PreferencePair } from '../data/schema.js';
 import { loadPreferences } from '../data/load.js';
 import { selectSubset } from '../data/subset.js';

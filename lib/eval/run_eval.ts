@@ -2,11 +2,11 @@
 // accuracy on held-out pairs, generation with length statistics, and a judged pairwise comparison.
 import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { UsageError } from '../cli/usage_error.js';
+import { UsageError } from '../errors.js';
 import type { PreferencePair } from '../data/schema.js';
 import { loadPreferences } from '../data/load.js';
 import { selectSubset, splitEval } from '../data/subset.js';
-import type { Interruption } from '../rationales/runner.js';
+import type { Interruption } from '../jobs/runner.js';
 import { writeFileAtomic } from '../util/atomic_write.js';
 import { JsonlAppender } from '../util/jsonl_append.js';
 import { generateResponses, generationStats, readGenerations, type GenerationStats, type SamplingSettings } from './generate.js';

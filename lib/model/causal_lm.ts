@@ -39,10 +39,17 @@ function toInt32(seqs: number[][], what: string): { tokens: Int32Array; lengths:
   });
   const tokens = new Int32Array(total);
   let at = 0;
-  for (const s of seqs) {
+  seqs.forEach((s, i) => {
+    // Int32Array.set wraps 2^32 + 5 to 5 and NaN to 0 without a word: a wrong token, not an error.
+    for (let t = 0; t < s.length; t++) {
+      const id = s[t]!;
+      if (!Number.isInteger(id) || id < 0 || id > 0x7fffffff) {
+        throw new RangeError(`${what}: sequence ${i}, position ${t}: token id ${id} is not an integer in 0..2^31-1`);
+      }
+    }
     tokens.set(s, at);
     at += s.length;
-  }
+  });
   return { tokens, lengths };
 }
 

@@ -3,7 +3,7 @@
 // the native core reads safetensors by memory-mapping.
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { fsyncDir, writeFileAtomic } from '../util/atomic_write.js';
+import { fsyncDir } from '../util/atomic_write.js';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'I64' | 'I32';
 
@@ -15,37 +15,16 @@ export interface SafetensorsEntry {
 
 const BYTES: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4 };
 
-export function encodeSafetensors(tensors: Map<string, SafetensorsEntry>, metadata: Record<string, string> = { format: 'pt' }): Uint8Array {
-  const header: Record<string, unknown> = { __metadata__: metadata };
-  let offset = 0;
-  const names = [...tensors.keys()].sort();
-  for (const name of names) {
+/** Writes the tensors (sorted by name) atomically; one header layout for all writers (see below). */
+export function writeSafetensors(file: string, tensors: Map<string, SafetensorsEntry>, metadata?: Record<string, string>): void {
+  const entries = [...tensors.keys()].sort().map((name): StreamedSafetensorsEntry => {
     const t = tensors.get(name)!;
     const numel = t.shape.reduce((a, b) => a * b, 1);
     if (numel !== t.data.length) throw new RangeError(`tensor '${name}': shape [${t.shape}] needs ${numel} values, got ${t.data.length}`);
-    const bytes = numel * BYTES[t.dtype];
-    if (bytes !== t.data.byteLength) throw new TypeError(`tensor '${name}': ${t.dtype} data must be ${bytes} bytes, got ${t.data.byteLength}`);
-    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
-    offset += bytes;
-  }
-  let json = JSON.stringify(header);
-  // Pad the header with spaces so the data starts 8-byte aligned (as the reference writer does).
-  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
-  const headerBytes = Buffer.from(json, 'utf8');
-  const out = new Uint8Array(8 + headerBytes.length + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
-  out.set(headerBytes, 8);
-  let pos = 8 + headerBytes.length;
-  for (const name of names) {
-    const t = tensors.get(name)!;
-    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), pos);
-    pos += t.data.byteLength;
-  }
-  return out;
-}
-
-export function writeSafetensors(file: string, tensors: Map<string, SafetensorsEntry>, metadata?: Record<string, string>): void {
-  writeFileAtomic(file, encodeSafetensors(tensors, metadata));
+    if (numel * BYTES[t.dtype] !== t.data.byteLength) throw new TypeError(`tensor '${name}': ${t.dtype} data must be ${numel * BYTES[t.dtype]} bytes, got ${t.data.byteLength}`);
+    return { name, dtype: t.dtype, shape: t.shape, produce: () => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength) };
+  });
+  writeSafetensorsStreamed(file, entries, metadata);
 }
 
 /** A tensor whose bytes are produced only when it is written (see `writeSafetensorsStreamed`). */
@@ -73,6 +52,7 @@ export function writeSafetensorsStreamed(file: string, entries: readonly Streame
     offset += size;
   }
   let json = JSON.stringify(header);
+  // Pad the header with spaces so the data starts 8-byte aligned (as the reference writer does).
   json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
   const headerBytes = Buffer.from(json, 'utf8');
   const len = Buffer.alloc(8);

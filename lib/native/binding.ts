@@ -194,26 +194,15 @@ export interface DeviceMemoryStatsRaw {
   peakReservedBytes: number;
 }
 
-export interface NativeBinding {
-  readonly abiVersion: number;
-  // runtime (native/napi/runtime_info.cpp)
-  runtimeInfo(): RuntimeInfoRaw;
-  setNumThreads(threads: number): void;
-  measureMatmulPeak(size: number, iterations: number, dtype: NativeDtype, device: string): Promise<MatmulPeakRaw>;
-  // accelerator state (native/napi/accelerator.cpp): memory stats are null and synchronize a no-op on cpu
-  deviceMemoryStats(device: string): DeviceMemoryStatsRaw | null;
-  resetDevicePeakMemory(device: string): void;
-  synchronizeDevice(device: string): void;
+/** Entry points for tests and benchmarks only (native/napi/registry.h testing_exports). */
+export interface NativeTestingHooks {
   // tensor bridge (native/napi/tensor.cpp)
   NativeTensor: abstract new (...args: never[]) => NativeTensor;
   arange(n: number, dtype?: NativeDtype): NativeTensor;
   addInPlace(array: NativeTypedArray, value: number, dtype?: NativeDtype): void;
   copyToNative(array: NativeTypedArray, shape?: number[], dtype?: NativeDtype): NativeTensor;
   bridgeStats(): { external: number; copied: number };
-  // causal language models (native/napi/model.cpp)
-  NativeModel: abstract new (...args: never[]) => NativeModel;
-  loadModel(dir: string, opts?: { dtype?: NativeDtype; device?: string }): Promise<NativeModel>;
-  // losses (native/napi/losses.cpp): test and bench entry points
+  // losses (native/napi/losses.cpp)
   preferenceLoss(options: LossOptionsRaw, policy: PolicyLogpsRaw, reference?: ReferenceLogpsRaw): PreferenceLossRaw;
   /** log p(targets[i] | row i) through hidden rows [N, h] and an LM head [V, h] (row-major), float32. */
   tokenLogprobs(hidden: Float32Array, weight: Float32Array, targets: Int32Array | BigInt64Array, options: { h: number; chunk?: number; fused?: boolean }): Float32Array;
@@ -222,7 +211,24 @@ export interface NativeBinding {
   fusedLogprobsCheck(options: { n: number; h: number; v: number; chunk: number; dtype?: NativeDtype; seed?: number; device?: string }): FusedLogprobsErrorsRaw;
   /** CPU tensor bytes at the peak of the loss stage's forward + backward (counting allocator). */
   fusedLogprobsPeakMemory(options: { n: number; h: number; v: number; chunk?: number; fused: boolean; dtype?: NativeDtype }): Promise<{ peakBytes: number; seconds: number }>;
+}
+
+export interface NativeBinding {
+  readonly abiVersion: number;
+  readonly testing: NativeTestingHooks;
+  // runtime (native/napi/runtime_info.cpp)
+  runtimeInfo(): RuntimeInfoRaw;
+  setNumThreads(threads: number): void;
+  measureMatmulPeak(size: number, iterations: number, dtype: NativeDtype, device: string): Promise<MatmulPeakRaw>;
+  // accelerator state (native/napi/accelerator.cpp): memory stats are null and synchronize a no-op on cpu
+  deviceMemoryStats(device: string): DeviceMemoryStatsRaw | null;
+  resetDevicePeakMemory(device: string): void;
+  synchronizeDevice(device: string): void;
+  // causal language models (native/napi/model.cpp)
+  NativeModel: abstract new (...args: never[]) => NativeModel;
+  loadModel(dir: string, opts?: { dtype?: NativeDtype; device?: string }): Promise<NativeModel>;
   // preference trainer (native/napi/preference_trainer.cpp)
+  NativeTrainer: abstract new (...args: never[]) => NativeTrainer;
   createTrainer(model: NativeModel, options: NativeTrainerOptions): NativeTrainer;
   referenceLogps(model: NativeModel, batch: NativePreferenceBatch, options: { computeDtype: NativeDtype; logitsChunk: number }): Promise<{ chosen: Float32Array; rejected: Float32Array }>;
 }

@@ -16,6 +16,13 @@ export class NativeLoadError extends Error {
   }
 }
 
+/**
+ * The addon's `abiVersion` this TypeScript was written against (native/napi/addon.cpp). A stale
+ * build (an older checkout's build/, a prebuild for another release) would otherwise fail later
+ * with a missing function or a changed contract.
+ */
+export const EXPECTED_ABI_VERSION = 2;
+
 let cached: NativeBinding | undefined;
 let cachedPath: string | undefined;
 
@@ -58,13 +65,26 @@ export function addonPath(): string {
 export function loadNative(): NativeBinding {
   if (cached) return cached;
   const file = addonPath();
+  let binding: NativeBinding;
   try {
-    cached = require(file) as NativeBinding;
-    cachedPath = file;
+    binding = require(file) as NativeBinding;
   } catch (err) {
     throw new NativeLoadError(explainLoadError(err), err);
   }
+  checkAbiVersion(binding, file);
+  cached = binding;
+  cachedPath = file;
   return cached;
+}
+
+/** Throws NativeLoadError unless the addon at `file` speaks the ABI version this code expects. */
+export function checkAbiVersion(binding: { abiVersion?: unknown }, file: string): void {
+  if (binding.abiVersion !== EXPECTED_ABI_VERSION) {
+    throw new NativeLoadError(
+      `the native addon at ${file} has ABI version ${String(binding.abiVersion)}, but this rdpo-native expects ${EXPECTED_ABI_VERSION} ` +
+        '(the build is from another version). Rebuild with `npm run build:native` in the rdpo-native package directory.',
+    );
+  }
 }
 
 export function loadedAddonPath(): string | undefined {

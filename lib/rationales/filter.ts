@@ -3,14 +3,14 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { PreferencePairSchema } from '../data/schema.js';
-import { UsageError } from '../cli/usage_error.js';
-import type { ChatGenerator, SamplingOptions } from './generator.js';
-import { Journal } from './journal.js';
+import { UsageError } from '../errors.js';
+import type { ChatGenerator, SamplingOptions } from '../llm/generator.js';
+import { Journal } from '../jobs/journal.js';
 import { judgedKey } from './pair_key.js';
 import { judgeRequest, keepRationale, parseScores, type RationaleScores } from './judge.js';
-import { Progress } from './progress.js';
-import { GeneratorError, type RetryPolicy } from './retry.js';
-import { runJobs, type Interruption } from './runner.js';
+import { Progress } from '../jobs/progress.js';
+import { GeneratorError, type RetryPolicy } from '../llm/retry.js';
+import { runJobs, type Interruption } from '../jobs/runner.js';
 
 /** A row written by `rationales` (extra keys are kept as they are). */
 export const RationaleRowSchema = PreferencePairSchema.extend({

@@ -1,12 +1,12 @@
 // `rdpo-native rationales`: one rationale per preference pair, appended to a crash-safe JSONL file.
 import type { PreferencePair } from '../data/schema.js';
-import type { ChatGenerator, SamplingOptions } from './generator.js';
-import { Journal } from './journal.js';
+import type { ChatGenerator, SamplingOptions } from '../llm/generator.js';
+import { Journal } from '../jobs/journal.js';
 import { pairKey } from './pair_key.js';
 import { rationaleRequest, type RationaleStyle, type RationaleTemplate } from './prompts.js';
-import { Progress } from './progress.js';
-import { GeneratorError, type RetryPolicy } from './retry.js';
-import { runJobs, type Interruption } from './runner.js';
+import { Progress } from '../jobs/progress.js';
+import { GeneratorError, type RetryPolicy } from '../llm/retry.js';
+import { runJobs, type Interruption } from '../jobs/runner.js';
 
 /** What `rationales` appends per pair: the normalised pair plus these three fields. */
 export type RationaleRow = PreferencePair & { rationale: string; rationale_style: string; rationale_model: string };

@@ -2,7 +2,7 @@
 // and user-supplied templates with the same three slots.
 import { readFileSync } from 'node:fs';
 import type { ChatMessage, PreferencePair } from '../data/schema.js';
-import { UsageError } from '../cli/usage_error.js';
+import { UsageError } from '../errors.js';
 
 export const RATIONALE_STYLES = ['general', 'detailed'] as const;
 export type RationaleStyle = (typeof RATIONALE_STYLES)[number];

@@ -3,7 +3,7 @@
 // when it exceeds twice its standard error, and the report says when it does not.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { SweepResults, SweepRow } from '../eval/compare.js';
+import type { SweepResults, SweepRow } from '../eval/sweep_results.js';
 import { writeFileAtomic } from '../util/atomic_write.js';
 import { lineChartSpec, renderVegaLiteSvg } from './vega_svg.js';
 

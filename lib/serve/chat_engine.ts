@@ -69,7 +69,15 @@ export interface ChatEngineOptions {
   maxBatch: number;
   /** How long the first request of an idle engine waits for company. */
   windowMs?: number;
+  /**
+   * Most UTF-8 bytes of message text a request may carry; checked before the chat template and
+   * the tokenizer run (which take seconds and GBs for a 20 MB prompt, on the event loop).
+   * Default 1 MiB (about 250k tokens, beyond any context this serves).
+   */
+  maxPromptBytes?: number;
 }
+
+export const DEFAULT_MAX_PROMPT_BYTES = 2 ** 20;
 
 export class ChatEngine {
   private queue: Pending[] = [];
@@ -93,6 +101,11 @@ export class ChatEngine {
   complete(request: EngineRequest, signal?: AbortSignal): Promise<EngineResult> {
     if (this.closed) return Promise.reject(new Error('the engine is closed'));
     if (signal?.aborted) return Promise.reject(new EngineAbortedError());
+    const bytes = request.messages.reduce((n, m) => n + Buffer.byteLength(m.content) + Buffer.byteLength(m.role), 0);
+    const maxBytes = this.options.maxPromptBytes ?? DEFAULT_MAX_PROMPT_BYTES;
+    if (bytes > maxBytes) {
+      return Promise.reject(new EngineInputError(`the messages hold ${bytes} bytes of text; this server takes at most ${maxBytes} (serve --max-prompt-bytes)`));
+    }
     let promptIds: number[];
     try {
       promptIds = this.model.encodeChat(request.messages);
@@ -185,7 +198,13 @@ export class ChatEngine {
         },
       );
     } catch (err) {
-      for (const p of batch) p.reject(err);
+      if (batch.length === 1) {
+        batch[0]!.reject(err);
+        return;
+      }
+      // One bad request must not fail its batch-mates: each runs again alone, and only the one(s)
+      // at fault fail.
+      for (const p of batch) if (!p.settled) await this.runBatch([p]);
       return;
     }
     batch.forEach((p, i) => {

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { ChatMessage } from '../data/schema.js';
-import { UsageError } from '../cli/usage_error.js';
+import { UsageError } from '../errors.js';
 import { CausalLM, type ModelDtype } from '../model/causal_lm.js';
 import { Tokenizer } from '../tokenize/tokenizer.js';
 import { applyChatTemplate } from '../tokenize/chat_template.js';

@@ -22,7 +22,8 @@ export const ChatCompletionRequestSchema = z
     top_p: z.number().gt(0).max(1).nullish(),
     /** Not OpenAI's, but vLLM's and llama.cpp's. */
     top_k: z.number().int().min(0).nullish(),
-    seed: z.number().int().nullish(),
+    // The native sampler takes 0..2^53 (native/napi/model.cpp); anything else is the caller's error.
+    seed: z.number().int().min(0).max(2 ** 53).nullish(),
     stop: z.union([z.string(), z.array(z.string()).max(4)]).nullish(),
     n: z.number().int().nullish(),
     stream: z.boolean().nullish(),

@@ -1,6 +1,6 @@
 // An OpenAI-compatible HTTP server (GET /v1/models, POST /v1/chat/completions, GET /health) over a
 // ChatEngine, on node:http. Bad requests get 4xx answers in OpenAI's error shape; the server goes on.
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ChatEngine, EngineAbortedError, EngineInputError, type EngineRequest } from './chat_engine.js';
@@ -16,7 +16,35 @@ export interface ServeOptions {
   /** max_tokens when a request gives none. */
   defaultMaxTokens?: number;
   maxBodyBytes?: number;
+  /** When set, /v1/* requests need `Authorization: Bearer <apiKey>` (compared in constant time). */
+  apiKey?: string;
+  /**
+   * Host header values (without port) that are served; others get 421. Default: when bound to a
+   * loopback address, only loopback names (a DNS-rebinding page cannot then reach the server);
+   * otherwise any. An empty list also means any.
+   */
+  allowedHosts?: string[];
   log?: (line: string) => void;
+}
+
+const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '::1', '[::1]'];
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+/** The Host header's name part: `example.com:8000` → `example.com`, `[::1]:80` → `[::1]`. */
+function hostName(header: string): string {
+  const h = header.trim().toLowerCase();
+  if (h.startsWith('[')) return h.slice(0, h.indexOf(']') + 1);
+  return h.replace(/:\d*$/, '');
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  // Digests have equal length whatever the inputs, so the comparison time says nothing about the key.
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
 }
 
 export interface RunningServer {
@@ -42,8 +70,21 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     void p.finally(() => inFlight.delete(p));
   });
 
+  const bindHost = options.host ?? '127.0.0.1';
+  const allowedHosts = options.allowedHosts ?? (isLoopback(bindHost) ? LOOPBACK_HOSTS : []);
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (allowedHosts.length > 0 && !allowedHosts.includes(hostName(req.headers.host ?? ''))) {
+      throw new HttpError(421, `Host "${req.headers.host ?? ''}" is not served here (allowed: ${allowedHosts.join(', ')}); use serve --allowed-host to add names`, 'invalid_request_error', null, 'misdirected_request');
+    }
     const path = (req.url ?? '/').split('?')[0]!.replace(/\/+$/, '') || '/';
+    if (options.apiKey !== undefined && path.startsWith('/v1')) {
+      const auth = req.headers.authorization ?? '';
+      const given = /^Bearer (.+)$/i.exec(auth)?.[1] ?? '';
+      if (!sameSecret(given, options.apiKey)) {
+        throw new HttpError(401, 'missing or wrong API key: send "Authorization: Bearer <key>"', 'invalid_request_error', null, 'invalid_api_key');
+      }
+    }
     if (path === '/health') {
       allow(req, 'GET');
       return sendJson(res, 200, { status: 'ok', model: options.modelId, queued: options.engine.pending, ...options.engine.stats });
@@ -54,7 +95,12 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     }
     if (path.startsWith('/v1/models/')) {
       allow(req, 'GET');
-      const id = decodeURIComponent(path.slice('/v1/models/'.length));
+      let id: string;
+      try {
+        id = decodeURIComponent(path.slice('/v1/models/'.length));
+      } catch {
+        throw new HttpError(400, `the path ${path} has a malformed %-escape`);
+      }
       if (id !== options.modelId) throw unknownModel(id);
       return sendJson(res, 200, modelCard());
     }

@@ -15,6 +15,27 @@ export interface RenderChatOptions {
   tools?: unknown[] | null;
   /** Further template variables (e.g. `date_string`), as keyword arguments in Python. */
   variables?: Record<string, unknown>;
+  /** Rendering stops with a ChatTemplateError after this long (default 5000 ms). */
+  timeLimitMs?: number;
+}
+
+/** Most numbers one `range()` call in a template may produce. */
+export const MAX_TEMPLATE_RANGE = 100_000;
+
+/**
+ * Jinja has no while loop, so a template runs for ever (or as good as) only through huge or nested
+ * `range()` loops. This `range` (Python's semantics) refuses huge ones and, called once per loop
+ * entry, checks the deadline, so a hostile or broken template ends with an error, not a hung process.
+ */
+function boundedRange(deadline: number, limitMs: number) {
+  return (start: number, stop?: number, step = 1): number[] => {
+    if (performance.now() > deadline) throw new ChatTemplateError(`the chat template ran longer than ${limitMs} ms (a runaway loop?)`);
+    if (stop === undefined) [start, stop] = [0, start];
+    if (step === 0) throw new Error('range() step must not be zero');
+    const n = Math.max(0, Math.ceil((stop - start) / step));
+    if (!Number.isFinite(n) || n > MAX_TEMPLATE_RANGE) throw new ChatTemplateError(`range() of ${n} numbers in the chat template (at most ${MAX_TEMPLATE_RANGE})`);
+    return Array.from({ length: n }, (_, i) => start + i * step);
+  };
 }
 
 /** A template that raised (via `raise_exception`) or failed to parse. */
@@ -24,6 +45,24 @@ export class ChatTemplateError extends Error {
 
 const compiled = new Map<string, Template>();
 
+/** The name the template's `range(...)` calls are routed to (see boundedRange). */
+const BOUNDED_RANGE = '__rdpo_bounded_range';
+
+/**
+ * The engine's own `range` global cannot be replaced through the context, so calls to it are
+ * pointed at BOUNDED_RANGE in the parsed template (a walk over the syntax tree, once per template).
+ */
+function routeRangeCalls(node: unknown, seen = new Set<unknown>()): void {
+  if (node === null || typeof node !== 'object' || seen.has(node)) return;
+  seen.add(node);
+  const n = node as { type?: string; callee?: { type?: string; value?: unknown } };
+  if (n.type === 'CallExpression' && n.callee?.type === 'Identifier' && n.callee.value === 'range') n.callee.value = BOUNDED_RANGE;
+  for (const value of Object.values(node)) {
+    if (Array.isArray(value)) for (const v of value) routeRangeCalls(v, seen);
+    else routeRangeCalls(value, seen);
+  }
+}
+
 function compile(source: string): Template {
   let t = compiled.get(source);
   if (!t) {
@@ -32,6 +71,7 @@ function compile(source: string): Template {
     } catch (err) {
       throw new ChatTemplateError(`the chat template does not parse: ${(err as Error).message}`);
     }
+    routeRangeCalls(t.parsed);
     compiled.set(source, t);
   }
   return t;
@@ -57,9 +97,12 @@ export function renderTemplate(
     documents: null,
     ...(opts.variables ?? {}),
   };
+  const limitMs = opts.timeLimitMs ?? 5000;
+  context[BOUNDED_RANGE] = boundedRange(performance.now() + limitMs, limitMs);
   try {
     return compile(source).render(context);
   } catch (err) {
+    if (err instanceof ChatTemplateError) throw err;
     throw new ChatTemplateError(`chat template: ${(err as Error).message}`);
   }
 }

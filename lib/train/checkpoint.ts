@@ -3,7 +3,7 @@
 //                optimizer.safetensors                             (AdamW moments and step counts)
 //                trainer_state.json                                (step, epoch position, tokens, config digest)
 // A checkpoint directory is built under a temporary name and renamed into place.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { CausalLM } from '../model/causal_lm.js';
 import type { NativeTrainer } from '../native/binding.js';
@@ -45,13 +45,88 @@ export function readTrainerState(dir: string): TrainerState {
   }
 }
 
-/** The newest complete checkpoint of a run directory, if any. */
-export function latestCheckpoint(runDir: string): string | undefined {
+/**
+ * Why a safetensors file cannot be whole, or undefined when it looks whole: the header parses and
+ * the last tensor ends exactly at the end of the file (a torn copy or a truncated disk write does not).
+ */
+export function safetensorsDefect(file: string): string | undefined {
+  if (!existsSync(file)) return 'missing';
+  const size = statSync(file).size;
+  if (size < 8) return `${size} bytes, too short`;
+  const fd = openSync(file, 'r');
+  try {
+    const lenBuf = Buffer.alloc(8);
+    readSync(fd, lenBuf, 0, 8, 0);
+    const headerLen = Number(lenBuf.readBigUInt64LE(0));
+    if (headerLen > size - 8) return `header length ${headerLen} exceeds the file size ${size}`;
+    const header = Buffer.alloc(headerLen);
+    readSync(fd, header, 0, headerLen, 8);
+    let parsed: Record<string, { data_offsets?: [number, number] }>;
+    try {
+      parsed = JSON.parse(header.toString('utf8')) as typeof parsed;
+    } catch {
+      return 'the header is not valid JSON';
+    }
+    let end = 0;
+    for (const [name, entry] of Object.entries(parsed)) {
+      if (name !== '__metadata__' && Array.isArray(entry?.data_offsets)) end = Math.max(end, Number(entry.data_offsets[1]));
+    }
+    if (8 + headerLen + end !== size) return `the tensors need ${8 + headerLen + end} bytes but the file has ${size} (truncated?)`;
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Why a checkpoint directory cannot be resumed from, or undefined when it can. */
+export function checkpointDefect(dir: string): string | undefined {
+  try {
+    const state = JSON.parse(readFileSync(path.join(dir, 'trainer_state.json'), 'utf8')) as Partial<TrainerState>;
+    if (typeof state.step !== 'number' || typeof state.microBatches !== 'number') return 'trainer_state.json lacks step/microBatches';
+  } catch (err) {
+    return `trainer_state.json: ${(err as Error).message}`;
+  }
+  for (const file of ['model.safetensors', 'optimizer.safetensors']) {
+    const defect = safetensorsDefect(path.join(dir, file));
+    if (defect) return `${file}: ${defect}`;
+  }
+  return undefined;
+}
+
+/**
+ * The newest checkpoint of a run directory that is whole, if any. A damaged newer one (a bad disk,
+ * a hand edit) is reported through `warn` and skipped, so a resume falls back to the one before it.
+ */
+export function latestCheckpoint(runDir: string, warn?: (message: string) => void): string | undefined {
   const root = path.join(runDir, 'checkpoints');
   if (!existsSync(root)) return undefined;
   const names = readdirSync(root)
-    .filter((n) => /^step-\d+$/.test(n) && existsSync(path.join(root, n, 'trainer_state.json')))
-    .sort();
-  const last = names.at(-1);
-  return last ? path.join(root, last) : undefined;
+    .filter((n) => /^step-\d+$/.test(n))
+    .sort()
+    .reverse();
+  for (const name of names) {
+    const dir = path.join(root, name);
+    const defect = checkpointDefect(dir);
+    if (!defect) return dir;
+    warn?.(`checkpoint ${dir} is damaged (${defect}); falling back to the previous one`);
+  }
+  return undefined;
+}
+
+/**
+ * Removes what an interrupted atomic write left behind in a run directory: `.NAME.PID.tmp` and
+ * `.NAME.PID.old` entries (util/atomic_write.ts) beside checkpoints, final/ and the run's files.
+ */
+export function removeStaleTemporaries(runDir: string): string[] {
+  const removed: string[] = [];
+  for (const dir of [runDir, path.join(runDir, 'checkpoints')]) {
+    if (!existsSync(dir)) continue;
+    for (const name of readdirSync(dir)) {
+      if (/^\..+\.\d+\.(tmp|old)$/.test(name)) {
+        rmSync(path.join(dir, name), { recursive: true, force: true });
+        removed.push(path.join(dir, name));
+      }
+    }
+  }
+  return removed;
 }

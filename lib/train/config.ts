@@ -67,6 +67,9 @@ export const TrainConfigSchema = z
     evalFraction: z.number().min(0).max(0.5).optional(),
     saveEvery: nonNegInt.default(0),
     refCache: z.boolean().default(true),
+    // A NaN/inf loss or gradient: stop the run (exit non-zero, last good checkpoint kept), or
+    // skip that optimiser step and go on. Non-finite gradients never reach the weights either way.
+    onNonfinite: z.enum(['stop', 'skip-step']).default('stop'),
     resume: z.string().optional(),
   })
   .strict();

@@ -1,5 +1,6 @@
 // One row per optimiser step in RUN_DIR/metrics.jsonl, with TRL's metric names where they exist.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../util/atomic_write.js';
 import { JsonlAppender } from '../util/jsonl_append.js';
 
 export interface MetricsRow {
@@ -38,7 +39,10 @@ export class MetricsLog {
     this.appender = new JsonlAppender(file);
   }
   write(row: MetricsRow): void {
-    this.appender.append(row);
+    // JSON has no NaN/Infinity (JSON.stringify writes null, read back as "no value"): a skipped
+    // step's non-finite values are written as the strings "NaN", "Infinity", "-Infinity".
+    const safe = Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'number' && !Number.isFinite(v) ? String(v) : v]));
+    this.appender.append(safe);
   }
   close(): void {
     this.appender.close();
@@ -60,6 +64,7 @@ export class MetricsLog {
         // a torn last line from a kill: dropped
       }
     }
-    writeFileSync(file, kept.map((l) => l + '\n').join(''));
+    // Atomic: a kill during the rewrite must not lose the rows the checkpoint already saw.
+    writeFileAtomic(file, kept.map((l) => l + '\n').join(''));
   }
 }

@@ -13,7 +13,7 @@ import { resolvePromptFormat, type PromptFormat } from '../tokenize/prompt_forma
 import { Tokenizer } from '../tokenize/tokenizer.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic_write.js';
 import { SeededRandom } from '../util/random.js';
-import { checkpointName, latestCheckpoint, readTrainerState, saveCheckpoint, type TrainerState } from './checkpoint.js';
+import { checkpointName, latestCheckpoint, readTrainerState, removeStaleTemporaries, saveCheckpoint, type TrainerState } from './checkpoint.js';
 import { nativeTrainerOptions, resolveTrainConfig, type TrainConfig, type TrainConfigInput } from './config.js';
 import { prepareTrainingData, type ExampleWithId } from './dataset.js';
 import { MetricsLog, StepAccumulator, type MetricsRow } from './metrics.js';
@@ -30,6 +30,11 @@ export interface TrainHooks {
   log?: (message: string) => void;
   /** Show a progress bar on stderr (the CLI does). */
   progress?: boolean;
+}
+
+/** A NaN or infinite loss or gradient norm with `onNonfinite: 'stop'`; the weights were not updated with it. */
+export class NonFiniteTrainingError extends Error {
+  override name = 'NonFiniteTrainingError';
 }
 
 export interface TrainResult {
@@ -64,7 +69,7 @@ function digest(value: unknown): string {
 
 /** The settings that define the run's trajectory (resuming with other values would not be exact). */
 function trajectoryKeys(c: TrainConfig): unknown {
-  const { out: _o, resume: _r, maxSteps: _m, evalEvery: _e, saveEvery: _s, threads: _t, refCache: _c, ...rest } = c;
+  const { out: _o, resume: _r, maxSteps: _m, evalEvery: _e, saveEvery: _s, threads: _t, refCache: _c, onNonfinite: _n, ...rest } = c;
   return rest;
 }
 
@@ -81,7 +86,7 @@ function resolveRun(input: TrainConfigInput & { resume?: string }, log: (m: stri
     const saved = (JSON.parse(readFileSync(file, 'utf8')) as { config: TrainConfigInput }).config;
     // Only settings that do not change the trajectory may be overridden on resume.
     const overrides: Partial<TrainConfigInput> = {};
-    const allowed = ['maxSteps', 'evalEvery', 'saveEvery', 'threads'] as const;
+    const allowed = ['maxSteps', 'evalEvery', 'saveEvery', 'threads', 'onNonfinite'] as const;
     for (const k of allowed) {
       if (input[k] !== undefined) (overrides as Record<string, unknown>)[k] = input[k];
     }
@@ -100,7 +105,7 @@ function resolveRun(input: TrainConfigInput & { resume?: string }, log: (m: stri
       log(`warning: --resume keeps the run's recorded settings; ignoring ${ignored.join(', ')} (only ${allowed.join(', ')} may change)`);
     }
     const config = resolveTrainConfig({ ...saved, ...overrides, out: runDir, resume: runDir }, `${file}`);
-    const from = latestCheckpoint(runDir);
+    const from = latestCheckpoint(runDir, (m) => log(`warning: ${m}`));
     return { config, runDir, ...(from ? { resumeFrom: from } : {}) };
   }
   const config = resolveTrainConfig(input as Record<string, unknown>);
@@ -124,6 +129,15 @@ export function resolvedRunConfig(input: TrainConfigInput): TrainConfig {
     out.promptFormat = resolvePromptFormat(Tokenizer.load(config.model), 'auto');
   }
   return out;
+}
+
+function nonFinite(step: number, what: string, value: number, runDir: string): NonFiniteTrainingError {
+  const last = latestCheckpoint(runDir);
+  return new NonFiniteTrainingError(
+    `step ${step}: the ${what} is ${value}; training stopped and nothing from this step was written. ` +
+      (last ? `The last good checkpoint is ${last}. ` : 'No checkpoint was written before it. ') +
+      'Lower --lr (or raise --warmup-steps / set --max-grad-norm), or pass --on-nonfinite skip-step to skip such steps.',
+  );
 }
 
 export async function train(input: TrainConfigInput & { resume?: string }, hooks: TrainHooks = {}): Promise<TrainResult> {
@@ -185,8 +199,14 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
       throw new Error(`${resumeFrom} was written with other training settings; an exact resume is not possible`);
     }
     state = { ...saved, promptFormat, totalSteps };
-    MetricsLog.truncateAfter(path.join(runDir, 'metrics.jsonl'), state.step);
     log(`resuming ${runDir} from ${path.basename(resumeFrom)} (step ${state.step}/${totalSteps})`);
+  } else if (config.resume) {
+    log(`resuming ${runDir}: no checkpoint yet, starting from step 0`);
+  }
+  if (config.resume) {
+    // Rows after the checkpoint (all of them when there is none yet) are redone by this run.
+    MetricsLog.truncateAfter(path.join(runDir, 'metrics.jsonl'), state.step);
+    for (const stale of removeStaleTemporaries(runDir)) log(`removed ${stale}, left by an interrupted write`);
   }
   const runtime = native.runtimeInfo();
   writeFileAtomic(
@@ -282,13 +302,21 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
         acc.add({ ...values, tokens: batch.pairTokens, rationale_tokens: batch.rationaleTokens });
       }
       const lr = learningRateAt(state.step, { lr: config.lr, warmupSteps: config.warmupSteps, totalSteps, schedule: config.schedule });
+      const values = acc.result() as Record<string, number> & { loss: number; tokens: number };
+      // Checked before the step so that 'stop' leaves the weights as the last finite step made them;
+      // the native step itself refuses a non-finite gradient (the weights never see it).
+      if (!Number.isFinite(values.loss) && config.onNonfinite === 'stop') throw nonFinite(state.step + 1, 'loss', values.loss, runDir);
       const gradNorm = await trainer.step(lr, config.maxGradNorm);
+      if (!Number.isFinite(gradNorm) || !Number.isFinite(values.loss)) {
+        if (config.onNonfinite === 'stop') throw nonFinite(state.step + 1, 'gradient norm', gradNorm, runDir);
+        log(`warning: step ${state.step + 1}: non-finite loss (${values.loss}) or gradient norm (${gradNorm}); the update was skipped (--on-nonfinite skip-step)`);
+      }
       state.step++;
       const seconds = (performance.now() - started) / 1000;
-      const values = acc.result() as Record<string, number> & { loss: number; tokens: number };
       state.totalTokens += values.tokens;
       const row: MetricsRow = {
         ...values,
+        ...(Number.isFinite(gradNorm) && Number.isFinite(values.loss) ? {} : { skipped: true }),
         step: state.step,
         epoch: state.microBatches / microPerEpoch,
         learning_rate: lr,

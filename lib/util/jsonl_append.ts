@@ -4,8 +4,9 @@ import { closeSync, existsSync, fsyncSync, openSync, readFileSync, truncateSync,
 
 export class JsonlAppender {
   private fd: number;
-  constructor(readonly file: string) {
-    this.fd = openSync(file, 'a');
+  /** `truncate`: start the file empty (an output written afresh, row by row). */
+  constructor(readonly file: string, { truncate = false } = {}) {
+    this.fd = openSync(file, truncate ? 'w' : 'a');
   }
   append(row: unknown): void {
     writeSync(this.fd, JSON.stringify(row) + '\n');

@@ -2,6 +2,8 @@
 
 #include <ATen/autocast_mode.h>
 
+#include <cmath>
+
 #include "core/errors.h"
 #include "core/safetensors.h"
 #include "core/token_logprobs.h"
@@ -175,7 +177,9 @@ void PreferenceTrainer::load_optimizer_state(const std::string& file) {
 
 double PreferenceTrainer::step(double lr, double max_grad_norm) {
   double norm = clip_grad_norm(params_, max_grad_norm);
-  optimizer_->step(lr);
+  // A NaN/inf gradient would poison every weight and both Adam moments for good: skip the update
+  // (the caller sees the non-finite norm and stops or moves on; see lib/train/trainer.ts).
+  if (std::isfinite(norm)) optimizer_->step(lr);
   for (auto& p : params_) p.mutable_grad() = at::Tensor();
   return norm;
 }

@@ -59,6 +59,7 @@ class PreferenceTrainer {
   // `scale` (1 / accumulation steps) before backward; metrics are unscaled.
   StepMetrics accumulate(const PreferenceBatch& batch, double scale);
   // Clips the accumulated gradients, applies AdamW with `lr`, clears them. Returns the norm before clipping.
+  // A non-finite gradient norm skips the update (weights and Adam state untouched) and is returned as is.
   double step(double lr, double max_grad_norm);
   // The loss and metrics of a batch without gradients (held-out evaluation).
   StepMetrics evaluate(const PreferenceBatch& batch);

@@ -5,10 +5,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
 #include <set>
+#include <tuple>
 
 #include "core/errors.h"
 #include "core/json.h"
@@ -96,9 +98,13 @@ TensorMap read_safetensors(const std::string& path) {
   const uint64_t data_size = map->size - data_start;
 
   TensorMap out;
+  // The format forbids duplicate names and overlapping byte ranges (two tensors sharing storage
+  // would silently alias once one is trained); collect the ranges and check them after the loop.
+  std::vector<std::tuple<int64_t, int64_t, std::string>> ranges;
   for (const auto& [name, info] : header.as_object()) {
     if (name == "__metadata__") continue;
     const std::string where = path + ": tensor '" + name + "'";
+    if (out.count(name)) throw ArgumentError(where + " appears twice in the header (names must be unique)");
     if (!info.is_object()) throw ArgumentError(where + ": entry must be an object");
     const json::Value* dt = info.find("dtype");
     const json::Value* shape_v = info.find("shape");
@@ -125,6 +131,7 @@ TensorMap read_safetensors(const std::string& path) {
     if (static_cast<uint64_t>(end) > data_size)
       throw ArgumentError(where + ": data range [" + std::to_string(begin) + ", " + std::to_string(end) +
                           ") lies outside the file (" + std::to_string(data_size) + " data bytes; truncated file?)");
+    if (end > begin) ranges.emplace_back(begin, end, name);
     void* ptr = static_cast<uint8_t*>(map->base) + data_start + begin;
     auto opts = torch::TensorOptions().dtype(dtype);
     at::Tensor t;
@@ -136,6 +143,14 @@ TensorMap read_safetensors(const std::string& path) {
       t = torch::from_blob(ptr, shape, opts).clone();  // misaligned (a hand-made file): copy once
     }
     out.emplace(name, std::move(t));
+  }
+  std::sort(ranges.begin(), ranges.end());
+  for (size_t i = 1; i < ranges.size(); ++i) {
+    const auto& [b0, e0, n0] = ranges[i - 1];
+    const auto& [b1, e1, n1] = ranges[i];
+    if (b1 < e0)
+      throw ArgumentError(path + ": tensors '" + n0 + "' [" + std::to_string(b0) + ", " + std::to_string(e0) + ") and '" + n1 +
+                          "' [" + std::to_string(b1) + ", " + std::to_string(e1) + ") overlap in data_offsets (the file is corrupt)");
   }
   return out;
 }

@@ -191,6 +191,11 @@ int model_check_command(int argc, char** argv) {
 
 int grad_check_command(int argc, char** argv) {
   ModelArgs a = parse_args(argc, argv);
+  // One thread: with several, a loaded machine can make MKL/OpenMP split a reduction differently
+  // between the two backward passes, and float32 sums in another order differ in the last bits
+  // (once seen: 3.1e-4 of max |grad| 5.73). Single-threaded, both passes run the same kernels on
+  // the same inputs in the same order, so the gradients must agree exactly.
+  at::set_num_threads(1);
   auto model = CausalLM::load(a.dir, parse_dtype(a.dtype), parse_device(a.device));
   // Two shared-prompt groups: exercises the masked and the plain causal attention paths.
   json::Value groups = json::parse(R"([{"prompt":[5,6,7,8],"completions":[[9,10,11],[12,13]]},
@@ -234,7 +239,7 @@ int grad_check_command(int argc, char** argv) {
   std::printf("graph: %s\n", node.c_str());
   std::printf("%s: loss %.6f / %.6f (checkpointed), %zu parameters, %lld without gradient, max |grad diff| %.3g (max |grad| %.3g)\n",
               a.dir.c_str(), loss_plain, loss_ckpt, g_plain.size(), (long long)missing, max_diff, max_grad);
-  const bool ok = node.find("CheckpointFunction") != std::string::npos && missing == 0 && loss_plain == loss_ckpt && max_diff <= 1e-6 * std::max(1.0, max_grad);
+  const bool ok = node.find("CheckpointFunction") != std::string::npos && missing == 0 && loss_plain == loss_ckpt && max_diff == 0.0;
   std::printf("%s\n", ok ? "grad-check OK" : "grad-check FAILED");
   return ok ? 0 : 1;
 }

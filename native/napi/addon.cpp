@@ -20,7 +20,8 @@ void tune_malloc() {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tune_malloc();
   for (auto fn : rdpo::napi::export_registry()) fn(env, exports);
-  exports.Set("abiVersion", Napi::Number::New(env, 1));
+  // lib/native/load.ts refuses an addon whose abiVersion differs: bump it when an export changes.
+  exports.Set("abiVersion", Napi::Number::New(env, 2));
   return exports;
 }
 

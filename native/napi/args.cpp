@@ -77,7 +77,20 @@ double opt_number(const Napi::Object& obj, const char* key, double fallback) {
 
 int64_t opt_int(const Napi::Object& obj, const char* key, int64_t fallback, int64_t min, int64_t max) {
   Napi::Value v = obj.Get(key);
-  if (v.IsUndefined() || v.IsNull()) return fallback;
+  if (v.IsUndefined() || v.IsNull()) {
+    if (fallback < min || fallback > max)  // a programming error in the binding, not the caller's
+      throw Napi::Error::New(obj.Env(), std::string("internal: option '") + key + "' has an out-of-range default");
+    return fallback;
+  }
+  if (!v.IsNumber()) throw Napi::TypeError::New(obj.Env(), std::string("option '") + key + "' must be a number");
+  return check_int(obj.Env(), v.As<Napi::Number>().DoubleValue(), std::string("option '") + key + "'", min, max);
+}
+
+int64_t req_int(const Napi::Object& obj, const char* key, int64_t min, int64_t max) {
+  Napi::Value v = obj.Get(key);
+  if (v.IsUndefined() || v.IsNull())
+    throw Napi::TypeError::New(obj.Env(), std::string("option '") + key + "' is required (an integer in " +
+                                              std::to_string(min) + ".." + std::to_string(max) + ")");
   if (!v.IsNumber()) throw Napi::TypeError::New(obj.Env(), std::string("option '") + key + "' must be a number");
   return check_int(obj.Env(), v.As<Napi::Number>().DoubleValue(), std::string("option '") + key + "'", min, max);
 }

@@ -18,5 +18,8 @@ std::string opt_string(const Napi::Object& obj, const char* key, const std::stri
 double opt_number(const Napi::Object& obj, const char* key, double fallback);
 int64_t opt_int(const Napi::Object& obj, const char* key, int64_t fallback, int64_t min, int64_t max);
 bool opt_bool(const Napi::Object& obj, const char* key, bool fallback);
+// A required integer field: absent is a TypeError, a non-integer or out-of-range value a RangeError.
+// (A fallback that lies outside [min, max] must never stand in for a missing value: h = 0 divided by zero.)
+int64_t req_int(const Napi::Object& obj, const char* key, int64_t min, int64_t max);
 
 }  // namespace rdpo::napi

@@ -123,9 +123,9 @@ Napi::Value FusedLogprobsCheck(const Napi::CallbackInfo& info) {
 
 Napi::Value FusedLogprobsPeakMemory(const Napi::CallbackInfo& info) {
   Napi::Object o = arg_object(info, 0, "options");
-  int64_t n = opt_int(o, "n", 0, 1, int64_t(1) << 24);
-  int64_t h = opt_int(o, "h", 0, 1, 1 << 16);
-  int64_t v = opt_int(o, "v", 0, 1, 1 << 22);
+  int64_t n = req_int(o, "n", 1, int64_t(1) << 24);
+  int64_t h = req_int(o, "h", 1, 1 << 16);
+  int64_t v = req_int(o, "v", 1, 1 << 22);
   int64_t chunk = opt_int(o, "chunk", 1024, 1, int64_t(1) << 24);
   bool fused = opt_bool(o, "fused", true);
   std::string dtype = opt_string(o, "dtype", "float32");
@@ -143,7 +143,7 @@ Napi::Value FusedLogprobsPeakMemory(const Napi::CallbackInfo& info) {
 // tokenLogprobs(hidden [N*H], weight [V*H], targets [N], { h, chunk, fused }): float32 log-probs.
 Napi::Value TokenLogprobs(const Napi::CallbackInfo& info) {
   Napi::Object o = arg_object(info, 3, "options");
-  int64_t h = opt_int(o, "h", 0, 1, 1 << 16);
+  int64_t h = req_int(o, "h", 1, 1 << 16);
   int64_t chunk = opt_int(o, "chunk", 1024, 1, int64_t(1) << 24);
   bool fused = opt_bool(o, "fused", true);
   at::Tensor hidden = borrow_tensor(info[0], "hidden");
@@ -174,11 +174,12 @@ Napi::Value ReduceBySequence(const Napi::CallbackInfo& info) {
 }
 
 void Export(Napi::Env env, Napi::Object exports) {
-  exports.Set("preferenceLoss", Napi::Function::New(env, PreferenceLoss, "preferenceLoss"));
-  exports.Set("fusedLogprobsCheck", Napi::Function::New(env, FusedLogprobsCheck, "fusedLogprobsCheck"));
-  exports.Set("tokenLogprobs", Napi::Function::New(env, TokenLogprobs, "tokenLogprobs"));
-  exports.Set("reduceBySequence", Napi::Function::New(env, ReduceBySequence, "reduceBySequence"));
-  exports.Set("fusedLogprobsPeakMemory", Napi::Function::New(env, FusedLogprobsPeakMemory, "fusedLogprobsPeakMemory"));
+  Napi::Object testing = testing_exports(env, exports);
+  testing.Set("preferenceLoss", Napi::Function::New(env, PreferenceLoss, "preferenceLoss"));
+  testing.Set("fusedLogprobsCheck", Napi::Function::New(env, FusedLogprobsCheck, "fusedLogprobsCheck"));
+  testing.Set("tokenLogprobs", Napi::Function::New(env, TokenLogprobs, "tokenLogprobs"));
+  testing.Set("reduceBySequence", Napi::Function::New(env, ReduceBySequence, "reduceBySequence"));
+  testing.Set("fusedLogprobsPeakMemory", Napi::Function::New(env, FusedLogprobsPeakMemory, "fusedLogprobsPeakMemory"));
 }
 
 RDPO_NAPI_EXPORTS(Export);

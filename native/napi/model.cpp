@@ -4,6 +4,7 @@
 // (borrowed without a copy, pinned until the promise settles) and are widened to int64 inside.
 #include <napi.h>
 
+#include <cmath>
 #include <memory>
 #include <mutex>
 
@@ -161,7 +162,8 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
       opts.top_p = opt_number(o, "topP", opts.top_p);
       opts.top_k = opt_int(o, "topK", opts.top_k, 0, int64_t(1) << 31);
       opts.seed = static_cast<uint64_t>(opt_int(o, "seed", 0, 0, (int64_t(1) << 53)));
-      opts.pad_token_id = opt_int(o, "padTokenId", config_.pad_token_id >= 0 ? config_.pad_token_id : 0, 0,
+      opts.pad_token_id = opt_int(o, "padTokenId",
+                                  config_.pad_token_id >= 0 && config_.pad_token_id < config_.vocab_size ? config_.pad_token_id : 0, 0,
                                   config_.vocab_size - 1);
       Napi::Value eos = o.Get("eosTokenIds");
       if (!eos.IsUndefined() && !eos.IsNull()) {
@@ -170,7 +172,11 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
         for (uint32_t i = 0; i < arr.Length(); ++i) {
           Napi::Value id = arr.Get(i);
           if (!id.IsNumber()) throw Napi::TypeError::New(env, "option 'eosTokenIds' must contain only numbers");
-          opts.eos_token_ids.push_back(id.As<Napi::Number>().Int64Value());
+          double d = id.As<Napi::Number>().DoubleValue();
+          // Int64Value() would wrap NaN and 2^63+ silently; an id is a whole number below 2^31.
+          if (!(d >= 0 && d < 2147483648.0) || std::floor(d) != d)
+            throw Napi::RangeError::New(env, "option 'eosTokenIds[" + std::to_string(i) + "]' must be a token id (an integer in 0..2^31-1)");
+          opts.eos_token_ids.push_back(static_cast<int64_t>(d));
         }
       }
       if (opts.temperature < 0) throw Napi::RangeError::New(env, "option 'temperature' must be >= 0");

@@ -21,8 +21,7 @@ BorrowedPackedBatch borrow_packed_batch(const Napi::Object& b, const char* name)
     out.arrays.push_back(borrow_int32(v, (std::string(name) + "." + f).c_str()));
     out.pinned.push_back(v);
   }
-  out.num_sequences = opt_int(b, "numSequences", -1, 0, int64_t(1) << 31);
-  if (out.num_sequences < 0) throw Napi::TypeError::New(b.Env(), std::string("'") + name + ".numSequences' must be a number");
+  out.num_sequences = req_int(b, "numSequences", 0, int64_t(1) << 31);
   return out;
 }
 

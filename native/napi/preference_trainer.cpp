@@ -29,10 +29,8 @@ struct BorrowedPreferenceBatch {
 BorrowedPreferenceBatch borrow_preference_batch(const Napi::Object& b) {
   BorrowedPreferenceBatch out;
   out.packed = borrow_packed_batch(b, "batch");
-  out.num_pairs = opt_int(b, "numPairs", -1, 1, int64_t(1) << 24);
-  out.num_pair_groups = opt_int(b, "numPairGroups", -1, 1, int64_t(1) << 24);
-  if (out.num_pairs < 0 || out.num_pair_groups < 0)
-    throw Napi::TypeError::New(b.Env(), "'batch.numPairs' and 'batch.numPairGroups' must be numbers");
+  out.num_pairs = req_int(b, "numPairs", 1, int64_t(1) << 24);
+  out.num_pair_groups = req_int(b, "numPairGroups", 1, int64_t(1) << 24);
   out.has_rejected = opt_bool(b, "hasRejected", true);
   out.has_rationale = opt_bool(b, "hasRationale", false);
   for (auto [key, target] : {std::pair<const char*, at::Tensor*>{"refChosen", &out.ref_chosen}, {"refRejected", &out.ref_rejected}}) {

@@ -19,6 +19,13 @@ struct ExportRegistration {
   explicit ExportRegistration(ExportFn fn) { export_registry().push_back(fn); }
 };
 
+// Entry points that exist for tests and benchmarks (bridge probes, loss kernels called directly)
+// go on `exports.testing`, apart from the API the library itself uses.
+inline Napi::Object testing_exports(Napi::Env env, Napi::Object exports) {
+  if (!exports.Has("testing")) exports.Set("testing", Napi::Object::New(env));
+  return exports.Get("testing").As<Napi::Object>();
+}
+
 }  // namespace rdpo::napi
 
 #define RDPO_NAPI_EXPORTS(fn) static ::rdpo::napi::ExportRegistration rdpo_napi_exports_##fn(&fn)

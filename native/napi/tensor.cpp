@@ -111,11 +111,12 @@ Napi::Value BridgeStatsJs(const Napi::CallbackInfo& info) {
 }
 
 void Export(Napi::Env env, Napi::Object exports) {
-  exports.Set("NativeTensor", NativeTensor::Define(env));
-  exports.Set("arange", Napi::Function::New(env, Arange, "arange"));
-  exports.Set("addInPlace", Napi::Function::New(env, AddInPlace, "addInPlace"));
-  exports.Set("copyToNative", Napi::Function::New(env, CopyToNative, "copyToNative"));
-  exports.Set("bridgeStats", Napi::Function::New(env, BridgeStatsJs, "bridgeStats"));
+  Napi::Object testing = testing_exports(env, exports);
+  testing.Set("NativeTensor", NativeTensor::Define(env));
+  testing.Set("arange", Napi::Function::New(env, Arange, "arange"));
+  testing.Set("addInPlace", Napi::Function::New(env, AddInPlace, "addInPlace"));
+  testing.Set("copyToNative", Napi::Function::New(env, CopyToNative, "copyToNative"));
+  testing.Set("bridgeStats", Napi::Function::New(env, BridgeStatsJs, "bridgeStats"));
 }
 
 RDPO_NAPI_EXPORTS(Export);

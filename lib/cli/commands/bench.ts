@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { UsageError } from '../usage_error.js';
+import { UsageError } from '../../errors.js';
+import { wholeNumberOption as wholeNumber } from '../number_options.js';
 import { runBench, type BenchDtype, type BenchLoss, type BenchOptions } from '../../bench/run_bench.js';
 import { formatResult } from '../../bench/result.js';
 import { trainerStepper } from '../../bench/trainer_stepper.js';
@@ -24,12 +25,6 @@ interface BenchCliOptions {
   threads?: string;
   matmulSize?: string;
   json?: boolean;
-}
-
-function wholeNumber(value: string, flag: string, min: number): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min) throw new UsageError(`${flag} must be a whole number ≥ ${min}, got "${value}"`);
-  return n;
 }
 
 function positiveNumber(value: string, flag: string): number {

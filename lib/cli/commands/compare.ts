@@ -2,14 +2,15 @@
 // (and RDPO against DPO), with OUT/report.md. Rerun the same command to resume.
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import { UsageError } from '../usage_error.js';
+import { UsageError } from '../../errors.js';
 import { readConfigFile, type TrainConfigInput } from '../../train/config.js';
 import { train } from '../../train/trainer.js';
-import { handleInterrupts } from '../../rationales/interrupt.js';
+import { handleInterrupts } from '../../jobs/interrupt.js';
 import { runCompare, type SweepMethod } from '../../eval/compare.js';
 import { openJudge } from '../../eval/open_judge.js';
 import { DEFAULT_SAMPLING } from '../../eval/run_eval.js';
-import { dtypeFrom, realNumber, samplingFrom, wholeNumber } from './eval.js';
+import { dtypeFrom, samplingFrom } from './eval.js';
+import { realNumberOption as realNumber, wholeNumberOption as wholeNumber } from '../number_options.js';
 
 interface CompareFlags {
   model: string;

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { UsageError } from '../usage_error.js';
+import { UsageError } from '../../errors.js';
+import { wholeNumberOption as wholeNumber } from '../number_options.js';
 import { loadPreferences, type LoadOptions, type LoadReport } from '../../data/load.js';
 import { PreferenceDataError } from '../../data/errors.js';
 import { isPreferenceFormat, PREFERENCE_FORMATS } from '../../data/formats/index.js';
@@ -14,12 +15,6 @@ interface DataOptions {
   model?: string;
   maxLength: string;
   json?: boolean;
-}
-
-function wholeNumber(value: string, flag: string, min: number): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min) throw new UsageError(`${flag} must be a whole number ≥ ${min}, got "${value}"`);
-  return n;
 }
 
 export function registerData(program: Command): void {

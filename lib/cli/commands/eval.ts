@@ -3,8 +3,9 @@
 import type { Command } from 'commander';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { UsageError } from '../usage_error.js';
-import { handleInterrupts } from '../../rationales/interrupt.js';
+import { UsageError } from '../../errors.js';
+import { realNumberOption as realNumber, wholeNumberOption as wholeNumber } from '../number_options.js';
+import { handleInterrupts } from '../../jobs/interrupt.js';
 import { formatPairwiseSummary } from '../../eval/pairwise.js';
 import { openJudge } from '../../eval/open_judge.js';
 import { DEFAULT_SAMPLING, PAPER_JUDGE_REPEATS, PAPER_SAMPLING, heldOutPairs, loadPromptSet, runComparison, runGeneration, runPreferenceEval } from '../../eval/run_eval.js';
@@ -40,18 +41,6 @@ interface EvalOptions {
   json?: boolean;
   promptFormat: string;
   preset?: string;
-}
-
-export function wholeNumber(value: string, flag: string, min: number): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min) throw new UsageError(`${flag} must be a whole number ≥ ${min}, got "${value}"`);
-  return n;
-}
-
-export function realNumber(value: string, flag: string, min: number, max = Infinity): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new UsageError(`${flag} must be a number in [${min}, ${max}], got "${value}"`);
-  return n;
 }
 
 export function samplingFrom(o: { maxNewTokens: string; temperature: string; topP: string; topK: string; seed: string }): SamplingSettings {

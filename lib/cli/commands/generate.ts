@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { UsageError } from '../usage_error.js';
+import { UsageError } from '../../errors.js';
 import { realNumberOption, wholeNumberOption } from '../number_options.js';
 import { readPromptFile } from '../../inference/prompt_file.js';
 import { encodeGenerationPrompt } from '../../inference/encode_prompt.js';

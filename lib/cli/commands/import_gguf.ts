@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { UsageError } from '../usage_error.js';
+import { UsageError } from '../../errors.js';
 import { importGguf } from '../../gguf/import_gguf.js';
 import { GgufFormatError } from '../../gguf/reader.js';
 import { UnsupportedGgmlTypeError } from '../../gguf/dequantize.js';

@@ -1,14 +1,16 @@
 import type { Command } from 'commander';
-import { UsageError } from '../usage_error.js';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { UsageError } from '../../errors.js';
 import { wholeNumberOption } from '../number_options.js';
 import { loadPreferences } from '../../data/load.js';
 import { PreferenceDataError } from '../../data/errors.js';
 import { Tokenizer } from '../../tokenize/tokenizer.js';
-import { tokenizePreferences } from '../../tokenize/preference_tokens.js';
+import { tokenizePreferences, warnToStderr } from '../../tokenize/preference_tokens.js';
 import { PROMPT_FORMATS, PromptFormatMismatch, promptFormatFor, type PromptFormatSetting } from '../../tokenize/prompt_format.js';
 import { CausalLM, type ModelDtype } from '../../model/causal_lm.js';
 import { packSequences } from '../../model/packing.js';
-import { writeFileAtomic } from '../../util/atomic_write.js';
+import { JsonlAppender } from '../../util/jsonl_append.js';
 
 interface LogprobsCliOptions {
   model: string;
@@ -18,6 +20,7 @@ interface LogprobsCliOptions {
   promptFormat?: string;
   maxLength?: string;
   maxPromptLength?: string;
+  maxRowBytes: string;
   dtype: string;
   device: string;
 }
@@ -33,10 +36,12 @@ export function registerLogprobs(program: Command): void {
     .option('--prompt-format <f>', 'auto (the format the model was trained with, else chat when it has a chat template) | chat (text prompts as a user turn) | plain (TRL: text prompts as text)')
     .option('--max-length <n>', 'truncate prompt + completion to this many tokens')
     .option('--max-prompt-length <n>', 'with --max-length: cut over-long prompts to this many tokens first (keeping their end)')
+    .option('--max-row-bytes <n>', 'rows larger than this (as JSON) are reported, not tokenized', String(1 << 20))
     .option('--dtype <dtype>', 'float32, bfloat16 or float16', 'float32')
     .option('--device <device>', 'cpu, cuda, cuda:N or mps', 'cpu')
     .action(async (opts: LogprobsCliOptions) => {
       const batchSize = wholeNumberOption(opts.batchSize, '--batch-size', 1);
+      const maxRowBytes = wholeNumberOption(opts.maxRowBytes, '--max-row-bytes', 1);
       if (opts.promptFormat !== undefined && !(PROMPT_FORMATS as readonly string[]).includes(opts.promptFormat)) throw new UsageError(`--prompt-format must be ${PROMPT_FORMATS.join(', ')}, got "${opts.promptFormat}"`);
       if (!['float32', 'bfloat16', 'float16'].includes(opts.dtype)) throw new UsageError(`--dtype must be float32, bfloat16 or float16, got "${opts.dtype}"`);
       let pairs;
@@ -54,36 +59,62 @@ export function registerLogprobs(program: Command): void {
         if (err instanceof PromptFormatMismatch) throw new UsageError(err.message);
         throw err;
       }
-      const tokenized = tokenizePreferences(tokenizer, pairs, {
+      const tokenizeOpts = {
         format,
         ...(opts.maxLength !== undefined ? { maxLength: wholeNumberOption(opts.maxLength, '--max-length', 2) } : {}),
         ...(opts.maxPromptLength !== undefined ? { maxPromptLength: wholeNumberOption(opts.maxPromptLength, '--max-prompt-length', 1) } : {}),
-      });
-      const empty = tokenized.pairs.find((p) => p.promptIds.length === 0);
-      if (empty) throw new UsageError(`${opts.data}: pair ${pairs[empty.index]!.id} has an empty prompt after tokenization; a completion needs at least one prompt token to be scored`);
+      };
       const model = await CausalLM.load(opts.model, { dtype: opts.dtype as ModelDtype, device: opts.device });
-      // One output row per input pair, in input order; pairs left out by --max-length say so.
-      const rows: Record<string, unknown>[] = pairs.map((p) => ({ id: p.id, skipped: 'longer than --max-length' }));
+      // Rows are tokenized, scored and written one batch at a time (in input order), so memory
+      // follows the batch, not the file, and a crash leaves the rows scored so far. A row over
+      // --max-row-bytes is reported in its output row and never tokenized.
+      mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
+      const out = new JsonlAppender(opts.out, { truncate: true });
+      const totals = { truncated: 0, promptNotPrefix: 0, nonFinite: 0, oversized: 0 };
       try {
-        for (let start = 0; start < tokenized.pairs.length; start += batchSize) {
-          const batch = tokenized.pairs.slice(start, start + batchSize);
-          const packed = packSequences(batch.map((p) => ({ prompt: p.promptIds, completions: [p.chosenIds, p.rejectedIds] })));
-          const lp = await model.sequenceLogprobs(packed);
-          batch.forEach((p, i) => {
-            rows[p.index] = {
-              id: pairs[p.index]!.id,
-              chosen_logp: lp.sum[2 * i],
-              rejected_logp: lp.sum[2 * i + 1],
-              chosen_tokens: p.chosenIds.length,
-              rejected_tokens: p.rejectedIds.length,
-              prompt_tokens: p.promptIds.length,
-            };
+        for (let start = 0; start < pairs.length; start += batchSize) {
+          const slice = pairs.slice(start, start + batchSize);
+          const rows: Record<string, unknown>[] = slice.map((p) => ({ id: p.id, skipped: 'longer than --max-length' }));
+          const fits = slice.map((p, i) => ({ p, i, bytes: Buffer.byteLength(JSON.stringify(p)) })).filter(({ p, i, bytes }) => {
+            if (bytes <= maxRowBytes) return true;
+            totals.oversized++;
+            rows[i] = { id: p.id, error: `row is ${bytes} bytes, over --max-row-bytes ${maxRowBytes}; not scored` };
+            return false;
           });
-          process.stderr.write(`scored ${Math.min(start + batchSize, tokenized.pairs.length)}/${tokenized.pairs.length}\n`);
+          const tokenized = tokenizePreferences(tokenizer, fits.map((f) => f.p), { ...tokenizeOpts, warn: () => {} });
+          totals.truncated += tokenized.stats.truncated;
+          totals.promptNotPrefix += tokenized.stats.promptNotPrefix;
+          const batch = tokenized.pairs.map((p) => ({ ...p, at: fits[p.index]!.i }));
+          const empty = batch.find((p) => p.promptIds.length === 0);
+          if (empty) throw new UsageError(`${opts.data}: pair ${slice[empty.at]!.id} has an empty prompt after tokenization; a completion needs at least one prompt token to be scored`);
+          if (batch.length > 0) {
+            const packed = packSequences(batch.map((p) => ({ prompt: p.promptIds, completions: [p.chosenIds, p.rejectedIds] })));
+            const lp = await model.sequenceLogprobs(packed);
+            batch.forEach((p, i) => {
+              const chosen = lp.sum[2 * i]!, rejected = lp.sum[2 * i + 1]!;
+              const counts = { chosen_tokens: p.chosenIds.length, rejected_tokens: p.rejectedIds.length, prompt_tokens: p.promptIds.length };
+              if (!Number.isFinite(chosen) || !Number.isFinite(rejected)) {
+                // JSON has no NaN: writing the number would turn it into null, read later as "no score".
+                totals.nonFinite++;
+                rows[p.at] = { id: slice[p.at]!.id, error: `non-finite log-prob (chosen ${chosen}, rejected ${rejected}): the model's outputs overflow or its weights hold NaN/inf`, ...counts };
+              } else {
+                rows[p.at] = { id: slice[p.at]!.id, chosen_logp: chosen, rejected_logp: rejected, ...counts };
+              }
+            });
+          }
+          for (const row of rows) out.append(row);
+          process.stderr.write(`scored ${Math.min(start + batchSize, pairs.length)}/${pairs.length}\n`);
         }
       } finally {
+        out.close();
         model.dispose();
       }
-      writeFileAtomic(opts.out, rows.map((r) => JSON.stringify(r) + '\n').join(''));
+      if (totals.truncated > 0) warnToStderr(`${totals.truncated} of ${pairs.length} rows were truncated to --max-length ${opts.maxLength}`);
+      if (totals.promptNotPrefix > 0) warnToStderr(`${totals.promptNotPrefix} of ${pairs.length} rows: the prompt's tokens are not a prefix of prompt+completion; each completion starts where they diverge`);
+      const failed = totals.nonFinite + totals.oversized;
+      if (failed > 0) {
+        const what = [totals.nonFinite ? `${totals.nonFinite} with a non-finite log-prob` : '', totals.oversized ? `${totals.oversized} over --max-row-bytes` : ''].filter(Boolean).join(', ');
+        throw new Error(`${failed} of ${pairs.length} rows were not scored (${what}); their rows in ${opts.out} carry "error"`);
+      }
     });
 }

@@ -2,13 +2,13 @@ import type { Command } from 'commander';
 import { PreferenceDataError } from '../../data/errors.js';
 import { isPreferenceFormat } from '../../data/formats/index.js';
 import { loadPreferences } from '../../data/load.js';
-import { UsageError } from '../usage_error.js';
-import { openGenerator } from '../../rationales/connect.js';
+import { UsageError } from '../../errors.js';
+import { openGenerator } from '../../llm/connect.js';
 import { defaultDroppedFile, filterRationales, formatFilterSummary } from '../../rationales/filter.js';
 import { formatGenerateSummary, generateRationales } from '../../rationales/generate.js';
-import { handleInterrupts } from '../../rationales/interrupt.js';
+import { handleInterrupts } from '../../jobs/interrupt.js';
 import { builtinTemplate, loadTemplate, parseStyle } from '../../rationales/prompts.js';
-import { DEFAULT_RETRY, type RetryPolicy } from '../../rationales/retry.js';
+import { DEFAULT_RETRY, type RetryPolicy } from '../../llm/retry.js';
 
 function int(name: string, min: number) {
   return (value: string): number => {

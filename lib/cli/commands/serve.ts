@@ -1,6 +1,6 @@
 import { basename, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { UsageError } from '../usage_error.js';
+import { UsageError } from '../../errors.js';
 import { ChatEngine } from '../../serve/chat_engine.js';
 import { startServer } from '../../serve/server.js';
 
@@ -25,6 +25,9 @@ export function registerServe(program: Command): void {
     .option('--max-batch <n>', 'most requests per batched generate call', int('--max-batch', 1), 8)
     .option('--batch-window-ms <ms>', 'how long a first request waits for others to batch with', int('--batch-window-ms', 0, 10_000), 5)
     .option('--default-max-tokens <n>', 'max_tokens when a request gives none', int('--default-max-tokens', 1), 512)
+    .option('--max-prompt-bytes <n>', 'most bytes of message text per request, checked before tokenizing', int('--max-prompt-bytes', 1), 2 ** 20)
+    .option('--api-key-env <name>', 'require "Authorization: Bearer <key>" on /v1, the key read from this environment variable')
+    .option('--allowed-host <name...>', 'Host header names served (default: loopback names when bound to loopback, else any)')
     .action(
       async (o: {
         model: string;
@@ -36,13 +39,22 @@ export function registerServe(program: Command): void {
         maxBatch: number;
         batchWindowMs: number;
         defaultMaxTokens: number;
+        maxPromptBytes: number;
+        apiKeyEnv?: string;
+        allowedHost?: string[];
       }) => {
+        // The key comes from the environment, never the command line (which `ps` shows to everyone).
+        let apiKey: string | undefined;
+        if (o.apiKeyEnv !== undefined) {
+          apiKey = process.env[o.apiKeyEnv];
+          if (!apiKey) throw new UsageError(`--api-key-env ${o.apiKeyEnv}: that environment variable is not set or empty`);
+        }
         const { loadLocalModel } = await import('../../serve/local_model.js');
         const model = await loadLocalModel(o.model, {
           ...(o.dtype !== undefined ? { dtype: o.dtype } : {}),
           ...(o.device !== undefined ? { device: o.device } : {}),
         });
-        const engine = new ChatEngine(model, { maxBatch: o.maxBatch, windowMs: o.batchWindowMs });
+        const engine = new ChatEngine(model, { maxBatch: o.maxBatch, windowMs: o.batchWindowMs, maxPromptBytes: o.maxPromptBytes });
         const modelId = o.modelName ?? basename(resolve(o.model));
         const server = await startServer({
           engine,
@@ -50,6 +62,8 @@ export function registerServe(program: Command): void {
           host: o.host,
           port: o.port,
           defaultMaxTokens: o.defaultMaxTokens,
+          ...(apiKey !== undefined ? { apiKey } : {}),
+          ...(o.allowedHost !== undefined ? { allowedHosts: o.allowedHost.map((h) => h.toLowerCase()) } : {}),
           log: (line) => process.stderr.write(line + '\n'),
         }).catch(async (err: NodeJS.ErrnoException) => {
           await engine.close();

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { runDemo } from '../../demo/run_demo.js';
 import { ConfigError, readConfigFile, type TrainConfigInput } from '../../train/config.js';
 import { resolvedRunConfig, train } from '../../train/trainer.js';
-import { UsageError } from '../usage_error.js';
+import { UsageError } from '../../errors.js';
 
 // flag → config key, and how to read the flag's text
 const NUMBER_FLAGS: Record<string, string> = {
@@ -17,7 +17,7 @@ const NUMBER_FLAGS: Record<string, string> = {
 };
 const STRING_FLAGS = [
   'model', 'refModel', 'data', 'dataFormat', 'out', 'loss', 'dpoVariant', 'rationaleForm', 'rationaleNorm', 'schedule', 'dtype', 'device', 'resume',
-  'preset', 'promptFormat', 'truncationMode',
+  'preset', 'promptFormat', 'truncationMode', 'onNonfinite',
 ];
 const BOOLEAN_FLAGS = ['skipInvalid', 'gradientCheckpointing', 'refCache'];
 
@@ -72,6 +72,7 @@ export function registerTrain(program: Command): void {
     .option('--eval-every <n>', 'evaluate on the held-out split every n steps')
     .option('--eval-size <n>', 'held-out pairs').option('--eval-fraction <x>', 'held-out share')
     .option('--save-every <n>', 'checkpoint every n steps')
+    .option('--on-nonfinite <mode>', 'stop (default: exit non-zero, keep the last good checkpoint) | skip-step, on a NaN/inf loss or gradient')
     .option('--no-ref-cache', 'recompute reference log-probs instead of reusing the on-disk cache')
     .option('--out <dir>', 'run directory (default runs/<time>-<loss>)')
     .option('--resume <runDir>', 'continue a run exactly where its last checkpoint left it')

@@ -2,7 +2,7 @@
 // reopening a torn last line (a write cut short by SIGKILL or power loss) is truncated away, so the
 // row it held is redone once rather than lost or duplicated.
 import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, unlinkSync, writeFileSync, writeSync, readFileSync } from 'node:fs';
-import { UsageError } from '../cli/usage_error.js';
+import { UsageError } from '../errors.js';
 
 export interface JournalOpenResult {
   journal: Journal;

@@ -1,6 +1,6 @@
 // Runs independent jobs with a concurrency limit and two-stage interruption: `stop` (first Ctrl-C)
 // takes no new job but lets running ones finish; `abandon` (second Ctrl-C, SIGTERM) also aborts them.
-import { GeneratorError, withRetry, type RetryEvent, type RetryPolicy } from './retry.js';
+import { GeneratorError, withRetry, type RetryEvent, type RetryPolicy } from '../llm/retry.js';
 import type { Progress } from './progress.js';
 
 export interface Interruption {

@@ -1,7 +1,7 @@
 // A ChatGenerator over any OpenAI-compatible chat-completions server (OpenAI, vLLM, llama.cpp, Ollama,
 // `rdpo-native serve`) on plain fetch: two endpoints need no SDK, and retries are ours (retry.ts).
 import type { ChatMessage } from '../data/schema.js';
-import { UsageError } from '../cli/usage_error.js';
+import { UsageError } from '../errors.js';
 import type { ChatGenerator, Completion, SamplingOptions } from './generator.js';
 import { GeneratorError, isRetryableStatus, parseRetryAfter } from './retry.js';
 
@@ -121,7 +121,7 @@ export class OpenAIGenerator implements ChatGenerator {
     if (!response.ok) {
       const retryAfterMs = parseRetryAfter((n) => response.headers.get(n));
       throw new GeneratorError(
-        redact(`HTTP ${response.status} from ${method} ${path}: ${errorMessage(text)}`, this.secret),
+        `HTTP ${response.status} from ${method} ${path}: ${errorMessage(text, this.secret)}`,
         isRetryableStatus(response.status),
         { status: response.status, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) },
       );
@@ -129,7 +129,7 @@ export class OpenAIGenerator implements ChatGenerator {
     try {
       return JSON.parse(text);
     } catch {
-      throw new GeneratorError(`the server answered ${method} ${path} with something that is not JSON: ${JSON.stringify(text.slice(0, 100))}`, true);
+      throw new GeneratorError(`the server answered ${method} ${path} with something that is not JSON: ${JSON.stringify(snippet(text, this.secret, 100))}`, true);
     }
   }
 }
@@ -138,15 +138,24 @@ function formatSeconds(ms: number): string {
   return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
 }
 
-/** The message of an OpenAI-shaped error body, else the start of the body. */
-function errorMessage(text: string): string {
+/** The message of an OpenAI-shaped error body, else the start of the body; redacted, then cut. */
+function errorMessage(text: string, secret: string | undefined): string {
   try {
     const json = JSON.parse(text) as { error?: { message?: unknown } | string; message?: unknown };
     const m = typeof json.error === 'string' ? json.error : (json.error?.message ?? json.message);
-    if (typeof m === 'string') return m;
+    if (typeof m === 'string') return snippet(m, secret, 500);
   } catch {}
   const t = text.trim();
-  return t === '' ? '(empty body)' : t.length > 200 ? `${t.slice(0, 200)}…` : t;
+  return t === '' ? '(empty body)' : snippet(t, secret, 200);
+}
+
+/**
+ * Server text made safe to print: the key is redacted in the whole text *before* it is cut to
+ * `max` characters (cutting first could leave a prefix of the key that no longer matches).
+ */
+export function snippet(text: string, secret: string | undefined, max: number): string {
+  const safe = redact(text, secret);
+  return safe.length > max ? `${safe.slice(0, max)}…` : safe;
 }
 
 /** Never let the key reach a message, whatever the server echoes back. */
