@@ -6,6 +6,7 @@ import YAML from 'yaml';
 import { z } from 'zod';
 import type { NativeTrainerOptions } from '../native/binding.js';
 import { PROMPT_FORMATS } from '../tokenize/prompt_format.js';
+import { ConfigError } from './config_error.js';
 import { PRESETS, applyPreset } from './presets.js';
 
 export const LOSSES = ['sft', 'dpo', 'rdpo', 'orpo', 'rorpo', 'simpo', 'rsimpo', 'rationale-only'] as const;
@@ -105,9 +106,7 @@ export function lossDefaults(
   }
 }
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+export { ConfigError };
 
 function camel(key: string): string {
   return key.replace(/[-_]([a-z])/g, (_, c: string) => c.toUpperCase());

@@ -2,7 +2,7 @@
 // (Just et al., arXiv 2407.14477, and their code, reds-lab/preference-learning-with-rationales, a fork
 // of ContextualAI/HALOs). A preset fills keys the user did not set; explicit keys always win.
 // docs/presets.md lists every value with its source.
-import { ConfigError } from './config.js';
+import { ConfigError } from './config_error.js';
 
 export const PRESETS = ['paper'] as const;
 export type PresetName = (typeof PRESETS)[number];
