@@ -7,6 +7,7 @@
 //                       `rejectedFiller` of the rejected answers, so "longer is better" fits most pairs.
 //   cue-reversed pairs  held out: correct without filler vs wrong with filler — the cue points the wrong way.
 import type { PreferencePair } from '../data/schema.js';
+import { extractAnswer, judgeArithmetic } from '../eval/exact_checkers.js';
 import { SeededRandom } from '../util/random.js';
 
 export interface ArithmeticProblem {
@@ -114,20 +115,9 @@ export function makeEvalProblems(count: number, maxOperand: number, seed: number
   return Array.from({ length: count }, () => makeProblem(rng, maxOperand));
 }
 
-/** The number after the first "=" in the response, else its first number, if any. */
-export function extractAnswer(response: string): number | undefined {
-  const m = /=\s*(-?\d+)/.exec(response) ?? /(-?\d+)/.exec(response);
-  return m ? Number(m[1]) : undefined;
-}
-
+/** The exact checker (lib/eval/exact_checkers.ts, also `eval --judge exact:arithmetic`) on a problem. */
 export function isCorrect(p: ArithmeticProblem, response: string): boolean {
   return extractAnswer(response) === p.answer;
 }
 
-/** The exact checker as a pairwise judge: a correct answer beats a wrong one; otherwise a tie. */
-export function judgeArithmetic(p: ArithmeticProblem, responseA: string, responseB: string): 'A' | 'B' | 'tie' {
-  const a = isCorrect(p, responseA);
-  const b = isCorrect(p, responseB);
-  if (a === b) return 'tie';
-  return a ? 'A' : 'B';
-}
+export { extractAnswer, judgeArithmetic };

@@ -1,6 +1,5 @@
 // Exact checkers by name, for `--judge exact:NAME`: tasks whose answers can be checked need no LLM judge.
 import { UsageError } from '../errors.js';
-import { judgeArithmetic } from '../demo/arithmetic_task.js';
 import type { ExactChecker } from './judge.js';
 import type { Conversation } from './judge_prompt.js';
 
@@ -10,13 +9,27 @@ function lastUserText(prompt: Conversation): string {
   return '';
 }
 
+/** The number after the first "=" in a response, else its first number, if any. */
+export function extractAnswer(response: string): number | undefined {
+  const m = /=\s*(-?\d+)/.exec(response) ?? /(-?\d+)/.exec(response);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** A correct sum beats a wrong one; otherwise a tie. */
+export function judgeArithmetic(p: { answer: number }, responseA: string, responseB: string): 'A' | 'B' | 'tie' {
+  const a = extractAnswer(responseA) === p.answer;
+  const b = extractAnswer(responseB) === p.answer;
+  if (a === b) return 'tie';
+  return a ? 'A' : 'B';
+}
+
 /** The built-in demo's addition questions ("What is a + b?"): a correct sum beats a wrong one. */
 export const arithmeticChecker: ExactChecker = (prompt, a, b) => {
   const m = /What is (\d+) \+ (\d+)\?/.exec(lastUserText(prompt));
   if (!m) throw new Error(`not an addition question of the demo task: ${JSON.stringify(lastUserText(prompt).slice(0, 80))}`);
   const x = Number(m[1]);
   const y = Number(m[2]);
-  return judgeArithmetic({ a: x, b: y, answer: x + y }, a, b);
+  return judgeArithmetic({ answer: x + y }, a, b);
 };
 
 export const EXACT_CHECKERS: Record<string, ExactChecker> = { arithmetic: arithmeticChecker };
