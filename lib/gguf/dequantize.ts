@@ -1,8 +1,18 @@
-// GGML block formats → float32. Implemented: F32, F16, BF16, Q8_0, Q4_0, Q4_1 (SmolLM2-135M-Instruct's
-// Q4_1 file uses Q4_1, Q8_0 and F32). Block layouts (little-endian), 32 elements per block:
-//   Q8_0: f16 d, i8 q[32]                     x = d·q
-//   Q4_0: f16 d, u8 qs[16]                    x[j] = d·((qs[j] & 15) − 8), x[j+16] = d·((qs[j] >> 4) − 8)
-//   Q4_1: f16 d, f16 m, u8 qs[16]             x[j] = d·(qs[j] & 15) + m, x[j+16] = d·(qs[j] >> 4) + m
+// GGML block formats → float32. Implemented: F32, F16, BF16, Q8_0, Q4_0, Q4_1 and the K-quants Q4_K,
+// Q5_K, Q6_K (what Q4_K_M / Q5_K_M / Q6_K files are made of). Block layouts (little-endian):
+//   Q8_0 (32): f16 d, i8 q[32]                     x = d·q
+//   Q4_0 (32): f16 d, u8 qs[16]                    x[j] = d·((qs[j] & 15) − 8), x[j+16] = d·((qs[j] >> 4) − 8)
+//   Q4_1 (32): f16 d, f16 m, u8 qs[16]             x[j] = d·(qs[j] & 15) + m, x[j+16] = d·(qs[j] >> 4) + m
+//   Q4_K (256): f16 d, f16 dmin, u8 scales[12], u8 qs[128]
+//   Q5_K (256): f16 d, f16 dmin, u8 scales[12], u8 qh[32], u8 qs[128]
+//       8 sub-blocks of 32 with a 6-bit scale s and 6-bit min m each (packed in `scales`, see
+//       scaleMinK4); x = d·s·q − dmin·m, q the 4-bit (Q5_K: + 16·high bit) value. Each 64-element
+//       chunk c reads 32 bytes of qs: low nibbles for sub-block 2c, high nibbles for 2c+1; Q5_K's
+//       high bit of sub-block k is bit k of qh[l].
+//   Q6_K (256): u8 ql[128], u8 qh[64], i8 scales[16], f16 d
+//       two halves of 128; in half h, chunk c (of 4×32) element l has low 4 bits from
+//       ql[64h + 32·(c&1) + l] (c < 2: low nibble, else high) and high 2 bits (qh[32h + l] >> 2c) & 3;
+//       x = d·scales[e/16]·(q − 32), e the element's index in the block.
 import { GGML_TYPES } from './ggml_types.js';
 
 export class UnsupportedGgmlTypeError extends Error {
@@ -89,7 +99,68 @@ const KERNELS: ReadonlyMap<string, Dequant> = new Map<string, Dequant>([
       }
     },
   ],
+  [
+    'Q4_K',
+    (src, n, out) => kQuant(src, n, out, 144, false),
+  ],
+  [
+    'Q5_K',
+    (src, n, out) => kQuant(src, n, out, 176, true),
+  ],
+  [
+    'Q6_K',
+    (src, n, out) => {
+      const dv = view(src);
+      for (let o = 0, p = 0; o < n; o += 256, p += 210) {
+        const d = HALF[dv.getUint16(p + 208, true)]!;
+        for (let h = 0; h < 2; h++) {
+          const ql = p + 64 * h;
+          const qh = p + 128 + 32 * h;
+          for (let c = 0; c < 4; c++) {
+            const e0 = 128 * h + 32 * c;
+            const lowBase = ql + 32 * (c & 1);
+            const shift = c < 2 ? 0 : 4;
+            for (let l = 0; l < 32; l++) {
+              const e = e0 + l;
+              const q = ((src[lowBase + l]! >> shift) & 15) | (((src[qh + l]! >> (2 * c)) & 3) << 4);
+              // d·scale is exact in float32 (11 + 8 bits), as in the reference.
+              out[o + e] = Math.fround(d * dv.getInt8(p + 192 + (e >> 4))) * (q - 32);
+            }
+          }
+        }
+      }
+    },
+  ],
 ]);
+
+/** Sub-block j's 6-bit scale and min from a Q4_K/Q5_K `scales` field at `at`. */
+function scaleMinK4(src: Uint8Array, at: number, j: number): [number, number] {
+  if (j < 4) return [src[at + j]! & 63, src[at + j + 4]! & 63];
+  const hi = src[at + j + 4]!;
+  return [(hi & 15) | ((src[at + j - 4]! >> 6) << 4), (hi >> 4) | ((src[at + j]! >> 6) << 4)];
+}
+
+function kQuant(src: Uint8Array, n: number, out: Float32Array, blockBytes: number, fifthBit: boolean): void {
+  const dv = view(src);
+  const qsOff = fifthBit ? 48 : 16;
+  for (let o = 0, p = 0; o < n; o += 256, p += blockBytes) {
+    const d = HALF[dv.getUint16(p, true)]!;
+    const dmin = HALF[dv.getUint16(p + 2, true)]!;
+    for (let k = 0; k < 8; k++) {
+      const [s, m] = scaleMinK4(src, p + 4, k);
+      // float32 products as the reference computes them, then one float32 rounding of d·q − m.
+      const dk = Math.fround(d * s);
+      const mk = Math.fround(dmin * m);
+      const qs = p + qsOff + 32 * (k >> 1);
+      const shift = (k & 1) * 4;
+      for (let l = 0; l < 32; l++) {
+        let q = (src[qs + l]! >> shift) & 15;
+        if (fifthBit) q |= ((src[p + 16 + l]! >> k) & 1) << 4;
+        out[o + 32 * k + l] = Math.fround(dk * q) - mk;
+      }
+    }
+  }
+}
 
 export const DEQUANTIZABLE_TYPES: readonly string[] = [...KERNELS.keys()];
 
