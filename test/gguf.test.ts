@@ -9,7 +9,7 @@ import { dequantize, halfToFloat, UnsupportedGgmlTypeError } from '../lib/gguf/d
 import { GGML_TYPE } from '../lib/gguf/ggml_types.js';
 import { readGguf, GgufFormatError } from '../lib/gguf/reader.js';
 import { importGguf } from '../lib/gguf/import_gguf.js';
-import { unpermuteRotaryRows } from '../lib/gguf/llama_mapping.js';
+import { unpermuteRotaryRows } from '../lib/gguf/rotary_permutation.js';
 import { floatToBf16 } from '../lib/gguf/bf16.js';
 import { Tokenizer } from '../lib/tokenize/tokenizer.js';
 
