@@ -11,6 +11,7 @@ import { unpermuteRotaryRows } from './rotary_permutation.js';
 import { GgufFormatError, readGguf, readTensorBytes, type GgufFile, type GgufTensorInfo } from './reader.js';
 import { writeSafetensorsStreamed, type StreamedSafetensorsEntry } from '../model/safetensors_writer.js';
 import { encodeFloats } from './bf16.js';
+import { configJson } from './config_json.js';
 import { rebuildTokenizer } from './tokenizer_rebuild.js';
 
 export type ImportDtype = 'bf16' | 'f32';
@@ -97,7 +98,7 @@ export async function importGguf(ggufPath: string, outDir: string, opts: ImportG
       closeSync(fd);
     }
     const json = (name: string, v: unknown) => writeFileSync(path.join(tmp, name), JSON.stringify(v, null, 2) + '\n');
-    json('config.json', config);
+    writeFileSync(path.join(tmp, 'config.json'), configJson(config));
     writeFileSync(path.join(tmp, 'tokenizer.json'), JSON.stringify(tok.tokenizerJson));
     json('tokenizer_config.json', tok.tokenizerConfig);
     json('generation_config.json', tok.generationConfig);
