@@ -20,6 +20,7 @@ import { packPreferenceBatch } from './preference_batch.js';
 import { TrainProgress } from './progress.js';
 import { referenceLogps } from './reference.js';
 import { learningRateAt } from './schedule.js';
+import { resolveModel } from '../hub/resolve_model.js';
 
 export interface TrainHooks {
   /** Called after every optimiser step (and with `eval: true` rows after each evaluation). */
@@ -115,7 +116,9 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
   const useRationale = RATIONALE_LOSSES.has(loss);
   const useRejected = !SINGLE_COMPLETION_LOSSES.has(loss);
 
-  const tokenizer = Tokenizer.load(config.model);
+  // Hub ids (org/name[@rev]) become cache snapshot directories; config.json keeps what was asked for.
+  const modelDir = await resolveModel(config.model);
+  const tokenizer = Tokenizer.load(modelDir);
   const data = await prepareTrainingData(tokenizer, {
     data: config.data,
     ...(config.dataFormat ? { dataFormat: config.dataFormat } : {}),
@@ -169,13 +172,13 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
   );
 
   // Reference log-probs for training and evaluation pairs, before the policy is loaded.
-  const refDir = config.refModel ?? config.model;
+  const refDir = config.refModel !== undefined ? await resolveModel(config.refModel) : modelDir;
   const refOpts = { device: config.device, computeDtype: config.dtype, batchSize: config.batchSize, logitsChunk: config.logitsChunk, useCache: config.refCache, log };
   const refTrain = useReference ? await referenceLogps(refDir, train, refOpts) : undefined;
   const refEval = useReference && data.eval.length > 0 ? await referenceLogps(refDir, data.eval, refOpts) : undefined;
   if (refTrain) log(`reference log-probs for ${train.length} pairs: ${refTrain.cached ? 'from cache' : `${refTrain.seconds.toFixed(1)} s`}`);
 
-  const policy = await CausalLM.load(resumeFrom ?? config.model, { dtype: 'float32', device: config.device });
+  const policy = await CausalLM.load(resumeFrom ?? modelDir, { dtype: 'float32', device: config.device });
   const trainer: NativeTrainer = native.createTrainer(policy.nativeHandle, nativeTrainerOptions(config));
   if (resumeFrom) await trainer.loadOptimizerState(path.join(resumeFrom, 'optimizer.safetensors'));
 

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { runDemo } from '../../demo/run_demo.js';
 import { ConfigError, readConfigFile, type TrainConfigInput } from '../../train/config.js';
 import { train } from '../../train/trainer.js';
+import { HubDownloadError } from '../../hub/download_model.js';
 import { UsageError } from '../usage_error.js';
 
 // flag → config key, and how to read the flag's text
@@ -108,7 +109,7 @@ export function registerTrain(program: Command): void {
         if (result.lastMetrics) console.log(`last step: loss ${result.lastMetrics.loss.toFixed(4)}`);
         if (result.lastEval) console.log(`eval: loss ${result.lastEval.loss.toFixed(4)}${typeof result.lastEval['rewards/accuracies'] === 'number' ? `, reward accuracy ${(result.lastEval['rewards/accuracies'] as number).toFixed(3)}` : ''}`);
       } catch (err) {
-        if (err instanceof ConfigError) throw new UsageError(err.message);
+        if (err instanceof ConfigError || err instanceof HubDownloadError) throw new UsageError(err.message);
         throw err;
       } finally {
         process.off('SIGINT', onSigint);
