@@ -20,6 +20,9 @@ export async function resolveModelOptions(_program: Command, command: Command): 
     if (typeof v !== 'string' || /\.(jsonl?|gz)$/i.test(v) || v.includes(':') || !isHubModelSpec(v)) continue;
     try {
       command.setOptionValue(key, await resolveModel(v));
+      // `serve` names the model after its directory; a snapshot's is a commit hash, so use the id.
+      const named = command.options.some((o) => o.attributeName() === 'modelName');
+      if (key === 'model' && named && opts.modelName === undefined) command.setOptionValue('modelName', v.split('@')[0]);
     } catch (err) {
       if (err instanceof HubDownloadError) throw new UsageError(err.message);
       throw err;
