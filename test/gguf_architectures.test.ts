@@ -1,5 +1,5 @@
 // GGUF import beyond llama: tiny qwen2, qwen3, gemma2, gemma3 and phi3 files with K-quant tensors
-// (scripts/fixtures/make_tiny_gguf.py → tiny_gguf_archs.py), each standing for a known transformers
+// (scripts/fixtures/make_tiny_gguf.py → tiny_gguf_archs.py), plus a Llama 3.2-style llama file, each standing for a known transformers
 // model. Checked per architecture: the Hugging Face directory's config and tensor names/shapes/values,
 // the SentencePiece tokenizer against sentencepiece's own ids, transformers loading the directory
 // (scripts/fixtures/check_gguf_import.py, where python3 with transformers is present), and the native
@@ -28,7 +28,8 @@ interface Expected {
   encodings?: Record<string, number[]>;
 }
 
-const ARCHS = ['qwen2', 'qwen3', 'gemma2', 'gemma3', 'phi3'];
+// llama3: a `llama` file with Llama 3.1/3.2 rope scaling (rope_freqs.weight) and permuted K-quant Q/K.
+const ARCHS = ['qwen2', 'qwen3', 'gemma2', 'gemma3', 'phi3', 'llama3'];
 const dir = mkdtempSync(join(tmpdir(), 'gguf-archs-'));
 test.after.always(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -65,9 +66,12 @@ for (const arch of ARCHS) {
       ? ['head_dim', 'layer_types', 'sliding_window', 'query_pre_attn_scalar', 'attn_logit_softcapping', 'final_logit_softcapping']
       : arch === 'phi3'
         ? ['original_max_position_embeddings']
-        : arch === 'qwen3'
+        : arch === 'qwen3' || arch === 'llama3'
           ? ['head_dim']
           : [];
+    if (arch === 'llama3') {
+      t.deepEqual(config.rope_scaling, { rope_type: 'llama3', factor: 32, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 });
+    }
     for (const k of spelled) t.deepEqual(config[k], exp.config[k], k);
     const ours = readF32Safetensors(join(out, 'model.safetensors'));
     t.deepEqual([...ours.keys()].sort(), Object.keys(exp.tensors).sort());

@@ -8,6 +8,7 @@
 // - phi3: fused qkv_proj and gate_up_proj are kept fused (GGUF attn_qkv / ffn_up); LongRoPE factors
 //   are tensors in GGUF (rope_factors_long/short) and lists in config.json.
 import { GgufFormatError, metaNumber, metaString, type GgufFile } from './reader.js';
+import { llama3RopeScaling } from './llama3_rope.js';
 
 export const SUPPORTED_ARCHITECTURES = ['llama', 'qwen2', 'qwen3', 'gemma2', 'gemma3', 'phi3'] as const;
 export type GgufArchitecture = (typeof SUPPORTED_ARCHITECTURES)[number];
@@ -50,6 +51,7 @@ const GLOBAL_MAP: Record<string, string> = {
 
 /** Tensors that become config.json entries rather than weights. */
 const CONFIG_TENSORS: Partial<Record<GgufArchitecture, string[]>> = {
+  llama: ['rope_freqs.weight'],
   phi3: ['rope_factors_long.weight', 'rope_factors_short.weight'],
 };
 
@@ -204,8 +206,13 @@ export function hfConfig(file: GgufFile, dtype: 'bfloat16' | 'float32', readTens
   const slidingWindow = metaNumber(file, a('attention.sliding_window'));
   switch (arch) {
     case 'llama': {
-      const scaling = ropeScaling(file, arch);
+      let scaling = ropeScaling(file, arch);
       if (scaling && scaling.rope_type !== 'linear') throw new GgufFormatError(`${file.path}: llama rope scaling ${String(scaling.rope_type)} is not supported (only linear)`);
+      const freqs = floatTensor(file, 'rope_freqs.weight', readTensor);
+      if (freqs) {
+        if (scaling) throw new GgufFormatError(`${file.path}: both ${a('rope.scaling.type')} and rope_freqs.weight are set`);
+        scaling = { ...llama3RopeScaling(freqs, common.rope_theta, metaNumber(file, a('rope.dimension_count')) ?? d.headDim, file.path, metaNumber(file, a('rope.scaling.original_context_length'))) };
+      }
       return {
         architectures: ['LlamaForCausalLM'],
         model_type: 'llama',

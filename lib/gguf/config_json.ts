@@ -9,6 +9,8 @@ const FLOAT_KEYS = new Set([
   'attn_logit_softcapping',
   'final_logit_softcapping',
   'factor',
+  'low_freq_factor',
+  'high_freq_factor',
   'long_factor',
   'short_factor',
   'partial_rotary_factor',

@@ -60,9 +60,6 @@ export async function importGguf(ggufPath: string, outDir: string, opts: ImportG
   const dtype = opts.dtype ?? 'bf16';
   const file = readGguf(ggufPath);
   const arch = modelDims(file).arch; // architecture and head counts checked before any work
-  if (file.tensors.some((t) => t.name === 'rope_freqs.weight')) {
-    throw new GgufFormatError(`${ggufPath}: rope_freqs.weight (Llama 3.1-style rope scaling) is not supported yet`);
-  }
   const tok = rebuildTokenizer(file);
   const config = hfConfig(file, dtype === 'bf16' ? 'bfloat16' : 'float32', (name) => {
     const t = file.tensors.find((x) => x.name === name)!;
