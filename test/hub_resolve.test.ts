@@ -16,6 +16,8 @@ import { blobEtag, startFakeHub, type FakeHub, type FakeRepo } from './helpers/f
 import { fixture } from './helpers/data_paths.js';
 import { runCli } from './helpers/cli.js';
 import { ensureDist } from './helpers/ensure_dist.js';
+import { policyDir, trainSandbox } from './helpers/train_fixture.js';
+import { train } from '../lib/train/trainer.js';
 
 const run = promisify(execFile);
 const COMMIT = 'a'.repeat(39) + '1';
@@ -34,7 +36,9 @@ test.before(async () => {
   files['pytorch_model.bin'] = { data: Buffer.alloc(1000, 7), lfs: true };
   repo = { repo: 'rdpo-test/tiny-llama', commit: COMMIT, refs: { main: COMMIT, v1: COMMIT }, files };
   const old: FakeRepo = { repo: 'rdpo-test/only-bin', commit: OLD_COMMIT, refs: { main: OLD_COMMIT }, files: { 'config.json': files['config.json']!, 'pytorch_model.bin': files['pytorch_model.bin']! } };
-  hub = await startFakeHub([repo, old]);
+  const chat: FakeRepo = { repo: 'rdpo-test/tiny-chat', commit: 'c'.repeat(40), refs: { main: 'c'.repeat(40) }, files: {} };
+  for (const f of readdirSync(policyDir)) chat.files[f] = { data: readFileSync(join(policyDir, f)), lfs: f.endsWith('.safetensors') };
+  hub = await startFakeHub([repo, old, chat]);
 });
 test.after.always(async () => {
   await hub?.close();
@@ -234,4 +238,27 @@ test('CLI: logprobs --model org/name downloads once, then runs from the cache of
   const r3 = await runCli(['logprobs', '--model', 'rdpo-test/not-cached', '--data', data, '--out', join(dir, 'lp3.jsonl')], { env: { ...env, HF_HUB_OFFLINE: '1' } });
   t.is(r3.code, 2);
   t.regex(r3.stderr, /rdpo-test\/not-cached: not a local directory, and not in the Hugging Face cache/);
+});
+
+// Serial: it points the process's HF_HUB_CACHE / HF_ENDPOINT at this test's cache and server.
+test.serial('train({ model: "org/name" }) downloads the policy, trains, and records the hub id', async (t) => {
+  const box = trainSandbox('hub-train');
+  const saved = { cache: process.env.HF_HUB_CACHE, endpoint: process.env.HF_ENDPOINT, offline: process.env.HF_HUB_OFFLINE };
+  process.env.HF_HUB_CACHE = join(dir, 'cache-train');
+  process.env.HF_ENDPOINT = hub.url;
+  delete process.env.HF_HUB_OFFLINE;
+  try {
+    const result = await train({ model: 'rdpo-test/tiny-chat', data: box.dataNoRationale, loss: 'dpo', batchSize: 2, maxSteps: 1, out: join(box.dir, 'run') }, { log: () => {} });
+    t.is(result.steps, 1);
+    t.true(existsSync(join(result.finalModelDir!, 'model.safetensors')));
+    const recorded = JSON.parse(readFileSync(join(result.runDir, 'config.json'), 'utf8')) as { config: { model: string } };
+    t.is(recorded.config.model, 'rdpo-test/tiny-chat');
+    t.true(existsSync(join(repoCacheDir(process.env.HF_HUB_CACHE, 'rdpo-test/tiny-chat'), 'refs', 'main')));
+  } finally {
+    for (const [k, v] of [['HF_HUB_CACHE', saved.cache], ['HF_ENDPOINT', saved.endpoint], ['HF_HUB_OFFLINE', saved.offline]] as const) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+    box.cleanup();
+  }
 });

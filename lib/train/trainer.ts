@@ -117,7 +117,7 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
   const useRejected = !SINGLE_COMPLETION_LOSSES.has(loss);
 
   // Hub ids (org/name[@rev]) become cache snapshot directories; config.json keeps what was asked for.
-  const modelDir = await resolveModel(config.model);
+  const modelDir = await resolveModel(config.model, { log });
   const tokenizer = Tokenizer.load(modelDir);
   const data = await prepareTrainingData(tokenizer, {
     data: config.data,
@@ -172,7 +172,7 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
   );
 
   // Reference log-probs for training and evaluation pairs, before the policy is loaded.
-  const refDir = config.refModel !== undefined ? await resolveModel(config.refModel) : modelDir;
+  const refDir = config.refModel !== undefined ? await resolveModel(config.refModel, { log }) : modelDir;
   const refOpts = { device: config.device, computeDtype: config.dtype, batchSize: config.batchSize, logitsChunk: config.logitsChunk, useCache: config.refCache, log };
   const refTrain = useReference ? await referenceLogps(refDir, train, refOpts) : undefined;
   const refEval = useReference && data.eval.length > 0 ? await referenceLogps(refDir, data.eval, refOpts) : undefined;
