@@ -11,7 +11,15 @@ const GPT2_REGEX_PRES = ['gpt2', 'mpt', 'olmo', 'jais', 'default'];
 const DIGITS_THEN_GPT2_PRES = ['smollm', 'starcoder', 'refact', 'command-r', 'codeshell', 'exaone', 'minerva-7b'];
 const LLAMA3_SPLIT = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 const QWEN2_SPLIT = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+// GPT-4o's (o200k) split: words with their case pattern and contractions, numbers of up to 3 digits (Phi-4-mini).
+const LETTERS_UPPER = '[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]';
+const LETTERS_LOWER = '[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]';
+const CONTRACTIONS = "(?i:'s|'t|'re|'ve|'m|'ll|'d)?";
+const GPT4O_SPLIT =
+  `[^\\r\\n\\p{L}\\p{N}]?${LETTERS_UPPER}*${LETTERS_LOWER}+${CONTRACTIONS}|[^\\r\\n\\p{L}\\p{N}]?${LETTERS_UPPER}+${LETTERS_LOWER}*${CONTRACTIONS}` +
+  '|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+';
 const SPLIT_PRES: Record<string, string> = {
+  'gpt-4o': GPT4O_SPLIT,
   llama3: LLAMA3_SPLIT,
   'llama-v3': LLAMA3_SPLIT,
   'llama-bpe': LLAMA3_SPLIT,
