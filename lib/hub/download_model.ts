@@ -102,6 +102,9 @@ export async function downloadModel(id: HubModelId, opts: DownloadModelOptions):
   }
   const snapshot = path.join(storage, 'snapshots', commit);
   const sizes = new Map(entries.map((e) => [e.path, e.lfs?.size ?? e.size]));
+  // huggingface_hub names a blob by the file's sha256 (LFS/Xet files) or its git blob id: the
+  // listing has both, whichever host the bytes are redirected to later.
+  const etags = new Map(entries.map((e) => [e.path, e.lfs?.oid ?? e.oid]));
   const total = wanted.reduce((a, p) => a + (existsSync(path.join(snapshot, p)) ? 0 : (sizes.get(p) ?? 0)), 0);
   let done = 0;
   opts.onBytes?.(0, total, '');
@@ -111,7 +114,7 @@ export async function downloadModel(id: HubModelId, opts: DownloadModelOptions):
     try {
       const info = await fileDownloadInfo({ repo: id.repo, path: file, revision: commit, ...cred });
       if (!info) throw new HubDownloadError(`${id.repo}@${commit}: ${file} is listed but the hub does not serve it`);
-      const etag = normalizeEtag(info.etag);
+      const etag = etags.get(file) ?? normalizeEtag(info.etag);
       const blob = path.join(storage, 'blobs', etag);
       if (!existsSync(blob)) {
         mkdirSync(path.dirname(blob), { recursive: true });
