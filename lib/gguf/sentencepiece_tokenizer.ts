@@ -40,11 +40,14 @@ export function sentencePieceTokenizerJson(file: GgufFile, tokens: readonly stri
     .sort((a, b) => priority(b) - priority(a) || a - b);
   const merges: [string, string][] = [];
   for (const id of ranked) {
-    const chars = Array.from(pieces[id]!);
+    const piece = pieces[id]!;
     const splits: [number, number, string, string][] = [];
-    for (let k = 1; k < chars.length; k++) {
-      const left = chars.slice(0, k).join('');
-      const right = chars.slice(k).join('');
+    // Split between code points (a surrogate pair is one character).
+    for (let k = 1; k < piece.length; k++) {
+      const c = piece.charCodeAt(k);
+      if (c >= 0xdc00 && c <= 0xdfff) continue;
+      const left = piece.slice(0, k);
+      const right = piece.slice(k);
       const l = vocab.get(left);
       const r = vocab.get(right);
       if (l !== undefined && r !== undefined) splits.push([l, r, left, right]);
