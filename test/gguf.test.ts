@@ -91,10 +91,10 @@ test('dequantize hand-built blocks: F32, F16, BF16, Q8_0, Q4_0, Q4_1', (t) => {
   t.throws(() => dequantize(GGML_TYPE.Q8_0!, q8, 16), { instanceOf: RangeError });
 });
 
-test('dequantize equals Python gguf’s dequantize bit for bit on random blocks (Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K)', (t) => {
+test('dequantize equals Python gguf’s dequantize bit for bit on random blocks (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)', (t) => {
   // scripts/fixtures/make_quant_blocks.py: random packed bytes, float16 scales incl. subnormals and 65504.
   const cases = JSON.parse(readFileSync(join(FIX, 'gguf', 'quant-blocks.json'), 'utf8')) as { type: string; elements: number; blocks: string; expected: string }[];
-  t.deepEqual(cases.map((c) => c.type), ['Q8_0', 'Q4_0', 'Q4_1', 'Q4_K', 'Q5_K', 'Q6_K']);
+  t.deepEqual(cases.map((c) => c.type), ['Q8_0', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q4_K', 'Q5_K', 'Q6_K']);
   for (const c of cases) {
     const e = Buffer.from(c.expected, 'base64');
     const expected = new Float32Array(e.buffer.slice(e.byteOffset, e.byteOffset + e.byteLength));

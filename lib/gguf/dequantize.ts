@@ -1,8 +1,11 @@
-// GGML block formats → float32. Implemented: F32, F16, BF16, Q8_0, Q4_0, Q4_1 and the K-quants Q4_K,
-// Q5_K, Q6_K (what Q4_K_M / Q5_K_M / Q6_K files are made of). Block layouts (little-endian):
+// GGML block formats → float32. Implemented: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 and the
+// K-quants Q4_K, Q5_K, Q6_K (what Q4_K_M / Q5_K_M / Q6_K files are made of; llama-quantize stores
+// rows whose length is not a multiple of 256 as Q5_0 / Q5_1 / Q8_0 instead). Block layouts (little-endian):
 //   Q8_0 (32): f16 d, i8 q[32]                     x = d·q
 //   Q4_0 (32): f16 d, u8 qs[16]                    x[j] = d·((qs[j] & 15) − 8), x[j+16] = d·((qs[j] >> 4) − 8)
 //   Q4_1 (32): f16 d, f16 m, u8 qs[16]             x[j] = d·(qs[j] & 15) + m, x[j+16] = d·(qs[j] >> 4) + m
+//   Q5_0 (32): f16 d, u32 qh, u8 qs[16]            as Q4_0 with bit j of qh as element j's fifth bit, minus 16
+//   Q5_1 (32): f16 d, f16 m, u32 qh, u8 qs[16]     as Q4_1 with the fifth bit from qh
 //   Q4_K (256): f16 d, f16 dmin, u8 scales[12], u8 qs[128]
 //   Q5_K (256): f16 d, f16 dmin, u8 scales[12], u8 qh[32], u8 qs[128]
 //       8 sub-blocks of 32 with a 6-bit scale s and 6-bit min m each (packed in `scales`, see
@@ -95,6 +98,38 @@ const KERNELS: ReadonlyMap<string, Dequant> = new Map<string, Dequant>([
           const q = src[p + 4 + j]!;
           out[o + j] = d * (q & 15) + m;
           out[o + j + 16] = d * (q >> 4) + m;
+        }
+      }
+    },
+  ],
+  [
+    'Q5_0',
+    (src, n, out) => {
+      const dv = view(src);
+      for (let o = 0, p = 0; o < n; o += 32, p += 22) {
+        const d = HALF[dv.getUint16(p, true)]!;
+        const qh = dv.getUint32(p + 2, true);
+        for (let j = 0; j < 16; j++) {
+          const q = src[p + 6 + j]!;
+          out[o + j] = d * (((q & 15) | (((qh >>> j) & 1) << 4)) - 16);
+          out[o + j + 16] = d * (((q >> 4) | (((qh >>> (j + 16)) & 1) << 4)) - 16);
+        }
+      }
+    },
+  ],
+  [
+    'Q5_1',
+    (src, n, out) => {
+      const dv = view(src);
+      for (let o = 0, p = 0; o < n; o += 32, p += 24) {
+        const d = HALF[dv.getUint16(p, true)]!;
+        const m = HALF[dv.getUint16(p + 2, true)]!;
+        const qh = dv.getUint32(p + 4, true);
+        for (let j = 0; j < 16; j++) {
+          const q = src[p + 8 + j]!;
+          // float32 product, then float32 sum, as the reference.
+          out[o + j] = Math.fround(d * ((q & 15) | (((qh >>> j) & 1) << 4))) + m;
+          out[o + j + 16] = Math.fround(d * ((q >> 4) | (((qh >>> (j + 16)) & 1) << 4))) + m;
         }
       }
     },
