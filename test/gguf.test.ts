@@ -11,6 +11,7 @@ import { readGguf, GgufFormatError } from '../lib/gguf/reader.js';
 import { importGguf } from '../lib/gguf/import_gguf.js';
 import { unpermuteRotaryRows } from '../lib/gguf/rotary_permutation.js';
 import { floatToBf16 } from '../lib/gguf/bf16.js';
+import { configJson } from '../lib/gguf/config_json.js';
 import { Tokenizer } from '../lib/tokenize/tokenizer.js';
 
 const FIX = join(import.meta.dirname, 'fixtures');
@@ -109,6 +110,17 @@ test('dequantize equals Python gguf’s dequantize bit for bit on random blocks 
     }
     t.is(mismatches, 0, `${c.type}: ${mismatches} of ${got.length} differ, first at ${first}: ${got[first]} vs ${expected[first]}`);
   }
+});
+
+test('configJson writes the fields transformers types as float with a fraction', (t) => {
+  const text = configJson({ num_hidden_layers: 2, final_logit_softcapping: 30, rms_norm_eps: 1e-6, rope_scaling: { rope_type: 'linear', factor: 8 }, long: [1], long_factor: [1, 1.5], sliding_window: null });
+  t.regex(text, /"num_hidden_layers": 2,/);
+  t.regex(text, /"final_logit_softcapping": 30\.0,/);
+  t.regex(text, /"rms_norm_eps": 0\.000001,|"rms_norm_eps": 1e-6,/);
+  t.regex(text, /"factor": 8\.0/);
+  t.regex(text, /"long": \[\s*1\s*\]/);
+  t.regex(text, /"long_factor": \[\s*1\.0,\s*1\.5\s*\]/);
+  t.deepEqual(JSON.parse(text), { num_hidden_layers: 2, final_logit_softcapping: 30, rms_norm_eps: 1e-6, rope_scaling: { rope_type: 'linear', factor: 8 }, long: [1], long_factor: [1, 1.5], sliding_window: null });
 });
 
 test('unpermuteRotaryRows inverts llama.cpp’s permutation', (t) => {

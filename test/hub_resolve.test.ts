@@ -6,7 +6,7 @@ import test from 'ava';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cachedModelSnapshot, hubCacheDir, parseHubModelId, repoCacheDir } from '../lib/hub/hf_cache.js';
 import { resolveModel } from '../lib/hub/resolve_model.js';
@@ -68,6 +68,7 @@ test('hubCacheDir: HF_HUB_CACHE, else HF_HOME/hub, else XDG_CACHE_HOME, else ~/.
   t.is(hubCacheDir({ HF_HOME: '/h' }), join('/h', 'hub'));
   t.is(hubCacheDir({ XDG_CACHE_HOME: '/x' }), join('/x', 'huggingface', 'hub'));
   t.true(hubCacheDir({}).endsWith(join('.cache', 'huggingface', 'hub')));
+  t.is(hubCacheDir({ HF_HOME: '~/hf' }), join(homedir(), 'hf', 'hub'));
 });
 
 test('modelFilesToFetch: config, tokenizer and safetensors files only', (t) => {

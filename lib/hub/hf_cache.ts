@@ -29,11 +29,14 @@ export function parseHubModelId(spec: string): HubModelId | null {
   return { repo: m[1]!, revision: m[2] ?? 'main' };
 }
 
+/** A leading "~" is the home directory, as huggingface_hub expands it. */
+const expandHome = (p: string) => (p === '~' || p.startsWith('~/') ? path.join(homedir(), p.slice(1)) : p);
+
 export function hubCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.HF_HUB_CACHE) return env.HF_HUB_CACHE;
-  if (env.HUGGINGFACE_HUB_CACHE) return env.HUGGINGFACE_HUB_CACHE;
-  if (env.HF_HOME) return path.join(env.HF_HOME, 'hub');
-  return path.join(env.XDG_CACHE_HOME || path.join(homedir(), '.cache'), 'huggingface', 'hub');
+  if (env.HF_HUB_CACHE) return expandHome(env.HF_HUB_CACHE);
+  if (env.HUGGINGFACE_HUB_CACHE) return expandHome(env.HUGGINGFACE_HUB_CACHE);
+  if (env.HF_HOME) return path.join(expandHome(env.HF_HOME), 'hub');
+  return path.join(expandHome(env.XDG_CACHE_HOME || path.join(homedir(), '.cache')), 'huggingface', 'hub');
 }
 
 export function repoCacheDir(cacheDir: string, repo: string): string {
