@@ -1,5 +1,5 @@
 // GGML block formats → float32. Implemented: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 and the
-// K-quants Q4_K, Q5_K, Q6_K (what Q4_K_M / Q5_K_M / Q6_K files are made of; llama-quantize stores
+// K-quants Q2_K, Q3_K, Q4_K, Q5_K, Q6_K (what Q4_K_M / Q5_K_M / Q6_K files are made of; llama-quantize stores
 // rows whose length is not a multiple of 256 as Q5_0 / Q5_1 / Q8_0 instead). Block layouts (little-endian):
 //   Q8_0 (32): f16 d, i8 q[32]                     x = d·q
 //   Q4_0 (32): f16 d, u8 qs[16]                    x[j] = d·((qs[j] & 15) − 8), x[j+16] = d·((qs[j] >> 4) − 8)
@@ -12,6 +12,12 @@
 //       scaleMinK4); x = d·s·q − dmin·m, q the 4-bit (Q5_K: + 16·high bit) value. Each 64-element
 //       chunk c reads 32 bytes of qs: low nibbles for sub-block 2c, high nibbles for 2c+1; Q5_K's
 //       high bit of sub-block k is bit k of qh[l].
+//   Q2_K (256): u8 scales[16], u8 qs[64], f16 d, f16 dmin
+//       16 groups of 16, scale = low nibble, min = high nibble; element e (half h = e/128, shift
+//       s = (e%128)/32, l = e%32) is (qs[32h + l] >> 2s) & 3; x = d·scale·q − dmin·min.
+//   Q3_K (256): u8 hmask[32], u8 qs[64], u8 scales[12], f16 d
+//       16 groups of 16 with 6-bit scales (low 4 bits: byte j%8, nibble j/8; high 2 bits: byte
+//       8 + j%4, bits 2·(j/4)) minus 32; 2 low bits as Q2_K, minus 4 unless bit e/32 of hmask[e%32].
 //   Q6_K (256): u8 ql[128], u8 qh[64], i8 scales[16], f16 d
 //       two halves of 128; in half h, chunk c (of 4×32) element l has low 4 bits from
 //       ql[64h + 32·(c&1) + l] (c < 2: low nibble, else high) and high 2 bits (qh[32h + l] >> 2c) & 3;
@@ -130,6 +136,39 @@ const KERNELS: ReadonlyMap<string, Dequant> = new Map<string, Dequant>([
           // float32 product, then float32 sum, as the reference.
           out[o + j] = Math.fround(d * ((q & 15) | (((qh >>> j) & 1) << 4))) + m;
           out[o + j + 16] = Math.fround(d * ((q >> 4) | (((qh >>> (j + 16)) & 1) << 4))) + m;
+        }
+      }
+    },
+  ],
+  [
+    'Q2_K',
+    (src, n, out) => {
+      const dv = view(src);
+      for (let o = 0, p = 0; o < n; o += 256, p += 84) {
+        const d = HALF[dv.getUint16(p + 80, true)]!;
+        const dmin = HALF[dv.getUint16(p + 82, true)]!;
+        for (let e = 0; e < 256; e++) {
+          const sc = src[p + (e >> 4)]!;
+          const q = (src[p + 16 + 32 * (e >> 7) + (e & 31)]! >> (2 * ((e >> 5) & 3))) & 3;
+          out[o + e] = Math.fround(d * (sc & 15)) * q - Math.fround(dmin * (sc >> 4));
+        }
+      }
+    },
+  ],
+  [
+    'Q3_K',
+    (src, n, out) => {
+      const dv = view(src);
+      for (let o = 0, p = 0; o < n; o += 256, p += 110) {
+        const d = HALF[dv.getUint16(p + 108, true)]!;
+        for (let e = 0; e < 256; e++) {
+          const j = e >> 4;
+          const low = (src[p + 96 + (j & 7)]! >> (4 * (j >> 3))) & 15;
+          const high = (src[p + 96 + 8 + (j & 3)]! >> (2 * (j >> 2))) & 3;
+          const scale = (low | (high << 4)) - 32;
+          const q2 = (src[p + 32 + 32 * (e >> 7) + (e & 31)]! >> (2 * ((e >> 5) & 3))) & 3;
+          const hbit = (src[p + (e & 31)]! >> (e >> 5)) & 1;
+          out[o + e] = Math.fround(d * scale) * (q2 - (hbit ? 0 : 4));
         }
       }
     },
