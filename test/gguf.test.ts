@@ -88,14 +88,14 @@ test('dequantize hand-built blocks: F32, F16, BF16, Q8_0, Q4_0, Q4_1', (t) => {
   ];
   t.deepEqual([...got], e41);
   // What cannot be dequantized says so, with a way out.
-  t.throws(() => dequantize(GGML_TYPE.IQ4_XS!, new Uint8Array(136), 256), { instanceOf: UnsupportedGgmlTypeError, message: /IQ4_XS .*supported: .*Q6_K/ });
+  t.throws(() => dequantize(GGML_TYPE.IQ3_S!, new Uint8Array(110), 256), { instanceOf: UnsupportedGgmlTypeError, message: /IQ3_S .*supported: .*IQ4_XS/ });
   t.throws(() => dequantize(GGML_TYPE.Q8_0!, q8, 16), { instanceOf: RangeError });
 });
 
-test('dequantize equals Python gguf’s dequantize bit for bit on random blocks (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K)', (t) => {
+test('dequantize equals Python gguf’s dequantize bit for bit on random blocks (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K…Q6_K, IQ4_NL, IQ4_XS)', (t) => {
   // scripts/fixtures/make_quant_blocks.py: random packed bytes, float16 scales incl. subnormals and 65504.
   const cases = JSON.parse(readFileSync(join(FIX, 'gguf', 'quant-blocks.json'), 'utf8')) as { type: string; elements: number; blocks: string; expected: string }[];
-  t.deepEqual(cases.map((c) => c.type), ['Q8_0', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q2_K', 'Q3_K', 'Q4_K', 'Q5_K', 'Q6_K']);
+  t.deepEqual(cases.map((c) => c.type), ['Q8_0', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q2_K', 'Q3_K', 'Q4_K', 'Q5_K', 'Q6_K', 'IQ4_NL', 'IQ4_XS']);
   for (const c of cases) {
     const e = Buffer.from(c.expected, 'base64');
     const expected = new Float32Array(e.buffer.slice(e.byteOffset, e.byteOffset + e.byteLength));

@@ -18,6 +18,10 @@
 //   Q3_K (256): u8 hmask[32], u8 qs[64], u8 scales[12], f16 d
 //       16 groups of 16 with 6-bit scales (low 4 bits: byte j%8, nibble j/8; high 2 bits: byte
 //       8 + j%4, bits 2·(j/4)) minus 32; 2 low bits as Q2_K, minus 4 unless bit e/32 of hmask[e%32].
+//   IQ4_NL (32): f16 d, u8 qs[16]                  as Q4_0 with the nibble looking up IQ4_VALUES, not q − 8
+//   IQ4_XS (256): f16 d, u16 scales_h, u8 scales_l[4], u8 qs[128]
+//       8 sub-blocks of 32 with 6-bit scales (low 4 bits: nibble ib%2 of scales_l[ib/2]; high 2 bits:
+//       bits 2·ib of scales_h) minus 32; each sub-block's 16 bytes as IQ4_NL; x = d·scale·value.
 //   Q6_K (256): u8 ql[128], u8 qh[64], i8 scales[16], f16 d
 //       two halves of 128; in half h, chunk c (of 4×32) element l has low 4 bits from
 //       ql[64h + 32·(c&1) + l] (c < 2: low nibble, else high) and high 2 bits (qh[32h + l] >> 2c) & 3;
@@ -41,6 +45,9 @@ export function halfToFloat(h: number): number {
 // All 65536 halves, so the hot loops are a table look-up.
 const HALF = new Float32Array(65536);
 for (let i = 0; i < 65536; i++) HALF[i] = halfToFloat(i);
+
+// The 16 non-uniform levels of IQ4_NL / IQ4_XS (ggml's kvalues_iq4nl).
+const IQ4_VALUES = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113];
 
 type Dequant = (src: Uint8Array, n: number, out: Float32Array) => void;
 
@@ -136,6 +143,40 @@ const KERNELS: ReadonlyMap<string, Dequant> = new Map<string, Dequant>([
           // float32 product, then float32 sum, as the reference.
           out[o + j] = Math.fround(d * ((q & 15) | (((qh >>> j) & 1) << 4))) + m;
           out[o + j + 16] = Math.fround(d * ((q >> 4) | (((qh >>> (j + 16)) & 1) << 4))) + m;
+        }
+      }
+    },
+  ],
+  [
+    'IQ4_NL',
+    (src, n, out) => {
+      const dv = view(src);
+      for (let o = 0, p = 0; o < n; o += 32, p += 18) {
+        const d = HALF[dv.getUint16(p, true)]!;
+        for (let j = 0; j < 16; j++) {
+          const q = src[p + 2 + j]!;
+          out[o + j] = d * IQ4_VALUES[q & 15]!;
+          out[o + j + 16] = d * IQ4_VALUES[q >> 4]!;
+        }
+      }
+    },
+  ],
+  [
+    'IQ4_XS',
+    (src, n, out) => {
+      const dv = view(src);
+      for (let o = 0, p = 0; o < n; o += 256, p += 136) {
+        const d = HALF[dv.getUint16(p, true)]!;
+        const scalesH = dv.getUint16(p + 2, true);
+        for (let ib = 0; ib < 8; ib++) {
+          const ls = ((src[p + 4 + (ib >> 1)]! >> (4 * (ib & 1))) & 15) | (((scalesH >> (2 * ib)) & 3) << 4);
+          const dl = Math.fround(d * (ls - 32));
+          const qs = p + 8 + 16 * ib;
+          for (let j = 0; j < 16; j++) {
+            const q = src[qs + j]!;
+            out[o + 32 * ib + j] = dl * IQ4_VALUES[q & 15]!;
+            out[o + 32 * ib + j + 16] = dl * IQ4_VALUES[q >> 4]!;
+          }
         }
       }
     },
