@@ -40,7 +40,7 @@ export function registerImportGguf(program: Command): void {
       const types = Object.entries(report.sourceTypes).map(([k, v]) => `${k}×${v}`).join(', ');
       console.log(
         `imported ${file} → ${report.outDir}\n` +
-          `  GGUF v${report.ggufVersion}, ${report.tensors} tensors (${types}), ${(report.parameters / 1e6).toFixed(1)}M parameters\n` +
+          `  GGUF v${report.ggufVersion}, ${report.architecture} → ${report.modelType}, ${report.tensors} tensors (${types}), ${(report.parameters / 1e6).toFixed(1)}M parameters\n` +
           `  weights ${report.dtype}${report.tiedEmbeddings ? ', tied embeddings' : ''}; ${report.seconds.toFixed(1)} s`,
       );
     });
