@@ -11,7 +11,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web';
 import path from 'node:path';
-import { downloadFile, fileDownloadInfo, listFiles, modelInfo, type ListFileEntry } from '@huggingface/hub';
+import type { ListFileEntry } from '@huggingface/hub';
 import { COMMIT_HASH, repoCacheDir, type HubModelId } from './hf_cache.js';
 
 export class HubDownloadError extends Error {
@@ -84,6 +84,8 @@ export async function downloadModel(id: HubModelId, opts: DownloadModelOptions):
   const token = opts.token ?? (process.env.HF_TOKEN || undefined);
   const cred = { hubUrl: endpoint, ...(token ? { accessToken: token } : {}) };
   const storage = repoCacheDir(opts.cacheDir, id.repo);
+  // Loaded on first download only: every CLI start would otherwise pay for it.
+  const { downloadFile, fileDownloadInfo, listFiles, modelInfo } = await import('@huggingface/hub');
   let commit: string;
   let entries: ListFileEntry[];
   try {
