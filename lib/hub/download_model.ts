@@ -122,7 +122,9 @@ export async function downloadModel(id: HubModelId, opts: DownloadModelOptions):
         mkdirSync(path.dirname(blob), { recursive: true });
         const data = await downloadFile({ repo: id.repo, path: file, revision: commit, downloadInfo: info, ...cred });
         if (!data) throw new HubDownloadError(`${id.repo}@${commit}: ${file} is listed but the hub does not serve it`);
-        const incomplete = `${blob}.incomplete`;
+        // Our own partial file: another process (or huggingface_hub's `<blob>.incomplete`) may be
+        // fetching the same blob; whichever rename lands first, the content is the same.
+        const incomplete = `${blob}.${process.pid}.incomplete`;
         const count = new Transform({
           transform(chunk: Buffer, _enc, cb) {
             done += chunk.length;
