@@ -18,6 +18,7 @@ import { runCli } from './helpers/cli.js';
 import { ensureDist } from './helpers/ensure_dist.js';
 import { policyDir, trainSandbox } from './helpers/train_fixture.js';
 import { train } from '../lib/train/trainer.js';
+import { readConfigFile } from '../lib/train/config.js';
 
 const run = promisify(execFile);
 const COMMIT = 'a'.repeat(39) + '1';
@@ -262,4 +263,15 @@ test.serial('train({ model: "org/name" }) downloads the policy, trains, and reco
     }
     box.cleanup();
   }
+});
+
+test('a config file’s model: a hub id stays one; a directory of that name next to the file wins', (t) => {
+  const d = join(dir, 'cfg');
+  mkdirSync(join(d, 'org', 'local-model'), { recursive: true });
+  const file = join(d, 'run.yaml');
+  writeFileSync(file, 'model: rdpo-test/tiny-chat\nref_model: org/local-model\ndata: pairs.jsonl\n');
+  const cfg = readConfigFile(file);
+  t.is(cfg.model, 'rdpo-test/tiny-chat');
+  t.is(cfg.refModel, join(d, 'org', 'local-model'));
+  t.is(cfg.data, join(d, 'pairs.jsonl'));
 });
