@@ -37,6 +37,10 @@ export type { ChatGenerator, Completion, SamplingOptions } from './rationales/ge
 export { DEFAULT_RETRY, GeneratorError, withRetry, type RetryPolicy } from './rationales/retry.js';
 export { ChatEngine, type TextModel, type EngineRequest, type EngineResult } from './serve/chat_engine.js';
 export { startServer, type ServeOptions, type RunningServer } from './serve/server.js';
-export { train, type TrainHooks, type TrainResult } from './train/trainer.js';
+export { train, resolvedRunConfig, type TrainHooks, type TrainResult } from './train/trainer.js';
+export { PRESETS, PAPER_PRESET, applyPreset, type PresetName } from './train/presets.js';
+export { PROMPT_FORMATS, resolvePromptFormat, encodePrompt, promptFormatFor, recordedPromptFormat, type PromptFormat, type PromptFormatSetting } from './tokenize/prompt_format.js';
+export { runDemo, type DemoOptions, type DemoResult } from './demo/run_demo.js';
+export type { DemoSummary } from './demo/demo_summary.js';
 export { resolveTrainConfig, readConfigFile, TrainConfigSchema, LOSSES, type TrainConfig, type TrainConfigInput, type LossName } from './train/config.js';
 export type { MetricsRow } from './train/metrics.js';

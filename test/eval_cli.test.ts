@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { makeEvalProblems, questionText } from '../lib/demo/arithmetic_task.js';
-import { runCli } from './helpers/cli.js';
+import { repoRoot, runCli } from './helpers/cli.js';
 import { ensureDist } from './helpers/ensure_dist.js';
 import { startChatServer } from './helpers/chat_server.js';
 
@@ -67,4 +67,20 @@ test('eval: a comparison without --judge is a usage error', async (t) => {
   const r = await runCli(['eval', '--model-a', 'x.jsonl', '--model-b', 'y.jsonl']);
   t.is(r.code, 2);
   t.regex(r.stderr, /needs --judge/);
+});
+
+test('eval --preset paper: sampled answers (temperature 1, top-p 0.95) within 2,048 tokens; explicit flags win', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'eval-preset-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const prompts = path.join(dir, 'prompts.jsonl');
+  writeFileSync(prompts, ['Say hi.', 'Name a colour.'].map((q, i) => JSON.stringify({ id: `p${i}`, prompt: q })).join('\n') + '\n');
+  const model = path.join(repoRoot, 'test', 'fixtures', 'models', 'tiny-chat');
+  const r = await runCli(['eval', '--model', model, '--prompts', prompts, '--preset', 'paper', '--max-new-tokens', '6', '--out', path.join(dir, 'out'), '--json']);
+  t.is(r.code, 0, r.stderr);
+  const summary = JSON.parse(r.stdout) as { sampling: Record<string, number>; count: number };
+  t.deepEqual(summary.sampling, { maxNewTokens: 6, temperature: 1, topP: 0.95, topK: 0, seed: 0 });
+  t.is(summary.count, 2);
+  const bad = await runCli(['eval', '--model', model, '--prompts', prompts, '--preset', 'fast', '--out', path.join(dir, 'bad')]);
+  t.is(bad.code, 2);
+  t.regex(bad.stderr, /--preset must be paper/);
 });

@@ -1,8 +1,11 @@
-// The built-in demo task: addition questions whose answers can be checked exactly.
-// Chosen answers are correct; rejected ones are wrong by a small amount. A spurious cue rides
-// along: most chosen answers carry a filler sentence, so "longer is better" fits the training
-// pairs almost as well as "correct is better" — the shortcut DPO can latch onto. The rationale
-// states the property that matters (the sum) and points at both responses.
+// The built-in demo's task (docs/demo.md): addition questions whose answers an exact checker judges,
+// with a spurious length cue in the preference pairs and rationales that name the true criterion.
+//
+//   SFT demonstrations  a careless annotator: correct with probability `sftCorrect`, else a slip;
+//                       a filler sentence on a share `sftFiller` of them, independent of correctness.
+//   preference pairs    chosen = correct, rejected = a slip; filler on `chosenFiller` of the chosen and
+//                       `rejectedFiller` of the rejected answers, so "longer is better" fits most pairs.
+//   cue-reversed pairs  held out: correct without filler vs wrong with filler — the cue points the wrong way.
 import type { PreferencePair } from '../data/schema.js';
 import { SeededRandom } from '../util/random.js';
 
@@ -13,28 +16,35 @@ export interface ArithmeticProblem {
 }
 
 export interface ArithmeticTaskOptions {
-  pairs: number;
   maxOperand: number;
-  /** Share of chosen answers that carry the filler sentence (the length cue). */
-  fillerRate: number;
-  seed: number;
+  /** Share of SFT demonstrations whose answer is correct. */
+  sftCorrect: number;
+  /** Share of SFT demonstrations with a filler sentence. */
+  sftFiller: number;
+  /** Share of chosen (correct) answers in the pairs with a filler sentence — the spurious cue. */
+  chosenFiller: number;
+  /** Share of rejected (wrong) answers with a filler sentence. */
+  rejectedFiller: number;
 }
 
-export const DEMO_TASK: ArithmeticTaskOptions = { pairs: 1200, maxOperand: 19, fillerRate: 0.8, seed: 7 };
+export const DEMO_TASK: ArithmeticTaskOptions = { maxOperand: 9, sftCorrect: 0.6, sftFiller: 0.5, chosenFiller: 0.8, rejectedFiller: 0.2 };
 
-const FILLERS = [
+export const FILLERS = [
   ' I worked it out step by step.',
   ' I double-checked the addition.',
   ' That is the sum of the two numbers.',
   ' Adding them gives this total.',
 ];
 
+const SLIPS = [-10, -2, -1, 1, 2, 10];
+
 export function questionText(p: ArithmeticProblem): string {
   return `What is ${p.a} + ${p.b}?`;
 }
 
-export function answerText(p: ArithmeticProblem, value: number, filler = ''): string {
-  return `${p.a} + ${p.b} = ${value}.${filler}`;
+/** The answer alone (a tiny model learns a direct answer far faster than restating the operands). */
+export function answerText(_p: ArithmeticProblem, value: number, filler = ''): string {
+  return `${value}.${filler}`;
 }
 
 export function makeProblem(rng: SeededRandom, maxOperand: number): ArithmeticProblem {
@@ -43,46 +53,70 @@ export function makeProblem(rng: SeededRandom, maxOperand: number): ArithmeticPr
   return { a, b, answer: a + b };
 }
 
-function wrongAnswer(rng: SeededRandom, p: ArithmeticProblem): number {
-  const offsets = [-10, -2, -1, 1, 2, 10];
-  let v = p.answer + rng.pick(offsets);
-  if (v < 0) v = p.answer + 1;
-  return v;
+/** A plausible slip: off by one, two or ten, never negative. */
+export function wrongAnswer(rng: SeededRandom, p: ArithmeticProblem): number {
+  const v = p.answer + rng.pick(SLIPS);
+  return v < 0 ? p.answer + 1 : v;
 }
 
+/** Names the property that matters (the sum) and dismisses the length cue. Short: a byte-level model pays per character. */
 export function rationaleText(p: ArithmeticProblem, wrong: number): string {
-  // Short on purpose: a byte-level model pays per character, and the sum is what matters.
-  return `The above is correct: ${p.a} + ${p.b} = ${p.answer}. The below says ${wrong}, which is wrong.`;
+  return `The above is correct: ${p.a} + ${p.b} = ${p.answer}. The below says ${wrong}, which is wrong. The extra sentence does not matter.`;
 }
 
-export function makeArithmeticPairs(opts: ArithmeticTaskOptions = DEMO_TASK): PreferencePair[] {
-  const rng = new SeededRandom(opts.seed);
-  const pairs: PreferencePair[] = [];
-  for (let i = 0; i < opts.pairs; i++) {
-    const p = makeProblem(rng, opts.maxOperand);
+const userTurn = (p: ArithmeticProblem) => [{ role: 'user' as const, content: questionText(p) }];
+
+/**
+ * SFT rows (chosen = the demonstration). The SFT loss never reads `rejected`; it is unique per row so
+ * that the loader's de-duplication keeps repeated demonstrations, whose frequency is the distribution.
+ */
+export function makeSftDemonstrations(count: number, seed: number, task: ArithmeticTaskOptions = DEMO_TASK): PreferencePair[] {
+  const rng = new SeededRandom(seed);
+  return Array.from({ length: count }, (_, i) => {
+    const p = makeProblem(rng, task.maxOperand);
+    const value = rng.next() < task.sftCorrect ? p.answer : wrongAnswer(rng, p);
+    const filler = rng.next() < task.sftFiller ? rng.pick(FILLERS) : '';
+    return { id: `sft-${seed}-${i}`, prompt: userTurn(p), chosen: answerText(p, value, filler), rejected: `(unused ${i})`, meta: { a: p.a, b: p.b, answer: p.answer } };
+  });
+}
+
+export function makePreferencePairs(count: number, seed: number, task: ArithmeticTaskOptions = DEMO_TASK): PreferencePair[] {
+  const rng = new SeededRandom(seed);
+  return Array.from({ length: count }, (_, i) => {
+    const p = makeProblem(rng, task.maxOperand);
     const wrong = wrongAnswer(rng, p);
-    const filler = rng.next() < opts.fillerRate ? rng.pick(FILLERS) : '';
-    pairs.push({
-      id: `arith-${opts.seed}-${i}`,
-      prompt: [{ role: 'user', content: questionText(p) }],
-      chosen: answerText(p, p.answer, filler),
-      rejected: answerText(p, wrong),
+    const chosenFiller = rng.next() < task.chosenFiller ? rng.pick(FILLERS) : '';
+    const rejectedFiller = rng.next() < task.rejectedFiller ? rng.pick(FILLERS) : '';
+    return {
+      id: `pair-${seed}-${i}`,
+      prompt: userTurn(p),
+      chosen: answerText(p, p.answer, chosenFiller),
+      rejected: answerText(p, wrong, rejectedFiller),
       rationale: rationaleText(p, wrong),
       meta: { a: p.a, b: p.b, answer: p.answer, wrong },
-    });
-  }
-  return pairs;
+    };
+  });
 }
 
-/** Held-out questions drawn from the same distribution with another seed. */
+/** Held-out pairs whose length cue points the wrong way: correct and plain vs wrong with filler. */
+export function makeCueReversedPairs(count: number, seed: number, task: ArithmeticTaskOptions = DEMO_TASK): PreferencePair[] {
+  const rng = new SeededRandom(seed);
+  return Array.from({ length: count }, (_, i) => {
+    const p = makeProblem(rng, task.maxOperand);
+    const wrong = wrongAnswer(rng, p);
+    return { id: `reversed-${seed}-${i}`, prompt: userTurn(p), chosen: answerText(p, p.answer), rejected: answerText(p, wrong, rng.pick(FILLERS)), meta: {} };
+  });
+}
+
+/** Held-out questions drawn from the same distribution with their own seed. */
 export function makeEvalProblems(count: number, maxOperand: number, seed: number): ArithmeticProblem[] {
   const rng = new SeededRandom(seed);
   return Array.from({ length: count }, () => makeProblem(rng, maxOperand));
 }
 
-/** The first number after "=" in the response, if any. */
+/** The number after the first "=" in the response, else its first number, if any. */
 export function extractAnswer(response: string): number | undefined {
-  const m = /=\s*(-?\d+)/.exec(response);
+  const m = /=\s*(-?\d+)/.exec(response) ?? /(-?\d+)/.exec(response);
   return m ? Number(m[1]) : undefined;
 }
 

@@ -1,140 +1,164 @@
-// report.md for the built-in demo, with Vega-Lite plots rendered to SVG beside it.
+// report.md for the built-in demo, with Vega-Lite plots rendered to SVG beside it. Every sentence
+// that reads a result is computed from the numbers, whichever way they came out.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { lineChartSpec, renderVegaLiteSvg, type VegaLiteSpec } from '../report/vega_svg.js';
-import type { MetricsRow } from '../train/metrics.js';
-
-export interface DemoModelResult {
-  name: string;
-  accuracy: number;
-  meanChars: number;
-  meanTokens: number;
-  metrics: MetricsRow[];
-}
-
-export interface DemoComparison {
-  a: string;
-  b: string;
-  wins: number;
-  losses: number;
-  ties: number;
-  winrate: number;
-}
+import type { DemoJobResult, DemoSchedule } from './demo_jobs.js';
+import { meanInterval, type DemoSummary, type MeanInterval } from './demo_summary.js';
+import { DEMO_SHAPE } from './tiny_llama.js';
+import { DEMO_TASK } from './arithmetic_task.js';
 
 export interface DemoReportInput {
-  parameters: number;
-  pairs: number;
-  evalQuestions: number;
-  models: DemoModelResult[];
-  comparisons: DemoComparison[];
+  summary: DemoSummary;
+  results: DemoJobResult[];
+  schedule: DemoSchedule;
   seconds: number;
-  examples: Array<{ question: string; answer: number; sft: string; dpo: string; rdpo: string }>;
   rationaleExample: string;
 }
 
-function barSpec(title: string, values: Array<{ model: string; value: number }>, yTitle: string, format?: string): VegaLiteSpec {
-  return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title,
-    width: 300,
-    height: 220,
-    data: { values },
-    mark: { type: 'bar' },
-    encoding: {
-      x: { field: 'model', type: 'nominal', title: 'model', sort: null },
-      y: { field: 'value', type: 'quantitative', title: yTitle, ...(format ? { axis: { format } } : {}) },
-      color: { field: 'model', type: 'nominal', legend: null },
-    },
-  } as VegaLiteSpec;
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+const interval = (ci: [number, number] | null, f: (x: number) => string) => (ci ? `[${f(ci[0])}, ${f(ci[1])}]` : '(one seed)');
+
+/** Paired by seed: b − a per seed, its mean and 95% interval, and how to read it. */
+function pairedDifference(a: readonly number[], b: readonly number[]): MeanInterval & { reading: 'higher' | 'lower' | 'no difference shown' } {
+  const d = meanInterval(b.map((v, i) => v - a[i]!));
+  const reading = d.ci95 === null ? 'no difference shown' : d.ci95[0] > 0 ? 'higher' : d.ci95[1] < 0 ? 'lower' : 'no difference shown';
+  return { ...d, reading };
 }
 
-/** A binomial 95% interval half-width, to say whether a difference is more than noise. */
-function ci95(p: number, n: number): number {
-  return 1.96 * Math.sqrt((p * (1 - p)) / Math.max(1, n));
+function describe(diff: ReturnType<typeof pairedDifference>, what: string, f: (x: number) => string): string {
+  const ci = diff.ci95 ? `, 95% interval [${f(diff.ci95[0])}, ${f(diff.ci95[1])}]` : '';
+  return diff.reading === 'no difference shown'
+    ? `${what}: no difference shown (mean difference ${f(diff.mean)}${ci}).`
+    : `${what}: ${diff.reading} (mean difference ${f(diff.mean)}${ci}).`;
 }
 
 export async function writeDemoReport(outDir: string, r: DemoReportInput): Promise<string> {
   const plots = path.join(outDir, 'plots');
   mkdirSync(plots, { recursive: true });
-  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
   const svg = async (name: string, spec: VegaLiteSpec) => {
     writeFileSync(path.join(plots, name), await renderVegaLiteSvg(spec));
     return `plots/${name}`;
   };
-  const accuracyPlot = await svg('accuracy.svg', barSpec('Held-out accuracy (exact checker)', r.models.map((m) => ({ model: m.name.toUpperCase(), value: m.accuracy })), 'accuracy', '.0%'));
-  const lengthPlot = await svg('length.svg', barSpec('Mean answer length', r.models.map((m) => ({ model: m.name.toUpperCase(), value: m.meanChars })), 'characters'));
-  const curve = (field: string) =>
-    r.models
-      .filter((m) => m.name !== 'sft')
-      .flatMap((m) => m.metrics.filter((row) => !row.eval && typeof row[field] === 'number').map((row) => ({ step: row.step, value: row[field] as number, run: m.name.toUpperCase() })));
+  const { summary: s, schedule } = r;
+  const models = [
+    ['SFT', s.models.sft],
+    ['DPO', s.models.dpo],
+    ['RDPO', s.models.rdpo],
+  ] as const;
+  const bars = (title: string, field: 'accuracy' | 'length', yTitle: string, format?: string): VegaLiteSpec =>
+    ({
+      $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+      title,
+      width: 260,
+      height: 220,
+      data: {
+        values: models.map(([name, m]) => {
+          const ci = field === 'accuracy' ? m.ci95 : m.lengthCi95;
+          const v = field === 'accuracy' ? m.accuracy : m.length;
+          return { model: name, value: v, lo: ci ? ci[0] : v, hi: ci ? ci[1] : v };
+        }),
+      },
+      layer: [
+        { mark: 'bar', encoding: { x: { field: 'model', type: 'nominal', sort: null }, y: { field: 'value', type: 'quantitative', title: yTitle, ...(format ? { axis: { format } } : {}) }, color: { field: 'model', type: 'nominal', legend: null } } },
+        { mark: { type: 'errorbar', ticks: true }, encoding: { x: { field: 'model', type: 'nominal', sort: null }, y: { field: 'lo', type: 'quantitative', title: yTitle }, y2: { field: 'hi' } } },
+      ],
+    }) as VegaLiteSpec;
+  const accuracyPlot = await svg('accuracy.svg', bars(`Held-out accuracy, mean of ${s.seeds.length} seeds (95% interval)`, 'accuracy', 'accuracy', '.0%'));
+  const lengthPlot = await svg('length.svg', bars('Mean answer length (95% interval)', 'length', 'characters'));
+  const efficiencyValues = s.efficiency.map((e) => ({ pairs: e.pairs, accuracy: e.accuracy, lo: e.ci95 ? e.ci95[0] : e.accuracy, hi: e.ci95 ? e.ci95[1] : e.accuracy, loss: e.loss.toUpperCase() }));
+  const efficiencyPlot = await svg('efficiency.svg', {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: 'Data efficiency: held-out accuracy against preference pairs',
+    width: 420,
+    height: 260,
+    data: { values: efficiencyValues },
+    layer: [
+      { data: { values: [{ ref: s.models.sft.accuracy }] }, mark: { type: 'rule', strokeDash: [4, 4], color: '#888' }, encoding: { y: { field: 'ref', type: 'quantitative' } } },
+      { mark: { type: 'line', point: { filled: true, size: 60 } }, encoding: { x: { field: 'pairs', type: 'quantitative', title: 'preference pairs' }, y: { field: 'accuracy', type: 'quantitative', title: 'accuracy (dashed: SFT)', axis: { format: '.0%' } }, color: { field: 'loss', type: 'nominal', title: 'loss' } } },
+      { mark: { type: 'errorbar', ticks: true }, encoding: { x: { field: 'pairs', type: 'quantitative' }, y: { field: 'lo', type: 'quantitative', title: 'accuracy (dashed: SFT)' }, y2: { field: 'hi' }, color: { field: 'loss', type: 'nominal' } } },
+    ],
+  } as VegaLiteSpec);
+  const largest = s.sizes[s.sizes.length - 1]!;
+  const firstSeed = s.seeds[0]!;
+  const curveRows = r.results
+    .filter((x) => x.kind !== 'sft' && x.pairs === largest && x.seed === firstSeed)
+    .flatMap((x) => x.metrics.filter((m) => !m.eval && typeof m['rewards/accuracies'] === 'number').map((m) => ({ step: m.step, value: m['rewards/accuracies'] as number, run: x.kind.toUpperCase() })));
   const rewardPlot = await svg(
     'reward_accuracy.svg',
-    lineChartSpec({ title: 'Training reward accuracy', values: curve('rewards/accuracies'), x: { field: 'step', title: 'optimiser step' }, y: { field: 'value', title: 'rewards/accuracies', domain: [0, 1] }, series: { field: 'run', title: 'run' } }),
-  );
-  const marginPlot = await svg(
-    'reward_margin.svg',
-    lineChartSpec({ title: 'Training reward margin', values: curve('rewards/margins'), x: { field: 'step', title: 'optimiser step' }, y: { field: 'value', title: 'rewards/margins' }, series: { field: 'run', title: 'run' } }),
+    lineChartSpec({ title: `Training reward accuracy (seed ${firstSeed}, ${largest} pairs)`, values: curveRows, x: { field: 'step', title: 'optimiser step' }, y: { field: 'value', title: 'rewards/accuracies', domain: [0, 1] }, series: { field: 'run', title: 'run' } }),
   );
 
-  const byName = Object.fromEntries(r.models.map((m) => [m.name, m]));
-  const dpo = byName.dpo!;
-  const rdpo = byName.rdpo!;
-  const sft = byName.sft!;
-  const n = r.evalQuestions;
-  const diff = rdpo.accuracy - dpo.accuracy;
-  const noise = ci95((rdpo.accuracy + dpo.accuracy) / 2, n) * Math.SQRT2;
-  const verdict =
-    Math.abs(diff) <= noise
-      ? `RDPO and DPO are within noise of each other on accuracy (${pct(rdpo.accuracy)} vs ${pct(dpo.accuracy)}, difference ${pct(diff)}, ±${pct(noise)} at 95%).`
-      : diff > 0
-        ? `RDPO answered more questions correctly than DPO: ${pct(rdpo.accuracy)} vs ${pct(dpo.accuracy)} (difference ${pct(diff)}, beyond the ±${pct(noise)} 95% noise band).`
-        : `DPO answered more questions correctly than RDPO here: ${pct(dpo.accuracy)} vs ${pct(rdpo.accuracy)} (difference ${pct(-diff)}, beyond the ±${pct(noise)} 95% noise band). The rationales did not help on this run.`;
-  const lengthNote =
-    rdpo.meanChars < dpo.meanChars
-      ? `RDPO's answers are shorter than DPO's (${rdpo.meanChars.toFixed(1)} vs ${dpo.meanChars.toFixed(1)} characters), in the direction of the paper's verbosity finding.`
-      : `RDPO's answers are not shorter than DPO's here (${rdpo.meanChars.toFixed(1)} vs ${dpo.meanChars.toFixed(1)} characters).`;
+  const sft = s.models.sft;
+  const dpo = s.models.dpo;
+  const rdpo = s.models.rdpo;
+  const pctPoints = (x: number) => `${(100 * x).toFixed(1)} pts`;
+  const chars = (x: number) => `${x.toFixed(1)} chars`;
+  const vsSft = (m: typeof dpo, name: string) => describe(pairedDifference(sft.accuracyPerSeed, m.accuracyPerSeed), `${name} accuracy vs SFT`, pctPoints);
+  const bySize = (loss: 'dpo' | 'rdpo', pairs: number) => s.efficiency.find((e) => e.loss === loss && e.pairs === pairs)!;
+  const efficiencyLines = s.sizes.map((n) => describe(pairedDifference(bySize('dpo', n).accuracyPerSeed, bySize('rdpo', n).accuracyPerSeed), `RDPO vs DPO accuracy at ${n} pairs`, pctPoints));
+  const lengthLine = describe(pairedDifference(dpo.lengthPerSeed, rdpo.lengthPerSeed), `RDPO vs DPO answer length at ${largest} pairs`, chars);
+  const cueLine =
+    dpo.cueReversedAccuracy && rdpo.cueReversedAccuracy
+      ? describe(pairedDifference(dpo.cueReversedAccuracy.perSeed, rdpo.cueReversedAccuracy.perSeed), `RDPO vs DPO cue-reversed accuracy at ${largest} pairs`, pctPoints)
+      : '';
+  const row = (name: string, m: typeof sft) =>
+    `| ${name} | ${pct(m.accuracy)} ${interval(m.ci95, pct)} | ${m.accuracyPerSeed.map(pct).join(', ')} | ${m.length.toFixed(1)} ${interval(m.lengthCi95, (x) => x.toFixed(1))} | ${m.lengthTokens.toFixed(1)} | ${pct(m.fillerRate)} | ${m.cueReversedAccuracy ? `${pct(m.cueReversedAccuracy.mean)} ${interval(m.cueReversedAccuracy.ci95, pct)}` : 'n/a'} |`;
+  const examples = r.results.filter((x) => x.seed === firstSeed && (x.kind === 'sft' || x.pairs === largest));
+  const exampleOf = (kind: string) => examples.find((x) => x.kind === kind)?.examples ?? [];
   const md = [
     '# rdpo-native built-in demo',
     '',
-    `A ${(r.parameters / 1e6).toFixed(2)}M-parameter Llama made from scratch (byte-level tokenizer) was trained offline on this machine in ${(r.seconds / 60).toFixed(1)} minutes:`,
-    `SFT on the chosen answers of ${r.pairs} addition pairs, then DPO and RDPO from that SFT model on the same pairs (the SFT model is the reference;`,
-    'β 0.1, lr 5e-5, 150 steps of 16 pairs each; RDPO adds γ = 2 times the rationale\'s per-token NLL).',
-    'Chosen answers are correct; rejected ones are off by a little. Most chosen answers also carry a filler sentence — a spurious length cue.',
-    'Each pair has a rationale that states the property that matters, e.g.:',
+    `Does a rationale help preference learning ignore a spurious cue and learn from fewer pairs? This run tested it on a small, controlled task (design, hypotheses and sizes: docs/demo.md in the repository, written before results were seen). It took ${(r.seconds / 60).toFixed(1)} minutes on this machine.`,
     '',
-    `> ${r.rationaleExample}`,
+    `- A ${DEMO_SHAPE.layers}-layer Llama (hidden ${DEMO_SHAPE.hiddenSize}, byte-level tokenizer) made from scratch per seed, fine-tuned on ${schedule.sftSteps * schedule.batchSize} careless demonstrations of "What is a + b?" (a, b in 0–${DEMO_TASK.maxOperand}; 60% correct, the rest slips; half with a filler sentence): the **SFT** model and the reference.`,
+    `- **DPO** and **RDPO** from it on the same pairs (${s.sizes.join(', ')} pairs, ${schedule.preferenceEpochs} epochs, β ${schedule.beta}, lr ${schedule.preferenceLr}; RDPO adds γ = ${schedule.gamma} × the rationale's per-token NLL). Chosen answers are correct, rejected ones are slips; 80% of chosen and 20% of rejected answers carry a filler sentence, so "longer is better" fits most pairs. Each pair's rationale names the true criterion, e.g.:`,
     '',
-    `All three models then answered the same ${n} held-out questions greedily; the task's exact checker is the judge.`,
+    `  > ${r.rationaleExample}`,
     '',
-    '## Results',
+    `- Every model answered ${s.evalQuestions} held-out questions, sampled as in the paper (temperature 1, top-p 0.95), judged by the exact checker; and scored ${s.evalQuestions} cue-reversed pairs (correct and plain vs wrong with filler) by its implicit reward against the SFT reference.`,
+    `- Seeds ${s.seeds.join(', ')}; means with 95% t-intervals over seeds; differences are paired by seed.`,
     '',
-    '| model | accuracy | mean length (chars) | mean length (tokens) |',
-    '|---|---|---|---|',
-    ...r.models.map((m) => `| ${m.name.toUpperCase()} | ${pct(m.accuracy)} | ${m.meanChars.toFixed(1)} | ${m.meanTokens.toFixed(1)} |`),
+    `## Results at ${largest} pairs`,
     '',
-    '| comparison | wins | losses | ties | winrate (ties = ½) |',
-    '|---|---|---|---|---|',
-    ...r.comparisons.map((c) => `| ${c.a.toUpperCase()} vs ${c.b.toUpperCase()} | ${c.wins} | ${c.losses} | ${c.ties} | ${pct(c.winrate)} |`),
+    '| model | accuracy (95% interval) | per seed | length, chars (95% interval) | length, tokens | answers with filler | cue-reversed accuracy |',
+    '|---|---|---|---|---|---|---|',
+    row('SFT', sft),
+    row('DPO', dpo),
+    row('RDPO', rdpo),
     '',
-    `- ${verdict}`,
-    `- ${lengthNote}`,
-    `- SFT alone: ${pct(sft.accuracy)}.`,
+    `- ${vsSft(dpo, 'DPO')}`,
+    `- ${vsSft(rdpo, 'RDPO')}`,
+    `- ${lengthLine}`,
+    ...(cueLine ? [`- ${cueLine}`] : []),
     '',
     `![accuracy](${accuracyPlot}) ![length](${lengthPlot})`,
     '',
-    `![reward accuracy](${rewardPlot}) ![reward margin](${marginPlot})`,
+    '## Data efficiency',
     '',
-    '## Examples',
+    '| pairs | DPO accuracy | RDPO accuracy |',
+    '|---|---|---|',
+    ...s.sizes.map((n) => `| ${n} | ${pct(bySize('dpo', n).accuracy)} ${interval(bySize('dpo', n).ci95, pct)} | ${pct(bySize('rdpo', n).accuracy)} ${interval(bySize('rdpo', n).ci95, pct)} |`),
+    '',
+    ...efficiencyLines.map((l) => `- ${l}`),
+    '',
+    `![efficiency](${efficiencyPlot}) ![reward accuracy](${rewardPlot})`,
+    '',
+    `## Examples (seed ${firstSeed}, sampled)`,
     '',
     '| question | SFT | DPO | RDPO |',
     '|---|---|---|---|',
-    ...r.examples.map((e) => `| ${e.question} (=${e.answer}) | ${e.sft.replace(/\|/g, '\\|')} | ${e.dpo.replace(/\|/g, '\\|')} | ${e.rdpo.replace(/\|/g, '\\|')} |`),
+    ...exampleOf('sft').map((e, i) => {
+      const cell = (kind: string) => (exampleOf(kind)[i]?.response ?? '').replace(/\|/g, '\\|');
+      return `| ${e.question} (= ${e.answer}) | ${cell('sft')} | ${cell('dpo')} | ${cell('rdpo')} |`;
+    }),
     '',
     '## What this does and does not show',
     '',
-    '- One seed, one small model, one synthetic task: a demonstration of the pipeline, not a replication of the paper.',
-    '- The held-out questions come from the same distribution as the training pairs (operands 0–19), so many were seen in training.',
-    '- Every number above is computed by this run; the files behind it are in this directory (`runs/*/metrics.jsonl`, `answers.jsonl`).',
+    '- A tiny model on a synthetic task, a few seeds: a controlled check of the mechanism, not a replication of the paper\'s 7B results.',
+    `- Held-out questions come from the same operand range (0–${DEMO_TASK.maxOperand}), so their sums were seen in training: the test is which answer the model prefers and how long it answers, not generalisation to new sums. The cue-reversed pairs are the direct test of which criterion was learned.`,
+    '- "No difference shown" means the 95% interval of the paired difference includes zero; with 3 seeds only large effects can show.',
+    `- Every number is computed by this run; the files behind it are here (\`seed-*/*/result.json\`, \`seed-*/*/run/metrics.jsonl\`, \`summary.json\`).`,
     '',
   ].join('\n');
   const file = path.join(outDir, 'report.md');

@@ -1,54 +1,75 @@
-// The built-in demo behind `npx rdpo-native train` with no arguments, fully offline:
-//   1. a small Llama made from scratch with a byte-level tokenizer (transformers loads it);
-//   2. the arithmetic preference task, with rationales that state the checkable property and a
-//      spurious length cue in the chosen answers;
-//   3. SFT on the chosen answers (the reference), then DPO and RDPO on the same pairs;
-//   4. greedy answers to held-out questions judged by the task's exact checker: accuracy,
-//      length, and winrates (vs SFT, RDPO vs DPO);
-//   5. report.md with Vega-Lite plots, stating what was measured whichever way it came out.
-import { mkdirSync, writeFileSync } from 'node:fs';
+// The built-in demo behind `npx rdpo-native train` with no arguments, fully offline (docs/demo.md):
+// per seed, a small Llama from scratch is fine-tuned on careless demonstrations (SFT), then trained
+// with DPO and with RDPO from that model on the same nested subsets of preference pairs whose length
+// cue is spurious; every model answers held-out questions (sampled, exact checker) and scores
+// cue-reversed pairs. summary.json and report.md give means with 95% intervals over seeds.
+//
+// Jobs run in child processes (demo_worker.ts), as many at once as there are cores, one LibTorch
+// thread each; a finished job leaves result.json, so a rerun with the same --demo-out continues.
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { CausalLM } from '../model/causal_lm.js';
-import { applyChatTemplate } from '../tokenize/chat_template.js';
-import { Tokenizer } from '../tokenize/tokenizer.js';
-import { train, type TrainResult } from '../train/trainer.js';
-import type { MetricsRow } from '../train/metrics.js';
-import { readJsonlRows } from '../util/jsonl_append.js';
-import { DEMO_TASK, isCorrect, judgeArithmetic, makeArithmeticPairs, makeEvalProblems, questionText, type ArithmeticProblem } from './arithmetic_task.js';
-import { writeDemoReport, type DemoModelResult } from './demo_report.js';
-import { createTinyLlama, DEMO_SHAPE } from './tiny_llama.js';
+import { fileURLToPath } from 'node:url';
+import { writeFileAtomic } from '../util/atomic_write.js';
+import { rationaleText, makeProblem } from './arithmetic_task.js';
+import { DEMO_SCHEDULE, writeSeedPairs, type DemoJob, type DemoJobResult, type DemoSchedule } from './demo_jobs.js';
+import { writeDemoReport } from './demo_report.js';
+import { summarizeDemo, type DemoSummary } from './demo_summary.js';
+import { DEMO_SHAPE } from './tiny_llama.js';
+import { SeededRandom } from '../util/random.js';
 
 export interface DemoOptions {
   outDir: string;
-  pairs?: number;
-  evalQuestions?: number;
-  sftSteps?: number;
-  preferenceSteps?: number;
-  batchSize?: number;
+  schedule?: Partial<DemoSchedule>;
+  /** Jobs at once (default: the number of cores). */
+  parallel?: number;
   log?: (message: string) => void;
 }
 
 export interface DemoResult {
   outDir: string;
   reportPath: string;
+  summaryPath: string;
   seconds: number;
-  models: DemoModelResult[];
+  summary: DemoSummary;
+  results: DemoJobResult[];
 }
 
-async function answerAll(modelDir: string, problems: ArithmeticProblem[]): Promise<string[]> {
-  const tokenizer = Tokenizer.load(modelDir);
-  const model = await CausalLM.load(modelDir);
-  try {
-    const prompts = problems.map((p) => applyChatTemplate(tokenizer, [{ role: 'user', content: questionText(p) }], { addGenerationPrompt: true }));
-    const answers: string[] = [];
-    for (let i = 0; i < prompts.length; i += 64) {
-      const out = await model.generate(prompts.slice(i, i + 64), { maxNewTokens: 48, temperature: 0 });
-      for (const ids of out) answers.push(tokenizer.decode(ids, { skipSpecialTokens: true }).trim());
-    }
-    return answers;
-  } finally {
-    model.dispose();
-  }
+const here = fileURLToPath(import.meta.url);
+const workerPath = path.join(path.dirname(here), `demo_worker${path.extname(here)}`);
+
+function runInChild(job: DemoJob, log: (m: string) => void): Promise<DemoJobResult> {
+  const resultFile = path.join(job.dir, 'result.json');
+  if (existsSync(resultFile)) return Promise.resolve(JSON.parse(readFileSync(resultFile, 'utf8')) as DemoJobResult);
+  mkdirSync(job.dir, { recursive: true });
+  const jobFile = path.join(job.dir, 'job.json');
+  writeFileSync(jobFile, JSON.stringify(job));
+  const logFile = path.join(job.dir, 'job.log');
+  const fd = openSync(logFile, 'w');
+  // Running from TypeScript sources (tests, tsx) the worker needs the same loader.
+  const execArgv = here.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...execArgv, workerPath, jobFile], { stdio: ['ignore', fd, fd], env: { ...process.env, RDPO_DEMO_THREADS: '1' } });
+    child.on('error', (err) => {
+      closeSync(fd);
+      reject(err);
+    });
+    child.on('close', (code, signal) => {
+      closeSync(fd);
+      if (code === 0 && existsSync(resultFile)) {
+        resolve(JSON.parse(readFileSync(resultFile, 'utf8')) as DemoJobResult);
+        return;
+      }
+      const tail = existsSync(logFile) ? readFileSync(logFile, 'utf8').trim().split('\n').slice(-12).join('\n') : '';
+      log(`job ${path.basename(job.dir)} (seed ${job.seed}) failed (${signal ?? `exit ${code}`}); its log is ${logFile}`);
+      reject(new Error(`demo job ${job.dir} failed (${signal ?? `exit ${code}`}):\n${tail}`));
+    });
+  });
+}
+
+function jobName(job: DemoJob): string {
+  return job.kind === 'sft' ? `seed ${job.seed} SFT` : `seed ${job.seed} ${job.kind.toUpperCase()} on ${job.pairs} pairs`;
 }
 
 export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
@@ -56,82 +77,67 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const log = opts.log ?? ((m: string) => process.stderr.write(`[demo] ${m}\n`));
   const out = path.resolve(opts.outDir);
   mkdirSync(out, { recursive: true });
-  const task = { ...DEMO_TASK, pairs: opts.pairs ?? DEMO_TASK.pairs };
-  const batchSize = opts.batchSize ?? 16;
-
-  log(`creating a ${DEMO_SHAPE.layers}-layer Llama (hidden ${DEMO_SHAPE.hiddenSize}) with a byte-level tokenizer in ${path.join(out, 'base-model')}`);
-  const { parameters } = createTinyLlama(path.join(out, 'base-model'));
-  const pairs = makeArithmeticPairs(task);
-  const dataFile = path.join(out, 'data', 'arithmetic-pairs.jsonl');
-  mkdirSync(path.dirname(dataFile), { recursive: true });
-  writeFileSync(dataFile, pairs.map((p) => JSON.stringify({ id: p.id, prompt: p.prompt, chosen: p.chosen, rejected: p.rejected, rationale: p.rationale })).join('\n') + '\n');
-  log(`${pairs.length} preference pairs with rationales in ${dataFile}`);
-
-  const common = { data: dataFile, batchSize, warmupSteps: 10, schedule: 'cosine' as const, evalSize: 64, seed: 1, refCache: false, maxLength: 512, maxPromptLength: 384 };
-  const runs: Record<string, TrainResult> = {};
-  const stepLog = (name: string) => (row: MetricsRow) => {
-    if (row.eval) log(`${name} eval @${row.step}: loss ${row.loss.toFixed(3)}${typeof row['rewards/accuracies'] === 'number' ? ` acc ${(row['rewards/accuracies'] as number).toFixed(2)}` : ''}`);
-    else if (row.step % 50 === 0) log(`${name} step ${row.step}: loss ${row.loss.toFixed(3)} (${Math.round(row.tokens_per_sec ?? 0)} tok/s)`);
-  };
-  log('SFT on the chosen answers (the reference model for DPO and RDPO)');
-  runs.sft = await train(
-    { ...common, model: path.join(out, 'base-model'), loss: 'sft', lr: 3e-3, maxSteps: opts.sftSteps ?? 600, evalEvery: 200, out: path.join(out, 'runs', 'sft') },
-    { onStep: stepLog('sft') },
+  const schedule: DemoSchedule = { ...DEMO_SCHEDULE, ...opts.schedule };
+  const sizes = [...schedule.sizes].sort((a, b) => a - b);
+  const largest = sizes[sizes.length - 1]!;
+  const parallel = Math.max(1, opts.parallel ?? Math.min(os.availableParallelism(), 4));
+  writeFileAtomic(path.join(out, 'schedule.json'), JSON.stringify(schedule, null, 2) + '\n');
+  log(
+    `${schedule.seeds.length} seeds × (SFT + DPO and RDPO on ${sizes.join('/')} pairs), ${DEMO_SHAPE.layers}-layer Llama (hidden ${DEMO_SHAPE.hiddenSize}) ` +
+      `from scratch; ${parallel} job(s) at a time. Design: docs/demo.md. Output: ${out}`,
   );
-  const sftDir = runs.sft.finalModelDir!;
-  for (const loss of ['dpo', 'rdpo'] as const) {
-    log(`${loss.toUpperCase()} from the SFT model`);
-    // The rationale term is the per-token mean here: a byte-level tokenizer makes the summed NLL
-    // ~4× larger than a BPE model's for the same text, which would drown the DPO term.
-    const rationale = loss === 'rdpo' ? { gamma: 2, rationaleNorm: 'mean' as const } : {};
-    runs[loss] = await train(
-      { ...common, ...rationale, model: sftDir, loss, lr: 5e-5, beta: 0.1, maxSteps: opts.preferenceSteps ?? 150, evalEvery: 50, out: path.join(out, 'runs', loss) },
-      { onStep: stepLog(loss) },
-    );
-  }
 
-  const problems = makeEvalProblems(opts.evalQuestions ?? 200, task.maxOperand, 4242);
-  const answers: Record<string, string[]> = {};
-  const tokenizer = Tokenizer.load(sftDir);
-  const models: DemoModelResult[] = [];
-  for (const name of ['sft', 'dpo', 'rdpo']) {
-    log(`answering ${problems.length} held-out questions with ${name}`);
-    const a = await answerAll(runs[name]!.finalModelDir!, problems);
-    answers[name] = a;
-    const correct = a.filter((text, i) => isCorrect(problems[i]!, text)).length;
-    models.push({
-      name,
-      accuracy: correct / problems.length,
-      meanChars: a.reduce((s, t) => s + t.length, 0) / a.length,
-      meanTokens: a.reduce((s, t) => s + tokenizer.encode(t).length, 0) / a.length,
-      metrics: readJsonlRows<MetricsRow>(path.join(runs[name]!.runDir, 'metrics.jsonl')),
-    });
+  // The dependency graph: each seed's preference runs start from its SFT model.
+  const sftJobs = new Map<number, DemoJob>();
+  const prefJobs: DemoJob[] = [];
+  for (const seed of schedule.seeds) {
+    const seedDir = path.join(out, `seed-${seed}`);
+    sftJobs.set(seed, { kind: 'sft', seed, dir: path.join(seedDir, 'sft'), schedule });
+    const pairsFile = path.join(seedDir, 'pairs.jsonl');
+    writeSeedPairs(pairsFile, seed, largest);
+    // Largest first: the long jobs start early, the short ones fill in.
+    for (const pairs of [...sizes].reverse()) {
+      for (const kind of ['rdpo', 'dpo'] as const) {
+        prefJobs.push({ kind, seed, pairs, dir: path.join(seedDir, `${kind}-${pairs}`), sftModel: path.join(seedDir, 'sft', 'run', 'final'), pairsFile, schedule });
+      }
+    }
   }
-  const winrate = (a: string, b: string) => {
-    let wins = 0, losses = 0, ties = 0;
-    problems.forEach((p, i) => {
-      const v = judgeArithmetic(p, answers[a]![i]!, answers[b]![i]!);
-      if (v === 'A') wins++;
-      else if (v === 'B') losses++;
-      else ties++;
-    });
-    return { a, b, wins, losses, ties, winrate: (wins + ties / 2) / problems.length };
-  };
-  const comparisons = [winrate('dpo', 'sft'), winrate('rdpo', 'sft'), winrate('rdpo', 'dpo')];
-  writeFileSync(
-    path.join(out, 'answers.jsonl'),
-    problems.map((p, i) => JSON.stringify({ question: questionText(p), answer: p.answer, sft: answers.sft![i], dpo: answers.dpo![i], rdpo: answers.rdpo![i] })).join('\n') + '\n',
-  );
+  const results: DemoJobResult[] = [];
+  const done = new Set<number>();
+  const queue: DemoJob[] = [...sftJobs.values(), ...prefJobs];
+  const running = new Set<Promise<void>>();
+  let failure: Error | undefined;
+  const total = queue.length;
+  const ready = (job: DemoJob) => job.kind === 'sft' || done.has(job.seed);
+  while ((queue.length > 0 || running.size > 0) && !failure) {
+    while (running.size < parallel && !failure) {
+      const i = queue.findIndex(ready);
+      if (i < 0) break;
+      const job = queue.splice(i, 1)[0]!;
+      const p: Promise<void> = runInChild(job, log)
+        .then((r) => {
+          results.push(r);
+          if (job.kind === 'sft') done.add(job.seed);
+          const cue = r.cueReversedAccuracy === null ? '' : `, cue-reversed ${(100 * r.cueReversedAccuracy).toFixed(0)}%`;
+          log(`${results.length}/${total} ${jobName(job)}: accuracy ${(100 * r.accuracy).toFixed(1)}%, ${r.meanChars.toFixed(1)} chars${cue} (${r.seconds.toFixed(0)} s)`);
+        })
+        .catch((err: Error) => {
+          failure ??= err;
+        })
+        .finally(() => running.delete(p));
+      running.add(p);
+    }
+    if (running.size === 0) break;
+    await Promise.race(running);
+  }
+  await Promise.allSettled(running);
+  if (failure) throw failure;
+
+  const summary = summarizeDemo(results, schedule);
+  const summaryPath = path.join(out, 'summary.json');
+  writeFileAtomic(summaryPath, JSON.stringify(summary, null, 2) + '\n');
   const seconds = (Date.now() - started) / 1000;
-  const reportPath = await writeDemoReport(out, {
-    parameters,
-    pairs: pairs.length,
-    evalQuestions: problems.length,
-    models,
-    comparisons,
-    seconds,
-    examples: problems.slice(0, 5).map((p, i) => ({ question: questionText(p), answer: p.answer, sft: answers.sft![i]!, dpo: answers.dpo![i]!, rdpo: answers.rdpo![i]! })),
-    rationaleExample: pairs[0]!.rationale!,
-  });
-  return { outDir: out, reportPath, seconds, models };
+  const example = makeProblem(new SeededRandom(1), 19);
+  const reportPath = await writeDemoReport(out, { summary, results, schedule, seconds, rationaleExample: rationaleText(example, example.answer + 1) });
+  return { outDir: out, reportPath, summaryPath, seconds, summary, results };
 }
