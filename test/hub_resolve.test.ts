@@ -229,10 +229,10 @@ test('CLI: logprobs --model org/name downloads once, then runs from the cache of
   const data = join(dir, 'pairs.jsonl');
   writeFileSync(data, JSON.stringify({ prompt: 'Hello', chosen: ' world', rejected: ' there' }) + '\n');
   const env = { HF_HUB_CACHE: cache, HF_ENDPOINT: hub.url, HF_HUB_OFFLINE: '' };
-  const r1 = await runCli(['logprobs', '--model', 'rdpo-test/tiny-llama', '--data', data, '--out', join(dir, 'lp1.jsonl'), '--format', 'plain'], { env });
+  const r1 = await runCli(['logprobs', '--model', 'rdpo-test/tiny-llama', '--data', data, '--out', join(dir, 'lp1.jsonl'), '--prompt-format', 'plain'], { env });
   t.is(r1.code, 0, r1.stderr);
   t.true(existsSync(join(repoCacheDir(cache, 'rdpo-test/tiny-llama'), 'refs', 'main')));
-  const r2 = await runCli(['logprobs', '--model', 'rdpo-test/tiny-llama@main', '--data', data, '--out', join(dir, 'lp2.jsonl'), '--format', 'plain'], {
+  const r2 = await runCli(['logprobs', '--model', 'rdpo-test/tiny-llama@main', '--data', data, '--out', join(dir, 'lp2.jsonl'), '--prompt-format', 'plain'], {
     env: { ...env, HF_HUB_OFFLINE: '1', HF_ENDPOINT: 'http://127.0.0.1:9' },
   });
   t.is(r2.code, 0, r2.stderr);
