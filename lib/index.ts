@@ -24,6 +24,9 @@ export {
 export { tokenizeRationales, tokenizeRationaleRow, rationaleQuestion, type RationaleRow, type TokenizedRationale } from './tokenize/rationale_conditioning.js';
 export { importGguf, type ImportGgufOptions, type ImportGgufReport } from './gguf/import_gguf.js';
 export { readGguf, GgufFormatError, type GgufFile, type GgufTensorInfo, type GgufValue } from './gguf/reader.js';
+export { resolveModel, type ResolveModelOptions } from './hub/resolve_model.js';
+export { parseHubModelId, hubCacheDir, type HubModelId } from './hub/hf_cache.js';
+export { HubDownloadError } from './hub/download_model.js';
 export { generateRationales, type GenerateOptions as RationaleGenerateOptions, type GenerateSummary, type RationaleRow as GeneratedRationaleRow } from './rationales/generate.js';
 export { filterRationales, type FilterOptions, type FilterSummary } from './rationales/filter.js';
 export { builtinTemplate, loadTemplate, rationaleRequest, RATIONALE_STYLES, type RationaleStyle, type RationaleTemplate } from './rationales/prompts.js';

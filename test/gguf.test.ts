@@ -9,8 +9,9 @@ import { dequantize, halfToFloat, UnsupportedGgmlTypeError } from '../lib/gguf/d
 import { GGML_TYPE } from '../lib/gguf/ggml_types.js';
 import { readGguf, GgufFormatError } from '../lib/gguf/reader.js';
 import { importGguf } from '../lib/gguf/import_gguf.js';
-import { unpermuteRotaryRows } from '../lib/gguf/llama_mapping.js';
+import { unpermuteRotaryRows } from '../lib/gguf/rotary_permutation.js';
 import { floatToBf16 } from '../lib/gguf/bf16.js';
+import { configJson } from '../lib/gguf/config_json.js';
 import { Tokenizer } from '../lib/tokenize/tokenizer.js';
 import { ggufTest, smolGguf } from './helpers/data_paths.js';
 
@@ -87,8 +88,39 @@ test('dequantize hand-built blocks: F32, F16, BF16, Q8_0, Q4_0, Q4_1', (t) => {
   ];
   t.deepEqual([...got], e41);
   // What cannot be dequantized says so, with a way out.
-  t.throws(() => dequantize(GGML_TYPE.Q6_K!, new Uint8Array(210), 256), { instanceOf: UnsupportedGgmlTypeError, message: /Q6_K .*supported: .*Q4_1/ });
+  t.throws(() => dequantize(GGML_TYPE.IQ3_S!, new Uint8Array(110), 256), { instanceOf: UnsupportedGgmlTypeError, message: /IQ3_S .*supported: .*IQ4_XS/ });
   t.throws(() => dequantize(GGML_TYPE.Q8_0!, q8, 16), { instanceOf: RangeError });
+});
+
+test('dequantize equals Python gguf’s dequantize bit for bit on random blocks (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K…Q6_K, IQ4_NL, IQ4_XS)', (t) => {
+  // scripts/fixtures/make_quant_blocks.py: random packed bytes, float16 scales incl. subnormals and 65504.
+  const cases = JSON.parse(readFileSync(join(FIX, 'gguf', 'quant-blocks.json'), 'utf8')) as { type: string; elements: number; blocks: string; expected: string }[];
+  t.deepEqual(cases.map((c) => c.type), ['Q8_0', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q2_K', 'Q3_K', 'Q4_K', 'Q5_K', 'Q6_K', 'IQ4_NL', 'IQ4_XS']);
+  for (const c of cases) {
+    const e = Buffer.from(c.expected, 'base64');
+    const expected = new Float32Array(e.buffer.slice(e.byteOffset, e.byteOffset + e.byteLength));
+    const got = dequantize(GGML_TYPE[c.type]!, Buffer.from(c.blocks, 'base64'), c.elements);
+    let mismatches = 0;
+    let first = -1;
+    for (let i = 0; i < got.length; i++) {
+      if (!Object.is(got[i], expected[i])) {
+        mismatches++;
+        if (first < 0) first = i;
+      }
+    }
+    t.is(mismatches, 0, `${c.type}: ${mismatches} of ${got.length} differ, first at ${first}: ${got[first]} vs ${expected[first]}`);
+  }
+});
+
+test('configJson writes the fields transformers types as float with a fraction', (t) => {
+  const text = configJson({ num_hidden_layers: 2, final_logit_softcapping: 30, rms_norm_eps: 1e-6, rope_scaling: { rope_type: 'linear', factor: 8 }, long: [1], long_factor: [1, 1.5], sliding_window: null });
+  t.regex(text, /"num_hidden_layers": 2,/);
+  t.regex(text, /"final_logit_softcapping": 30\.0,/);
+  t.regex(text, /"rms_norm_eps": 0\.000001,|"rms_norm_eps": 1e-6,/);
+  t.regex(text, /"factor": 8\.0/);
+  t.regex(text, /"long": \[\s*1\s*\]/);
+  t.regex(text, /"long_factor": \[\s*1\.0,\s*1\.5\s*\]/);
+  t.deepEqual(JSON.parse(text), { num_hidden_layers: 2, final_logit_softcapping: 30, rms_norm_eps: 1e-6, rope_scaling: { rope_type: 'linear', factor: 8 }, long: [1], long_factor: [1, 1.5], sliding_window: null });
 });
 
 test('unpermuteRotaryRows inverts llama.cpp’s permutation', (t) => {

@@ -1,14 +1,17 @@
-// GGUF (llama architecture) → a Hugging Face model directory: model.safetensors (dequantized to bf16
-// or f32, HF names, Q/K rotary permutation undone), config.json, tokenizer.json,
+// GGUF (llama, qwen2, qwen3, gemma2, gemma3, phi3) → a Hugging Face model directory: model.safetensors
+// (dequantized to bf16 or f32, HF names, llama's Q/K rotary permutation and Gemma's 1 + w norms
+// undone; see architectures.ts), config.json, tokenizer.json,
 // tokenizer_config.json, generation_config.json. The directory appears whole or not at all.
 import { closeSync, openSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeDirAtomic } from '../util/atomic_write.js';
 import { dequantize } from './dequantize.js';
-import { hfTensorName, llamaConfig, llamaDims, unpermuteRotaryRows } from './llama_mapping.js';
+import { architectureOf, hfConfig, hfTensorName, isConfigTensor, modelDims, normShift, permutesRotaryRows } from './architectures.js';
+import { unpermuteRotaryRows } from './rotary_permutation.js';
 import { GgufFormatError, readGguf, readTensorBytes, type GgufFile, type GgufTensorInfo } from './reader.js';
 import { writeSafetensorsStreamed, type StreamedSafetensorsEntry } from '../model/safetensors_writer.js';
 import { encodeFloats } from './bf16.js';
+import { configJson } from './config_json.js';
 import { rebuildTokenizer } from './tokenizer_rebuild.js';
 
 export type ImportDtype = 'bf16' | 'f32';
@@ -22,6 +25,9 @@ export interface ImportGgufOptions {
 export interface ImportGgufReport {
   outDir: string;
   ggufVersion: number;
+  /** llama.cpp's general.architecture and the Hugging Face model_type it became. */
+  architecture: string;
+  modelType: string;
   /** Tensor count per GGML type in the source file. */
   sourceTypes: Record<string, number>;
   tensors: number;
@@ -31,14 +37,17 @@ export interface ImportGgufReport {
   seconds: number;
 }
 
-/** Dequantize one GGUF tensor to float32 in Hugging Face layout (rotary rows un-permuted for Q/K). */
+/** Dequantize one GGUF tensor to float32 in Hugging Face layout (llama's rotary rows un-permuted, Gemma's norm offset removed). */
 export function tensorToHf(file: GgufFile, t: GgufTensorInfo, fd?: number): { name: string; shape: number[]; data: Float32Array } {
-  const name = hfTensorName(t.name);
+  const arch = architectureOf(file);
+  const name = hfTensorName(t.name, arch);
   let data = dequantize(t.type, readTensorBytes(file, t, fd), t.nElements);
   const shape = [...t.dims].reverse();
+  const shift = normShift(arch, t.name);
+  if (shift) for (let i = 0; i < data.length; i++) data[i] = data[i]! - shift;
   const rotary = /\.attn_(q|k)\.(weight|bias)$/.exec(t.name);
-  if (rotary) {
-    const dims = llamaDims(file);
+  if (rotary && permutesRotaryRows(arch)) {
+    const dims = modelDims(file);
     const heads = rotary[1] === 'q' ? dims.nHead : dims.nHeadKv;
     const rows = shape[0]!;
     data = unpermuteRotaryRows(data, rows, data.length / rows, heads);
@@ -50,17 +59,18 @@ export async function importGguf(ggufPath: string, outDir: string, opts: ImportG
   const started = performance.now();
   const dtype = opts.dtype ?? 'bf16';
   const file = readGguf(ggufPath);
-  llamaDims(file); // architecture and head counts checked before any work
-  if (file.tensors.some((t) => t.name === 'rope_freqs.weight')) {
-    throw new GgufFormatError(`${ggufPath}: rope_freqs.weight (Llama 3.1-style rope scaling) is not supported yet`);
-  }
+  const arch = modelDims(file).arch; // architecture and head counts checked before any work
   const tok = rebuildTokenizer(file);
-  const config = llamaConfig(file, dtype === 'bf16' ? 'bfloat16' : 'float32');
+  const config = hfConfig(file, dtype === 'bf16' ? 'bfloat16' : 'float32', (name) => {
+    const t = file.tensors.find((x) => x.name === name)!;
+    return dequantize(t.type, readTensorBytes(file, t), t.nElements);
+  });
+  const weights = file.tensors.filter((t) => !isConfigTensor(arch, t.name));
   const sourceTypes: Record<string, number> = {};
   for (const t of file.tensors) sourceTypes[t.typeInfo.name] = (sourceTypes[t.typeInfo.name] ?? 0) + 1;
   const names = new Set<string>();
-  for (const t of file.tensors) {
-    const n = hfTensorName(t.name);
+  for (const t of weights) {
+    const n = hfTensorName(t.name, arch);
     if (names.has(n)) throw new GgufFormatError(`${ggufPath}: two tensors map to ${n}`);
     names.add(n);
   }
@@ -69,14 +79,14 @@ export async function importGguf(ggufPath: string, outDir: string, opts: ImportG
     const fd = openSync(ggufPath, 'r');
     try {
       let done = 0;
-      const entries: StreamedSafetensorsEntry[] = file.tensors.map((t) => ({
-        name: hfTensorName(t.name),
+      const entries: StreamedSafetensorsEntry[] = weights.map((t) => ({
+        name: hfTensorName(t.name, arch),
         dtype: dtype === 'bf16' ? 'BF16' : 'F32',
         shape: [...t.dims].reverse(),
         produce: () => {
           const hf = tensorToHf(file, t, fd);
           const bytes = encodeFloats(hf.data, dtype === 'bf16' ? 'BF16' : 'F32');
-          opts.onTensor?.(++done, file.tensors.length, hf.name);
+          opts.onTensor?.(++done, weights.length, hf.name);
           return bytes;
         },
       }));
@@ -85,7 +95,7 @@ export async function importGguf(ggufPath: string, outDir: string, opts: ImportG
       closeSync(fd);
     }
     const json = (name: string, v: unknown) => writeFileSync(path.join(tmp, name), JSON.stringify(v, null, 2) + '\n');
-    json('config.json', config);
+    writeFileSync(path.join(tmp, 'config.json'), configJson(config));
     writeFileSync(path.join(tmp, 'tokenizer.json'), JSON.stringify(tok.tokenizerJson));
     json('tokenizer_config.json', tok.tokenizerConfig);
     json('generation_config.json', tok.generationConfig);
@@ -94,8 +104,10 @@ export async function importGguf(ggufPath: string, outDir: string, opts: ImportG
     outDir,
     ggufVersion: file.version,
     sourceTypes,
-    tensors: file.tensors.length,
-    parameters: file.tensors.reduce((a, t) => a + t.nElements, 0),
+    architecture: arch,
+    modelType: String(config.model_type),
+    tensors: weights.length,
+    parameters: weights.reduce((a, t) => a + t.nElements, 0),
     dtype,
     tiedEmbeddings: config.tie_word_embeddings === true,
     seconds: (performance.now() - started) / 1000,

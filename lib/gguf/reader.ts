@@ -110,10 +110,17 @@ class Cursor {
     this.pos += 4;
     return this.buf.readInt32LE(r);
   }
+  /** A float32 as the shortest decimal that reads back as the same float32 (1e-6, not 9.99999997e-7), as the converter's source config spelled it. */
   f32(): number {
     const r = this.ensure(4);
     this.pos += 4;
-    return this.buf.readFloatLE(r);
+    const x = this.buf.readFloatLE(r);
+    if (!Number.isFinite(x)) return x;
+    for (let p = 1; p < 9; p++) {
+      const y = Number(x.toPrecision(p));
+      if (Math.fround(y) === x) return y;
+    }
+    return x;
   }
   f64(): number {
     const r = this.ensure(8);

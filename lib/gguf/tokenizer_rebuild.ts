@@ -1,15 +1,25 @@
 // A Hugging Face tokenizer (tokenizer.json, tokenizer_config.json, generation_config.json) rebuilt from
-// a GGUF's `tokenizer.ggml.*` metadata. Byte-level BPE (`tokenizer.ggml.model` = "gpt2") only: the
+// a GGUF's `tokenizer.ggml.*` metadata. Byte-level BPE (`tokenizer.ggml.model` = "gpt2"): the
 // vocabulary and merges as stored, control tokens (type 3) as special added tokens, user-defined ones
 // (type 4) as plain added tokens, and the pre-tokenizer llama.cpp uses for `tokenizer.ggml.pre`.
+// SentencePiece vocabularies ("llama", "gemma"): see sentencepiece_tokenizer.ts.
 import { GgufFormatError, metaNumber, metaString, type GgufFile } from './reader.js';
+import { sentencePieceTokenizerJson } from './sentencepiece_tokenizer.js';
 
 const GPT2_REGEX_PRES = ['gpt2', 'mpt', 'olmo', 'jais', 'default'];
 // llama.cpp splits single digits first, then applies the GPT-2 pattern (StarCoder family).
 const DIGITS_THEN_GPT2_PRES = ['smollm', 'starcoder', 'refact', 'command-r', 'codeshell', 'exaone', 'minerva-7b'];
 const LLAMA3_SPLIT = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 const QWEN2_SPLIT = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+// GPT-4o's (o200k) split: words with their case pattern and contractions, numbers of up to 3 digits (Phi-4-mini).
+const LETTERS_UPPER = '[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]';
+const LETTERS_LOWER = '[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]';
+const CONTRACTIONS = "(?i:'s|'t|'re|'ve|'m|'ll|'d)?";
+const GPT4O_SPLIT =
+  `[^\\r\\n\\p{L}\\p{N}]?${LETTERS_UPPER}*${LETTERS_LOWER}+${CONTRACTIONS}|[^\\r\\n\\p{L}\\p{N}]?${LETTERS_UPPER}+${LETTERS_LOWER}*${CONTRACTIONS}` +
+  '|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+';
 const SPLIT_PRES: Record<string, string> = {
+  'gpt-4o': GPT4O_SPLIT,
   llama3: LLAMA3_SPLIT,
   'llama-v3': LLAMA3_SPLIT,
   'llama-bpe': LLAMA3_SPLIT,
@@ -37,7 +47,7 @@ function preTokenizerFor(pre: string, path: string): Record<string, unknown> {
   throw new GgufFormatError(`${path}: tokenizer.ggml.pre ${JSON.stringify(pre)} is not supported (supported: ${SUPPORTED_PRE_TOKENIZERS.join(', ')})`);
 }
 
-function stringArray(file: GgufFile, key: string, required: boolean): string[] | undefined {
+export function stringArray(file: GgufFile, key: string, required: boolean): string[] | undefined {
   const v = file.metadata.get(key);
   if (v === undefined) {
     if (required) throw new GgufFormatError(`${file.path}: metadata ${key} is missing; the tokenizer cannot be rebuilt`);
@@ -53,18 +63,16 @@ export interface RebuiltTokenizer {
   generationConfig: Record<string, unknown>;
 }
 
+export const SUPPORTED_TOKENIZER_MODELS = ['gpt2', 'llama', 'gemma'];
+
 export function rebuildTokenizer(file: GgufFile): RebuiltTokenizer {
   const model = metaString(file, 'tokenizer.ggml.model');
-  if (model !== 'gpt2') {
-    throw new GgufFormatError(`${file.path}: tokenizer.ggml.model ${JSON.stringify(model)} is not supported (only "gpt2", byte-level BPE; sentencepiece "llama" vocabularies are not yet)`);
+  if (!SUPPORTED_TOKENIZER_MODELS.includes(model ?? '')) {
+    throw new GgufFormatError(
+      `${file.path}: tokenizer.ggml.model ${JSON.stringify(model)} is not supported (supported: "gpt2" byte-level BPE, "llama"/"gemma" SentencePiece BPE)`,
+    );
   }
   const tokens = stringArray(file, 'tokenizer.ggml.tokens', true)!;
-  const merges = stringArray(file, 'tokenizer.ggml.merges', true)!;
-  const typesRaw = file.metadata.get('tokenizer.ggml.token_type');
-  const types = Array.isArray(typesRaw) ? (typesRaw as number[]) : [];
-  const pre = metaString(file, 'tokenizer.ggml.pre') ?? 'default';
-  const addBos = file.metadata.get('tokenizer.ggml.add_bos_token') === true;
-  const addEos = file.metadata.get('tokenizer.ggml.add_eos_token') === true;
   const tokenAt = (key: string): string | null => {
     const id = metaNumber(file, `tokenizer.ggml.${key}`);
     if (id === undefined) return null;
@@ -72,45 +80,64 @@ export function rebuildTokenizer(file: GgufFile): RebuiltTokenizer {
     if (t === undefined) throw new GgufFormatError(`${file.path}: tokenizer.ggml.${key} ${id} is outside the vocabulary of ${tokens.length}`);
     return t;
   };
+  const tokenizerJson = model === 'gpt2' ? byteLevelTokenizerJson(file, tokens, tokenAt) : sentencePieceTokenizerJson(file, tokens, tokenAt);
+  return { tokenizerJson, ...tokenizerConfigs(file, tokenAt) };
+}
+
+/** The file's token types (llama.cpp: 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte). */
+export function tokenTypes(file: GgufFile): number[] {
+  const typesRaw = file.metadata.get('tokenizer.ggml.token_type');
+  return Array.isArray(typesRaw) ? (typesRaw as number[]) : [];
+}
+
+/** Control (3) and unknown (2) tokens as special added tokens, user-defined ones (4) as plain added tokens. */
+export function addedTokens(tokens: readonly string[], types: readonly number[]): Record<string, unknown>[] {
+  return tokens.flatMap((content, id) =>
+    types[id] === 2 || types[id] === 3 || types[id] === 4
+      ? [{ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: types[id] !== 4 }]
+      : [],
+  );
+}
+
+/** BOS/EOS added as the file says (`tokenizer.ggml.add_bos_token` / `add_eos_token`); null when neither. */
+export function templateProcessing(file: GgufFile, tokenAt: (key: string) => string | null, ids: (t: string) => number): Record<string, unknown> | null {
   const bos = tokenAt('bos_token_id');
   const eos = tokenAt('eos_token_id');
+  const addBos = file.metadata.get('tokenizer.ggml.add_bos_token') === true && bos !== null;
+  const addEos = file.metadata.get('tokenizer.ggml.add_eos_token') === true && eos !== null;
+  if (!addBos && !addEos) return null;
+  const seq = (id: 'A' | 'B', typeId: number) => [
+    ...(addBos ? [{ SpecialToken: { id: bos, type_id: typeId } }] : []),
+    { Sequence: { id, type_id: typeId } },
+    ...(addEos ? [{ SpecialToken: { id: eos, type_id: typeId } }] : []),
+  ];
+  const special = (t: string) => ({ id: t, ids: [ids(t)], tokens: [t] });
+  return {
+    type: 'TemplateProcessing',
+    single: seq('A', 0),
+    pair: [...seq('A', 0), ...seq('B', 1)],
+    special_tokens: Object.fromEntries([...(addBos ? [bos!] : []), ...(addEos ? [eos!] : [])].map((t) => [t, special(t)])),
+  };
+}
 
+function byteLevelTokenizerJson(file: GgufFile, tokens: string[], tokenAt: (key: string) => string | null): Record<string, unknown> {
+  const merges = stringArray(file, 'tokenizer.ggml.merges', true)!;
+  const types = tokenTypes(file);
+  const pre = metaString(file, 'tokenizer.ggml.pre') ?? 'default';
   const vocab: Record<string, number> = {};
   tokens.forEach((t, i) => {
     if (!(t in vocab)) vocab[t] = i;
   });
-  const addedTokens = tokens.flatMap((content, id) =>
-    types[id] === 3 || types[id] === 4
-      ? [{ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: types[id] === 3 }]
-      : [],
-  );
-  const special = (t: string) => ({ id: t, ids: [vocab[t]!], tokens: [t] });
-  const single = [...(addBos && bos ? [{ SpecialToken: { id: bos, type_id: 0 } }] : []), { Sequence: { id: 'A', type_id: 0 } }, ...(addEos && eos ? [{ SpecialToken: { id: eos, type_id: 0 } }] : [])];
-  const pair = [...single, ...(addBos && bos ? [{ SpecialToken: { id: bos, type_id: 1 } }] : []), { Sequence: { id: 'B', type_id: 1 } }, ...(addEos && eos ? [{ SpecialToken: { id: eos, type_id: 1 } }] : [])];
   const byteLevelPost = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: true };
-  const postProcessor =
-    (addBos && bos) || (addEos && eos)
-      ? {
-          type: 'Sequence',
-          processors: [
-            byteLevelPost,
-            {
-              type: 'TemplateProcessing',
-              single,
-              pair,
-              special_tokens: Object.fromEntries([bos, eos].filter((t): t is string => t !== null).map((t) => [t, special(t)])),
-            },
-          ],
-        }
-      : byteLevelPost;
-  const tokenizerJson = {
+  const template = templateProcessing(file, tokenAt, (t) => vocab[t]!);
+  return {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: addedTokens,
+    added_tokens: addedTokens(tokens, types),
     normalizer: null,
     pre_tokenizer: preTokenizerFor(pre, file.path),
-    post_processor: postProcessor,
+    post_processor: template ? { type: 'Sequence', processors: [byteLevelPost, template] } : byteLevelPost,
     decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
     model: {
       type: 'BPE',
@@ -125,18 +152,23 @@ export function rebuildTokenizer(file: GgufFile): RebuiltTokenizer {
       merges,
     },
   };
+}
 
+function tokenizerConfigs(file: GgufFile, tokenAt: (key: string) => string | null): Omit<RebuiltTokenizer, 'tokenizerJson'> {
+  const bos = tokenAt('bos_token_id');
+  const eos = tokenAt('eos_token_id');
   const template = metaString(file, 'tokenizer.chat_template');
   const contextLength = metaNumber(file, `${metaString(file, 'general.architecture') ?? 'llama'}.context_length`);
-  // Not "GPT2Tokenizer": transformers ≥ 5 would replace the pre-tokenizer with GPT-2's for that class.
+  // Not "GPT2Tokenizer"/"LlamaTokenizer": transformers ≥ 5 would replace the pre-tokenizer and
+  // normalizer with its own for those classes; tokenizer.json already says everything.
   const tokenizerConfig: Record<string, unknown> = {
     tokenizer_class: 'PreTrainedTokenizerFast',
     bos_token: bos,
     eos_token: eos,
     ...(tokenAt('padding_token_id') !== null ? { pad_token: tokenAt('padding_token_id') } : {}),
     ...(tokenAt('unknown_token_id') !== null ? { unk_token: tokenAt('unknown_token_id') } : {}),
-    add_bos_token: addBos,
-    add_eos_token: addEos,
+    add_bos_token: file.metadata.get('tokenizer.ggml.add_bos_token') === true,
+    add_eos_token: file.metadata.get('tokenizer.ggml.add_eos_token') === true,
     clean_up_tokenization_spaces: false,
     ...(contextLength !== undefined ? { model_max_length: contextLength } : {}),
     ...(template !== undefined ? { chat_template: template } : {}),
@@ -148,5 +180,5 @@ export function rebuildTokenizer(file: GgufFile): RebuiltTokenizer {
     ...(stopIds.length ? { eos_token_id: stopIds.length === 1 ? stopIds[0] : stopIds } : {}),
     ...(metaNumber(file, 'tokenizer.ggml.padding_token_id') !== undefined ? { pad_token_id: metaNumber(file, 'tokenizer.ggml.padding_token_id') } : {}),
   };
-  return { tokenizerJson, tokenizerConfig, generationConfig };
+  return { tokenizerConfig, generationConfig };
 }

@@ -1,10 +1,11 @@
 // The training configuration: one zod schema gives the defaults, the checks, and error
 // messages that name the key and what is allowed. CLI flags override a --config file.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import type { NativeTrainerOptions } from '../native/binding.js';
+import { parseHubModelId } from '../hub/hf_cache.js';
 import { PROMPT_FORMATS } from '../tokenize/prompt_format.js';
 import { ConfigError } from './config_error.js';
 import { PRESETS, applyPreset } from './presets.js';
@@ -131,10 +132,13 @@ export function readConfigFile(file: string): Record<string, unknown> {
   }
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) out[camel(k)] = v;
-  // Paths in a config file are relative to the file.
+  // Paths in a config file are relative to the file; a model given as a hub id (org/name[@rev])
+  // with no such local directory stays a hub id.
   for (const key of ['model', 'refModel', 'data', 'out', 'resume']) {
     const v = out[key];
-    if (typeof v === 'string' && !path.isAbsolute(v)) out[key] = path.resolve(path.dirname(file), v);
+    if (typeof v !== 'string' || path.isAbsolute(v)) continue;
+    const local = path.resolve(path.dirname(file), v);
+    out[key] = (key === 'model' || key === 'refModel') && !existsSync(local) && parseHubModelId(v) ? v : local;
   }
   return out;
 }

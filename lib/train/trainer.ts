@@ -21,6 +21,8 @@ import { packPreferenceBatch } from './preference_batch.js';
 import { TrainProgress } from './progress.js';
 import { referenceLogps } from './reference.js';
 import { learningRateAt } from './schedule.js';
+import { isHubModelSpec, resolveModel } from '../hub/resolve_model.js';
+import { cachedModelSnapshot, hubCacheDir, parseHubModelId } from '../hub/hf_cache.js';
 
 export interface TrainHooks {
   /** Called after every optimiser step (and with `eval: true` rows after each evaluation). */
@@ -125,8 +127,11 @@ function resolveRun(input: TrainConfigInput & { resume?: string }, log: (m: stri
 export function resolvedRunConfig(input: TrainConfigInput): TrainConfig {
   const config = resolveTrainConfig(input as Record<string, unknown>);
   const out = { ...config, out: config.out ? path.resolve(config.out) : defaultRunDir(config) };
-  if (out.promptFormat === 'auto' && existsSync(path.join(config.model, 'tokenizer.json'))) {
-    out.promptFormat = resolvePromptFormat(Tokenizer.load(config.model), 'auto');
+  // A hub id is read from the cache when it is there (never downloaded just to print).
+  const hubId = isHubModelSpec(config.model) ? parseHubModelId(config.model) : null;
+  const modelDir = hubId ? (cachedModelSnapshot(hubCacheDir(), hubId) ?? config.model) : config.model;
+  if (out.promptFormat === 'auto' && existsSync(path.join(modelDir, 'tokenizer.json'))) {
+    out.promptFormat = resolvePromptFormat(Tokenizer.load(modelDir), 'auto');
   }
   return out;
 }
@@ -152,7 +157,9 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
   const useRationale = RATIONALE_LOSSES.has(loss);
   const useRejected = !SINGLE_COMPLETION_LOSSES.has(loss);
 
-  const tokenizer = Tokenizer.load(config.model);
+  // Hub ids (org/name[@rev]) become cache snapshot directories; config.json keeps what was asked for.
+  const modelDir = await resolveModel(config.model, { log });
+  const tokenizer = Tokenizer.load(modelDir);
   // The run records the format it resolved, so resume, eval and generation prompt it the same way.
   const promptFormat: PromptFormat = resolvePromptFormat(tokenizer, config.promptFormat);
   config.promptFormat = promptFormat;
@@ -225,13 +232,13 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
   );
 
   // Reference log-probs for training and evaluation pairs, before the policy is loaded.
-  const refDir = config.refModel ?? config.model;
+  const refDir = config.refModel !== undefined ? await resolveModel(config.refModel, { log }) : modelDir;
   const refOpts = { device: config.device, computeDtype: config.dtype, batchSize: config.batchSize, logitsChunk: config.logitsChunk, useCache: config.refCache, log };
   const refTrain = useReference ? await referenceLogps(refDir, train, refOpts) : undefined;
   const refEval = useReference && data.eval.length > 0 ? await referenceLogps(refDir, data.eval, refOpts) : undefined;
   if (refTrain) log(`reference log-probs for ${train.length} pairs: ${refTrain.cached ? 'from cache' : `${refTrain.seconds.toFixed(1)} s`}`);
 
-  const policy = await CausalLM.load(resumeFrom ?? config.model, { dtype: 'float32', device: config.device });
+  const policy = await CausalLM.load(resumeFrom ?? modelDir, { dtype: 'float32', device: config.device });
   const trainer: NativeTrainer = native.createTrainer(policy.nativeHandle, nativeTrainerOptions(config));
   if (resumeFrom) await trainer.loadOptimizerState(path.join(resumeFrom, 'optimizer.safetensors'));
 

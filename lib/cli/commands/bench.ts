@@ -69,7 +69,7 @@ export function registerBench(program: Command): void {
   program
     .command('bench')
     .description('time optimiser steps of DPO/RDPO training: tokens/s, median step, MFU, peak memory')
-    .requiredOption('--model <dir>', 'Hugging Face model directory (config.json, *.safetensors, tokenizer.json)')
+    .requiredOption('--model <dir|org/name[@rev]>', 'Hugging Face model directory (config.json, *.safetensors, tokenizer.json)')
     .requiredOption('--data <file>', 'preference pairs; the first (warm-up + steps) × batch-size are used, in file order')
     .option('--loss <name>', 'dpo or rdpo', 'dpo')
     .option('--batch-size <n>', 'preference pairs per optimiser step', '2')

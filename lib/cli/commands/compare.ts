@@ -50,7 +50,7 @@ export function registerCompare(program: Command): void {
   program
     .command('compare')
     .description("the paper's data-efficiency sweep: SFT, then DPO and RDPO per training size, judged against SFT and each other, with a report")
-    .requiredOption('--model <dir>', 'the base model (SFT starts from it)')
+    .requiredOption('--model <dir|org/name[@rev]>', 'the base model (SFT starts from it)')
     .requiredOption('--data <file>', 'preference pairs with rationales')
     .option('--sizes <list>', 'training sizes, comma-separated', '1000,3000,5000')
     .option('--eval-size <n>', 'held-out pairs (reward accuracy; and the evaluation prompts unless --prompts)', '200')

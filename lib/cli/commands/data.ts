@@ -27,7 +27,7 @@ export function registerData(program: Command): void {
     .option('--rationales-from <file>', 'pandalm: the judge file whose gpt_reason becomes the rationale')
     .option('--limit <n>', 'report on a subset of this many pairs')
     .option('--seed <s>', 'seed of the --limit subset (default: the first pairs)')
-    .option('--model <dir>', 'model directory with tokenizer.json: report token lengths')
+    .option('--model <dir|org/name[@rev]>', 'model directory with tokenizer.json: report token lengths')
     .option('--max-length <n>', 'sequence length budget for the truncation counts', '1024')
     .option('--json', 'print one JSON object')
     .action(async (file: string, opts: DataOptions) => {

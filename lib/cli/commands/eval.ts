@@ -66,8 +66,8 @@ export function registerEval(program: Command): void {
   program
     .command('eval')
     .description('evaluate: preference accuracy (--data), generation lengths (--prompts), or a judged winrate (--model-a/--model-b --judge)')
-    .option('--model <dir>', 'the model to evaluate')
-    .option('--ref-model <dir>', '--data: the reference model of the implicit reward (without it: log-prob accuracy)')
+    .option('--model <dir|org/name[@rev]>', 'the model to evaluate')
+    .option('--ref-model <dir|org/name[@rev]>', '--data: the reference model of the implicit reward (without it: log-prob accuracy)')
     .option('--data <file>', 'preference pairs to score')
     .option('--eval-size <n>', '--data: score the held-out split of this size (the split train --eval-size makes with the same seed)')
     .option('--limit <n>', 'use at most this many pairs or prompts (seeded subset)')

@@ -31,7 +31,7 @@ export function registerGenerate(program: Command): void {
   program
     .command('generate')
     .description('generate answers for a prompt file (JSONL with prompt, messages, or MT-Bench/Vicuna turns — the first turn)')
-    .requiredOption('--model <dir>', 'model directory (config.json, safetensors, tokenizer.json)')
+    .requiredOption('--model <dir|org/name[@rev]>', 'model directory (config.json, safetensors, tokenizer.json)')
     .requiredOption('--prompts <file>', 'JSONL/JSON prompts')
     .requiredOption('--out <file>', 'output JSONL, one row per prompt, written as each batch finishes')
     .option('--max-new-tokens <n>', 'most tokens generated per prompt', '256')

@@ -11,8 +11,10 @@ import { registerLogprobs } from './logprobs.js';
 import { registerRationales } from './rationales.js';
 import { registerServe } from './serve.js';
 import { registerTrain } from './train.js';
+import { resolveModelOptions } from '../model_options.js';
 
 export function registerCommands(program: Command): void {
+  program.hook('preAction', resolveModelOptions);
   registerTrain(program);
   registerData(program);
   registerRationales(program);

@@ -29,7 +29,7 @@ export function registerLogprobs(program: Command): void {
   program
     .command('logprobs')
     .description("score each preference pair: summed log-probs of the chosen and rejected completions (EOS included), TRL's tokenization")
-    .requiredOption('--model <dir>', 'model directory (config.json, safetensors, tokenizer.json)')
+    .requiredOption('--model <dir|org/name[@rev]>', 'model directory (config.json, safetensors, tokenizer.json)')
     .requiredOption('--data <file>', 'preference pairs (any format `rdpo-native data` reads; e.g. JSONL rows {prompt, chosen, rejected})')
     .requiredOption('--out <file>', 'output JSONL, one row per input pair')
     .option('--batch-size <n>', 'pairs per forward pass', '8')

@@ -16,7 +16,7 @@ export function registerServe(program: Command): void {
   program
     .command('serve')
     .description('serve a local model over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/models, /health)')
-    .requiredOption('--model <dir>', 'model directory')
+    .requiredOption('--model <dir|org/name[@rev]>', 'model directory')
     .option('--model-name <name>', 'the name clients use (default: the directory name)')
     .option('--host <host>', 'address to bind (0.0.0.0 exposes it to the network)', '127.0.0.1')
     .option('--port <port>', 'port (0: any free one)', int('--port', 0, 65535), 8000)

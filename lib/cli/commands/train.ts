@@ -5,6 +5,7 @@ import path from 'node:path';
 import { runDemo } from '../../demo/run_demo.js';
 import { ConfigError, readConfigFile, type TrainConfigInput } from '../../train/config.js';
 import { resolvedRunConfig, train } from '../../train/trainer.js';
+import { HubDownloadError } from '../../hub/download_model.js';
 import { UsageError } from '../../errors.js';
 
 // flag → config key, and how to read the flag's text
@@ -36,8 +37,8 @@ export function registerTrain(program: Command): void {
     .option('--print-config', 'print the resolved configuration (config.json\'s `config`) as JSON and exit without training')
     .option('--prompt-format <f>', 'auto (chat when the tokenizer has a chat template) | chat (text prompts as a user turn) | plain (TRL: text as text)')
     .option('--truncation-mode <m>', 'auto (per dataset, as the authors) | keep_start | keep_end: which end of an over-long prompt survives')
-    .option('--model <dir>', 'starting policy (Hugging Face directory)')
-    .option('--ref-model <dir>', 'reference model (default: the starting policy)')
+    .option('--model <dir|org/name[@rev]>', 'starting policy (Hugging Face directory)')
+    .option('--ref-model <dir|org/name[@rev]>', 'reference model (default: the starting policy)')
     .option('--data <file>', 'preference data (JSONL, JSON, Parquet, .gz)')
     .option('--data-format <name>', 'force the data format')
     .option('--skip-invalid', 'skip invalid rows instead of stopping')
@@ -127,7 +128,7 @@ export function registerTrain(program: Command): void {
         if (result.lastMetrics) console.log(`last step: loss ${result.lastMetrics.loss.toFixed(4)}`);
         if (result.lastEval) console.log(`eval: loss ${result.lastEval.loss.toFixed(4)}${typeof result.lastEval['rewards/accuracies'] === 'number' ? `, reward accuracy ${(result.lastEval['rewards/accuracies'] as number).toFixed(3)}` : ''}`);
       } catch (err) {
-        if (err instanceof ConfigError) throw new UsageError(err.message);
+        if (err instanceof ConfigError || err instanceof HubDownloadError) throw new UsageError(err.message);
         throw err;
       } finally {
         process.off('SIGINT', onSigint);

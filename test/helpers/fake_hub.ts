@@ -1,0 +1,116 @@
+// A local HTTP server on 127.0.0.1 that answers like the Hugging Face hub for model repositories:
+//   GET  /api/models/ORG/NAME/revision/REV      {_id, id, sha, siblings[{rfilename}], …}
+//   GET  /api/models/ORG/NAME/tree/REV          [{type, path, size, oid, lfs?}]
+//   HEAD|GET /ORG/NAME/resolve/REV/PATH         the bytes (Range honoured), with X-Repo-Commit, ETag
+//                                               (git blob sha1) and, for LFS files, X-Linked-Etag
+//                                               (sha256) and X-Linked-Size
+// REV is a branch/tag of the repo or its commit. With `token` set, requests without
+// "Authorization: Bearer <token>" get 401, as a gated repository does.
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface FakeRepo {
+  repo: string;
+  commit: string;
+  /** Branches and tags → the commit. */
+  refs: Record<string, string>;
+  files: Record<string, { data: Buffer; lfs?: boolean }>;
+}
+
+export interface FakeHub {
+  url: string;
+  requests: { method: string; url: string; authorization: string | undefined }[];
+  close(): Promise<void>;
+}
+
+const gitOid = (data: Buffer) => createHash('sha1').update(`blob ${data.length}\0`).update(data).digest('hex');
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+/** The etag huggingface_hub stores a file's blob under. */
+export const blobEtag = (f: { data: Buffer; lfs?: boolean }) => (f.lfs ? sha256(f.data) : gitOid(f.data));
+
+export async function startFakeHub(repos: FakeRepo[], opts: { token?: string } = {}): Promise<FakeHub> {
+  const requests: FakeHub['requests'] = [];
+  const byName = new Map(repos.map((r) => [r.repo, r]));
+  const commitOf = (r: FakeRepo, rev: string) => (rev === r.commit ? r.commit : r.refs[decodeURIComponent(rev)]);
+  const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
+    res.writeHead(status, { 'Content-Type': 'application/json', ...headers });
+    res.end(JSON.stringify(body));
+  };
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
+    requests.push({ method: req.method ?? '', url: req.url ?? '', authorization: req.headers.authorization });
+    if (opts.token && req.headers.authorization !== `Bearer ${opts.token}`) {
+      json(res, 401, { error: 'Access to this model is restricted. You must have access to it and be authenticated.' }, { 'X-Error-Code': 'GatedRepo' });
+      return;
+    }
+    const u = new URL(req.url ?? '/', 'http://x');
+    let m = /^\/api\/models\/([^/]+\/[^/]+)\/(revision|tree)\/([^/]+)\/?$/.exec(u.pathname);
+    if (m) {
+      const r = byName.get(m[1]!);
+      const commit = r && commitOf(r, m[3]!);
+      if (!r || !commit) return json(res, 404, { error: 'Repository not found' }, { 'X-Error-Code': 'RepositoryNotFound' });
+      if (m[2] === 'revision') {
+        return json(res, 200, {
+          _id: 'fake',
+          id: r.repo,
+          sha: commit,
+          private: false,
+          downloads: 0,
+          likes: 0,
+          lastModified: '2026-01-01T00:00:00.000Z',
+          siblings: Object.keys(r.files).map((rfilename) => ({ rfilename })),
+        });
+      }
+      return json(
+        res,
+        200,
+        Object.entries(r.files).map(([p, f]) => ({
+          type: 'file',
+          path: p,
+          size: f.lfs ? 134 : f.data.length,
+          oid: f.lfs ? gitOid(Buffer.from(`version https://git-lfs.github.com/spec/v1\noid sha256:${sha256(f.data)}\nsize ${f.data.length}\n`)) : gitOid(f.data),
+          ...(f.lfs ? { lfs: { oid: sha256(f.data), size: f.data.length, pointerSize: 134 } } : {}),
+        })),
+      );
+    }
+    m = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(u.pathname);
+    if (m) {
+      const r = byName.get(m[1]!);
+      const commit = r && commitOf(r, m[2]!);
+      if (!r || !commit) return json(res, 404, { error: 'Repository not found' }, { 'X-Error-Code': 'RepositoryNotFound' });
+      const f = r.files[decodeURIComponent(m[3]!)];
+      if (!f) return json(res, 404, { error: 'Entry not found' }, { 'X-Error-Code': 'EntryNotFound', 'X-Repo-Commit': commit });
+      const headers: Record<string, string> = {
+        'X-Repo-Commit': commit,
+        ETag: `"${f.lfs ? sha256(f.data) : gitOid(f.data)}"`,
+        'Accept-Ranges': 'bytes',
+        'Content-Type': 'application/octet-stream',
+        ...(f.lfs ? { 'X-Linked-Etag': `"${sha256(f.data)}"`, 'X-Linked-Size': String(f.data.length) } : {}),
+      };
+      const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+      let body = f.data;
+      let status = 200;
+      if (range) {
+        const start = Number(range[1]);
+        const end = range[2] ? Math.min(Number(range[2]), f.data.length - 1) : f.data.length - 1;
+        body = f.data.subarray(start, end + 1);
+        status = 206;
+        headers['Content-Range'] = `bytes ${start}-${end}/${f.data.length}`;
+      }
+      headers['Content-Length'] = String(body.length);
+      res.writeHead(status, headers);
+      res.end(req.method === 'HEAD' ? undefined : body);
+      return;
+    }
+    json(res, 404, { error: `no route ${u.pathname}` });
+  };
+  const server: Server = createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
