@@ -7,7 +7,7 @@
 // scores do not follow it). Spaces become "▁"; Llama-style vocabularies also prepend one
 // (`tokenizer.ggml.add_space_prefix`, default true except for Gemma), like SentencePiece's dummy prefix.
 import { GgufFormatError, metaString, type GgufFile } from './reader.js';
-import { addedTokens, templateProcessing, tokenTypes } from './tokenizer_rebuild.js';
+import { addedTokens, templateProcessing, tokenTypes } from './tokenizer_parts.js';
 
 const SPACE = '\u2581';
 const NORMAL = 1;
