@@ -23,13 +23,16 @@ bool AttentionLayout::any_windowed() const {
 PackedAttention::PackedAttention(const PackedBatch& batch, int64_t sliding_window)
     : groups_(build_groups(batch, sliding_window)) {}
 
-PackedAttention::PackedAttention(const PackedBatch& batch, AttentionLayout layout)
-    : groups_(build_groups(batch, 0)), layout_(std::move(layout)) {
-  if (layout_.any_windowed()) window_groups_ = build_groups(batch, layout_.window);
+PackedAttention::PackedAttention(const PackedBatch& batch, AttentionLayout layout) : layout_(std::move(layout)) {
+  bool all_windowed = layout_.window > 0;
+  for (int64_t l = 0; l < static_cast<int64_t>(layout_.windowed.size()); ++l) all_windowed &= layout_.layer_windowed(l);
+  // One set of masks when every layer is alike (Mistral, Llama); two when layers alternate (Gemma).
+  groups_ = build_groups(batch, all_windowed ? layout_.window : 0);
+  if (!all_windowed && layout_.any_windowed()) window_groups_ = build_groups(batch, layout_.window);
 }
 
 std::vector<PackedAttention::Group> PackedAttention::build_groups(const PackedBatch& batch, int64_t sliding_window) {
-  std::vector<Group> groups_;
+  std::vector<Group> groups;
   // Masks are decided on the host once per batch, then reused by every layer.
   at::Tensor branch = batch.branch_ids.to(torch::kCPU).contiguous();
   at::Tensor pos = batch.position_ids.to(torch::kCPU).contiguous();
@@ -61,14 +64,14 @@ std::vector<PackedAttention::Group> PackedAttention::build_groups(const PackedBa
       }
       group.mask = mask.to(device);
     }
-    groups_.push_back(std::move(group));
+    groups.push_back(std::move(group));
   }
-  return groups_;
+  return groups;
 }
 
 at::Tensor PackedAttention::attend(int64_t layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
   const int64_t heads = q.size(1), kv_heads = k.size(1), head_dim = q.size(2);
-  const auto& groups = layout_.layer_windowed(layer) ? window_groups_ : groups_;
+  const auto& groups = !window_groups_.empty() && layout_.layer_windowed(layer) ? window_groups_ : groups_;
   const std::optional<double> scale = layout_.scale > 0 ? std::optional<double>(layout_.scale) : std::nullopt;
   std::vector<at::Tensor> outs;
   outs.reserve(groups.size());

@@ -41,8 +41,8 @@ class PackedAttention : public AttentionKernel {
     at::Tensor mask;  // [L, L] bool, undefined when the group is plain causal
   };
   static std::vector<Group> build_groups(const PackedBatch& batch, int64_t sliding_window);
-  std::vector<Group> groups_;         // layers that attend globally
-  std::vector<Group> window_groups_;  // layers with the sliding window (empty when none has it)
+  std::vector<Group> groups_;         // every layer, or the global ones when layers differ
+  std::vector<Group> window_groups_;  // the windowed layers when layers differ (Gemma); else empty
   AttentionLayout layout_;
 };
 
