@@ -41,6 +41,7 @@ for (const name of MODELS) {
           l.values[j]!.forEach((v, k) => (maxDiff = Math.max(maxDiff, Math.abs(row[k]! - v))));
         });
       });
+      t.log(`max |logit diff| ${maxDiff.toExponential(2)}`);
       t.true(maxDiff <= 1e-4, `max |logit diff| ${maxDiff}`);
       if (want.long_logits) {
         const long = want.long_logits;

@@ -132,9 +132,11 @@ at::Tensor CausalLM::hidden_states(const PackedBatch& batch) {
 at::Tensor CausalLM::logits(const PackedBatch& batch) { return output_logits(hidden_states(batch)); }
 
 at::Tensor CausalLM::output_logits(const at::Tensor& hidden_rows) {
-  auto z = at::linear(hidden_rows, lm_head_weight()).to(torch::kFloat32);
+  auto z = at::linear(hidden_rows, lm_head_weight());
+  // Soft-capped in the model dtype, then float32, as transformers does (a bf16 ulp near the cap).
   const double cap = config_.final_softcap;
-  return cap > 0 ? at::tanh(z / cap) * cap : z;
+  if (cap > 0) z = at::tanh(z / cap) * cap;
+  return z.to(torch::kFloat32);
 }
 
 at::Tensor plain_token_logprobs(const at::Tensor& hidden_rows, const at::Tensor& weight, const at::Tensor& targets,
