@@ -98,6 +98,10 @@ test('config errors of the newer architectures name the key and what would work'
   err = await t.throwsAsync(CausalLM.load(gemma));
   t.regex(err.message, /hidden_activation 'relu' is not supported \(supported: gelu_pytorch_tanh\)/);
 
+  editConfig(gemma, (c) => (c.model_type = 'gemma3'));
+  err = await t.throwsAsync(CausalLM.load(gemma));
+  t.regex(err.message, /model_type 'gemma3' is the multimodal Gemma 3 .* text-only Gemma 3 checkpoints \(model_type gemma3_text/);
+
   const phi = copyFixture(t, 'phi3');
   editConfig(phi, (c) => ((c.rope_parameters as { short_factor: number[] }).short_factor = [1, 1]));
   err = await t.throwsAsync(CausalLM.load(phi));
@@ -125,6 +129,10 @@ test('save() writes a directory that loads back to the same logits, copies token
   t.is(config.model_type, 'llama');
   t.is(config._note, 'caf\u00e9 \ud83d\ude00 "q" \\ \n');
   t.deepEqual(config._nums, [1e-5, -2500, 0, 123456789012]);
+  // Numbers keep their spelling: transformers 5 rejects 500000 where a float field wants 500000.0.
+  const savedText = readFileSync(path.join(out, 'config.json'), 'utf8');
+  t.regex(savedText, /"rope_theta": 500000\.0,/);
+  t.regex(savedText, /"rms_norm_eps": 1e-06,/);
   t.deepEqual(config.rope_scaling, JSON.parse(readFileSync(path.join(src, 'config.json'), 'utf8')).rope_scaling);
   const reloaded = await CausalLM.load(out);
   t.deepEqual(await reloaded.logits(seq), before);

@@ -342,6 +342,9 @@ ModelConfig parse_model_config(const json::Value& config, const std::string& sou
     parse_gemma(cfg, c);
   else if (c.model_type == "gpt2")
     parse_gpt2(cfg, c);
+  else if (c.model_type == "gemma3")
+    throw ArgumentError(source + ": model_type 'gemma3' is the multimodal Gemma 3 (Gemma3ForConditionalGeneration), which is "
+                        "not supported; text-only Gemma 3 checkpoints (model_type gemma3_text, Gemma3ForCausalLM: 270m, 1b) are");
   else
     throw ArgumentError(source + ": model_type '" + c.model_type + "' is not supported (supported: " +
                         supported_model_types() + ")");
