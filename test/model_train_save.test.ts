@@ -78,6 +78,25 @@ for (const name of MODELS) {
   });
 }
 
+test.serial('bfloat16 compute (autocast over float32 weights): the first step\'s loss stays near float32 for every architecture', async (t) => {
+  for (const name of MODELS) {
+    const example = { pair: { promptIds: [5, 6, 7, 8, 9, 10, 11], chosenIds: [20, 30, 40, 50, 60, 70, 80, 90, 2] } };
+    const batch = packPreferenceBatch([example], { rejected: false, rationale: false });
+    const losses: number[] = [];
+    for (const computeDtype of ['float32', 'bfloat16'] as const) {
+      const model = await CausalLM.load(path.join(FIXTURES, name));
+      const trainer = loadNative().createTrainer(model.nativeHandle, { ...OPTIONS, computeDtype });
+      losses.push((await trainer.accumulate(batch, 1)).loss!);
+      const gradNorm = await trainer.step(1e-2, 1);
+      t.true(Number.isFinite(gradNorm) && gradNorm > 0, `${name} ${computeDtype}: grad norm ${gradNorm}`);
+      model.dispose();
+    }
+    const rel = Math.abs(losses[1]! - losses[0]!) / losses[0]!;
+    t.log(`${name}: SFT loss float32 ${losses[0]!.toFixed(5)}, bfloat16 ${losses[1]!.toFixed(5)}`);
+    t.true(rel < 0.02, `${name}: bf16 loss ${losses[1]} vs float32 ${losses[0]}`);
+  }
+});
+
 test.serial('transformers loads every saved directory to the same logits', (t) => {
   const probe = spawnSync('python3', ['-c', 'import transformers'], { encoding: 'utf8' });
   if (probe.status !== 0) {
