@@ -20,15 +20,17 @@ bool AttentionLayout::any_windowed() const {
   return false;
 }
 
-PackedAttention::PackedAttention(const PackedBatch& batch, int64_t sliding_window)
-    : groups_(build_groups(batch, sliding_window)) {}
-
 PackedAttention::PackedAttention(const PackedBatch& batch, AttentionLayout layout) : layout_(std::move(layout)) {
   bool all_windowed = layout_.window > 0;
   for (int64_t l = 0; l < static_cast<int64_t>(layout_.windowed.size()); ++l) all_windowed &= layout_.layer_windowed(l);
   // One set of masks when every layer is alike (Mistral, Llama); two when layers alternate (Gemma).
   groups_ = build_groups(batch, all_windowed ? layout_.window : 0);
   if (!all_windowed && layout_.any_windowed()) window_groups_ = build_groups(batch, layout_.window);
+  // The soft-capped path always takes a mask: give plain causal groups theirs once, not per layer.
+  if (layout_.softcap > 0)
+    for (auto* set : {&groups_, &window_groups_})
+      for (auto& g : *set)
+        if (!g.mask.defined()) g.mask = causal_mask(g.length, batch.input_ids.device());
 }
 
 std::vector<PackedAttention::Group> PackedAttention::build_groups(const PackedBatch& batch, int64_t sliding_window) {
@@ -82,8 +84,7 @@ at::Tensor PackedAttention::attend(int64_t layer, const at::Tensor& q, const at:
     auto vg = v.narrow(0, g.begin, g.length).transpose(0, 1).unsqueeze(0);
     at::Tensor o;
     if (layout_.softcap > 0)
-      o = softcapped_attention(qg, kg, vg, g.mask.defined() ? g.mask : causal_mask(g.length, qg.device()), scale,
-                               layout_.softcap);
+      o = softcapped_attention(qg, kg, vg, g.mask, scale, layout_.softcap);
     else if (g.mask.defined())
       o = at::scaled_dot_product_attention(qg, kg, vg, g.mask, 0.0, false, scale, kv_heads != heads);
     else

@@ -28,10 +28,8 @@ struct AttentionLayout {
 
 class PackedAttention : public AttentionKernel {
  public:
-  // `batch` is on the model's device; sliding_window > 0 also masks keys whose position is
-  // sliding_window or more behind the query's (Mistral).
-  PackedAttention(const PackedBatch& batch, int64_t sliding_window);
-  // Per-layer windows, scale and soft-capping as the layout says.
+  // `batch` is on the model's device. Windowed layers also mask keys whose position is
+  // layout.window or more behind the query's (Mistral, Phi-3, Gemma's sliding layers).
   PackedAttention(const PackedBatch& batch, AttentionLayout layout);
   at::Tensor attend(int64_t layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) override;
 
