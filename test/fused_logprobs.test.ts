@@ -24,6 +24,15 @@ for (const shape of float32Shapes) {
   });
 }
 
+test('final-logit soft-capping (Gemma 2): fused equals unfused, values and gradients', (t) => {
+  // The problem's logits spread a few units, so a cap of 2 bends most of them.
+  const e = native.fusedLogprobsCheck({ n: 300, h: 64, v: 1000, chunk: 128, dtype: 'float32', seed: 6, softcap: 2 });
+  t.log(e);
+  t.true(e.values <= 1e-5, `values ${e.values}`);
+  t.true(e.gradHidden <= 1e-5, `grad hidden ${e.gradHidden}`);
+  t.true(e.gradWeight <= 1e-5, `grad weight ${e.gradWeight}`);
+});
+
 test('bfloat16 runs and stays within bf16 rounding of the unfused path', (t) => {
   const e = native.fusedLogprobsCheck({ n: 300, h: 64, v: 1000, chunk: 128, dtype: 'bfloat16', seed: 5 });
   t.log(e);

@@ -13,7 +13,7 @@ function run(args: string[]) {
 }
 
 test('rdpo-driver model-check agrees with transformers for every architecture', (t) => {
-  for (const name of ['llama', 'llama3', 'mistral', 'qwen2', 'gpt2']) {
+  for (const name of ['llama', 'llama3', 'mistral', 'qwen2', 'gpt2', 'qwen3', 'phi3', 'phi3-legacy', 'gemma2', 'gemma3', 'gemma3-legacy']) {
     const res = run(['model-check', fixture(name)]);
     t.is(res.status, 0, res.stdout + res.stderr);
     t.regex(res.stdout, /model-check OK/);
@@ -21,7 +21,7 @@ test('rdpo-driver model-check agrees with transformers for every architecture', 
 });
 
 test('rdpo-driver grad-check: gradient checkpointing recomputes and gives the same gradients', (t) => {
-  for (const name of ['llama3', 'mistral', 'gpt2']) {
+  for (const name of ['llama3', 'mistral', 'gpt2', 'qwen3', 'phi3', 'gemma2', 'gemma3']) {
     const res = run(['grad-check', fixture(name)]);
     t.is(res.status, 0, res.stdout + res.stderr);
     t.regex(res.stdout, /CheckpointFunction/);

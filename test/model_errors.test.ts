@@ -56,7 +56,7 @@ test('config errors: unknown model_type lists the supported ones; a missing key 
   const dir = copyFixture(t, 'qwen2');
   editConfig(dir, (c) => (c.model_type = 'bert'));
   let err = await t.throwsAsync(CausalLM.load(dir), { instanceOf: TypeError });
-  t.regex(err.message, /model_type 'bert' is not supported \(supported: llama, mistral, qwen2, gpt2\)/);
+  t.regex(err.message, /model_type 'bert' is not supported \(supported: llama, mistral, qwen2, qwen3, phi3, gemma2, gemma3_text, gpt2\)/);
   editConfig(dir, (c) => {
     c.model_type = 'qwen2';
     delete c.hidden_size;
@@ -83,6 +83,34 @@ test('config errors: unknown model_type lists the supported ones; a missing key 
   await t.throwsAsync(CausalLM.load(dir, { dtype: 'int8' as never }), { instanceOf: TypeError, message: /unknown dtype/ });
 });
 
+test('config errors of the newer architectures name the key and what would work', async (t) => {
+  const gemma = copyFixture(t, 'gemma3');
+  editConfig(gemma, (c) => (c.layer_types = ['sliding_attention', 'full_attention']));
+  let err = await t.throwsAsync(CausalLM.load(gemma));
+  t.regex(err.message, /config\.json: 'layer_types' must list one entry per layer \(3\)/);
+  editConfig(gemma, (c) => (c.layer_types = ['sliding_attention', 'chunked_attention', 'full_attention']));
+  err = await t.throwsAsync(CausalLM.load(gemma));
+  t.regex(err.message, /'layer_types' entry 'chunked_attention' is not supported \(supported: sliding_attention, full_attention\)/);
+  editConfig(gemma, (c) => {
+    c.layer_types = ['sliding_attention', 'full_attention', 'sliding_attention'];
+    c.hidden_activation = 'relu';
+  });
+  err = await t.throwsAsync(CausalLM.load(gemma));
+  t.regex(err.message, /hidden_activation 'relu' is not supported \(supported: gelu_pytorch_tanh\)/);
+
+  editConfig(gemma, (c) => (c.model_type = 'gemma3'));
+  err = await t.throwsAsync(CausalLM.load(gemma));
+  t.regex(err.message, /model_type 'gemma3' is the multimodal Gemma 3 .* text-only Gemma 3 checkpoints \(model_type gemma3_text/);
+
+  const phi = copyFixture(t, 'phi3');
+  editConfig(phi, (c) => ((c.rope_parameters as { short_factor: number[] }).short_factor = [1, 1]));
+  err = await t.throwsAsync(CausalLM.load(phi));
+  t.regex(err.message, /longrope short_factor and long_factor need 6 entries each \(half the rotated dimensions\), got 2 and 6/);
+  editConfig(phi, (c) => (c.rope_parameters = { rope_type: 'default', rope_theta: 10000, partial_rotary_factor: 0.2 }));
+  err = await t.throwsAsync(CausalLM.load(phi));
+  t.regex(err.message, /partial_rotary_factor 0\.2\d* must lie in \(0, 1\] and give an even number of rotated dimensions of head_dim 16/);
+});
+
 test('save() writes a directory that loads back to the same logits, copies tokenizer files, and bf16 saves', async (t) => {
   const src = copyFixture(t, 'llama3');
   writeFileSync(path.join(src, 'tokenizer.json'), '{"model":{}}');
@@ -101,6 +129,10 @@ test('save() writes a directory that loads back to the same logits, copies token
   t.is(config.model_type, 'llama');
   t.is(config._note, 'caf\u00e9 \ud83d\ude00 "q" \\ \n');
   t.deepEqual(config._nums, [1e-5, -2500, 0, 123456789012]);
+  // Numbers keep their spelling: transformers 5 rejects 500000 where a float field wants 500000.0.
+  const savedText = readFileSync(path.join(out, 'config.json'), 'utf8');
+  t.regex(savedText, /"rope_theta": 500000\.0,/);
+  t.regex(savedText, /"rms_norm_eps": 1e-06,/);
   t.deepEqual(config.rope_scaling, JSON.parse(readFileSync(path.join(src, 'config.json'), 'utf8')).rope_scaling);
   const reloaded = await CausalLM.load(out);
   t.deepEqual(await reloaded.logits(seq), before);

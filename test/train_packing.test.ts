@@ -27,8 +27,10 @@ test('the packed layout shares the prompt and does not feed the last completion 
   t.throws(() => packPreferenceBatch([{ pair: { promptIds: [1], chosenIds: [2] } }], { rejected: true, rationale: false }), { instanceOf: TypeError, message: /no rejected/ });
 });
 
-test('packed preference log-probs equal each sequence scored alone', async (t) => {
-  const model = await CausalLM.load(fixture('models', 'llama'));
+// gemma2 (window 6 on alternate layers) and phi3-legacy (window 12): sequences cross the window
+// inside a pack of many, so the window must count positions in a sequence, not rows of the pack.
+for (const name of ['llama', 'gemma2', 'phi3-legacy']) test(`${name}: packed preference log-probs equal each sequence scored alone`, async (t) => {
+  const model = await CausalLM.load(fixture('models', name));
   const vocab = model.config.vocabSize;
   const examples: PreferenceExample[] = Array.from({ length: 3 }, (_, i) => ({
     pair: { promptIds: ids(5 + i, vocab), chosenIds: ids(4 + i, vocab), rejectedIds: ids(1 + 2 * i, vocab) },

@@ -39,7 +39,7 @@ export interface MatmulPeakRaw {
 
 /** Model facts as config.json states them (native/napi/model.cpp). */
 export interface NativeModelConfig {
-  modelType: 'llama' | 'mistral' | 'qwen2' | 'gpt2';
+  modelType: 'llama' | 'mistral' | 'qwen2' | 'qwen3' | 'phi3' | 'gemma2' | 'gemma3_text' | 'gpt2';
   vocabSize: number;
   hiddenSize: number;
   intermediateSize: number;
@@ -208,7 +208,7 @@ export interface NativeTestingHooks {
   tokenLogprobs(hidden: Float32Array, weight: Float32Array, targets: Int32Array | BigInt64Array, options: { h: number; chunk?: number; fused?: boolean }): Float32Array;
   /** Per-sequence sums and token counts of token log-probs (count in the log-probs' dtype). */
   reduceBySequence(tokenLogps: Float32Array | Float64Array, scoreSeq: Int32Array | BigInt64Array, numSequences: number): { sum: Float32Array | Float64Array; count: Float32Array | Float64Array };
-  fusedLogprobsCheck(options: { n: number; h: number; v: number; chunk: number; dtype?: NativeDtype; seed?: number; device?: string }): FusedLogprobsErrorsRaw;
+  fusedLogprobsCheck(options: { n: number; h: number; v: number; chunk: number; dtype?: NativeDtype; seed?: number; device?: string; softcap?: number }): FusedLogprobsErrorsRaw;
   /** CPU tensor bytes at the peak of the loss stage's forward + backward (counting allocator). */
   fusedLogprobsPeakMemory(options: { n: number; h: number; v: number; chunk?: number; fused: boolean; dtype?: NativeDtype }): Promise<{ peakBytes: number; seconds: number }>;
 }

@@ -1,10 +1,40 @@
 #include "core/attention.h"
 
+#include "core/attention_softcap.h"
 #include "core/errors.h"
 
 namespace rdpo {
 
-PackedAttention::PackedAttention(const PackedBatch& batch, int64_t sliding_window) {
+AttentionLayout AttentionLayout::of(const ModelConfig& config) {
+  AttentionLayout l;
+  l.window = config.sliding_window;
+  for (int64_t i = 0; i < config.num_layers; ++i) l.windowed.push_back(config.layer_window(i) > 0);
+  l.scale = config.attn_scale;
+  l.softcap = config.attn_softcap;
+  return l;
+}
+
+bool AttentionLayout::any_windowed() const {
+  for (int64_t i = 0; i < static_cast<int64_t>(windowed.size()); ++i)
+    if (layer_windowed(i)) return true;
+  return false;
+}
+
+PackedAttention::PackedAttention(const PackedBatch& batch, AttentionLayout layout) : layout_(std::move(layout)) {
+  bool all_windowed = layout_.window > 0;
+  for (int64_t l = 0; l < static_cast<int64_t>(layout_.windowed.size()); ++l) all_windowed &= layout_.layer_windowed(l);
+  // One set of masks when every layer is alike (Mistral, Llama); two when layers alternate (Gemma).
+  groups_ = build_groups(batch, all_windowed ? layout_.window : 0);
+  if (!all_windowed && layout_.any_windowed()) window_groups_ = build_groups(batch, layout_.window);
+  // The soft-capped path always takes a mask: give plain causal groups theirs once, not per layer.
+  if (layout_.softcap > 0)
+    for (auto* set : {&groups_, &window_groups_})
+      for (auto& g : *set)
+        if (!g.mask.defined()) g.mask = causal_mask(g.length, batch.input_ids.device());
+}
+
+std::vector<PackedAttention::Group> PackedAttention::build_groups(const PackedBatch& batch, int64_t sliding_window) {
+  std::vector<Group> groups;
   // Masks are decided on the host once per batch, then reused by every layer.
   at::Tensor branch = batch.branch_ids.to(torch::kCPU).contiguous();
   at::Tensor pos = batch.position_ids.to(torch::kCPU).contiguous();
@@ -36,24 +66,29 @@ PackedAttention::PackedAttention(const PackedBatch& batch, int64_t sliding_windo
       }
       group.mask = mask.to(device);
     }
-    groups_.push_back(std::move(group));
+    groups.push_back(std::move(group));
   }
+  return groups;
 }
 
 at::Tensor PackedAttention::attend(int64_t layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
   const int64_t heads = q.size(1), kv_heads = k.size(1), head_dim = q.size(2);
+  const auto& groups = !window_groups_.empty() && layout_.layer_windowed(layer) ? window_groups_ : groups_;
+  const std::optional<double> scale = layout_.scale > 0 ? std::optional<double>(layout_.scale) : std::nullopt;
   std::vector<at::Tensor> outs;
-  outs.reserve(groups_.size());
-  for (const auto& g : groups_) {
+  outs.reserve(groups.size());
+  for (const auto& g : groups) {
     // [L, heads, d] -> [1, heads, L, d]
     auto qg = q.narrow(0, g.begin, g.length).transpose(0, 1).unsqueeze(0);
     auto kg = k.narrow(0, g.begin, g.length).transpose(0, 1).unsqueeze(0);
     auto vg = v.narrow(0, g.begin, g.length).transpose(0, 1).unsqueeze(0);
     at::Tensor o;
-    if (g.mask.defined())
-      o = at::scaled_dot_product_attention(qg, kg, vg, g.mask, 0.0, false, std::nullopt, kv_heads != heads);
+    if (layout_.softcap > 0)
+      o = softcapped_attention(qg, kg, vg, g.mask, scale, layout_.softcap);
+    else if (g.mask.defined())
+      o = at::scaled_dot_product_attention(qg, kg, vg, g.mask, 0.0, false, scale, kv_heads != heads);
     else
-      o = at::scaled_dot_product_attention(qg, kg, vg, std::nullopt, 0.0, true, std::nullopt, kv_heads != heads);
+      o = at::scaled_dot_product_attention(qg, kg, vg, std::nullopt, 0.0, true, scale, kv_heads != heads);
     outs.push_back(o.squeeze(0).transpose(0, 1).reshape({g.length, heads * head_dim}));
   }
   return outs.size() == 1 ? outs[0] : at::cat(outs, 0);
@@ -68,10 +103,11 @@ CachedAttention::CachedAttention(int64_t layers, int64_t batch, int64_t kv_heads
   }
 }
 
-void CachedAttention::begin_step(int64_t step, at::Tensor mask) {
+void CachedAttention::begin_step(int64_t step, at::Tensor mask, at::Tensor window_mask) {
   if (past_ + step > keys_.at(0).size(2)) throw RangeError("generation: key/value cache capacity exceeded");
   step_ = step;
   mask_ = std::move(mask);
+  window_mask_ = std::move(window_mask);
 }
 
 at::Tensor CachedAttention::attend(int64_t layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
@@ -81,8 +117,12 @@ at::Tensor CachedAttention::attend(int64_t layer, const at::Tensor& q, const at:
   auto& vc = values_[layer];
   kc.narrow(2, past_, step_).copy_(k.view({batch_, step_, kv_heads, head_dim}).transpose(1, 2));
   vc.narrow(2, past_, step_).copy_(v.view({batch_, step_, kv_heads, head_dim}).transpose(1, 2));
-  auto o = at::scaled_dot_product_attention(qb, kc.narrow(2, 0, past_ + step_), vc.narrow(2, 0, past_ + step_), mask_,
-                                            0.0, false, std::nullopt, kv_heads != heads);
+  const at::Tensor& mask = layout_.layer_windowed(layer) && window_mask_.defined() ? window_mask_ : mask_;
+  const std::optional<double> scale = layout_.scale > 0 ? std::optional<double>(layout_.scale) : std::nullopt;
+  auto keys = kc.narrow(2, 0, past_ + step_), values = vc.narrow(2, 0, past_ + step_);
+  auto o = layout_.softcap > 0
+               ? softcapped_attention(qb, keys, values, mask, scale, layout_.softcap)
+               : at::scaled_dot_product_attention(qb, keys, values, mask, 0.0, false, scale, kv_heads != heads);
   return o.transpose(1, 2).reshape({batch_ * step_, heads * head_dim});
 }
 

@@ -1,5 +1,5 @@
 // Loading, saving, the packed forward entry points, gradient checkpointing and generation,
-// shared by every architecture (the architectures themselves are llama_model.cpp and gpt2_model.cpp).
+// shared by every architecture (the architectures themselves are llama_model.cpp, gemma_model.cpp and gpt2_model.cpp).
 #include "core/causal_lm.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -25,8 +25,12 @@ std::unique_ptr<CausalLM> CausalLM::load(const std::string& dir, c10::ScalarType
   if (dtype != torch::kFloat32 && dtype != torch::kBFloat16 && dtype != torch::kFloat16)
     throw ArgumentError("model dtype must be float32, bfloat16 or float16, got " + dtype_name(dtype));
   ModelConfig config = load_model_config(dir);
-  std::unique_ptr<CausalLM> model = config.arch == Architecture::Gpt2 ? make_gpt2_model(std::move(config), dtype, device)
-                                                                      : make_llama_model(std::move(config), dtype, device);
+  std::unique_ptr<CausalLM> model;
+  switch (config.arch) {
+    case Architecture::Gpt2: model = make_gpt2_model(std::move(config), dtype, device); break;
+    case Architecture::Gemma: model = make_gemma_model(std::move(config), dtype, device); break;
+    default: model = make_llama_model(std::move(config), dtype, device);
+  }
   model->load_weights(dir);
   return model;
 }
@@ -121,16 +125,25 @@ at::Tensor CausalLM::run_layer(const std::function<at::Tensor(const at::Tensor&)
 at::Tensor CausalLM::hidden_states(const PackedBatch& batch) {
   batch.validate(config_.vocab_size);
   PackedBatch b = batch.to(device_);
-  auto attention = std::make_shared<PackedAttention>(b, config_.sliding_window);
+  auto attention = std::make_shared<PackedAttention>(b, AttentionLayout::of(config_));
   return forward_rows(b.input_ids, b.position_ids, attention);
 }
 
-at::Tensor CausalLM::logits(const PackedBatch& batch) {
-  return at::linear(hidden_states(batch), lm_head_weight()).to(torch::kFloat32);
+at::Tensor CausalLM::logits(const PackedBatch& batch) { return output_logits(hidden_states(batch)); }
+
+at::Tensor CausalLM::output_logits(const at::Tensor& hidden_rows) {
+  auto z = at::linear(hidden_rows, lm_head_weight());
+  // Soft-capped in the model dtype, then float32, as transformers does (a bf16 ulp near the cap).
+  const double cap = config_.final_softcap;
+  if (cap > 0) z = at::tanh(z / cap) * cap;
+  return z.to(torch::kFloat32);
 }
 
-at::Tensor plain_token_logprobs(const at::Tensor& hidden_rows, const at::Tensor& weight, const at::Tensor& targets) {
-  auto logp = at::linear(hidden_rows, weight).to(torch::kFloat32).log_softmax(-1);
+at::Tensor plain_token_logprobs(const at::Tensor& hidden_rows, const at::Tensor& weight, const at::Tensor& targets,
+                                double softcap) {
+  auto z = at::linear(hidden_rows, weight).to(torch::kFloat32);
+  if (softcap > 0) z = at::tanh(z / softcap) * softcap;
+  auto logp = z.log_softmax(-1);
   return logp.gather(1, targets.unsqueeze(1)).squeeze(1);
 }
 
@@ -138,7 +151,8 @@ SequenceLogprobs sequence_logprobs(CausalLM& model, const PackedBatch& batch) {
   at::Tensor hidden = model.hidden_states(batch);
   auto dev = hidden.device();
   auto rows = batch.score_rows.to(dev), targets = batch.score_targets.to(dev), seq = batch.score_seq.to(dev);
-  at::Tensor token_lp = plain_token_logprobs(hidden.index_select(0, rows), model.lm_head_weight(), targets);
+  at::Tensor token_lp =
+      plain_token_logprobs(hidden.index_select(0, rows), model.lm_head_weight(), targets, model.config().final_softcap);
   SequenceLogprobs out;
   out.sum = torch::zeros({batch.num_sequences}, token_lp.options()).index_add(0, seq, token_lp);
   out.count = at::bincount(seq, {}, batch.num_sequences).to(torch::kInt64);
@@ -228,26 +242,29 @@ std::vector<std::vector<int64_t>> CausalLM::generate(const std::vector<std::vect
                                                  torch::TensorOptions().dtype(dtype_).device(device_));
   // mask[b, 0, i, j]: query i of this step may see slot j (a real token at or before it). Every
   // query also sees itself, so padding rows never have an empty softmax.
-  auto step_mask = [&](int64_t past, int64_t step) {
+  const AttentionLayout layout = AttentionLayout::of(config_);
+  cache->set_layout(layout);
+  // Slots are consecutive positions of each row, so slot distance is position distance.
+  auto step_mask = [&](int64_t past, int64_t step, int64_t window) {
     auto q_slot = torch::arange(past, past + step, cpu_i64).view({step, 1});
     auto k_slot = torch::arange(past + step, cpu_i64).view({1, past + step});
     auto sees = k_slot <= q_slot;
-    if (config_.sliding_window > 0) sees = sees & ((q_slot - k_slot) < config_.sliding_window);
+    if (window > 0) sees = sees & ((q_slot - k_slot) < window);
     auto m = (valid.narrow(1, 0, past + step).view({B, 1, 1, past + step}) & sees) | (k_slot == q_slot);
     return m.to(device_);
   };
-  at::Tensor W = lm_head_weight();
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(opts.seed);
   std::vector<bool> done(B, false);
 
   at::Tensor step_ids = ids, step_pos = pos;
   for (int64_t produced = 0; produced < opts.max_new_tokens; ++produced) {
     const int64_t step = step_ids.size(1), past = cache->past();
-    cache->begin_step(step, step_mask(past, step));
+    cache->begin_step(step, step_mask(past, step, 0),
+                      layout.any_windowed() ? step_mask(past, step, layout.window) : at::Tensor());
     at::Tensor hidden = forward_rows(step_ids.reshape(-1).to(device_), step_pos.reshape(-1).to(device_), cache);
     cache->end_step();
     at::Tensor last = hidden.view({B, step, -1}).select(1, step - 1);
-    at::Tensor next = pick_tokens(at::linear(last, W).to(torch::kFloat32).cpu(), opts, gen);
+    at::Tensor next = pick_tokens(output_logits(last).cpu(), opts, gen);
     auto next_acc = next.accessor<int64_t, 1>();
     bool all_done = true;
     for (int64_t b = 0; b < B; ++b) {

@@ -1,4 +1,4 @@
-// Decoder-only language models (Llama, Mistral, Qwen2, GPT-2) loaded from Hugging Face
+// Decoder-only language models (Llama, Mistral, Qwen2/3, Phi-3, Gemma 2/3, GPT-2) loaded from Hugging Face
 // checkpoints (config.json + safetensors). The forward runs on packed batches (packed_batch.h):
 // every linear layer sees the whole [T, hidden] matrix and only attention looks at groups.
 #pragma once
@@ -61,6 +61,8 @@ class CausalLM {
                                              const GenerationOptions& opts);
   // [T, vocab] float32 logits of every packed row (tests, small inputs).
   at::Tensor logits(const PackedBatch& batch);
+  // float32 logits of hidden rows [N, hidden], soft-capped when the config says so (Gemma 2).
+  at::Tensor output_logits(const at::Tensor& hidden_rows);
 
   // The model body: token rows -> hidden rows after the final norm. `input_ids`/`position_ids`
   // are [N] int64 on the model's device. `attention` is shared because a checkpointed layer
@@ -94,6 +96,7 @@ class CausalLM {
 
 std::unique_ptr<CausalLM> make_llama_model(ModelConfig config, c10::ScalarType dtype, c10::Device device);
 std::unique_ptr<CausalLM> make_gpt2_model(ModelConfig config, c10::ScalarType dtype, c10::Device device);
+std::unique_ptr<CausalLM> make_gemma_model(ModelConfig config, c10::ScalarType dtype, c10::Device device);
 
 struct SequenceLogprobs {
   at::Tensor sum;    // [S] float32: sum of log p(score_targets) per scored sequence
@@ -104,6 +107,7 @@ SequenceLogprobs sequence_logprobs(CausalLM& model, const PackedBatch& batch);
 // log p(target) of each row: log_softmax(hidden_rows @ weight^T) gathered at targets, float32 [N].
 // The plain reference path: it materialises [N, vocab] logits. A chunked fused kernel
 // (token_logprobs.h) replaces it in training.
-at::Tensor plain_token_logprobs(const at::Tensor& hidden_rows, const at::Tensor& weight, const at::Tensor& targets);
+at::Tensor plain_token_logprobs(const at::Tensor& hidden_rows, const at::Tensor& weight, const at::Tensor& targets,
+                                double softcap = 0);
 
 }  // namespace rdpo

@@ -18,10 +18,11 @@ Value Value::boolean(bool b) {
   v.bool_ = b;
   return v;
 }
-Value Value::number(double d) {
+Value Value::number(double d, std::string literal) {
   Value v;
   v.type_ = Type::Number;
   v.number_ = d;
+  v.string_ = std::move(literal);  // a number's spelling; strings use the same member
   return v;
 }
 Value Value::string(std::string s) {
@@ -154,7 +155,7 @@ void Value::dump_to(std::string& out, int indent, int depth) const {
   switch (type_) {
     case Type::Null: out += "null"; break;
     case Type::Bool: out += bool_ ? "true" : "false"; break;
-    case Type::Number: out += format_number(number_); break;
+    case Type::Number: out += string_.empty() ? format_number(number_) : string_; break;
     case Type::String: out += quote(string_); break;
     case Type::Array: {
       out += '[';
@@ -232,7 +233,7 @@ class Parser {
       case 'f': expect_word("false"); return Value::boolean(false);
       case 'n': expect_word("null"); return Value();
       default:
-        if (*p_ == '-' || (*p_ >= '0' && *p_ <= '9')) return Value::number(number());
+        if (*p_ == '-' || (*p_ >= '0' && *p_ <= '9')) return number();
         fail(std::string("unexpected character '") + *p_ + "'");
     }
   }
@@ -291,7 +292,7 @@ class Parser {
     }
   }
 
-  double number() {
+  Value number() {
     const char* start = p_;
     if (*p_ == '-') ++p_;
     if (p_ >= end_ || !isdigit(*p_)) fail("expected a digit");
@@ -310,7 +311,8 @@ class Parser {
     }
     // strtod needs a terminated buffer; numbers are short.
     std::string text(start, p_);
-    return std::strtod(text.c_str(), nullptr);
+    const double d = std::strtod(text.c_str(), nullptr);
+    return Value::number(d, std::move(text));
   }
 
   static bool isdigit(char c) { return c >= '0' && c <= '9'; }

@@ -18,7 +18,9 @@ class Value {
 
   Value() = default;  // null
   static Value boolean(bool b);
-  static Value number(double d);
+  // `literal`: the number as the source spelled it, written back verbatim by dump() so a config
+  // we rewrite keeps 3.0 a float (transformers 5 rejects 3 for a float field) and 1e-05 as is.
+  static Value number(double d, std::string literal = {});
   static Value string(std::string s);
   static Value array(Array items = {});
   static Value object(Object members = {});

@@ -10,20 +10,26 @@
 
 namespace rdpo {
 
-enum class Architecture { Llama, Gpt2 };  // llama, mistral and qwen2 share the Llama block
+// llama, mistral, qwen2, qwen3 and phi3 share the Llama block; gemma2 and gemma3_text the Gemma block.
+enum class Architecture { Llama, Gpt2, Gemma };
 
 struct RopeConfig {
-  std::string type = "default";  // default | linear | llama3
+  std::string type = "default";  // default | linear | llama3 | longrope
   double theta = 10000.0;
   double factor = 1.0;
+  double partial_rotary_factor = 1.0;  // Phi-3/Phi-4-mini: only the first head_dim * factor dims rotate
   // llama3 only
   double low_freq_factor = 1.0;
   double high_freq_factor = 4.0;
-  int64_t original_max_position_embeddings = 8192;
+  int64_t original_max_position_embeddings = 8192;  // llama3, longrope
+  // longrope only (Phi-3.5, Phi-4-mini): per-frequency divisors for sequences up to / beyond
+  // original_max_position_embeddings, and the factor cos and sin are multiplied by.
+  std::vector<double> short_factor, long_factor;
+  double attention_factor = 1.0;
 };
 
 struct ModelConfig {
-  std::string model_type;  // llama | mistral | qwen2 | gpt2
+  std::string model_type;  // llama | mistral | qwen2 | qwen3 | phi3 | gemma2 | gemma3_text | gpt2
   Architecture arch = Architecture::Llama;
 
   int64_t vocab_size = 0;
@@ -43,6 +49,22 @@ struct ModelConfig {
   bool mlp_bias = false;
   int64_t sliding_window = 0;      // 0 = none (Mistral may set one)
   RopeConfig rope;
+
+  // Later architectures (Qwen3, Phi-3, Gemma 2/3). The defaults describe the Llama block.
+  bool qk_norm = false;             // RMSNorm over each head of q and k before rotation (Qwen3, Gemma 3)
+  bool fused_qkv = false;           // one qkv_proj and one gate_up_proj (Phi-3)
+  // Per layer: does it use sliding_window? Empty: every layer does when sliding_window > 0.
+  std::vector<bool> sliding_layers;
+  RopeConfig rope_local;            // rotary settings of sliding layers (Gemma 3); else equal to rope
+  double attn_scale = 0;            // softmax scale; 0 = 1/sqrt(head_dim) (Gemma: query_pre_attn_scalar^-1/2)
+  double attn_softcap = 0;          // 0 = none; else scores = cap * tanh(scores / cap) (Gemma 2)
+  double final_softcap = 0;         // 0 = none; the same on the output logits (Gemma 2)
+
+  // The window of layer l: sliding_window, or 0 when that layer attends globally.
+  int64_t layer_window(int64_t l) const {
+    if (sliding_window <= 0) return 0;
+    return sliding_layers.empty() || sliding_layers.at(static_cast<size_t>(l)) ? sliding_window : 0;
+  }
 
   int64_t bos_token_id = -1;
   std::vector<int64_t> eos_token_ids;

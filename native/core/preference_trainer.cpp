@@ -49,7 +49,7 @@ SequenceReduction score_sequences(CausalLM& model, const PackedBatch& batch, c10
   auto rows = hidden.index_select(0, batch.score_rows);
   weight = model.lm_head_weight();
   if (weight.scalar_type() != rows.scalar_type()) weight = weight.to(rows.scalar_type());
-  auto token_logps = fused_token_logprobs(rows, weight, batch.score_targets, chunk);
+  auto token_logps = fused_token_logprobs(rows, weight, batch.score_targets, chunk, model.config().final_softcap);
   return reduce_by_sequence(token_logps, batch.score_seq, batch.num_sequences);
 }
 

@@ -52,11 +52,17 @@ at::Tensor chunk_logits(const at::Tensor& hidden_rows, const at::Tensor& weight,
   return hidden_rows.slice(0, begin, end).matmul(weight.t()).to(at::kFloat);
 }
 
+// Final-logit soft-capping (Gemma 2), in place: z <- cap * tanh(z / cap). No-op when cap is 0.
+at::Tensor& softcap_(at::Tensor& logits, double cap) {
+  if (cap > 0) logits.div_(cap).tanh_().mul_(cap);
+  return logits;
+}
+
 // Chunked log p(target | row): forward keeps only each row's logsumexp; backward recomputes a
 // chunk's logits and forms d logp_i / d logits_i = onehot(t_i) − softmax(logits_i).
 struct FusedTokenLogprobs : public torch::autograd::Function<FusedTokenLogprobs> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& hidden_rows, const at::Tensor& weight,
-                            const at::Tensor& targets, int64_t chunk_size) {
+                            const at::Tensor& targets, int64_t chunk_size, double softcap) {
     const int64_t n = hidden_rows.size(0);
     auto f32 = hidden_rows.options().dtype(at::kFloat);
     at::Tensor logps = at::empty({n}, f32);
@@ -64,6 +70,7 @@ struct FusedTokenLogprobs : public torch::autograd::Function<FusedTokenLogprobs>
     for (int64_t begin = 0; begin < n; begin += chunk_size) {
       const int64_t end = std::min(n, begin + chunk_size);
       at::Tensor logits = chunk_logits(hidden_rows, weight, begin, end);        // [c, V] f32
+      softcap_(logits, softcap);
       at::Tensor chunk_lse = at::logsumexp(logits, 1);                           // log Σ_v e^{z_v}
       at::Tensor target_logit = logits.gather(1, targets.slice(0, begin, end).unsqueeze(1)).squeeze(1);
       logps.slice(0, begin, end).copy_(target_logit - chunk_lse);               // log p(t) = z_t − lse
@@ -71,6 +78,7 @@ struct FusedTokenLogprobs : public torch::autograd::Function<FusedTokenLogprobs>
     }
     ctx->save_for_backward({hidden_rows, weight, targets, lse});
     ctx->saved_data["chunk_size"] = chunk_size;
+    ctx->saved_data["softcap"] = softcap;
     return logps;
   }
 
@@ -81,6 +89,7 @@ struct FusedTokenLogprobs : public torch::autograd::Function<FusedTokenLogprobs>
     const at::Tensor& targets = saved[2];
     const at::Tensor& lse = saved[3];
     const int64_t chunk_size = ctx->saved_data["chunk_size"].toInt();
+    const double softcap = ctx->saved_data["softcap"].toDouble();
     const at::Tensor grad_logps = grad_outputs[0].to(at::kFloat);  // [N], dL/d logp_i
     const bool want_hidden = ctx->needs_input_grad(0);
     const bool want_weight = ctx->needs_input_grad(1);
@@ -94,31 +103,39 @@ struct FusedTokenLogprobs : public torch::autograd::Function<FusedTokenLogprobs>
       at::Tensor g = grad_logps.slice(0, begin, end).unsqueeze(1);            // [c, 1]
       // grad_logits = g · (onehot(t) − softmax(z)), built in place over the recomputed logits.
       at::Tensor grad_logits = chunk_logits(hidden_rows, weight, begin, end);  // z, [c, V] f32
+      at::Tensor capped_grad;  // d cap·tanh(z/cap) / dz = 1 − tanh², when soft-capped
+      if (softcap > 0) {
+        softcap_(grad_logits, softcap);
+        capped_grad = 1 - (grad_logits / softcap).square();
+      }
       grad_logits.sub_(lse.slice(0, begin, end).unsqueeze(1)).exp_().mul_(g).neg_();  // −g · softmax(z)
       grad_logits.scatter_add_(1, targets.slice(0, begin, end).unsqueeze(1), g);      // + g · onehot(t)
+      if (capped_grad.defined()) grad_logits.mul_(capped_grad);
       if (want_hidden)  // d/dh = grad_logits · W
         grad_hidden.slice(0, begin, end).copy_(grad_logits.to(weight.scalar_type()).matmul(weight));
       if (want_weight)  // d/dW = grad_logitsᵀ · h, accumulated over chunks
         grad_weight_f32.addmm_(grad_logits.t(), hidden_rows.slice(0, begin, end).to(at::kFloat));
     }
     at::Tensor grad_weight = want_weight ? grad_weight_f32.to(weight.scalar_type()) : at::Tensor();
-    return {grad_hidden, grad_weight, at::Tensor(), at::Tensor()};
+    return {grad_hidden, grad_weight, at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
 }  // namespace
 
-at::Tensor token_logprobs_unfused(const at::Tensor& hidden_rows, const at::Tensor& weight, const at::Tensor& targets) {
+at::Tensor token_logprobs_unfused(const at::Tensor& hidden_rows, const at::Tensor& weight, const at::Tensor& targets,
+                                  double softcap) {
   check_inputs(hidden_rows, weight, targets);
   at::Tensor logits = hidden_rows.matmul(weight.t()).to(at::kFloat);  // [N, V]
+  if (softcap > 0) logits = at::tanh(logits / softcap) * softcap;
   return at::log_softmax(logits, 1).gather(1, targets.unsqueeze(1)).squeeze(1);
 }
 
 at::Tensor fused_token_logprobs(const at::Tensor& hidden_rows, const at::Tensor& weight, const at::Tensor& targets,
-                                int64_t chunk_size) {
+                                int64_t chunk_size, double softcap) {
   check_inputs(hidden_rows, weight, targets);
   if (chunk_size <= 0) throw RangeError("fused_token_logprobs: chunk_size must be positive, got " + std::to_string(chunk_size));
-  return FusedTokenLogprobs::apply(hidden_rows, weight, targets, chunk_size);
+  return FusedTokenLogprobs::apply(hidden_rows, weight, targets, chunk_size, softcap);
 }
 
 SequenceReduction reduce_by_sequence(const at::Tensor& token_logps, const at::Tensor& score_seq, int64_t num_sequences) {

@@ -18,7 +18,9 @@ namespace rdpo {
 
 // Reference path, plain autograd: logits = hidden_rows · weightᵀ (matmul in the input dtype,
 // then float32), log_softmax, gather. Returns [N] float32. Keeps [N, V] logits for backward.
-at::Tensor token_logprobs_unfused(const at::Tensor& hidden_rows, const at::Tensor& weight, const at::Tensor& targets);
+// softcap > 0: the logits are first soft-capped, cap * tanh(z / cap) (Gemma 2's final_logit_softcapping).
+at::Tensor token_logprobs_unfused(const at::Tensor& hidden_rows, const at::Tensor& weight, const at::Tensor& targets,
+                                  double softcap = 0);
 
 // Same values and gradients as token_logprobs_unfused, chunked over rows (see the top of this
 // file). hidden_rows [N, H] and weight [V, H] must share a floating dtype (float32, bfloat16,
@@ -26,7 +28,7 @@ at::Tensor token_logprobs_unfused(const at::Tensor& hidden_rows, const at::Tenso
 // dtype; grad_weight accumulates over chunks in float32 and is cast once at the end.
 // Differentiable w.r.t. hidden_rows and weight; not twice differentiable.
 at::Tensor fused_token_logprobs(const at::Tensor& hidden_rows, const at::Tensor& weight, const at::Tensor& targets,
-                                int64_t chunk_size = 1024);
+                                int64_t chunk_size = 1024, double softcap = 0);
 
 // Per-sequence sums of token log-probs and token counts: sum[s] = Σ token_logps[i] over
 // score_seq[i] == s, count[s] = how many. Both [num_sequences] in token_logps' dtype (count as a

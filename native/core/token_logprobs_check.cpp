@@ -46,7 +46,7 @@ double max_rel_error(const at::Tensor& got, const at::Tensor& want) {
 }  // namespace
 
 FusedLogprobsErrors compare_fused_to_unfused(int64_t n, int64_t h, int64_t v, int64_t chunk, const std::string& dtype,
-                                            uint64_t seed, const std::string& device) {
+                                            uint64_t seed, const std::string& device, double softcap) {
   check_sizes(n, h, v, chunk);
   const c10::ScalarType type = parse_dtype(dtype);
   if (!at::isFloatingType(type)) throw ArgumentError("dtype must be a floating type, got " + dtype);
@@ -56,8 +56,8 @@ FusedLogprobsErrors compare_fused_to_unfused(int64_t n, int64_t h, int64_t v, in
   auto run = [&](bool fused) {
     at::Tensor hidden = p.hidden.detach().requires_grad_(true);
     at::Tensor weight = p.weight.detach().requires_grad_(true);
-    at::Tensor logps = fused ? fused_token_logprobs(hidden, weight, p.targets, chunk)
-                             : token_logprobs_unfused(hidden, weight, p.targets);
+    at::Tensor logps = fused ? fused_token_logprobs(hidden, weight, p.targets, chunk, softcap)
+                             : token_logprobs_unfused(hidden, weight, p.targets, softcap);
     auto grads = torch::autograd::grad({(logps * p.upstream).sum()}, {hidden, weight});
     return std::vector<at::Tensor>{logps.detach(), grads[0], grads[1]};
   };

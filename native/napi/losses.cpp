@@ -111,8 +111,9 @@ Napi::Value FusedLogprobsCheck(const Napi::CallbackInfo& info) {
   std::string dtype = opt_string(o, "dtype", "float32");
   int64_t seed = opt_int(o, "seed", 0, 0, int64_t(1) << 52);
   std::string device = opt_string(o, "device", "cpu");
+  double softcap = opt_number(o, "softcap", 0.0);
   return guarded(info.Env(), [&]() -> Napi::Value {
-    auto e = rdpo::compare_fused_to_unfused(n, h, v, chunk, dtype, static_cast<uint64_t>(seed), device);
+    auto e = rdpo::compare_fused_to_unfused(n, h, v, chunk, dtype, static_cast<uint64_t>(seed), device, softcap);
     auto r = Napi::Object::New(info.Env());
     r.Set("values", e.values);
     r.Set("gradHidden", e.grad_hidden);
