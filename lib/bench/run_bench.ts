@@ -1,5 +1,6 @@
 // `rdpo-native bench`: warm-up, N timed optimiser steps on the trainer path, and the numbers
 // (tokens/s, median step, MFU, peak RSS, peak accelerator memory) in BenchResult's shape.
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { loadNative } from '../native/load.js';
 import { packageVersion } from '../native/runtime.js';
@@ -29,6 +30,12 @@ export interface BenchOptions {
   beta: number;
   seed: number;
   threads?: number;
+  /**
+   * Write a Chrome trace of LibTorch's profiler here (reference pass and every step; the trace
+   * records the warm-up count so bench/profile_table.mjs leaves those steps out). Profiling slows
+   * the steps, so the figures of a profiled run are not throughput figures.
+   */
+  profile?: string;
   matmulSize?: number;
   matmulIterations?: number;
   onStep?: (index: number, seconds: number, warmup: boolean) => void;
@@ -48,7 +55,14 @@ export async function runBench(opts: BenchOptions, makeStepper: StepperFactory):
   const native = loadNative();
   if (opts.threads) native.setNumThreads(opts.threads);
   const n = matmulParams(readDecoderShape(opts.model));
-  const stepper = await makeStepper(opts);
+  if (opts.profile) native.startProfiler();
+  let stepper: Stepper;
+  try {
+    stepper = await makeStepper(opts);
+  } catch (e) {
+    if (opts.profile) native.stopProfiler(opts.profile);
+    throw e;
+  }
   let run;
   try {
     resetPeakDeviceMemory(opts.device);
@@ -59,6 +73,10 @@ export async function runBench(opts: BenchOptions, makeStepper: StepperFactory):
       ...(opts.onStep ? { onStep: opts.onStep } : {}),
     });
   } finally {
+    if (opts.profile) {
+      native.stopProfiler(opts.profile);
+      annotateTrace(opts.profile, { warmup: opts.warmup, steps: opts.steps, dtype: opts.dtype, batchSize: opts.batchSize, threads: native.runtimeInfo().intraOpThreads });
+    }
     stepper.close?.();
   }
   const peakCudaMb = peakDeviceMb(opts.device); // before the matmul peak allocates its own buffers
@@ -83,4 +101,11 @@ export async function runBench(opts: BenchOptions, makeStepper: StepperFactory):
     versions: { 'rdpo-native': packageVersion(), torch: info.torchVersion, node: process.version },
     loadAvg1m: os.loadavg()[0] ?? 0,
   });
+}
+
+/** Records the bench settings in the trace (a top-level key Chrome's viewer ignores) for bench/profile_table.mjs. */
+function annotateTrace(file: string, meta: Record<string, unknown>): void {
+  const trace = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  trace.rdpoBench = meta;
+  writeFileSync(file, JSON.stringify(trace));
 }

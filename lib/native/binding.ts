@@ -199,6 +199,10 @@ export interface NativeBinding {
   // runtime (native/napi/runtime_info.cpp)
   runtimeInfo(): RuntimeInfoRaw;
   setNumThreads(threads: number): void;
+  /** Starts LibTorch's profiler (CPU ops of every native call until stopProfiler). */
+  startProfiler(): void;
+  /** Stops it and writes a Chrome trace (JSON) to `file`. */
+  stopProfiler(file: string): void;
   measureMatmulPeak(size: number, iterations: number, dtype: NativeDtype, device: string): Promise<MatmulPeakRaw>;
   // accelerator state (native/napi/accelerator.cpp): memory stats are null and synchronize a no-op on cpu
   deviceMemoryStats(device: string): DeviceMemoryStatsRaw | null;

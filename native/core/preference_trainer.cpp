@@ -1,6 +1,7 @@
 #include "core/preference_trainer.h"
 
 #include <ATen/autocast_mode.h>
+#include <ATen/record_function.h>
 
 #include "core/errors.h"
 #include "core/safetensors.h"
@@ -84,6 +85,7 @@ PackedBatch leading_groups(const PackedBatch& batch, int64_t num_groups, int64_t
 
 std::pair<at::Tensor, at::Tensor> reference_logps(CausalLM& model, const PreferenceBatch& batch,
                                                   c10::ScalarType compute_dtype, int64_t logits_chunk) {
+  RECORD_USER_SCOPE("rdpo::reference");  // named phases for profiles (core/profiler.h); free when off
   check_batch(batch, model.config().vocab_size);
   torch::NoGradGuard no_grad;
   const int64_t B = batch.num_pairs;
@@ -109,11 +111,13 @@ PreferenceTrainer::PreferenceTrainer(CausalLM& policy, TrainerOptions options)
 
 StepMetrics PreferenceTrainer::accumulate(const PreferenceBatch& input, double scale) {
   if (!(scale > 0)) throw RangeError("accumulate: scale must be positive");
+  RECORD_USER_SCOPE("rdpo::forward_backward");
   torch::AutoGradMode grad_mode(true);
   return run(input, scale);
 }
 
 StepMetrics PreferenceTrainer::evaluate(const PreferenceBatch& input) {
+  RECORD_USER_SCOPE("rdpo::evaluate");
   torch::NoGradGuard no_grad;
   return run(input, 0.0);
 }
@@ -174,6 +178,7 @@ void PreferenceTrainer::load_optimizer_state(const std::string& file) {
 }
 
 double PreferenceTrainer::step(double lr, double max_grad_norm) {
+  RECORD_USER_SCOPE("rdpo::optimizer_step");
   double norm = clip_grad_norm(params_, max_grad_norm);
   optimizer_->step(lr);
   for (auto& p : params_) p.mutable_grad() = at::Tensor();

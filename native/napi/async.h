@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/profiler.h"
 #include "napi/errors.h"
 
 namespace rdpo::napi {
@@ -25,6 +26,7 @@ class PromiseWorker : public Napi::AsyncWorker {
 
  protected:
   void Execute() override {
+    rdpo::ProfiledThread profiled;  // joins RDPO_PROFILE / bench --profile traces, if one runs
     try {
       to_js_ = work_();
     } catch (...) {

@@ -1,7 +1,8 @@
-// runtimeInfo(), setNumThreads(n), measureMatmulPeak(...): what doctor and bench ask of the runtime.
+// runtimeInfo(), setNumThreads(n), measureMatmulPeak(...), start/stopProfiler: what doctor and bench ask of the runtime.
 #include <napi.h>
 
 #include "core/matmul_peak.h"
+#include "core/profiler.h"
 #include "core/runtime_info.h"
 #include "napi/args.h"
 #include "napi/async.h"
@@ -47,6 +48,24 @@ Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// startProfiler() / stopProfiler(file): a Chrome trace of LibTorch's profiler over the work between.
+Napi::Value StartProfiler(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    rdpo::start_profiler();
+    return env.Undefined();
+  });
+}
+
+Napi::Value StopProfiler(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string file = arg_string(info, 0, "file");
+  return guarded(env, [&]() -> Napi::Value {
+    rdpo::stop_profiler(file);
+    return env.Undefined();
+  });
+}
+
 // measureMatmulPeak(size, iterations, dtype, device) -> Promise<{flopsPerSec, seconds, ...}>
 Napi::Value MeasureMatmulPeak(const Napi::CallbackInfo& info) {
   int size = static_cast<int>(arg_int(info, 0, "size", 1, 32768));
@@ -71,6 +90,8 @@ Napi::Value MeasureMatmulPeak(const Napi::CallbackInfo& info) {
 void Export(Napi::Env env, Napi::Object exports) {
   exports.Set("runtimeInfo", Napi::Function::New(env, RuntimeInfoJs, "runtimeInfo"));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
+  exports.Set("startProfiler", Napi::Function::New(env, StartProfiler, "startProfiler"));
+  exports.Set("stopProfiler", Napi::Function::New(env, StopProfiler, "stopProfiler"));
   exports.Set("measureMatmulPeak", Napi::Function::New(env, MeasureMatmulPeak, "measureMatmulPeak"));
 }
 
