@@ -2,6 +2,7 @@
 // (tokens/s, median step, MFU, peak RSS, peak accelerator memory) in BenchResult's shape.
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import type { PerfOptionsRaw } from '../native/binding.js';
 import { loadNative } from '../native/load.js';
 import { packageVersion } from '../native/runtime.js';
 import { matmulParams, readDecoderShape } from './flops.js';
@@ -54,6 +55,17 @@ export type StepperFactory = (opts: BenchOptions) => Promise<Stepper>;
 export async function runBench(opts: BenchOptions, makeStepper: StepperFactory): Promise<BenchResult> {
   const native = loadNative();
   if (opts.threads) native.setNumThreads(opts.threads);
+  // Levers off/on for before/after figures, e.g. RDPO_PERF_OPTIONS='{"castWeightsOnce":false}'.
+  const perf = process.env.RDPO_PERF_OPTIONS;
+  if (perf) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(perf);
+    } catch {
+      throw new RangeError(`RDPO_PERF_OPTIONS is not JSON: ${perf} (e.g. '{"castWeightsOnce":false,"fusedRmsNorm":false}')`);
+    }
+    native.setPerfOptions(parsed as Partial<PerfOptionsRaw>);
+  }
   const n = matmulParams(readDecoderShape(opts.model));
   if (opts.profile) native.startProfiler();
   let stepper: Stepper;
@@ -75,7 +87,7 @@ export async function runBench(opts: BenchOptions, makeStepper: StepperFactory):
   } finally {
     if (opts.profile) {
       native.stopProfiler(opts.profile);
-      annotateTrace(opts.profile, { warmup: opts.warmup, steps: opts.steps, dtype: opts.dtype, batchSize: opts.batchSize, threads: native.runtimeInfo().intraOpThreads });
+      annotateTrace(opts.profile, { warmup: opts.warmup, steps: opts.steps, dtype: opts.dtype, batchSize: opts.batchSize, threads: native.runtimeInfo().intraOpThreads, levers: native.perfOptions() });
     }
     stepper.close?.();
   }
@@ -87,7 +99,8 @@ export async function runBench(opts: BenchOptions, makeStepper: StepperFactory):
     ...(opts.matmulIterations ? { iterations: opts.matmulIterations } : {}),
   });
   const info = native.runtimeInfo();
-  return summarize(run, {
+  const levers = native.perfOptions();
+  const result = summarize(run, {
     loss: opts.loss,
     dtype: opts.dtype,
     device: opts.device,
@@ -101,6 +114,7 @@ export async function runBench(opts: BenchOptions, makeStepper: StepperFactory):
     versions: { 'rdpo-native': packageVersion(), torch: info.torchVersion, node: process.version },
     loadAvg1m: os.loadavg()[0] ?? 0,
   });
+  return { ...result, perf_options: { ...levers } };
 }
 
 /** Records the bench settings in the trace (a top-level key Chrome's viewer ignores) for bench/profile_table.mjs. */

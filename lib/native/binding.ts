@@ -194,6 +194,11 @@ export interface DeviceMemoryStatsRaw {
   peakReservedBytes: number;
 }
 
+export interface PerfOptionsRaw {
+  castWeightsOnce: boolean;
+  fusedRmsNorm: boolean;
+}
+
 export interface NativeBinding {
   readonly abiVersion: number;
   // runtime (native/napi/runtime_info.cpp)
@@ -203,6 +208,9 @@ export interface NativeBinding {
   startProfiler(): void;
   /** Stops it and writes a Chrome trace (JSON) to `file`. */
   stopProfiler(file: string): void;
+  /** The performance levers' switches (native/core/perf_options.h); for A/B runs (bench/ab.mjs). */
+  perfOptions(): PerfOptionsRaw;
+  setPerfOptions(options: Partial<PerfOptionsRaw>): void;
   measureMatmulPeak(size: number, iterations: number, dtype: NativeDtype, device: string): Promise<MatmulPeakRaw>;
   // accelerator state (native/napi/accelerator.cpp): memory stats are null and synchronize a no-op on cpu
   deviceMemoryStats(device: string): DeviceMemoryStatsRaw | null;

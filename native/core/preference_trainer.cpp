@@ -3,6 +3,7 @@
 #include <ATen/autocast_mode.h>
 #include <ATen/record_function.h>
 
+#include "core/compute_weights.h"
 #include "core/errors.h"
 #include "core/safetensors.h"
 #include "core/token_logprobs.h"
@@ -43,11 +44,11 @@ SequenceReduction score_sequences(CausalLM& model, const PackedBatch& batch, c10
   at::Tensor weight;
   {
     AutocastScope autocast(model.device().type(), compute_dtype);
+    ComputeWeightsScope weights(model);  // cast-once 16-bit weights (core/compute_weights.h)
     hidden = model.hidden_states(batch);
   }
   auto rows = hidden.index_select(0, batch.score_rows);
-  weight = model.lm_head_weight();
-  if (weight.scalar_type() != rows.scalar_type()) weight = weight.to(rows.scalar_type());
+  weight = compute_weight(model, model.lm_head_weight(), rows.scalar_type());
   auto token_logps = fused_token_logprobs(rows, weight, batch.score_targets, chunk);
   return reduce_by_sequence(token_logps, batch.score_seq, batch.num_sequences);
 }
@@ -179,6 +180,7 @@ void PreferenceTrainer::load_optimizer_state(const std::string& file) {
 
 double PreferenceTrainer::step(double lr, double max_grad_norm) {
   RECORD_USER_SCOPE("rdpo::optimizer_step");
+  policy_.drop_compute_weights();  // stale once the masters move; frees them during the update
   double norm = clip_grad_norm(params_, max_grad_norm);
   optimizer_->step(lr);
   for (auto& p : params_) p.mutable_grad() = at::Tensor();

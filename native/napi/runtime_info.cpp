@@ -1,7 +1,9 @@
 // runtimeInfo(), setNumThreads(n), measureMatmulPeak(...), start/stopProfiler: what doctor and bench ask of the runtime.
 #include <napi.h>
 
+#include "core/errors.h"
 #include "core/matmul_peak.h"
+#include "core/perf_options.h"
 #include "core/profiler.h"
 #include "core/runtime_info.h"
 #include "napi/args.h"
@@ -66,6 +68,39 @@ Napi::Value StopProfiler(const Napi::CallbackInfo& info) {
   });
 }
 
+// perfOptions() / setPerfOptions({...}): the performance levers' switches (core/perf_options.h).
+Napi::Value PerfOptionsJs(const Napi::CallbackInfo& info) {
+  auto o = Napi::Object::New(info.Env());
+  const auto& p = rdpo::perf_options();
+  o.Set("castWeightsOnce", p.cast_weights_once);
+  o.Set("fusedRmsNorm", p.fused_rms_norm);
+  return o;
+}
+
+Napi::Value SetPerfOptions(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsObject()) throw rdpo::ArgumentError("setPerfOptions: pass an object such as {castWeightsOnce: false}");
+    auto o = info[0].As<Napi::Object>();
+    auto& p = rdpo::perf_options();
+    auto flag = [&](const char* key, bool& field) {
+      if (!o.Has(key)) return;
+      auto v = o.Get(key);
+      if (!v.IsBoolean()) throw rdpo::ArgumentError(std::string("setPerfOptions: ") + key + " must be true or false");
+      field = v.As<Napi::Boolean>().Value();
+    };
+    Napi::Array keys = o.GetPropertyNames();
+    for (uint32_t i = 0; i < keys.Length(); ++i) {
+      std::string k = keys.Get(i).ToString();
+      if (k != "castWeightsOnce" && k != "fusedRmsNorm")
+        throw rdpo::ArgumentError("setPerfOptions: unknown option '" + k + "' (known: castWeightsOnce, fusedRmsNorm)");
+    }
+    flag("castWeightsOnce", p.cast_weights_once);
+    flag("fusedRmsNorm", p.fused_rms_norm);
+    return env.Undefined();
+  });
+}
+
 // measureMatmulPeak(size, iterations, dtype, device) -> Promise<{flopsPerSec, seconds, ...}>
 Napi::Value MeasureMatmulPeak(const Napi::CallbackInfo& info) {
   int size = static_cast<int>(arg_int(info, 0, "size", 1, 32768));
@@ -92,6 +127,8 @@ void Export(Napi::Env env, Napi::Object exports) {
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("startProfiler", Napi::Function::New(env, StartProfiler, "startProfiler"));
   exports.Set("stopProfiler", Napi::Function::New(env, StopProfiler, "stopProfiler"));
+  exports.Set("perfOptions", Napi::Function::New(env, PerfOptionsJs, "perfOptions"));
+  exports.Set("setPerfOptions", Napi::Function::New(env, SetPerfOptions, "setPerfOptions"));
   exports.Set("measureMatmulPeak", Napi::Function::New(env, MeasureMatmulPeak, "measureMatmulPeak"));
 }
 
