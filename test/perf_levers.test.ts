@@ -20,7 +20,7 @@ test.after.always(() => {
 });
 
 let runs = 0;
-async function run(config: Partial<TrainConfigInput>, levers: { castWeightsOnce: boolean; fusedRmsNorm: boolean }): Promise<MetricsRow[]> {
+async function run(config: Partial<TrainConfigInput>, levers: { castWeightsOnce: boolean; fusedRmsNorm: boolean; prefixAttention: boolean }): Promise<MetricsRow[]> {
   native.setPerfOptions(levers);
   const rows: MetricsRow[] = [];
   try {
@@ -49,18 +49,24 @@ function compare(t: import('ava').ExecutionContext, a: MetricsRow[], b: MetricsR
 }
 
 test.serial('the levers are on by default', (t) => {
-  t.deepEqual(defaults, { castWeightsOnce: true, fusedRmsNorm: true });
+  t.deepEqual(defaults, { castWeightsOnce: true, fusedRmsNorm: true, prefixAttention: true });
   t.throws(() => native.setPerfOptions({ nope: true } as never), { message: /unknown option 'nope'/ });
 });
 
 test.serial('bf16: casting weights once per step gives the same steps as autocast casting per forward', async (t) => {
-  const off = await run({ dtype: 'bfloat16' }, { castWeightsOnce: false, fusedRmsNorm: true });
-  const on = await run({ dtype: 'bfloat16' }, { castWeightsOnce: true, fusedRmsNorm: true });
+  const off = await run({ dtype: 'bfloat16' }, { castWeightsOnce: false, fusedRmsNorm: true, prefixAttention: true });
+  const on = await run({ dtype: 'bfloat16' }, { castWeightsOnce: true, fusedRmsNorm: true, prefixAttention: true });
   compare(t, off, on, 1e-6);
 });
 
 test.serial('float32: the fused RMSNorm gives the same steps as the composite one, to float32 rounding', async (t) => {
-  const off = await run({ dtype: 'float32' }, { castWeightsOnce: true, fusedRmsNorm: false });
-  const on = await run({ dtype: 'float32' }, { castWeightsOnce: true, fusedRmsNorm: true });
+  const off = await run({ dtype: 'float32' }, { castWeightsOnce: true, fusedRmsNorm: false, prefixAttention: true });
+  const on = await run({ dtype: 'float32' }, { castWeightsOnce: true, fusedRmsNorm: true, prefixAttention: true });
+  compare(t, off, on, 2e-5);
+});
+
+test.serial('float32: prefix attention gives the same steps as the masked group attention, to float32 rounding', async (t) => {
+  const off = await run({ dtype: 'float32' }, { castWeightsOnce: true, fusedRmsNorm: true, prefixAttention: false });
+  const on = await run({ dtype: 'float32' }, { castWeightsOnce: true, fusedRmsNorm: true, prefixAttention: true });
   compare(t, off, on, 2e-5);
 });

@@ -197,6 +197,7 @@ export interface DeviceMemoryStatsRaw {
 export interface PerfOptionsRaw {
   castWeightsOnce: boolean;
   fusedRmsNorm: boolean;
+  prefixAttention: boolean;
 }
 
 export interface NativeBinding {

@@ -14,6 +14,10 @@ struct PerfOptions {
   // RMSNorm as one fused forward and one fused backward kernel instead of ~6 elementwise ops
   // (core/fused_norm.h).
   bool fused_rms_norm = true;
+  // Packed pair groups: the prompt and the chosen completion as one plain causal sequence, the
+  // rejected completion against the prompt's keys/values, instead of one masked attention over the
+  // whole group (core/attention.h). Same values up to float rounding.
+  bool prefix_attention = true;
 };
 
 PerfOptions& perf_options();

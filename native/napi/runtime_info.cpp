@@ -74,6 +74,7 @@ Napi::Value PerfOptionsJs(const Napi::CallbackInfo& info) {
   const auto& p = rdpo::perf_options();
   o.Set("castWeightsOnce", p.cast_weights_once);
   o.Set("fusedRmsNorm", p.fused_rms_norm);
+  o.Set("prefixAttention", p.prefix_attention);
   return o;
 }
 
@@ -92,11 +93,12 @@ Napi::Value SetPerfOptions(const Napi::CallbackInfo& info) {
     Napi::Array keys = o.GetPropertyNames();
     for (uint32_t i = 0; i < keys.Length(); ++i) {
       std::string k = keys.Get(i).ToString();
-      if (k != "castWeightsOnce" && k != "fusedRmsNorm")
-        throw rdpo::ArgumentError("setPerfOptions: unknown option '" + k + "' (known: castWeightsOnce, fusedRmsNorm)");
+      if (k != "castWeightsOnce" && k != "fusedRmsNorm" && k != "prefixAttention")
+        throw rdpo::ArgumentError("setPerfOptions: unknown option '" + k + "' (known: castWeightsOnce, fusedRmsNorm, prefixAttention)");
     }
     flag("castWeightsOnce", p.cast_weights_once);
     flag("fusedRmsNorm", p.fused_rms_norm);
+    flag("prefixAttention", p.prefix_attention);
     return env.Undefined();
   });
 }
