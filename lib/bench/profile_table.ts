@@ -100,7 +100,9 @@ export function breakdown(events: TraceEvent[], meta: ProfileMeta): PhaseBreakdo
   for (const e of events) {
     if (e.ph !== 'X' || e.cat === 'Trace' || e.name.startsWith('PyTorch Profiler')) continue;
     const key = `${e.pid}/${e.tid}`;
-    byThread.set(key, [...(byThread.get(key) ?? []), e]);
+    const list = byThread.get(key);
+    if (list) list.push(e);
+    else byThread.set(key, [e]);
   }
   // Every phase instance on any thread, in time order.
   const instances: Array<{ phase: Phase; node: Node }> = [];
