@@ -2,9 +2,19 @@
 // arenas (its mmap threshold grows to 32 MiB after the first frees) and keeps what is freed for
 // reuse. Native calls run on whichever libuv worker is free, so a training run spreads its large,
 // short-lived buffers over several arenas that each keep their share: peak RSS grows step after
-// step. Serving allocations of 128 KiB and more with mmap returns them to the system on free.
-// Measured on the 135M bench model, float32, batch of 2 pairs: peak RSS 3.7 GB → 2.5 GB, at
-// about 5% lower throughput (page faults on fresh buffers).
+// step (3.7 GB on the 135M bench model, float32, batch 2).
+//
+// First fix (until 2026-11-30): serve every allocation of 128 KiB or more with mmap, so frees go
+// back to the system: peak RSS 2.5 GB, but every large buffer of every step is then fresh memory,
+// page-faulted and zeroed by the kernel on first touch, and unmapped again on free. The profile
+// (docs/benchmarks.md) showed that cost hiding in the bf16 casts and the gradient frees.
+//
+// Now: one arena for all threads (so freed buffers are reused by whichever worker runs next,
+// without per-thread hoards) and a fixed 32 MiB mmap threshold (buffers below it are reused from
+// the heap; the largest — embedding-sized gradients, logits chunks — still come from mmap). Measured
+// (bf16, batch 2, one thread, separate processes interleaved): 3.46 → 2.39 CPU s per step, peak
+// RSS 2.67 → 2.85 GB.
+
 #pragma once
 #include <cstddef>
 
@@ -12,5 +22,7 @@ namespace rdpo {
 
 // Sets glibc's mmap threshold (bytes; a no-op elsewhere). Returns whether it applied.
 bool set_malloc_mmap_threshold(std::size_t bytes);
+// Caps glibc's number of malloc arenas (threads created later share them). Returns whether it applied.
+bool set_malloc_arena_max(int arenas);
 
 }  // namespace rdpo

@@ -17,7 +17,7 @@ struct PerfOptions {
   // Packed pair groups: the prompt and the chosen completion as one plain causal sequence, the
   // rejected completion against the prompt's keys/values, instead of one masked attention over the
   // whole group (core/attention.h). Same values up to float rounding.
-  bool prefix_attention = true;
+  bool prefix_attention = false;  // off: no faster on the bench pairs (docs/benchmarks.md, "Levers")
 };
 
 PerfOptions& perf_options();
