@@ -15,13 +15,4 @@ bool set_malloc_mmap_threshold(std::size_t bytes) {
 #endif
 }
 
-bool set_malloc_arena_max(int arenas) {
-#if defined(__GLIBC__) && defined(M_ARENA_MAX)
-  return arenas > 0 && mallopt(M_ARENA_MAX, arenas) == 1;
-#else
-  (void)arenas;
-  return false;
-#endif
-}
-
 }  // namespace rdpo

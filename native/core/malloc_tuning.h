@@ -9,11 +9,12 @@
 // page-faulted and zeroed by the kernel on first touch, and unmapped again on free. The profile
 // (docs/benchmarks.md) showed that cost hiding in the bf16 casts and the gradient frees.
 //
-// Now: one arena for all threads (so freed buffers are reused by whichever worker runs next,
-// without per-thread hoards) and a fixed 32 MiB mmap threshold (buffers below it are reused from
-// the heap; the largest — embedding-sized gradients, logits chunks — still come from mmap). Measured
-// (bf16, batch 2, one thread, separate processes interleaved): 3.46 → 2.39 CPU s per step, peak
-// RSS 2.67 → 2.85 GB.
+// Now: a fixed 32 MiB mmap threshold (buffers below it are reused from the heap; the largest —
+// embedding-sized gradients, logits chunks — still come from mmap), with every native call on one
+// compute thread (napi/compute_thread.h) so that one arena serves all steps. Measured on the bench
+// model (bf16, batch 2, one intra-op thread, separate processes interleaved): 3.46 → 2.39 CPU s
+// per step; peak RSS 2.67 → 2.79 GB (4.07 GB with the same threshold but calls spread over the
+// pool threads' arenas).
 
 #pragma once
 #include <cstddef>
@@ -22,7 +23,5 @@ namespace rdpo {
 
 // Sets glibc's mmap threshold (bytes; a no-op elsewhere). Returns whether it applied.
 bool set_malloc_mmap_threshold(std::size_t bytes);
-// Caps glibc's number of malloc arenas (threads created later share them). Returns whether it applied.
-bool set_malloc_arena_max(int arenas);
 
 }  // namespace rdpo

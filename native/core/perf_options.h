@@ -1,7 +1,7 @@
 // Switches for the performance levers of docs/benchmarks.md ("Levers, measured under load").
-// Each defaults to the setting that measured best; they exist so that bench/ab.mjs can compare
-// both settings step by step inside one process (robust to other load), and as a way back if a
-// lever misbehaves on some machine. Process-wide; read at the start of each native call.
+// Each defaults to the setting that measured best (A/B figures in docs/benchmarks.md). They exist
+// so that bench/ab.mjs can compare both settings step by step inside one process (robust to other
+// load), and as a way back if a lever misbehaves on some machine. Process-wide; read when used.
 #pragma once
 
 namespace rdpo {
@@ -10,7 +10,9 @@ struct PerfOptions {
   // bf16/fp16 compute: keep one low-precision copy of each matmul weight per optimiser step (or,
   // for a frozen reference model, for good) instead of autocast casting every weight in every
   // forward. Values are identical (the same round-to-nearest cast); see core/compute_weights.h.
-  bool cast_weights_once = true;
+  // Off: no faster in the bench once large buffers stopped being page-faulted afresh (core/
+  // malloc_tuning.h); it saves most with several micro-batches per optimiser step.
+  bool cast_weights_once = false;
   // RMSNorm as one fused forward and one fused backward kernel instead of ~6 elementwise ops
   // (core/fused_norm.h).
   bool fused_rms_norm = true;
