@@ -1,12 +1,25 @@
 #!/usr/bin/env node
 // `npm run bench`: rdpo-native's trainer against TRL's DPOTrainer on the same model, data and
-// settings, each run in a fresh process (so peak RSS is its own), for float32 and bfloat16; prints
-// the side-by-side table. --json prints the raw results and ratios; --record also rewrites the
-// "Training throughput vs TRL" section of docs/benchmarks.md (other sections are left as they are).
+// settings, each run in a fresh process (so peak RSS is its own), for float32 and bfloat16 and each
+// batch size; prints the side-by-side table. --json prints the raw results and ratios; --record also
+// rewrites the "Training throughput vs TRL" section of docs/benchmarks.md (other sections are left as
+// they are). --scaling instead sweeps sequence length and batch (see below).
 //
-//   node bench/run.mjs [--model DIR] [--data FILE] [--dtypes float32,bfloat16] [--batch-size 2]
-//                      [--max-length 1024] [--warmup 2] [--steps 5] [--threads N] [--precompute-ref] [--phases]
-//                      [--only ours|trl] [--python python3] [--json] [--record]
+//   node bench/run.mjs [--model DIR] [--data FILE] [--dtypes float32,bfloat16] [--batch 2,8]
+//                      [--repeats 2] [--max-wait 300] [--max-length 1024] [--warmup 2] [--steps 5]
+//                      [--threads N] [--precompute-ref] [--phases] [--only ours|trl] [--python python3]
+//                      [--json] [--record] [--record-busy]
+//   node bench/run.mjs --scaling [--seq-lens 256,512,1024,2048] [--scaling-batches 1,2,4,8,16]
+//                      [--scaling-batch 2] [--scaling-seq-len 256] [--dtypes bfloat16] [--record]
+//
+// Against being fooled by a busy machine (bench/side_by_side.mjs holds these rules):
+//  - the sides are interleaved, TRL, ours, TRL, ours … (--repeats pairs per dtype and batch), and
+//    each side counts its best run;
+//  - before each side starts, the 1-minute load average must fall to 0.5 per core (we wait up to
+//    --max-wait seconds: the previous side's own threads keep it up for a minute or two); it is
+//    recorded before and after each side;
+//  - a row where any side started above that load is "not a verdict", and --record refuses such
+//    rows unless --record-busy is given (then they are recorded, marked "not a verdict").
 //
 // Without --model/--data it uses bench/.cache/, generating the random-init SmolLM2-135M-shaped model
 // (bench/make_bench_model.py) and the HH-RLHF pairs (bench/make_bench_data.py) on first use.
@@ -17,6 +30,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { replaceMarkedBlock } from './doc_section.mjs';
+import { MAX_LOAD_PER_CORE, parseIntList, recordDecision, scalingPoints, schedule, summarizeRows, waitForQuiet } from './side_by_side.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SECTION = '## Training throughput vs TRL';
@@ -27,7 +41,16 @@ const { values: a } = parseArgs({
     model: { type: 'string' },
     data: { type: 'string' },
     dtypes: { type: 'string', default: 'float32,bfloat16' },
-    'batch-size': { type: 'string', default: '2' },
+    batch: { type: 'string' },
+    'batch-size': { type: 'string' },
+    repeats: { type: 'string', default: '2' },
+    'max-wait': { type: 'string', default: '300' },
+    scaling: { type: 'boolean', default: false },
+    'seq-lens': { type: 'string', default: '256,512,1024,2048' },
+    'scaling-batches': { type: 'string', default: '1,2,4,8,16' },
+    'scaling-batch': { type: 'string', default: '2' },
+    'scaling-seq-len': { type: 'string', default: '256' },
+    'record-busy': { type: 'boolean', default: false },
     'max-length': { type: 'string', default: '1024' },
     warmup: { type: 'string', default: '2' },
     steps: { type: 'string', default: '5' },
@@ -81,57 +104,60 @@ if (!a.data && !existsSync(data)) {
 }
 for (const [flag, p] of [['--model', path.join(model, 'config.json')], ['--data', data]]) if (!existsSync(p)) fail(`${flag}: ${p} does not exist`);
 
-const common = ['--model', model, '--data', data, '--batch-size', a['batch-size'], '--max-length', a['max-length'],
-  '--warmup', a.warmup, '--steps', a.steps, ...(a.threads ? ['--threads', a.threads] : []), '--json'];
-// Ours always precomputes reference log-probs (the trainer's design) and charges their time to the
-// steps; TRL forwards a second model copy each step unless --precompute-ref is given.
 
-const rows = [];
-for (const dtype of dtypes) {
-  const ours = a.only === 'trl' ? { skipped: true } : run(process.execPath, ['bin/rdpo-native.js', 'bench', ...common, '--dtype', dtype, ...(a.phases ? ['--phases'] : [])], `rdpo-native bench (${dtype})`);
-  const trl = a.only === 'ours' ? { skipped: true } : run(a.python, ['bench/trl_peer.py', ...common, '--dtype', dtype, ...(a['precompute-ref'] ? ['--precompute-ref'] : [])], `TRL peer (${dtype})`);
-  for (const side of [ours, trl]) if (side.error) log(`  ${side.error}`);
-  const o = ours.result, t = trl.result;
-  rows.push({
-    dtype,
-    ours: o ?? null,
-    trl: t ?? null,
-    errors: [ours.error, trl.error].filter(Boolean),
-    commands: [ours.command, trl.command].filter(Boolean),
-    speedup: o && t ? o.pair_tokens_per_sec / t.tokens_per_sec : null,
-    cpu_speedup: o?.pair_tokens_per_cpu_sec && t?.pair_tokens_per_cpu_sec ? o.pair_tokens_per_cpu_sec / t.pair_tokens_per_cpu_sec : null,
-    rss_ratio: o && t ? o.peak_rss_mb / t.peak_rss_mb : null,
-  });
+let batches, repeats, maxWait, seqLens, scalingBatches, scalingBatch, scalingSeqLen;
+try {
+  batches = parseIntList(a.batch ?? a['batch-size'] ?? '2', '--batch');
+  repeats = parseIntList(a.repeats, '--repeats')[0];
+  maxWait = parseIntList(a['max-wait'], '--max-wait', 0)[0];
+  seqLens = parseIntList(a['seq-lens'], '--seq-lens', 16);
+  scalingBatches = parseIntList(a['scaling-batches'], '--scaling-batches');
+  scalingBatch = parseIntList(a['scaling-batch'], '--scaling-batch')[0];
+  scalingSeqLen = parseIntList(a['scaling-seq-len'], '--scaling-seq-len', 16)[0];
+} catch (e) {
+  fail(e.message);
+}
+const cores = os.cpus().length;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// One side in a fresh process, the load average read before (after waiting for quiet) and after.
+async function runSide(side, dtype, batch, { dataFile = data, maxLength = a['max-length'], maxPromptLength } = {}) {
+  // TRL 1.16 has no separate prompt limit, so --max-prompt-length goes to ours only.
+  const common = ['--model', model, '--data', dataFile, '--batch-size', String(batch), '--max-length', String(maxLength),
+    ...(maxPromptLength ? ['--max-prompt-length', String(maxPromptLength)] : []),
+    '--warmup', a.warmup, '--steps', a.steps, ...(a.threads ? ['--threads', a.threads] : []), '--json', '--dtype', dtype];
+  const q = await waitForQuiet({ cores, maxWaitS: maxWait, loadavg: () => os.loadavg()[0], sleep });
+  if (q.waitedS) log(`  waited ${q.waitedS} s for the load average to settle (now ${q.load.toFixed(2)})`);
+  if (!q.quiet) log(`  load average ${q.load.toFixed(2)} is above ${(MAX_LOAD_PER_CORE * cores).toFixed(2)}: this side is not a verdict`);
+  const r = side === 'ours'
+    ? run(process.execPath, ['bin/rdpo-native.js', 'bench', ...common, ...(a.phases ? ['--phases'] : [])], `rdpo-native bench (${dtype}, batch ${batch})`)
+    : run(a.python, ['bench/trl_peer.py', ...common.filter((x, i, arr) => x !== '--max-prompt-length' && arr[i - 1] !== '--max-prompt-length'), ...(a['precompute-ref'] ? ['--precompute-ref'] : [])], `TRL peer (${dtype}, batch ${batch})`);
+  const loadAfter = os.loadavg()[0];
+  if (r.error) log(`  ${r.error}`);
+  return { side, dtype, batch, loadBefore: q.load, loadAfter, waitedS: q.waitedS, ...r };
 }
 
 const fmt = (x, digits = 0) => (x === null || x === undefined ? '—' : Number(x).toFixed(digits));
 const pct = (x) => (x === null || x === undefined ? '—' : `${(100 * x).toFixed(1)}%`);
 const mark = (ok) => (ok === null ? '' : ok ? ' ✓' : ' ✗');
-function table() {
-  const head = '| dtype | ours tokens/s | TRL tokens/s | ratio (target ≥ 2×) | per CPU-second ratio | ours peak RSS MB | TRL peak RSS MB | ratio (target ≤ 0.6×) | ours MFU | TRL MFU | load avg (ours / TRL) |';
-  const sep = '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
+const loads = (s) => (s ? s.loadsBefore.map((b, i) => `${b.toFixed(1)}→${s.loadsAfter[i].toFixed(1)}`).join(', ') : '—');
+
+function table(rows) {
+  const head = '| dtype | batch | ours tokens/s | TRL tokens/s | ratio (target ≥ 2×) | ours peak RSS MB | TRL peak RSS MB | ratio (target ≤ 0.6×) | ours MFU | ours hardware MFU | TRL MFU | load avg before→after (ours) | (TRL) | verdict |';
+  const sep = '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|';
   const body = rows.map((r) =>
-    `| ${r.dtype} | ${fmt(r.ours?.pair_tokens_per_sec, 1)} | ${fmt(r.trl?.tokens_per_sec, 1)} | ` +
+    `| ${r.dtype} | ${r.batch} | ${fmt(r.ours?.tokensPerSec, 1)} | ${fmt(r.trl?.tokensPerSec, 1)} | ` +
     `${r.speedup === null ? '—' : `${r.speedup.toFixed(2)}×${mark(r.speedup >= TARGET.speedup)}`} | ` +
-    `${r.cpu_speedup === null ? '—' : `${r.cpu_speedup.toFixed(2)}×`} | ` +
-    `${fmt(r.ours?.peak_rss_mb)} | ${fmt(r.trl?.peak_rss_mb)} | ` +
-    `${r.rss_ratio === null ? '—' : `${r.rss_ratio.toFixed(2)}×${mark(r.rss_ratio <= TARGET.rss)}`} | ` +
-    `${pct(r.ours?.mfu)} | ${pct(r.trl?.mfu)} | ${fmt(r.ours?.load_avg_1m, 1)} / ${fmt(r.trl?.load_avg_1m, 1)} |`);
+    `${fmt(r.ours?.peakRssMb)} | ${fmt(r.trl?.peakRssMb)} | ` +
+    `${r.rssRatio === null ? '—' : `${r.rssRatio.toFixed(2)}×${mark(r.rssRatio <= TARGET.rss)}`} | ` +
+    `${pct(r.ours?.best?.mfu)} | ${pct(r.ours?.best?.hardware_mfu)} | ${pct(r.trl?.best?.mfu)} | ${loads(r.ours)} | ${loads(r.trl)} | ` +
+    `${r.verdict ? 'verdict' : `**not a verdict** (${r.notVerdictReason})`} |`);
   return [head, sep, ...body].join('\n');
 }
 
-if (a.json) {
-  console.log(JSON.stringify({ machine: machine(), rows }, null, 2));
-} else {
-  console.log(table());
-  for (const r of rows) for (const e of r.errors) console.log(`\n${r.dtype}: ${e}`);
-}
-
 function machine() {
-  return { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, memory_gib: Math.round(os.totalmem() / 2 ** 30), platform: `${process.platform}-${process.arch}`, load_avg_1m: os.loadavg()[0] };
+  return { cpu: os.cpus()[0]?.model ?? 'unknown', cores, memory_gib: Math.round(os.totalmem() / 2 ** 30), platform: `${process.platform}-${process.arch}`, load_avg_1m: os.loadavg()[0] };
 }
-
-if (a.record) record();
 
 // What bench/make_bench_model.py wrote about the model, if it made it.
 function modelNote() {
@@ -141,40 +167,100 @@ function modelNote() {
   return `, made by bench/make_bench_model.py --preset ${m.preset} (random init, ${m.parameters.toLocaleString('en-US')} parameters; tokenizer ${m.tokenizer.replace(/ \(.*\)$/, '')})`;
 }
 
-function record() {
-  const any = rows.find((r) => r.ours || r.trl);
-  if (!any) fail('--record: no side produced a result; nothing to record');
+function writeSection(name, body) {
+  const file = path.join(root, 'docs', 'benchmarks.md');
+  const old = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
+  writeFileSync(file, replaceMarkedBlock(old, name, body, 'bench/run.mjs --record'));
+  log(`recorded in ${path.relative(root, file)}`);
+}
+
+function versionsOf(records) {
+  const trl = records.find((r) => r.side === 'trl' && r.result)?.result?.versions ?? {};
+  const ours = records.find((r) => r.side === 'ours' && r.result)?.result?.versions ?? {};
+  return Object.entries({ ...trl, ...ours }).map(([k, x]) => `${k} ${x}`).join(', ');
+}
+
+async function sideBySide() {
+  const records = [];
+  for (const s of schedule({ dtypes, batches, repeats, only: a.only })) records.push(await runSide(s.side, s.dtype, s.batch));
+  const rows = summarizeRows(records, { cores });
+  if (a.json) console.log(JSON.stringify({ machine: machine(), rows, runs: records.map(({ result, ...r }) => ({ ...r, result })) }, null, 2));
+  else {
+    console.log(table(rows));
+    for (const r of rows) for (const e of r.errors) console.log(`\n${e}`);
+  }
+  if (!a.record) return;
+  const decision = recordDecision(rows, { allowBusy: a['record-busy'] });
+  if (!decision.record) fail(decision.message);
+  if (decision.message) log(decision.message);
   const m = machine();
-  const v = { ...(rows.find((r) => r.trl)?.trl?.versions ?? {}), ...(rows.find((r) => r.ours)?.ours?.versions ?? {}) };
-  const s = rows.find((r) => r.ours ?? r.trl);
-  const first = s.ours ?? s.trl;
-  const lines = [
+  const first = records.find((r) => r.result)?.result;
+  if (!first) fail('--record: no side produced a result; nothing to record');
+  writeSection('trl-throughput', [
     SECTION,
     '',
     `Recorded ${new Date().toISOString().slice(0, 10)} by \`node bench/run.mjs --record\` (generated section: rerun to update).`,
     '',
-    `- Machine: ${m.cpu}, ${m.cores} cores, ${m.memory_gib} GiB, ${m.platform}; ${first.threads} intra-op threads; 1-minute load average at the end ${m.load_avg_1m.toFixed(1)} (a shared machine slows both sides alike; compare ratios).`,
-    `- Versions: ${Object.entries(v).map(([k, x]) => `${k} ${x}`).join(', ')}.`,
+    `- Machine: ${m.cpu}, ${m.cores} cores, ${m.memory_gib} GiB, ${m.platform}; ${first.threads} intra-op threads.`,
+    `- Versions: ${versionsOf(records)}.`,
     `- Model: \`${path.relative(root, model) || model}\` (${first.matmul_params.toLocaleString('en-US')} matmul parameters)${modelNote()}; data: \`${path.relative(root, data) || data}\` (bench/make_bench_data.py: HH-RLHF harmless-base test pairs of 262 ± 20 tokens), the first (warm-up + steps) × batch pairs in file order.`,
-    `- Settings: DPO (sigmoid, β 0.1), batch ${first.batch_size} pairs, ${first.warmup_steps} warm-up + ${first.steps} timed optimiser steps, max length ${a['max-length']}, reference: ours precomputes its log-probs (the reference model alone in memory; the time is charged to the steps), TRL ${rows.find((r) => r.trl)?.trl?.precompute_ref ? 'precomputes too (precompute_ref_log_probs, time prorated to the steps)' : 'forwards a second model copy each step (its default)'}; bfloat16 = autocast over float32 master weights on both sides.`,
-    '- Per CPU-second ratio: the same tokens over process CPU seconds (user + sys, all threads) instead of wall seconds, less disturbed by other load on a shared machine.',
-    '- Load avg: the 1-minute load average of the 2-core machine when each side finished. Other sessions share it; a side measured under a higher load is slowed, TRL more than ours (its many small ops suffer more from contended OpenMP barriers), so rows where the two loads differ much are not a fair ratio.',
-    '- The targets (≥ 2× tokens/s, ≤ 0.6× peak RSS) are meant for a quiet machine. When the load average is above the core count, TRL slows far more than ours so the tokens/s ratios then overstate the gap: rerun on a quiet machine for the verdict.',
-    '- tokens/s: non-pad tokens of the chosen and rejected sequences (prompt included) over the wall time of the timed steps, reference work included. MFU: (6·N per trained token + 2·N per reference-forwarded token) / time / a matmul peak of the same dtype measured in the same process; N = matmul parameters (decoder linears + LM head).',
+    `- Settings: DPO (sigmoid, β 0.1), ${first.warmup_steps} warm-up + ${first.steps} timed optimiser steps, max length ${a['max-length']}, reference: ours precomputes its log-probs (the reference model alone in memory; the time is charged to the steps), TRL ${records.find((r) => r.result && r.side === 'trl')?.result?.precompute_ref ? 'precomputes too (precompute_ref_log_probs, time prorated to the steps)' : 'forwards a second model copy each step (its default)'}; bfloat16 = autocast over float32 master weights on both sides.`,
+    `- Method: each side in a fresh process; sides interleaved (TRL, ours, TRL, ours: ${repeats} run(s) each per row); each side counts its best run's tokens/s and its lowest peak RSS. Before each side the 1-minute load average had to fall to ${MAX_LOAD_PER_CORE} per core (≤ ${(MAX_LOAD_PER_CORE * cores).toFixed(1)} here; waiting up to ${maxWait} s); the load columns give it before→after each run. A row where any side started above it is marked **not a verdict**: the README quotes verdict rows only.`,
+    '- tokens/s: non-pad tokens of the chosen and rejected sequences (prompt included) over the wall time of the timed steps, reference work included. MFU: (6·N per trained token + 2·N per reference-forwarded token) / time / a matmul peak of the same dtype measured in the same process; N = matmul parameters (decoder linears + LM head). Hardware MFU: the same over the rows actually computed (a shared prompt once).',
     '',
     'Commands:',
     '',
     '```sh',
-    ...rows.flatMap((r) => r.commands),
+    ...[...new Set(records.map((r) => r.command).filter(Boolean))],
     '```',
     '',
-    table(),
+    table(rows),
     '',
-  ];
-  for (const r of rows) for (const e of r.errors) lines.push(`- ${r.dtype}: ${e}`);
-  if (rows.some((r) => r.errors.length)) lines.push('');
-  const file = path.join(root, 'docs', 'benchmarks.md');
-  const old = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  writeFileSync(file, replaceMarkedBlock(old, 'trl-throughput', lines.join('\n'), 'bench/run.mjs --record'));
-  log(`recorded in ${path.relative(root, file)}`);
+    ...rows.flatMap((r) => r.errors.map((e) => `- ${e}`)),
+  ].join('\n'));
 }
+
+// Data whose every sequence (prompt + completion + EOS) is about `seqLen` tokens, made once.
+function scalingData(seqLen, pairs) {
+  const file = path.join(cache, `scaling-${seqLen}.jsonl`);
+  if (existsSync(file)) return file;
+  mkdirSync(cache, { recursive: true });
+  const r = spawnSync(a.python, ['bench/make_scaling_data.py', '--tokenizer', model, '--out', file, '--seq-len', String(seqLen), '--pairs', String(pairs)], { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) fail(`making the scaling data for --seq-lens ${seqLen} failed (see above)`);
+  return file;
+}
+
+async function scaling() {
+  const points = scalingPoints({ seqLens, batches: scalingBatches, fixedBatch: scalingBatch, fixedSeqLen: scalingSeqLen });
+  const steps = Number(a.warmup) + Number(a.steps);
+  const out = [];
+  for (const dtype of dtypes)
+    for (const p of points) {
+      const dataFile = scalingData(p.seqLen, steps * Math.max(...scalingBatches, scalingBatch));
+      const records = [];
+      for (const side of a.only ? [a.only] : ['trl', 'ours']) records.push(await runSide(side, dtype, p.batch, { dataFile, maxLength: p.seqLen + 8, maxPromptLength: p.seqLen }));
+      const [row] = summarizeRows(records, { cores });
+      out.push({ ...p, row });
+    }
+  const head = '| dtype | sweep | seq len | batch | ours tokens/s | TRL tokens/s | ratio | ours peak RSS MB | TRL peak RSS MB | ratio | verdict |';
+  const sep = '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|';
+  const body = out.map(({ sweep, seqLen, batch, row: r }) =>
+    `| ${r.dtype} | ${sweep} | ${seqLen} | ${batch} | ${fmt(r.ours?.tokensPerSec, 1)} | ${fmt(r.trl?.tokensPerSec, 1)} | ${r.speedup === null ? '—' : `${r.speedup.toFixed(2)}×`} | ` +
+    `${fmt(r.ours?.peakRssMb)} | ${fmt(r.trl?.peakRssMb)} | ${r.rssRatio === null ? '—' : `${r.rssRatio.toFixed(2)}×`} | ${r.verdict ? 'verdict' : `not a verdict (${r.notVerdictReason})`} |`);
+  const tbl = [head, sep, ...body].join('\n');
+  if (a.json) console.log(JSON.stringify({ machine: machine(), points: out }, null, 2));
+  else console.log(tbl);
+  if (!a.record) return;
+  const decision = recordDecision(out.map((o) => o.row), { allowBusy: a['record-busy'] });
+  if (!decision.record) fail(decision.message);
+  const m = machine();
+  writeSection('scaling', [
+    '## Scaling with sequence length and batch',
+    '',
+    `Recorded ${new Date().toISOString().slice(0, 10)} by \`node bench/run.mjs --scaling --record\`: ${m.cpu}, ${m.cores} cores; the bench model; synthetic pairs (bench/make_scaling_data.py: HH-RLHF text cut so that prompt + completion + EOS ≈ the sequence length, half prompt); ${a.warmup} warm-up + ${a.steps} timed steps; one run per side (TRL first), each in a fresh process after the load settled (see the method above). Sequence-length sweep at batch ${scalingBatch} pairs, batch sweep at sequence length ${scalingSeqLen}.`,
+    '',
+    tbl,
+  ].join('\n'));
+}
+
+await (a.scaling ? scaling() : sideBySide());

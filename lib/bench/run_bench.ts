@@ -1,6 +1,8 @@
 // `rdpo-native bench`: warm-up, N timed optimiser steps on the trainer path, and the numbers
 // (tokens/s, median step, MFU, peak RSS, peak accelerator memory) in BenchResult's shape.
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import type { PerfOptionsRaw } from '../native/binding.js';
 import { loadNative } from '../native/load.js';
 import { packageVersion } from '../native/runtime.js';
 import { matmulParams, readDecoderShape } from './flops.js';
@@ -29,6 +31,12 @@ export interface BenchOptions {
   beta: number;
   seed: number;
   threads?: number;
+  /**
+   * Write a Chrome trace of LibTorch's profiler here (reference pass and every step; the trace
+   * records the warm-up count so bench/profile_table.mjs leaves those steps out). Profiling slows
+   * the steps, so the figures of a profiled run are not throughput figures.
+   */
+  profile?: string;
   matmulSize?: number;
   matmulIterations?: number;
   onStep?: (index: number, seconds: number, warmup: boolean) => void;
@@ -47,8 +55,26 @@ export type StepperFactory = (opts: BenchOptions) => Promise<Stepper>;
 export async function runBench(opts: BenchOptions, makeStepper: StepperFactory): Promise<BenchResult> {
   const native = loadNative();
   if (opts.threads) native.setNumThreads(opts.threads);
+  // Levers off/on for before/after figures, e.g. RDPO_PERF_OPTIONS='{"castWeightsOnce":false}'.
+  const perf = process.env.RDPO_PERF_OPTIONS;
+  if (perf) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(perf);
+    } catch {
+      throw new RangeError(`RDPO_PERF_OPTIONS is not JSON: ${perf} (e.g. '{"castWeightsOnce":false,"fusedRmsNorm":false}')`);
+    }
+    native.setPerfOptions(parsed as Partial<PerfOptionsRaw>);
+  }
   const n = matmulParams(readDecoderShape(opts.model));
-  const stepper = await makeStepper(opts);
+  if (opts.profile) native.startProfiler();
+  let stepper: Stepper;
+  try {
+    stepper = await makeStepper(opts);
+  } catch (e) {
+    if (opts.profile) native.stopProfiler(opts.profile);
+    throw e;
+  }
   let run;
   try {
     resetPeakDeviceMemory(opts.device);
@@ -59,6 +85,10 @@ export async function runBench(opts: BenchOptions, makeStepper: StepperFactory):
       ...(opts.onStep ? { onStep: opts.onStep } : {}),
     });
   } finally {
+    if (opts.profile) {
+      native.stopProfiler(opts.profile);
+      annotateTrace(opts.profile, { warmup: opts.warmup, steps: opts.steps, dtype: opts.dtype, batchSize: opts.batchSize, threads: native.runtimeInfo().intraOpThreads, levers: native.perfOptions() });
+    }
     stepper.close?.();
   }
   const peakCudaMb = peakDeviceMb(opts.device); // before the matmul peak allocates its own buffers
@@ -69,7 +99,8 @@ export async function runBench(opts: BenchOptions, makeStepper: StepperFactory):
     ...(opts.matmulIterations ? { iterations: opts.matmulIterations } : {}),
   });
   const info = native.runtimeInfo();
-  return summarize(run, {
+  const levers = native.perfOptions();
+  const result = summarize(run, {
     loss: opts.loss,
     dtype: opts.dtype,
     device: opts.device,
@@ -83,4 +114,12 @@ export async function runBench(opts: BenchOptions, makeStepper: StepperFactory):
     versions: { 'rdpo-native': packageVersion(), torch: info.torchVersion, node: process.version },
     loadAvg1m: os.loadavg()[0] ?? 0,
   });
+  return { ...result, perf_options: { ...levers } };
+}
+
+/** Records the bench settings in the trace (a top-level key Chrome's viewer ignores) for bench/profile_table.mjs. */
+function annotateTrace(file: string, meta: Record<string, unknown>): void {
+  const trace = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  trace.rdpoBench = meta;
+  writeFileSync(file, JSON.stringify(trace));
 }

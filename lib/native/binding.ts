@@ -213,12 +213,25 @@ export interface NativeTestingHooks {
   fusedLogprobsPeakMemory(options: { n: number; h: number; v: number; chunk?: number; fused: boolean; dtype?: NativeDtype }): Promise<{ peakBytes: number; seconds: number }>;
 }
 
+export interface PerfOptionsRaw {
+  castWeightsOnce: boolean;
+  fusedRmsNorm: boolean;
+  prefixAttention: boolean;
+}
+
 export interface NativeBinding {
   readonly abiVersion: number;
   readonly testing: NativeTestingHooks;
   // runtime (native/napi/runtime_info.cpp)
   runtimeInfo(): RuntimeInfoRaw;
   setNumThreads(threads: number): void;
+  /** Starts LibTorch's profiler (CPU ops of every native call until stopProfiler). */
+  startProfiler(): void;
+  /** Stops it and writes a Chrome trace (JSON) to `file`. */
+  stopProfiler(file: string): void;
+  /** The performance levers' switches (native/core/perf_options.h); for A/B runs (bench/ab.mjs). */
+  perfOptions(): PerfOptionsRaw;
+  setPerfOptions(options: Partial<PerfOptionsRaw>): void;
   measureMatmulPeak(size: number, iterations: number, dtype: NativeDtype, device: string): Promise<MatmulPeakRaw>;
   // accelerator state (native/napi/accelerator.cpp): memory stats are null and synchronize a no-op on cpu
   deviceMemoryStats(device: string): DeviceMemoryStatsRaw | null;

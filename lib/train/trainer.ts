@@ -288,6 +288,10 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
     return row;
   };
 
+  // RDPO_PROFILE=trace.json: a Chrome trace of LibTorch's profiler over the optimiser steps (keep
+  // --max-steps small: every op is recorded). Read it with bench/profile_table.mjs.
+  const profile = process.env.RDPO_PROFILE ? path.resolve(process.env.RDPO_PROFILE) : undefined;
+  if (profile) native.startProfiler();
   try {
     while (state.step < totalSteps) {
       if (hooks.signal?.aborted) {
@@ -362,6 +366,10 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
   } finally {
     progress.stop();
     metrics.close();
+    if (profile) {
+      native.stopProfiler(profile);
+      log(`profile written to ${profile}`);
+    }
     policy.dispose();
   }
 }

@@ -2,6 +2,7 @@
 
 #include "core/attention_softcap.h"
 #include "core/errors.h"
+#include "core/perf_options.h"
 
 namespace rdpo {
 
@@ -24,8 +25,9 @@ PackedAttention::PackedAttention(const PackedBatch& batch, AttentionLayout layou
   bool all_windowed = layout_.window > 0;
   for (int64_t l = 0; l < static_cast<int64_t>(layout_.windowed.size()); ++l) all_windowed &= layout_.layer_windowed(l);
   // One set of masks when every layer is alike (Mistral, Llama); two when layers alternate (Gemma).
-  groups_ = build_groups(batch, all_windowed ? layout_.window : 0);
-  if (!all_windowed && layout_.any_windowed()) window_groups_ = build_groups(batch, layout_.window);
+  const bool prefix = perf_options().prefix_attention && layout_.softcap == 0;
+  groups_ = build_groups(batch, all_windowed ? layout_.window : 0, prefix);
+  if (!all_windowed && layout_.any_windowed()) window_groups_ = build_groups(batch, layout_.window, prefix);
   // The soft-capped path always takes a mask: give plain causal groups theirs once, not per layer.
   if (layout_.softcap > 0)
     for (auto* set : {&groups_, &window_groups_})
@@ -33,7 +35,7 @@ PackedAttention::PackedAttention(const PackedBatch& batch, AttentionLayout layou
         if (!g.mask.defined()) g.mask = causal_mask(g.length, batch.input_ids.device());
 }
 
-std::vector<PackedAttention::Group> PackedAttention::build_groups(const PackedBatch& batch, int64_t sliding_window) {
+std::vector<PackedAttention::Group> PackedAttention::build_groups(const PackedBatch& batch, int64_t sliding_window, bool prefix) {
   std::vector<Group> groups;
   // Masks are decided on the host once per batch, then reused by every layer.
   at::Tensor branch = batch.branch_ids.to(torch::kCPU).contiguous();
@@ -65,10 +67,41 @@ std::vector<PackedAttention::Group> PackedAttention::build_groups(const PackedBa
         mask = mask & ((p.unsqueeze(1) - p.unsqueeze(0)) < sliding_window);
       }
       group.mask = mask.to(device);
+      if (several && !windowed && prefix) plan_prefix(group, br);
     }
     groups.push_back(std::move(group));
   }
   return groups;
+}
+
+void PackedAttention::plan_prefix(Group& g, const int32_t* br) {
+  // Only the layout the packer writes: trunk (branch 0) first, then branches 1, 2, ... each contiguous.
+  int64_t i = g.begin;
+  const int64_t end = g.begin + g.length;
+  while (i < end && br[i] == 0) ++i;
+  const int64_t trunk = i - g.begin;
+  if (trunk == 0) return;
+  std::vector<std::pair<int64_t, int64_t>> spans;  // begin, length
+  int32_t expect = 1;
+  while (i < end) {
+    if (br[i] != expect) return;
+    int64_t b = i;
+    while (i < end && br[i] == expect) ++i;
+    spans.emplace_back(b, i - b);
+    ++expect;
+  }
+  if (spans.size() < 2) return;
+  auto device = g.mask.device();
+  g.trunk_length = trunk;
+  g.prefix_length = trunk + spans[0].second;
+  for (size_t s = 1; s < spans.size(); ++s) {
+    const int64_t len = spans[s].second;
+    auto idx = torch::arange(len, torch::kInt64);
+    auto own = idx.unsqueeze(0) <= idx.unsqueeze(1);  // causal within the branch
+    auto mask = at::cat({torch::ones({len, trunk}, torch::kBool), own}, 1);
+    g.later.push_back({spans[s].first, len, mask.to(device)});
+  }
+  g.mask = at::Tensor();  // not needed in the prefix form
 }
 
 at::Tensor PackedAttention::attend(int64_t layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
@@ -77,7 +110,25 @@ at::Tensor PackedAttention::attend(int64_t layer, const at::Tensor& q, const at:
   const std::optional<double> scale = layout_.scale > 0 ? std::optional<double>(layout_.scale) : std::nullopt;
   std::vector<at::Tensor> outs;
   outs.reserve(groups.size());
+  const bool gqa = kv_heads != heads;
+  // [rows, heads, d] -> [1, heads, rows, d]
+  auto bhld = [](const at::Tensor& t, int64_t begin, int64_t len) { return t.narrow(0, begin, len).transpose(0, 1).unsqueeze(0); };
+  auto rows = [&](const at::Tensor& o, int64_t len) { return o.squeeze(0).transpose(0, 1).reshape({len, heads * head_dim}); };
   for (const auto& g : groups) {
+    if (g.prefix_length > 0) {
+      const int64_t P = g.prefix_length, T = g.trunk_length;
+      auto o = at::scaled_dot_product_attention(bhld(q, g.begin, P), bhld(k, g.begin, P), bhld(v, g.begin, P), std::nullopt,
+                                                0.0, true, scale, gqa);
+      outs.push_back(rows(o, P));
+      auto kt = k.narrow(0, g.begin, T), vt = v.narrow(0, g.begin, T);
+      for (const auto& b : g.later) {
+        auto kb = at::cat({kt, k.narrow(0, b.begin, b.length)}, 0).transpose(0, 1).unsqueeze(0);
+        auto vb = at::cat({vt, v.narrow(0, b.begin, b.length)}, 0).transpose(0, 1).unsqueeze(0);
+        auto ob = at::scaled_dot_product_attention(bhld(q, b.begin, b.length), kb, vb, b.mask, 0.0, false, scale, gqa);
+        outs.push_back(rows(ob, b.length));
+      }
+      continue;
+    }
     // [L, heads, d] -> [1, heads, L, d]
     auto qg = q.narrow(0, g.begin, g.length).transpose(0, 1).unsqueeze(0);
     auto kg = k.narrow(0, g.begin, g.length).transpose(0, 1).unsqueeze(0);

@@ -1,7 +1,9 @@
 // The two ways rows attend in this codebase:
 //  - PackedAttention: a packed batch, one scaled_dot_product_attention per group. A group with a
 //    single branch is plain causal (is_causal); one with several gets the trunk/branch mask
-//    "k <= q and (branch[k] == 0 or branch[k] == branch[q])", built once and shared by all layers.
+//    "k <= q and (branch[k] == 0 or branch[k] == branch[q])", built once and shared by all layers —
+//    or, in the prefix form, the trunk and first branch as one causal sequence and each later
+//    branch against the trunk's keys/values (same result, fewer score blocks; see Group).
 //  - CachedAttention: left-padded generation with a per-layer key/value cache.
 // Both take an AttentionLayout: which layers use the sliding window (Gemma alternates), the
 // softmax scale, and the optional tanh soft-capping of the scores (Gemma 2, computed eagerly
@@ -34,11 +36,24 @@ class PackedAttention : public AttentionKernel {
   at::Tensor attend(int64_t layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) override;
 
  private:
+  struct Branch {
+    int64_t begin, length;  // rows of the packed batch
+    at::Tensor mask;        // [length, trunk + length] bool: the whole trunk, then causal within the branch
+  };
   struct Group {
     int64_t begin, length;
     at::Tensor mask;  // [L, L] bool, undefined when the group is plain causal
+    // Prefix form (PerfOptions::prefix_attention), when the group is laid out [trunk | b1 | b2 ...]:
+    // trunk + b1 is one plain causal sequence (SDPA's fast causal path, upper blocks skipped), and
+    // each later branch attends to the trunk's keys/values and its own through a small mask.
+    int64_t prefix_length = 0;  // trunk + first branch; 0 when the prefix form does not apply
+    int64_t trunk_length = 0;
+    std::vector<Branch> later;
   };
-  static std::vector<Group> build_groups(const PackedBatch& batch, int64_t sliding_window);
+  // `prefix`: plan the prefix form where it applies (not with soft-capping, which needs the full mask).
+  static std::vector<Group> build_groups(const PackedBatch& batch, int64_t sliding_window, bool prefix);
+  // Switches `g` to the prefix form when its rows are laid out trunk first, then each branch.
+  static void plan_prefix(Group& g, const int32_t* branch_ids);
   std::vector<Group> groups_;         // every layer, or the global ones when layers differ
   std::vector<Group> window_groups_;  // the windowed layers when layers differ (Gemma); else empty
   AttentionLayout layout_;

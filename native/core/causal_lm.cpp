@@ -10,6 +10,7 @@
 #include <set>
 
 #include "core/attention.h"
+#include "core/compute_weights.h"
 #include "core/dtype.h"
 #include "core/errors.h"
 #include "core/safetensors.h"

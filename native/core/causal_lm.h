@@ -92,6 +92,17 @@ class CausalLM {
   c10::ScalarType dtype_;
   c10::Device device_;
   bool checkpointing_ = false;
+
+ public:
+  // Cast-once low-precision copies of the matmul weights (core/compute_weights.h). Dropped
+  // whenever the caller knows the masters are about to change, to give their memory back.
+  struct ComputeWeightCache;
+  void drop_compute_weights();
+
+ private:
+  std::unique_ptr<ComputeWeightCache> compute_cache_;
+  friend class ComputeWeightsScope;
+  friend at::Tensor compute_weight(CausalLM&, const at::Tensor&, c10::ScalarType);
 };
 
 std::unique_ptr<CausalLM> make_llama_model(ModelConfig config, c10::ScalarType dtype, c10::Device device);

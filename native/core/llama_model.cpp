@@ -13,6 +13,7 @@
 //
 // Rows are tokens of a packed batch ([N, hidden]); only attention knows about sequences.
 #include "core/causal_lm.h"
+#include "core/fused_norm.h"  // rms_norm: as transformers' LlamaRMSNorm, fused where it can be
 #include "core/rotary.h"
 
 namespace rdpo {
@@ -26,13 +27,6 @@ struct LlamaLayer {
   at::Tensor q_norm, k_norm;     // Qwen3: [head_dim]
   at::Tensor qkv_w, gate_up_w;   // Phi-3: [q_out + 2 kv_out, H] and [2 I, H]
 };
-
-// As transformers' LlamaRMSNorm: normalise in float32, cast back, then scale.
-at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
-  auto h = x.to(torch::kFloat32);
-  h = h * at::rsqrt(h.pow(2).mean(-1, /*keepdim=*/true) + eps);
-  return weight * h.to(x.scalar_type());
-}
 
 at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
   return b.defined() ? at::linear(x, w, b) : at::linear(x, w);

@@ -1,9 +1,11 @@
 #include "core/preference_trainer.h"
 
 #include <ATen/autocast_mode.h>
+#include <ATen/record_function.h>
 
 #include <cmath>
 
+#include "core/compute_weights.h"
 #include "core/errors.h"
 #include "core/safetensors.h"
 #include "core/token_logprobs.h"
@@ -44,11 +46,11 @@ SequenceReduction score_sequences(CausalLM& model, const PackedBatch& batch, c10
   at::Tensor weight;
   {
     AutocastScope autocast(model.device().type(), compute_dtype);
+    ComputeWeightsScope weights(model);  // cast-once 16-bit weights (core/compute_weights.h)
     hidden = model.hidden_states(batch);
   }
   auto rows = hidden.index_select(0, batch.score_rows);
-  weight = model.lm_head_weight();
-  if (weight.scalar_type() != rows.scalar_type()) weight = weight.to(rows.scalar_type());
+  weight = compute_weight(model, model.lm_head_weight(), rows.scalar_type());
   auto token_logps = fused_token_logprobs(rows, weight, batch.score_targets, chunk, model.config().final_softcap);
   return reduce_by_sequence(token_logps, batch.score_seq, batch.num_sequences);
 }
@@ -86,6 +88,7 @@ PackedBatch leading_groups(const PackedBatch& batch, int64_t num_groups, int64_t
 
 std::pair<at::Tensor, at::Tensor> reference_logps(CausalLM& model, const PreferenceBatch& batch,
                                                   c10::ScalarType compute_dtype, int64_t logits_chunk) {
+  RECORD_USER_SCOPE("rdpo::reference");  // named phases for profiles (core/profiler.h); free when off
   check_batch(batch, model.config().vocab_size);
   torch::NoGradGuard no_grad;
   const int64_t B = batch.num_pairs;
@@ -111,11 +114,13 @@ PreferenceTrainer::PreferenceTrainer(CausalLM& policy, TrainerOptions options)
 
 StepMetrics PreferenceTrainer::accumulate(const PreferenceBatch& input, double scale) {
   if (!(scale > 0)) throw RangeError("accumulate: scale must be positive");
+  RECORD_USER_SCOPE("rdpo::forward_backward");
   torch::AutoGradMode grad_mode(true);
   return run(input, scale);
 }
 
 StepMetrics PreferenceTrainer::evaluate(const PreferenceBatch& input) {
+  RECORD_USER_SCOPE("rdpo::evaluate");
   torch::NoGradGuard no_grad;
   return run(input, 0.0);
 }
@@ -176,6 +181,8 @@ void PreferenceTrainer::load_optimizer_state(const std::string& file) {
 }
 
 double PreferenceTrainer::step(double lr, double max_grad_norm) {
+  RECORD_USER_SCOPE("rdpo::optimizer_step");
+  policy_.drop_compute_weights();  // stale once the masters move; frees them during the update
   double norm = clip_grad_norm(params_, max_grad_norm);
   // A NaN/inf gradient would poison every weight and both Adam moments for good: skip the update
   // (the caller sees the non-finite norm and stops or moves on; see lib/train/trainer.ts).

@@ -1,6 +1,6 @@
-// Promise-returning work off the event loop. The work runs on a libuv pool thread; its
-// result is turned into JS values back on the main thread. Inputs borrowed from JS stay
-// pinned (referenced) until the promise settles.
+// Promise-returning work off the event loop. A libuv pool thread picks the work up and hands it
+// to the compute thread (napi/compute_thread.h); its result is turned into JS values back on the
+// main thread. Inputs borrowed from JS stay pinned (referenced) until the promise settles.
 #pragma once
 #include <napi.h>
 
@@ -8,6 +8,8 @@
 #include <memory>
 #include <vector>
 
+#include "core/profiler.h"
+#include "napi/compute_thread.h"
 #include "napi/errors.h"
 
 namespace rdpo::napi {
@@ -26,7 +28,11 @@ class PromiseWorker : public Napi::AsyncWorker {
  protected:
   void Execute() override {
     try {
-      to_js_ = work_();
+      // On the one compute thread (napi/compute_thread.h: one malloc arena for all steps).
+      run_on_compute_thread([this] {
+        rdpo::ProfiledThread profiled;  // joins RDPO_PROFILE / bench --profile traces, if one runs
+        to_js_ = work_();
+      });
     } catch (...) {
       error_ = capture_error(std::current_exception());
       failed_ = true;

@@ -1,7 +1,10 @@
-// runtimeInfo(), setNumThreads(n), measureMatmulPeak(...): what doctor and bench ask of the runtime.
+// runtimeInfo(), setNumThreads(n), measureMatmulPeak(...), start/stopProfiler: what doctor and bench ask of the runtime.
 #include <napi.h>
 
+#include "core/errors.h"
 #include "core/matmul_peak.h"
+#include "core/perf_options.h"
+#include "core/profiler.h"
 #include "core/runtime_info.h"
 #include "napi/args.h"
 #include "napi/async.h"
@@ -47,6 +50,59 @@ Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// startProfiler() / stopProfiler(file): a Chrome trace of LibTorch's profiler over the work between.
+Napi::Value StartProfiler(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    rdpo::start_profiler();
+    return env.Undefined();
+  });
+}
+
+Napi::Value StopProfiler(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string file = arg_string(info, 0, "file");
+  return guarded(env, [&]() -> Napi::Value {
+    rdpo::stop_profiler(file);
+    return env.Undefined();
+  });
+}
+
+// perfOptions() / setPerfOptions({...}): the performance levers' switches (core/perf_options.h).
+Napi::Value PerfOptionsJs(const Napi::CallbackInfo& info) {
+  auto o = Napi::Object::New(info.Env());
+  const auto& p = rdpo::perf_options();
+  o.Set("castWeightsOnce", p.cast_weights_once);
+  o.Set("fusedRmsNorm", p.fused_rms_norm);
+  o.Set("prefixAttention", p.prefix_attention);
+  return o;
+}
+
+Napi::Value SetPerfOptions(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsObject()) throw rdpo::ArgumentError("setPerfOptions: pass an object such as {castWeightsOnce: false}");
+    auto o = info[0].As<Napi::Object>();
+    auto& p = rdpo::perf_options();
+    auto flag = [&](const char* key, bool& field) {
+      if (!o.Has(key)) return;
+      auto v = o.Get(key);
+      if (!v.IsBoolean()) throw rdpo::ArgumentError(std::string("setPerfOptions: ") + key + " must be true or false");
+      field = v.As<Napi::Boolean>().Value();
+    };
+    Napi::Array keys = o.GetPropertyNames();
+    for (uint32_t i = 0; i < keys.Length(); ++i) {
+      std::string k = keys.Get(i).ToString();
+      if (k != "castWeightsOnce" && k != "fusedRmsNorm" && k != "prefixAttention")
+        throw rdpo::ArgumentError("setPerfOptions: unknown option '" + k + "' (known: castWeightsOnce, fusedRmsNorm, prefixAttention)");
+    }
+    flag("castWeightsOnce", p.cast_weights_once);
+    flag("fusedRmsNorm", p.fused_rms_norm);
+    flag("prefixAttention", p.prefix_attention);
+    return env.Undefined();
+  });
+}
+
 // measureMatmulPeak(size, iterations, dtype, device) -> Promise<{flopsPerSec, seconds, ...}>
 Napi::Value MeasureMatmulPeak(const Napi::CallbackInfo& info) {
   int size = static_cast<int>(arg_int(info, 0, "size", 1, 32768));
@@ -71,6 +127,10 @@ Napi::Value MeasureMatmulPeak(const Napi::CallbackInfo& info) {
 void Export(Napi::Env env, Napi::Object exports) {
   exports.Set("runtimeInfo", Napi::Function::New(env, RuntimeInfoJs, "runtimeInfo"));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
+  exports.Set("startProfiler", Napi::Function::New(env, StartProfiler, "startProfiler"));
+  exports.Set("stopProfiler", Napi::Function::New(env, StopProfiler, "stopProfiler"));
+  exports.Set("perfOptions", Napi::Function::New(env, PerfOptionsJs, "perfOptions"));
+  exports.Set("setPerfOptions", Napi::Function::New(env, SetPerfOptions, "setPerfOptions"));
   exports.Set("measureMatmulPeak", Napi::Function::New(env, MeasureMatmulPeak, "measureMatmulPeak"));
 }
 

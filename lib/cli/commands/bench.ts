@@ -23,6 +23,7 @@ interface BenchCliOptions {
   beta: string;
   seed: string;
   threads?: string;
+  profile?: string;
   matmulSize?: string;
   json?: boolean;
 }
@@ -61,6 +62,7 @@ export function parseBenchOptions(o: BenchCliOptions): BenchOptions {
     beta: positiveNumber(o.beta, '--beta'),
     seed: wholeNumber(o.seed, '--seed', 0),
     ...(o.threads !== undefined ? { threads: wholeNumber(o.threads, '--threads', 1) } : {}),
+    ...(o.profile ? { profile: path.resolve(o.profile) } : {}),
     ...(o.matmulSize !== undefined ? { matmulSize: wholeNumber(o.matmulSize, '--matmul-size', 16) } : {}),
   };
 }
@@ -84,6 +86,7 @@ export function registerBench(program: Command): void {
     .option('--beta <x>', 'DPO beta', '0.1')
     .option('--seed <n>', 'seed', '0')
     .option('--threads <n>', 'intra-op threads (default: LibTorch\'s)')
+    .option('--profile <file>', 'write a Chrome trace of LibTorch\'s profiler over the steps (default: $RDPO_PROFILE); see bench/profile_table.mjs', process.env.RDPO_PROFILE)
     .option('--matmul-size <n>', 'matrix size of the matmul peak measurement (default 1024 on CPU, 8192 on GPU)')
     .option('--json', 'print one JSON object')
     .action(async (o: BenchCliOptions) => {
