@@ -127,17 +127,7 @@ for (const arch of ARCHS) {
   test(`${arch}: the native model gives transformers' log-probs and greedy tokens`, async (t) => {
     const exp = expectedOf(arch);
     const out = await importOnce(arch);
-    let model: CausalLM;
-    try {
-      model = await CausalLM.load(out, { dtype: 'float32' });
-    } catch (err) {
-      const m = /model_type '([\w-]+)' is not supported[^\n]*/.exec(String((err as Error).message));
-      if (!m) throw err;
-      // The architectures land on the `archs` branch; until then the addon says so and this waits.
-      t.log(`skipped until the native core supports ${m[1]}: ${m[0]}`);
-      t.pass();
-      return;
-    }
+    const model = await CausalLM.load(out, { dtype: 'float32' });
     try {
       for (const s of exp.sequences) {
         const r = await model.sequenceLogprobs(packSequences([{ prompt: s.ids.slice(0, 1), completions: [s.ids.slice(1)] }]));

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../util/atomic_write.js';
-import { rationaleText, makeProblem } from './arithmetic_task.js';
+import { DEMO_TASK, rationaleText, makeProblem } from './arithmetic_task.js';
 import { DEMO_SCHEDULE, writeSeedPairs, type DemoJob, type DemoJobResult, type DemoSchedule } from './demo_jobs.js';
 import { writeDemoReport } from './demo_report.js';
 import { summarizeDemo, type DemoSummary } from './demo_summary.js';
@@ -137,7 +137,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const summaryPath = path.join(out, 'summary.json');
   writeFileAtomic(summaryPath, JSON.stringify(summary, null, 2) + '\n');
   const seconds = (Date.now() - started) / 1000;
-  const example = makeProblem(new SeededRandom(1), 19);
+  const example = makeProblem(new SeededRandom(1), DEMO_TASK.maxOperand);
   const reportPath = await writeDemoReport(out, { summary, results, schedule, seconds, rationaleExample: rationaleText(example, example.answer + 1) });
   return { outDir: out, reportPath, summaryPath, seconds, summary, results };
 }
