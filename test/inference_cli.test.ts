@@ -41,7 +41,7 @@ test('logprobs: sums over completion tokens (EOS included) equal transformers', 
   const data = join(dir, 'pairs.jsonl');
   writeFileSync(data, expected.logprobs.map((p) => JSON.stringify({ prompt: p.prompt, chosen: p.chosen, rejected: p.rejected }) + '\n').join(''));
   const out = join(dir, 'lp.jsonl');
-  const r = await runCli(['logprobs', '--model', model, '--data', data, '--out', out, '--format', 'plain', '--batch-size', '2']);
+  const r = await runCli(['logprobs', '--model', model, '--data', data, '--out', out, '--prompt-format', 'plain', '--batch-size', '2']);
   t.is(r.code, 0, r.stderr);
   const rows = readJsonl(out);
   t.is(rows.length, expected.logprobs.length);

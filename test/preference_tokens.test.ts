@@ -23,7 +23,7 @@ for (const name of ['gpt2-bpe', 'llama3-style', 'smollm2']) {
       // TRL's conversational rows hold the completion as a one-message list; ours hold its text.
       const text = (v: string | { content: string }[]) => (typeof v === 'string' ? v : v[0]!.content);
       const rows = c.rows.map((r) => ({ prompt: r.prompt, chosen: text(r.chosen), rejected: text(r.rejected) }));
-      const out = tokenizePreferences(tok, rows, { warn: (m) => warnings.push(m) });
+      const out = tokenizePreferences(tok, rows, { format: 'plain', warn: (m) => warnings.push(m) });
       t.is(out.pairs.length, c.rows.length);
       out.pairs.forEach((p, i) => {
         const e = c.expected[i]!;
@@ -40,12 +40,12 @@ for (const name of ['gpt2-bpe', 'llama3-style', 'smollm2']) {
 
 test('plain rows: completions end with EOS (appended once), BOS only where the tokenizer adds it', (t) => {
   const llama = Tokenizer.load(join(FIX, 'llama3-style'));
-  const r = tokenizePreferenceRow(llama, { prompt: 'Q: hi\nA:', chosen: ' yes', rejected: ` no${llama.eosToken}` }).pair!;
+  const r = tokenizePreferenceRow(llama, { prompt: 'Q: hi\nA:', chosen: ' yes', rejected: ` no${llama.eosToken}` }, { format: 'plain' }).pair!;
   t.is(r.promptIds[0], llama.bosTokenId!);
   t.is(r.chosenIds.at(-1), llama.eosTokenId!);
   t.is(r.rejectedIds.filter((id) => id === llama.eosTokenId).length, 1);
   const smol = Tokenizer.load(join(FIX, 'smollm2'));
-  const s = tokenizePreferenceRow(smol, { prompt: 'Q: hi\nA:', chosen: ' yes', rejected: ' no' }).pair!;
+  const s = tokenizePreferenceRow(smol, { prompt: 'Q: hi\nA:', chosen: ' yes', rejected: ' no' }, { format: 'plain' }).pair!;
   t.not(s.promptIds[0], smol.bosTokenId!);
   t.is(s.chosenIds.at(-1), smol.eosTokenId!);
 });

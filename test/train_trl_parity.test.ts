@@ -49,6 +49,8 @@ async function ours(loss: 'dpo' | 'orpo' | 'simpo', extra: Record<string, unknow
       out: path.join(tmp, loss),
       loss,
       ...extra,
+      // TRL's convention for text prompts (the parity fixture's rows are text).
+      promptFormat: 'plain',
       batchSize: fixture.pairs.length,
       maxSteps: 2,
       lr: fixture.optimizer.lr,
@@ -75,7 +77,7 @@ const METRICS = ['rewards/chosen', 'rewards/rejected', 'rewards/accuracies', 're
 
 test('plain-text tokenization equals what TRL trained on', (t) => {
   const tokenizer = Tokenizer.load(policyDir);
-  const { pairs } = tokenizePreferences(tokenizer, fixture.pairs, { maxLength: 4096, maxPromptLength: 4096 });
+  const { pairs } = tokenizePreferences(tokenizer, fixture.pairs, { format: 'plain', maxLength: 4096, maxPromptLength: 4096 });
   const mine = pairs.map((p) => ({ prompt_ids: p.promptIds, chosen_ids: p.chosenIds, rejected_ids: p.rejectedIds }));
   t.deepEqual(mine, fixture.dpo.token_ids);
   t.deepEqual(mine, fixture.orpo.token_ids);

@@ -58,6 +58,9 @@ export async function trainerStepper(opts: BenchOptions): Promise<Stepper> {
     maxLength: config.maxLength,
     maxPromptLength: config.maxPromptLength,
     rationale,
+    // TRL's conventions, so both sides of the benchmark score the same tokens.
+    promptFormat: 'plain',
+    truncationMode: 'keep_end',
   });
   const examples: ExampleWithId[] = [...data.train].sort((a, b) => fileIndex.get(a.id)! - fileIndex.get(b.id)!);
   if (examples.length < n) throw new Error(`${opts.data}: ${n - examples.length} of the first ${n} pairs were dropped by truncation; raise --max-length`);

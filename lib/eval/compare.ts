@@ -19,7 +19,7 @@ import type { PairwiseJudge } from './judge.js';
 import type { ModelLoadOptions } from './model.js';
 import type { PairwiseSummary } from './pairwise.js';
 import type { PreferenceEvalResult } from './preference_eval.js';
-import { loadPromptSet, pairPrompt, type PromptItem } from './prompts.js';
+import { loadPromptSet, pairPrompt, pairPromptItem, type PromptItem } from './prompts.js';
 import { runComparison, runGeneration, runPreferenceEval } from './run_eval.js';
 import { writeSweepReport } from '../report/sweep_report.js';
 
@@ -286,11 +286,10 @@ function dedupePrompts(pairs: readonly PreferencePair[], limit: number | undefin
   const seen = new Set<string>();
   const items: PromptItem[] = [];
   for (const p of pairs) {
-    const prompt = pairPrompt(p);
-    const key = JSON.stringify(prompt);
+    const key = JSON.stringify(pairPrompt(p));
     if (seen.has(key)) continue;
     seen.add(key);
-    items.push({ id: p.id, prompt });
+    items.push(pairPromptItem(p));
   }
   return limit === undefined ? items : selectSubset(items, { limit, seed });
 }

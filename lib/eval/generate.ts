@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { UsageError } from '../cli/usage_error.js';
 import type { ChatMessage } from '../data/schema.js';
 import { Journal } from '../rationales/journal.js';
-import { applyChatTemplate } from '../tokenize/chat_template.js';
+import { encodePrompt, type PromptFormat } from '../tokenize/prompt_format.js';
 import type { Conversation } from './judge_prompt.js';
 import type { LoadedModel } from './model.js';
 import type { PromptItem } from './prompts.js';
@@ -43,14 +43,12 @@ export interface GenerationStats {
   truncated: number;
 }
 
-function turns(prompt: Conversation): ChatMessage[] {
-  return typeof prompt === 'string' ? [{ role: 'user', content: prompt }] : [...prompt];
-}
-
-export function generationKey(modelDir: string, item: PromptItem, s: SamplingSettings): string {
-  const prompt = typeof item.prompt === 'string' ? item.prompt : item.prompt.map((m) => [m.role, m.content]);
+export function generationKey(modelDir: string, item: PromptItem, s: SamplingSettings, format: PromptFormat = 'chat'): string {
+  const text = typeof item.prompt === 'string' ? item.prompt : item.prompt.map((m) => [m.role, m.content]);
+  // A system text kept beside the prompt hashes as the leading system turn it renders as under chat.
+  const prompt = item.system === undefined ? text : [['system', item.system], ...(typeof text === 'string' ? [['user', text]] : text)];
   return createHash('sha256')
-    .update(JSON.stringify([resolve(modelDir), item.id, prompt, s.maxNewTokens, s.temperature, s.topP, s.topK ?? 0, s.seed]))
+    .update(JSON.stringify([resolve(modelDir), item.id, prompt, s.maxNewTokens, s.temperature, s.topP, s.topK ?? 0, s.seed, ...(format === 'plain' ? ['plain'] : [])]))
     .digest('hex');
 }
 
@@ -59,6 +57,8 @@ export interface GenerateOptions {
   prompts: readonly PromptItem[];
   outFile: string;
   sampling: SamplingSettings;
+  /** How prompts become tokens (tokenize/prompt_format.ts): the format the model was trained with. */
+  promptFormat: PromptFormat;
   /** Prompts per generate call. */
   batchSize?: number;
   log?: (line: string) => void;
@@ -80,11 +80,11 @@ export async function generateResponses(options: GenerateOptions): Promise<{ row
       const r = row as Partial<GenerationRow>;
       if (typeof r.key === 'string' && typeof r.response === 'string') done.set(r.key, r as GenerationRow);
     }
-    const keyed = options.prompts.map((item) => ({ item, key: generationKey(model.dir, item, sampling) }));
+    const keyed = options.prompts.map((item) => ({ item, key: generationKey(model.dir, item, sampling, options.promptFormat) }));
     const todo = keyed.filter((k) => !done.has(k.key));
     for (let start = 0; start < todo.length; start += batchSize) {
       const batch = todo.slice(start, start + batchSize);
-      const promptIds = batch.map(({ item }) => applyChatTemplate(model.tokenizer, turns(item.prompt), { addGenerationPrompt: true }));
+      const promptIds = batch.map(({ item }) => encodePrompt(model.tokenizer, item.prompt, options.promptFormat, item.system));
       const outputs = await model.lm.generate(promptIds, {
         maxNewTokens: sampling.maxNewTokens,
         temperature: sampling.temperature,

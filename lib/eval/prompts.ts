@@ -11,6 +11,16 @@ import type { Conversation } from './judge_prompt.js';
 export interface PromptItem {
   id: string;
   prompt: Conversation;
+  /**
+   * A preference pair's system text, kept apart from `prompt` as in training, so that generation
+   * encodes the prompt exactly as the trainer did (tokenize/prompt_format.ts).
+   */
+  system?: string;
+}
+
+/** A pair's prompt as a prompt item: the prompt as trained, the system text beside it. */
+export function pairPromptItem(pair: Pick<PreferencePair, 'id' | 'prompt' | 'system'>): PromptItem {
+  return { id: pair.id, prompt: pair.prompt, ...(pair.system !== undefined && pair.system.trim() !== '' ? { system: pair.system } : {}) };
 }
 
 /** A preference pair's prompt as a conversation, its system message first. */
@@ -82,7 +92,7 @@ export interface PromptSetOptions {
 /**
  * Reads a prompt set. Rows may carry `turns` (MT-Bench, Vicuna: the first turn is used),
  * `instruction` (+ `input`), `prompt` (text or messages) or `messages`; ids come from `id` or
- * `question_id`, else the row number. A file without such rows is read as preference data.
+ * `question_id` or `idx` (PandaLM), else the row number. A file without such rows is read as preference data.
  */
 export async function loadPromptSet(file: string, options: PromptSetOptions = {}): Promise<PromptItem[]> {
   const rows = readRows(file);
@@ -97,7 +107,7 @@ export async function loadPromptSet(file: string, options: PromptSetOptions = {}
         const where = `${file}:${i + 1}`;
         const prompt = promptOf(row, where);
         if (prompt === undefined) throw new UsageError(`${where}: no prompt (expected \`turns\`, \`instruction\`, \`prompt\` or \`messages\`)`);
-        const rawId = row.id ?? row.question_id;
+        const rawId = row.id ?? row.question_id ?? row.idx;
         const id = typeof rawId === 'string' || typeof rawId === 'number' ? String(rawId) : `row-${i + 1}`;
         if (seen.has(id)) throw new UsageError(`${where}: the id ${JSON.stringify(id)} appears twice; prompt ids must be unique`);
         seen.add(id);
@@ -110,11 +120,10 @@ export async function loadPromptSet(file: string, options: PromptSetOptions = {}
     const seen = new Set<string>();
     items = [];
     for (const pair of pairs) {
-      const prompt = pairPrompt(pair);
-      const key = JSON.stringify(prompt);
+      const key = JSON.stringify(pairPrompt(pair));
       if (seen.has(key)) continue;
       seen.add(key);
-      items.push({ id: pair.id, prompt });
+      items.push(pairPromptItem(pair));
     }
   }
   if (options.limit === undefined) return items;

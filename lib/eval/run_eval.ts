@@ -15,8 +15,27 @@ import { loadModel, type ModelLoadOptions } from './model.js';
 import { runPairwise, type PairwiseItem, type PairwiseSummary } from './pairwise.js';
 import { evaluatePreferences, type PreferenceEvalResult } from './preference_eval.js';
 import { loadPromptSet, type PromptItem } from './prompts.js';
+import { promptFormatFor, PromptFormatMismatch, type PromptFormatSetting } from '../tokenize/prompt_format.js';
 
 export const DEFAULT_SAMPLING: SamplingSettings = { maxNewTokens: 256, temperature: 0, topP: 0.95, seed: 0 };
+
+/**
+ * The paper's evaluation protocol (`eval --preset paper`): answers sampled with top-p 0.95 at
+ * temperature 1 within a 2,048-token budget (so verbosity is not capped), judged pairwise in both
+ * orders (3 queries each), an unparseable judgment counted in the total, ties half.
+ */
+export const PAPER_SAMPLING: SamplingSettings = { maxNewTokens: 2048, temperature: 1, topP: 0.95, seed: 0 };
+export const PAPER_JUDGE_REPEATS = 3;
+
+/** The format to prompt `modelDir` with; a mismatch with the trained one is a usage error. */
+function formatFor(modelDir: string, tokenizer: Parameters<typeof promptFormatFor>[1], setting: PromptFormatSetting | undefined) {
+  try {
+    return promptFormatFor(modelDir, tokenizer, setting ?? 'auto');
+  } catch (err) {
+    if (err instanceof PromptFormatMismatch) throw new UsageError(err.message);
+    throw err;
+  }
+}
 
 export interface HeldOutOptions {
   /** Split off this many pairs first (the same split `train --eval-size` and `compare` use) and score those. */
@@ -43,6 +62,10 @@ export interface PreferenceEvalRun extends HeldOutOptions {
   batchSize?: number;
   outDir: string;
   load?: ModelLoadOptions;
+  promptFormat?: PromptFormatSetting;
+  /** Tokenization limits (default: maxLength 1024, maxPromptLength 512). */
+  maxLength?: number;
+  maxPromptLength?: number;
   log?: (line: string) => void;
 }
 
@@ -57,6 +80,11 @@ export async function runPreferenceEval(o: PreferenceEvalRun): Promise<Preferenc
       pairs: o.pairs,
       ...(o.beta !== undefined ? { beta: o.beta } : {}),
       ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
+      tokenize: {
+        format: formatFor(o.modelDir, policy.tokenizer, o.promptFormat),
+        ...(o.maxLength !== undefined ? { maxLength: o.maxLength } : {}),
+        ...(o.maxPromptLength !== undefined ? { maxPromptLength: o.maxPromptLength } : {}),
+      },
       ...(o.log ? { warn: o.log } : {}),
     });
     mkdirSync(o.outDir, { recursive: true });
@@ -81,6 +109,7 @@ export interface GenerationRun {
   sampling: SamplingSettings;
   batchSize?: number;
   load?: ModelLoadOptions;
+  promptFormat?: PromptFormatSetting;
   log?: (line: string) => void;
 }
 
@@ -92,6 +121,7 @@ export async function runGeneration(o: GenerationRun): Promise<{ model: string; 
       prompts: o.prompts,
       outFile: o.outFile,
       sampling: o.sampling,
+      promptFormat: formatFor(o.modelDir, model.tokenizer, o.promptFormat),
       ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
       ...(o.log ? { log: o.log } : {}),
     });
@@ -119,6 +149,7 @@ export interface ComparisonRun {
   nameA?: string;
   nameB?: string;
   load?: ModelLoadOptions;
+  promptFormat?: PromptFormatSetting;
   concurrency?: number;
   interruption?: Interruption;
   log?: (line: string) => void;
@@ -136,6 +167,7 @@ async function sideRows(side: string, prompts: readonly PromptItem[] | undefined
     outFile: join(o.outDir, `generations-${label}.jsonl`),
     sampling: o.sampling,
     ...(o.load ? { load: o.load } : {}),
+    ...(o.promptFormat ? { promptFormat: o.promptFormat } : {}),
     ...(o.log ? { log: o.log } : {}),
   });
   return new Map(rows.map((r) => [r.id, r]));

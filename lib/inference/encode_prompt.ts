@@ -1,11 +1,9 @@
-// Token ids of a generation prompt: through the chat template (with the generation prompt) when the
-// model has one; otherwise a text prompt is encoded as is and a conversation uses the plain layout.
+// Token ids of a generation prompt, by the one prompt-format rule (tokenize/prompt_format.ts) and the
+// format the model was trained with when its directory records one.
 import type { ChatMessage } from '../data/schema.js';
 import type { Tokenizer } from '../tokenize/tokenizer.js';
-import { applyChatTemplate } from '../tokenize/chat_template.js';
+import { encodePrompt, type PromptFormat } from '../tokenize/prompt_format.js';
 
-export function encodeGenerationPrompt(tokenizer: Tokenizer, prompt: string | readonly ChatMessage[]): number[] {
-  if (typeof prompt === 'string' && tokenizer.chatTemplate === null) return tokenizer.encode(prompt);
-  const turns = typeof prompt === 'string' ? [{ role: 'user', content: prompt }] : prompt.map((m) => ({ role: m.role, content: m.content }));
-  return applyChatTemplate(tokenizer, turns, { addGenerationPrompt: true });
+export function encodeGenerationPrompt(tokenizer: Tokenizer, prompt: string | readonly ChatMessage[], format: PromptFormat): number[] {
+  return encodePrompt(tokenizer, prompt, format);
 }

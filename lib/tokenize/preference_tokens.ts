@@ -1,6 +1,10 @@
 // Preference pairs → token ids, with TRL's DPOTrainer conventions (checked against TRL's own
 // `_prepare_dataset` output in test/preference_tokens.test.ts):
 //
+// Which rows go through the chat template is decided by the one prompt-format rule (prompt_format.ts):
+// `chat` (the default for a tokenizer with a template) renders a text prompt as a user turn; `plain` is TRL's
+// convention, below.
+//
 // * Plain text rows: the EOS token text is appended to each completion unless it already ends with it;
 //   then `tok(prompt)`, `tok(prompt + chosen)`, `tok(prompt + rejected)` with the tokenizer's usual special
 //   tokens (so a Llama-3 BOS is there, a GPT-2/SmolLM2 tokenizer adds none).
@@ -12,7 +16,8 @@
 //   prompt is cut to that prefix. Such rows are counted and reported once per run.
 import type { ChatMessage } from '../data/schema.js';
 import type { Tokenizer } from './tokenizer.js';
-import { applyChatTemplate, type ChatTurn } from './chat_template.js';
+import { applyChatTemplate } from './chat_template.js';
+import { encodePrompt, plainPromptText, promptTurns, resolvePromptFormat, usesTemplate, type PromptFormatSetting } from './prompt_format.js';
 
 /** What the packing layer consumes: one trunk (the prompt) and two branches (completions, EOS included). */
 export interface TokenizedPair {
@@ -33,11 +38,11 @@ export type TruncationMode = 'keep_start' | 'keep_end';
 
 export interface PreferenceTokenizeOptions {
   /**
-   * `auto` (TRL): a message-list prompt goes through the chat template, a text prompt is plain text.
-   * `chat`: a text prompt becomes one user turn (for instruct models fed plain-text datasets).
-   * `plain`: never use the template (a message prompt is an error).
+   * The prompt-format rule (prompt_format.ts): `auto` (default) is `chat` when the tokenizer has a chat
+   * template, else `plain`; `chat` renders a text prompt as one user turn; `plain` is TRL's convention
+   * (text prompts as text, message lists through the template).
    */
-  format?: 'auto' | 'chat' | 'plain';
+  format?: PromptFormatSetting;
   /** Longest prompt + completion, in tokens. */
   maxLength?: number;
   /** When prompt + longer completion exceeds `maxLength`, the prompt is first cut to this many tokens. */
@@ -66,12 +71,6 @@ export function commonPrefixLength(a: readonly number[], b: readonly number[]): 
   let i = 0;
   while (i < n && a[i] === b[i]) i++;
   return i;
-}
-
-function asTurns(row: PreferenceRow): ChatTurn[] {
-  const turns: ChatTurn[] = typeof row.prompt === 'string' ? [{ role: 'user', content: row.prompt }] : row.prompt.map((m) => ({ role: m.role, content: m.content }));
-  if (row.system !== undefined && turns[0]?.role !== 'system') turns.unshift({ role: 'system', content: row.system });
-  return turns;
 }
 
 /** Split sequences that share a prompt into trunk + branches at their common prefix (TRL's rule). */
@@ -131,21 +130,17 @@ function checkOptions(opts: PreferenceTokenizeOptions): void {
 /** Tokenize one preference row (see the file comment for the conventions). */
 export function tokenizePreferenceRow(tokenizer: Tokenizer, row: PreferenceRow, opts: PreferenceTokenizeOptions = {}): TokenizedRowResult {
   checkOptions(opts);
-  const format = opts.format ?? 'auto';
-  const chat = format === 'chat' || (format === 'auto' && typeof row.prompt !== 'string');
-  let promptIds: number[];
+  const format = resolvePromptFormat(tokenizer, opts.format ?? 'auto');
+  const promptIds = encodePrompt(tokenizer, row.prompt, format, row.system);
   let sequences: number[][];
-  if (chat) {
-    const turns = asTurns(row);
-    promptIds = applyChatTemplate(tokenizer, turns, { addGenerationPrompt: true });
+  if (usesTemplate(row.prompt, format)) {
+    const turns = promptTurns(row.prompt, row.system);
     sequences = [row.chosen, row.rejected].map((c) => applyChatTemplate(tokenizer, [...turns, { role: 'assistant', content: c }]));
   } else {
-    if (typeof row.prompt !== 'string') throw new TypeError("format 'plain' needs a text prompt, got a list of messages");
-    const prompt = row.system !== undefined ? `${row.system}\n\n${row.prompt}` : row.prompt;
+    const prompt = plainPromptText(row.prompt as string, row.system);
     const eos = tokenizer.eosToken;
     if (eos === null) throw new TypeError(`${tokenizer.origin}: the tokenizer has no eos_token, which plain-text preference rows need`);
     const withEos = (c: string) => (c.endsWith(eos) ? c : c + eos);
-    promptIds = tokenizer.encode(prompt);
     sequences = [row.chosen, row.rejected].map((c) => tokenizer.encode(prompt + withEos(c)));
   }
   const split = splitAtCommonPrefix(tokenizer, promptIds, sequences);

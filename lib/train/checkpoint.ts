@@ -10,6 +10,8 @@ import type { NativeTrainer } from '../native/binding.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic_write.js';
 
 export interface TrainerState {
+  /** The prompt format the model was trained with (tokenize/prompt_format.ts); eval and generate read it. */
+  promptFormat?: 'chat' | 'plain';
   /** Optimiser steps done. */
   step: number;
   totalSteps: number;

@@ -5,6 +5,8 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import type { NativeTrainerOptions } from '../native/binding.js';
+import { PROMPT_FORMATS } from '../tokenize/prompt_format.js';
+import { PRESETS, applyPreset } from './presets.js';
 
 export const LOSSES = ['sft', 'dpo', 'rdpo', 'orpo', 'rorpo', 'simpo', 'rsimpo', 'rationale-only'] as const;
 export type LossName = (typeof LOSSES)[number];
@@ -21,6 +23,12 @@ export const TrainConfigSchema = z
     skipInvalid: z.boolean().default(false),
     limit: positiveInt.optional(),
     out: z.string().min(1).optional(),
+    /** A named set of defaults (presets.ts); explicit keys win over it. */
+    preset: z.enum(PRESETS).optional(),
+    /** The prompt-format rule (tokenize/prompt_format.ts); a run records the resolved chat/plain. */
+    promptFormat: z.enum(PROMPT_FORMATS).default('auto'),
+    /** Which end of an over-long prompt survives; auto: per dataset, as the authors' code (data/truncation.ts). */
+    truncationMode: z.enum(['auto', 'keep_start', 'keep_end']).default('auto'),
 
     loss: z.enum(LOSSES).default('rdpo'),
     dpoVariant: z.enum(['sigmoid', 'ipo', 'hinge', 'robust']).default('sigmoid'),
@@ -71,17 +79,26 @@ export type TrainConfig = z.output<typeof TrainConfigSchema> & {
   simpoMargin: number;
 };
 
-/** Per-loss defaults, as published (paper for RDPO/RORPO; SimPO paper for β/margin). */
-export function lossDefaults(loss: LossName): { beta: number; gamma: number; rationaleNorm: 'sum' | 'mean'; simpoMargin: number } {
+/**
+ * Per-loss defaults, as published. γ follows the rationale form: the paper's linear form −γ·log π(r)
+ * uses γ 2 (RDPO) and 10 (RORPO, on the per-token mean); the authors' code uses γ 0.1 for RDPO's
+ * −log σ(γ·log π(r)) (config/loss/rdpo.yaml) and 1.0 for RORPO (config/loss/rorpo-simple.yaml).
+ * SimPO's β 2 and margin 0.5 are the SimPO paper's with TRL's margin.
+ */
+export function lossDefaults(
+  loss: LossName,
+  rationaleForm: 'paper' | 'logsigmoid' = 'paper',
+): { beta: number; gamma: number; rationaleNorm: 'sum' | 'mean'; simpoMargin: number } {
+  const code = rationaleForm === 'logsigmoid';
   switch (loss) {
     case 'orpo':
     case 'rorpo':
-      return { beta: 0.1, gamma: 10, rationaleNorm: 'mean', simpoMargin: 0.5 };
+      return { beta: 0.1, gamma: code ? 1.0 : 10, rationaleNorm: 'mean', simpoMargin: 0.5 };
     case 'simpo':
     case 'rsimpo':
       return { beta: 2.0, gamma: 2, rationaleNorm: 'sum', simpoMargin: 0.5 };
     default:
-      return { beta: 0.1, gamma: 2, rationaleNorm: 'sum', simpoMargin: 0.5 };
+      return { beta: 0.1, gamma: code ? 0.1 : 2, rationaleNorm: 'sum', simpoMargin: 0.5 };
   }
 }
 
@@ -121,7 +138,8 @@ export function readConfigFile(file: string): Record<string, unknown> {
 }
 
 /** Validates and fills defaults; an error names each bad key and what is allowed. */
-export function resolveTrainConfig(input: Record<string, unknown>, source = 'config'): TrainConfig {
+export function resolveTrainConfig(rawInput: Record<string, unknown>, source = 'config'): TrainConfig {
+  const input = applyPreset(rawInput, source);
   const res = TrainConfigSchema.safeParse(input);
   if (!res.success) {
     const lines = res.error.issues.map((issue) => {
@@ -138,7 +156,7 @@ export function resolveTrainConfig(input: Record<string, unknown>, source = 'con
     throw new ConfigError(`invalid ${source}:\n  - ${lines.join('\n  - ')}`);
   }
   const c = res.data;
-  const d = lossDefaults(c.loss);
+  const d = lossDefaults(c.loss, c.rationaleForm);
   return {
     ...c,
     beta: c.beta ?? d.beta,

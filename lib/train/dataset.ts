@@ -4,6 +4,8 @@
 import { loadPreferences, type LoadReport } from '../data/load.js';
 import type { PreferencePair } from '../data/schema.js';
 import { selectSubset, splitEval } from '../data/subset.js';
+import { truncationModeFor, type TruncationMode, type TruncationSetting } from '../data/truncation.js';
+import type { PromptFormat } from '../tokenize/prompt_format.js';
 import { tokenizePreferences, type PreferenceTokenizeStats, type WarnFn } from '../tokenize/preference_tokens.js';
 import { tokenizeRationales } from '../tokenize/rationale_conditioning.js';
 import type { Tokenizer } from '../tokenize/tokenizer.js';
@@ -17,7 +19,14 @@ export interface PreparedData {
   train: ExampleWithId[];
   eval: ExampleWithId[];
   load: LoadReport;
-  tokenization: { pairs: PreferenceTokenizeStats; rationalesTruncated: number; rationalesDropped: number };
+  tokenization: {
+    pairs: PreferenceTokenizeStats;
+    rationalesTruncated: number;
+    /** Pairs left out because their rationale row cannot fit maxLength — for every loss alike. */
+    rationalesDropped: number;
+    promptFormat: PromptFormat;
+    truncationMode: TruncationMode;
+  };
 }
 
 export interface PrepareOptions {
@@ -30,7 +39,11 @@ export interface PrepareOptions {
   evalFraction?: number;
   maxLength: number;
   maxPromptLength: number;
+  /** The loss trains on rationales. */
   rationale: boolean;
+  /** The resolved prompt-format rule (tokenize/prompt_format.ts). */
+  promptFormat: PromptFormat;
+  truncationMode?: TruncationSetting;
   warn?: WarnFn;
 }
 
@@ -63,13 +76,19 @@ export async function prepareTrainingData(tokenizer: Tokenizer, opts: PrepareOpt
       : { train: pairs, eval: [] as PreferencePair[] };
   const trainPairs = selectSubset(split.train, { ...(opts.limit ? { limit: opts.limit } : {}), seed: opts.seed });
 
+  const truncationMode = truncationModeFor(opts.truncationMode ?? 'auto', load.format);
+  // When every pair has a rationale, the rationale rows are built for every loss, and a pair whose
+  // rationale cannot fit is left out of every arm: DPO and RDPO then train on the same pairs at the same N.
+  const withRationales = opts.rationale || (pairs.length > 0 && pairs.every((p) => p.rationale !== undefined && p.rationale.trim() !== ''));
   const tokenizeSet = (set: PreferencePair[]) => {
     const tokenized = tokenizePreferences(tokenizer, set, {
+      format: opts.promptFormat,
       maxLength: opts.maxLength,
       maxPromptLength: opts.maxPromptLength,
+      truncationMode,
       ...(opts.warn ? { warn: opts.warn } : {}),
     });
-    const rationales = opts.rationale
+    const rationales = withRationales
       ? tokenizeRationales(
           tokenizer,
           set.map((p) => ({ prompt: p.prompt, chosen: p.chosen, rejected: p.rejected, rationale: p.rationale!, ...(p.system ? { system: p.system } : {}) })),
@@ -80,11 +99,11 @@ export async function prepareTrainingData(tokenizer: Tokenizer, opts: PrepareOpt
     const examples: ExampleWithId[] = [];
     for (const p of tokenized.pairs) {
       const r = rationaleByIndex.get(p.index);
-      if (opts.rationale && !r) continue; // dropped by rationale truncation; counted below
+      if (withRationales && !r) continue; // its rationale cannot fit: left out of every arm, counted below
       examples.push({
         id: set[p.index]!.id,
         pair: { promptIds: p.promptIds, chosenIds: p.chosenIds, rejectedIds: p.rejectedIds },
-        ...(r ? { rationale: { promptIds: r.promptIds, rationaleIds: r.rationaleIds } } : {}),
+        ...(r && opts.rationale ? { rationale: { promptIds: r.promptIds, rationaleIds: r.rationaleIds } } : {}),
       });
     }
     return { examples, stats: tokenized.stats, rationaleStats: rationales?.stats };
@@ -100,6 +119,8 @@ export async function prepareTrainingData(tokenizer: Tokenizer, opts: PrepareOpt
       pairs: train.stats,
       rationalesTruncated: train.rationaleStats?.truncated ?? 0,
       rationalesDropped: train.rationaleStats?.dropped ?? 0,
+      promptFormat: opts.promptFormat,
+      truncationMode,
     },
   };
 }

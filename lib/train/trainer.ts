@@ -9,6 +9,7 @@ import { CausalLM } from '../model/causal_lm.js';
 import type { NativePreferenceBatch, NativeTrainer } from '../native/binding.js';
 import { loadNative } from '../native/load.js';
 import { packageVersion } from '../native/runtime.js';
+import { resolvePromptFormat, type PromptFormat } from '../tokenize/prompt_format.js';
 import { Tokenizer } from '../tokenize/tokenizer.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic_write.js';
 import { SeededRandom } from '../util/random.js';
@@ -84,6 +85,14 @@ function resolveRun(input: TrainConfigInput & { resume?: string }, log: (m: stri
     for (const k of allowed) {
       if (input[k] !== undefined) (overrides as Record<string, unknown>)[k] = input[k];
     }
+    // A run is prompted in one format for its whole life: another would change every token it scores.
+    const savedFormat = (saved as { promptFormat?: string }).promptFormat;
+    if (input.promptFormat !== undefined && input.promptFormat !== 'auto' && savedFormat !== undefined && input.promptFormat !== savedFormat) {
+      throw new Error(
+        `--resume ${runDir}: the run was trained with prompt format ${savedFormat} (config.json); it cannot continue with ${input.promptFormat}. ` +
+          `Drop --prompt-format, or start a new run with --out.`,
+      );
+    }
     const ignored = Object.keys(input).filter(
       (k) => !(allowed as readonly string[]).includes(k) && !['resume', 'out'].includes(k) && input[k as keyof typeof input] !== undefined,
     );
@@ -103,6 +112,20 @@ function resolveRun(input: TrainConfigInput & { resume?: string }, log: (m: stri
   return { config: { ...config, out: runDir }, runDir };
 }
 
+/**
+ * The resolved configuration a run with these settings would record as config.json's `config`,
+ * without training (`train --print-config`): preset and per-loss defaults filled in, the run
+ * directory and, when the model's tokenizer can be read, the prompt format resolved.
+ */
+export function resolvedRunConfig(input: TrainConfigInput): TrainConfig {
+  const config = resolveTrainConfig(input as Record<string, unknown>);
+  const out = { ...config, out: config.out ? path.resolve(config.out) : defaultRunDir(config) };
+  if (out.promptFormat === 'auto' && existsSync(path.join(config.model, 'tokenizer.json'))) {
+    out.promptFormat = resolvePromptFormat(Tokenizer.load(config.model), 'auto');
+  }
+  return out;
+}
+
 export async function train(input: TrainConfigInput & { resume?: string }, hooks: TrainHooks = {}): Promise<TrainResult> {
   const log = hooks.log ?? ((m: string) => process.stderr.write(`${m}\n`));
   const { config, runDir, resumeFrom } = resolveRun(input, log);
@@ -116,6 +139,9 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
   const useRejected = !SINGLE_COMPLETION_LOSSES.has(loss);
 
   const tokenizer = Tokenizer.load(config.model);
+  // The run records the format it resolved, so resume, eval and generation prompt it the same way.
+  const promptFormat: PromptFormat = resolvePromptFormat(tokenizer, config.promptFormat);
+  config.promptFormat = promptFormat;
   const data = await prepareTrainingData(tokenizer, {
     data: config.data,
     ...(config.dataFormat ? { dataFormat: config.dataFormat } : {}),
@@ -127,14 +153,23 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
     maxLength: config.maxLength,
     maxPromptLength: config.maxPromptLength,
     rationale: useRationale,
+    promptFormat,
+    truncationMode: config.truncationMode,
     warn: (m) => log(`warning: ${m}`),
   });
+  if (data.tokenization.rationalesDropped > 0) {
+    log(
+      `${data.tokenization.rationalesDropped} pairs left out: their rationale row does not fit maxLength ${config.maxLength} ` +
+        `(left out for every loss, so DPO and RDPO arms train on the same pairs)`,
+    );
+  }
   const train = data.train;
   const microPerEpoch = Math.ceil(train.length / config.batchSize);
   const totalSteps = config.maxSteps ?? Math.max(1, Math.ceil((config.epochs * microPerEpoch) / config.gradAccum));
   const configDigest = digest(trajectoryKeys(config));
 
   let state: TrainerState = {
+    promptFormat,
     step: 0,
     totalSteps,
     microBatches: 0,
@@ -148,7 +183,7 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
     if (saved.configDigest !== configDigest) {
       throw new Error(`${resumeFrom} was written with other training settings; an exact resume is not possible`);
     }
-    state = { ...saved, totalSteps };
+    state = { ...saved, promptFormat, totalSteps };
     MetricsLog.truncateAfter(path.join(runDir, 'metrics.jsonl'), state.step);
     log(`resuming ${runDir} from ${path.basename(resumeFrom)} (step ${state.step}/${totalSteps})`);
   }

@@ -58,7 +58,7 @@ LossOptions LossOptions::defaults_for(LossKind kind) {
   o.kind = kind;
   switch (kind) {
     case LossKind::Orpo:
-    case LossKind::Rorpo:  // authors' RORPO: β (ORPO's λ) 0.1, γ 10 on the mean rationale log-prob
+    case LossKind::Rorpo:  // paper's RORPO: β (ORPO's λ) 0.1, γ 10 on the mean rationale log-prob (the authors' code: γ 1.0)
       o.beta = 0.1;
       o.gamma = 10.0;
       o.rationale_norm = RationaleNorm::Mean;

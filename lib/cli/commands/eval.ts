@@ -7,9 +7,10 @@ import { UsageError } from '../usage_error.js';
 import { handleInterrupts } from '../../rationales/interrupt.js';
 import { formatPairwiseSummary } from '../../eval/pairwise.js';
 import { openJudge } from '../../eval/open_judge.js';
-import { DEFAULT_SAMPLING, heldOutPairs, loadPromptSet, runComparison, runGeneration, runPreferenceEval } from '../../eval/run_eval.js';
+import { DEFAULT_SAMPLING, PAPER_JUDGE_REPEATS, PAPER_SAMPLING, heldOutPairs, loadPromptSet, runComparison, runGeneration, runPreferenceEval } from '../../eval/run_eval.js';
 import type { SamplingSettings } from '../../eval/generate.js';
 import { writeFileAtomic } from '../../util/atomic_write.js';
+import { PROMPT_FORMATS, type PromptFormatSetting } from '../../tokenize/prompt_format.js';
 
 interface EvalOptions {
   model?: string;
@@ -37,6 +38,8 @@ interface EvalOptions {
   device?: string;
   out: string;
   json?: boolean;
+  promptFormat: string;
+  preset?: string;
 }
 
 export function wholeNumber(value: string, flag: string, min: number): number {
@@ -99,7 +102,21 @@ export function registerEval(program: Command): void {
     .option('--device <device>', 'cpu, cuda, cuda:N or mps')
     .option('--out <dir>', 'where results go (rerun with the same --out to resume)', 'rdpo-eval')
     .option('--json', 'print the summary as JSON')
-    .action(async (opts: EvalOptions) => {
+    .option('--prompt-format <f>', 'auto (the format each model was trained with, else chat when it has a chat template) | chat | plain', 'auto')
+    .option('--preset <name>', "paper: the paper's protocol — sampled answers (temperature 1, top-p 0.95) within 2,048 new tokens, 3 judge queries per order; explicit flags win")
+    .action(async (opts: EvalOptions, cmd: Command) => {
+      if (!(PROMPT_FORMATS as readonly string[]).includes(opts.promptFormat)) throw new UsageError(`--prompt-format must be ${PROMPT_FORMATS.join(', ')}, got "${opts.promptFormat}"`);
+      const promptFormat = opts.promptFormat as PromptFormatSetting;
+      if (opts.preset !== undefined) {
+        if (opts.preset !== 'paper') throw new UsageError(`--preset must be paper, got "${opts.preset}"`);
+        const preset: Record<string, string> = {
+          maxNewTokens: String(PAPER_SAMPLING.maxNewTokens),
+          temperature: String(PAPER_SAMPLING.temperature),
+          topP: String(PAPER_SAMPLING.topP),
+          repeats: String(PAPER_JUDGE_REPEATS),
+        };
+        for (const [key, value] of Object.entries(preset)) if (cmd.getOptionValueSource(key) !== 'cli') (opts as unknown as Record<string, string>)[key] = value;
+      }
       const seed = wholeNumber(opts.seed, '--seed', 0);
       const limit = opts.limit !== undefined ? wholeNumber(opts.limit, '--limit', 1) : undefined;
       const dtype = dtypeFrom(opts.dtype);
@@ -129,6 +146,7 @@ export function registerEval(program: Command): void {
             outDir: opts.out,
             sampling: samplingFrom(opts),
             load,
+            promptFormat,
             interruption: interrupts.interruption,
             log,
           });
@@ -156,6 +174,7 @@ export function registerEval(program: Command): void {
           batchSize: wholeNumber(opts.batchSize, '--batch-size', 1),
           outDir: opts.out,
           load,
+          promptFormat,
           log,
         });
         const lines = [
@@ -173,7 +192,7 @@ export function registerEval(program: Command): void {
         const prompts = await loadPromptSet(opts.prompts, { ...(limit !== undefined ? { limit, seed } : {}) });
         const outFile = join(opts.out, 'generations.jsonl');
         mkdirSync(opts.out, { recursive: true });
-        const g = await runGeneration({ modelDir: opts.model, prompts, outFile, sampling: samplingFrom(opts), batchSize: wholeNumber(opts.batchSize, '--batch-size', 1), load, log });
+        const g = await runGeneration({ modelDir: opts.model, prompts, outFile, sampling: samplingFrom(opts), batchSize: wholeNumber(opts.batchSize, '--batch-size', 1), load, promptFormat, log });
         const summary = { model: g.model, prompts: opts.prompts, sampling: samplingFrom(opts), ...g.stats };
         writeFileAtomic(join(opts.out, 'generation_summary.json'), JSON.stringify(summary, null, 2) + '\n');
         const s = g.stats;

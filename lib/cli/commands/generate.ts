@@ -7,6 +7,7 @@ import { encodeGenerationPrompt } from '../../inference/encode_prompt.js';
 import { cutAtStops } from '../../inference/stop_strings.js';
 import { PreferenceDataError } from '../../data/errors.js';
 import { Tokenizer } from '../../tokenize/tokenizer.js';
+import { PROMPT_FORMATS, PromptFormatMismatch, promptFormatFor, type PromptFormatSetting } from '../../tokenize/prompt_format.js';
 import { CausalLM, type ModelDtype } from '../../model/causal_lm.js';
 import { JsonlAppender } from '../../util/jsonl_append.js';
 
@@ -23,6 +24,7 @@ interface GenerateCliOptions {
   stop: string[];
   dtype: string;
   device: string;
+  promptFormat: string;
 }
 
 export function registerGenerate(program: Command): void {
@@ -41,7 +43,9 @@ export function registerGenerate(program: Command): void {
     .option('--stop <text...>', 'cut the output before the first of these strings (generation itself stops at EOS)', [])
     .option('--dtype <dtype>', 'float32, bfloat16 or float16', 'float32')
     .option('--device <device>', 'cpu, cuda, cuda:N or mps', 'cpu')
+    .option('--prompt-format <f>', 'auto (the format the model was trained with, else chat when it has a chat template) | chat | plain', 'auto')
     .action(async (opts: GenerateCliOptions) => {
+      if (!(PROMPT_FORMATS as readonly string[]).includes(opts.promptFormat)) throw new UsageError(`--prompt-format must be ${PROMPT_FORMATS.join(', ')}, got "${opts.promptFormat}"`);
       const gen = {
         maxNewTokens: wholeNumberOption(opts.maxNewTokens, '--max-new-tokens', 1),
         temperature: realNumberOption(opts.temperature, '--temperature', 0),
@@ -61,7 +65,14 @@ export function registerGenerate(program: Command): void {
       const tokenizer = Tokenizer.load(opts.model);
       const eosTokenIds = tokenizer.eosTokenIds;
       if (eosTokenIds.length === 0) throw new UsageError(`${opts.model}: the tokenizer names no EOS token, so generation could not stop; add eos_token to tokenizer_config.json`);
-      const encoded = prompts.map((p) => encodeGenerationPrompt(tokenizer, p.prompt));
+      let format;
+      try {
+        format = promptFormatFor(opts.model, tokenizer, opts.promptFormat as PromptFormatSetting);
+      } catch (err) {
+        if (err instanceof PromptFormatMismatch) throw new UsageError(err.message);
+        throw err;
+      }
+      const encoded = prompts.map((p) => encodeGenerationPrompt(tokenizer, p.prompt, format));
       const model = await CausalLM.load(opts.model, { dtype: opts.dtype as ModelDtype, device: opts.device });
       writeFileSync(opts.out, '');
       const out = new JsonlAppender(opts.out);

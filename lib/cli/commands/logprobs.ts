@@ -5,6 +5,7 @@ import { loadPreferences } from '../../data/load.js';
 import { PreferenceDataError } from '../../data/errors.js';
 import { Tokenizer } from '../../tokenize/tokenizer.js';
 import { tokenizePreferences } from '../../tokenize/preference_tokens.js';
+import { PROMPT_FORMATS, PromptFormatMismatch, promptFormatFor, type PromptFormatSetting } from '../../tokenize/prompt_format.js';
 import { CausalLM, type ModelDtype } from '../../model/causal_lm.js';
 import { packSequences } from '../../model/packing.js';
 import { writeFileAtomic } from '../../util/atomic_write.js';
@@ -14,7 +15,7 @@ interface LogprobsCliOptions {
   data: string;
   out: string;
   batchSize: string;
-  format: string;
+  promptFormat?: string;
   maxLength?: string;
   maxPromptLength?: string;
   dtype: string;
@@ -29,14 +30,14 @@ export function registerLogprobs(program: Command): void {
     .requiredOption('--data <file>', 'preference pairs (any format `rdpo-native data` reads; e.g. JSONL rows {prompt, chosen, rejected})')
     .requiredOption('--out <file>', 'output JSONL, one row per input pair')
     .option('--batch-size <n>', 'pairs per forward pass', '8')
-    .option('--format <f>', 'chat: text prompts go through the chat template as a user turn (default when the model has one); plain: raw text (TRL); auto: by row shape')
+    .option('--prompt-format <f>', 'auto (the format the model was trained with, else chat when it has a chat template) | chat (text prompts as a user turn) | plain (TRL: text prompts as text)')
     .option('--max-length <n>', 'truncate prompt + completion to this many tokens')
     .option('--max-prompt-length <n>', 'with --max-length: cut over-long prompts to this many tokens first (keeping their end)')
     .option('--dtype <dtype>', 'float32, bfloat16 or float16', 'float32')
     .option('--device <device>', 'cpu, cuda, cuda:N or mps', 'cpu')
     .action(async (opts: LogprobsCliOptions) => {
       const batchSize = wholeNumberOption(opts.batchSize, '--batch-size', 1);
-      if (opts.format !== undefined && !['chat', 'plain', 'auto'].includes(opts.format)) throw new UsageError(`--format must be chat, plain or auto, got "${opts.format}"`);
+      if (opts.promptFormat !== undefined && !(PROMPT_FORMATS as readonly string[]).includes(opts.promptFormat)) throw new UsageError(`--prompt-format must be ${PROMPT_FORMATS.join(', ')}, got "${opts.promptFormat}"`);
       if (!['float32', 'bfloat16', 'float16'].includes(opts.dtype)) throw new UsageError(`--dtype must be float32, bfloat16 or float16, got "${opts.dtype}"`);
       let pairs;
       try {
@@ -46,7 +47,13 @@ export function registerLogprobs(program: Command): void {
         throw err;
       }
       const tokenizer = Tokenizer.load(opts.model);
-      const format = (opts.format ?? (tokenizer.chatTemplate !== null ? 'chat' : 'plain')) as 'chat' | 'plain' | 'auto';
+      let format;
+      try {
+        format = promptFormatFor(opts.model, tokenizer, (opts.promptFormat ?? 'auto') as PromptFormatSetting);
+      } catch (err) {
+        if (err instanceof PromptFormatMismatch) throw new UsageError(err.message);
+        throw err;
+      }
       const tokenized = tokenizePreferences(tokenizer, pairs, {
         format,
         ...(opts.maxLength !== undefined ? { maxLength: wholeNumberOption(opts.maxLength, '--max-length', 2) } : {}),

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import path from 'node:path';
 import { runDemo } from '../../demo/run_demo.js';
 import { ConfigError, readConfigFile, type TrainConfigInput } from '../../train/config.js';
-import { train } from '../../train/trainer.js';
+import { resolvedRunConfig, train } from '../../train/trainer.js';
 import { UsageError } from '../usage_error.js';
 
 // flag → config key, and how to read the flag's text
@@ -15,7 +15,10 @@ const NUMBER_FLAGS: Record<string, string> = {
   epochs: 'epochs', warmupSteps: 'warmupSteps', seed: 'seed', evalEvery: 'evalEvery', evalSize: 'evalSize', evalFraction: 'evalFraction',
   saveEvery: 'saveEvery', limit: 'limit', threads: 'threads', logitsChunk: 'logitsChunk',
 };
-const STRING_FLAGS = ['model', 'refModel', 'data', 'dataFormat', 'out', 'loss', 'dpoVariant', 'rationaleForm', 'rationaleNorm', 'schedule', 'dtype', 'device', 'resume'];
+const STRING_FLAGS = [
+  'model', 'refModel', 'data', 'dataFormat', 'out', 'loss', 'dpoVariant', 'rationaleForm', 'rationaleNorm', 'schedule', 'dtype', 'device', 'resume',
+  'preset', 'promptFormat', 'truncationMode',
+];
 const BOOLEAN_FLAGS = ['skipInvalid', 'gradientCheckpointing', 'refCache'];
 
 function number(flag: string, text: string): number {
@@ -29,6 +32,10 @@ export function registerTrain(program: Command): void {
     .command('train')
     .description('train with SFT, DPO, RDPO, ORPO, RORPO, SimPO (no arguments: the built-in offline demo)')
     .option('--config <file>', 'run.yaml or run.json; flags override it')
+    .option('--preset <name>', "paper: the RDPO authors' set-up (docs/presets.md); flags and config keys override it")
+    .option('--print-config', 'print the resolved configuration (config.json\'s `config`) as JSON and exit without training')
+    .option('--prompt-format <f>', 'auto (chat when the tokenizer has a chat template) | chat (text prompts as a user turn) | plain (TRL: text as text)')
+    .option('--truncation-mode <m>', 'auto (per dataset, as the authors) | keep_start | keep_end: which end of an over-long prompt survives')
     .option('--model <dir>', 'starting policy (Hugging Face directory)')
     .option('--ref-model <dir>', 'reference model (default: the starting policy)')
     .option('--data <file>', 'preference data (JSONL, JSON, Parquet, .gz)')
@@ -71,7 +78,7 @@ export function registerTrain(program: Command): void {
     .option('--demo-out <dir>', 'where the built-in demo writes (default runs/demo-<time>)')
     .action(async (opts: Record<string, unknown>, cmd: Command) => {
       const explicit = (key: string) => cmd.getOptionValueSource(key) === 'cli';
-      const noTraining = !opts.config && !opts.model && !opts.data && !opts.resume;
+      const noTraining = !opts.config && !opts.model && !opts.data && !opts.resume && !opts.printConfig && !opts.preset;
       if (noTraining) {
         const out = path.resolve((opts.demoOut as string | undefined) ?? path.join('runs', `demo-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}`));
         const result = await runDemo({ outDir: out });
@@ -85,6 +92,16 @@ export function registerTrain(program: Command): void {
       for (const [flag, key] of Object.entries(NUMBER_FLAGS)) if (explicit(flag)) input[key] = number(flag, String(opts[flag]));
       for (const key of STRING_FLAGS) if (explicit(key)) input[key] = opts[key];
       for (const key of BOOLEAN_FLAGS) if (explicit(key)) input[key] = opts[key];
+      if (opts.printConfig) {
+        if (input.resume !== undefined) throw new UsageError('--print-config prints a new run\'s configuration; a resumed run\'s is in RUN_DIR/config.json');
+        try {
+          console.log(JSON.stringify(resolvedRunConfig(input as TrainConfigInput), null, 2));
+        } catch (err) {
+          if (err instanceof ConfigError) throw new UsageError(err.message);
+          throw err;
+        }
+        return;
+      }
       const controller = new AbortController();
       let interrupts = 0;
       const onSigint = () => {
