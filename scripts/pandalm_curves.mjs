@@ -18,7 +18,7 @@
 //
 //   node scripts/pandalm_curves.mjs --out /tmp/pandalm --publish docs/pandalm
 //
-// Flags (defaults in DEFAULTS below): --sizes 16,32,64 --seeds 0,1 --heldout 100 --gen-prompts 16
+// Flags (defaults in DEFAULTS below): --sizes 16,32,64 --seeds 0,1 --heldout 100 --scored 60 --gen-prompts 16
 // --max-length 320 --lr 1e-5 --warmup 2 --dtype bfloat16 --device cpu --stage all|data|runs|report.
 // On a GPU: --device cuda --sizes 64,128,256,448 --seeds 0,1,2 (the pool holds 492 pairs).
 import { spawnSync } from 'node:child_process';
@@ -46,6 +46,7 @@ const DEFAULTS = {
   sizes: '16,32,64',
   seeds: '0,1',
   heldout: '100',
+  scored: '60',
   genPrompts: '16',
   maxNewTokens: '160',
   maxLength: '320',
@@ -150,6 +151,9 @@ async function buildData() {
   const { train, eval: heldout } = api.splitEval(fits, { evalSize: Number(opt.heldout), seed: 0 });
   const row = (p) => ({ id: p.id, prompt: p.prompt, chosen: p.chosen, rejected: p.rejected, rationale: p.rationale });
   writeJsonl(join(DATA, 'heldout.jsonl'), heldout.map(row));
+  // Scoring 100 pairs takes ≈ 4.5 min per model on the loaded 2-core CPU: the accuracy is measured on
+  // a fixed seeded subset of the held-out split (all of it with --scored equal to --heldout).
+  writeJsonl(join(DATA, 'heldout-scored.jsonl'), api.selectSubset(heldout, { limit: Number(opt.scored), seed: 0 }).map(row));
   writeJsonl(join(DATA, 'pool.jsonl'), train.map(row));
   // Length prompts: a seeded subset of the held-out prompts (never trained on).
   const genIds = new Set(api.selectSubset(heldout, { limit: Number(opt.genPrompts), seed: 0 }).map((p) => p.id));
@@ -179,6 +183,7 @@ async function buildData() {
     droppedTooLong: agreed.length - fits.length,
     rationaleSet: fits.length,
     heldout: heldout.length,
+    scored: Math.min(Number(opt.scored), heldout.length),
     trainPool: train.length,
     genPrompts: genIds.size,
     meanChars: { prompt: meanChars(fits.map((p) => (typeof p.prompt === 'string' ? p.prompt : JSON.stringify(p.prompt)))), chosen: meanChars(fits.map((p) => p.chosen)), rejected: meanChars(fits.map((p) => p.rejected)), rationale: meanChars(fits.map((p) => p.rationale)) },
@@ -198,7 +203,8 @@ function evalPreference(name, modelDir) {
   // start model, scored once (eval/start); the implicit reward margin is joined per pair in the report.
   const dir = join(OUT, 'eval', name, 'preference');
   if (existsSync(join(dir, 'preference.json'))) return;
-  cli(['eval', '--model', modelDir, '--data', join(DATA, 'heldout.jsonl'), '--batch-size', '8', '--dtype', opt.evalDtype, '--device', opt.device, '--out', dir, '--json'], { json: true });
+  const data = existsSync(join(DATA, 'heldout-scored.jsonl')) ? join(DATA, 'heldout-scored.jsonl') : join(DATA, 'heldout.jsonl');
+  cli(['eval', '--model', modelDir, '--data', data, '--batch-size', '8', '--dtype', opt.evalDtype, '--device', opt.device, '--out', dir, '--json'], { json: true });
 }
 function evalGeneration(name, modelDir) {
   const dir = join(OUT, 'eval', name, 'generation');
@@ -231,18 +237,23 @@ function trainRun(arm, seed) {
 
 async function runAll(summary) {
   evalPreference('start', MODEL);
-  evalGeneration('start', MODEL);
   await report(summary);
   for (const seed of seeds) {
     for (const arm of ['dpo', 'rdpo']) trainRun(arm, seed);
-    // Largest size first: the curve's end and the lengths come before the smaller points.
+    // Largest size first: the curve's end comes before the smaller points.
     for (const size of [...sizes].reverse()) {
       for (const arm of ['dpo', 'rdpo']) {
         evalPreference(runName(arm, size, seed), checkpointDir(arm, seed, size));
-        if (size === largest) evalGeneration(runName(arm, size, seed), checkpointDir(arm, seed, size));
         await report(summary); // partial results after every evaluation
       }
     }
+  }
+  // Lengths last (sampling is the slowest evaluation here): the start model and both arms at the
+  // largest size of the first seed.
+  evalGeneration('start', MODEL);
+  for (const arm of ['dpo', 'rdpo']) {
+    evalGeneration(runName(arm, largest, seeds[0]), checkpointDir(arm, seeds[0], largest));
+    await report(summary);
   }
 }
 
@@ -304,7 +315,9 @@ async function report(summary) {
   const reps = Number(opt.bootstrap);
   const start = perPair('start');
   if (!start) throw new Error('eval/start is missing; run the runs stage first');
-  const ids = [...start.keys()];
+  // The scored held-out pairs (the start model may have been scored on all of the held-out split).
+  const scoredFile = join(DATA, 'heldout-scored.jsonl');
+  const ids = existsSync(scoredFile) ? readJsonl(scoredFile).map((p) => p.id) : [...start.keys()];
   const startPairs = start;
   const correct = (name) => {
     const pol = perPair(name);
@@ -405,14 +418,37 @@ async function report(summary) {
     ],
   };
   writeFileSync(join(OUT, 'efficiency.svg'), await renderVegaLiteSvg(spec));
+  writeFileSync(join(OUT, 'tables.md'), tables(results));
   if (opt.publish) {
     const pub = resolve(opt.publish);
     mkdirSync(pub, { recursive: true });
-    for (const f of ['results.json', 'results.csv', 'efficiency.svg']) copyFileSync(join(OUT, f), join(pub, f));
+    for (const f of ['results.json', 'results.csv', 'efficiency.svg', 'tables.md']) copyFileSync(join(OUT, f), join(pub, f));
     copyFileSync(join(DATA, 'summary.json'), join(pub, 'data-summary.json'));
     log(`published results.json, results.csv, efficiency.svg, data-summary.json to ${pub}`);
   }
   return results;
+}
+
+/** The markdown tables of docs/results.md, from results.json. */
+function tables(r) {
+  const f3 = (v) => (v === null || v === undefined ? '—' : v.toFixed(3));
+  const ci = (c) => `[${f3(c[0])}, ${f3(c[1])}]`;
+  const lines = ['### Every run', '', '| loss | pairs | seed | steps | held-out accuracy | Wilson 95 % | mean margin | train reward acc. | chars (N=64) | tokens (N=64) |', '|---|---:|---:|---:|---:|---|---:|---:|---:|---:|'];
+  for (const x of [...r.runs].sort((a, b) => a.arm.localeCompare(b.arm) || a.size - b.size || a.seed - b.seed)) {
+    lines.push(`| ${x.arm.toUpperCase()} | ${x.size} | ${x.seed} | ${x.steps} | ${f3(x.accuracy)} (${x.correct}/${x.heldout}) | ${ci(x.wilson95)} | ${x.meanMargin.toFixed(4)} | ${f3(x.train.rewardAccuracyTrain)} | ${x.generation ? x.generation.chars.toFixed(0) : ''} | ${x.generation ? x.generation.tokens.toFixed(1) : ''} |`);
+  }
+  lines.push('', '### Means over seeds', '', '| loss | pairs | seeds | accuracy (mean) | 95 % bootstrap over pairs | per seed |', '|---|---:|---|---:|---|---|');
+  for (const c of [...r.cells].sort((a, b) => a.arm.localeCompare(b.arm) || a.size - b.size)) {
+    lines.push(`| ${c.arm.toUpperCase()} | ${c.size} | ${c.seeds.join(', ')} | ${f3(c.accuracy)} | ${ci(c.ci95)} | ${c.seedAccuracies.map(f3).join(' / ')} |`);
+  }
+  lines.push('', '### RDPO − DPO, paired by seed and held-out pair', '', '| pairs | seeds | RDPO − DPO accuracy | 95 % bootstrap |', '|---:|---|---:|---|');
+  for (const d of r.rdpoMinusDpo) lines.push(`| ${d.size} | ${d.seeds.join(', ')} | ${d.rdpoMinusDpo >= 0 ? '+' : ''}${d.rdpoMinusDpo.toFixed(3)} | ${ci(d.ci95)} |`);
+  lines.push('', '### Answer lengths (16 held-out prompts, sampled: temperature 1, top-p 0.95, ≤ ' + r.settings.maxNewTokens + ' new tokens)', '', '| model | mean characters [95 % t] | mean tokens [95 % t] | at the cap |', '|---|---|---|---:|');
+  const g = (name, x) => x && lines.push(`| ${name} | ${x.chars.toFixed(0)} [${x.charsCi[0].toFixed(0)}, ${x.charsCi[1].toFixed(0)}] | ${x.tokens.toFixed(1)} [${x.tokensCi[0].toFixed(1)}, ${x.tokensCi[1].toFixed(1)}] | ${x.capped} / ${x.prompts} |`);
+  g('start (SmolLM2-135M-Instruct)', r.start.generation);
+  for (const x of r.runs.filter((y) => y.generation)) g(`${x.arm.toUpperCase()}, N = ${x.size}, seed ${x.seed}`, x.generation);
+  lines.push('', `Start model: log-prob accuracy (log π(y_w|x) > log π(y_l|x), no reference) ${f3(r.start.logprobAccuracy)} on the same pairs; its reward accuracy is undefined (it is the reference: every margin is 0).`);
+  return lines.join('\n') + '\n';
 }
 
 // ---- main --------------------------------------------------------------------------------------
