@@ -18,7 +18,7 @@
 //
 //   node scripts/pandalm_curves.mjs --out /tmp/pandalm --publish docs/pandalm
 //
-// Flags (defaults in DEFAULTS below): --sizes 16,32,64 --seeds 0,1 --heldout 100 --scored 60 --gen-prompts 16
+// Flags (defaults in DEFAULTS below): --sizes 16,32,64 --seeds 0,1 --heldout 100 --scored 40 --gen-prompts 16
 // --max-length 320 --lr 1e-5 --warmup 2 --dtype bfloat16 --device cpu --stage all|data|runs|report.
 // On a GPU: --device cuda --sizes 64,128,256,448 --seeds 0,1,2 (the pool holds 492 pairs).
 import { spawnSync } from 'node:child_process';
@@ -46,7 +46,7 @@ const DEFAULTS = {
   sizes: '16,32,64',
   seeds: '0,1',
   heldout: '100',
-  scored: '60',
+  scored: '40',
   genPrompts: '16',
   maxNewTokens: '160',
   maxLength: '320',
