@@ -318,6 +318,14 @@ async function report(summary) {
   // The scored held-out pairs (the start model may have been scored on all of the held-out split).
   const scoredFile = join(DATA, 'heldout-scored.jsonl');
   const ids = existsSync(scoredFile) ? readJsonl(scoredFile).map((p) => p.id) : [...start.keys()];
+  // A spurious cue to check against (post hoc): in this data the chosen response is usually the longer
+  // one, so "prefer the longer response" is itself a strong baseline. Accuracy is also split by it.
+  const heldRows = new Map(readJsonl(join(DATA, 'heldout.jsonl')).map((p) => [p.id, p]));
+  const chosenLonger = ids.map((id) => (heldRows.get(id).chosen.length > heldRows.get(id).rejected.length ? 1 : 0));
+  const splitByLength = (c) => {
+    const on = (want) => { const v = c.filter((_, i) => chosenLonger[i] === want); return { pairs: v.length, accuracy: v.length ? mean(v) : null }; };
+    return { chosenLonger: on(1), chosenShorter: on(0) };
+  };
   const startPairs = start;
   const correct = (name) => {
     const pol = perPair(name);
@@ -330,7 +338,7 @@ async function report(summary) {
   };
   const genStats = (name) => {
     const g = generations(name);
-    if (!g) return undefined;
+    if (!g || g.length === 0) return undefined;
     const chars = g.map((r) => r.response.length), tokens = g.map((r) => r.tokens);
     return { prompts: g.length, chars: mean(chars), charsCi: tInterval(chars), tokens: mean(tokens), tokensCi: tInterval(tokens), capped: g.filter((r) => r.finishReason === 'length').length };
   };
@@ -352,6 +360,7 @@ async function report(summary) {
     const run = {
       name, arm, size, seed, steps: metrics.length, runSeconds: wall,
       accuracy: k / c.length, correct: k, heldout: c.length, wilson95: wilson(k, c.length), meanMargin: mean(margins),
+      byLength: splitByLength(c),
       train: { lossLast: last.loss ?? null, rewardAccuracyTrain: null, rationaleNllLast: last['nll/rationale'] ?? null, gradNormMean: metrics.length ? mean(metrics.map((r) => r.grad_norm)) : null },
       generation: genStats(name) ?? null,
     };
@@ -394,6 +403,7 @@ async function report(summary) {
     settings: { ...opt, out: undefined, publish: undefined, data: undefined },
     metric: 'held-out reward accuracy: share of held-out pairs with implicit reward margin > 0 (reference = the start model), against the human majority label',
     start: { logprobAccuracy: startLogprobAcc, generation: genStats('start') ?? null },
+    longerResponseBaseline: { accuracy: mean(chosenLonger), chosenLongerPairs: chosenLonger.reduce((a, b) => a + b, 0), pairs: ids.length },
     runs, cells, rdpoMinusDpo: diffs,
   };
   writeJson(join(OUT, 'results.json'), results);
@@ -412,7 +422,7 @@ async function report(summary) {
     width: 460, height: 280,
     layer: [
       { data: { values: [{ ref: 0.5 }] }, mark: { type: 'rule', strokeDash: [4, 4], color: '#888' }, encoding: { y: { field: 'ref', type: 'quantitative' } } },
-      { data: { values }, mark: { type: 'errorbar', ticks: true }, encoding: { x, y: { field: 'lo', type: 'quantitative', title: 'held-out accuracy (reward margin > 0)', scale: { domain: [0.3, 0.8] } }, y2: { field: 'hi' }, color } },
+      { data: { values }, mark: { type: 'errorbar', ticks: true }, encoding: { x, y: { field: 'lo', type: 'quantitative', title: 'held-out accuracy (reward margin > 0)', scale: { domain: [0.2, 1] } }, y2: { field: 'hi' }, color } },
       { data: { values }, mark: { type: 'line', point: { filled: true, size: 70 } }, encoding: { x, y: { field: 'accuracy', type: 'quantitative' }, color } },
       { data: { values: seedPoints }, mark: { type: 'point', opacity: 0.5, size: 30 }, encoding: { x, y: { field: 'accuracy', type: 'quantitative' }, color } },
     ],
@@ -433,9 +443,9 @@ async function report(summary) {
 function tables(r) {
   const f3 = (v) => (v === null || v === undefined ? '—' : v.toFixed(3));
   const ci = (c) => `[${f3(c[0])}, ${f3(c[1])}]`;
-  const lines = ['### Every run', '', '| loss | pairs | seed | steps | held-out accuracy | Wilson 95 % | mean margin | train reward acc. | chars (N=64) | tokens (N=64) |', '|---|---:|---:|---:|---:|---|---:|---:|---:|---:|'];
+  const lines = ['### Every run', '', `| loss | pairs | seed | steps | held-out accuracy | Wilson 95 % | mean margin | acc. where chosen is longer (${r.longerResponseBaseline.chosenLongerPairs}) / shorter (${r.longerResponseBaseline.pairs - r.longerResponseBaseline.chosenLongerPairs}) | train reward acc. | rationale NLL/token, last step |`, '|---|---:|---:|---:|---:|---|---:|---|---:|---:|'];
   for (const x of [...r.runs].sort((a, b) => a.arm.localeCompare(b.arm) || a.size - b.size || a.seed - b.seed)) {
-    lines.push(`| ${x.arm.toUpperCase()} | ${x.size} | ${x.seed} | ${x.steps} | ${f3(x.accuracy)} (${x.correct}/${x.heldout}) | ${ci(x.wilson95)} | ${x.meanMargin.toFixed(4)} | ${f3(x.train.rewardAccuracyTrain)} | ${x.generation ? x.generation.chars.toFixed(0) : ''} | ${x.generation ? x.generation.tokens.toFixed(1) : ''} |`);
+    lines.push(`| ${x.arm.toUpperCase()} | ${x.size} | ${x.seed} | ${x.steps} | ${f3(x.accuracy)} (${x.correct}/${x.heldout}) | ${ci(x.wilson95)} | ${x.meanMargin.toFixed(4)} | ${f3(x.byLength.chosenLonger.accuracy)} / ${f3(x.byLength.chosenShorter.accuracy)} | ${f3(x.train.rewardAccuracyTrain)} | ${x.train.rationaleNllLast === null ? '—' : x.train.rationaleNllLast.toFixed(2)} |`);
   }
   lines.push('', '### Means over seeds', '', '| loss | pairs | seeds | accuracy (mean) | 95 % bootstrap over pairs | per seed |', '|---|---:|---|---:|---|---|');
   for (const c of [...r.cells].sort((a, b) => a.arm.localeCompare(b.arm) || a.size - b.size)) {
@@ -447,6 +457,7 @@ function tables(r) {
   const g = (name, x) => x && lines.push(`| ${name} | ${x.chars.toFixed(0)} [${x.charsCi[0].toFixed(0)}, ${x.charsCi[1].toFixed(0)}] | ${x.tokens.toFixed(1)} [${x.tokensCi[0].toFixed(1)}, ${x.tokensCi[1].toFixed(1)}] | ${x.capped} / ${x.prompts} |`);
   g('start (SmolLM2-135M-Instruct)', r.start.generation);
   for (const x of r.runs.filter((y) => y.generation)) g(`${x.arm.toUpperCase()}, N = ${x.size}, seed ${x.seed}`, x.generation);
+  lines.push('', `"Prefer the longer response" (characters) is right on ${f3(r.longerResponseBaseline.accuracy)} of the scored pairs.`);
   lines.push('', `Start model: log-prob accuracy (log π(y_w|x) > log π(y_l|x), no reference) ${f3(r.start.logprobAccuracy)} on the same pairs; its reward accuracy is undefined (it is the reference: every margin is 0).`);
   return lines.join('\n') + '\n';
 }
