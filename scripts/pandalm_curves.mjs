@@ -18,7 +18,7 @@
 //
 //   node scripts/pandalm_curves.mjs --out /tmp/pandalm --publish docs/pandalm
 //
-// Flags (defaults in DEFAULTS below): --sizes 16,32,64 --seeds 0,1 --heldout 100 --scored 40 --gen-prompts 16
+// Flags (defaults in DEFAULTS below): --sizes 16,32,64 --seeds 0,1 --heldout 100 --scored 40 --gen-prompts 8
 // --max-length 320 --lr 1e-5 --warmup 2 --dtype bfloat16 --device cpu --stage all|data|runs|report.
 // On a GPU: --device cuda --sizes 64,128,256,448 --seeds 0,1,2 (the pool holds 492 pairs).
 import { spawnSync } from 'node:child_process';
@@ -47,7 +47,7 @@ const DEFAULTS = {
   seeds: '0,1',
   heldout: '100',
   scored: '40',
-  genPrompts: '16',
+  genPrompts: '8',
   maxNewTokens: '160',
   maxLength: '320',
   maxPromptLength: '192',
@@ -453,7 +453,7 @@ function tables(r) {
   }
   lines.push('', '### RDPO − DPO, paired by seed and held-out pair', '', '| pairs | seeds | RDPO − DPO accuracy | 95 % bootstrap |', '|---:|---|---:|---|');
   for (const d of r.rdpoMinusDpo) lines.push(`| ${d.size} | ${d.seeds.join(', ')} | ${d.rdpoMinusDpo >= 0 ? '+' : ''}${d.rdpoMinusDpo.toFixed(3)} | ${ci(d.ci95)} |`);
-  lines.push('', '### Answer lengths (16 held-out prompts, sampled: temperature 1, top-p 0.95, ≤ ' + r.settings.maxNewTokens + ' new tokens)', '', '| model | mean characters [95 % t] | mean tokens [95 % t] | at the cap |', '|---|---|---|---:|');
+  lines.push('', '### Answer lengths (' + r.data.genPrompts + ' held-out prompts, sampled: temperature 1, top-p 0.95, ≤ ' + r.settings.maxNewTokens + ' new tokens)', '', '| model | mean characters [95 % t] | mean tokens [95 % t] | at the cap |', '|---|---|---|---:|');
   const g = (name, x) => x && lines.push(`| ${name} | ${x.chars.toFixed(0)} [${x.charsCi[0].toFixed(0)}, ${x.charsCi[1].toFixed(0)}] | ${x.tokens.toFixed(1)} [${x.tokensCi[0].toFixed(1)}, ${x.tokensCi[1].toFixed(1)}] | ${x.capped} / ${x.prompts} |`);
   g('start (SmolLM2-135M-Instruct)', r.start.generation);
   for (const x of r.runs.filter((y) => y.generation)) g(`${x.arm.toUpperCase()}, N = ${x.size}, seed ${x.seed}`, x.generation);
