@@ -171,8 +171,8 @@ double nullable_number(const Reader& cfg, const std::string& key, double fallbac
   return v->is_null() ? 0.0 : v->as_number(cfg.what(key));
 }
 
-void parse_llama_family(const Reader& cfg, ModelConfig& c) {
-  c.arch = Architecture::Llama;
+// The decoder's sizes and attention heads, shared by the Llama and Gemma families (same keys).
+void parse_decoder_shape(const Reader& cfg, ModelConfig& c) {
   c.vocab_size = cfg.required_int("vocab_size");
   c.hidden_size = cfg.required_int("hidden_size");
   c.intermediate_size = cfg.required_int("intermediate_size");
@@ -185,6 +185,11 @@ void parse_llama_family(const Reader& cfg, ModelConfig& c) {
   if (c.num_heads % c.num_kv_heads != 0)
     throw RangeError(cfg.source + ": num_attention_heads (" + std::to_string(c.num_heads) +
                      ") must be a multiple of num_key_value_heads (" + std::to_string(c.num_kv_heads) + ")");
+}
+
+void parse_llama_family(const Reader& cfg, ModelConfig& c) {
+  c.arch = Architecture::Llama;
+  parse_decoder_shape(cfg, c);
   if (cfg.get("head_dim")) {
     c.head_dim = cfg.required_int("head_dim");
   } else if (c.model_type == "qwen3") {
@@ -233,17 +238,7 @@ void parse_llama_family(const Reader& cfg, ModelConfig& c) {
 void parse_gemma(const Reader& cfg, ModelConfig& c) {
   const bool g3 = c.model_type == "gemma3_text";
   c.arch = Architecture::Gemma;
-  c.vocab_size = cfg.required_int("vocab_size");
-  c.hidden_size = cfg.required_int("hidden_size");
-  c.intermediate_size = cfg.required_int("intermediate_size");
-  c.num_layers = cfg.required_int("num_hidden_layers");
-  c.num_heads = cfg.required_int("num_attention_heads");
-  for (const char* k : {"vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads"})
-    cfg.positive(k, cfg.required_int(k));
-  c.num_kv_heads = cfg.opt_int("num_key_value_heads", c.num_heads);
-  cfg.positive("num_key_value_heads", c.num_kv_heads);
-  if (c.num_heads % c.num_kv_heads != 0)
-    throw RangeError(cfg.source + ": num_attention_heads must be a multiple of num_key_value_heads");
+  parse_decoder_shape(cfg, c);
   c.head_dim = cfg.opt_int("head_dim", 256);
   cfg.positive("head_dim", c.head_dim);
   c.max_position_embeddings = cfg.opt_int("max_position_embeddings", g3 ? 131072 : 8192);
