@@ -95,9 +95,11 @@ const FILLER_RE = /\.\s+\S/;
 
 export async function evaluateDemoModel(modelDir: string, seed: number, schedule: DemoSchedule, referenceDir?: string): Promise<DemoModelEval> {
   const problems: ArithmeticProblem[] = makeEvalProblems(schedule.evalQuestions, DEMO_TASK.maxOperand, streamSeed(seed, 'eval'));
+  // One load of the policy serves both measurements.
   const model = await loadModel(modelDir);
   let answers: string[];
   let tokens: number[];
+  let cueReversedAccuracy: number | null = null;
   try {
     const prompts = problems.map((p) => encodePrompt(model.tokenizer, [{ role: 'user', content: questionText(p) }], 'chat'));
     const eos = model.tokenizer.eosTokenIds;
@@ -107,27 +109,24 @@ export async function evaluateDemoModel(modelDir: string, seed: number, schedule
     const bodies = out.map((ids) => (ids.length > 0 && eos.includes(ids[ids.length - 1]!) ? ids.slice(0, -1) : ids));
     answers = bodies.map((ids) => model.tokenizer.decode(ids, { skipSpecialTokens: true }).trim());
     tokens = bodies.map((ids) => ids.length);
+    if (referenceDir !== undefined) {
+      const reference = await loadModel(referenceDir);
+      try {
+        const { result } = await evaluatePreferences({
+          policy: model,
+          reference,
+          pairs: makeCueReversedPairs(schedule.evalQuestions, streamSeed(seed, 'reversed')),
+          beta: schedule.beta,
+          batchSize: 64,
+          tokenize: { format: 'chat', maxLength: 512, maxPromptLength: 384 },
+        });
+        cueReversedAccuracy = result.rewardAccuracy;
+      } finally {
+        reference.lm.dispose();
+      }
+    }
   } finally {
     model.lm.dispose();
-  }
-  let cueReversedAccuracy: number | null = null;
-  if (referenceDir !== undefined) {
-    const policy = await loadModel(modelDir);
-    const reference = await loadModel(referenceDir);
-    try {
-      const { result } = await evaluatePreferences({
-        policy,
-        reference,
-        pairs: makeCueReversedPairs(schedule.evalQuestions, streamSeed(seed, 'reversed')),
-        beta: schedule.beta,
-        batchSize: 64,
-        tokenize: { format: 'chat', maxLength: 512, maxPromptLength: 384 },
-      });
-      cueReversedAccuracy = result.rewardAccuracy;
-    } finally {
-      policy.lm.dispose();
-      reference.lm.dispose();
-    }
   }
   const n = problems.length;
   return {

@@ -17,7 +17,6 @@ import { writeFileAtomic } from '../util/atomic_write.js';
 import { generationStats, type GenerationStats, type SamplingSettings } from './generate.js';
 import type { PairwiseJudge } from './judge.js';
 import type { ModelLoadOptions } from './model.js';
-import type { PairwiseSummary } from './pairwise.js';
 import type { PreferenceEvalResult } from './preference_eval.js';
 import { loadPromptSet, pairPrompt, pairPromptItem, type PromptItem } from './prompts.js';
 import { runComparison, runGeneration, runPreferenceEval } from './run_eval.js';

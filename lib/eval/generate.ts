@@ -5,7 +5,6 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
-import type { ChatMessage } from '../data/schema.js';
 import { Journal } from '../jobs/journal.js';
 import { encodePrompt, type PromptFormat } from '../tokenize/prompt_format.js';
 import type { Conversation } from './judge_prompt.js';

@@ -15,7 +15,7 @@ import { loadModel, type ModelLoadOptions } from './model.js';
 import { runPairwise, type PairwiseItem, type PairwiseSummary } from './pairwise.js';
 import { evaluatePreferences, type PreferenceEvalResult } from './preference_eval.js';
 import { loadPromptSet, type PromptItem } from './prompts.js';
-import { promptFormatFor, PromptFormatMismatch, type PromptFormatSetting } from '../tokenize/prompt_format.js';
+import { promptFormatFor, type PromptFormatSetting } from '../tokenize/prompt_format.js';
 
 export const DEFAULT_SAMPLING: SamplingSettings = { maxNewTokens: 256, temperature: 0, topP: 0.95, seed: 0 };
 
@@ -26,16 +26,6 @@ export const DEFAULT_SAMPLING: SamplingSettings = { maxNewTokens: 256, temperatu
  */
 export const PAPER_SAMPLING: SamplingSettings = { maxNewTokens: 2048, temperature: 1, topP: 0.95, seed: 0 };
 export const PAPER_JUDGE_REPEATS = 3;
-
-/** The format to prompt `modelDir` with; a mismatch with the trained one is a usage error. */
-function formatFor(modelDir: string, tokenizer: Parameters<typeof promptFormatFor>[1], setting: PromptFormatSetting | undefined) {
-  try {
-    return promptFormatFor(modelDir, tokenizer, setting ?? 'auto');
-  } catch (err) {
-    if (err instanceof PromptFormatMismatch) throw new UsageError(err.message);
-    throw err;
-  }
-}
 
 export interface HeldOutOptions {
   /** Split off this many pairs first (the same split `train --eval-size` and `compare` use) and score those. */
@@ -81,7 +71,7 @@ export async function runPreferenceEval(o: PreferenceEvalRun): Promise<Preferenc
       ...(o.beta !== undefined ? { beta: o.beta } : {}),
       ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
       tokenize: {
-        format: formatFor(o.modelDir, policy.tokenizer, o.promptFormat),
+        format: promptFormatFor(o.modelDir, policy.tokenizer, o.promptFormat),
         ...(o.maxLength !== undefined ? { maxLength: o.maxLength } : {}),
         ...(o.maxPromptLength !== undefined ? { maxPromptLength: o.maxPromptLength } : {}),
       },
@@ -121,7 +111,7 @@ export async function runGeneration(o: GenerationRun): Promise<{ model: string; 
       prompts: o.prompts,
       outFile: o.outFile,
       sampling: o.sampling,
-      promptFormat: formatFor(o.modelDir, model.tokenizer, o.promptFormat),
+      promptFormat: promptFormatFor(o.modelDir, model.tokenizer, o.promptFormat),
       ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
       ...(o.log ? { log: o.log } : {}),
     });

@@ -12,6 +12,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ChatMessage } from '../data/schema.js';
+import { UsageError } from '../errors.js';
 import { applyChatTemplate, type ChatTurn } from './chat_template.js';
 import type { Tokenizer } from './tokenizer.js';
 
@@ -65,7 +66,8 @@ export function recordedPromptFormat(modelDir: string): PromptFormat | undefined
   }
 }
 
-export class PromptFormatMismatch extends Error {
+/** A usage error: the CLI prints it and exits 2. */
+export class PromptFormatMismatch extends UsageError {
   override name = 'PromptFormatMismatch';
 }
 

@@ -3,11 +3,10 @@ import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { realNumberOption, wholeNumberOption } from '../number_options.js';
 import { readPromptFile } from '../../inference/prompt_file.js';
-import { encodeGenerationPrompt } from '../../inference/encode_prompt.js';
 import { cutAtStops } from '../../inference/stop_strings.js';
 import { PreferenceDataError } from '../../data/errors.js';
 import { Tokenizer } from '../../tokenize/tokenizer.js';
-import { PROMPT_FORMATS, PromptFormatMismatch, promptFormatFor, type PromptFormatSetting } from '../../tokenize/prompt_format.js';
+import { encodePrompt, PROMPT_FORMATS, promptFormatFor, type PromptFormatSetting } from '../../tokenize/prompt_format.js';
 import { CausalLM, type ModelDtype } from '../../model/causal_lm.js';
 import { JsonlAppender } from '../../util/jsonl_append.js';
 
@@ -65,14 +64,8 @@ export function registerGenerate(program: Command): void {
       const tokenizer = Tokenizer.load(opts.model);
       const eosTokenIds = tokenizer.eosTokenIds;
       if (eosTokenIds.length === 0) throw new UsageError(`${opts.model}: the tokenizer names no EOS token, so generation could not stop; add eos_token to tokenizer_config.json`);
-      let format;
-      try {
-        format = promptFormatFor(opts.model, tokenizer, opts.promptFormat as PromptFormatSetting);
-      } catch (err) {
-        if (err instanceof PromptFormatMismatch) throw new UsageError(err.message);
-        throw err;
-      }
-      const encoded = prompts.map((p) => encodeGenerationPrompt(tokenizer, p.prompt, format));
+      const format = promptFormatFor(opts.model, tokenizer, opts.promptFormat as PromptFormatSetting);
+      const encoded = prompts.map((p) => encodePrompt(tokenizer, p.prompt, format));
       const model = await CausalLM.load(opts.model, { dtype: opts.dtype as ModelDtype, device: opts.device });
       writeFileSync(opts.out, '');
       const out = new JsonlAppender(opts.out);

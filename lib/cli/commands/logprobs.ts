@@ -7,7 +7,7 @@ import { loadPreferences } from '../../data/load.js';
 import { PreferenceDataError } from '../../data/errors.js';
 import { Tokenizer } from '../../tokenize/tokenizer.js';
 import { tokenizePreferences, warnToStderr } from '../../tokenize/preference_tokens.js';
-import { PROMPT_FORMATS, PromptFormatMismatch, promptFormatFor, type PromptFormatSetting } from '../../tokenize/prompt_format.js';
+import { PROMPT_FORMATS, promptFormatFor, type PromptFormatSetting } from '../../tokenize/prompt_format.js';
 import { CausalLM, type ModelDtype } from '../../model/causal_lm.js';
 import { packSequences } from '../../model/packing.js';
 import { JsonlAppender } from '../../util/jsonl_append.js';
@@ -52,13 +52,7 @@ export function registerLogprobs(program: Command): void {
         throw err;
       }
       const tokenizer = Tokenizer.load(opts.model);
-      let format;
-      try {
-        format = promptFormatFor(opts.model, tokenizer, (opts.promptFormat ?? 'auto') as PromptFormatSetting);
-      } catch (err) {
-        if (err instanceof PromptFormatMismatch) throw new UsageError(err.message);
-        throw err;
-      }
+      const format = promptFormatFor(opts.model, tokenizer, (opts.promptFormat ?? 'auto') as PromptFormatSetting);
       const tokenizeOpts = {
         format,
         ...(opts.maxLength !== undefined ? { maxLength: wholeNumberOption(opts.maxLength, '--max-length', 2) } : {}),
