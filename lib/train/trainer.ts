@@ -18,6 +18,8 @@ import { nativeTrainerOptions, resolveTrainConfig, type TrainConfig, type TrainC
 import { prepareTrainingData, type ExampleWithId } from './dataset.js';
 import { MetricsLog, StepAccumulator, type MetricsRow } from './metrics.js';
 import { packPreferenceBatch } from './preference_batch.js';
+import { memoryPlanSettings } from './plan_settings.js';
+import { planMemory, type MemoryPlan } from './memory_plan.js';
 import { TrainProgress } from './progress.js';
 import { referenceLogps } from './reference.js';
 import { learningRateAt } from './schedule.js';
@@ -32,6 +34,8 @@ export interface TrainHooks {
   log?: (message: string) => void;
   /** Show a progress bar on stderr (the CLI does). */
   progress?: boolean;
+  /** Load and tokenize the data, return the memory plan, train nothing and write nothing. */
+  dryRun?: boolean;
 }
 
 /** A NaN or infinite loss or gradient norm with `onNonfinite: 'stop'`; the weights were not updated with it. */
@@ -48,6 +52,8 @@ export interface TrainResult {
   interrupted: boolean;
   lastMetrics: MetricsRow | undefined;
   lastEval: MetricsRow | undefined;
+  /** `dryRun`: what each rank would need */
+  plan?: MemoryPlan;
 }
 
 const REFERENCE_LOSSES = new Set(['dpo', 'rdpo']);
@@ -150,7 +156,6 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
   const { config, runDir, resumeFrom } = resolveRun(input, log);
   const native = loadNative();
   if (config.threads) native.setNumThreads(config.threads);
-  mkdirSync(runDir, { recursive: true });
 
   const loss = config.loss;
   const useReference = REFERENCE_LOSSES.has(loss);
@@ -186,6 +191,12 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
     );
   }
   const train = data.train;
+  if (hooks.dryRun) {
+    const plan = planMemory(modelDir, JSON.parse(readFileSync(path.join(modelDir, 'config.json'), 'utf8')) as Record<string, unknown>,
+      memoryPlanSettings(config, train, { rejected: useRejected, rationale: useRationale, reference: useReference }), native.runtimeInfo().devices);
+    return { runDir, finalModelDir: undefined, steps: 0, totalSteps: 0, interrupted: false, lastMetrics: undefined, lastEval: undefined, plan };
+  }
+  mkdirSync(runDir, { recursive: true });
   const microPerEpoch = Math.ceil(train.length / config.batchSize);
   const totalSteps = config.maxSteps ?? Math.max(1, Math.ceil((config.epochs * microPerEpoch) / config.gradAccum));
   const configDigest = digest(trajectoryKeys(config));

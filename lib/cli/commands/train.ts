@@ -5,6 +5,7 @@ import path from 'node:path';
 import { runDemo } from '../../demo/run_demo.js';
 import { ConfigError, readConfigFile, type TrainConfigInput } from '../../train/config.js';
 import { resolvedRunConfig, train } from '../../train/trainer.js';
+import { formatMemoryPlan } from '../../train/memory_plan.js';
 import { HubDownloadError } from '../../hub/download_model.js';
 import { UsageError } from '../../errors.js';
 
@@ -35,6 +36,7 @@ export function registerTrain(program: Command): void {
     .option('--config <file>', 'run.yaml or run.json; flags override it')
     .option('--preset <name>', "paper: the RDPO authors' set-up (docs/presets.md); flags and config keys override it")
     .option('--print-config', 'print the resolved configuration (config.json\'s `config`) as JSON and exit without training')
+    .option('--dry-run', 'load and tokenize the data, print the memory each rank needs (weights, gradients, optimizer, reference, activations) and whether it fits; train nothing')
     .option('--prompt-format <f>', 'auto (chat when the tokenizer has a chat template) | chat (text prompts as a user turn) | plain (TRL: text as text)')
     .option('--truncation-mode <m>', 'auto (per dataset, as the authors) | keep_start | keep_end: which end of an over-long prompt survives')
     .option('--model <dir|org/name[@rev]>', 'starting policy (Hugging Face directory)')
@@ -80,7 +82,7 @@ export function registerTrain(program: Command): void {
     .option('--demo-out <dir>', 'where the built-in demo writes (default runs/demo-<time>)')
     .action(async (opts: Record<string, unknown>, cmd: Command) => {
       const explicit = (key: string) => cmd.getOptionValueSource(key) === 'cli';
-      const noTraining = !opts.config && !opts.model && !opts.data && !opts.resume && !opts.printConfig && !opts.preset;
+      const noTraining = !opts.config && !opts.model && !opts.data && !opts.resume && !opts.printConfig && !opts.preset && !opts.dryRun;
       if (noTraining) {
         const out = path.resolve((opts.demoOut as string | undefined) ?? path.join('runs', `demo-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}`));
         const result = await runDemo({ outDir: out });
@@ -101,6 +103,18 @@ export function registerTrain(program: Command): void {
           console.log(JSON.stringify(resolvedRunConfig(input as TrainConfigInput), null, 2));
         } catch (err) {
           if (err instanceof ConfigError) throw new UsageError(err.message);
+          throw err;
+        }
+        return;
+      }
+      if (opts.dryRun) {
+        if (input.resume !== undefined) throw new UsageError('--dry-run plans a new run; drop --resume');
+        try {
+          const { plan } = await train(input as TrainConfigInput, { dryRun: true });
+          console.log(formatMemoryPlan(plan!));
+          if (!plan!.fits) process.exitCode = 3;
+        } catch (err) {
+          if (err instanceof ConfigError || err instanceof HubDownloadError) throw new UsageError(err.message);
           throw err;
         }
         return;
@@ -133,5 +147,18 @@ export function registerTrain(program: Command): void {
       } finally {
         process.off('SIGINT', onSigint);
       }
+    });
+}
+
+/** `rdpo-native plan …` is `rdpo-native train --dry-run …`: the same flags, the same plan. */
+export function registerPlan(program: Command): void {
+  program
+    .command('plan')
+    .description('print the memory a training run needs per rank and whether it fits (= train --dry-run; takes the train flags)')
+    .helpOption(false)
+    .allowUnknownOption()
+    .argument('[trainFlags...]')
+    .action(async (trainFlags: string[]) => {
+      await program.parseAsync(['train', '--dry-run', ...trainFlags], { from: 'user' });
     });
 }
