@@ -59,7 +59,9 @@ test('the trainer and the bench compute MFU only through model/flops.ts', (t) =>
     const src = readFileSync(path.join(repo, file), 'utf8');
     t.regex(src, /import \{[^}]*\bmodelFlopsUtilization\b[^}]*\} from '\.\.\/model\/flops\.js'/, file);
     // No FLOP arithmetic of its own: every `mfu:` is the shared function.
-    for (const line of src.split('\n').filter((l) => /\bmfu: /.test(l))) t.regex(line, /modelFlopsUtilization\(/, `${file}: ${line.trim()}`);
+    const lines = src.split('\n').filter((l) => /\bmfu: (?!number\b)/.test(l));
+    t.true(lines.length > 0, `${file} computes an mfu`);
+    for (const line of lines) t.regex(line, /modelFlopsUtilization\(/, `${file}: ${line.trim()}`);
   }
   t.notRegex(readFileSync(path.join(repo, 'lib/train/trainer.ts'), 'utf8'), /numParameters/, 'the trainer counts N as the bench does');
 });

@@ -28,6 +28,8 @@ test.serial('a long prompt tokenized on the worker thread gives the ids the main
 });
 
 test.serial('/health answers within a second while a 4 MB prompt is being tokenized', async (t) => {
+  // The server runs in this process: a tokenizer on the event loop would stall this loop too, so
+  // what is measured is the longest wait between /health answers, not only each call's latency.
   const started = performance.now();
   const big = fetch(server.url + '/v1/chat/completions', {
     method: 'POST',
@@ -36,21 +38,21 @@ test.serial('/health answers within a second while a 4 MB prompt is being tokeni
   }).then(async (res) => ({ status: res.status, body: await res.json(), at: performance.now() - started }));
   let done = false;
   void big.finally(() => (done = true));
-  const latencies: number[] = [];
+  const answeredAt: number[] = [0];
   while (!done) {
-    const t0 = performance.now();
     const res = await fetch(server.url + '/health');
     t.is(res.status, 200);
     await res.json();
-    latencies.push(performance.now() - t0);
+    answeredAt.push(performance.now() - started);
     await new Promise((r) => setTimeout(r, 50));
   }
   const answer = await big;
-  t.log(`the big request took ${answer.at.toFixed(0)} ms; ${latencies.length} /health calls meanwhile, slowest ${Math.max(...latencies).toFixed(0)} ms`);
+  const gaps = answeredAt.slice(1).map((at, i) => at - answeredAt[i]!);
+  const longest = Math.max(...gaps, answer.at - answeredAt.at(-1)!);
+  t.log(`the big request took ${answer.at.toFixed(0)} ms; ${gaps.length} /health answers meanwhile, the longest wait between them ${longest.toFixed(0)} ms`);
   // It was tokenized (the count is in the refusal), and it took long enough for the check to mean something.
   t.is(answer.status, 400);
   t.regex(answer.body.error.message, /the prompt is \d{6,} tokens .* context of 4096 tokens/);
   t.true(answer.at > 1000, `the big request took ${answer.at.toFixed(0)} ms; make the prompt larger for this test to measure anything`);
-  t.true(latencies.length >= 3);
-  t.true(Math.max(...latencies) < 1000, `slowest /health: ${Math.max(...latencies).toFixed(0)} ms`);
+  t.true(longest < 1000, `the longest wait between /health answers: ${longest.toFixed(0)} ms`);
 });

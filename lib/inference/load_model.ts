@@ -54,7 +54,7 @@ export async function loadModel(dir: string, options: ModelLoadOptions = {}, che
   if (dtype !== undefined && !isModelDtype(dtype)) throw new UsageError(`--dtype must be one of ${MODEL_DTYPES.join(', ')} (got "${dtype}")`);
   const maxContext = contextLength(dir);
   const lm = await CausalLM.load(dir, {
-    ...(dtype !== undefined ? { dtype } : {}),
+    ...(dtype !== undefined && isModelDtype(dtype) ? { dtype } : {}),
     ...(options.device !== undefined ? { device: options.device } : {}),
   });
   return { name: basename(resolve(dir)), dir, lm, tokenizer, ...(maxContext !== undefined ? { maxContext } : {}) };

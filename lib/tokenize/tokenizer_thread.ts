@@ -8,10 +8,18 @@ import { fileURLToPath } from 'node:url';
 import type { ChatTurn, RenderChatOptions } from './chat_template.js';
 import type { ThreadReply, ThreadRequest } from './tokenizer_thread_worker.js';
 
-// Run from the TypeScript sources (tests, tsx) the worker is the .ts file, and the thread inherits
-// the parent's --import=tsx; from dist/ it is the compiled .js.
 const here = fileURLToPath(import.meta.url);
 const workerUrl = new URL(`./tokenizer_thread_worker${extname(here)}`, import.meta.url);
+
+function spawnWorker(dir: string): Worker {
+  const workerData = { dir };
+  if (extname(here) !== '.ts') return new Worker(workerUrl, { workerData });
+  // Run from the TypeScript sources (tests, tsx): Node 20 does not apply the parent's --import=tsx
+  // hooks to a worker's entry, so the worker registers tsx before importing the .ts file.
+  const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
+  const code = `import(${tsx}).then((tsx) => { tsx.register(); return import(${JSON.stringify(workerUrl.href)}); });`;
+  return new Worker(code, { eval: true, workerData });
+}
 
 export class TokenizerThread {
   private worker: Worker | undefined;
@@ -34,7 +42,7 @@ export class TokenizerThread {
 
   private start(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(workerUrl, { workerData: { dir: this.dir } });
+    const worker = spawnWorker(this.dir);
     // An idle thread must not keep the process alive; one with work in hand does (ref() above).
     worker.unref();
     worker.on('message', (reply: ThreadReply) => {

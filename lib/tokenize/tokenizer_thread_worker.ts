@@ -20,7 +20,7 @@ port.on('message', (req: ThreadRequest) => {
   try {
     const ids = Int32Array.from(applyChatTemplate(tokenizer, req.turns, req.options));
     reply = { id: req.id, ids };
-    port.postMessage(reply, [ids.buffer]);
+    port.postMessage(reply, [ids.buffer as ArrayBuffer]);
   } catch (err) {
     reply = { id: req.id, error: err instanceof Error ? err.message : String(err) };
     port.postMessage(reply);
