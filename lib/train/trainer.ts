@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { CausalLM } from '../model/causal_lm.js';
+import { matmulParams, modelFlopsUtilization } from '../model/flops.js';
 import type { NativePreferenceBatch, NativeTrainer } from '../native/binding.js';
 import { loadNative } from '../native/load.js';
 import { packageVersion } from '../native/runtime.js';
@@ -254,7 +255,8 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
   if (resumeFrom) await trainer.loadOptimizerState(path.join(resumeFrom, 'optimizer.safetensors'));
 
   const peak = await native.measureMatmulPeak(config.device.startsWith('cuda') ? 4096 : 512, config.device.startsWith('cuda') ? 20 : 4, config.dtype, config.device);
-  const parameters = trainer.numParameters;
+  // The FLOP convention's N (model/flops.ts), as the bench counts it.
+  const parameters = matmulParams(policy.config);
 
   const orderCache = new Map<number, number[]>();
   const epochOrder = (epoch: number): number[] => {
@@ -345,8 +347,9 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
         grad_norm: gradNorm,
         total_tokens: state.totalTokens,
         tokens_per_sec: (values.tokens + (values.rationale_tokens ?? 0)) / seconds,
-        // 6 FLOPs per parameter per computed token (forward + backward), over the measured matmul peak.
-        mfu: (6 * parameters * packedTokens) / seconds / peak.flopsPerSec,
+        // The rows the policy computed, forward and backward; reference log-probs were computed
+        // before training (reference.ts), so no reference work falls in the step.
+        mfu: modelFlopsUtilization({ matmulParams: parameters, tokens: { trained: packedTokens, reference: 0 }, seconds, peakFlopsPerSec: peak.flopsPerSec }),
       };
       metrics.write(row);
       lastMetrics = row;

@@ -6,6 +6,9 @@
 //       logits, summed completion log-probs (as one packed batch) and greedy tokens
 //   rdpo-driver grad-check DIR [--dtype D] [--device D]
 //       gradients of a packed log-prob loss with and without gradient checkpointing must agree
+//   rdpo-driver pack FILE
+//       prints the packed layout of FILE's {"groups": [{prompt, completions}]} as JSON, so that a
+//       test can hold this packer to lib/model/packing.ts (test/packing_rule.test.ts)
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -71,6 +74,9 @@ std::vector<int64_t> ints(const json::Value& v) {
 }
 
 // Groups of {prompt, completions} packed as trunk + branches; sequence i = i-th completion overall.
+// The rule is lib/model/packing.ts's (the layout every TypeScript packer builds): a completion's
+// last token is scored but not fed, since it predicts nothing. test/packing_rule.test.ts compares
+// the two packers on random groups through `rdpo-driver pack`.
 PackedBatch pack_groups(const json::Value& groups) {
   std::vector<int64_t> ids, pos, rows, targets, seq;
   std::vector<int32_t> branch;
@@ -92,6 +98,7 @@ PackedBatch pack_groups(const json::Value& groups) {
         rows.push_back(prev_row);
         targets.push_back(c[j]);
         seq.push_back(s);
+        if (j + 1 == c.size()) break;
         prev_row = static_cast<int64_t>(ids.size());
         ids.push_back(c[j]);
         pos.push_back(P + static_cast<int64_t>(j));
@@ -246,7 +253,33 @@ int grad_check_command(int argc, char** argv) {
 
 }  // namespace
 
+void print_ints(const char* key, const at::Tensor& t, bool last = false) {
+  at::Tensor v = t.to(torch::kInt64).contiguous();
+  std::printf("\"%s\":[", key);
+  for (int64_t i = 0; i < v.numel(); ++i) std::printf(i ? ",%lld" : "%lld", (long long)v.data_ptr<int64_t>()[i]);
+  std::printf("]%s", last ? "" : ",");
+}
+
+int pack_command(int argc, char** argv) {
+  if (argc < 3) throw ArgumentError("usage: rdpo-driver pack FILE (a JSON object {\"groups\": [{\"prompt\": [...], \"completions\": [[...]]}]})");
+  json::Value doc = json::parse_file(argv[2]);
+  const json::Value* groups = doc.find("groups");
+  if (groups == nullptr) throw ArgumentError(std::string(argv[2]) + ": no \"groups\" key");
+  PackedBatch b = pack_groups(*groups);
+  std::printf("{");
+  print_ints("input_ids", b.input_ids);
+  print_ints("position_ids", b.position_ids);
+  print_ints("branch_ids", b.branch_ids);
+  print_ints("group_offsets", torch::tensor(b.group_offsets, torch::kInt64));
+  print_ints("score_rows", b.score_rows);
+  print_ints("score_targets", b.score_targets);
+  print_ints("score_seq", b.score_seq);
+  std::printf("\"num_sequences\":%lld}\n", (long long)b.num_sequences);
+  return 0;
+}
+
 int model_dispatch(const std::string& cmd, int argc, char** argv) {
+  if (cmd == "pack") return pack_command(argc, argv);
   if (cmd == "logprobs") return logprobs_command(argc, argv);
   if (cmd == "model-check") return model_check_command(argc, argv);
   if (cmd == "grad-check") return grad_check_command(argc, argv);
