@@ -2,7 +2,7 @@
 // (config.json + safetensors), score packed sequences, generate, save.
 import { copyFile, access } from 'node:fs/promises';
 import path from 'node:path';
-import type { NativeDtype, NativeGenerateOptions, NativeModel, NativeModelConfig } from '../native/binding.js';
+import type { NativeDtype, NativeGenerateOptions, NativeModel, NativeModelConfig, NativeScoringOptions } from '../native/binding.js';
 import { loadNative } from '../native/load.js';
 import type { PackedBatch } from './packing.js';
 
@@ -94,9 +94,12 @@ export class CausalLM {
     return out;
   }
 
-  /** Summed log-probs of each scored sequence of a packed batch (see packing.ts). */
-  sequenceLogprobs(packed: PackedBatch): Promise<SequenceLogprobs> {
-    return this.model.sequenceLogprobs(packed);
+  /**
+   * Summed log-probs of each scored sequence of a packed batch (see packing.ts), through training's
+   * scoring path; pass a run's computeDtype and logitsChunk to get the numbers its training saw.
+   */
+  sequenceLogprobs(packed: PackedBatch, options: NativeScoringOptions = {}): Promise<SequenceLogprobs> {
+    return this.model.sequenceLogprobs(packed, options);
   }
 
   /** Continues each prompt; returns only the new tokens (ending with EOS when one was produced). */

@@ -120,6 +120,7 @@ bool loss_reads(LossKind kind, LossParam param) {
 }
 
 std::string loss_param_name(LossParam param) { return name_of(kParams, param); }
+std::vector<std::string> loss_param_names() { return names_of(kParams); }
 
 LossKind parse_loss_kind(const std::string& name) {
   std::vector<std::pair<std::string, LossKind>> table;

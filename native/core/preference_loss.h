@@ -47,6 +47,7 @@ struct LossOptions {
 // The options a loss reads, spelled as the addon, the config and the CLI spell them.
 enum class LossParam { Beta, Gamma, LabelSmoothing, SimpoMargin, SftWeight, DpoVariant, RationaleForm, RationaleNorm };
 std::string loss_param_name(LossParam param);  // "beta" "gamma" "labelSmoothing" "simpoMargin" "sftWeight" "dpoVariant" ...
+std::vector<std::string> loss_param_names();  // all of them
 
 // The loss catalogue: the one place that says what each loss is, needs and defaults to. The addon
 // exports it (lossCatalogue()), lib/train/loss_catalogue.generated.ts is written from it (and a test

@@ -1,4 +1,4 @@
-// lossCatalogue() -> { losses: LossSpec[], dpoVariants, rationaleForms, rationaleNorms } (sync),
+// lossCatalogue() -> { losses: LossSpec[], dpoVariants, rationaleForms, rationaleNorms, options } (sync),
 // and the loss-option parser every binding file uses.
 #include "napi/loss_options.h"
 
@@ -78,6 +78,7 @@ Napi::Value LossCatalogue(const Napi::CallbackInfo& info) {
   out.Set("dpoVariants", strings(env, rdpo::dpo_variant_names()));
   out.Set("rationaleForms", strings(env, rdpo::rationale_form_names()));
   out.Set("rationaleNorms", strings(env, rdpo::rationale_norm_names()));
+  out.Set("options", strings(env, rdpo::loss_param_names()));
   return out;
 }
 
