@@ -96,10 +96,12 @@ export class CausalLM {
 
   /**
    * Summed log-probs of each scored sequence of a packed batch (see packing.ts), through training's
-   * scoring path; pass a run's computeDtype and logitsChunk to get the numbers its training saw.
+   * scoring path. The compute dtype defaults to the weights' own (a bfloat16 model computes as a
+   * bf16 training run does: under autocast); a float32 model given a run's computeDtype and
+   * logitsChunk gives the numbers that run's training saw.
    */
   sequenceLogprobs(packed: PackedBatch, options: NativeScoringOptions = {}): Promise<SequenceLogprobs> {
-    return this.model.sequenceLogprobs(packed, options);
+    return this.model.sequenceLogprobs(packed, { computeDtype: this.config.dtype as NativeDtype, ...options });
   }
 
   /** Continues each prompt; returns only the new tokens (ending with EOS when one was produced). */

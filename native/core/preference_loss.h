@@ -50,7 +50,7 @@ std::string loss_param_name(LossParam param);  // "beta" "gamma" "labelSmoothing
 std::vector<std::string> loss_param_names();  // all of them
 
 // The loss catalogue: the one place that says what each loss is, needs and defaults to. The addon
-// exports it (lossCatalogue()), lib/train/loss_catalogue.generated.ts is written from it (and a test
+// exports it (lossCatalogue()), lib/native/loss_catalogue.generated.ts is written from it (and a test
 // checks the two agree), and the config, CLI and trainer read that.
 struct LossSpec {
   LossKind kind;
