@@ -15,7 +15,7 @@ import { Tokenizer } from '../tokenize/tokenizer.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic_write.js';
 import { SeededRandom } from '../util/random.js';
 import { checkpointName, latestCheckpoint, readTrainerState, removeStaleTemporaries, saveCheckpoint, type TrainerState } from './checkpoint.js';
-import { nativeTrainerOptions, resolveTrainConfig, type TrainConfig, type TrainConfigInput } from './config.js';
+import { lossSpec, nativeTrainerOptions, resolveTrainConfig, type TrainConfig, type TrainConfigInput } from './config.js';
 import { prepareTrainingData, type ExampleWithId } from './dataset.js';
 import { MetricsLog, StepAccumulator, type MetricsRow } from './metrics.js';
 import { packPreferenceBatch } from './preference_batch.js';
@@ -56,10 +56,6 @@ export interface TrainResult {
   /** `dryRun`: what each rank would need */
   plan?: MemoryPlan;
 }
-
-const REFERENCE_LOSSES = new Set(['dpo', 'rdpo']);
-const RATIONALE_LOSSES = new Set(['rdpo', 'rorpo', 'rsimpo', 'rationale-only']);
-const SINGLE_COMPLETION_LOSSES = new Set(['sft', 'rationale-only']);
 
 /** JSON with object keys sorted, so that equal settings give equal text whatever their order. */
 function canonicalJson(value: unknown): string {
@@ -159,9 +155,8 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
   if (config.threads) native.setNumThreads(config.threads);
 
   const loss = config.loss;
-  const useReference = REFERENCE_LOSSES.has(loss);
-  const useRationale = RATIONALE_LOSSES.has(loss);
-  const useRejected = !SINGLE_COMPLETION_LOSSES.has(loss);
+  // What the loss needs, from the core's loss catalogue.
+  const { needsReference: useReference, needsRationale: useRationale, needsRejected: useRejected } = lossSpec(loss);
 
   // Hub ids (org/name[@rev]) become cache snapshot directories; config.json keeps what was asked for.
   const modelDir = await resolveModel(config.model, { log });
@@ -251,7 +246,7 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
   if (refTrain) log(`reference log-probs for ${train.length} pairs: ${refTrain.cached ? 'from cache' : `${refTrain.seconds.toFixed(1)} s`}`);
 
   const policy = await CausalLM.load(resumeFrom ?? modelDir, { dtype: 'float32', device: config.device });
-  const trainer: NativeTrainer = native.createTrainer(policy.nativeHandle, nativeTrainerOptions(config));
+  const trainer: NativeTrainer = await native.createTrainer(policy.nativeHandle, nativeTrainerOptions(config));
   if (resumeFrom) await trainer.loadOptimizerState(path.join(resumeFrom, 'optimizer.safetensors'));
 
   const peak = await native.measureMatmulPeak(config.device.startsWith('cuda') ? 4096 : 512, config.device.startsWith('cuda') ? 20 : 4, config.dtype, config.device);

@@ -19,6 +19,8 @@
 #include "core/dtype.h"
 #include "core/errors.h"
 #include "core/json.h"
+#include "core/sequence_scoring.h"
+#include "core/token_logprobs.h"
 #include "driver/commands.h"
 
 namespace rdpo::driver {
@@ -137,8 +139,8 @@ int logprobs_command(int argc, char** argv) {
   torch::NoGradGuard no_grad;
   PackedBatch b = single_sequence(a.tokens);
   at::Tensor hidden = model->hidden_states(b);
-  at::Tensor lp = plain_token_logprobs(hidden.index_select(0, b.score_rows.to(hidden.device())), model->lm_head_weight(),
-                                       b.score_targets.to(hidden.device()), c.final_softcap)
+  at::Tensor lp = token_logprobs_unfused(hidden.index_select(0, b.score_rows.to(hidden.device())), model->lm_head_weight(),
+                                         b.score_targets.to(hidden.device()), c.final_softcap)
                       .cpu();
   for (int64_t i = 0; i < lp.size(0); ++i)
     std::printf("  token %lld -> %lld: log p = %.6f\n", (long long)a.tokens[i], (long long)a.tokens[i + 1], lp[i].item<double>());

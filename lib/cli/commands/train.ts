@@ -8,6 +8,13 @@ import { resolvedRunConfig, train } from '../../train/trainer.js';
 import { formatMemoryPlan } from '../../train/memory_plan.js';
 import { HubDownloadError } from '../../hub/download_model.js';
 import { UsageError } from '../../errors.js';
+import { DPO_VARIANTS, LOSS_CATALOGUE, LOSS_NAMES, RATIONALE_FORMS, RATIONALE_NORMS } from '../../native/loss_catalogue.generated.js';
+
+// The loss flags' help, from the core's loss catalogue.
+const GAMMA_DEFAULTS = LOSS_CATALOGUE.losses
+  .filter((l) => l.needsRationale)
+  .map((l) => `${l.name} ${l.defaults.gamma}`)
+  .join(', ');
 
 // flag → config key, and how to read the flag's text
 const NUMBER_FLAGS: Record<string, string> = {
@@ -45,12 +52,12 @@ export function registerTrain(program: Command): void {
     .option('--data-format <name>', 'force the data format')
     .option('--skip-invalid', 'skip invalid rows instead of stopping')
     .option('--limit <n>', 'train on a seeded subset of n pairs (nested across sizes)')
-    .option('--loss <name>', 'sft | dpo | rdpo | orpo | rorpo | simpo | rsimpo | rationale-only (default rdpo)')
-    .option('--dpo-variant <name>', 'sigmoid | ipo | hinge | robust')
-    .option('--rationale-form <form>', 'paper (−γ·log π(r)) | logsigmoid (−log σ(γ·log π(r)), the authors\' code)')
-    .option('--rationale-norm <norm>', 'sum | mean (rationale log-prob over its tokens)')
+    .option('--loss <name>', `${LOSS_NAMES.join(' | ')} (default rdpo)`)
+    .option('--dpo-variant <name>', DPO_VARIANTS.join(' | '))
+    .option('--rationale-form <form>', `${RATIONALE_FORMS.join(' | ')}: paper −γ·log π(r), logsigmoid −log σ(γ·log π(r)) (the authors' code)`)
+    .option('--rationale-norm <norm>', `${RATIONALE_NORMS.join(' | ')} (rationale log-prob over its tokens)`)
     .option('--beta <x>', 'β (DPO temperature; ORPO λ; SimPO reward scale)')
-    .option('--gamma <x>', 'γ, the rationale weight (rdpo default 2, rorpo 10)')
+    .option('--gamma <x>', `γ, the rationale weight (paper-form defaults: ${GAMMA_DEFAULTS})`)
     .option('--label-smoothing <x>', 'label smoothing ε for sigmoid/robust DPO')
     .option('--simpo-margin <x>', 'SimPO target margin')
     .option('--sft-weight <x>', 'extra chosen-NLL weight')
