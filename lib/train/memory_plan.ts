@@ -62,6 +62,17 @@ export interface MemoryBreakdown {
   communication: number;
 }
 
+/**
+ * The bytes of a phase. Gradients and activations are not live at once: gradients are freed after
+ * every optimizer step (set to none), and backward frees each layer's activations as that layer's
+ * gradients arrive. So the step peaks either as backward starts (every activation, the output
+ * layer's chunk and the LM head's gradient, which comes first) or as it ends (every gradient).
+ */
+export function phaseTotal(b: MemoryBreakdown, lmHeadGradient: number): number {
+  const fixed = b.runtime + b.weights + b.computeCopies + b.optimizer + b.communication;
+  return fixed + Math.max(b.activations + b.outputLayer + lmHeadGradient, b.gradients);
+}
+
 export interface MemoryPlan {
   modelDir: string;
   settings: MemoryPlanSettings;
@@ -121,8 +132,12 @@ export function activationBytesPerTokenLayer(s: PlanShape, dtype: 'float32' | 'b
   return 4 * 2 * s.hidden + 2 * (5 * s.hidden + 3 * s.hidden + 2 * s.kv) + 2 * 4 * s.intermediate;
 }
 
-/** Process memory before any model is loaded: Node, the addon and LibTorch's code (measured; docs/memory_plan.md). */
-export const CPU_RUNTIME_BYTES = 330 * 2 ** 20;
+/**
+ * The training process beyond what the plan counts: Node, the addon, LibTorch/oneDNN code and pools,
+ * the tokenizer and the tokenized data, allocator slack. Measured, not derived: fitted once on the
+ * bench model at batch 2 (docs/memory_plan.md); every other case there is out of sample.
+ */
+export const CPU_RUNTIME_BYTES = 480 * 2 ** 20;
 /** CUDA context, cuBLAS workspaces and the caching allocator's slack on one device. */
 export const CUDA_RUNTIME_BYTES = 1024 * 2 ** 20;
 
@@ -190,7 +205,8 @@ export function planMemory(
 
   const chunk = Math.min(settings.logitsChunk, tokens);
   const lmHeadTrained = !lora;
-  const outputLayer = 2 * chunk * shape.vocab * 4 + (lmHeadTrained ? shape.vocab * shape.hidden * 4 : 0);
+  const outputLayer = 2 * chunk * shape.vocab * 4;
+  const lmHeadGradient = lmHeadTrained ? shape.vocab * shape.hidden * 4 : 0;
   const runtime = cuda ? CUDA_RUNTIME_BYTES : CPU_RUNTIME_BYTES;
   const communication = settings.ranks > 1 ? 2 * (settings.bucketBytes ?? 25 * 2 ** 20) : 0;
 
@@ -206,7 +222,6 @@ export function planMemory(
     outputLayer,
     communication,
   };
-  const sum = (b: MemoryBreakdown) => Object.values(b).reduce((a, v) => a + v, 0);
   let referencePhase: (MemoryBreakdown & { total: number }) | undefined;
   if (settings.reference === 'separate') {
     const refTokens = Math.max(1, settings.referenceRows);
@@ -221,9 +236,9 @@ export function planMemory(
       outputLayer: Math.min(settings.logitsChunk, refTokens) * shape.vocab * 4 * 2,
       communication: 0,
     };
-    referencePhase = { ...b, total: sum(b) };
+    referencePhase = { ...b, total: phaseTotal(b, 0) };
   }
-  const trainingTotal = sum(training);
+  const trainingTotal = phaseTotal(training, lmHeadGradient);
   const peakBytes = Math.max(trainingTotal, referencePhase?.total ?? 0);
   const device = deviceCapacity(settings.device, cudaDevices);
   return {
@@ -269,7 +284,8 @@ export function formatMemoryPlan(p: MemoryPlan): string {
     const ref = p.referencePhase ? gib(p.referencePhase[k]).padStart(12) + '      ' : '';
     lines.push(`  ${label.padEnd(24)} ${ref}${gib(p.training[k]).padStart(12)}`);
   }
-  lines.push(`  ${'total'.padEnd(24)} ${p.referencePhase ? gib(p.referencePhase.total).padStart(12) + '      ' : ''}${gib(p.training.total).padStart(12)}`);
+  lines.push(`  ${'phase peak'.padEnd(24)} ${p.referencePhase ? gib(p.referencePhase.total).padStart(12) + '      ' : ''}${gib(p.training.total).padStart(12)}`);
+  lines.push('  (a phase peaks with all activations or with all gradients, never both: backward frees the one as the other arrives)');
   lines.push('');
   const cap = Number.isFinite(p.device.bytes) ? gib(p.device.bytes) : 'unknown';
   lines.push(`  peak per rank: ${gib(p.peakBytes)}; ${p.device.source}: ${cap} → ${p.fits ? 'fits' : Number.isFinite(p.device.bytes) ? 'DOES NOT FIT' : 'cannot tell'}`);

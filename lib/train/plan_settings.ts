@@ -1,14 +1,16 @@
 // The memory plan's settings for a resolved training configuration and its tokenized pairs: the
 // largest micro-batch any epoch can draw is the `batchSize` longest examples together, so the plan
 // holds for every shuffle.
+import { packedRows } from '../model/packing.js';
 import type { TrainConfig } from './config.js';
 import type { MemoryPlanSettings } from './memory_plan.js';
 import type { PreferenceExample } from './preference_batch.js';
 
-/** Rows one example adds to a packed micro-batch (the prompt once, then each completion; the rationale row). */
+/** Rows one example adds to a packed micro-batch, by the one packing rule (model/packing.ts). */
 export function exampleRows(ex: PreferenceExample, parts: { rejected: boolean; rationale: boolean }): { policy: number; reference: number } {
-  const pair = ex.pair.promptIds.length + ex.pair.chosenIds.length + (parts.rejected ? ex.pair.rejectedIds?.length ?? 0 : 0);
-  const rationale = parts.rationale && ex.rationale ? ex.rationale.promptIds.length + ex.rationale.rationaleIds.length : 0;
+  const completions = [ex.pair.chosenIds.length, ...(parts.rejected && ex.pair.rejectedIds ? [ex.pair.rejectedIds.length] : [])];
+  const pair = packedRows(ex.pair.promptIds.length, completions);
+  const rationale = parts.rationale && ex.rationale ? packedRows(ex.rationale.promptIds.length, [ex.rationale.rationaleIds.length]) : 0;
   return { policy: pair + rationale, reference: pair };
 }
 
