@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/compute_weights.h"
+#include "core/distributed.h"
 #include "core/errors.h"
 #include "core/safetensors.h"
 #include "core/token_logprobs.h"
@@ -183,6 +184,7 @@ void PreferenceTrainer::load_optimizer_state(const std::string& file) {
 double PreferenceTrainer::step(double lr, double max_grad_norm) {
   RECORD_USER_SCOPE("rdpo::optimizer_step");
   policy_.drop_compute_weights();  // stale once the masters move; frees them during the update
+  if (grad_sync_) grad_sync_->reduce();
   double norm = clip_grad_norm(params_, max_grad_norm);
   // A NaN/inf gradient would poison every weight and both Adam moments for good: skip the update
   // (the caller sees the non-finite norm and stops or moves on; see lib/train/trainer.ts).

@@ -21,6 +21,8 @@
 
 namespace rdpo {
 
+class GradientSync;  // core/distributed.h
+
 struct TrainerOptions {
   LossOptions loss;
   AdamWOptions adamw;
@@ -71,6 +73,12 @@ class PreferenceTrainer {
   const TrainerOptions& options() const { return options_; }
   AdamW& optimizer() { return *optimizer_; }
 
+  // The parameters the optimiser updates (data-parallel training synchronises their gradients).
+  const std::vector<at::Tensor>& trainable_parameters() const { return params_; }
+  // Data-parallel training: step() first sums the gradients over the ranks (each rank scales its
+  // loss by its share of the global batch), so clipping and AdamW see the global gradient.
+  void set_gradient_sync(std::shared_ptr<GradientSync> sync) { grad_sync_ = std::move(sync); }
+
  private:
   // Forward (and backward when `backward_scale` > 0) of one batch.
   StepMetrics run(const PreferenceBatch& batch, double backward_scale);
@@ -79,6 +87,7 @@ class PreferenceTrainer {
   TrainerOptions options_;
   std::vector<at::Tensor> params_;
   std::unique_ptr<AdamW> optimizer_;
+  std::shared_ptr<GradientSync> grad_sync_;
 };
 
 }  // namespace rdpo

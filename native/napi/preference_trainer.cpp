@@ -9,6 +9,7 @@
 #include "core/preference_trainer.h"
 #include "napi/args.h"
 #include "napi/async.h"
+#include "napi/distributed.h"
 #include "napi/errors.h"
 #include "napi/model.h"
 #include "napi/packed_batch.h"
@@ -201,6 +202,12 @@ Napi::Value CreateTrainer(const Napi::CallbackInfo& info) {
     auto state = std::make_shared<NativeTrainer::State>();
     state->holder = holder;
     state->trainer = holder->with_model([&](rdpo::CausalLM& m) { return std::make_unique<rdpo::PreferenceTrainer>(m, options); });
+    // Data-parallel: step() sums the gradients over the group's ranks first (core/distributed.h).
+    if (Napi::Value pg = opts.Get("processGroup"); !pg.IsUndefined()) {
+      const int64_t bucket_mb = opt_int(opts, "bucketMb", 25, 1, 1 << 16);
+      state->trainer->set_gradient_sync(std::make_shared<rdpo::GradientSync>(
+          process_group_of(pg, "options.processGroup"), state->trainer->trainable_parameters(), bucket_mb << 20));
+    }
     return NativeTrainer::Wrap(info.Env(), state);
   });
 }

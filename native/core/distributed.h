@@ -1,0 +1,88 @@
+// Data-parallel training on LibTorch's own c10d: a TCPStore rendezvous and a ProcessGroupGloo
+// (CPU tensors). Built only when the gloo headers were found (CMakeLists.txt); otherwise every
+// entry point throws with the reason, and data_parallel_support() says why.
+//
+// Gradients: GradientSync all-reduces (sums) every trainable gradient in buckets of about
+// `bucket_bytes`, in reverse registration order (the order backward produces them). Each rank
+// scales its loss by its share of the global micro-batch, so the sum is the global mean.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+namespace rdpo {
+
+struct DataParallelSupport {
+  bool compiled = false;
+  std::string backend;  // "gloo" when compiled
+  std::string missing;  // why not, when not compiled
+};
+DataParallelSupport data_parallel_support();
+
+// A one-rank Gloo group over an in-process store, one all-reduce: checks at run time that the
+// gloo headers this was built with match LibTorch's gloo. Returns "" or what failed.
+std::string data_parallel_self_test();
+
+struct ProcessGroupOptions {
+  int64_t rank = 0;
+  int64_t world_size = 1;
+  std::string master_addr = "127.0.0.1";
+  int64_t master_port = 29500;
+  double timeout_seconds = 600;  // rendezvous and every collective
+};
+
+enum class ReduceOp { Sum, Max };
+
+class ProcessGroup {
+ public:
+  // Rendezvous: rank 0 serves the TCPStore at master_addr:master_port; every rank connects.
+  // Blocks until all world_size ranks have joined (or the timeout passes: throws).
+  explicit ProcessGroup(const ProcessGroupOptions& options);
+  ~ProcessGroup();
+
+  int64_t rank() const { return options_.rank; }
+  int64_t world_size() const { return options_.world_size; }
+  double timeout_seconds() const { return options_.timeout_seconds; }
+
+  // In place, waits for completion. Errors (a dead peer, a timeout) become std::runtime_error
+  // naming `what` and this rank.
+  void all_reduce(at::Tensor& tensor, ReduceOp op, const std::string& what);
+  // Several tensors at once: all are queued before the first is waited on (Gloo's worker threads
+  // overlap them).
+  void all_reduce_many(std::vector<at::Tensor>& tensors, ReduceOp op, const std::string& what);
+  void broadcast(std::vector<at::Tensor>& tensors, int64_t root, const std::string& what);
+
+  // Every rank passes a vector of the same length; throws on every rank, naming `what` and the
+  // first differing index, when any rank's values differ (one all-reduce of [v, −v] with max).
+  void check_same(const std::vector<double>& values, const std::string& what);
+
+  struct Impl;
+
+ private:
+  ProcessGroupOptions options_;
+  std::unique_ptr<Impl> impl_;
+};
+
+class GradientSync {
+ public:
+  GradientSync(std::shared_ptr<ProcessGroup> group, std::vector<at::Tensor> params, int64_t bucket_bytes);
+  // Sums every parameter's gradient over the ranks (a missing gradient counts as zeros and is
+  // created), so every rank then holds the same gradients. The first call first checks that every
+  // rank holds the same parameter list (else the buckets would not line up and Gloo would wait
+  // until its timeout).
+  void reduce();
+  int64_t num_buckets() const { return static_cast<int64_t>(buckets_.size()); }
+
+ private:
+  std::shared_ptr<ProcessGroup> group_;
+  std::vector<at::Tensor> params_;
+  std::vector<std::vector<size_t>> buckets_;  // indices into params_
+  bool checked_ = false;
+};
+
+// Makes every rank's tensors equal rank 0's (the model's weights at the start of training).
+void broadcast_from_rank0(ProcessGroup& group, const std::vector<at::Tensor>& tensors, int64_t bucket_bytes);
+
+}  // namespace rdpo
