@@ -172,6 +172,33 @@ export interface NativeTrainerOptions {
   computeDtype: NativeDtype;
   gradientCheckpointing: boolean;
   logitsChunk: number;
+  /** Data-parallel: step() first sums the gradients over this group (each rank scales its loss by its share). */
+  processGroup?: NativeProcessGroup;
+  /** Gradient all-reduce bucket size in MiB (default 25). */
+  bucketMb?: number;
+}
+
+/** A data-parallel process group (native/napi/distributed.cpp); every call is a collective: all ranks make it, in the same order. */
+export interface NativeProcessGroup {
+  readonly rank: number;
+  readonly worldSize: number;
+  readonly backend: 'gloo';
+  /** Element-wise sum or max over the ranks (float64). */
+  allReduce(values: Float64Array, op: 'sum' | 'max'): Promise<Float64Array>;
+  /** Rejects on every rank, naming `what`, when the ranks' values differ (the lengths must agree). */
+  checkSame(values: Float64Array, what: string): Promise<void>;
+  /** Every rank's weights become rank 0's. */
+  broadcastModel(model: NativeModel): Promise<void>;
+}
+
+export interface DataParallelSupportRaw {
+  /** Built with c10d's ProcessGroupGloo (gloo headers found at build time). */
+  compiled: boolean;
+  backend: string;
+  /** Why not, when not compiled. */
+  missing: string;
+  /** With selfTest: "" when a one-rank Gloo all-reduce works, else what failed. */
+  selfTestError?: string;
 }
 
 export interface NativeTrainer {
@@ -244,4 +271,9 @@ export interface NativeBinding {
   NativeTrainer: abstract new (...args: never[]) => NativeTrainer;
   createTrainer(model: NativeModel, options: NativeTrainerOptions): NativeTrainer;
   referenceLogps(model: NativeModel, batch: NativePreferenceBatch, options: { computeDtype: NativeDtype; logitsChunk: number }): Promise<{ chosen: Float32Array; rejected: Float32Array }>;
+  // data parallelism (native/napi/distributed.cpp)
+  NativeProcessGroup: abstract new (...args: never[]) => NativeProcessGroup;
+  dataParallelSupport(selfTest?: boolean): DataParallelSupportRaw;
+  /** Joins the group: resolves once all worldSize ranks have met at masterAddr:masterPort (rank 0 serves the TCPStore). */
+  createProcessGroup(options: { rank: number; worldSize: number; masterAddr: string; masterPort: number; timeoutSeconds: number }): Promise<NativeProcessGroup>;
 }
