@@ -203,7 +203,7 @@ export interface DataParallelSupportRaw {
 
 export interface NativeTrainer {
   /** Forward + backward of one micro-batch (gradients accumulate); metrics are TRL-named batch means. */
-  accumulate(batch: NativePreferenceBatch, scale: number): Promise<Record<string, number>>;
+  accumulate(batch: NativePreferenceBatch, scale: number, lastMicroBatch?: boolean): Promise<Record<string, number>>;
   /** Clip, AdamW step, clear gradients; resolves to the gradient norm before clipping. */
   step(lr: number, maxGradNorm: number): Promise<number>;
   saveOptimizerState(file: string): Promise<void>;

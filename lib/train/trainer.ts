@@ -367,7 +367,8 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
           }
         }
         const batch = batchFor(indices, train, refTrain);
-        const values = await trainer.accumulate(batch, share / config.gradAccum);
+        // Data-parallel: the last micro-batch's backward starts the gradient all-reduce bucket by bucket.
+        const values = await trainer.accumulate(batch, share / config.gradAccum, dp !== undefined && k === config.gradAccum - 1);
         packedTokens += batch.packedTokens;
         const row = { ...values, tokens: batch.pairTokens, rationale_tokens: batch.rationaleTokens };
         if (dp) locals.push({ pairs: indices.length, values: row });

@@ -3,13 +3,17 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <functional>
 #include <sstream>
 #include <stdexcept>
 
 #include "core/errors.h"
 
 #ifdef RDPO_DATA_PARALLEL
+#include <torch/csrc/autograd/function_hook.h>
+#include <torch/csrc/autograd/variable.h>
 #include <torch/csrc/distributed/c10d/HashStore.hpp>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #endif
@@ -53,7 +57,7 @@ std::chrono::milliseconds to_ms(double seconds) {
 
 struct ProcessGroup::Impl {
   c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> control, gradients;
 };
 
 namespace {
@@ -114,10 +118,14 @@ ProcessGroup::ProcessGroup(const ProcessGroupOptions& options) : options_(option
                              (options.rank == 0 ? " (is the port free?)" : " (did rank 0 start, and can this machine reach it?)"));
   }
   try {
-    auto opts = c10d::ProcessGroupGloo::Options::create(to_ms(options.timeout_seconds));
-    opts->devices.push_back(gloo_device(options.master_addr));
-    impl_->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(impl_->store, static_cast<int>(options.rank),
-                                                            static_cast<int>(options.world_size), opts);
+    auto make_group = [&](const std::string& prefix) {
+      auto opts = c10d::ProcessGroupGloo::Options::create(to_ms(options.timeout_seconds));
+      opts->devices.push_back(gloo_device(options.master_addr));
+      auto store = c10::make_intrusive<c10d::PrefixStore>(prefix, impl_->store);
+      return c10::make_intrusive<c10d::ProcessGroupGloo>(store, static_cast<int>(options.rank), static_cast<int>(options.world_size), opts);
+    };
+    impl_->control = make_group("rdpo/control");
+    impl_->gradients = make_group("rdpo/gradients");
   } catch (const std::exception& e) {
     throw std::runtime_error("rank " + std::to_string(options.rank) + ": connecting the Gloo process group (rendezvous " + where +
                              ") failed: " + short_message(e) + " (on several machines, set GLOO_SOCKET_IFNAME to the interface that reaches the others)");
@@ -126,25 +134,53 @@ ProcessGroup::ProcessGroup(const ProcessGroupOptions& options) : options_(option
 
 ProcessGroup::~ProcessGroup() = default;
 
-void ProcessGroup::all_reduce(at::Tensor& tensor, ReduceOp op, const std::string& what) {
-  std::vector<at::Tensor> one{tensor};
-  all_reduce_many(one, op, what);
+namespace {
+
+std::string collective_failed(int64_t rank, const std::string& what, double timeout, const std::exception& e) {
+  return "rank " + std::to_string(rank) + ": " + what + " failed (another rank died, or did not arrive within " +
+         std::to_string(static_cast<int64_t>(timeout)) + " s): " + short_message(e);
 }
 
-void ProcessGroup::all_reduce_many(std::vector<at::Tensor>& tensors, ReduceOp op, const std::string& what) {
-  try {
-    std::vector<c10::intrusive_ptr<c10d::Work>> works;
-    works.reserve(tensors.size());
-    for (auto& t : tensors) {
-      std::vector<at::Tensor> one{t};
-      c10d::AllreduceOptions o;
-      o.reduceOp = to_c10d(op);
-      works.push_back(impl_->pg->allreduce(one, o));
+class GlooPending : public PendingReduce {
+ public:
+  GlooPending(c10::intrusive_ptr<c10d::Work> work, std::string error_prefix) : work_(std::move(work)), prefix_(std::move(error_prefix)) {}
+  void wait() override {
+    try {
+      work_->wait();
+    } catch (const std::exception& e) {
+      throw std::runtime_error(prefix_ + short_message(e));
     }
-    for (auto& w : works) w->wait();
+  }
+
+ private:
+  c10::intrusive_ptr<c10d::Work> work_;
+  std::string prefix_;
+};
+
+}  // namespace
+
+void ProcessGroup::all_reduce(at::Tensor& tensor, ReduceOp op, const std::string& what) { all_reduce_on(false, tensor, op, what); }
+
+void ProcessGroup::all_reduce_on(bool gradient_group, at::Tensor& tensor, ReduceOp op, const std::string& what) {
+  try {
+    std::vector<at::Tensor> one{tensor};
+    c10d::AllreduceOptions o;
+    o.reduceOp = to_c10d(op);
+    (gradient_group ? impl_->gradients : impl_->control)->allreduce(one, o)->wait();
   } catch (const std::exception& e) {
-    throw std::runtime_error("rank " + std::to_string(options_.rank) + ": " + what + " failed (another rank died, or did not arrive within " +
-                             std::to_string(static_cast<int64_t>(options_.timeout_seconds)) + " s): " + short_message(e));
+    throw std::runtime_error(collective_failed(options_.rank, what, options_.timeout_seconds, e));
+  }
+}
+
+std::unique_ptr<PendingReduce> ProcessGroup::start_gradient_sum(at::Tensor tensor, const std::string& what) {
+  std::vector<at::Tensor> one{std::move(tensor)};
+  try {
+    auto work = impl_->gradients->allreduce(one);
+    std::string prefix = "rank " + std::to_string(options_.rank) + ": " + what + " failed (another rank died, or did not arrive within " +
+                         std::to_string(static_cast<int64_t>(options_.timeout_seconds)) + " s): ";
+    return std::make_unique<GlooPending>(std::move(work), std::move(prefix));
+  } catch (const std::exception& e) {
+    throw std::runtime_error(collective_failed(options_.rank, what, options_.timeout_seconds, e));
   }
 }
 
@@ -155,7 +191,7 @@ void ProcessGroup::broadcast(std::vector<at::Tensor>& tensors, int64_t root, con
       std::vector<at::Tensor> one{t};
       c10d::BroadcastOptions o;
       o.rootRank = root;
-      works.push_back(impl_->pg->broadcast(one, o));
+      works.push_back(impl_->control->broadcast(one, o));
     }
     for (auto& w : works) w->wait();
   } catch (const std::exception& e) {
@@ -172,12 +208,13 @@ std::string data_parallel_self_test() { return not_built(); }
 ProcessGroup::ProcessGroup(const ProcessGroupOptions& options) : options_(options) { throw std::runtime_error(not_built()); }
 ProcessGroup::~ProcessGroup() = default;
 void ProcessGroup::all_reduce(at::Tensor&, ReduceOp, const std::string&) { throw std::runtime_error(not_built()); }
-void ProcessGroup::all_reduce_many(std::vector<at::Tensor>&, ReduceOp, const std::string&) { throw std::runtime_error(not_built()); }
+void ProcessGroup::all_reduce_on(bool, at::Tensor&, ReduceOp, const std::string&) { throw std::runtime_error(not_built()); }
 void ProcessGroup::broadcast(std::vector<at::Tensor>&, int64_t, const std::string&) { throw std::runtime_error(not_built()); }
+std::unique_ptr<PendingReduce> ProcessGroup::start_gradient_sum(at::Tensor, const std::string&) { throw std::runtime_error(not_built()); }
 
 #endif
 
-void ProcessGroup::check_same(const std::vector<double>& values, const std::string& what) {
+void ProcessGroup::check_same(const std::vector<double>& values, const std::string& what, bool gradient_group) {
   const int64_t n = static_cast<int64_t>(values.size());
   auto t = torch::empty({2 * n}, torch::kFloat64);
   auto* p = t.data_ptr<double>();
@@ -185,7 +222,7 @@ void ProcessGroup::check_same(const std::vector<double>& values, const std::stri
     p[i] = values[i];
     p[n + i] = -values[i];
   }
-  all_reduce(t, ReduceOp::Max, "the check of " + what);
+  all_reduce_on(gradient_group, t, ReduceOp::Max, "the check of " + what);
   for (int64_t i = 0; i < n; ++i) {
     const double hi = p[i], lo = -p[n + i];
     if (hi != lo) {
@@ -198,9 +235,34 @@ void ProcessGroup::check_same(const std::vector<double>& values, const std::stri
   }
 }
 
+namespace {
+
+// Called by autograd after a parameter's .grad has been accumulated (AccumulateGrad).
+class BucketHook : public torch::autograd::PostAccumulateGradHook {
+ public:
+  BucketHook(std::function<void()> fn) : fn_(std::move(fn)) {}
+  void operator()(const torch::autograd::Variable&) override { fn_(); }
+
+ private:
+  std::function<void()> fn_;
+};
+
+bool overlap_enabled() {
+  const char* env = std::getenv("RDPO_DDP_OVERLAP");  // 0: all-reduce after backward (for A/B runs)
+  return !(env && std::string(env) == "0");
+}
+
+}  // namespace
+
 GradientSync::GradientSync(std::shared_ptr<ProcessGroup> group, std::vector<at::Tensor> params, int64_t bucket_bytes)
-    : group_(std::move(group)), params_(std::move(params)) {
+    : group_(std::move(group)) {
   if (bucket_bytes <= 0) throw RangeError("the gradient bucket size must be positive");
+  // A tensor listed under two names (tied weights) is reduced once.
+  for (auto& p : params) {
+    bool seen = false;
+    for (const auto& q : params_) seen = seen || q.unsafeGetTensorImpl() == p.unsafeGetTensorImpl();
+    if (!seen) params_.push_back(p);
+  }
   // Reverse registration order: roughly the order backward finishes the gradients.
   std::vector<size_t> bucket;
   int64_t bytes = 0;
@@ -218,43 +280,107 @@ GradientSync::GradientSync(std::shared_ptr<ProcessGroup> group, std::vector<at::
     dtype = p.scalar_type();
   }
   if (!bucket.empty()) buckets_.push_back(std::move(bucket));
+  bucket_of_.resize(params_.size());
+  for (size_t b = 0; b < buckets_.size(); ++b)
+    for (size_t k : buckets_[b]) bucket_of_[k] = b;
+  pending_.resize(buckets_.size());
+  flats_.resize(buckets_.size());
+  works_.resize(buckets_.size());
+#ifdef RDPO_DATA_PARALLEL
+  if (overlap_enabled()) {
+    for (size_t k = 0; k < params_.size(); ++k)
+      torch::autograd::impl::set_post_acc_grad_hooks(params_[k], std::make_unique<BucketHook>([this, k] { on_gradient(k); }));
+  }
+#endif
+}
+
+GradientSync::~GradientSync() {
+#ifdef RDPO_DATA_PARALLEL
+  if (overlap_enabled())
+    for (auto& p : params_) torch::autograd::impl::set_post_acc_grad_hooks(p, nullptr);
+#endif
+}
+
+void GradientSync::check_layout() {
+  if (checked_) return;
+  std::vector<double> shape{static_cast<double>(params_.size()), static_cast<double>(buckets_.size())};
+  double numel = 0, weighted = 0;
+  for (size_t k = 0; k < params_.size(); ++k) {
+    numel += static_cast<double>(params_[k].numel());
+    weighted += static_cast<double>(params_[k].numel()) * static_cast<double>((k % 1009) + 1);
+  }
+  shape.push_back(numel);
+  shape.push_back(weighted);
+  group_->check_same(shape, "the trained parameters (count, buckets, elements)", /*gradient_group=*/true);
+  checked_ = true;
+}
+
+void GradientSync::arm() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  check_layout();
+  armed_ = true;
+  for (size_t b = 0; b < buckets_.size(); ++b) pending_[b] = buckets_[b].size();
+}
+
+void GradientSync::on_gradient(size_t param) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!armed_) return;
+  const size_t b = bucket_of_[param];
+  if (pending_[b] > 0 && --pending_[b] == 0) launch_ready_locked();
+}
+
+// Buckets start strictly in index order on every rank (Gloo pairs collectives by their order):
+// a full bucket waits for the ones before it.
+void GradientSync::launch_ready_locked() {
+  while (next_launch_ < buckets_.size() && pending_[next_launch_] == 0) {
+    launch_locked(next_launch_);
+    ++launched_in_backward_;
+    ++next_launch_;
+  }
+}
+
+void GradientSync::launch_locked(size_t b) {
+  torch::NoGradGuard no_grad;
+  std::vector<at::Tensor> parts;
+  parts.reserve(buckets_[b].size());
+  for (size_t k : buckets_[b]) {
+    auto& p = params_[k];
+    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+    parts.push_back(p.grad().reshape({-1}));
+  }
+  flats_[b] = parts.size() == 1 ? parts[0].clone() : at::cat(parts);
+  works_[b] = group_->start_gradient_sum(flats_[b], "the gradient all-reduce");
 }
 
 void GradientSync::reduce() {
   torch::NoGradGuard no_grad;
-  if (!checked_) {
-    std::vector<double> shape{static_cast<double>(params_.size()), static_cast<double>(buckets_.size())};
-    double numel = 0, weighted = 0;
-    for (size_t k = 0; k < params_.size(); ++k) {
-      numel += static_cast<double>(params_[k].numel());
-      weighted += static_cast<double>(params_[k].numel()) * static_cast<double>((k % 1009) + 1);
+  std::lock_guard<std::mutex> lock(mutex_);
+  check_layout();
+  overlapped_ = launched_in_backward_;
+  while (next_launch_ < buckets_.size()) launch_locked(next_launch_++);
+  armed_ = false;
+  next_launch_ = 0;
+  launched_in_backward_ = 0;
+  // Wait for every bucket even after a failure, so no all-reduce still writes into freed memory.
+  std::exception_ptr error;
+  for (auto& w : works_) {
+    try {
+      if (w) w->wait();
+    } catch (...) {
+      if (!error) error = std::current_exception();
     }
-    shape.push_back(numel);
-    shape.push_back(weighted);
-    group_->check_same(shape, "the trained parameters (count, buckets, elements)");
-    checked_ = true;
   }
-  std::vector<at::Tensor> flats;
-  flats.reserve(buckets_.size());
-  for (const auto& bucket : buckets_) {
-    std::vector<at::Tensor> parts;
-    parts.reserve(bucket.size());
-    for (size_t k : bucket) {
-      auto& p = params_[k];
-      if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
-      parts.push_back(p.grad().reshape({-1}));
-    }
-    flats.push_back(parts.size() == 1 ? parts[0].clone() : at::cat(parts));
-  }
-  group_->all_reduce_many(flats, ReduceOp::Sum, "the gradient all-reduce");
+  works_.assign(buckets_.size(), nullptr);
+  if (error) std::rethrow_exception(error);
   for (size_t b = 0; b < buckets_.size(); ++b) {
     int64_t offset = 0;
     for (size_t k : buckets_[b]) {
       auto g = params_[k].mutable_grad();
       const int64_t n = g.numel();
-      g.view({-1}).copy_(flats[b].slice(0, offset, offset + n));
+      g.view({-1}).copy_(flats_[b].slice(0, offset, offset + n));
       offset += n;
     }
+    flats_[b] = at::Tensor();
   }
 }
 

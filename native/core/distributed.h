@@ -7,6 +7,7 @@
 // scales its loss by its share of the global micro-batch, so the sum is the global mean.
 #pragma once
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -35,10 +36,21 @@ struct ProcessGroupOptions {
 
 enum class ReduceOp { Sum, Max };
 
+// An all-reduce in flight; wait() rethrows its error as std::runtime_error.
+class PendingReduce {
+ public:
+  virtual ~PendingReduce() = default;
+  virtual void wait() = 0;
+};
+
 class ProcessGroup {
  public:
   // Rendezvous: rank 0 serves the TCPStore at master_addr:master_port; every rank connects.
   // Blocks until all world_size ranks have joined (or the timeout passes: throws).
+  // Two Gloo groups share the store: one for the gradient buckets (launched from backward hooks
+  // as they fill) and one for everything else. Gloo matches collectives by their order within a
+  // group, so the buckets need a group of their own: whether a rank launches them during backward
+  // or at the step must not shift the order of the other collectives.
   explicit ProcessGroup(const ProcessGroupOptions& options);
   ~ProcessGroup();
 
@@ -49,18 +61,19 @@ class ProcessGroup {
   // In place, waits for completion. Errors (a dead peer, a timeout) become std::runtime_error
   // naming `what` and this rank.
   void all_reduce(at::Tensor& tensor, ReduceOp op, const std::string& what);
-  // Several tensors at once: all are queued before the first is waited on (Gloo's worker threads
-  // overlap them).
-  void all_reduce_many(std::vector<at::Tensor>& tensors, ReduceOp op, const std::string& what);
   void broadcast(std::vector<at::Tensor>& tensors, int64_t root, const std::string& what);
 
   // Every rank passes a vector of the same length; throws on every rank, naming `what` and the
   // first differing index, when any rank's values differ (one all-reduce of [v, −v] with max).
-  void check_same(const std::vector<double>& values, const std::string& what);
+  void check_same(const std::vector<double>& values, const std::string& what, bool gradient_group = false);
+
+  // A sum over the gradient group, in flight until wait().
+  std::unique_ptr<PendingReduce> start_gradient_sum(at::Tensor tensor, const std::string& what);
 
   struct Impl;
 
  private:
+  void all_reduce_on(bool gradient_group, at::Tensor& tensor, ReduceOp op, const std::string& what);
   ProcessGroupOptions options_;
   std::unique_ptr<Impl> impl_;
 };
@@ -68,18 +81,41 @@ class ProcessGroup {
 class GradientSync {
  public:
   GradientSync(std::shared_ptr<ProcessGroup> group, std::vector<at::Tensor> params, int64_t bucket_bytes);
+  ~GradientSync();
+  GradientSync(const GradientSync&) = delete;
+  GradientSync& operator=(const GradientSync&) = delete;
+
+  // Call before the backward of the last micro-batch of a step: as each bucket's gradients are
+  // final, its all-reduce starts (in bucket order on every rank), overlapping the rest of backward.
+  void arm();
   // Sums every parameter's gradient over the ranks (a missing gradient counts as zeros and is
-  // created), so every rank then holds the same gradients. The first call first checks that every
-  // rank holds the same parameter list (else the buckets would not line up and Gloo would wait
-  // until its timeout).
+  // created): starts the buckets not yet started, waits for all, copies the sums back. The first
+  // call (or arm()) first checks that every rank holds the same parameter list (else the buckets
+  // would not line up and Gloo would wait until its timeout).
   void reduce();
   int64_t num_buckets() const { return static_cast<int64_t>(buckets_.size()); }
+  // Buckets whose all-reduce started during backward in the last reduce() (for tests and logs).
+  int64_t overlapped_buckets() const { return overlapped_; }
 
  private:
+  void on_gradient(size_t param);  // a backward hook: param's gradient is accumulated
+  void launch_ready_locked();
+  void launch_locked(size_t bucket);
+  void check_layout();
+
   std::shared_ptr<ProcessGroup> group_;
   std::vector<at::Tensor> params_;
   std::vector<std::vector<size_t>> buckets_;  // indices into params_
+  std::vector<size_t> bucket_of_;
   bool checked_ = false;
+
+  std::mutex mutex_;
+  bool armed_ = false;
+  std::vector<size_t> pending_;  // gradients still to arrive, per bucket
+  size_t next_launch_ = 0;       // buckets start in order
+  std::vector<at::Tensor> flats_;
+  std::vector<std::unique_ptr<PendingReduce>> works_;
+  int64_t overlapped_ = 0, launched_in_backward_ = 0;
 };
 
 // Makes every rank's tensors equal rank 0's (the model's weights at the start of training).

@@ -181,6 +181,10 @@ void PreferenceTrainer::load_optimizer_state(const std::string& file) {
   optimizer_->load_state(m);
 }
 
+void PreferenceTrainer::prepare_last_micro_batch() {
+  if (grad_sync_) grad_sync_->arm();
+}
+
 double PreferenceTrainer::step(double lr, double max_grad_norm) {
   RECORD_USER_SCOPE("rdpo::optimizer_step");
   policy_.drop_compute_weights();  // stale once the masters move; frees them during the update

@@ -78,6 +78,9 @@ class PreferenceTrainer {
   // Data-parallel training: step() first sums the gradients over the ranks (each rank scales its
   // loss by its share of the global batch), so clipping and AdamW see the global gradient.
   void set_gradient_sync(std::shared_ptr<GradientSync> sync) { grad_sync_ = std::move(sync); }
+  // Data-parallel: the next accumulate() is the step's last, so its backward can start the
+  // gradient all-reduce bucket by bucket (a no-op without a gradient sync).
+  void prepare_last_micro_batch();
 
  private:
   // Forward (and backward when `backward_scale` > 0) of one batch.

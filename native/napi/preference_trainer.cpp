@@ -131,10 +131,15 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
     auto batch = borrow_preference_batch(arg_object(info, 0, "batch"));
     double scale = arg_number(info, 1, "scale");
     if (!(scale > 0) || scale > 1) throw Napi::RangeError::New(info.Env(), "'scale' must be in (0, 1]");
+    // Data-parallel: true on a step's last micro-batch (its backward starts the gradient all-reduce).
+    const bool last = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
     auto s = state_;
     auto pinned = batch.packed.pinned;
-    return run_async(info.Env(), [s, batch, scale]() -> ToJs {
-      auto m = locked(s, [&](rdpo::PreferenceTrainer& t) { return t.accumulate(to_preference_batch(batch), scale); });
+    return run_async(info.Env(), [s, batch, scale, last]() -> ToJs {
+      auto m = locked(s, [&](rdpo::PreferenceTrainer& t) {
+        if (last) t.prepare_last_micro_batch();
+        return t.accumulate(to_preference_batch(batch), scale);
+      });
       return [m](Napi::Env env) -> Napi::Value { return metrics_to_js(env, m); };
     }, pinned);
   }
