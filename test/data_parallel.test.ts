@@ -38,7 +38,7 @@ const base = {
   maxGradNorm: 1,
   maxLength: 512,
   maxPromptLength: 256,
-  evalSize: 0,
+  evalSize: 2,
 };
 
 function flags(config: Record<string, unknown>): string[] {
@@ -51,8 +51,8 @@ function flags(config: Record<string, unknown>): string[] {
   return out;
 }
 
-function readRows(runDir: string): MetricsRow[] {
-  return readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as MetricsRow).filter((r) => !r.eval);
+function readRows(runDir: string, evalRows = false): MetricsRow[] {
+  return readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as MetricsRow).filter((r) => (r.eval === true) === evalRows);
 }
 
 const relDiff = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b), 1e-12);
@@ -88,6 +88,16 @@ async function compareWithOneProcess(t: import('ava').ExecutionContext, name: st
     t.is(b[i]!.tokens, a[i]!.tokens);
     t.is(b[i]!.total_tokens, a[i]!.total_tokens);
     t.is(b[i]!.learning_rate, a[i]!.learning_rate);
+  }
+  // The held-out evaluation (split across the ranks like training batches) after the last step.
+  const [ea, eb] = [readRows(one.runDir, true), readRows(outTwo, true)];
+  t.is(eb.length, ea.length);
+  for (let i = 0; i < ea.length; i++) {
+    for (const key of ['loss', 'rewards/margins']) {
+      const d = relDiff(ea[i]![key] as number, eb[i]![key] as number);
+      worst = Math.max(worst, d);
+      t.true(d <= TOLERANCE, `eval ${key}: ${ea[i]![key]} vs ${eb[i]![key]}`);
+    }
   }
   t.log(`${name}: largest relative difference over ${a.length} steps × ${COMPARED.length} metrics: ${worst.toExponential(2)}`);
   return { one: one.runDir, two: outTwo, stderr: r.stderr };

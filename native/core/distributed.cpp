@@ -7,11 +7,13 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "core/build_features.h"  // generated: RDPO_DATA_PARALLEL or RDPO_DATA_PARALLEL_MISSING
 #include "core/errors.h"
 
-#ifdef RDPO_DATA_PARALLEL
 #include <torch/csrc/autograd/function_hook.h>
 #include <torch/csrc/autograd/variable.h>
+
+#ifdef RDPO_DATA_PARALLEL
 #include <torch/csrc/distributed/c10d/HashStore.hpp>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
@@ -286,19 +288,15 @@ GradientSync::GradientSync(std::shared_ptr<ProcessGroup> group, std::vector<at::
   pending_.resize(buckets_.size());
   flats_.resize(buckets_.size());
   works_.resize(buckets_.size());
-#ifdef RDPO_DATA_PARALLEL
   if (overlap_enabled()) {
     for (size_t k = 0; k < params_.size(); ++k)
       torch::autograd::impl::set_post_acc_grad_hooks(params_[k], std::make_unique<BucketHook>([this, k] { on_gradient(k); }));
   }
-#endif
 }
 
 GradientSync::~GradientSync() {
-#ifdef RDPO_DATA_PARALLEL
   if (overlap_enabled())
     for (auto& p : params_) torch::autograd::impl::set_post_acc_grad_hooks(p, nullptr);
-#endif
 }
 
 void GradientSync::check_layout() {
@@ -370,7 +368,7 @@ void GradientSync::reduce() {
       if (!error) error = std::current_exception();
     }
   }
-  works_.assign(buckets_.size(), nullptr);
+  for (auto& w : works_) w.reset();
   if (error) std::rethrow_exception(error);
   for (size_t b = 0; b < buckets_.size(); ++b) {
     int64_t offset = 0;
