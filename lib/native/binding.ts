@@ -174,8 +174,8 @@ export interface NativeTrainerOptions {
   logitsChunk: number;
   /** Data-parallel: step() first sums the gradients over this group (each rank scales its loss by its share). */
   processGroup?: NativeProcessGroup;
-  /** Gradient all-reduce bucket size in MiB (default 25). */
-  bucketMb?: number;
+  /** Gradient all-reduce bucket size in bytes (default 25 MiB). */
+  bucketBytes?: number;
 }
 
 /** A data-parallel process group (native/napi/distributed.cpp); every call is a collective: all ranks make it, in the same order. */
@@ -189,6 +189,8 @@ export interface NativeProcessGroup {
   checkSame(values: Float64Array, what: string): Promise<void>;
   /** Every rank's weights become rank 0's. */
   broadcastModel(model: NativeModel): Promise<void>;
+  /** The last optimiser step's gradient all-reduce: its buckets, and how many started during backward. */
+  readonly lastGradientSync: { buckets: number; startedInBackward: number };
 }
 
 export interface DataParallelSupportRaw {

@@ -60,6 +60,15 @@ export function dataParallelTimeout(env: NodeJS.ProcessEnv = process.env): numbe
   return n;
 }
 
+/** RDPO_DDP_BUCKET_MB (default 25): the gradient all-reduce bucket size, in bytes. */
+export function bucketBytes(env: NodeJS.ProcessEnv = process.env): number {
+  const text = env.RDPO_DDP_BUCKET_MB;
+  if (text === undefined || text === '') return 25 * 2 ** 20;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n * 2 ** 20 < 1024) throw new DataParallelSetupError(`RDPO_DDP_BUCKET_MB=${text}: expected a size in MiB of at least 0.001`);
+  return Math.round(n * 2 ** 20);
+}
+
 /** Why this addon cannot train data-parallel, or undefined when it can. */
 export function dataParallelUnavailable(native: NativeBinding): string | undefined {
   const s = native.dataParallelSupport(false);

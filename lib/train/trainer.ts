@@ -16,7 +16,7 @@ import { SeededRandom } from '../util/random.js';
 import { checkpointName, latestCheckpoint, readTrainerState, removeStaleTemporaries, saveCheckpoint, type TrainerState } from './checkpoint.js';
 import { nativeTrainerOptions, resolveTrainConfig, type TrainConfig, type TrainConfigInput } from './config.js';
 import { prepareTrainingData, type ExampleWithId } from './dataset.js';
-import { DataParallel, DataParallelSetupError, dataParallelTimeout, fingerprint, rankEnv, shareOf, threadsPerRank, type LocalMetrics } from './data_parallel.js';
+import { DataParallel, DataParallelSetupError, bucketBytes, dataParallelTimeout, fingerprint, rankEnv, shareOf, threadsPerRank, type LocalMetrics } from './data_parallel.js';
 import { MetricsLog, StepAccumulator, type MetricsRow } from './metrics.js';
 import { packPreferenceBatch } from './preference_batch.js';
 import { TrainProgress } from './progress.js';
@@ -271,7 +271,10 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
   const policy = await CausalLM.load(resumeFrom ?? modelDir, { dtype: 'float32', device: config.device });
   // Every rank starts from rank 0's weights (the same files, but a multi-node copy could differ).
   if (dp) await dp.group.broadcastModel(policy.nativeHandle);
-  const trainer: NativeTrainer = native.createTrainer(policy.nativeHandle, { ...nativeTrainerOptions(config), ...(dp ? { processGroup: dp.group } : {}) });
+  const trainer: NativeTrainer = native.createTrainer(policy.nativeHandle, {
+    ...nativeTrainerOptions(config),
+    ...(dp ? { processGroup: dp.group, bucketBytes: bucketBytes() } : {}),
+  });
   if (resumeFrom) await trainer.loadOptimizerState(path.join(resumeFrom, 'optimizer.safetensors'));
 
   const peak = await native.measureMatmulPeak(config.device.startsWith('cuda') ? 4096 : 512, config.device.startsWith('cuda') ? 20 : 4, config.dtype, config.device);
@@ -338,6 +341,7 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
   if (profile) native.startProfiler();
   try {
     // Data-parallel: a Ctrl-C that reached any rank stops every rank at the same step.
+    let reportedSync = false;
     const stopRequested = async () => (dp ? dp.anyAtStep(hooks.signal?.aborted === true, state.step, state.microBatches) : hooks.signal?.aborted === true);
     while (state.step < totalSteps) {
       if (await stopRequested()) {
@@ -390,6 +394,11 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
         log(`warning: step ${state.step + 1}: non-finite loss (${values.loss}) or gradient norm (${gradNorm}); the update was skipped (--on-nonfinite skip-step)`);
       }
       state.step++;
+      if (dp && !reportedSync) {
+        reportedSync = true;
+        const g = dp.group.lastGradientSync;
+        log(`data-parallel: ${dp.worldSize} ranks (Gloo); gradients all-reduced in ${g.buckets} bucket(s), ${g.startedInBackward} started during backward`);
+      }
       const seconds = (performance.now() - started) / 1000;
       state.totalTokens += values.tokens;
       const row: MetricsRow = {

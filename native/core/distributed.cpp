@@ -355,6 +355,7 @@ void GradientSync::reduce() {
   std::lock_guard<std::mutex> lock(mutex_);
   check_layout();
   overlapped_ = launched_in_backward_;
+  group_->last_gradient_sync = {static_cast<int64_t>(buckets_.size()), overlapped_};
   while (next_launch_ < buckets_.size()) launch_locked(next_launch_++);
   armed_ = false;
   next_launch_ = 0;

@@ -70,6 +70,13 @@ class ProcessGroup {
   // A sum over the gradient group, in flight until wait().
   std::unique_ptr<PendingReduce> start_gradient_sum(at::Tensor tensor, const std::string& what);
 
+  // The last gradient all-reduce: its buckets, and how many started during backward (overlapped).
+  struct GradientStats {
+    int64_t buckets = 0;
+    int64_t started_in_backward = 0;
+  };
+  GradientStats last_gradient_sync;
+
   struct Impl;
 
  private:

@@ -37,7 +37,8 @@ class NativeProcessGroup : public Napi::ObjectWrap<NativeProcessGroup> {
          InstanceMethod<&NativeProcessGroup::BroadcastModel>("broadcastModel"),
          InstanceAccessor<&NativeProcessGroup::Rank>("rank"),
          InstanceAccessor<&NativeProcessGroup::WorldSize>("worldSize"),
-         InstanceAccessor<&NativeProcessGroup::Backend>("backend")});
+         InstanceAccessor<&NativeProcessGroup::Backend>("backend"),
+         InstanceAccessor<&NativeProcessGroup::LastGradientSync>("lastGradientSync")});
     constructor = new Napi::FunctionReference(Napi::Persistent(cls));
     return cls;
   }
@@ -107,6 +108,13 @@ class NativeProcessGroup : public Napi::ObjectWrap<NativeProcessGroup> {
     return Napi::Number::New(info.Env(), static_cast<double>(group_->world_size()));
   }
   Napi::Value Backend(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), "gloo"); }
+  // Read between steps (the trainer's step has completed), so no lock is needed.
+  Napi::Value LastGradientSync(const Napi::CallbackInfo& info) {
+    auto o = Napi::Object::New(info.Env());
+    o.Set("buckets", static_cast<double>(group_->last_gradient_sync.buckets));
+    o.Set("startedInBackward", static_cast<double>(group_->last_gradient_sync.started_in_backward));
+    return o;
+  }
 
   std::shared_ptr<rdpo::ProcessGroup> group_;
 };

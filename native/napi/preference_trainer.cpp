@@ -209,9 +209,9 @@ Napi::Value CreateTrainer(const Napi::CallbackInfo& info) {
     state->trainer = holder->with_model([&](rdpo::CausalLM& m) { return std::make_unique<rdpo::PreferenceTrainer>(m, options); });
     // Data-parallel: step() sums the gradients over the group's ranks first (core/distributed.h).
     if (Napi::Value pg = opts.Get("processGroup"); !pg.IsUndefined()) {
-      const int64_t bucket_mb = opt_int(opts, "bucketMb", 25, 1, 1 << 16);
+      const int64_t bucket_bytes = opt_int(opts, "bucketBytes", int64_t(25) << 20, 1024, int64_t(1) << 40);
       state->trainer->set_gradient_sync(std::make_shared<rdpo::GradientSync>(
-          process_group_of(pg, "options.processGroup"), state->trainer->trainable_parameters(), bucket_mb << 20));
+          process_group_of(pg, "options.processGroup"), state->trainer->trainable_parameters(), bucket_bytes));
     }
     return NativeTrainer::Wrap(info.Env(), state);
   });
