@@ -176,6 +176,8 @@ export interface NativeTrainerOptions {
   processGroup?: NativeProcessGroup;
   /** Gradient all-reduce bucket size in bytes (default 25 MiB). */
   bucketBytes?: number;
+  /** ZeRO-1: each rank keeps the AdamW state of its own parameters; saveOptimizerState becomes a collective (rank 0 writes). */
+  shardOptimizer?: boolean;
 }
 
 /** A data-parallel process group (native/napi/distributed.cpp); every call is a collective: all ranks make it, in the same order. */
@@ -214,6 +216,8 @@ export interface NativeTrainer {
   evaluate(batch: NativePreferenceBatch): Promise<Record<string, number>>;
   readonly optimizerSteps: number;
   readonly numParameters: number;
+  /** Parameters whose AdamW state this rank holds (fewer than numParameters under ZeRO-1). */
+  readonly numOptimizerParameters: number;
 }
 
 export interface DeviceMemoryStatsRaw {

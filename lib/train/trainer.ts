@@ -269,11 +269,13 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
   if (refTrain) log(`reference log-probs for ${train.length} pairs: ${refTrain.cached ? 'from cache' : `${refTrain.seconds.toFixed(1)} s`}`);
 
   const policy = await CausalLM.load(resumeFrom ?? modelDir, { dtype: 'float32', device: config.device });
+  // RDPO_DDP_ZERO=1: optimizer state sharded over the ranks (ZeRO-1; docs/distributed.md).
+  const zero = dp !== undefined && process.env.RDPO_DDP_ZERO === '1';
   // Every rank starts from rank 0's weights (the same files, but a multi-node copy could differ).
   if (dp) await dp.group.broadcastModel(policy.nativeHandle);
   const trainer: NativeTrainer = native.createTrainer(policy.nativeHandle, {
     ...nativeTrainerOptions(config),
-    ...(dp ? { processGroup: dp.group, bucketBytes: bucketBytes() } : {}),
+    ...(dp ? { processGroup: dp.group, bucketBytes: bucketBytes(), shardOptimizer: zero } : {}),
   });
   if (resumeFrom) await trainer.loadOptimizerState(path.join(resumeFrom, 'optimizer.safetensors'));
 
@@ -398,6 +400,7 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
         reportedSync = true;
         const g = dp.group.lastGradientSync;
         log(`data-parallel: ${dp.worldSize} ranks (Gloo); gradients all-reduced in ${g.buckets} bucket(s), ${g.startedInBackward} started during backward`);
+        if (zero) log(`data-parallel: optimizer state sharded (ZeRO-1): rank 0 holds AdamW state for ${trainer.numOptimizerParameters} of ${parameters} parameters`);
       }
       const seconds = (performance.now() - started) / 1000;
       state.totalTokens += values.tokens;
@@ -419,8 +422,11 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
       progress.update(row);
       if (config.evalEvery > 0 && state.step % config.evalEvery === 0) lastEval = await evaluate(state.step);
       const stopping = await stopRequested();
-      if (main && ((config.saveEvery > 0 && state.step % config.saveEvery === 0) || stopping)) {
-        await saveCheckpoint(path.join(runDir, 'checkpoints', checkpointName(state.step)), policy, trainer, { ...state, savedAt: new Date().toISOString() });
+      if ((config.saveEvery > 0 && state.step % config.saveEvery === 0) || stopping) {
+        const dir = path.join(runDir, 'checkpoints', checkpointName(state.step));
+        if (main) await saveCheckpoint(dir, policy, trainer, { ...state, savedAt: new Date().toISOString() });
+        // ZeRO-1: gathering the optimizer state to rank 0 is a collective (only rank 0 writes).
+        else if (zero) await trainer.saveOptimizerState(path.join(dir, 'optimizer.safetensors'));
       }
       if (stopping && state.step < totalSteps) {
         interrupted = true;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <functional>
+#include <map>
 #include <sstream>
 #include <stdexcept>
 
@@ -414,6 +415,101 @@ void broadcast_from_rank0(ProcessGroup& group, const std::vector<at::Tensor>& te
       offset += n;
     }
   }
+}
+
+OptimizerShards::OptimizerShards(std::shared_ptr<ProcessGroup> group, std::vector<std::pair<std::string, at::Tensor>> named)
+    : group_(std::move(group)), named_(std::move(named)) {
+  // Greedy by size, in parameter order: deterministic, so every rank computes the same owners.
+  std::vector<int64_t> load(static_cast<size_t>(group_->world_size()), 0);
+  for (const auto& [name, p] : named_) {
+    size_t best = 0;
+    for (size_t r = 1; r < load.size(); ++r)
+      if (load[r] < load[best]) best = r;
+    owner_.push_back(static_cast<int64_t>(best));
+    load[best] += p.numel();
+  }
+}
+
+int64_t OptimizerShards::rank() const { return group_->rank(); }
+
+std::vector<std::pair<std::string, at::Tensor>> OptimizerShards::owned() const {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  for (size_t k = 0; k < named_.size(); ++k)
+    if (owner_[k] == group_->rank()) out.push_back(named_[k]);
+  return out;
+}
+
+void OptimizerShards::broadcast_updates() {
+  torch::NoGradGuard no_grad;
+  for (int64_t r = 0; r < group_->world_size(); ++r) {
+    std::vector<at::Tensor> parts;
+    for (size_t k = 0; k < named_.size(); ++k)
+      if (owner_[k] == r) parts.push_back(named_[k].second.detach().reshape({-1}));
+    if (parts.empty()) continue;
+    std::vector<at::Tensor> flat{at::cat(parts)};
+    group_->broadcast(flat, r, "the broadcast of rank " + std::to_string(r) + "'s updated parameters");
+    int64_t offset = 0;
+    for (size_t k = 0; k < named_.size(); ++k) {
+      if (owner_[k] != r) continue;
+      auto p = named_[k].second.detach();
+      const int64_t n = p.numel();
+      p.view({-1}).copy_(flat[0].slice(0, offset, offset + n));
+      offset += n;
+    }
+  }
+}
+
+std::vector<std::pair<std::string, at::Tensor>> OptimizerShards::gather_state(
+    const std::vector<std::pair<std::string, at::Tensor>>& local) const {
+  torch::NoGradGuard no_grad;
+  std::map<std::string, at::Tensor> mine(local.begin(), local.end());
+  const bool root = group_->rank() == 0;
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  // Per parameter, as AdamW::state() names them: exp_avg and exp_avg_sq (its shape), step ([1]).
+  const char* kSuffixes[] = {".exp_avg", ".exp_avg_sq", ".step"};
+  for (int64_t r = 0; r < group_->world_size(); ++r) {
+    std::vector<std::pair<std::string, std::vector<int64_t>>> layout;
+    int64_t total = 0;
+    for (size_t k = 0; k < named_.size(); ++k) {
+      if (owner_[k] != r) continue;
+      for (const char* suffix : kSuffixes) {
+        std::vector<int64_t> shape = std::string(suffix) == ".step" ? std::vector<int64_t>{1} : named_[k].second.sizes().vec();
+        int64_t n = 1;
+        for (auto d : shape) n *= d;
+        layout.emplace_back(named_[k].first + suffix, shape);
+        total += n;
+      }
+    }
+    if (layout.empty()) continue;
+    at::Tensor flat;
+    if (r == group_->rank()) {
+      std::vector<at::Tensor> parts;
+      for (const auto& [name, shape] : layout) {
+        auto it = mine.find(name);
+        if (it == mine.end()) throw std::logic_error("optimizer shard: no state for " + name);
+        parts.push_back(it->second.to(torch::kFloat32).reshape({-1}));
+      }
+      flat = at::cat(parts);
+    } else {
+      flat = torch::empty({total}, torch::kFloat32);
+    }
+    std::vector<at::Tensor> one{flat};
+    group_->broadcast(one, r, "gathering rank " + std::to_string(r) + "'s optimizer state");
+    if (!root) continue;
+    int64_t offset = 0;
+    for (const auto& [name, shape] : layout) {
+      int64_t n = 1;
+      for (auto d : shape) n *= d;
+      out.emplace_back(name, flat.slice(0, offset, offset + n).reshape(shape).clone());
+      offset += n;
+    }
+  }
+  if (root) {
+    auto it = mine.find("__step__");
+    if (it == mine.end()) throw std::logic_error("optimizer shard: no __step__");
+    out.emplace_back("__step__", it->second);
+  }
+  return out;
 }
 
 }  // namespace rdpo

@@ -125,6 +125,27 @@ class GradientSync {
   int64_t overlapped_ = 0, launched_in_backward_ = 0;
 };
 
+// Data-parallel ZeRO-1 (optimizer-state sharding): each parameter tensor is owned by one rank
+// (whole tensors, balanced by size, the same assignment on every rank); a rank keeps AdamW state
+// for its own tensors only and, after each step, the owners broadcast their updated tensors.
+class OptimizerShards {
+ public:
+  OptimizerShards(std::shared_ptr<ProcessGroup> group, std::vector<std::pair<std::string, at::Tensor>> named);
+  // This rank's parameters (what its AdamW steps).
+  std::vector<std::pair<std::string, at::Tensor>> owned() const;
+  // Every rank's parameters become their owners' (after the AdamW step).
+  void broadcast_updates();
+  // The whole AdamW state (AdamW::state() names) on rank 0, from every rank's own part; empty on
+  // the other ranks. A collective: every rank calls it.
+  std::vector<std::pair<std::string, at::Tensor>> gather_state(const std::vector<std::pair<std::string, at::Tensor>>& local) const;
+  int64_t rank() const;
+
+ private:
+  std::shared_ptr<ProcessGroup> group_;
+  std::vector<std::pair<std::string, at::Tensor>> named_;
+  std::vector<int64_t> owner_;
+};
+
 // Makes every rank's tensors equal rank 0's (the model's weights at the start of training).
 void broadcast_from_rank0(ProcessGroup& group, const std::vector<at::Tensor>& tensors, int64_t bucket_bytes);
 

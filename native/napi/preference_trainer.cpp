@@ -99,7 +99,8 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
          InstanceMethod<&NativeTrainer::SaveOptimizerState>("saveOptimizerState"),
          InstanceMethod<&NativeTrainer::LoadOptimizerState>("loadOptimizerState"),
          InstanceAccessor<&NativeTrainer::OptimizerSteps>("optimizerSteps"),
-         InstanceAccessor<&NativeTrainer::NumParameters>("numParameters")});
+         InstanceAccessor<&NativeTrainer::NumParameters>("numParameters"),
+         InstanceAccessor<&NativeTrainer::NumOptimizerParameters>("numOptimizerParameters")});
     constructor = new Napi::FunctionReference(Napi::Persistent(cls));
     return cls;
   }
@@ -192,6 +193,10 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
     return Napi::Number::New(info.Env(), static_cast<double>(state_->trainer->num_parameters()));
   }
 
+  Napi::Value NumOptimizerParameters(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(state_->trainer->num_optimizer_parameters()));
+  }
+
   std::shared_ptr<State> state_;
 };
 
@@ -212,6 +217,7 @@ Napi::Value CreateTrainer(const Napi::CallbackInfo& info) {
       const int64_t bucket_bytes = opt_int(opts, "bucketBytes", int64_t(25) << 20, 1024, int64_t(1) << 40);
       state->trainer->set_gradient_sync(std::make_shared<rdpo::GradientSync>(
           process_group_of(pg, "options.processGroup"), state->trainer->trainable_parameters(), bucket_bytes));
+      if (opt_bool(opts, "shardOptimizer", false)) state->trainer->shard_optimizer(process_group_of(pg, "options.processGroup"));
     }
     return NativeTrainer::Wrap(info.Env(), state);
   });
