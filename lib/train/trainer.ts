@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { CausalLM } from '../model/causal_lm.js';
+import { matmulParams, modelFlopsUtilization } from '../model/flops.js';
 import type { NativePreferenceBatch, NativeTrainer } from '../native/binding.js';
 import { loadNative } from '../native/load.js';
 import { packageVersion } from '../native/runtime.js';
@@ -14,11 +15,13 @@ import { Tokenizer } from '../tokenize/tokenizer.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic_write.js';
 import { SeededRandom } from '../util/random.js';
 import { checkpointName, latestCheckpoint, readTrainerState, removeStaleTemporaries, saveCheckpoint, type TrainerState } from './checkpoint.js';
-import { nativeTrainerOptions, resolveTrainConfig, type TrainConfig, type TrainConfigInput } from './config.js';
+import { lossSpec, nativeTrainerOptions, resolveTrainConfig, type TrainConfig, type TrainConfigInput } from './config.js';
 import { prepareTrainingData, type ExampleWithId } from './dataset.js';
 import { DataParallel, DataParallelSetupError, bucketBytes, dataParallelTimeout, fingerprint, rankEnv, shareOf, threadsPerRank, type LocalMetrics } from './data_parallel.js';
 import { MetricsLog, StepAccumulator, type MetricsRow } from './metrics.js';
 import { packPreferenceBatch } from './preference_batch.js';
+import { memoryPlanSettings } from './plan_settings.js';
+import { planMemory, type MemoryPlan } from './memory_plan.js';
 import { TrainProgress } from './progress.js';
 import { referenceLogps } from './reference.js';
 import { learningRateAt } from './schedule.js';
@@ -33,6 +36,8 @@ export interface TrainHooks {
   log?: (message: string) => void;
   /** Show a progress bar on stderr (the CLI does). */
   progress?: boolean;
+  /** Load and tokenize the data, return the memory plan, train nothing and write nothing. */
+  dryRun?: boolean;
 }
 
 /** A NaN or infinite loss or gradient norm with `onNonfinite: 'stop'`; the weights were not updated with it. */
@@ -49,11 +54,10 @@ export interface TrainResult {
   interrupted: boolean;
   lastMetrics: MetricsRow | undefined;
   lastEval: MetricsRow | undefined;
+  /** `dryRun`: what each rank would need */
+  plan?: MemoryPlan;
 }
 
-const REFERENCE_LOSSES = new Set(['dpo', 'rdpo']);
-const RATIONALE_LOSSES = new Set(['rdpo', 'rorpo', 'rsimpo', 'rationale-only']);
-const SINGLE_COMPLETION_LOSSES = new Set(['sft', 'rationale-only']);
 // Token counts add up over micro-batches and ranks; every other metric is averaged.
 const SUMMED_METRICS = ['tokens', 'rationale_tokens', 'packed_tokens'];
 
@@ -164,13 +168,10 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
   if (ranks && config.device !== 'cpu') {
     throw new DataParallelSetupError(`data-parallel training runs on --device cpu only in this version (Gloo); ${config.device} would need ProcessGroupNCCL, which is not built (docs/distributed.md)`);
   }
-  const dp = ranks ? await DataParallel.join(native, ranks, dataParallelTimeout()) : undefined;
-  if (main) mkdirSync(runDir, { recursive: true });
 
   const loss = config.loss;
-  const useReference = REFERENCE_LOSSES.has(loss);
-  const useRationale = RATIONALE_LOSSES.has(loss);
-  const useRejected = !SINGLE_COMPLETION_LOSSES.has(loss);
+  // What the loss needs, from the core's loss catalogue.
+  const { needsReference: useReference, needsRationale: useRationale, needsRejected: useRejected } = lossSpec(loss);
 
   // Hub ids (org/name[@rev]) become cache snapshot directories; config.json keeps what was asked for.
   const modelDir = await resolveModel(config.model, { log });
@@ -201,6 +202,13 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
     );
   }
   const train = data.train;
+  if (hooks.dryRun) {
+    const plan = planMemory(modelDir, JSON.parse(readFileSync(path.join(modelDir, 'config.json'), 'utf8')) as Record<string, unknown>,
+      memoryPlanSettings(config, train, { rejected: useRejected, rationale: useRationale, reference: useReference }), native.runtimeInfo().devices);
+    return { runDir, finalModelDir: undefined, steps: 0, totalSteps: 0, interrupted: false, lastMetrics: undefined, lastEval: undefined, plan };
+  }
+  const dp = ranks ? await DataParallel.join(native, ranks, dataParallelTimeout()) : undefined;
+  if (main) mkdirSync(runDir, { recursive: true });
   const microPerEpoch = Math.ceil(train.length / config.batchSize);
   const totalSteps = config.maxSteps ?? Math.max(1, Math.ceil((config.epochs * microPerEpoch) / config.gradAccum));
   const configDigest = digest(trajectoryKeys(config));
@@ -273,14 +281,15 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
   const zero = dp !== undefined && process.env.RDPO_DDP_ZERO === '1';
   // Every rank starts from rank 0's weights (the same files, but a multi-node copy could differ).
   if (dp) await dp.group.broadcastModel(policy.nativeHandle);
-  const trainer: NativeTrainer = native.createTrainer(policy.nativeHandle, {
+  const trainer: NativeTrainer = await native.createTrainer(policy.nativeHandle, {
     ...nativeTrainerOptions(config),
     ...(dp ? { processGroup: dp.group, bucketBytes: bucketBytes(), shardOptimizer: zero } : {}),
   });
   if (resumeFrom) await trainer.loadOptimizerState(path.join(resumeFrom, 'optimizer.safetensors'));
 
   const peak = await native.measureMatmulPeak(config.device.startsWith('cuda') ? 4096 : 512, config.device.startsWith('cuda') ? 20 : 4, config.dtype, config.device);
-  const parameters = trainer.numParameters;
+  // The FLOP convention's N (model/flops.ts), as the bench counts it.
+  const parameters = matmulParams(policy.config);
 
   const orderCache = new Map<number, number[]>();
   const epochOrder = (epoch: number): number[] => {
@@ -413,8 +422,10 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
         grad_norm: gradNorm,
         total_tokens: state.totalTokens,
         tokens_per_sec: (values.tokens + (values.rationale_tokens ?? 0)) / seconds,
-        // 6 FLOPs per parameter per computed token (forward + backward), over the measured matmul peak.
-        mfu: (6 * parameters * packedTokens) / seconds / (peak.flopsPerSec * (dp ? dp.worldSize : 1)),
+        // The rows the policy computed, forward and backward; reference log-probs were computed
+        // before training (reference.ts), so no reference work falls in the step. Data-parallel:
+        // the tokens of every rank, over every rank's peak.
+        mfu: modelFlopsUtilization({ matmulParams: parameters, tokens: { trained: packedTokens, reference: 0 }, seconds, peakFlopsPerSec: peak.flopsPerSec * (dp ? dp.worldSize : 1) }),
       };
       metrics?.write(row);
       lastMetrics = row;

@@ -28,8 +28,6 @@ std::vector<double> doubles_of(const Napi::Value& v, const char* name) {
 
 class NativeProcessGroup : public Napi::ObjectWrap<NativeProcessGroup> {
  public:
-  static Napi::FunctionReference* constructor;
-
   static Napi::Function Define(Napi::Env env) {
     Napi::Function cls = DefineClass(env, "NativeProcessGroup",
         {InstanceMethod<&NativeProcessGroup::AllReduce>("allReduce"),
@@ -39,8 +37,7 @@ class NativeProcessGroup : public Napi::ObjectWrap<NativeProcessGroup> {
          InstanceAccessor<&NativeProcessGroup::WorldSize>("worldSize"),
          InstanceAccessor<&NativeProcessGroup::Backend>("backend"),
          InstanceAccessor<&NativeProcessGroup::LastGradientSync>("lastGradientSync")});
-    constructor = new Napi::FunctionReference(Napi::Persistent(cls));
-    return cls;
+    return AddonState::of(env).define_class("NativeProcessGroup", cls);
   }
 
   explicit NativeProcessGroup(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeProcessGroup>(info) {
@@ -51,7 +48,7 @@ class NativeProcessGroup : public Napi::ObjectWrap<NativeProcessGroup> {
 
   static Napi::Object Wrap(Napi::Env env, std::shared_ptr<rdpo::ProcessGroup> group) {
     auto ext = Napi::External<std::shared_ptr<rdpo::ProcessGroup>>::New(env, &group);
-    return constructor->New({ext});
+    return AddonState::of(env).constructor(env, "NativeProcessGroup").New({ext});
   }
 
   const std::shared_ptr<rdpo::ProcessGroup>& group() const { return group_; }
@@ -119,8 +116,6 @@ class NativeProcessGroup : public Napi::ObjectWrap<NativeProcessGroup> {
   std::shared_ptr<rdpo::ProcessGroup> group_;
 };
 
-Napi::FunctionReference* NativeProcessGroup::constructor = nullptr;
-
 // dataParallelSupport(selfTest?: boolean) -> {compiled, backend, missing, selfTest?}
 Napi::Value DataParallelSupport(const Napi::CallbackInfo& info) {
   auto s = rdpo::data_parallel_support();
@@ -162,7 +157,8 @@ RDPO_NAPI_EXPORTS(Export);
 }  // namespace
 
 std::shared_ptr<rdpo::ProcessGroup> process_group_of(const Napi::Value& value, const char* name) {
-  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(NativeProcessGroup::constructor->Value()))
+  Napi::Env env = value.Env();
+  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(AddonState::of(env).constructor(env, "NativeProcessGroup")))
     throw Napi::TypeError::New(value.Env(), std::string("'") + name + "' must be a NativeProcessGroup (from createProcessGroup)");
   return NativeProcessGroup::Unwrap(value.As<Napi::Object>())->group();
 }

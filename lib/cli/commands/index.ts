@@ -10,12 +10,13 @@ import { registerImportGguf } from './import_gguf.js';
 import { registerLogprobs } from './logprobs.js';
 import { registerRationales } from './rationales.js';
 import { registerServe } from './serve.js';
-import { registerTrain } from './train.js';
+import { registerPlan, registerTrain } from './train.js';
 import { resolveModelOptions } from '../model_options.js';
 
 export function registerCommands(program: Command): void {
   program.hook('preAction', resolveModelOptions);
   registerTrain(program);
+  registerPlan(program);
   registerData(program);
   registerRationales(program);
   registerEval(program);
