@@ -115,4 +115,10 @@ test('train --dry-run prints the plan from the real data and writes nothing; pla
   const alias = await runCli(['plan', ...args], { env: { RDPO_CACHE_DIR: path.join(sb.dir, 'cache') } });
   t.is(alias.code, 0, alias.stderr);
   t.is(alias.stdout, dry.stdout);
+  // --batch-size is global: two ranks each plan for the longer half of the batch, plus the buckets
+  const two = await runCli(['plan', '--nproc', '2', ...args], { env: { RDPO_CACHE_DIR: path.join(sb.dir, 'cache'), RDPO_DDP_ZERO: '1' } });
+  t.is(two.code, 0, two.stderr);
+  t.regex(two.stdout, /2 rank\(s\), ZeRO-1/);
+  const rows = (text: string) => Number(/largest micro-batch: (\d+) rows/.exec(text)![1]);
+  t.true(rows(two.stdout) < rows(dry.stdout) && rows(two.stdout) >= rows(dry.stdout) / 2, `${rows(two.stdout)} rows per rank of ${rows(dry.stdout)}`);
 });

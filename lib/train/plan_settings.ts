@@ -22,9 +22,12 @@ export function memoryPlanSettings(
   config: TrainConfig,
   examples: readonly PreferenceExample[],
   parts: { rejected: boolean; rationale: boolean; reference: boolean },
+  dataParallel: { ranks: number; zero: boolean } = { ranks: 1, zero: false },
 ): MemoryPlanSettings {
   const rows = examples.map((ex) => exampleRows(ex, parts));
-  const c = config as TrainConfig & { loraR?: number; loraTargets?: string | string[]; loraDropout?: number; nproc?: number; zero?: number };
+  // --batch-size is the global micro-batch: each rank takes ceil(batch / ranks) of its pairs.
+  const perRank = Math.ceil(config.batchSize / dataParallel.ranks);
+  const c = config as TrainConfig & { loraR?: number; loraTargets?: string | string[]; loraDropout?: number };
   const lora = c.loraR && c.loraR > 0
     ? {
         r: c.loraR,
@@ -36,12 +39,12 @@ export function memoryPlanSettings(
     computeDtype: config.dtype,
     device: config.device,
     gradientCheckpointing: config.gradientCheckpointing,
-    rows: largestSum(rows.map((r) => r.policy), config.batchSize),
-    referenceRows: largestSum(rows.map((r) => r.reference), config.batchSize),
+    rows: largestSum(rows.map((r) => r.policy), perRank),
+    referenceRows: largestSum(rows.map((r) => r.reference), perRank),
     logitsChunk: config.logitsChunk,
     ...(lora ? { lora } : {}),
-    ranks: c.nproc ?? 1,
-    zero: c.zero === 1 ? 1 : 0,
+    ranks: dataParallel.ranks,
+    zero: dataParallel.zero && dataParallel.ranks > 1 ? 1 : 0,
     reference: !parts.reference ? 'none' : lora ? 'adapters-off' : 'separate',
   };
 }

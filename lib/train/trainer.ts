@@ -38,6 +38,8 @@ export interface TrainHooks {
   progress?: boolean;
   /** Load and tokenize the data, return the memory plan, train nothing and write nothing. */
   dryRun?: boolean;
+  /** The ranks the dry run plans for (`train --nproc N --dry-run`); default WORLD_SIZE, else 1. */
+  planRanks?: number;
 }
 
 /** A NaN or infinite loss or gradient norm with `onNonfinite: 'stop'`; the weights were not updated with it. */
@@ -204,7 +206,8 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
   const train = data.train;
   if (hooks.dryRun) {
     const plan = planMemory(modelDir, JSON.parse(readFileSync(path.join(modelDir, 'config.json'), 'utf8')) as Record<string, unknown>,
-      memoryPlanSettings(config, train, { rejected: useRejected, rationale: useRationale, reference: useReference }), native.runtimeInfo().devices);
+      memoryPlanSettings(config, train, { rejected: useRejected, rationale: useRationale, reference: useReference },
+        { ranks: hooks.planRanks ?? ranks?.worldSize ?? 1, zero: process.env.RDPO_DDP_ZERO === '1' }), native.runtimeInfo().devices);
     return { runDir, finalModelDir: undefined, steps: 0, totalSteps: 0, interrupted: false, lastMetrics: undefined, lastEval: undefined, plan };
   }
   const dp = ranks ? await DataParallel.join(native, ranks, dataParallelTimeout()) : undefined;

@@ -121,7 +121,9 @@ export function registerTrain(program: Command): void {
       if (opts.dryRun) {
         if (input.resume !== undefined) throw new UsageError('--dry-run plans a new run; drop --resume');
         try {
-          const { plan } = await train(input as TrainConfigInput, { dryRun: true });
+          const planRanks = opts.nproc !== undefined ? number('nproc', String(opts.nproc)) : undefined;
+          if (planRanks !== undefined && (!Number.isInteger(planRanks) || planRanks < 1)) throw new UsageError(`--nproc must be a whole number >= 1, got "${String(opts.nproc)}"`);
+          const { plan } = await train(input as TrainConfigInput, { dryRun: true, ...(planRanks !== undefined ? { planRanks } : {}) });
           console.log(formatMemoryPlan(plan!));
           if (!plan!.fits) process.exitCode = 3;
         } catch (err) {
