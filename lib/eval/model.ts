@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { CausalLM } from '../model/causal_lm.js';
+import { loadAdapter } from '../model/lora.js';
 import { Tokenizer } from '../tokenize/tokenizer.js';
 import type { PackedBatch } from '../model/packing.js';
 
@@ -20,7 +21,8 @@ export interface ModelLoadOptions {
   device?: string;
 }
 
-export async function loadModel(dir: string, options: ModelLoadOptions = {}): Promise<LoadedModel> {
+/** `adapter`: a PEFT LoRA adapter directory put on the model (model/lora.ts). */
+export async function loadModel(dir: string, options: ModelLoadOptions = {}, adapter?: string): Promise<LoadedModel> {
   for (const file of ['config.json', 'tokenizer.json']) {
     if (!existsSync(join(dir, file))) {
       throw new UsageError(`${dir} is not a model directory: ${file} is missing (expected config.json, *.safetensors and the tokenizer files)`);
@@ -31,7 +33,16 @@ export async function loadModel(dir: string, options: ModelLoadOptions = {}): Pr
     ...(options.dtype !== undefined ? { dtype: options.dtype } : {}),
     ...(options.device !== undefined ? { device: options.device } : {}),
   });
-  return { name: basename(resolve(dir)), dir, lm, tokenizer };
+  if (adapter !== undefined) {
+    try {
+      await loadAdapter(lm, adapter);
+    } catch (err) {
+      lm.dispose();
+      throw new UsageError(`--adapter ${adapter}: ${(err as Error).message}`);
+    }
+  }
+  const name = basename(resolve(dir)) + (adapter !== undefined ? `+${basename(resolve(adapter))}` : '');
+  return { name, dir, lm, tokenizer };
 }
 
 /** Summed log-probabilities of each scored sequence of a packed batch (float64 copies). */

@@ -4,7 +4,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { ChatMessage } from '../data/schema.js';
 import { UsageError } from '../errors.js';
-import { CausalLM, type ModelDtype } from '../model/causal_lm.js';
+import { type ModelDtype } from '../model/causal_lm.js';
+import { loadModelWithAdapter } from '../model/lora.js';
 import { Tokenizer } from '../tokenize/tokenizer.js';
 import { applyChatTemplate } from '../tokenize/chat_template.js';
 import type { GenerateSettings, TextModel } from './chat_engine.js';
@@ -15,6 +16,8 @@ const isModelDtype = (v: string): v is ModelDtype => (MODEL_DTYPES as readonly s
 export interface LocalModelOptions {
   dtype?: string;
   device?: string;
+  /** A PEFT LoRA adapter directory put on the model. */
+  adapter?: string;
 }
 
 export async function loadLocalModel(dir: string, options: LocalModelOptions = {}): Promise<TextModel> {
@@ -31,7 +34,7 @@ export async function loadLocalModel(dir: string, options: LocalModelOptions = {
   const maxContext = [config.max_position_embeddings, config.n_positions].find((v): v is number => typeof v === 'number');
   const dtype = options.dtype;
   if (dtype !== undefined && !isModelDtype(dtype)) throw new UsageError(`--dtype must be one of ${MODEL_DTYPES.join(', ')} (got "${dtype}")`);
-  const lm = await CausalLM.load(dir, {
+  const lm = await loadModelWithAdapter(dir, options.adapter, {
     ...(dtype !== undefined && isModelDtype(dtype) ? { dtype } : {}),
     ...(options.device !== undefined ? { device: options.device } : {}),
   });

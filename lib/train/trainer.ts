@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { CausalLM } from '../model/causal_lm.js';
+import { attachLora, checkpointDtype, checkpointParameterCount, loadAdapter, parseLoraTargets, saveAdapter } from '../model/lora.js';
 import type { NativePreferenceBatch, NativeTrainer } from '../native/binding.js';
 import { loadNative } from '../native/load.js';
 import { packageVersion } from '../native/runtime.js';
@@ -231,19 +232,70 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
     ) + '\n',
   );
 
-  // Reference log-probs for training and evaluation pairs, before the policy is loaded.
+  // LoRA: one model in memory, the base frozen in its checkpoint dtype with float32 adapters on it;
+  // the reference is that base with the adapters switched off (native referenceLogps does so).
+  const lora = config.loraR !== undefined || config.adapter !== undefined;
+  const baseModelName = isHubModelSpec(config.model) ? config.model : path.resolve(modelDir);
+  let loraPolicy: CausalLM | undefined;
+  let loraDropout = false;
+  if (lora) {
+    const base = await CausalLM.load(modelDir, { dtype: checkpointDtype(modelDir), device: config.device });
+    try {
+      const adapterDir = resumeFrom ?? (config.adapter !== undefined ? path.resolve(config.adapter) : undefined);
+      const info = adapterDir
+        ? await loadAdapter(base, adapterDir)
+        : await attachLora(base, {
+            r: config.loraR!,
+            ...(config.loraAlpha !== undefined ? { alpha: config.loraAlpha } : {}),
+            ...(config.loraDropout !== undefined ? { dropout: config.loraDropout } : {}),
+            targets: parseLoraTargets(config.loraTargets ?? 'all-linear'),
+            useRslora: config.loraRslora ?? false,
+            seed: config.seed,
+          });
+      loraDropout = info.dropout > 0;
+      log(
+        `LoRA r=${info.r} alpha=${info.alpha} dropout=${info.dropout} on ${info.modules} modules: ${info.trainableParameters} trainable parameters; ` +
+          `base frozen in ${base.config.dtype}${adapterDir ? ` (adapter from ${adapterDir})` : ''}`,
+      );
+    } catch (err) {
+      base.dispose();
+      throw err;
+    }
+    loraPolicy = base;
+  }
+
+  // Reference log-probs for training and evaluation pairs, before training starts.
   const refDir = config.refModel !== undefined ? await resolveModel(config.refModel, { log }) : modelDir;
-  const refOpts = { device: config.device, computeDtype: config.dtype, batchSize: config.batchSize, logitsChunk: config.logitsChunk, useCache: config.refCache, log };
-  const refTrain = useReference ? await referenceLogps(refDir, train, refOpts) : undefined;
-  const refEval = useReference && data.eval.length > 0 ? await referenceLogps(refDir, data.eval, refOpts) : undefined;
+  const refOpts = {
+    device: config.device,
+    computeDtype: config.dtype,
+    batchSize: config.batchSize,
+    logitsChunk: config.logitsChunk,
+    useCache: config.refCache,
+    log,
+    ...(loraPolicy && config.refModel === undefined ? { model: loraPolicy } : {}),
+  };
+  let refTrain, refEval;
+  try {
+    refTrain = useReference ? await referenceLogps(refDir, train, refOpts) : undefined;
+    refEval = useReference && data.eval.length > 0 ? await referenceLogps(refDir, data.eval, refOpts) : undefined;
+  } catch (err) {
+    loraPolicy?.dispose();
+    throw err;
+  }
   if (refTrain) log(`reference log-probs for ${train.length} pairs: ${refTrain.cached ? 'from cache' : `${refTrain.seconds.toFixed(1)} s`}`);
 
-  const policy = await CausalLM.load(resumeFrom ?? modelDir, { dtype: 'float32', device: config.device });
+  const policy = loraPolicy ?? await CausalLM.load(resumeFrom ?? modelDir, { dtype: 'float32', device: config.device });
   const trainer: NativeTrainer = native.createTrainer(policy.nativeHandle, nativeTrainerOptions(config));
   if (resumeFrom) await trainer.loadOptimizerState(path.join(resumeFrom, 'optimizer.safetensors'));
+  // A LoRA run's checkpoints and final/ hold the adapter (PEFT's format), not the model.
+  const saveWeights = lora ? (dir: string) => saveAdapter(policy, dir, { baseModel: baseModelName }) : undefined;
 
   const peak = await native.measureMatmulPeak(config.device.startsWith('cuda') ? 4096 : 512, config.device.startsWith('cuda') ? 20 : 4, config.dtype, config.device);
   const parameters = trainer.numParameters;
+  // FLOPs per computed token: 6 per trained parameter (forward + both backward matmuls); a frozen
+  // LoRA base costs 4 per parameter (forward + the input gradient, no weight gradient).
+  const flopsPerToken = lora ? 4 * checkpointParameterCount(modelDir) + 6 * parameters : 6 * parameters;
 
   const orderCache = new Map<number, number[]>();
   const epochOrder = (epoch: number): number[] => {
@@ -308,6 +360,8 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
         const order = epochOrder(epoch);
         const indices = order.slice(pos * config.batchSize, (pos + 1) * config.batchSize);
         const batch = batchFor(indices, train, refTrain);
+        // Dropout masks from the run's seed and the micro-batch's position: a resumed run draws the same ones.
+        if (loraDropout) native.manualSeed(config.seed * 1_000_003 + mb);
         const values = await trainer.accumulate(batch, 1 / config.gradAccum);
         packedTokens += batch.packedTokens;
         acc.add({ ...values, tokens: batch.pairTokens, rationale_tokens: batch.rationaleTokens });
@@ -335,7 +389,7 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
         total_tokens: state.totalTokens,
         tokens_per_sec: (values.tokens + (values.rationale_tokens ?? 0)) / seconds,
         // 6 FLOPs per parameter per computed token (forward + backward), over the measured matmul peak.
-        mfu: (6 * parameters * packedTokens) / seconds / peak.flopsPerSec,
+        mfu: (flopsPerToken * packedTokens) / seconds / peak.flopsPerSec,
       };
       metrics.write(row);
       lastMetrics = row;
@@ -344,7 +398,7 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
       if (config.evalEvery > 0 && state.step % config.evalEvery === 0) lastEval = await evaluate(state.step);
       const stopping = hooks.signal?.aborted === true;
       if ((config.saveEvery > 0 && state.step % config.saveEvery === 0) || stopping) {
-        await saveCheckpoint(path.join(runDir, 'checkpoints', checkpointName(state.step)), policy, trainer, { ...state, savedAt: new Date().toISOString() });
+        await saveCheckpoint(path.join(runDir, 'checkpoints', checkpointName(state.step)), policy, trainer, { ...state, savedAt: new Date().toISOString() }, saveWeights);
       }
       if (stopping && state.step < totalSteps) {
         interrupted = true;
@@ -359,7 +413,8 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
     if (data.eval.length > 0 && (config.evalEvery === 0 || state.step % config.evalEvery !== 0)) lastEval = await evaluate(state.step);
     const finalDir = path.join(runDir, 'final');
     await writeDirAtomic(finalDir, async (tmp) => {
-      await policy.save(tmp, { dtype: 'float32' });
+      if (saveWeights) await saveWeights(tmp);
+      else await policy.save(tmp, { dtype: 'float32' });
       writeFileAtomic(path.join(tmp, 'trainer_state.json'), JSON.stringify({ ...state, savedAt: new Date().toISOString() }, null, 2) + '\n');
     });
     return { runDir, finalModelDir: finalDir, steps: state.step, totalSteps, interrupted: false, lastMetrics, lastEval };

@@ -7,6 +7,7 @@
 
 #include "core/compute_weights.h"
 #include "core/errors.h"
+#include "core/lora.h"
 #include "core/safetensors.h"
 #include "core/token_logprobs.h"
 
@@ -91,6 +92,7 @@ std::pair<at::Tensor, at::Tensor> reference_logps(CausalLM& model, const Prefere
   RECORD_USER_SCOPE("rdpo::reference");  // named phases for profiles (core/profiler.h); free when off
   check_batch(batch, model.config().vocab_size);
   torch::NoGradGuard no_grad;
+  AdaptersDisabled base_model(model);  // with LoRA, the reference is the base model (TRL/PEFT's)
   const int64_t B = batch.num_pairs;
   auto pairs = leading_groups(batch.packed, batch.num_pair_groups, 2 * B).to(model.device());
   auto scored = score_sequences(model, pairs, compute_dtype, logits_chunk);
@@ -100,10 +102,17 @@ std::pair<at::Tensor, at::Tensor> reference_logps(CausalLM& model, const Prefere
 
 PreferenceTrainer::PreferenceTrainer(CausalLM& policy, TrainerOptions options)
     : policy_(policy), options_(std::move(options)) {
+  policy_.set_gradient_checkpointing(options_.gradient_checkpointing);
+  if (LoraAdapter* lora = policy_.lora()) {
+    // Only the adapter trains (float32 masters); the base stays frozen in its load dtype.
+    auto named = lora->named_parameters();
+    for (auto& [name, p] : named) params_.push_back(p);
+    optimizer_ = std::make_unique<AdamW>(named, options_.adamw);
+    return;
+  }
   if (policy.dtype() != torch::kFloat32)
     throw ArgumentError("the trained model must hold float32 master weights (load it with dtype float32; "
-                        "bfloat16 compute is the trainer's compute_dtype)");
-  policy_.set_gradient_checkpointing(options_.gradient_checkpointing);
+                        "bfloat16 compute is the trainer's compute_dtype), or have a LoRA adapter attached");
   auto named = policy_.named_parameters();
   for (auto& [name, p] : named) {
     p.requires_grad_(true);

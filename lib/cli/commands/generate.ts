@@ -7,11 +7,13 @@ import { cutAtStops } from '../../inference/stop_strings.js';
 import { PreferenceDataError } from '../../data/errors.js';
 import { Tokenizer } from '../../tokenize/tokenizer.js';
 import { encodePrompt, PROMPT_FORMATS, promptFormatFor, type PromptFormatSetting } from '../../tokenize/prompt_format.js';
-import { CausalLM, type ModelDtype } from '../../model/causal_lm.js';
+import { type ModelDtype } from '../../model/causal_lm.js';
+import { loadModelWithAdapter } from '../../model/lora.js';
 import { JsonlAppender } from '../../util/jsonl_append.js';
 
 interface GenerateCliOptions {
   model: string;
+  adapter?: string;
   prompts: string;
   out: string;
   maxNewTokens: string;
@@ -42,6 +44,7 @@ export function registerGenerate(program: Command): void {
     .option('--stop <text...>', 'cut the output before the first of these strings (generation itself stops at EOS)', [])
     .option('--dtype <dtype>', 'float32, bfloat16 or float16', 'float32')
     .option('--device <device>', 'cpu, cuda, cuda:N or mps', 'cpu')
+    .option('--adapter <dir>', 'a LoRA adapter (PEFT format, e.g. a LoRA run\'s final/) on --model')
     .option('--prompt-format <f>', 'auto (the format the model was trained with, else chat when it has a chat template) | chat | plain', 'auto')
     .action(async (opts: GenerateCliOptions) => {
       if (!(PROMPT_FORMATS as readonly string[]).includes(opts.promptFormat)) throw new UsageError(`--prompt-format must be ${PROMPT_FORMATS.join(', ')}, got "${opts.promptFormat}"`);
@@ -64,9 +67,9 @@ export function registerGenerate(program: Command): void {
       const tokenizer = Tokenizer.load(opts.model);
       const eosTokenIds = tokenizer.eosTokenIds;
       if (eosTokenIds.length === 0) throw new UsageError(`${opts.model}: the tokenizer names no EOS token, so generation could not stop; add eos_token to tokenizer_config.json`);
-      const format = promptFormatFor(opts.model, tokenizer, opts.promptFormat as PromptFormatSetting);
+      const format = promptFormatFor(opts.adapter ?? opts.model, tokenizer, opts.promptFormat as PromptFormatSetting);
       const encoded = prompts.map((p) => encodePrompt(tokenizer, p.prompt, format));
-      const model = await CausalLM.load(opts.model, { dtype: opts.dtype as ModelDtype, device: opts.device });
+      const model = await loadModelWithAdapter(opts.model, opts.adapter, { dtype: opts.dtype as ModelDtype, device: opts.device });
       writeFileSync(opts.out, '');
       const out = new JsonlAppender(opts.out);
       try {
