@@ -275,7 +275,8 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
     log,
     ...(loraPolicy && config.refModel === undefined ? { model: loraPolicy } : {}),
   };
-  let refTrain, refEval;
+  let refTrain: Awaited<ReturnType<typeof referenceLogps>> | undefined;
+  let refEval: Awaited<ReturnType<typeof referenceLogps>> | undefined;
   try {
     refTrain = useReference ? await referenceLogps(refDir, train, refOpts) : undefined;
     refEval = useReference && data.eval.length > 0 ? await referenceLogps(refDir, data.eval, refOpts) : undefined;

@@ -197,7 +197,10 @@ LoraAdapter& LoraAdapter::attach_from(CausalLM& model, const std::string& dir) {
   config.use_rslora = flag("use_rslora");
   config.target_modules.clear();
   if (const json::Value* t = c.find("target_modules")) {
-    if (t->is_string()) config.target_modules.push_back(t->as_string());
+    if (t->is_string()) {
+      config.target_modules.push_back(t->as_string());
+      config.targets_are_pattern = t->as_string() != "all-linear";
+    }
     else if (t->is_array())
       for (const auto& v : t->as_array()) config.target_modules.push_back(v.as_string("target_modules[]"));
   }
@@ -308,7 +311,7 @@ void LoraAdapter::save(const std::string& dir, const std::string& base_model_nam
       {"r", json::Value::number(static_cast<double>(config_.r), std::to_string(config_.r))},
       {"rank_pattern", json::Value::object()},
       {"revision", json::Value()},
-      {"target_modules", json::Value::array(std::move(target_list))},
+      {"target_modules", config_.targets_are_pattern ? json::Value::string(targets[0]) : json::Value::array(std::move(target_list))},
       {"task_type", json::Value::string("CAUSAL_LM")},
       {"use_dora", json::Value::boolean(false)},
       {"use_rslora", json::Value::boolean(config_.use_rslora)},
@@ -352,7 +355,7 @@ at::Tensor LoraAdapter::delta(const LoraModule& m, const at::Tensor& x) const {
   if (!at::autocast::is_autocast_enabled(x.device().type()) && in.scalar_type() != m.a.scalar_type())
     in = in.to(m.a.scalar_type());
   // Dropout in training only; a checkpointed layer replays it with the same random state (causal_lm.cpp).
-  if (config_.dropout > 0 && torch::GradMode::is_enabled()) in = at::dropout(in, config_.dropout, /*train=*/true);
+  if (config_.dropout > 0 && training_) in = at::dropout(in, config_.dropout, /*train=*/true);
   return at::linear(at::linear(in, m.a), m.b) * m.scaling;
 }
 
@@ -364,6 +367,16 @@ AdaptersDisabled::AdaptersDisabled(CausalLM& model) : adapter_(model.lora()) {
 
 AdaptersDisabled::~AdaptersDisabled() {
   if (adapter_) adapter_->enabled_ = was_enabled_;
+}
+
+LoraTraining::LoraTraining(CausalLM& model) : adapter_(model.lora()) {
+  if (!adapter_) return;
+  was_training_ = adapter_->training_;
+  adapter_->training_ = true;
+}
+
+LoraTraining::~LoraTraining() {
+  if (adapter_) adapter_->training_ = was_training_;
 }
 
 }  // namespace rdpo

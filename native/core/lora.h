@@ -34,6 +34,9 @@ struct LoraConfig {
   // Module names or name suffixes ("q_proj" matches model.layers.3.self_attn.q_proj), PEFT's
   // rule; {"all-linear"}: every linear module except the output layer.
   std::vector<std::string> target_modules{"all-linear"};
+  // target_modules[0] is a regular expression (a PEFT adapter_config.json with a string
+  // target_modules); kept only to be written back as it was read.
+  bool targets_are_pattern = false;
   uint64_t seed = 0;  // initialisation of A
 };
 
@@ -65,7 +68,8 @@ class LoraAdapter {
   const LoraModule* find(const std::string& module) const;
   // A and B of every module whose name starts with `prefix` (one layer's, for checkpointing).
   std::vector<at::Tensor> params_under(const std::string& prefix) const;
-  // s · B(A(dropout(x))) in the dtype autocast (or x) computes in; dropout only under grad mode.
+  // s · B(A(dropout(x))) in the dtype autocast (or x) computes in; dropout only in training
+  // (LoraTraining), which is not grad mode: a checkpointed layer's forward runs without grad.
   at::Tensor delta(const LoraModule& m, const at::Tensor& x) const;
 
   // Checks (core/lora_check.cpp; tests): logits of `batch` and the gradients of
@@ -87,10 +91,25 @@ class LoraAdapter {
 
  private:
   friend class AdaptersDisabled;
+  friend class LoraTraining;
   LoraConfig config_;
   std::vector<LoraModule> modules_;
   std::map<std::string, size_t> index_;
   bool enabled_ = true;
+  bool training_ = false;
+};
+
+// While alive, the model's adapter (if any) is in training mode: its dropout is active.
+class LoraTraining {
+ public:
+  explicit LoraTraining(CausalLM& model);
+  ~LoraTraining();
+  LoraTraining(const LoraTraining&) = delete;
+  LoraTraining& operator=(const LoraTraining&) = delete;
+
+ private:
+  LoraAdapter* adapter_;
+  bool was_training_ = false;
 };
 
 // While alive, the model computes without its adapter (the base model), if it has one.

@@ -35,6 +35,7 @@ LoraAdapter::Grads LoraAdapter::adapted_grads(CausalLM& model, const PackedBatch
   torch::manual_seed(seed);
   Grads out;
   try {
+    LoraTraining training(model);  // dropout on, as in a training step
     at::Tensor logits = model.logits(batch);
     (logits * probe.to(logits.device())).sum().backward();
     out.logits = logits.detach().cpu();

@@ -125,6 +125,7 @@ StepMetrics PreferenceTrainer::accumulate(const PreferenceBatch& input, double s
   if (!(scale > 0)) throw RangeError("accumulate: scale must be positive");
   RECORD_USER_SCOPE("rdpo::forward_backward");
   torch::AutoGradMode grad_mode(true);
+  LoraTraining training(policy_);  // LoRA dropout in training steps only
   return run(input, scale);
 }
 
