@@ -292,11 +292,21 @@ void LoraAdapter::save(const std::string& dir, const std::string& base_model_nam
   json::Value::Array target_list;
   for (const auto& t : targets) target_list.push_back(json::Value::string(t));
   const bool fan_in_fan_out = !modules_.empty() && modules_[0].fan_in_fan_out;
+  // Modules whose rank or alpha differ from the adapter-wide ones (an adapter read with PEFT's
+  // rank_pattern / alpha_pattern) keep them under their full name.
+  json::Value rank_pattern = json::Value::object(), alpha_pattern = json::Value::object();
+  for (const auto& m : modules_) {
+    const int64_t r = m.a.size(0);
+    if (r != config_.r) rank_pattern.set(m.name, json::Value::number(static_cast<double>(r), std::to_string(r)));
+    const double module_alpha = config_.use_rslora ? m.scaling * std::sqrt(static_cast<double>(r)) : m.scaling * static_cast<double>(r);
+    if (std::abs(module_alpha - config_.alpha) > 1e-9 * std::max(1.0, std::abs(config_.alpha)))
+      alpha_pattern.set(m.name, json::Value::number(module_alpha));
+  }
   std::ostringstream dropout, alpha;
   dropout << config_.dropout;
   alpha << config_.alpha;
   json::Value c = json::Value::object({
-      {"alpha_pattern", json::Value::object()},
+      {"alpha_pattern", alpha_pattern},
       {"base_model_name_or_path", base_model_name_or_path.empty() ? json::Value() : json::Value::string(base_model_name_or_path)},
       {"bias", json::Value::string("none")},
       {"fan_in_fan_out", json::Value::boolean(fan_in_fan_out)},
@@ -309,7 +319,7 @@ void LoraAdapter::save(const std::string& dir, const std::string& base_model_nam
       {"modules_to_save", json::Value()},
       {"peft_type", json::Value::string("LORA")},
       {"r", json::Value::number(static_cast<double>(config_.r), std::to_string(config_.r))},
-      {"rank_pattern", json::Value::object()},
+      {"rank_pattern", rank_pattern},
       {"revision", json::Value()},
       {"target_modules", config_.targets_are_pattern ? json::Value::string(targets[0]) : json::Value::array(std::move(target_list))},
       {"task_type", json::Value::string("CAUSAL_LM")},
