@@ -3,7 +3,7 @@
 // an aborted run resumes exactly (adapter, AdamW state and dropout masks), `--adapter` continues
 // an adapter, and `merge-lora` writes a model equal to base + adapter.
 import test from 'ava';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CausalLM } from '../lib/index.js';
 import { loadAdapter } from '../lib/model/lora.js';
@@ -138,6 +138,30 @@ test.serial('--adapter continues an adapter; merge-lora writes base + adapter as
   // Without --model the adapter's base_model_name_or_path names the base.
   const res2 = await runCli(['merge-lora', '--adapter', start, '--out', path.join(box.dir, 'merged2')]);
   t.is(res2.code, 0, res2.stderr);
+
+  // logprobs / generate / eval with --adapter score as the merged model does.
+  const prompts = path.join(box.dir, 'prompts.jsonl');
+  writeFileSync(prompts, '{"prompt": "What is two plus two?"}\n{"prompt": "Name a colour."}\n');
+  const scored: Record<string, string> = {};
+  for (const [name, model] of [['adapter', ['--model', policyDir, '--adapter', start]], ['merged', ['--model', out]], ['base', ['--model', policyDir]]] as const) {
+    const lp = await runCli(['logprobs', ...model, '--data', box.dataNoRationale, '--out', path.join(box.dir, `lp-${name}.jsonl`)]);
+    t.is(lp.code, 0, lp.stderr);
+    const gen = await runCli(['generate', ...model, '--prompts', prompts, '--max-new-tokens', '8', '--out', path.join(box.dir, `gen-${name}.jsonl`)]);
+    t.is(gen.code, 0, gen.stderr);
+    const ev = await runCli(['eval', ...model, '--data', box.dataNoRationale, '--json', '--out', path.join(box.dir, `eval-${name}`)]);
+    t.is(ev.code, 0, ev.stderr);
+    scored[name] = readFileSync(path.join(box.dir, `lp-${name}.jsonl`), 'utf8');
+    const lines = scored[name]!.trim().split('\n').map((l) => JSON.parse(l) as { chosen_logp?: number; chosen?: number });
+    t.true(lines.length === 8, name);
+  }
+  const rows = (name: string) => scored[name]!.trim().split('\n').map((l) => Object.values(JSON.parse(l) as Record<string, unknown>).filter((v): v is number => typeof v === 'number'));
+  const a = rows('adapter').flat();
+  const m = rows('merged').flat();
+  const b0 = rows('base').flat();
+  t.true(a.every((v, i) => Math.abs(v - m[i]!) <= 1e-3 * Math.max(1, Math.abs(v))), 'logprobs: adapter = merged');
+  t.true(a.some((v, i) => Math.abs(v - b0[i]!) > 1e-3), 'logprobs: the adapter changes the scores');
+  const genOut = (name: string) => readFileSync(path.join(box.dir, `gen-${name}.jsonl`), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { output_tokens: number }).output_tokens);
+  t.deepEqual(genOut('adapter'), genOut('merged'));
 
   const bad = await runCli(['train', '--model', policyDir, '--data', box.dataNoRationale, '--adapter', start, '--lora-r', '8', '--out', path.join(box.dir, 'bad')]);
   t.not(bad.code, 0);
