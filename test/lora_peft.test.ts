@@ -5,10 +5,10 @@
 // merge-lora writes loads in transformers with the same outputs (else those tests log why and skip).
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CausalLM, packPlainSequences } from '../lib/index.js';
-import { loadAdapter } from '../lib/model/lora.js';
+import { loadAdapter, saveAdapter } from '../lib/model/lora.js';
 import { train } from '../lib/train/trainer.js';
 import { repoRoot, runCli } from './helpers/cli.js';
 import { ensureDist } from './helpers/ensure_dist.js';
@@ -94,4 +94,32 @@ withPython('an adapter trained here loads in PEFT, and the merged model in trans
   const res = await runCli(['merge-lora', '--model', policyDir, '--adapter', adapter, '--out', merged]);
   t.is(res.code, 0, res.stderr);
   compare(t, ours, pythonScores(merged, null, sequences, box.dir), 'merged model in transformers');
+});
+
+withPython('an alpha_pattern + rsLoRA adapter scores as in PEFT, and keep their per-module alpha when saved here', async (t) => {
+  const box = trainSandbox('lora-pattern');
+  t.teardown(() => box.cleanup());
+  // The PEFT fixture with q_proj at alpha 32 (the rest at lora_alpha 8) and rsLoRA scaling.
+  const edited = path.join(box.dir, 'edited');
+  mkdirSync(edited);
+  copyFileSync(path.join(ADAPTERS, 'tiny-chat', 'adapter_model.safetensors'), path.join(edited, 'adapter_model.safetensors'));
+  const cfg = JSON.parse(readFileSync(path.join(ADAPTERS, 'tiny-chat', 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
+  writeFileSync(path.join(edited, 'adapter_config.json'), JSON.stringify({ ...cfg, alpha_pattern: { q_proj: 32 }, use_rslora: true }));
+  const sequences = [[5, 17, 42, 99, 7, 23, 400], [11, 3, 250, 64, 8]];
+  const ours = await scoresOf(policyDir, edited, sequences);
+  compare(t, ours, pythonScores(policyDir, edited, sequences, box.dir), 'alpha_pattern adapter in PEFT');
+  const plain = await scoresOf(policyDir, path.join(ADAPTERS, 'tiny-chat'), sequences);
+  t.true(Math.abs(plain.logprob_sums[0]! - ours.logprob_sums[0]!) > 1e-4, 'the pattern changes the outputs');
+
+  const model = await CausalLM.load(policyDir);
+  const resaved = path.join(box.dir, 'resaved');
+  try {
+    await loadAdapter(model, edited);
+    await saveAdapter(model, resaved);
+  } finally {
+    model.dispose();
+  }
+  const written = JSON.parse(readFileSync(path.join(resaved, 'adapter_config.json'), 'utf8')) as { alpha_pattern: Record<string, number> };
+  t.is(written.alpha_pattern['model.layers.0.self_attn.q_proj'], 32);
+  compare(t, await scoresOf(policyDir, resaved, sequences), pythonScores(policyDir, resaved, sequences, box.dir), 're-saved alpha_pattern adapter in PEFT');
 });

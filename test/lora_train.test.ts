@@ -7,6 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CausalLM } from '../lib/index.js';
 import { loadAdapter } from '../lib/model/lora.js';
+import { ConfigError, resolveTrainConfig } from '../lib/train/config.js';
 import type { MetricsRow } from '../lib/train/metrics.js';
 import { train } from '../lib/train/trainer.js';
 import { runCli } from './helpers/cli.js';
@@ -166,4 +167,14 @@ test.serial('--adapter continues an adapter; merge-lora writes base + adapter as
   const bad = await runCli(['train', '--model', policyDir, '--data', box.dataNoRationale, '--adapter', start, '--lora-r', '8', '--out', path.join(box.dir, 'bad')]);
   t.not(bad.code, 0);
   t.regex(bad.stderr, /adapter.*fixes r, alpha/);
+});
+
+test('LoRA settings without a rank, or beside --adapter, are configuration errors naming the key', (t) => {
+  const base = { model: policyDir, data: box.dataNoRationale };
+  t.throws(() => resolveTrainConfig({ ...base, loraAlpha: 8 }), { instanceOf: ConfigError, message: /'loraAlpha' needs loraR/ });
+  t.throws(() => resolveTrainConfig({ ...base, adapter: 'x', loraTargets: 'q_proj' }), { instanceOf: ConfigError, message: /'adapter'.*fixes r, alpha/ });
+  const ok = resolveTrainConfig({ ...base, loraR: 8, loraTargets: 'q_proj,v_proj' });
+  t.is(ok.loraR, 8);
+  // Runs without LoRA record no LoRA keys (their config digest, hence --resume, is unchanged).
+  t.false(Object.keys(resolveTrainConfig(base)).some((k) => k.startsWith('lora') || k === 'adapter'));
 });
