@@ -96,7 +96,7 @@ withPython('an adapter trained here loads in PEFT, and the merged model in trans
   compare(t, ours, pythonScores(merged, null, sequences, box.dir), 'merged model in transformers');
 });
 
-withPython('an alpha_pattern + rsLoRA adapter scores as in PEFT, and keep their per-module alpha when saved here', async (t) => {
+withPython('an alpha_pattern + rsLoRA adapter scores as in PEFT, and keeps its per-module alpha when saved here', async (t) => {
   const box = trainSandbox('lora-pattern');
   t.teardown(() => box.cleanup());
   // The PEFT fixture with q_proj at alpha 32 (the rest at lora_alpha 8) and rsLoRA scaling.
