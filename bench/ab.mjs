@@ -67,7 +67,7 @@ for (let i = 0; i + batch <= examples.length; i += batch) batches.push(examples.
 
 const ref = await CausalLM.load(a.model, { dtype: 'float32', device: 'cpu' });
 const policy = await CausalLM.load(a.model, { dtype: 'float32', device: 'cpu' });
-const trainer = native.createTrainer(policy.nativeHandle, nativeTrainerOptions(config));
+const trainer = await native.createTrainer(policy.nativeHandle, nativeTrainerOptions(config));
 
 async function step(i) {
   const ex = batches[i % batches.length];

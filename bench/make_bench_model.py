@@ -8,6 +8,10 @@ free of any hub download. Presets:
                 head_dim 64, vocab 49152, tied embeddings, RoPE theta 100000 (134.5M parameters).
   llama-1b      a ~1.07B Llama (TinyLlama-1.1B's trunk with vocab 49152): 22 layers, hidden 2048,
                 intermediate 5632, 32 heads, 4 KV heads, tied embeddings. Used by bench/gpu_bench.sh.
+  mistral-7b    Mistral-7B-Instruct-v0.2's shape (model_type mistral): 32 layers, hidden 4096, intermediate
+                14336, 32 heads, 8 KV heads, vocab 32000, untied LM head, RoPE theta 1e6 (7.24B parameters).
+                Written tensor by tensor into ~2 GB shards (model.safetensors.index.json), so making it
+                needs about one shard of memory, not the model's; use --dtype bfloat16 (14.5 GB on disk).
 
 The tokenizer is taken, in order of preference, from
   1. --tokenizer-dir: an existing Hugging Face tokenizer directory (e.g. a SmolLM2 import);
@@ -39,7 +43,69 @@ PRESETS = {
         num_key_value_heads=4, vocab_size=49152, max_position_embeddings=4096, rope_theta=10000.0,
         rms_norm_eps=1e-5, tie_word_embeddings=True,
     ),
+    "mistral-7b": dict(
+        hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32,
+        num_key_value_heads=8, vocab_size=32000, max_position_embeddings=32768, rope_theta=1000000.0,
+        rms_norm_eps=1e-5, tie_word_embeddings=False, sliding_window=None,
+    ),
 }
+STREAMED = {"mistral-7b"}
+
+
+def write_streamed(out, config, dtype, seed, shard_bytes=2 * 2**30):
+    """Random weights (normal, std 0.02; norms 1) written shard by shard with an index, never the whole model in memory."""
+    import torch
+    from safetensors.torch import save_file
+
+    gen = torch.Generator().manual_seed(seed)
+    h, i, l = config.hidden_size, config.intermediate_size, config.num_hidden_layers
+    d = h // config.num_attention_heads
+    kv = config.num_key_value_heads * d
+    names = [("model.embed_tokens.weight", (config.vocab_size, h))]
+    for n in range(l):
+        p = f"model.layers.{n}."
+        names += [(p + "input_layernorm.weight", (h,)), (p + "self_attn.q_proj.weight", (h, h)),
+                  (p + "self_attn.k_proj.weight", (kv, h)), (p + "self_attn.v_proj.weight", (kv, h)),
+                  (p + "self_attn.o_proj.weight", (h, h)), (p + "post_attention_layernorm.weight", (h,)),
+                  (p + "mlp.gate_proj.weight", (i, h)), (p + "mlp.up_proj.weight", (i, h)),
+                  (p + "mlp.down_proj.weight", (h, i))]
+    names += [("model.norm.weight", (h,)), ("lm_head.weight", (config.vocab_size, h))]
+    elem = torch.tensor([], dtype=dtype).element_size()
+    shards, current, size = [], {}, 0
+    for name, shape in names:
+        if len(shape) == 1:
+            t = torch.ones(shape, dtype=dtype)
+        else:
+            t = (torch.randn(shape, generator=gen, dtype=torch.float32) * 0.02).to(dtype)
+        current[name] = t
+        size += t.numel() * elem
+        if size >= shard_bytes:
+            shards.append(current)
+            current, size = {}, 0
+            _flush(out, shards, save_file)
+    if current:
+        shards.append(current)
+        _flush(out, shards, save_file)
+    total = len(shards)
+    weight_map, total_size = {}, 0
+    for k in range(total):
+        old = os.path.join(out, f"part-{k + 1:05d}.safetensors")
+        new = os.path.join(out, f"model-{k + 1:05d}-of-{total:05d}.safetensors")
+        os.replace(old, new)
+    for k, shard in enumerate(shards):
+        for name, count in shard.items():
+            weight_map[name] = f"model-{k + 1:05d}-of-{total:05d}.safetensors"
+            total_size += count * elem
+    with open(os.path.join(out, "model.safetensors.index.json"), "w", encoding="utf-8") as f:
+        json.dump({"metadata": {"total_size": total_size}, "weight_map": weight_map}, f, indent=2)
+    return sum(sum(s.values()) for s in shards)
+
+
+def _flush(out, shards, save_file):
+    """Writes the newest shard and keeps only its tensor sizes (the memory goes back)."""
+    k = len(shards)
+    save_file(shards[-1], os.path.join(out, f"part-{k:05d}.safetensors"), metadata={"format": "pt"})
+    shards[-1] = {name: t.numel() for name, t in shards[-1].items()}
 
 DEFAULT_GGUF = os.environ.get("RDPO_TEST_GGUF", "")
 SHARED_DATA = os.environ.get("RDPO_SHARED_DATA", os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
@@ -104,6 +170,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", required=True, help="directory to write (config.json, model.safetensors, tokenizer)")
     ap.add_argument("--preset", choices=sorted(PRESETS), default="smollm2-135m")
+    ap.add_argument("--tokenizer-vocab", type=int, default=None, help="vocab of the fallback BPE (default: the model's)")
     ap.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32", help="dtype of the saved weights")
     ap.add_argument("--tokenizer-dir", help="copy the tokenizer from this Hugging Face directory")
     ap.add_argument("--gguf", default=None, help=f"take the tokenizer from this GGUF file (default {DEFAULT_GGUF} if present)")
@@ -123,7 +190,7 @@ def main():
             sys.exit(f"--gguf {gguf}: no such file")
         how = tokenizer_from_gguf(gguf, args.out)
     else:
-        how = train_bpe_tokenizer(args.out, shape["vocab_size"])
+        how = train_bpe_tokenizer(args.out, args.tokenizer_vocab or shape["vocab_size"])
 
     with open(os.path.join(args.out, "tokenizer_config.json"), encoding="utf-8") as f:
         tok_cfg = json.load(f)
@@ -136,6 +203,19 @@ def main():
         return vocab.get(name) if name else None
 
     torch.manual_seed(args.seed)
+    if args.preset in STREAMED:
+        from transformers import MistralConfig
+
+        config = MistralConfig(**shape, hidden_act="silu", bos_token_id=token_id("bos_token"),
+                               eos_token_id=token_id("eos_token"), pad_token_id=token_id("pad_token"),
+                               torch_dtype=args.dtype)
+        config.save_pretrained(args.out)
+        n = write_streamed(args.out, config, getattr(torch, args.dtype), args.seed)
+        info = {"preset": args.preset, "parameters": n, "dtype": args.dtype, "seed": args.seed, "tokenizer": how}
+        with open(os.path.join(args.out, "bench_model.json"), "w", encoding="utf-8") as f:
+            json.dump(info, f, indent=2)
+        print(json.dumps(info))
+        return
     config = LlamaConfig(**shape, hidden_act="silu", attention_bias=False, mlp_bias=False,
                          bos_token_id=token_id("bos_token"), eos_token_id=token_id("eos_token"),
                          pad_token_id=token_id("pad_token"))

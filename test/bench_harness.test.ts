@@ -4,7 +4,7 @@ import test from 'ava';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { decoderShape, matmulParams, readDecoderShape, trainingFlops } from '../lib/bench/flops.js';
+import { decoderShape, matmulParams, readDecoderShape, trainingFlops } from '../lib/model/flops.js';
 import { median, medianPhases, runTimedSteps, type StepSample } from '../lib/bench/harness.js';
 import { measureMatmulPeak, peakDeviceMb, peakRssMb } from '../lib/bench/machine.js';
 import { summarize } from '../lib/bench/result.js';

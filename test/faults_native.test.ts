@@ -27,7 +27,7 @@ test('every other required integer option is checked the same way', async (t) =>
   t.teardown(() => model.dispose());
   const packed = { inputIds: new Int32Array([1, 2]), positionIds: new Int32Array([0, 1]), branchIds: new Int32Array(2), groupOffsets: new Int32Array([0, 2]), scoreRows: new Int32Array([0]), scoreTargets: new Int32Array([2]), scoreSeq: new Int32Array([0]) };
   t.throws(() => model.nativeHandle.sequenceLogprobs(packed as never), { instanceOf: TypeError, message: /numSequences' is required/ });
-  const trainer = native.createTrainer(model.nativeHandle, { loss: 'sft' } as never);
+  const trainer = await native.createTrainer(model.nativeHandle, { loss: 'sft' } as never);
   await t.throwsAsync(async () => trainer.accumulate({ ...packed, numSequences: 1 } as never, 1), { instanceOf: TypeError, message: /numPairs' is required/ });
   await t.throwsAsync(async () => model.nativeHandle.generate(new Int32Array([1]), new Int32Array([1]), { eosTokenIds: [2 ** 40] }), { instanceOf: RangeError, message: /eosTokenIds\[0\]/ });
 });

@@ -5,18 +5,18 @@ import test from 'ava';
 import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { ChatEngine, type TextModel } from '../lib/serve/chat_engine.js';
-import { loadLocalModel } from '../lib/serve/local_model.js';
+import { TextGenerator } from '../lib/inference/text_generator.js';
 import { startServer, type RunningServer } from '../lib/serve/server.js';
 
 const MODEL = fileURLToPath(new URL('./fixtures/models/tiny-chat', import.meta.url));
 const KEY = 'serve-test-key-0123456789';
 
-let model: TextModel;
+let model: TextGenerator;
 let server: RunningServer;
 let locked: RunningServer;
 
 test.before(async () => {
-  model = await loadLocalModel(MODEL);
+  model = await TextGenerator.load(MODEL);
   server = await startServer({ engine: new ChatEngine(model, { maxBatch: 8, windowMs: 50, maxPromptBytes: 4096 }), modelId: 'tiny-chat', port: 0, defaultMaxTokens: 8 });
   // A second server over the same model (ChatEngine.close disposes it, so only the first one closes the engine).
   locked = await startServer({ engine: new ChatEngine(model, { maxBatch: 2 }), modelId: 'tiny-chat', port: 0, apiKey: KEY });
@@ -45,14 +45,12 @@ test.serial('a row whose generation fails fails alone; its batch-mates get their
   // Fault injection around the real model: any batch holding the poisoned prompt throws.
   const marker = model.encodeChat([{ role: 'user', content: 'poison' }]);
   const faulty: TextModel = {
-    ...model,
     id: model.id,
-    encodeChat: (m) => model.encodeChat(m),
-    decode: (ids) => model.decode(ids),
-    eosTokenIds: model.eosTokenIds,
-    generate: (prompts, settings) =>
-      prompts.some((p) => p.length === marker.length && p.every((x, i) => x === marker[i])) ? Promise.reject(new Error('device fault')) : model.generate(prompts, settings),
-    dispose: () => {},
+    maxContext: model.maxContext,
+    encodeChatOffThread: (m) => model.encodeChatOffThread(m),
+    generate: (requests, settings) =>
+      requests.some(({ promptIds: p }) => p.length === marker.length && p.every((x, i) => x === marker[i])) ? Promise.reject(new Error('device fault')) : model.generate(requests, settings),
+    dispose: async () => {},
   };
   const engine = new ChatEngine(faulty, { maxBatch: 8, windowMs: 50 });
   const results = await Promise.allSettled(['hello', 'poison', 'world'].map((c) => engine.complete({ messages: [{ role: 'user', content: c }], maxNewTokens: 3, temperature: 0 })));

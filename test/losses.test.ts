@@ -4,6 +4,7 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { loadNative } from '../lib/native/load.js';
+import { DPO_VARIANTS, LOSS_NAMES } from '../lib/native/loss_catalogue.generated.js';
 import type { LossOptionsRaw, NativeTestingHooks, PolicyLogpsRaw, ReferenceLogpsRaw } from '../lib/native/binding.js';
 
 interface FixtureCase {
@@ -53,10 +54,10 @@ function compare(t: import('ava').ExecutionContext, c: FixtureCase, F: FloatArra
 }
 
 test('the fixture covers every loss and DPO variant', (t) => {
-  const kinds = new Set(fixture.cases.map((c) => c.options.kind));
-  for (const k of ['sft', 'dpo', 'rdpo', 'orpo', 'rorpo', 'simpo', 'rsimpo', 'rationale-only']) t.true(kinds.has(k as never), k);
-  const variants = new Set(fixture.cases.filter((c) => c.options.kind === 'dpo').map((c) => c.options.variant ?? 'sigmoid'));
-  t.deepEqual([...variants].sort(), ['hinge', 'ipo', 'robust', 'sigmoid']);
+  const kinds = new Set(fixture.cases.map((c) => c.options.loss));
+  for (const k of LOSS_NAMES) t.true(kinds.has(k), k);
+  const variants = new Set(fixture.cases.filter((c) => c.options.loss === 'dpo').map((c) => c.options.dpoVariant ?? 'sigmoid'));
+  t.deepEqual([...variants].sort(), [...DPO_VARIANTS].sort());
 });
 
 for (const c of fixture.cases) {
@@ -84,9 +85,9 @@ test('the two rationale forms differ and the paper form is the default', (t) => 
   const c = fixture.cases.find((x) => x.name === 'rdpo paper');
   if (!c) return t.fail('fixture case "rdpo paper" is missing');
   const policy = policyOf(c, Float64Array), ref = referenceOf(c, Float64Array);
-  const paper = native.preferenceLoss({ kind: 'rdpo', rationaleForm: 'paper' }, policy, ref).loss;
-  const logsig = native.preferenceLoss({ kind: 'rdpo', rationaleForm: 'logsigmoid' }, policy, ref).loss;
-  t.is(native.preferenceLoss({ kind: 'rdpo' }, policy, ref).loss, paper);
+  const paper = native.preferenceLoss({ loss: 'rdpo', rationaleForm: 'paper' }, policy, ref).loss;
+  const logsig = native.preferenceLoss({ loss: 'rdpo', rationaleForm: 'logsigmoid' }, policy, ref).loss;
+  t.is(native.preferenceLoss({ loss: 'rdpo' }, policy, ref).loss, paper);
   t.not(paper, logsig);
 });
 
@@ -94,19 +95,19 @@ test('mistakes are reported as TypeError/RangeError naming the field', (t) => {
   const c = fixture.cases.find((x) => x.name === 'dpo sigmoid');
   if (!c) return t.fail('fixture case "dpo sigmoid" is missing');
   const policy = policyOf(c, Float64Array), ref = referenceOf(c, Float64Array);
-  t.throws(() => native.preferenceLoss({ kind: 'dpo' }, policy), { instanceOf: TypeError, message: /reference/ });
-  t.throws(() => loose.preferenceLoss({ kind: 'kto' }, policy, ref), { instanceOf: TypeError, message: /unknown loss "kto".*rdpo/ });
-  t.throws(() => loose.preferenceLoss({ kind: 'dpo', variant: 'exo' }, policy, ref), { instanceOf: TypeError, message: /sigmoid, ipo, hinge, robust/ });
-  t.throws(() => native.preferenceLoss({ kind: 'rdpo' }, { ...policy, rationaleSum: undefined } as unknown as PolicyLogpsRaw, ref),
+  t.throws(() => native.preferenceLoss({ loss: 'dpo' }, policy), { instanceOf: TypeError, message: /reference/ });
+  t.throws(() => loose.preferenceLoss({ loss: 'kto' }, policy, ref), { instanceOf: TypeError, message: /unknown loss "kto".*rdpo/ });
+  t.throws(() => loose.preferenceLoss({ loss: 'dpo', dpoVariant: 'exo' }, policy, ref), { instanceOf: TypeError, message: /sigmoid, ipo, hinge, robust/ });
+  t.throws(() => native.preferenceLoss({ loss: 'rdpo' }, { ...policy, rationaleSum: undefined } as unknown as PolicyLogpsRaw, ref),
     { instanceOf: TypeError, message: /rationale_sum/ });
-  t.throws(() => native.preferenceLoss({ kind: 'dpo', variant: 'hinge', labelSmoothing: 0.1 }, policy, ref), { instanceOf: TypeError, message: /label_smoothing/ });
-  t.throws(() => native.preferenceLoss({ kind: 'dpo', variant: 'robust', labelSmoothing: 0.5 }, policy, ref), { instanceOf: RangeError, message: /label_smoothing/ });
-  t.throws(() => native.preferenceLoss({ kind: 'dpo', beta: 0 }, policy, ref), { instanceOf: RangeError, message: /beta/ });
-  t.throws(() => native.preferenceLoss({ kind: 'orpo', sftWeight: 1 }, policy), { instanceOf: TypeError, message: /sft_weight/ });
-  t.throws(() => native.preferenceLoss({ kind: 'orpo' }, { ...policy, chosenCount: new Int32Array(policy.chosenSum.length) }),
+  t.throws(() => native.preferenceLoss({ loss: 'dpo', dpoVariant: 'hinge', labelSmoothing: 0.1 }, policy, ref), { instanceOf: TypeError, message: /label_smoothing/ });
+  t.throws(() => native.preferenceLoss({ loss: 'dpo', dpoVariant: 'robust', labelSmoothing: 0.5 }, policy, ref), { instanceOf: RangeError, message: /label_smoothing/ });
+  t.throws(() => native.preferenceLoss({ loss: 'dpo', beta: 0 }, policy, ref), { instanceOf: RangeError, message: /beta/ });
+  t.throws(() => native.preferenceLoss({ loss: 'orpo', sftWeight: 1 }, policy), { instanceOf: TypeError, message: /sft_weight/ });
+  t.throws(() => native.preferenceLoss({ loss: 'orpo' }, { ...policy, chosenCount: new Int32Array(policy.chosenSum.length) }),
     { instanceOf: RangeError, message: /chosen_count must be >= 1/ });
-  t.throws(() => native.preferenceLoss({ kind: 'dpo' }, { ...policy, rejectedSum: new Float64Array(2) }, ref),
+  t.throws(() => native.preferenceLoss({ loss: 'dpo' }, { ...policy, rejectedSum: new Float64Array(2) }, ref),
     { instanceOf: RangeError, message: /rejected_sum must be \[6\]/ });
-  t.throws(() => native.preferenceLoss({ kind: 'dpo' }, { ...policy, chosenSum: Int32Array.from([1]) } as unknown as PolicyLogpsRaw, ref),
+  t.throws(() => native.preferenceLoss({ loss: 'dpo' }, { ...policy, chosenSum: Int32Array.from([1]) } as unknown as PolicyLogpsRaw, ref),
     { instanceOf: TypeError, message: /policy.chosenSum/ });
 });

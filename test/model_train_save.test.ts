@@ -49,7 +49,7 @@ for (const name of MODELS) {
       const batch = packPreferenceBatch([example], { rejected: false, rationale: false });
       const own = await model.sequenceLogprobs(batch);
       const before = (await model.logits(SEQS))[0]!.map((r) => Float32Array.from(r));
-      const trainer = loadNative().createTrainer(model.nativeHandle, { ...OPTIONS, gradientCheckpointing: true });
+      const trainer = await loadNative().createTrainer(model.nativeHandle, { ...OPTIONS, gradientCheckpointing: true });
       const metrics = await trainer.accumulate(batch, 1);
       // SFT loss: the mean NLL of the chosen tokens, through the fused chunked output layer.
       const want = -own.sum[0]! / own.count[0]!;
@@ -85,7 +85,7 @@ test.serial('bfloat16 compute (autocast over float32 weights): the first step\'s
     const losses: number[] = [];
     for (const computeDtype of ['float32', 'bfloat16'] as const) {
       const model = await CausalLM.load(path.join(FIXTURES, name));
-      const trainer = loadNative().createTrainer(model.nativeHandle, { ...OPTIONS, computeDtype });
+      const trainer = await loadNative().createTrainer(model.nativeHandle, { ...OPTIONS, computeDtype });
       losses.push((await trainer.accumulate(batch, 1)).loss!);
       const gradNorm = await trainer.step(1e-2, 1);
       t.true(Number.isFinite(gradNorm) && gradNorm > 0, `${name} ${computeDtype}: grad norm ${gradNorm}`);

@@ -3,7 +3,7 @@
 import test from 'ava';
 import { fileURLToPath } from 'node:url';
 import { ChatEngine } from '../lib/serve/chat_engine.js';
-import { loadLocalModel } from '../lib/serve/local_model.js';
+import { TextGenerator } from '../lib/inference/text_generator.js';
 import { startServer, type RunningServer } from '../lib/serve/server.js';
 
 const MODEL = fileURLToPath(new URL('./fixtures/models/tiny-chat', import.meta.url));
@@ -12,7 +12,7 @@ let server: RunningServer;
 let engine: ChatEngine;
 
 test.before(async () => {
-  engine = new ChatEngine(await loadLocalModel(MODEL), { maxBatch: 8, windowMs: 20 });
+  engine = new ChatEngine(await TextGenerator.load(MODEL), { maxBatch: 8, windowMs: 20 });
   server = await startServer({ engine, modelId: 'tiny-chat', port: 0, defaultMaxTokens: 16 });
 });
 test.after.always(() => server?.close(1000));

@@ -1,7 +1,7 @@
 // The numbers `rdpo-native bench --json` prints. Keys are snake_case and shared with
 // bench/trl_peer.py so that bench/run.mjs can put the two side by side.
 import { median, medianPhases, type TimedRun } from './harness.js';
-import { trainingFlops } from './flops.js';
+import { modelFlopsUtilization, trainingFlops } from '../model/flops.js';
 
 export interface BenchResult {
   impl: 'rdpo-native' | 'trl';
@@ -102,10 +102,10 @@ export function summarize(run: TimedRun, ctx: SummaryContext): BenchResult {
     matmul_params: ctx.matmulParams,
     flops,
     matmul_peak_flops: ctx.matmulPeakFlops,
-    mfu: flops / windowS / ctx.matmulPeakFlops,
+    mfu: modelFlopsUtilization({ matmulParams: ctx.matmulParams, tokens: { trained: tokens, reference: referenceTokens }, seconds: windowS, peakFlopsPerSec: ctx.matmulPeakFlops }),
     computed_tokens: computed,
     hardware_mfu: computed
-      ? trainingFlops(ctx.matmulParams, { trained: computed.policy, reference: computed.reference }) / windowS / ctx.matmulPeakFlops
+      ? modelFlopsUtilization({ matmulParams: ctx.matmulParams, tokens: { trained: computed.policy, reference: computed.reference }, seconds: windowS, peakFlopsPerSec: ctx.matmulPeakFlops })
       : null,
     peak_rss_mb: ctx.peakRssMb,
     peak_cuda_mb: ctx.peakCudaMb,

@@ -5,7 +5,7 @@ import os from 'node:os';
 import type { PerfOptionsRaw } from '../native/binding.js';
 import { loadNative } from '../native/load.js';
 import { packageVersion } from '../native/runtime.js';
-import { matmulParams, readDecoderShape } from './flops.js';
+import { matmulParams, readDecoderShape } from '../model/flops.js';
 import { runTimedSteps, type StepFn } from './harness.js';
 import { measureMatmulPeak, peakDeviceMb, peakRssMb, resetPeakDeviceMemory, synchronizeDevice } from './machine.js';
 import { summarize, type BenchResult } from './result.js';

@@ -90,7 +90,7 @@ export async function trainerStepper(opts: BenchOptions): Promise<Stepper> {
   }
 
   const policy = await CausalLM.load(config.model, { dtype: 'float32', device: config.device });
-  const trainer = native.createTrainer(policy.nativeHandle, nativeTrainerOptions(config));
+  const trainer = await native.createTrainer(policy.nativeHandle, nativeTrainerOptions(config));
 
   const step = async (i: number): Promise<StepSample> => {
     const t0 = performance.now();

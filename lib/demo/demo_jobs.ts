@@ -4,9 +4,9 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { evaluatePreferences } from '../eval/preference_eval.js';
-import { loadModel } from '../eval/model.js';
+import { loadModel } from '../inference/load_model.js';
+import { TextGenerator } from '../inference/text_generator.js';
 import { loadNative } from '../native/load.js';
-import { encodePrompt } from '../tokenize/prompt_format.js';
 import { train } from '../train/trainer.js';
 import type { MetricsRow } from '../train/metrics.js';
 import { writeFileAtomic } from '../util/atomic_write.js';
@@ -101,14 +101,13 @@ export async function evaluateDemoModel(modelDir: string, seed: number, schedule
   let tokens: number[];
   let cueReversedAccuracy: number | null = null;
   try {
-    const prompts = problems.map((p) => encodePrompt(model.tokenizer, [{ role: 'user', content: questionText(p) }], 'chat'));
-    const eos = model.tokenizer.eosTokenIds;
+    const generator = new TextGenerator(model);
+    const prompts = problems.map((p) => ({ promptIds: generator.encode([{ role: 'user', content: questionText(p) }], 'chat') }));
     // The paper's sampling (top-p 0.95, temperature 1): a cap on tokens would hide verbosity, so the
     // budget is above the longest answer the task has.
-    const out = await model.lm.generate(prompts, { maxNewTokens: schedule.maxNewTokens, temperature: 1, topP: 0.95, seed: streamSeed(seed, 'sample'), eosTokenIds: eos });
-    const bodies = out.map((ids) => (ids.length > 0 && eos.includes(ids[ids.length - 1]!) ? ids.slice(0, -1) : ids));
-    answers = bodies.map((ids) => model.tokenizer.decode(ids, { skipSpecialTokens: true }).trim());
-    tokens = bodies.map((ids) => ids.length);
+    const out = await generator.generate(prompts, { maxNewTokens: schedule.maxNewTokens, temperature: 1, topP: 0.95, seed: streamSeed(seed, 'sample') });
+    answers = out.map((o) => o.text.trim());
+    tokens = out.map((o) => o.tokens);
     if (referenceDir !== undefined) {
       const reference = await loadModel(referenceDir);
       try {

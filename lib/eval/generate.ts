@@ -5,21 +5,12 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
+import type { SamplingSettings, TextGenerator } from '../inference/text_generator.js';
 import { Journal } from '../jobs/journal.js';
-import { encodePrompt, type PromptFormat } from '../tokenize/prompt_format.js';
+import type { PromptFormat } from '../tokenize/prompt_format.js';
 import type { Conversation } from './judge_prompt.js';
-import type { LoadedModel } from './model.js';
 import type { PromptItem } from './prompts.js';
 import { distribution, type Distribution } from './stats.js';
-
-export interface SamplingSettings {
-  maxNewTokens: number;
-  /** 0: greedy. */
-  temperature: number;
-  topP: number;
-  topK?: number;
-  seed: number;
-}
 
 /** One line of a generation file; also what `eval --model-a FILE.jsonl` reads. */
 export interface GenerationRow {
@@ -47,12 +38,12 @@ export function generationKey(modelDir: string, item: PromptItem, s: SamplingSet
   // A system text kept beside the prompt hashes as the leading system turn it renders as under chat.
   const prompt = item.system === undefined ? text : [['system', item.system], ...(typeof text === 'string' ? [['user', text]] : text)];
   return createHash('sha256')
-    .update(JSON.stringify([resolve(modelDir), item.id, prompt, s.maxNewTokens, s.temperature, s.topP, s.topK ?? 0, s.seed, ...(format === 'plain' ? ['plain'] : [])]))
+    .update(JSON.stringify([resolve(modelDir), item.id, prompt, s.maxNewTokens, s.temperature, s.topP ?? 1, s.topK ?? 0, s.seed ?? 0, ...(format === 'plain' ? ['plain'] : [])]))
     .digest('hex');
 }
 
 export interface GenerateOptions {
-  model: LoadedModel;
+  generator: TextGenerator;
   prompts: readonly PromptItem[];
   outFile: string;
   sampling: SamplingSettings;
@@ -65,11 +56,10 @@ export interface GenerateOptions {
 
 /** Generates what is missing from `outFile`; returns the rows for `prompts`, in their order. */
 export async function generateResponses(options: GenerateOptions): Promise<{ rows: GenerationRow[]; generated: number; skipped: number }> {
-  const { model, sampling } = options;
+  const { generator, sampling } = options;
+  const model = generator.model;
   const log = options.log ?? ((line) => process.stderr.write(line + '\n'));
   const batchSize = options.batchSize ?? 8;
-  const eos = model.tokenizer.eosTokenIds;
-  if (eos.length === 0) throw new UsageError(`${model.dir}: the tokenizer names no end-of-sequence token, so generation could not stop; set eos_token in tokenizer_config.json`);
   const { journal, rows, tornBytes } = Journal.open(options.outFile);
   const done = new Map<string, GenerationRow>();
   let generated = 0;
@@ -83,28 +73,21 @@ export async function generateResponses(options: GenerateOptions): Promise<{ row
     const todo = keyed.filter((k) => !done.has(k.key));
     for (let start = 0; start < todo.length; start += batchSize) {
       const batch = todo.slice(start, start + batchSize);
-      const promptIds = batch.map(({ item }) => encodePrompt(model.tokenizer, item.prompt, options.promptFormat, item.system));
-      const outputs = await model.lm.generate(promptIds, {
-        maxNewTokens: sampling.maxNewTokens,
-        temperature: sampling.temperature,
-        topP: sampling.topP,
-        topK: sampling.topK ?? 0,
+      const outputs = await generator.generate(
+        batch.map(({ item }) => ({ promptIds: generator.encode(item.prompt, options.promptFormat, item.system) })),
         // One seed per batch position in the whole run, so that a resumed run samples like a fresh one would for the same batch.
-        seed: sampling.seed + start,
-        eosTokenIds: eos,
-      });
+        { ...sampling, seed: (sampling.seed ?? 0) + start },
+      );
       batch.forEach(({ item, key }, i) => {
-        const ids = outputs[i] ?? [];
-        const ended = ids.length > 0 && eos.includes(ids[ids.length - 1]!);
-        const body = ended ? ids.slice(0, -1) : ids;
+        const out = outputs[i]!;
         const row: GenerationRow = {
           key,
           id: item.id,
           prompt: item.prompt,
-          response: model.tokenizer.decode(body, { skipSpecialTokens: true }),
+          response: out.text,
           model: model.name,
-          tokens: body.length,
-          finishReason: ended || ids.length < sampling.maxNewTokens ? 'stop' : 'length',
+          tokens: out.tokens,
+          finishReason: out.stoppedBy === 'length' ? 'length' : 'stop',
         };
         journal.append(row);
         done.set(key, row);

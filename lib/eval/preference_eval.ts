@@ -6,7 +6,7 @@
 import type { PreferencePair } from '../data/schema.js';
 import { tokenizePreferences, type PreferenceTokenizeOptions } from '../tokenize/preference_tokens.js';
 import { packSequences } from '../model/packing.js';
-import type { LoadedModel } from './model.js';
+import type { LoadedModel } from '../inference/load_model.js';
 import { sequenceSums } from './model.js';
 
 export interface PairScore {

@@ -9,9 +9,10 @@ import { selectSubset, splitEval } from '../data/subset.js';
 import type { Interruption } from '../jobs/runner.js';
 import { writeFileAtomic } from '../util/atomic_write.js';
 import { JsonlAppender } from '../util/jsonl_append.js';
-import { generateResponses, generationStats, readGenerations, type GenerationStats, type SamplingSettings } from './generate.js';
+import { generateResponses, generationStats, readGenerations, type GenerationStats } from './generate.js';
 import type { PairwiseJudge } from './judge.js';
-import { loadModel, type ModelLoadOptions } from './model.js';
+import { loadModel, type ModelLoadOptions } from '../inference/load_model.js';
+import { TextGenerator, type SamplingSettings } from '../inference/text_generator.js';
 import { runPairwise, type PairwiseItem, type PairwiseSummary } from './pairwise.js';
 import { evaluatePreferences, type PreferenceEvalResult } from './preference_eval.js';
 import { loadPromptSet, type PromptItem } from './prompts.js';
@@ -63,7 +64,7 @@ export interface PreferenceEvalRun extends HeldOutOptions {
 
 /** Writes OUT/preference.json (the summary) and OUT/preference_pairs.jsonl (per-pair log-probs and rewards). */
 export async function runPreferenceEval(o: PreferenceEvalRun): Promise<PreferenceEvalResult & { model: string }> {
-  const policy = await loadModel(o.modelDir, o.load, o.adapter);
+  const policy = await loadModel(o.modelDir, { ...o.load, ...(o.adapter !== undefined ? { adapter: o.adapter } : {}) });
   const reference = o.refModelDir !== undefined ? await loadModel(o.refModelDir, o.load) : undefined;
   try {
     const { result, scores } = await evaluatePreferences({
@@ -108,20 +109,20 @@ export interface GenerationRun {
 }
 
 export async function runGeneration(o: GenerationRun): Promise<{ model: string; rows: Awaited<ReturnType<typeof generateResponses>>['rows']; stats: GenerationStats }> {
-  const model = await loadModel(o.modelDir, o.load, o.adapter);
+  const generator = await TextGenerator.load(o.modelDir, { ...o.load, ...(o.adapter !== undefined ? { adapter: o.adapter } : {}) });
   try {
     const { rows } = await generateResponses({
-      model,
+      generator,
       prompts: o.prompts,
       outFile: o.outFile,
       sampling: o.sampling,
-      promptFormat: promptFormatFor(o.adapter ?? o.modelDir, model.tokenizer, o.promptFormat),
+      promptFormat: promptFormatFor(o.adapter ?? o.modelDir, generator.tokenizer, o.promptFormat),
       ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
       ...(o.log ? { log: o.log } : {}),
     });
-    return { model: model.name, rows, stats: generationStats(rows) };
+    return { model: generator.id, rows, stats: generationStats(rows) };
   } finally {
-    model.lm.dispose();
+    await generator.dispose();
   }
 }
 

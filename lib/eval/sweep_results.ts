@@ -1,7 +1,8 @@
 // What a data-efficiency sweep (eval/compare.ts) produces and its report (report/sweep_report.ts)
 // reads: a module of its own, so that the report does not import the sweep that imports it.
 import type { TrainConfigInput } from '../train/config.js';
-import type { GenerationStats, SamplingSettings } from './generate.js';
+import type { GenerationStats } from './generate.js';
+import type { SamplingSettings } from '../inference/text_generator.js';
 import type { PairwiseSummary } from './pairwise.js';
 import type { PreferenceEvalResult } from './preference_eval.js';
 

@@ -26,8 +26,8 @@ export async function openGenerator(value: string, options: ConnectOptions): Pro
     });
   }
   // Loaded on demand: a run against a server needs neither the native addon nor the tokenizer.
-  const { loadLocalModel } = await import('../serve/local_model.js');
-  const model = await loadLocalModel(spec.dir, {
+  const { TextGenerator } = await import('../inference/text_generator.js');
+  const model = await TextGenerator.load(spec.dir, {
     ...(options.dtype !== undefined ? { dtype: options.dtype } : {}),
     ...(options.device !== undefined ? { device: options.device } : {}),
   });

@@ -1,11 +1,9 @@
 // What rationale generation and the judge need from a model: one chat turn in, text out.
 import type { ChatMessage } from '../data/schema.js';
+import type { SamplingSettings } from '../inference/text_generator.js';
 
-export interface SamplingOptions {
-  maxNewTokens: number;
-  temperature: number;
-  topP?: number;
-  seed?: number;
+/** The one sampling-settings type (inference/text_generator.ts), plus a way to abort. */
+export interface SamplingOptions extends SamplingSettings {
   /** Aborts the request (Ctrl-C); the promise then rejects. */
   signal?: AbortSignal;
 }

@@ -13,16 +13,8 @@ export class LocalGenerator implements ChatGenerator {
 
   async complete(messages: ChatMessage[], options: SamplingOptions): Promise<Completion> {
     try {
-      return await this.engine.complete(
-        {
-          messages,
-          maxNewTokens: options.maxNewTokens,
-          temperature: options.temperature,
-          ...(options.topP !== undefined ? { topP: options.topP } : {}),
-          ...(options.seed !== undefined ? { seed: options.seed } : {}),
-        },
-        options.signal,
-      );
+      const { signal, ...sampling } = options;
+      return await this.engine.complete({ messages, ...sampling }, signal);
     } catch (err) {
       if (err instanceof EngineAbortedError) throw new GeneratorError('aborted', false, { aborted: true });
       // A local failure (prompt too long, out of memory) would fail the same way again.

@@ -62,6 +62,7 @@ export class OpenAIGenerator implements ChatGenerator {
       max_tokens: options.maxNewTokens,
       temperature: options.temperature,
       ...(options.topP !== undefined ? { top_p: options.topP } : {}),
+      ...(options.topK !== undefined ? { top_k: options.topK } : {}),
       ...(options.seed !== undefined ? { seed: options.seed } : {}),
     };
     const response = (await this.request('POST', '/chat/completions', body, options.signal)) as ChatCompletionResponse;

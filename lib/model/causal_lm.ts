@@ -2,7 +2,7 @@
 // (config.json + safetensors), score packed sequences, generate, save.
 import { copyFile, access } from 'node:fs/promises';
 import path from 'node:path';
-import type { NativeDtype, NativeGenerateOptions, NativeModel, NativeModelConfig } from '../native/binding.js';
+import type { NativeDtype, NativeGenerateOptions, NativeModel, NativeModelConfig, NativeScoringOptions } from '../native/binding.js';
 import { loadNative } from '../native/load.js';
 import type { PackedBatch } from './packing.js';
 
@@ -94,9 +94,14 @@ export class CausalLM {
     return out;
   }
 
-  /** Summed log-probs of each scored sequence of a packed batch (see packing.ts). */
-  sequenceLogprobs(packed: PackedBatch): Promise<SequenceLogprobs> {
-    return this.model.sequenceLogprobs(packed);
+  /**
+   * Summed log-probs of each scored sequence of a packed batch (see packing.ts), through training's
+   * scoring path. The compute dtype defaults to the weights' own (a bfloat16 model computes as a
+   * bf16 training run does: under autocast); a float32 model given a run's computeDtype and
+   * logitsChunk gives the numbers that run's training saw.
+   */
+  sequenceLogprobs(packed: PackedBatch, options: NativeScoringOptions = {}): Promise<SequenceLogprobs> {
+    return this.model.sequenceLogprobs(packed, { computeDtype: this.config.dtype as NativeDtype, ...options });
   }
 
   /** Continues each prompt; returns only the new tokens (ending with EOS when one was produced). */

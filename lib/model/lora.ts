@@ -1,7 +1,7 @@
 // LoRA adapters in PEFT's format on a CausalLM (native/core/lora.h; docs/lora.md): attach a fresh
 // adapter, load one PEFT (or rdpo-native) wrote, save one PEFT loads, merge one into the base.
 import { access, copyFile } from 'node:fs/promises';
-import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { NativeLoraInfo } from '../native/binding.js';
 import { loadNative } from '../native/load.js';
@@ -112,31 +112,4 @@ export function checkpointDtype(dir: string): ModelDtype {
     // load() reports a missing or broken config.json with the details
   }
   return 'float32';
-}
-
-/** Elements of every tensor in a model directory's safetensors files (headers only). */
-export function checkpointParameterCount(dir: string): number {
-  let files = ['model.safetensors'];
-  const index = path.join(dir, 'model.safetensors.index.json');
-  if (existsSync(index)) {
-    const map = (JSON.parse(readFileSync(index, 'utf8')) as { weight_map?: Record<string, string> }).weight_map ?? {};
-    files = [...new Set(Object.values(map))];
-  }
-  let total = 0;
-  for (const f of files) {
-    const fd = openSync(path.join(dir, f), 'r');
-    try {
-      const len = Buffer.alloc(8);
-      readSync(fd, len, 0, 8, 0);
-      const header = Buffer.alloc(Number(len.readBigUInt64LE(0)));
-      readSync(fd, header, 0, header.length, 8);
-      const entries = JSON.parse(header.toString('utf8')) as Record<string, { shape?: number[] }>;
-      for (const [name, e] of Object.entries(entries)) {
-        if (name !== '__metadata__' && Array.isArray(e.shape)) total += e.shape.reduce((a, b) => a * b, 1);
-      }
-    } finally {
-      closeSync(fd);
-    }
-  }
-  return total;
 }

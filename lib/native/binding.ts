@@ -1,5 +1,8 @@
 // The one place that lists every function the native addon exports, with its types.
 // Keep it in step with native/napi/*.cpp (each file registers its exports).
+import type {
+  DpoVariantName, LossCatalogue, LossName, RationaleFormName, RationaleNormName,
+} from './loss_catalogue.generated.js';
 
 export type NativeDtype = 'float32' | 'bfloat16' | 'float16' | 'int32' | 'int64' | 'uint8';
 export type NativeTypedArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Uint16Array;
@@ -84,12 +87,23 @@ export interface NativeGenerateOptions {
   padTokenId?: number;
 }
 
+/** How sequences are scored: training's compute dtype and output-layer chunk. */
+export interface NativeScoringOptions {
+  computeDtype?: NativeDtype;
+  logitsChunk?: number;
+}
+
 /** A causal LM held by the native side; calls on one model are serialised. */
 export interface NativeModel {
   config(): NativeModelConfig;
   /** Independent sequences concatenated; resolves to [sum(lengths), vocab] float32 logits. */
   logits(tokens: Int32Array, lengths: Int32Array): Promise<Float32Array>;
-  sequenceLogprobs(batch: NativePackedBatch): Promise<{ sum: Float32Array; count: Int32Array }>;
+  /**
+   * Summed log-probs and token counts per scored sequence, through training's path (fused chunked
+   * output layer, autocast to computeDtype; default float32, chunk 1024): pass the run's settings to
+   * get the numbers training sees.
+   */
+  sequenceLogprobs(batch: NativePackedBatch, options?: NativeScoringOptions): Promise<{ sum: Float32Array; count: Int32Array }>;
   /** Resolves to the new tokens of each prompt, concatenated, with their lengths. */
   generate(tokens: Int32Array, lengths: Int32Array, opts?: NativeGenerateOptions): Promise<{ tokens: Int32Array; lengths: Int32Array }>;
   save(dir: string, dtype?: NativeDtype): Promise<void>;
@@ -98,21 +112,25 @@ export interface NativeModel {
 
 // ---- losses (native/napi/losses.cpp) ----
 
-export type LossKindName = 'sft' | 'dpo' | 'rdpo' | 'orpo' | 'rorpo' | 'simpo' | 'rsimpo' | 'rationale-only';
-export type DpoVariantName = 'sigmoid' | 'ipo' | 'hinge' | 'robust';
+/** Loss names and option values come from the core's catalogue (loss_catalogue.generated.ts). */
+export type LossKindName = LossName;
+export type { DpoVariantName, LossCatalogue };
 
-/** Unset fields take the kind's defaults (core/preference_loss.h LossOptions::defaults_for). */
+/**
+ * The loss options as createTrainer and preferenceLoss read them (native/napi/loss_options.h, one
+ * parser): unset fields take the loss's defaults from the catalogue (γ's follows rationaleForm).
+ */
 export interface LossOptionsRaw {
-  kind: LossKindName;
-  variant?: DpoVariantName;
+  loss: LossKindName;
+  dpoVariant?: DpoVariantName;
   beta?: number;
   gamma?: number;
   labelSmoothing?: number;
   /** SimPO's target reward margin (TRL's simpo_gamma). */
   simpoMargin?: number;
   sftWeight?: number;
-  rationaleForm?: 'paper' | 'logsigmoid';
-  rationaleNorm?: 'sum' | 'mean';
+  rationaleForm?: RationaleFormName;
+  rationaleNorm?: RationaleNormName;
 }
 
 /** One entry per preference pair. Sums are Float32Array or Float64Array (float64 computes in float64). */
@@ -155,16 +173,7 @@ export interface NativePreferenceBatch extends NativePackedBatch {
   refRejected?: Float32Array;
 }
 
-export interface NativeTrainerOptions {
-  loss: string;
-  dpoVariant: string;
-  rationaleForm: string;
-  rationaleNorm: string;
-  beta: number;
-  gamma: number;
-  labelSmoothing: number;
-  simpoMargin: number;
-  sftWeight: number;
+export interface NativeTrainerOptions extends Required<LossOptionsRaw> {
   adamBeta1: number;
   adamBeta2: number;
   adamEps: number;
@@ -262,12 +271,15 @@ export interface NativeBinding {
   deviceMemoryStats(device: string): DeviceMemoryStatsRaw | null;
   resetDevicePeakMemory(device: string): void;
   synchronizeDevice(device: string): void;
+  // the loss catalogue (native/napi/loss_options.cpp): names, needs, defaults, citations
+  lossCatalogue(): LossCatalogue;
   // causal language models (native/napi/model.cpp)
   NativeModel: abstract new (...args: never[]) => NativeModel;
   loadModel(dir: string, opts?: { dtype?: NativeDtype; device?: string }): Promise<NativeModel>;
   // preference trainer (native/napi/preference_trainer.cpp)
   NativeTrainer: abstract new (...args: never[]) => NativeTrainer;
-  createTrainer(model: NativeModel, options: NativeTrainerOptions): NativeTrainer;
+  /** Checks the options at once; resolves once the model's lock is free and the optimiser is set up. */
+  createTrainer(model: NativeModel, options: NativeTrainerOptions): Promise<NativeTrainer>;
   referenceLogps(model: NativeModel, batch: NativePreferenceBatch, options: { computeDtype: NativeDtype; logitsChunk: number }): Promise<{ chosen: Float32Array; rejected: Float32Array }>;
   // LoRA adapters, PEFT format (native/napi/lora.cpp); attaching freezes the base weights
   attachLora(model: NativeModel, options: NativeLoraOptions): Promise<NativeLoraInfo>;

@@ -1,37 +1,14 @@
 // Chat completions over a local model, with request batching: requests arriving within a few
 // milliseconds of each other (and sharing sampling settings) go through one batched generate call.
+// Generation and the cutting of each answer are inference/text_generator.ts's; this file batches.
 import type { ChatMessage } from '../data/schema.js';
+import type { GeneratedText, SamplingSettings, TextGenerator } from '../inference/text_generator.js';
 
-export interface GenerateSettings {
-  maxNewTokens: number;
-  temperature: number;
-  topP: number;
-  topK: number;
-  seed?: number;
-  eosTokenIds: number[];
-}
+/** What the engine needs from a model (a TextGenerator; tests wrap one to inject faults). */
+export type TextModel = Pick<TextGenerator, 'id' | 'maxContext' | 'encodeChatOffThread' | 'generate' | 'dispose'>;
 
-/** What the engine needs from a model and its tokenizer (see local_model.ts for the real one). */
-export interface TextModel {
-  readonly id: string;
-  /** Token ids of the conversation through the chat template, with the assistant turn opened. */
-  encodeChat(messages: ChatMessage[]): number[];
-  decode(ids: number[]): string;
-  readonly eosTokenIds: number[];
-  /** Longest prompt + completion the model takes, if known. */
-  readonly maxContext?: number;
-  /** Batched sampling; returns the new tokens of each row. */
-  generate(prompts: number[][], settings: GenerateSettings): Promise<number[][]>;
-  dispose(): Promise<void> | void;
-}
-
-export interface EngineRequest {
+export interface EngineRequest extends SamplingSettings {
   messages: ChatMessage[];
-  maxNewTokens: number;
-  temperature: number;
-  topP?: number;
-  topK?: number;
-  seed?: number;
   /** Strings that end the completion (not included in it). */
   stop?: string[];
 }
@@ -71,8 +48,9 @@ export interface ChatEngineOptions {
   windowMs?: number;
   /**
    * Most UTF-8 bytes of message text a request may carry; checked before the chat template and
-   * the tokenizer run (which take seconds and GBs for a 20 MB prompt, on the event loop).
-   * Default 1 MiB (about 250k tokens, beyond any context this serves).
+   * the tokenizer run (which take seconds and GBs for a 20 MB prompt). Default 1 MiB (about 250k
+   * tokens, beyond any context this serves). What passes is tokenized off the event loop when long
+   * (TextGenerator.encodeChatOffThread), so /health and other requests do not wait for it.
    */
   maxPromptBytes?: number;
 }
@@ -98,26 +76,26 @@ export class ChatEngine {
     return this.queue.length;
   }
 
-  complete(request: EngineRequest, signal?: AbortSignal): Promise<EngineResult> {
-    if (this.closed) return Promise.reject(new Error('the engine is closed'));
-    if (signal?.aborted) return Promise.reject(new EngineAbortedError());
+  async complete(request: EngineRequest, signal?: AbortSignal): Promise<EngineResult> {
+    if (this.closed) throw new Error('the engine is closed');
+    if (signal?.aborted) throw new EngineAbortedError();
     const bytes = request.messages.reduce((n, m) => n + Buffer.byteLength(m.content) + Buffer.byteLength(m.role), 0);
     const maxBytes = this.options.maxPromptBytes ?? DEFAULT_MAX_PROMPT_BYTES;
     if (bytes > maxBytes) {
-      return Promise.reject(new EngineInputError(`the messages hold ${bytes} bytes of text; this server takes at most ${maxBytes} (serve --max-prompt-bytes)`));
+      throw new EngineInputError(`the messages hold ${bytes} bytes of text; this server takes at most ${maxBytes} (serve --max-prompt-bytes)`);
     }
     let promptIds: number[];
     try {
-      promptIds = this.model.encodeChat(request.messages);
+      promptIds = await this.model.encodeChatOffThread(request.messages);
     } catch (err) {
-      return Promise.reject(new EngineInputError(`cannot apply the chat template: ${err instanceof Error ? err.message : String(err)}`));
+      throw new EngineInputError(`cannot apply the chat template: ${err instanceof Error ? err.message : String(err)}`);
     }
+    if (this.closed) throw new Error('the engine is closed');
+    if (signal?.aborted) throw new EngineAbortedError();
     const max = this.model.maxContext;
     if (max !== undefined && promptIds.length + request.maxNewTokens > max) {
-      return Promise.reject(
-        new EngineInputError(
-          `the prompt is ${promptIds.length} tokens and max_tokens is ${request.maxNewTokens}; together they exceed the model's context of ${max} tokens`,
-        ),
+      throw new EngineInputError(
+        `the prompt is ${promptIds.length} tokens and max_tokens is ${request.maxNewTokens}; together they exceed the model's context of ${max} tokens`,
       );
     }
     return new Promise<EngineResult>((resolve, reject) => {
@@ -184,17 +162,16 @@ export class ChatEngine {
     this.stats.batches++;
     this.stats.requests += batch.length;
     this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
-    let outputs: number[][];
+    let outputs: GeneratedText[];
     try {
       outputs = await this.model.generate(
-        batch.map((p) => p.promptIds),
+        batch.map((p) => ({ promptIds: p.promptIds, maxNewTokens: p.request.maxNewTokens, ...(p.request.stop ? { stop: p.request.stop } : {}) })),
         {
           maxNewTokens,
           temperature: first.temperature,
           topP: first.topP ?? 1,
           topK: first.topK ?? 0,
           ...(seed !== undefined ? { seed } : {}),
-          eosTokenIds: this.model.eosTokenIds,
         },
       );
     } catch (err) {
@@ -208,40 +185,15 @@ export class ChatEngine {
       return;
     }
     batch.forEach((p, i) => {
-      try {
-        p.resolve(this.finish(p, outputs[i] ?? []));
-      } catch (err) {
-        p.reject(err);
-      }
+      const out = outputs[i];
+      if (out === undefined) return p.reject(new Error(`the model returned ${outputs.length} answers for ${batch.length} prompts`));
+      p.resolve({
+        text: out.text,
+        promptTokens: p.promptIds.length,
+        completionTokens: out.generatedTokens,
+        finishReason: out.stoppedBy === 'length' ? 'length' : 'stop',
+      });
     });
-  }
-
-  /** Cuts one row at its end-of-turn token, its own max_tokens and its stop strings. */
-  private finish(p: Pending, generated: number[]): EngineResult {
-    const eos = new Set(this.model.eosTokenIds);
-    let ids = generated;
-    let finishReason: EngineResult['finishReason'] = 'length';
-    const end = ids.findIndex((t) => eos.has(t));
-    if (end !== -1 && end < p.request.maxNewTokens) {
-      ids = ids.slice(0, end);
-      finishReason = 'stop';
-    } else if (ids.length > p.request.maxNewTokens) {
-      ids = ids.slice(0, p.request.maxNewTokens);
-    } else if (ids.length < p.request.maxNewTokens) {
-      // Fewer tokens than asked and no end token among them: the model stopped on its own.
-      finishReason = 'stop';
-    }
-    let text = this.model.decode(ids);
-    let completionTokens = ids.length;
-    for (const s of p.request.stop ?? []) {
-      const at = s === '' ? -1 : text.indexOf(s);
-      if (at !== -1) {
-        text = text.slice(0, at);
-        finishReason = 'stop';
-      }
-    }
-    if (finishReason === 'stop' && end !== -1 && end < p.request.maxNewTokens) completionTokens = end + 1;
-    return { text, promptTokens: p.promptIds.length, completionTokens, finishReason };
   }
 
   async close(): Promise<void> {

@@ -5,13 +5,18 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import type { NativeTrainerOptions } from '../native/binding.js';
+import {
+  DPO_VARIANTS, LOSS_CATALOGUE, LOSS_NAMES, RATIONALE_FORMS, RATIONALE_NORMS,
+  type LossName, type LossSpec, type RationaleFormName, type RationaleNormName,
+} from '../native/loss_catalogue.generated.js';
 import { parseHubModelId } from '../hub/hf_cache.js';
 import { PROMPT_FORMATS } from '../tokenize/prompt_format.js';
 import { ConfigError } from './config_error.js';
 import { PRESETS, applyPreset } from './presets.js';
 
-export const LOSSES = ['sft', 'dpo', 'rdpo', 'orpo', 'rorpo', 'simpo', 'rsimpo', 'rationale-only'] as const;
-export type LossName = (typeof LOSSES)[number];
+/** The loss names, from the core's loss catalogue (lib/native/loss_catalogue.generated.ts). */
+export const LOSSES = LOSS_NAMES;
+export type { LossName };
 
 const positiveInt = z.number().int().positive();
 const nonNegInt = z.number().int().nonnegative();
@@ -33,9 +38,9 @@ export const TrainConfigSchema = z
     truncationMode: z.enum(['auto', 'keep_start', 'keep_end']).default('auto'),
 
     loss: z.enum(LOSSES).default('rdpo'),
-    dpoVariant: z.enum(['sigmoid', 'ipo', 'hinge', 'robust']).default('sigmoid'),
-    rationaleForm: z.enum(['paper', 'logsigmoid']).default('paper'),
-    rationaleNorm: z.enum(['sum', 'mean']).optional(),
+    dpoVariant: z.enum(DPO_VARIANTS).default('sigmoid'),
+    rationaleForm: z.enum(RATIONALE_FORMS).default('paper'),
+    rationaleNorm: z.enum(RATIONALE_NORMS).optional(),
     beta: z.number().positive().optional(),
     gamma: z.number().nonnegative().optional(),
     labelSmoothing: z.number().min(0).max(0.5).default(0),
@@ -92,31 +97,33 @@ export type TrainConfigInput = z.input<typeof TrainConfigSchema>;
 export type TrainConfig = z.output<typeof TrainConfigSchema> & {
   beta: number;
   gamma: number;
-  rationaleNorm: 'sum' | 'mean';
+  rationaleNorm: RationaleNormName;
   simpoMargin: number;
 };
 
+/** The catalogue's entry for a loss: what it needs and reads, its defaults and their sources. */
+export function lossSpec(loss: LossName): LossSpec {
+  const spec = LOSS_CATALOGUE.losses.find((l) => l.name === loss);
+  if (!spec) throw new ConfigError(`unknown loss '${String(loss)}'; use one of ${LOSS_NAMES.join(', ')}`);
+  return spec;
+}
+
 /**
- * Per-loss defaults, as published. γ follows the rationale form: the paper's linear form −γ·log π(r)
- * uses γ 2 (RDPO) and 10 (RORPO, on the per-token mean); the authors' code uses γ 0.1 for RDPO's
- * −log σ(γ·log π(r)) (config/loss/rdpo.yaml) and 1.0 for RORPO (config/loss/rorpo-simple.yaml).
- * SimPO's β 2 and margin 0.5 are the SimPO paper's with TRL's margin.
+ * Per-loss defaults, as published (the core's catalogue holds them with their sources). γ follows the
+ * rationale form: the paper's linear form −γ·log π(r) and the authors' −log σ(γ·log π(r)) have their
+ * own γ (gammaLogsigmoid).
  */
 export function lossDefaults(
   loss: LossName,
-  rationaleForm: 'paper' | 'logsigmoid' = 'paper',
-): { beta: number; gamma: number; rationaleNorm: 'sum' | 'mean'; simpoMargin: number } {
-  const code = rationaleForm === 'logsigmoid';
-  switch (loss) {
-    case 'orpo':
-    case 'rorpo':
-      return { beta: 0.1, gamma: code ? 1.0 : 10, rationaleNorm: 'mean', simpoMargin: 0.5 };
-    case 'simpo':
-    case 'rsimpo':
-      return { beta: 2.0, gamma: 2, rationaleNorm: 'sum', simpoMargin: 0.5 };
-    default:
-      return { beta: 0.1, gamma: code ? 0.1 : 2, rationaleNorm: 'sum', simpoMargin: 0.5 };
-  }
+  rationaleForm: RationaleFormName = 'paper',
+): { beta: number; gamma: number; rationaleNorm: RationaleNormName; simpoMargin: number } {
+  const { defaults, gammaLogsigmoid } = lossSpec(loss);
+  return {
+    beta: defaults.beta,
+    gamma: rationaleForm === 'logsigmoid' ? gammaLogsigmoid : defaults.gamma,
+    rationaleNorm: defaults.rationaleNorm,
+    simpoMargin: defaults.simpoMargin,
+  };
 }
 
 export { ConfigError };

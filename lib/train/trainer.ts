@@ -6,7 +6,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { CausalLM } from '../model/causal_lm.js';
-import { attachLora, checkpointDtype, checkpointParameterCount, loadAdapter, parseLoraTargets, saveAdapter } from '../model/lora.js';
+import { attachLora, checkpointDtype, loadAdapter, parseLoraTargets, saveAdapter } from '../model/lora.js';
+import { matmulParams, modelFlopsUtilization } from '../model/flops.js';
 import type { NativePreferenceBatch, NativeTrainer } from '../native/binding.js';
 import { loadNative } from '../native/load.js';
 import { packageVersion } from '../native/runtime.js';
@@ -15,10 +16,12 @@ import { Tokenizer } from '../tokenize/tokenizer.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic_write.js';
 import { SeededRandom } from '../util/random.js';
 import { checkpointName, latestCheckpoint, readTrainerState, removeStaleTemporaries, saveCheckpoint, type TrainerState } from './checkpoint.js';
-import { nativeTrainerOptions, resolveTrainConfig, type TrainConfig, type TrainConfigInput } from './config.js';
+import { lossSpec, nativeTrainerOptions, resolveTrainConfig, type TrainConfig, type TrainConfigInput } from './config.js';
 import { prepareTrainingData, type ExampleWithId } from './dataset.js';
 import { MetricsLog, StepAccumulator, type MetricsRow } from './metrics.js';
 import { packPreferenceBatch } from './preference_batch.js';
+import { memoryPlanSettings } from './plan_settings.js';
+import { planMemory, type MemoryPlan } from './memory_plan.js';
 import { TrainProgress } from './progress.js';
 import { referenceLogps } from './reference.js';
 import { learningRateAt } from './schedule.js';
@@ -33,6 +36,8 @@ export interface TrainHooks {
   log?: (message: string) => void;
   /** Show a progress bar on stderr (the CLI does). */
   progress?: boolean;
+  /** Load and tokenize the data, return the memory plan, train nothing and write nothing. */
+  dryRun?: boolean;
 }
 
 /** A NaN or infinite loss or gradient norm with `onNonfinite: 'stop'`; the weights were not updated with it. */
@@ -49,11 +54,9 @@ export interface TrainResult {
   interrupted: boolean;
   lastMetrics: MetricsRow | undefined;
   lastEval: MetricsRow | undefined;
+  /** `dryRun`: what each rank would need */
+  plan?: MemoryPlan;
 }
-
-const REFERENCE_LOSSES = new Set(['dpo', 'rdpo']);
-const RATIONALE_LOSSES = new Set(['rdpo', 'rorpo', 'rsimpo', 'rationale-only']);
-const SINGLE_COMPLETION_LOSSES = new Set(['sft', 'rationale-only']);
 
 /** JSON with object keys sorted, so that equal settings give equal text whatever their order. */
 function canonicalJson(value: unknown): string {
@@ -151,12 +154,10 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
   const { config, runDir, resumeFrom } = resolveRun(input, log);
   const native = loadNative();
   if (config.threads) native.setNumThreads(config.threads);
-  mkdirSync(runDir, { recursive: true });
 
   const loss = config.loss;
-  const useReference = REFERENCE_LOSSES.has(loss);
-  const useRationale = RATIONALE_LOSSES.has(loss);
-  const useRejected = !SINGLE_COMPLETION_LOSSES.has(loss);
+  // What the loss needs, from the core's loss catalogue.
+  const { needsReference: useReference, needsRationale: useRationale, needsRejected: useRejected } = lossSpec(loss);
 
   // Hub ids (org/name[@rev]) become cache snapshot directories; config.json keeps what was asked for.
   const modelDir = await resolveModel(config.model, { log });
@@ -187,6 +188,12 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
     );
   }
   const train = data.train;
+  if (hooks.dryRun) {
+    const plan = planMemory(modelDir, JSON.parse(readFileSync(path.join(modelDir, 'config.json'), 'utf8')) as Record<string, unknown>,
+      memoryPlanSettings(config, train, { rejected: useRejected, rationale: useRationale, reference: useReference }), native.runtimeInfo().devices);
+    return { runDir, finalModelDir: undefined, steps: 0, totalSteps: 0, interrupted: false, lastMetrics: undefined, lastEval: undefined, plan };
+  }
+  mkdirSync(runDir, { recursive: true });
   const microPerEpoch = Math.ceil(train.length / config.batchSize);
   const totalSteps = config.maxSteps ?? Math.max(1, Math.ceil((config.epochs * microPerEpoch) / config.gradAccum));
   const configDigest = digest(trajectoryKeys(config));
@@ -286,17 +293,18 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
   }
   if (refTrain) log(`reference log-probs for ${train.length} pairs: ${refTrain.cached ? 'from cache' : `${refTrain.seconds.toFixed(1)} s`}`);
 
-  const policy = loraPolicy ?? await CausalLM.load(resumeFrom ?? modelDir, { dtype: 'float32', device: config.device });
-  const trainer: NativeTrainer = native.createTrainer(policy.nativeHandle, nativeTrainerOptions(config));
+  const policy = loraPolicy ?? (await CausalLM.load(resumeFrom ?? modelDir, { dtype: 'float32', device: config.device }));
+  const trainer: NativeTrainer = await native.createTrainer(policy.nativeHandle, nativeTrainerOptions(config));
   if (resumeFrom) await trainer.loadOptimizerState(path.join(resumeFrom, 'optimizer.safetensors'));
   // A LoRA run's checkpoints and final/ hold the adapter (PEFT's format), not the model.
   const saveWeights = lora ? (dir: string) => saveAdapter(policy, dir, { baseModel: baseModelName }) : undefined;
 
   const peak = await native.measureMatmulPeak(config.device.startsWith('cuda') ? 4096 : 512, config.device.startsWith('cuda') ? 20 : 4, config.dtype, config.device);
-  const parameters = trainer.numParameters;
-  // FLOPs per computed token: 6 per trained parameter (forward + both backward matmuls); a frozen
-  // LoRA base costs 4 per parameter (forward + the input gradient, no weight gradient).
-  const flopsPerToken = lora ? 4 * checkpointParameterCount(modelDir) + 6 * parameters : 6 * parameters;
+  // The FLOP convention's N (model/flops.ts), as the bench counts it.
+  const parameters = matmulParams(policy.config);
+  // A frozen LoRA base costs 4 FLOPs per parameter and token (forward + the input gradient, no
+  // weight gradient); the adapter's own parameters 6.
+  const trainable = trainer.numParameters;
 
   const orderCache = new Map<number, number[]>();
   const epochOrder = (epoch: number): number[] => {
@@ -389,8 +397,11 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
         grad_norm: gradNorm,
         total_tokens: state.totalTokens,
         tokens_per_sec: (values.tokens + (values.rationale_tokens ?? 0)) / seconds,
-        // 6 FLOPs per parameter per computed token (forward + backward), over the measured matmul peak.
-        mfu: (flopsPerToken * packedTokens) / seconds / peak.flopsPerSec,
+        // The rows the policy computed, forward and backward; reference log-probs were computed
+        // before training (reference.ts), so no reference work falls in the step.
+        mfu: lora
+          ? ((4 * parameters + 6 * trainable) * packedTokens) / seconds / peak.flopsPerSec
+          : modelFlopsUtilization({ matmulParams: parameters, tokens: { trained: packedTokens, reference: 0 }, seconds, peakFlopsPerSec: peak.flopsPerSec }),
       };
       metrics.write(row);
       lastMetrics = row;

@@ -177,26 +177,6 @@ at::Tensor CausalLM::output_logits(const at::Tensor& hidden_rows) {
   return z.to(torch::kFloat32);
 }
 
-at::Tensor plain_token_logprobs(const at::Tensor& hidden_rows, const at::Tensor& weight, const at::Tensor& targets,
-                                double softcap) {
-  auto z = at::linear(hidden_rows, weight).to(torch::kFloat32);
-  if (softcap > 0) z = at::tanh(z / softcap) * softcap;
-  auto logp = z.log_softmax(-1);
-  return logp.gather(1, targets.unsqueeze(1)).squeeze(1);
-}
-
-SequenceLogprobs sequence_logprobs(CausalLM& model, const PackedBatch& batch) {
-  at::Tensor hidden = model.hidden_states(batch);
-  auto dev = hidden.device();
-  auto rows = batch.score_rows.to(dev), targets = batch.score_targets.to(dev), seq = batch.score_seq.to(dev);
-  at::Tensor token_lp =
-      plain_token_logprobs(hidden.index_select(0, rows), model.lm_head_weight(), targets, model.config().final_softcap);
-  SequenceLogprobs out;
-  out.sum = torch::zeros({batch.num_sequences}, token_lp.options()).index_add(0, seq, token_lp);
-  out.count = at::bincount(seq, {}, batch.num_sequences).to(torch::kInt64);
-  return out;
-}
-
 // ---------------------------------------------------------------- save
 
 void CausalLM::save(const std::string& dir, c10::ScalarType dtype) {

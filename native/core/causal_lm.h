@@ -121,16 +121,7 @@ std::unique_ptr<CausalLM> make_llama_model(ModelConfig config, c10::ScalarType d
 std::unique_ptr<CausalLM> make_gpt2_model(ModelConfig config, c10::ScalarType dtype, c10::Device device);
 std::unique_ptr<CausalLM> make_gemma_model(ModelConfig config, c10::ScalarType dtype, c10::Device device);
 
-struct SequenceLogprobs {
-  at::Tensor sum;    // [S] float32: sum of log p(score_targets) per scored sequence
-  at::Tensor count;  // [S] int64: number of scored tokens per sequence
-};
-SequenceLogprobs sequence_logprobs(CausalLM& model, const PackedBatch& batch);
-
-// log p(target) of each row: log_softmax(hidden_rows @ weight^T) gathered at targets, float32 [N].
-// The plain reference path: it materialises [N, vocab] logits. A chunked fused kernel
-// (token_logprobs.h) replaces it in training.
-at::Tensor plain_token_logprobs(const at::Tensor& hidden_rows, const at::Tensor& weight, const at::Tensor& targets,
-                                double softcap = 0);
+// Per-sequence log-probabilities of a packed batch: core/sequence_scoring.h (one path for
+// training, eval and the logprobs command).
 
 }  // namespace rdpo

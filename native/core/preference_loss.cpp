@@ -1,5 +1,6 @@
 #include "core/preference_loss.h"
 
+#include <algorithm>
 #include <cmath>
 #include <utility>
 #include <vector>
@@ -10,19 +11,71 @@ namespace rdpo {
 
 namespace F = torch::nn::functional;
 
-// ---- names -------------------------------------------------------------------------------
+// ---- the catalogue -----------------------------------------------------------------------
 
 namespace {
 
-const std::vector<std::pair<std::string, LossKind>> kKinds = {
-    {"sft", LossKind::Sft},     {"dpo", LossKind::Dpo},       {"rdpo", LossKind::Rdpo},
-    {"orpo", LossKind::Orpo},   {"rorpo", LossKind::Rorpo},   {"simpo", LossKind::Simpo},
-    {"rsimpo", LossKind::Rsimpo}, {"rationale-only", LossKind::RationaleOnly}};
+using P = LossParam;
+
+LossOptions with(LossKind kind, double beta, double gamma, RationaleNorm norm, double simpo_margin) {
+  LossOptions o;
+  o.kind = kind;
+  o.beta = beta;
+  o.gamma = gamma;
+  o.rationale_norm = norm;
+  o.simpo_margin = simpo_margin;
+  return o;
+}
+
+// Defaults as published: DPO/RDPO β 0.1, γ 2 on the summed rationale log-prob (paper §5); the
+// authors' log-sigmoid form uses γ 0.1 (config/loss/rdpo.yaml). ORPO/RORPO λ (β here) 0.1, γ 10 on
+// the per-token mean (paper), 1.0 in the authors' log-sigmoid form (config/loss/rorpo-simple.yaml).
+// SimPO β 2.0 (SimPO paper) with TRL's simpo_gamma 0.5 as the margin (TRL's own CPOConfig.beta
+// default, 0.1, is too small for SimPO).
+std::vector<LossSpec> make_catalogue() {
+  const auto sum = RationaleNorm::Sum, mean = RationaleNorm::Mean;
+  const std::vector<P> rationale = {P::Gamma, P::RationaleForm, P::RationaleNorm};
+  auto plus = [](std::vector<P> a, const std::vector<P>& b) { a.insert(a.end(), b.begin(), b.end()); return a; };
+  const std::vector<P> dpo = {P::Beta, P::DpoVariant, P::LabelSmoothing, P::SftWeight};
+  const std::vector<P> orpo = {P::Beta};
+  const std::vector<P> simpo = {P::Beta, P::SimpoMargin, P::LabelSmoothing, P::SftWeight};
+  return {
+      {LossKind::Sft, "sft", "supervised fine-tuning on the chosen completion (token-mean NLL)",
+       "TRL DPOTrainer loss_type \"sft\"; the RDPO authors' SFT stage (chosen_nll_loss)", false, false, false, {},
+       with(LossKind::Sft, 0.1, 2.0, sum, 0.5), 0.1},
+      {LossKind::Dpo, "dpo", "direct preference optimisation against a frozen reference model",
+       "Rafailov et al. 2023, arXiv 2305.18290 eq. 7; variants as TRL DPOConfig.loss_type (ipo, hinge, robust)",
+       true, true, false, dpo, with(LossKind::Dpo, 0.1, 2.0, sum, 0.5), 0.1},
+      {LossKind::Rdpo, "rdpo", "DPO plus a rationale term −γ·log π(r|x, y_w, y_l)",
+       "Just et al. 2024, arXiv 2407.14477 eq. 2", true, true, true, plus(dpo, rationale),
+       with(LossKind::Rdpo, 0.1, 2.0, sum, 0.5), 0.1},
+      {LossKind::Orpo, "orpo", "odds-ratio preference optimisation (NLL − λ·log σ(log odds ratio)), no reference",
+       "Hong et al. 2024, arXiv 2403.07691 eq. 6; TRL ORPOTrainer", false, true, false, orpo,
+       with(LossKind::Orpo, 0.1, 10.0, mean, 0.5), 1.0},
+      {LossKind::Rorpo, "rorpo", "ORPO plus the rationale term on the per-token mean log-prob",
+       "Just et al. 2024, arXiv 2407.14477 (RORPO); the authors' config/loss/rorpo-simple.yaml", false, true, true,
+       plus(orpo, rationale), with(LossKind::Rorpo, 0.1, 10.0, mean, 0.5), 1.0},
+      {LossKind::Simpo, "simpo", "SimPO: length-normalised reward margin, no reference",
+       "Meng et al. 2024, arXiv 2405.14734 eq. 6; TRL CPOTrainer loss_type \"simpo\"", false, true, false, simpo,
+       with(LossKind::Simpo, 2.0, 2.0, sum, 0.5), 2.0},
+      {LossKind::Rsimpo, "rsimpo", "SimPO plus the rationale term (the natural form; not confirmed by the authors)",
+       "Meng et al. 2024 eq. 6 with Just et al. 2024 eq. 2's rationale term", false, true, true, plus(simpo, rationale),
+       with(LossKind::Rsimpo, 2.0, 2.0, sum, 0.5), 2.0},
+      {LossKind::RationaleOnly, "rationale-only", "the rationale term alone (an ablation; no rejected completion)",
+       "Just et al. 2024, arXiv 2407.14477 eq. 2, rationale term only", false, false, true, rationale,
+       with(LossKind::RationaleOnly, 0.1, 2.0, sum, 0.5), 0.1},
+  };
+}
+
 const std::vector<std::pair<std::string, DpoVariant>> kVariants = {
     {"sigmoid", DpoVariant::Sigmoid}, {"ipo", DpoVariant::Ipo}, {"hinge", DpoVariant::Hinge}, {"robust", DpoVariant::Robust}};
 const std::vector<std::pair<std::string, RationaleForm>> kForms = {{"paper", RationaleForm::Paper},
                                                                    {"logsigmoid", RationaleForm::LogSigmoid}};
 const std::vector<std::pair<std::string, RationaleNorm>> kNorms = {{"sum", RationaleNorm::Sum}, {"mean", RationaleNorm::Mean}};
+const std::vector<std::pair<std::string, LossParam>> kParams = {
+    {"beta", P::Beta},           {"gamma", P::Gamma},           {"labelSmoothing", P::LabelSmoothing},
+    {"simpoMargin", P::SimpoMargin}, {"sftWeight", P::SftWeight}, {"dpoVariant", P::DpoVariant},
+    {"rationaleForm", P::RationaleForm}, {"rationaleNorm", P::RationaleNorm}};
 
 template <typename E>
 E parse_name(const std::vector<std::pair<std::string, E>>& table, const std::string& name, const char* what) {
@@ -34,43 +87,67 @@ E parse_name(const std::vector<std::pair<std::string, E>>& table, const std::str
   throw ArgumentError(std::string("unknown ") + what + " \"" + name + "\"; expected one of: " + accepted);
 }
 
+template <typename E>
+std::string name_of(const std::vector<std::pair<std::string, E>>& table, E value) {
+  for (const auto& [n, e] : table)
+    if (e == value) return n;
+  return "?";
+}
+
+template <typename E>
+std::vector<std::string> names_of(const std::vector<std::pair<std::string, E>>& table) {
+  std::vector<std::string> out;
+  for (const auto& [n, _] : table) out.push_back(n);
+  return out;
+}
+
 }  // namespace
 
-LossKind parse_loss_kind(const std::string& name) { return parse_name(kKinds, name, "loss"); }
+const std::vector<LossSpec>& loss_catalogue() {
+  static const std::vector<LossSpec> catalogue = make_catalogue();
+  return catalogue;
+}
+
+const LossSpec& loss_spec(LossKind kind) {
+  for (const auto& s : loss_catalogue())
+    if (s.kind == kind) return s;
+  throw ArgumentError("internal: loss kind " + std::to_string(static_cast<int>(kind)) + " is not in the catalogue");
+}
+
+bool loss_reads(LossKind kind, LossParam param) {
+  const auto& p = loss_spec(kind).params;
+  return std::find(p.begin(), p.end(), param) != p.end();
+}
+
+std::string loss_param_name(LossParam param) { return name_of(kParams, param); }
+std::vector<std::string> loss_param_names() { return names_of(kParams); }
+
+LossKind parse_loss_kind(const std::string& name) {
+  std::vector<std::pair<std::string, LossKind>> table;
+  for (const auto& s : loss_catalogue()) table.emplace_back(s.name, s.kind);
+  return parse_name(table, name, "loss");
+}
 DpoVariant parse_dpo_variant(const std::string& name) { return parse_name(kVariants, name, "DPO variant"); }
 RationaleForm parse_rationale_form(const std::string& name) { return parse_name(kForms, name, "rationale form"); }
 RationaleNorm parse_rationale_norm(const std::string& name) { return parse_name(kNorms, name, "rationale norm"); }
 
-std::string loss_kind_name(LossKind kind) {
-  for (const auto& [n, k] : kKinds)
-    if (k == kind) return n;
-  return "?";
-}
+std::string loss_kind_name(LossKind kind) { return loss_spec(kind).name; }
+std::string dpo_variant_name(DpoVariant v) { return name_of(kVariants, v); }
+std::string rationale_form_name(RationaleForm f) { return name_of(kForms, f); }
+std::string rationale_norm_name(RationaleNorm n) { return name_of(kNorms, n); }
+std::vector<std::string> dpo_variant_names() { return names_of(kVariants); }
+std::vector<std::string> rationale_form_names() { return names_of(kForms); }
+std::vector<std::string> rationale_norm_names() { return names_of(kNorms); }
 
-bool needs_reference(LossKind kind) { return kind == LossKind::Dpo || kind == LossKind::Rdpo; }
-bool needs_rejected(LossKind kind) { return kind != LossKind::Sft && kind != LossKind::RationaleOnly; }
-bool needs_rationale(LossKind kind) {
-  return kind == LossKind::Rdpo || kind == LossKind::Rorpo || kind == LossKind::Rsimpo || kind == LossKind::RationaleOnly;
-}
+bool needs_reference(LossKind kind) { return loss_spec(kind).needs_reference; }
+bool needs_rejected(LossKind kind) { return loss_spec(kind).needs_rejected; }
+bool needs_rationale(LossKind kind) { return loss_spec(kind).needs_rationale; }
 
-LossOptions LossOptions::defaults_for(LossKind kind) {
-  LossOptions o;
-  o.kind = kind;
-  switch (kind) {
-    case LossKind::Orpo:
-    case LossKind::Rorpo:  // paper's RORPO: β (ORPO's λ) 0.1, γ 10 on the mean rationale log-prob (the authors' code: γ 1.0)
-      o.beta = 0.1;
-      o.gamma = 10.0;
-      o.rationale_norm = RationaleNorm::Mean;
-      break;
-    case LossKind::Simpo:
-    case LossKind::Rsimpo:  // SimPO paper's β = 2.0 with TRL's simpo_gamma = 0.5
-      o.beta = 2.0;
-      o.simpo_margin = 0.5;
-      break;
-    default:  // sft, dpo, rdpo, rationale-only: paper β 0.1, γ 2, rationale summed
-      break;
-  }
+LossOptions LossOptions::defaults_for(LossKind kind, RationaleForm form) {
+  const LossSpec& spec = loss_spec(kind);
+  LossOptions o = spec.defaults;
+  o.rationale_form = form;
+  if (form == RationaleForm::LogSigmoid) o.gamma = spec.gamma_logsigmoid;
   return o;
 }
 
@@ -78,26 +155,26 @@ LossOptions LossOptions::defaults_for(LossKind kind) {
 
 namespace {
 
-bool uses_beta(LossKind k) { return k != LossKind::Sft && k != LossKind::RationaleOnly; }
 bool is_dpo(LossKind k) { return k == LossKind::Dpo || k == LossKind::Rdpo; }
 bool is_orpo(LossKind k) { return k == LossKind::Orpo || k == LossKind::Rorpo; }
 bool is_simpo(LossKind k) { return k == LossKind::Simpo || k == LossKind::Rsimpo; }
 
 void check_options(const LossOptions& o) {
   const std::string kind = loss_kind_name(o.kind);
-  if (uses_beta(o.kind) && !(std::isfinite(o.beta) && o.beta > 0))
+  if (loss_reads(o.kind, LossParam::Beta) && !(std::isfinite(o.beta) && o.beta > 0))
     throw RangeError(kind + " loss: beta must be a positive number, got " + std::to_string(o.beta));
   if (needs_rationale(o.kind) && !(std::isfinite(o.gamma) && o.gamma >= 0))
     throw RangeError(kind + " loss: gamma (rationale weight) must be >= 0, got " + std::to_string(o.gamma));
   if (!std::isfinite(o.simpo_margin)) throw RangeError(kind + " loss: simpo_margin must be finite");
   if (!(std::isfinite(o.sft_weight) && o.sft_weight >= 0))
     throw RangeError(kind + " loss: sft_weight must be >= 0, got " + std::to_string(o.sft_weight));
-  if (o.sft_weight != 0 && !is_dpo(o.kind) && !is_simpo(o.kind))
+  if (o.sft_weight != 0 && !loss_reads(o.kind, LossParam::SftWeight))
     throw ArgumentError(kind + " loss: sft_weight applies to dpo, rdpo, simpo and rsimpo only (sft and orpo already "
                         "train on the chosen NLL); leave it at 0");
   const double eps = o.label_smoothing;
   if (eps != 0) {
-    bool smoothable = (is_dpo(o.kind) && (o.variant == DpoVariant::Sigmoid || o.variant == DpoVariant::Robust)) || is_simpo(o.kind);
+    bool smoothable = loss_reads(o.kind, LossParam::LabelSmoothing) &&
+                      (!is_dpo(o.kind) || o.variant == DpoVariant::Sigmoid || o.variant == DpoVariant::Robust);
     if (!smoothable)
       throw ArgumentError(kind + " loss: label_smoothing applies to the sigmoid and robust DPO variants and to simpo only; leave it at 0");
     bool robust = is_dpo(o.kind) && o.variant == DpoVariant::Robust;

@@ -14,6 +14,7 @@
 #pragma once
 #include <map>
 #include <string>
+#include <vector>
 
 #include <torch/torch.h>
 
@@ -38,11 +39,34 @@ struct LossOptions {
   RationaleForm rationale_form = RationaleForm::Paper;
   RationaleNorm rationale_norm = RationaleNorm::Sum;
 
-  // Each kind's published defaults: dpo/rdpo β 0.1, γ 2 (paper); orpo/rorpo β 0.1, γ 10,
-  // rationale mean (authors' RORPO); simpo/rsimpo β 2.0, margin 0.5 (SimPO paper's β; TRL's
-  // simpo_gamma default — TRL's own CPOConfig.beta default is 0.1, too small for SimPO).
-  static LossOptions defaults_for(LossKind kind);
+  // Each kind's published defaults (its LossSpec::defaults); the rationale form picks γ's default
+  // (the authors' log-sigmoid form uses a smaller γ than the paper's linear one, see loss_catalogue()).
+  static LossOptions defaults_for(LossKind kind, RationaleForm form = RationaleForm::Paper);
 };
+
+// The options a loss reads, spelled as the addon, the config and the CLI spell them.
+enum class LossParam { Beta, Gamma, LabelSmoothing, SimpoMargin, SftWeight, DpoVariant, RationaleForm, RationaleNorm };
+std::string loss_param_name(LossParam param);  // "beta" "gamma" "labelSmoothing" "simpoMargin" "sftWeight" "dpoVariant" ...
+std::vector<std::string> loss_param_names();  // all of them
+
+// The loss catalogue: the one place that says what each loss is, needs and defaults to. The addon
+// exports it (lossCatalogue()), lib/native/loss_catalogue.generated.ts is written from it (and a test
+// checks the two agree), and the config, CLI and trainer read that.
+struct LossSpec {
+  LossKind kind;
+  std::string name;          // as the CLI and config spell it
+  std::string summary;       // one line: what the loss optimises
+  std::string citation;      // where its formula comes from
+  bool needs_reference;      // summed reference log-probs of chosen and rejected
+  bool needs_rejected;       // a rejected completion per pair
+  bool needs_rationale;      // a rationale per pair
+  std::vector<LossParam> params;  // the options it reads (others are ignored)
+  LossOptions defaults;      // with the paper's rationale form
+  double gamma_logsigmoid;   // γ's default with RationaleForm::LogSigmoid (the authors' code)
+};
+const std::vector<LossSpec>& loss_catalogue();  // in the order the CLI lists them
+const LossSpec& loss_spec(LossKind kind);
+bool loss_reads(LossKind kind, LossParam param);
 
 // Names as the CLI and config spell them: "sft" "dpo" "rdpo" "orpo" "rorpo" "simpo" "rsimpo"
 // "rationale-only"; "sigmoid" "ipo" "hinge" "robust"; "paper" "logsigmoid"; "sum" "mean".
@@ -52,10 +76,16 @@ DpoVariant parse_dpo_variant(const std::string& name);
 RationaleForm parse_rationale_form(const std::string& name);
 RationaleNorm parse_rationale_norm(const std::string& name);
 std::string loss_kind_name(LossKind kind);
+std::vector<std::string> dpo_variant_names();
+std::vector<std::string> rationale_form_names();
+std::vector<std::string> rationale_norm_names();
+std::string dpo_variant_name(DpoVariant variant);
+std::string rationale_form_name(RationaleForm form);
+std::string rationale_norm_name(RationaleNorm norm);
 
-bool needs_reference(LossKind kind);  // dpo, rdpo
-bool needs_rejected(LossKind kind);   // all but sft and rationale-only
-bool needs_rationale(LossKind kind);  // rdpo, rorpo, rsimpo, rationale-only
+bool needs_reference(LossKind kind);  // loss_spec(kind).needs_reference
+bool needs_rejected(LossKind kind);
+bool needs_rationale(LossKind kind);
 
 struct PolicyLogps {
   at::Tensor chosen_sum, chosen_count;

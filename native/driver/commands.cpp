@@ -9,6 +9,6 @@ int dispatch(const std::string& cmd, int argc, char** argv) {
   return kUnknownCommand;
 }
 
-std::string usage() { return " | logprobs DIR [--dtype D] [--device D] [--tokens 1,2,3] | model-check DIR [--dtype D] [--device D] | grad-check DIR [--dtype D] [--device D]"; }
+std::string usage() { return " | logprobs DIR [--dtype D] [--device D] [--tokens 1,2,3] | model-check DIR [--dtype D] [--device D] | grad-check DIR [--dtype D] [--device D] | pack FILE"; }
 
 }  // namespace rdpo::driver

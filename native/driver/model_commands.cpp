@@ -6,6 +6,9 @@
 //       logits, summed completion log-probs (as one packed batch) and greedy tokens
 //   rdpo-driver grad-check DIR [--dtype D] [--device D]
 //       gradients of a packed log-prob loss with and without gradient checkpointing must agree
+//   rdpo-driver pack FILE
+//       prints the packed layout of FILE's {"groups": [{prompt, completions}]} as JSON, so that a
+//       test can hold this packer to lib/model/packing.ts (test/packing_rule.test.ts)
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -16,6 +19,8 @@
 #include "core/dtype.h"
 #include "core/errors.h"
 #include "core/json.h"
+#include "core/sequence_scoring.h"
+#include "core/token_logprobs.h"
 #include "driver/commands.h"
 
 namespace rdpo::driver {
@@ -71,6 +76,9 @@ std::vector<int64_t> ints(const json::Value& v) {
 }
 
 // Groups of {prompt, completions} packed as trunk + branches; sequence i = i-th completion overall.
+// The rule is lib/model/packing.ts's (the layout every TypeScript packer builds): a completion's
+// last token is scored but not fed, since it predicts nothing. test/packing_rule.test.ts compares
+// the two packers on random groups through `rdpo-driver pack`.
 PackedBatch pack_groups(const json::Value& groups) {
   std::vector<int64_t> ids, pos, rows, targets, seq;
   std::vector<int32_t> branch;
@@ -92,6 +100,7 @@ PackedBatch pack_groups(const json::Value& groups) {
         rows.push_back(prev_row);
         targets.push_back(c[j]);
         seq.push_back(s);
+        if (j + 1 == c.size()) break;
         prev_row = static_cast<int64_t>(ids.size());
         ids.push_back(c[j]);
         pos.push_back(P + static_cast<int64_t>(j));
@@ -130,8 +139,8 @@ int logprobs_command(int argc, char** argv) {
   torch::NoGradGuard no_grad;
   PackedBatch b = single_sequence(a.tokens);
   at::Tensor hidden = model->hidden_states(b);
-  at::Tensor lp = plain_token_logprobs(hidden.index_select(0, b.score_rows.to(hidden.device())), model->lm_head_weight(),
-                                       b.score_targets.to(hidden.device()), c.final_softcap)
+  at::Tensor lp = token_logprobs_unfused(hidden.index_select(0, b.score_rows.to(hidden.device())), model->lm_head_weight(),
+                                         b.score_targets.to(hidden.device()), c.final_softcap)
                       .cpu();
   for (int64_t i = 0; i < lp.size(0); ++i)
     std::printf("  token %lld -> %lld: log p = %.6f\n", (long long)a.tokens[i], (long long)a.tokens[i + 1], lp[i].item<double>());
@@ -246,7 +255,33 @@ int grad_check_command(int argc, char** argv) {
 
 }  // namespace
 
+void print_ints(const char* key, const at::Tensor& t, bool last = false) {
+  at::Tensor v = t.to(torch::kInt64).contiguous();
+  std::printf("\"%s\":[", key);
+  for (int64_t i = 0; i < v.numel(); ++i) std::printf(i ? ",%lld" : "%lld", (long long)v.data_ptr<int64_t>()[i]);
+  std::printf("]%s", last ? "" : ",");
+}
+
+int pack_command(int argc, char** argv) {
+  if (argc < 3) throw ArgumentError("usage: rdpo-driver pack FILE (a JSON object {\"groups\": [{\"prompt\": [...], \"completions\": [[...]]}]})");
+  json::Value doc = json::parse_file(argv[2]);
+  const json::Value* groups = doc.find("groups");
+  if (groups == nullptr) throw ArgumentError(std::string(argv[2]) + ": no \"groups\" key");
+  PackedBatch b = pack_groups(*groups);
+  std::printf("{");
+  print_ints("input_ids", b.input_ids);
+  print_ints("position_ids", b.position_ids);
+  print_ints("branch_ids", b.branch_ids);
+  print_ints("group_offsets", torch::tensor(b.group_offsets, torch::kInt64));
+  print_ints("score_rows", b.score_rows);
+  print_ints("score_targets", b.score_targets);
+  print_ints("score_seq", b.score_seq);
+  std::printf("\"num_sequences\":%lld}\n", (long long)b.num_sequences);
+  return 0;
+}
+
 int model_dispatch(const std::string& cmd, int argc, char** argv) {
+  if (cmd == "pack") return pack_command(argc, argv);
   if (cmd == "logprobs") return logprobs_command(argc, argv);
   if (cmd == "model-check") return model_check_command(argc, argv);
   if (cmd == "grad-check") return grad_check_command(argc, argv);

@@ -1,5 +1,6 @@
 // Test and bench binding of the loss stage (native/core/preference_loss.h, token_logprobs.h):
-//   preferenceLoss(options, policy, reference?)  -> { loss, grads, metrics }   (sync, small inputs)
+//   preferenceLoss(options, policy, reference?)  -> { loss, grads, metrics }   (sync, small inputs;
+//     options as createTrainer's loss options, napi/loss_options.h)
 //   fusedLogprobsCheck({ n, h, v, chunk, dtype, seed }) -> max relative errors fused vs unfused (sync)
 //   fusedLogprobsPeakMemory({ n, h, v, chunk, fused, dtype }) -> Promise<{ peakBytes, seconds }>
 //   tokenLogprobs(hidden, weight, targets, { h, chunk, fused }) -> Float32Array   (sync, small inputs)
@@ -14,28 +15,12 @@
 #include "napi/args.h"
 #include "napi/async.h"
 #include "napi/errors.h"
+#include "napi/loss_options.h"
 #include "napi/registry.h"
 #include "napi/typed_array.h"
 
 namespace rdpo::napi {
 namespace {
-
-rdpo::LossOptions parse_loss_options(const Napi::Object& o) {
-  Napi::Value kind = o.Get("kind");
-  if (!kind.IsString()) throw Napi::TypeError::New(o.Env(), "option 'kind' must be a loss name such as \"dpo\" or \"rdpo\"");
-  auto opts = rdpo::LossOptions::defaults_for(rdpo::parse_loss_kind(kind.As<Napi::String>().Utf8Value()));
-  if (o.Has("variant") && !o.Get("variant").IsUndefined()) opts.variant = rdpo::parse_dpo_variant(opt_string(o, "variant", ""));
-  if (o.Has("rationaleForm") && !o.Get("rationaleForm").IsUndefined())
-    opts.rationale_form = rdpo::parse_rationale_form(opt_string(o, "rationaleForm", ""));
-  if (o.Has("rationaleNorm") && !o.Get("rationaleNorm").IsUndefined())
-    opts.rationale_norm = rdpo::parse_rationale_norm(opt_string(o, "rationaleNorm", ""));
-  opts.beta = opt_number(o, "beta", opts.beta);
-  opts.gamma = opt_number(o, "gamma", opts.gamma);
-  opts.label_smoothing = opt_number(o, "labelSmoothing", opts.label_smoothing);
-  opts.simpo_margin = opt_number(o, "simpoMargin", opts.simpo_margin);
-  opts.sft_weight = opt_number(o, "sftWeight", opts.sft_weight);
-  return opts;
-}
 
 // An owned copy of obj[key] (absent/undefined gives an undefined tensor); sums become autograd leaves.
 at::Tensor field(const Napi::Object& obj, const char* key, const std::string& where, bool leaf) {

@@ -11,6 +11,7 @@
 #include "core/causal_lm.h"
 #include "core/dtype.h"
 #include "core/errors.h"
+#include "core/sequence_scoring.h"
 #include "napi/args.h"
 #include "napi/async.h"
 #include "napi/errors.h"
@@ -79,21 +80,19 @@ Napi::Object config_to_js(Napi::Env env, const rdpo::ModelConfig& c, c10::Scalar
 
 class NativeModel : public Napi::ObjectWrap<NativeModel> {
  public:
-  static Napi::FunctionReference* constructor;
-
   static Napi::Function Define(Napi::Env env) {
     Napi::Function cls = DefineClass(env, "NativeModel",
         {InstanceMethod<&NativeModel::Config>("config"), InstanceMethod<&NativeModel::Logits>("logits"),
          InstanceMethod<&NativeModel::SequenceLogprobs>("sequenceLogprobs"),
          InstanceMethod<&NativeModel::Generate>("generate"), InstanceMethod<&NativeModel::Save>("save"),
          InstanceMethod<&NativeModel::Dispose>("dispose")});
-    constructor = new Napi::FunctionReference(Napi::Persistent(cls));
-    return cls;
+    return AddonState::of(env).define_class("NativeModel", cls);
   }
 
   static Napi::Object Wrap(Napi::Env env, std::shared_ptr<ModelHolder> holder) {
     auto ext = Napi::External<std::shared_ptr<ModelHolder>>::New(env, &holder);
-    return constructor->New({ext});  // the constructor copies the pointer before `holder` goes away
+    // The constructor copies the pointer before `holder` goes away.
+    return AddonState::of(env).constructor(env, "NativeModel").New({ext});
   }
 
   explicit NativeModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeModel>(info) {
@@ -126,18 +125,26 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
     }, {info[0], info[1]});
   }
 
-  // sequenceLogprobs({inputIds, positionIds, branchIds, groupOffsets, scoreRows, scoreTargets, scoreSeq, numSequences})
-  //   -> Promise<{sum: Float32Array, count: Int32Array}>
+  // sequenceLogprobs({inputIds, positionIds, branchIds, groupOffsets, scoreRows, scoreTargets, scoreSeq, numSequences},
+  //                  {computeDtype?, logitsChunk?}) -> Promise<{sum: Float32Array, count: Int32Array}>
+  // The training path (core/sequence_scoring.h): fused chunked output layer, autocast to computeDtype.
   Napi::Value SequenceLogprobs(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto borrowed = borrow_packed_batch(arg_object(info, 0, "batch"), "batch");
+    std::string dtype = "float32";
+    int64_t chunk = 1024;
+    if (info.Length() > 1 && !info[1].IsUndefined()) {
+      auto o = arg_object(info, 1, "options");
+      dtype = opt_string(o, "computeDtype", dtype);
+      chunk = opt_int(o, "logitsChunk", chunk, 1, int64_t(1) << 20);
+    }
     auto holder = holder_;
     auto pinned = borrowed.pinned;
-    return run_async(env, [holder, borrowed]() -> ToJs {
+    return run_async(env, [holder, borrowed, dtype, chunk]() -> ToJs {
       rdpo::PackedBatch batch = to_packed_batch(borrowed);
       auto r = holder->with_model([&](rdpo::CausalLM& m) {
         torch::NoGradGuard no_grad;
-        return rdpo::sequence_logprobs(m, batch);
+        return rdpo::sequence_logprobs(m, batch, rdpo::parse_dtype(dtype), chunk);
       });
       at::Tensor sum = r.sum.cpu().contiguous(), count = r.count.to(torch::kCPU, torch::kInt32).contiguous();
       return [sum, count](Napi::Env env) -> Napi::Value {
@@ -243,8 +250,6 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   c10::Device device_ = c10::Device(c10::kCPU);
 };
 
-Napi::FunctionReference* NativeModel::constructor = nullptr;
-
 // loadModel(dir, {dtype?, device?}) -> Promise<NativeModel>
 Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   std::string dir = arg_string(info, 0, "dir");
@@ -271,7 +276,8 @@ RDPO_NAPI_EXPORTS(Export);
 }  // namespace
 
 std::shared_ptr<ModelHolder> model_holder_of(const Napi::Value& value, const char* name) {
-  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(NativeModel::constructor->Value()))
+  Napi::Env env = value.Env();
+  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(AddonState::of(env).constructor(env, "NativeModel")))
     throw Napi::TypeError::New(value.Env(), std::string("'") + name + "' must be a NativeModel (from loadModel)");
   return NativeModel::Unwrap(value.As<Napi::Object>())->holder();
 }

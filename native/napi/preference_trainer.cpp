@@ -1,4 +1,4 @@
-// createTrainer(model, options) -> NativeTrainer, and referenceLogps(model, batch, options).
+// createTrainer(model, options) -> Promise<NativeTrainer>, and referenceLogps(model, batch, options).
 // The trainer computes with the model under the model's own lock, so training calls and any
 // other call on the same model (generate, save) are serialised.
 #include <napi.h>
@@ -10,6 +10,7 @@
 #include "napi/args.h"
 #include "napi/async.h"
 #include "napi/errors.h"
+#include "napi/loss_options.h"
 #include "napi/model.h"
 #include "napi/packed_batch.h"
 #include "napi/registry.h"
@@ -67,16 +68,7 @@ Napi::Object metrics_to_js(Napi::Env env, const rdpo::StepMetrics& m) {
 
 rdpo::TrainerOptions trainer_options(const Napi::Object& o) {
   rdpo::TrainerOptions t;
-  auto kind = rdpo::parse_loss_kind(opt_string(o, "loss", "dpo"));
-  t.loss = rdpo::LossOptions::defaults_for(kind);
-  t.loss.variant = rdpo::parse_dpo_variant(opt_string(o, "dpoVariant", "sigmoid"));
-  t.loss.rationale_form = rdpo::parse_rationale_form(opt_string(o, "rationaleForm", "paper"));
-  if (!o.Get("rationaleNorm").IsUndefined()) t.loss.rationale_norm = rdpo::parse_rationale_norm(opt_string(o, "rationaleNorm", "sum"));
-  t.loss.beta = opt_number(o, "beta", t.loss.beta);
-  t.loss.gamma = opt_number(o, "gamma", t.loss.gamma);
-  t.loss.label_smoothing = opt_number(o, "labelSmoothing", t.loss.label_smoothing);
-  t.loss.simpo_margin = opt_number(o, "simpoMargin", t.loss.simpo_margin);
-  t.loss.sft_weight = opt_number(o, "sftWeight", t.loss.sft_weight);
+  t.loss = parse_loss_options(o);
   t.adamw.beta1 = opt_number(o, "adamBeta1", t.adamw.beta1);
   t.adamw.beta2 = opt_number(o, "adamBeta2", t.adamw.beta2);
   t.adamw.eps = opt_number(o, "adamEps", t.adamw.eps);
@@ -89,8 +81,6 @@ rdpo::TrainerOptions trainer_options(const Napi::Object& o) {
 
 class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
  public:
-  static Napi::FunctionReference* constructor;
-
   static Napi::Function Define(Napi::Env env) {
     Napi::Function cls = DefineClass(env, "NativeTrainer",
         {InstanceMethod<&NativeTrainer::Accumulate>("accumulate"), InstanceMethod<&NativeTrainer::Step>("step"),
@@ -99,8 +89,7 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
          InstanceMethod<&NativeTrainer::LoadOptimizerState>("loadOptimizerState"),
          InstanceAccessor<&NativeTrainer::OptimizerSteps>("optimizerSteps"),
          InstanceAccessor<&NativeTrainer::NumParameters>("numParameters")});
-    constructor = new Napi::FunctionReference(Napi::Persistent(cls));
-    return cls;
+    return AddonState::of(env).define_class("NativeTrainer", cls);
   }
 
   struct State {
@@ -116,7 +105,7 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
 
   static Napi::Object Wrap(Napi::Env env, std::shared_ptr<State> state) {
     auto ext = Napi::External<std::shared_ptr<State>>::New(env, &state);
-    return constructor->New({ext});
+    return AddonState::of(env).constructor(env, "NativeTrainer").New({ext});
   }
 
  private:
@@ -189,19 +178,22 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
   std::shared_ptr<State> state_;
 };
 
-Napi::FunctionReference* NativeTrainer::constructor = nullptr;
-
-// createTrainer(model, options): sets up AdamW state over the model's parameters (synchronous:
-// allocation only; the model's lock is taken so no call is in flight meanwhile).
+// createTrainer(model, options) -> Promise<NativeTrainer>: sets up AdamW state over the model's
+// parameters. The options are checked here (a bad one throws at once); the set-up takes the model's
+// lock, which a long call on the model (generate, a training step) can hold for seconds, so it runs
+// on the compute thread and never blocks the event loop waiting for that lock.
 Napi::Value CreateTrainer(const Napi::CallbackInfo& info) {
   auto holder = model_holder_of(info[0], "model");
   Napi::Object opts = arg_object(info, 1, "options");
   return guarded(info.Env(), [&]() -> Napi::Value {
     auto options = trainer_options(opts);
-    auto state = std::make_shared<NativeTrainer::State>();
-    state->holder = holder;
-    state->trainer = holder->with_model([&](rdpo::CausalLM& m) { return std::make_unique<rdpo::PreferenceTrainer>(m, options); });
-    return NativeTrainer::Wrap(info.Env(), state);
+    return run_async(info.Env(), [holder, options]() -> ToJs {
+      auto state = std::make_shared<NativeTrainer::State>();
+      state->holder = holder;
+      state->trainer =
+          holder->with_model([&](rdpo::CausalLM& m) { return std::make_unique<rdpo::PreferenceTrainer>(m, options); });
+      return [state](Napi::Env env) -> Napi::Value { return NativeTrainer::Wrap(env, state); };
+    });
   });
 }
 

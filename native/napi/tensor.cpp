@@ -13,15 +13,12 @@
 
 namespace rdpo::napi {
 
-Napi::FunctionReference* NativeTensor::constructor = nullptr;
-
 Napi::Function NativeTensor::Define(Napi::Env env) {
   Napi::Function cls = DefineClass(env, "NativeTensor",
       {InstanceAccessor<&NativeTensor::Dtype>("dtype"), InstanceAccessor<&NativeTensor::Shape>("shape"),
        InstanceAccessor<&NativeTensor::Device>("device"), InstanceMethod<&NativeTensor::Data>("data"),
        InstanceMethod<&NativeTensor::Sum>("sum")});
-  constructor = new Napi::FunctionReference(Napi::Persistent(cls));
-  return cls;
+  return AddonState::of(env).define_class("NativeTensor", cls);
 }
 
 NativeTensor::NativeTensor(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeTensor>(info) {
@@ -33,7 +30,8 @@ NativeTensor::NativeTensor(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Na
 Napi::Object NativeTensor::Wrap(Napi::Env env, at::Tensor tensor) {
   at::Tensor local = std::move(tensor);
   auto ext = Napi::External<at::Tensor>::New(env, &local);
-  return constructor->New({ext});  // the constructor copies the handle before `local` goes away
+  // The constructor copies the handle before `local` goes away.
+  return AddonState::of(env).constructor(env, "NativeTensor").New({ext});
 }
 
 Napi::Value NativeTensor::Dtype(const Napi::CallbackInfo& info) {

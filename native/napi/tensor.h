@@ -13,7 +13,6 @@ class NativeTensor : public Napi::ObjectWrap<NativeTensor> {
   const at::Tensor& tensor() const { return tensor_; }
 
  private:
-  static Napi::FunctionReference* constructor;
   Napi::Value Dtype(const Napi::CallbackInfo& info);
   Napi::Value Shape(const Napi::CallbackInfo& info);
   Napi::Value Device(const Napi::CallbackInfo& info);

@@ -24,6 +24,11 @@ function skipped(reason: string): typeof test {
   return Object.assign(skip, { serial: test.serial.skip }) as typeof test;
 }
 
+/** `test` when `ok`, else `test.skip` with the reason printed once (a CUDA device, an optional build feature). */
+export function testWhen(ok: boolean, reason: string): typeof test {
+  return ok ? test : skipped(reason);
+}
+
 /** Whether every named file is in the test data directory. */
 export function hasData(...names: string[]): boolean {
   return names.every((n) => existsSync(sharedData(n)));

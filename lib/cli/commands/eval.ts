@@ -9,7 +9,7 @@ import { handleInterrupts } from '../../jobs/interrupt.js';
 import { formatPairwiseSummary } from '../../eval/pairwise.js';
 import { openJudge } from '../../eval/open_judge.js';
 import { DEFAULT_SAMPLING, PAPER_JUDGE_REPEATS, PAPER_SAMPLING, heldOutPairs, loadPromptSet, runComparison, runGeneration, runPreferenceEval } from '../../eval/run_eval.js';
-import type { SamplingSettings } from '../../eval/generate.js';
+import type { SamplingSettings } from '../../inference/text_generator.js';
 import { writeFileAtomic } from '../../util/atomic_write.js';
 import { PROMPT_FORMATS, type PromptFormatSetting } from '../../tokenize/prompt_format.js';
 

@@ -3,12 +3,9 @@ import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { realNumberOption, wholeNumberOption } from '../number_options.js';
 import { readPromptFile } from '../../inference/prompt_file.js';
-import { cutAtStops } from '../../inference/stop_strings.js';
+import { TextGenerator, type SamplingSettings } from '../../inference/text_generator.js';
 import { PreferenceDataError } from '../../data/errors.js';
-import { Tokenizer } from '../../tokenize/tokenizer.js';
-import { encodePrompt, PROMPT_FORMATS, promptFormatFor, type PromptFormatSetting } from '../../tokenize/prompt_format.js';
-import { type ModelDtype } from '../../model/causal_lm.js';
-import { loadModelWithAdapter } from '../../model/lora.js';
+import { PROMPT_FORMATS, promptFormatFor, type PromptFormatSetting } from '../../tokenize/prompt_format.js';
 import { JsonlAppender } from '../../util/jsonl_append.js';
 
 interface GenerateCliOptions {
@@ -48,7 +45,7 @@ export function registerGenerate(program: Command): void {
     .option('--prompt-format <f>', 'auto (the format the model was trained with, else chat when it has a chat template) | chat | plain', 'auto')
     .action(async (opts: GenerateCliOptions) => {
       if (!(PROMPT_FORMATS as readonly string[]).includes(opts.promptFormat)) throw new UsageError(`--prompt-format must be ${PROMPT_FORMATS.join(', ')}, got "${opts.promptFormat}"`);
-      const gen = {
+      const gen: SamplingSettings = {
         maxNewTokens: wholeNumberOption(opts.maxNewTokens, '--max-new-tokens', 1),
         temperature: realNumberOption(opts.temperature, '--temperature', 0),
         topP: realNumberOption(opts.topP, '--top-p', 0, 1),
@@ -64,28 +61,25 @@ export function registerGenerate(program: Command): void {
         if (err instanceof PreferenceDataError) throw new UsageError(err.message);
         throw err;
       }
-      const tokenizer = Tokenizer.load(opts.model);
-      const eosTokenIds = tokenizer.eosTokenIds;
-      if (eosTokenIds.length === 0) throw new UsageError(`${opts.model}: the tokenizer names no EOS token, so generation could not stop; add eos_token to tokenizer_config.json`);
-      const format = promptFormatFor(opts.adapter ?? opts.model, tokenizer, opts.promptFormat as PromptFormatSetting);
-      const encoded = prompts.map((p) => encodePrompt(tokenizer, p.prompt, format));
-      const model = await loadModelWithAdapter(opts.model, opts.adapter, { dtype: opts.dtype as ModelDtype, device: opts.device });
-      writeFileSync(opts.out, '');
-      const out = new JsonlAppender(opts.out);
+      const generator = await TextGenerator.load(opts.model, { dtype: opts.dtype, device: opts.device, ...(opts.adapter !== undefined ? { adapter: opts.adapter } : {}) });
+      let out: JsonlAppender | undefined;
       try {
+        const format = promptFormatFor(opts.adapter ?? opts.model, generator.tokenizer, opts.promptFormat as PromptFormatSetting);
+        const encoded = prompts.map((p) => ({ promptIds: generator.encode(p.prompt, format), stop: opts.stop }));
+        writeFileSync(opts.out, '');
+        out = new JsonlAppender(opts.out);
         for (let b = 0, start = 0; start < prompts.length; b++, start += batchSize) {
           const batch = encoded.slice(start, start + batchSize);
-          const generated = await model.generate(batch, { ...gen, seed: seed + b, eosTokenIds });
-          generated.forEach((ids, i) => {
+          const generated = await generator.generate(batch, { ...gen, seed: seed + b });
+          generated.forEach((cut, i) => {
             const p = prompts[start + i]!;
-            const cut = cutAtStops(tokenizer, ids, eosTokenIds, opts.stop);
-            out.append({ ...p.keys, prompt: p.prompt, output: cut.text, output_tokens: cut.tokens, stopped_by: cut.stoppedBy });
+            out!.append({ ...p.keys, prompt: p.prompt, output: cut.text, output_tokens: cut.tokens, stopped_by: cut.stoppedBy });
           });
           process.stderr.write(`generated ${Math.min(start + batchSize, prompts.length)}/${prompts.length}\n`);
         }
       } finally {
-        out.close();
-        model.dispose();
+        out?.close();
+        await generator.dispose();
       }
     });
 }

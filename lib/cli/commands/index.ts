@@ -11,12 +11,13 @@ import { registerLogprobs } from './logprobs.js';
 import { registerMergeLora } from './merge_lora.js';
 import { registerRationales } from './rationales.js';
 import { registerServe } from './serve.js';
-import { registerTrain } from './train.js';
+import { registerPlan, registerTrain } from './train.js';
 import { resolveModelOptions } from '../model_options.js';
 
 export function registerCommands(program: Command): void {
   program.hook('preAction', resolveModelOptions);
   registerTrain(program);
+  registerPlan(program);
   registerData(program);
   registerRationales(program);
   registerEval(program);

@@ -51,8 +51,8 @@ export function registerServe(program: Command): void {
           apiKey = process.env[o.apiKeyEnv];
           if (!apiKey) throw new UsageError(`--api-key-env ${o.apiKeyEnv}: that environment variable is not set or empty`);
         }
-        const { loadLocalModel } = await import('../../serve/local_model.js');
-        const model = await loadLocalModel(o.model, {
+        const { TextGenerator } = await import('../../inference/text_generator.js');
+        const model = await TextGenerator.load(o.model, {
           ...(o.dtype !== undefined ? { dtype: o.dtype } : {}),
           ...(o.device !== undefined ? { device: o.device } : {}),
           ...(o.adapter !== undefined ? { adapter: o.adapter } : {}),

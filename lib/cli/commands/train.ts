@@ -6,8 +6,16 @@ import path from 'node:path';
 import { runDemo } from '../../demo/run_demo.js';
 import { ConfigError, readConfigFile, type TrainConfigInput } from '../../train/config.js';
 import { resolvedRunConfig, train } from '../../train/trainer.js';
+import { formatMemoryPlan } from '../../train/memory_plan.js';
 import { HubDownloadError } from '../../hub/download_model.js';
 import { UsageError } from '../../errors.js';
+import { DPO_VARIANTS, LOSS_CATALOGUE, LOSS_NAMES, RATIONALE_FORMS, RATIONALE_NORMS } from '../../native/loss_catalogue.generated.js';
+
+// The loss flags' help, from the core's loss catalogue.
+const GAMMA_DEFAULTS = LOSS_CATALOGUE.losses
+  .filter((l) => l.needsRationale)
+  .map((l) => `${l.name} ${l.defaults.gamma}`)
+  .join(', ');
 
 // flag → config key, and how to read the flag's text
 const NUMBER_FLAGS: Record<string, string> = {
@@ -37,6 +45,7 @@ export function registerTrain(program: Command): void {
     .option('--config <file>', 'run.yaml or run.json; flags override it')
     .option('--preset <name>', "paper: the RDPO authors' set-up (docs/presets.md); flags and config keys override it")
     .option('--print-config', 'print the resolved configuration (config.json\'s `config`) as JSON and exit without training')
+    .option('--dry-run', 'load and tokenize the data, print the memory each rank needs (weights, gradients, optimizer, reference, activations) and whether it fits; train nothing')
     .option('--prompt-format <f>', 'auto (chat when the tokenizer has a chat template) | chat (text prompts as a user turn) | plain (TRL: text as text)')
     .option('--truncation-mode <m>', 'auto (per dataset, as the authors) | keep_start | keep_end: which end of an over-long prompt survives')
     .option('--model <dir|org/name[@rev]>', 'starting policy (Hugging Face directory)')
@@ -45,12 +54,12 @@ export function registerTrain(program: Command): void {
     .option('--data-format <name>', 'force the data format')
     .option('--skip-invalid', 'skip invalid rows instead of stopping')
     .option('--limit <n>', 'train on a seeded subset of n pairs (nested across sizes)')
-    .option('--loss <name>', 'sft | dpo | rdpo | orpo | rorpo | simpo | rsimpo | rationale-only (default rdpo)')
-    .option('--dpo-variant <name>', 'sigmoid | ipo | hinge | robust')
-    .option('--rationale-form <form>', 'paper (−γ·log π(r)) | logsigmoid (−log σ(γ·log π(r)), the authors\' code)')
-    .option('--rationale-norm <norm>', 'sum | mean (rationale log-prob over its tokens)')
+    .option('--loss <name>', `${LOSS_NAMES.join(' | ')} (default rdpo)`)
+    .option('--dpo-variant <name>', DPO_VARIANTS.join(' | '))
+    .option('--rationale-form <form>', `${RATIONALE_FORMS.join(' | ')}: paper −γ·log π(r), logsigmoid −log σ(γ·log π(r)) (the authors' code)`)
+    .option('--rationale-norm <norm>', `${RATIONALE_NORMS.join(' | ')} (rationale log-prob over its tokens)`)
     .option('--beta <x>', 'β (DPO temperature; ORPO λ; SimPO reward scale)')
-    .option('--gamma <x>', 'γ, the rationale weight (rdpo default 2, rorpo 10)')
+    .option('--gamma <x>', `γ, the rationale weight (paper-form defaults: ${GAMMA_DEFAULTS})`)
     .option('--label-smoothing <x>', 'label smoothing ε for sigmoid/robust DPO')
     .option('--simpo-margin <x>', 'SimPO target margin')
     .option('--sft-weight <x>', 'extra chosen-NLL weight')
@@ -88,7 +97,7 @@ export function registerTrain(program: Command): void {
     .option('--demo-out <dir>', 'where the built-in demo writes (default runs/demo-<time>)')
     .action(async (opts: Record<string, unknown>, cmd: Command) => {
       const explicit = (key: string) => cmd.getOptionValueSource(key) === 'cli';
-      const noTraining = !opts.config && !opts.model && !opts.data && !opts.resume && !opts.printConfig && !opts.preset;
+      const noTraining = !opts.config && !opts.model && !opts.data && !opts.resume && !opts.printConfig && !opts.preset && !opts.dryRun;
       if (noTraining) {
         const out = path.resolve((opts.demoOut as string | undefined) ?? path.join('runs', `demo-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}`));
         const result = await runDemo({ outDir: out });
@@ -109,6 +118,18 @@ export function registerTrain(program: Command): void {
           console.log(JSON.stringify(resolvedRunConfig(input as TrainConfigInput), null, 2));
         } catch (err) {
           if (err instanceof ConfigError) throw new UsageError(err.message);
+          throw err;
+        }
+        return;
+      }
+      if (opts.dryRun) {
+        if (input.resume !== undefined) throw new UsageError('--dry-run plans a new run; drop --resume');
+        try {
+          const { plan } = await train(input as TrainConfigInput, { dryRun: true });
+          console.log(formatMemoryPlan(plan!));
+          if (!plan!.fits) process.exitCode = 3;
+        } catch (err) {
+          if (err instanceof ConfigError || err instanceof HubDownloadError) throw new UsageError(err.message);
           throw err;
         }
         return;
@@ -141,5 +162,18 @@ export function registerTrain(program: Command): void {
       } finally {
         process.off('SIGINT', onSigint);
       }
+    });
+}
+
+/** `rdpo-native plan …` is `rdpo-native train --dry-run …`: the same flags, the same plan. */
+export function registerPlan(program: Command): void {
+  program
+    .command('plan')
+    .description('print the memory a training run needs per rank and whether it fits (= train --dry-run; takes the train flags)')
+    .helpOption(false)
+    .allowUnknownOption()
+    .argument('[trainFlags...]')
+    .action(async (trainFlags: string[]) => {
+      await program.parseAsync(['train', '--dry-run', ...trainFlags], { from: 'user' });
     });
 }

@@ -1,4 +1,5 @@
-// The FLOP count behind the bench's MFU, shared in meaning with bench/trl_peer.py.
+// The FLOP count and the MFU of training, one rule for the trainer's metrics and the bench (and
+// shared in meaning with bench/trl_peer.py).
 //
 // Convention: a token costs 2·N FLOPs through a forward pass and 4·N through the backward, where N
 // counts the parameters that take part in matmuls per token — every linear weight of the decoder
@@ -9,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
+/** The matmul shapes of a decoder; a loaded model's config (CausalLM.config) is one. */
 export interface DecoderShape {
   hiddenSize: number;
   intermediateSize: number;
@@ -17,6 +19,8 @@ export interface DecoderShape {
   numKvHeads: number;
   headDim: number;
   vocabSize: number;
+  /** GPT-2's MLP has two matrices (up, down); the gated ones of the other families three. */
+  modelType?: string;
 }
 
 function positiveInt(cfg: Record<string, unknown>, key: string, source: string, fallback?: number): number {
@@ -59,7 +63,7 @@ export function matmulParams(s: DecoderShape): number {
   const q = s.hiddenSize * s.numHeads * s.headDim;
   const kv = 2 * s.hiddenSize * s.numKvHeads * s.headDim;
   const o = s.numHeads * s.headDim * s.hiddenSize;
-  const mlp = 3 * s.hiddenSize * s.intermediateSize;
+  const mlp = (s.modelType === 'gpt2' ? 2 : 3) * s.hiddenSize * s.intermediateSize;
   return s.numLayers * (q + kv + o + mlp) + s.vocabSize * s.hiddenSize;
 }
 
@@ -72,4 +76,13 @@ export interface TokenCounts {
 
 export function trainingFlops(n: number, tokens: TokenCounts): number {
   return 6 * n * tokens.trained + 2 * n * tokens.reference;
+}
+
+/**
+ * Model FLOPs utilization: the convention's FLOPs for the tokens of a window over what the measured
+ * matmul peak could have done in it. Which tokens count is the caller's (the trainer: the rows it
+ * computed; the bench: TRL's count, and separately the rows computed).
+ */
+export function modelFlopsUtilization(o: { matmulParams: number; tokens: TokenCounts; seconds: number; peakFlopsPerSec: number }): number {
+  return trainingFlops(o.matmulParams, o.tokens) / o.seconds / o.peakFlopsPerSec;
 }
