@@ -181,11 +181,42 @@ export interface NativeTrainerOptions extends Required<LossOptionsRaw> {
   computeDtype: NativeDtype;
   gradientCheckpointing: boolean;
   logitsChunk: number;
+  /** Data-parallel: step() first sums the gradients over this group (each rank scales its loss by its share). */
+  processGroup?: NativeProcessGroup;
+  /** Gradient all-reduce bucket size in bytes (default 25 MiB). */
+  bucketBytes?: number;
+  /** ZeRO-1: each rank keeps the AdamW state of its own parameters; saveOptimizerState becomes a collective (rank 0 writes). */
+  shardOptimizer?: boolean;
+}
+
+/** A data-parallel process group (native/napi/distributed.cpp); every call is a collective: all ranks make it, in the same order. */
+export interface NativeProcessGroup {
+  readonly rank: number;
+  readonly worldSize: number;
+  readonly backend: 'gloo';
+  /** Element-wise sum or max over the ranks (float64). */
+  allReduce(values: Float64Array, op: 'sum' | 'max'): Promise<Float64Array>;
+  /** Rejects on every rank, naming `what`, when the ranks' values differ (the lengths must agree). */
+  checkSame(values: Float64Array, what: string): Promise<void>;
+  /** Every rank's weights become rank 0's. */
+  broadcastModel(model: NativeModel): Promise<void>;
+  /** The last optimiser step's gradient all-reduce: its buckets, and how many started during backward. */
+  readonly lastGradientSync: { buckets: number; startedInBackward: number };
+}
+
+export interface DataParallelSupportRaw {
+  /** Built with c10d's ProcessGroupGloo (gloo headers found at build time). */
+  compiled: boolean;
+  backend: string;
+  /** Why not, when not compiled. */
+  missing: string;
+  /** With selfTest: "" when a one-rank Gloo all-reduce works, else what failed. */
+  selfTestError?: string;
 }
 
 export interface NativeTrainer {
   /** Forward + backward of one micro-batch (gradients accumulate); metrics are TRL-named batch means. */
-  accumulate(batch: NativePreferenceBatch, scale: number): Promise<Record<string, number>>;
+  accumulate(batch: NativePreferenceBatch, scale: number, lastMicroBatch?: boolean): Promise<Record<string, number>>;
   /** Clip, AdamW step, clear gradients; resolves to the gradient norm before clipping. */
   step(lr: number, maxGradNorm: number): Promise<number>;
   saveOptimizerState(file: string): Promise<void>;
@@ -194,6 +225,8 @@ export interface NativeTrainer {
   evaluate(batch: NativePreferenceBatch): Promise<Record<string, number>>;
   readonly optimizerSteps: number;
   readonly numParameters: number;
+  /** Parameters whose AdamW state this rank holds (fewer than numParameters under ZeRO-1). */
+  readonly numOptimizerParameters: number;
 }
 
 /** LoRA settings for attachLora (native/napi/lora.cpp, core/lora.h). */
@@ -281,6 +314,11 @@ export interface NativeBinding {
   /** Checks the options at once; resolves once the model's lock is free and the optimiser is set up. */
   createTrainer(model: NativeModel, options: NativeTrainerOptions): Promise<NativeTrainer>;
   referenceLogps(model: NativeModel, batch: NativePreferenceBatch, options: { computeDtype: NativeDtype; logitsChunk: number }): Promise<{ chosen: Float32Array; rejected: Float32Array }>;
+  // data parallelism (native/napi/distributed.cpp)
+  NativeProcessGroup: abstract new (...args: never[]) => NativeProcessGroup;
+  dataParallelSupport(selfTest?: boolean): DataParallelSupportRaw;
+  /** Joins the group: resolves once all worldSize ranks have met at masterAddr:masterPort (rank 0 serves the TCPStore). */
+  createProcessGroup(options: { rank: number; worldSize: number; masterAddr: string; masterPort: number; timeoutSeconds: number }): Promise<NativeProcessGroup>;
   // LoRA adapters, PEFT format (native/napi/lora.cpp); attaching freezes the base weights
   attachLora(model: NativeModel, options: NativeLoraOptions): Promise<NativeLoraInfo>;
   loadLoraAdapter(model: NativeModel, dir: string): Promise<NativeLoraInfo>;

@@ -21,7 +21,7 @@ export class NativeLoadError extends Error {
  * build (an older checkout's build/, a prebuild for another release) would otherwise fail later
  * with a missing function or a changed contract.
  */
-export const EXPECTED_ABI_VERSION = 3;
+export const EXPECTED_ABI_VERSION = 4;
 
 let cached: NativeBinding | undefined;
 let cachedPath: string | undefined;

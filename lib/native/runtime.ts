@@ -26,6 +26,8 @@ export interface DoctorReport {
   cudaCompiled: boolean;
   mps: boolean;
   devices: DeviceInfo[];
+  /** Data-parallel training (lib/train/data_parallel.ts): available when built with Gloo and a one-rank all-reduce works. */
+  dataParallel: { available: boolean; backend: string; reason: string };
   addonPath: string;
 }
 
@@ -42,6 +44,12 @@ function cpuFlags(): Set<string> {
   } catch {
     return new Set();
   }
+}
+
+function dataParallelReport(s: { compiled: boolean; backend: string; missing: string; selfTestError?: string }): DoctorReport['dataParallel'] {
+  if (!s.compiled) return { available: false, backend: '', reason: s.missing };
+  if (s.selfTestError) return { available: false, backend: s.backend, reason: `built with Gloo, but ${s.selfTestError} (the gloo headers at build time may not match LibTorch's gloo)` };
+  return { available: true, backend: s.backend, reason: '' };
 }
 
 export function doctorReport(): DoctorReport {
@@ -76,6 +84,7 @@ export function doctorReport(): DoctorReport {
       totalMemoryBytes: d.totalMemory,
       ...(d.computeCapability ? { computeCapability: d.computeCapability } : {}),
     })),
+    dataParallel: dataParallelReport(native.dataParallelSupport(true)),
     addonPath: loadedAddonPath() ?? '',
   };
 }

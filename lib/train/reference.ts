@@ -50,6 +50,18 @@ function examplesDigest(examples: readonly PreferenceExample[]): string {
   return h.digest('hex');
 }
 
+/**
+ * Data-parallel runs (lib/train/data_parallel.ts): rank r scores batches r, r+W, r+2W, ... (the
+ * same batches one process scores, so the same values) and a sum over the ranks fills in the rest
+ * (x + 0 is exact). Only rank 0 writes the cache, and it is read only when every rank has it.
+ */
+export interface ReferenceShard {
+  rank: number;
+  worldSize: number;
+  sum(values: Float64Array): Promise<Float64Array>;
+  all(flag: boolean): Promise<boolean>;
+}
+
 export async function referenceLogps(
   refDir: string,
   examples: readonly PreferenceExample[],
@@ -60,6 +72,7 @@ export async function referenceLogps(
     logitsChunk: number;
     useCache: boolean;
     log?: (m: string) => void;
+    shard?: ReferenceShard;
     /** The model of refDir, already loaded (a LoRA policy: scored with its adapters off); kept loaded. */
     model?: CausalLM;
   },
@@ -81,20 +94,21 @@ export async function referenceLogps(
     .slice(0, 32);
   const file = path.join(cacheDir(), `ref-logps-${key}.f32`);
   const n = examples.length;
-  if (opts.useCache && existsSync(file)) {
+  const shard = opts.shard;
+  const hit = opts.useCache && existsSync(file) && statSync(file).size === 8 * n;
+  if (shard ? await shard.all(hit) : hit) {
     const buf = readFileSync(file);
-    if (buf.byteLength === 8 * n) {
-      const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-      opts.log?.(`reference log-probs: reused ${file}`);
-      return { chosen: all.slice(0, n), rejected: all.slice(n), cached: true, seconds: (performance.now() - started) / 1000 };
-    }
+    const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+    opts.log?.(`reference log-probs: reused ${file}`);
+    return { chosen: all.slice(0, n), rejected: all.slice(n), cached: true, seconds: (performance.now() - started) / 1000 };
   }
   const model = opts.model ?? (await CausalLM.load(refDir, { dtype: 'float32', device: opts.device }));
   const native = loadNative();
   const chosen = new Float32Array(n);
   const rejected = new Float32Array(n);
   try {
-    for (let start = 0; start < n; start += opts.batchSize) {
+    for (let start = 0, b = 0; start < n; start += opts.batchSize, b++) {
+      if (shard && b % shard.worldSize !== shard.rank) continue;
       const slice = examples.slice(start, start + opts.batchSize);
       const batch = packPreferenceBatch(slice, { rejected: true, rationale: false });
       const r = await native.referenceLogps(model.nativeHandle, batch, { computeDtype: opts.computeDtype, logitsChunk: opts.logitsChunk });
@@ -104,7 +118,15 @@ export async function referenceLogps(
   } finally {
     if (!opts.model) model.dispose();
   }
-  if (opts.useCache) {
+  if (shard) {
+    const both = new Float64Array(2 * n);
+    both.set(chosen, 0);
+    both.set(rejected, n);
+    const summed = await shard.sum(both);
+    chosen.set(summed.subarray(0, n));
+    rejected.set(summed.subarray(n));
+  }
+  if (opts.useCache && (!shard || shard.rank === 0)) {
     mkdirSync(cacheDir(), { recursive: true });
     const all = new Float32Array(2 * n);
     all.set(chosen, 0);

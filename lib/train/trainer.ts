@@ -18,6 +18,7 @@ import { SeededRandom } from '../util/random.js';
 import { checkpointName, latestCheckpoint, readTrainerState, removeStaleTemporaries, saveCheckpoint, type TrainerState } from './checkpoint.js';
 import { lossSpec, nativeTrainerOptions, resolveTrainConfig, type TrainConfig, type TrainConfigInput } from './config.js';
 import { prepareTrainingData, type ExampleWithId } from './dataset.js';
+import { DataParallel, DataParallelSetupError, bucketBytes, dataParallelTimeout, fingerprint, rankEnv, shareOf, threadsPerRank, type LocalMetrics } from './data_parallel.js';
 import { MetricsLog, StepAccumulator, type MetricsRow } from './metrics.js';
 import { packPreferenceBatch } from './preference_batch.js';
 import { memoryPlanSettings } from './plan_settings.js';
@@ -57,6 +58,9 @@ export interface TrainResult {
   /** `dryRun`: what each rank would need */
   plan?: MemoryPlan;
 }
+
+// Token counts add up over micro-batches and ranks; every other metric is averaged.
+const SUMMED_METRICS = ['tokens', 'rationale_tokens', 'packed_tokens'];
 
 /** JSON with object keys sorted, so that equal settings give equal text whatever their order. */
 function canonicalJson(value: unknown): string {
@@ -150,10 +154,21 @@ function nonFinite(step: number, what: string, value: number, runDir: string): N
 }
 
 export async function train(input: TrainConfigInput & { resume?: string }, hooks: TrainHooks = {}): Promise<TrainResult> {
-  const log = hooks.log ?? ((m: string) => process.stderr.write(`${m}\n`));
+  // Data-parallel when torchrun's variables say so (WORLD_SIZE > 1; `train --nproc N` sets them):
+  // every rank runs this function; rank 0 alone logs and writes (docs/distributed.md).
+  const ranks = rankEnv();
+  const main = !ranks || ranks.rank === 0;
+  const log = !main ? () => {} : (hooks.log ?? ((m: string) => process.stderr.write(`${m}\n`)));
+  if (ranks && input.out === undefined && input.resume === undefined) {
+    throw new DataParallelSetupError(`data-parallel training (WORLD_SIZE=${ranks.worldSize}) needs --out (or --resume): every rank must name the same run directory`);
+  }
   const { config, runDir, resumeFrom } = resolveRun(input, log);
   const native = loadNative();
   if (config.threads) native.setNumThreads(config.threads);
+  else if (ranks && ranks.localWorldSize > 1) native.setNumThreads(threadsPerRank(ranks));
+  if (ranks && config.device !== 'cpu') {
+    throw new DataParallelSetupError(`data-parallel training runs on --device cpu only in this version (Gloo); ${config.device} would need ProcessGroupNCCL, which is not built (docs/distributed.md)`);
+  }
 
   const loss = config.loss;
   // What the loss needs, from the core's loss catalogue.
@@ -193,10 +208,24 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
       memoryPlanSettings(config, train, { rejected: useRejected, rationale: useRationale, reference: useReference }), native.runtimeInfo().devices);
     return { runDir, finalModelDir: undefined, steps: 0, totalSteps: 0, interrupted: false, lastMetrics: undefined, lastEval: undefined, plan };
   }
-  mkdirSync(runDir, { recursive: true });
+  const dp = ranks ? await DataParallel.join(native, ranks, dataParallelTimeout()) : undefined;
+  if (main) mkdirSync(runDir, { recursive: true });
   const microPerEpoch = Math.ceil(train.length / config.batchSize);
   const totalSteps = config.maxSteps ?? Math.max(1, Math.ceil((config.epochs * microPerEpoch) / config.gradAccum));
   const configDigest = digest(trajectoryKeys(config));
+  if (dp) {
+    // Before any rank writes or computes: a rank with other settings, data or run directory would
+    // otherwise meet the others in collectives of other sizes (Gloo would wait until its timeout).
+    const order = createHash('sha256').update(train.map((e) => e.id).join('\n')).digest('hex');
+    await dp.checkSame('the run settings (config digest, run directory, training pairs and their ids, steps, checkpoint)', [
+      fingerprint(configDigest),
+      fingerprint(runDir),
+      train.length,
+      fingerprint(order),
+      totalSteps,
+      fingerprint(resumeFrom ?? ''),
+    ]);
+  }
 
   let state: TrainerState = {
     promptFormat,
@@ -218,13 +247,13 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
   } else if (config.resume) {
     log(`resuming ${runDir}: no checkpoint yet, starting from step 0`);
   }
-  if (config.resume) {
+  if (config.resume && main) {
     // Rows after the checkpoint (all of them when there is none yet) are redone by this run.
     MetricsLog.truncateAfter(path.join(runDir, 'metrics.jsonl'), state.step);
     for (const stale of removeStaleTemporaries(runDir)) log(`removed ${stale}, left by an interrupted write`);
   }
   const runtime = native.runtimeInfo();
-  writeFileAtomic(
+  if (main) writeFileAtomic(
     path.join(runDir, 'config.json'),
     JSON.stringify(
       {
@@ -232,6 +261,7 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
         versions: { rdpoNative: packageVersion(), torch: runtime.torchVersion, node: process.version },
         data: { load: data.load, tokenization: data.tokenization, trainPairs: train.length, evalPairs: data.eval.length },
         totalSteps,
+        ...(dp ? { dataParallel: { worldSize: dp.worldSize, backend: dp.group.backend } } : {}),
         createdAt: new Date().toISOString(),
       },
       null,
@@ -273,6 +303,7 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
 
   // Reference log-probs for training and evaluation pairs, before training starts.
   const refDir = config.refModel !== undefined ? await resolveModel(config.refModel, { log }) : modelDir;
+  const shard = dp ? { rank: dp.rank, worldSize: dp.worldSize, sum: (v: Float64Array) => dp.sum(v), all: (f: boolean) => dp.all(f) } : undefined;
   const refOpts = {
     device: config.device,
     computeDtype: config.dtype,
@@ -280,6 +311,7 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
     logitsChunk: config.logitsChunk,
     useCache: config.refCache,
     log,
+    ...(shard ? { shard } : {}),
     ...(loraPolicy && config.refModel === undefined ? { model: loraPolicy } : {}),
   };
   let refTrain: Awaited<ReturnType<typeof referenceLogps>> | undefined;
@@ -294,7 +326,14 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
   if (refTrain) log(`reference log-probs for ${train.length} pairs: ${refTrain.cached ? 'from cache' : `${refTrain.seconds.toFixed(1)} s`}`);
 
   const policy = loraPolicy ?? (await CausalLM.load(resumeFrom ?? modelDir, { dtype: 'float32', device: config.device }));
-  const trainer: NativeTrainer = await native.createTrainer(policy.nativeHandle, nativeTrainerOptions(config));
+  // RDPO_DDP_ZERO=1: optimizer state sharded over the ranks (ZeRO-1; docs/distributed.md).
+  const zero = dp !== undefined && process.env.RDPO_DDP_ZERO === '1';
+  // Every rank starts from rank 0's weights (the same files, but a multi-node copy could differ).
+  if (dp) await dp.group.broadcastModel(policy.nativeHandle);
+  const trainer: NativeTrainer = await native.createTrainer(policy.nativeHandle, {
+    ...nativeTrainerOptions(config),
+    ...(dp ? { processGroup: dp.group, bucketBytes: bucketBytes(), shardOptimizer: zero } : {}),
+  });
   if (resumeFrom) await trainer.loadOptimizerState(path.join(resumeFrom, 'optimizer.safetensors'));
   // A LoRA run's checkpoints and final/ hold the adapter (PEFT's format), not the model.
   const saveWeights = lora ? (dir: string) => saveAdapter(policy, dir, { baseModel: baseModelName }) : undefined;
@@ -329,8 +368,8 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
     return batch;
   };
 
-  const metrics = new MetricsLog(path.join(runDir, 'metrics.jsonl'));
-  const progress = new TrainProgress(totalSteps, state.step, loss, hooks.progress ?? false);
+  const metrics = main ? new MetricsLog(path.join(runDir, 'metrics.jsonl')) : undefined;
+  const progress = new TrainProgress(totalSteps, state.step, loss, main && (hooks.progress ?? false));
   let lastMetrics: MetricsRow | undefined;
   let lastEval: MetricsRow | undefined;
   let interrupted = false;
@@ -338,13 +377,25 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
   const evaluate = async (step: number): Promise<MetricsRow | undefined> => {
     if (data.eval.length === 0) return undefined;
     const acc = new StepAccumulator();
+    const locals: LocalMetrics[] = [];
     for (let start = 0; start < data.eval.length; start += config.batchSize) {
-      const idx = Array.from({ length: Math.min(config.batchSize, data.eval.length - start) }, (_, k) => start + k);
+      let idx = Array.from({ length: Math.min(config.batchSize, data.eval.length - start) }, (_, k) => start + k);
+      if (dp) {
+        const share = shareOf(idx.length, dp.rank, dp.worldSize);
+        idx = idx.slice(share.start, share.end);
+        if (idx.length === 0) {
+          locals.push({ pairs: 0, values: undefined });
+          continue;
+        }
+      }
       const batch = batchFor(idx, data.eval, refEval);
-      acc.add({ ...(await trainer.evaluate(batch)), tokens: batch.pairTokens });
+      const values = { ...(await trainer.evaluate(batch)), tokens: batch.pairTokens };
+      if (dp) locals.push({ pairs: idx.length, values });
+      else acc.add(values);
     }
-    const row: MetricsRow = { step, epoch: state.microBatches / microPerEpoch, ...(acc.result() as { loss: number; tokens: number }), eval: true };
-    metrics.write(row);
+    if (dp) for (const m of (await dp.reduceMetrics(locals, SUMMED_METRICS)).metrics) acc.add(m);
+    const row: MetricsRow = { step, epoch: state.microBatches / microPerEpoch, ...(acc.result(SUMMED_METRICS) as { loss: number; tokens: number }), eval: true };
+    metrics?.write(row);
     hooks.onStep?.(row);
     return row;
   };
@@ -354,29 +405,53 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
   const profile = process.env.RDPO_PROFILE ? path.resolve(process.env.RDPO_PROFILE) : undefined;
   if (profile) native.startProfiler();
   try {
+    // Data-parallel: a Ctrl-C that reached any rank stops every rank at the same step.
+    let reportedSync = false;
+    const stopRequested = async () => (dp ? dp.anyAtStep(hooks.signal?.aborted === true, state.step, state.microBatches) : hooks.signal?.aborted === true);
     while (state.step < totalSteps) {
-      if (hooks.signal?.aborted) {
+      if (await stopRequested()) {
         interrupted = true;
         break;
       }
       const started = performance.now();
       const acc = new StepAccumulator();
+      const locals: LocalMetrics[] = [];
       let packedTokens = 0;
       for (let k = 0; k < config.gradAccum; k++) {
         const mb = state.microBatches++;
         const epoch = Math.floor(mb / microPerEpoch);
         const pos = mb % microPerEpoch;
         const order = epochOrder(epoch);
-        const indices = order.slice(pos * config.batchSize, (pos + 1) * config.batchSize);
+        let indices = order.slice(pos * config.batchSize, (pos + 1) * config.batchSize);
+        // Data-parallel: this rank's slice of the global micro-batch, its loss scaled by its share
+        // of the pairs, so the gradients summed over the ranks are the global batch mean's.
+        let share = 1;
+        if (dp) {
+          const { start, end } = shareOf(indices.length, dp.rank, dp.worldSize);
+          share = (end - start) / indices.length;
+          indices = indices.slice(start, end);
+          if (indices.length === 0) {
+            locals.push({ pairs: 0, values: undefined });
+            continue;
+          }
+        }
         const batch = batchFor(indices, train, refTrain);
         // Dropout masks from the run's seed and the micro-batch's position: a resumed run draws the same ones.
         if (loraDropout) native.manualSeed(config.seed * 1_000_003 + mb);
-        const values = await trainer.accumulate(batch, 1 / config.gradAccum);
+        // Data-parallel: the last micro-batch's backward starts the gradient all-reduce bucket by bucket.
+        const values = await trainer.accumulate(batch, share / config.gradAccum, dp !== undefined && k === config.gradAccum - 1);
         packedTokens += batch.packedTokens;
-        acc.add({ ...values, tokens: batch.pairTokens, rationale_tokens: batch.rationaleTokens });
+        const row = { ...values, tokens: batch.pairTokens, rationale_tokens: batch.rationaleTokens };
+        if (dp) locals.push({ pairs: indices.length, values: row });
+        else acc.add(row);
+      }
+      if (dp) {
+        const reduced = await dp.reduceMetrics(locals, SUMMED_METRICS, [packedTokens]);
+        for (const m of reduced.metrics) acc.add(m);
+        packedTokens = reduced.extra[0]!;
       }
       const lr = learningRateAt(state.step, { lr: config.lr, warmupSteps: config.warmupSteps, totalSteps, schedule: config.schedule });
-      const values = acc.result() as Record<string, number> & { loss: number; tokens: number };
+      const values = acc.result(SUMMED_METRICS) as Record<string, number> & { loss: number; tokens: number };
       // Checked before the step so that 'stop' leaves the weights as the last finite step made them;
       // the native step itself refuses a non-finite gradient (the weights never see it).
       if (!Number.isFinite(values.loss) && config.onNonfinite === 'stop') throw nonFinite(state.step + 1, 'loss', values.loss, runDir);
@@ -386,6 +461,12 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
         log(`warning: step ${state.step + 1}: non-finite loss (${values.loss}) or gradient norm (${gradNorm}); the update was skipped (--on-nonfinite skip-step)`);
       }
       state.step++;
+      if (dp && !reportedSync) {
+        reportedSync = true;
+        const g = dp.group.lastGradientSync;
+        log(`data-parallel: ${dp.worldSize} ranks (Gloo); gradients all-reduced in ${g.buckets} bucket(s), ${g.startedInBackward} started during backward`);
+        if (zero) log(`data-parallel: optimizer state sharded (ZeRO-1): rank 0 holds AdamW state for ${trainer.numOptimizerParameters} of ${parameters} parameters`);
+      }
       const seconds = (performance.now() - started) / 1000;
       state.totalTokens += values.tokens;
       const row: MetricsRow = {
@@ -398,19 +479,23 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
         total_tokens: state.totalTokens,
         tokens_per_sec: (values.tokens + (values.rationale_tokens ?? 0)) / seconds,
         // The rows the policy computed, forward and backward; reference log-probs were computed
-        // before training (reference.ts), so no reference work falls in the step.
+        // before training (reference.ts), so no reference work falls in the step. Data-parallel:
+        // the tokens of every rank, over every rank's peak.
         mfu: lora
-          ? ((4 * parameters + 6 * trainable) * packedTokens) / seconds / peak.flopsPerSec
-          : modelFlopsUtilization({ matmulParams: parameters, tokens: { trained: packedTokens, reference: 0 }, seconds, peakFlopsPerSec: peak.flopsPerSec }),
+          ? ((4 * parameters + 6 * trainable) * packedTokens) / seconds / (peak.flopsPerSec * (dp ? dp.worldSize : 1))
+          : modelFlopsUtilization({ matmulParams: parameters, tokens: { trained: packedTokens, reference: 0 }, seconds, peakFlopsPerSec: peak.flopsPerSec * (dp ? dp.worldSize : 1) }),
       };
-      metrics.write(row);
+      metrics?.write(row);
       lastMetrics = row;
       hooks.onStep?.(row);
       progress.update(row);
       if (config.evalEvery > 0 && state.step % config.evalEvery === 0) lastEval = await evaluate(state.step);
-      const stopping = hooks.signal?.aborted === true;
+      const stopping = await stopRequested();
       if ((config.saveEvery > 0 && state.step % config.saveEvery === 0) || stopping) {
-        await saveCheckpoint(path.join(runDir, 'checkpoints', checkpointName(state.step)), policy, trainer, { ...state, savedAt: new Date().toISOString() }, saveWeights);
+        const dir = path.join(runDir, 'checkpoints', checkpointName(state.step));
+        if (main) await saveCheckpoint(dir, policy, trainer, { ...state, savedAt: new Date().toISOString() }, saveWeights);
+        // ZeRO-1: gathering the optimizer state to rank 0 is a collective (only rank 0 writes).
+        else if (zero) await trainer.saveOptimizerState(path.join(dir, 'optimizer.safetensors'));
       }
       if (stopping && state.step < totalSteps) {
         interrupted = true;
@@ -424,15 +509,17 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
     }
     if (data.eval.length > 0 && (config.evalEvery === 0 || state.step % config.evalEvery !== 0)) lastEval = await evaluate(state.step);
     const finalDir = path.join(runDir, 'final');
-    await writeDirAtomic(finalDir, async (tmp) => {
-      if (saveWeights) await saveWeights(tmp);
-      else await policy.save(tmp, { dtype: 'float32' });
-      writeFileAtomic(path.join(tmp, 'trainer_state.json'), JSON.stringify({ ...state, savedAt: new Date().toISOString() }, null, 2) + '\n');
-    });
+    if (main) {
+      await writeDirAtomic(finalDir, async (tmp) => {
+        if (saveWeights) await saveWeights(tmp);
+        else await policy.save(tmp, { dtype: 'float32' });
+        writeFileAtomic(path.join(tmp, 'trainer_state.json'), JSON.stringify({ ...state, savedAt: new Date().toISOString() }, null, 2) + '\n');
+      });
+    }
     return { runDir, finalModelDir: finalDir, steps: state.step, totalSteps, interrupted: false, lastMetrics, lastEval };
   } finally {
     progress.stop();
-    metrics.close();
+    metrics?.close();
     if (profile) {
       native.stopProfiler(profile);
       log(`profile written to ${profile}`);

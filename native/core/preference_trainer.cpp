@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/compute_weights.h"
+#include "core/distributed.h"
 #include "core/sequence_scoring.h"
 #include "core/errors.h"
 #include "core/lora.h"
@@ -138,8 +139,33 @@ int64_t PreferenceTrainer::num_parameters() const {
   return n;
 }
 
+int64_t PreferenceTrainer::num_optimizer_parameters() const {
+  int64_t n = 0;
+  for (const auto& [name, t] : optimizer_->state())
+    if (name.size() > 8 && name.compare(name.size() - 8, 8, ".exp_avg") == 0) n += t.numel();
+  return n;
+}
+
 void PreferenceTrainer::save_optimizer_state(const std::string& file) const {
+  if (shards_) {
+    auto full = shards_->gather_state(optimizer_->state());
+    if (shards_->rank() == 0) write_safetensors(file, full, torch::kFloat32);
+    return;
+  }
   write_safetensors(file, optimizer_->state(), torch::kFloat32);
+}
+
+void PreferenceTrainer::shard_optimizer(std::shared_ptr<ProcessGroup> group) {
+  std::vector<std::pair<std::string, at::Tensor>> named;
+  // The trained parameters by name: the adapter's under LoRA, else the model's.
+  for (auto& [name, p] : policy_.lora() ? policy_.lora()->named_parameters() : policy_.named_parameters())
+    for (const auto& q : params_)
+      if (q.unsafeGetTensorImpl() == p.unsafeGetTensorImpl()) {
+        named.emplace_back(name, p);
+        break;
+      }
+  shards_ = std::make_shared<OptimizerShards>(std::move(group), std::move(named));
+  optimizer_ = std::make_unique<AdamW>(shards_->owned(), options_.adamw);
 }
 
 void PreferenceTrainer::load_optimizer_state(const std::string& file) {
@@ -148,13 +174,21 @@ void PreferenceTrainer::load_optimizer_state(const std::string& file) {
   optimizer_->load_state(m);
 }
 
+void PreferenceTrainer::prepare_last_micro_batch() {
+  if (grad_sync_) grad_sync_->arm();
+}
+
 double PreferenceTrainer::step(double lr, double max_grad_norm) {
   RECORD_USER_SCOPE("rdpo::optimizer_step");
   policy_.drop_compute_weights();  // stale once the masters move; frees them during the update
+  if (grad_sync_) grad_sync_->reduce();
   double norm = clip_grad_norm(params_, max_grad_norm);
   // A NaN/inf gradient would poison every weight and both Adam moments for good: skip the update
   // (the caller sees the non-finite norm and stops or moves on; see lib/train/trainer.ts).
-  if (std::isfinite(norm)) optimizer_->step(lr);
+  if (std::isfinite(norm)) {
+    optimizer_->step(lr);
+    if (shards_) shards_->broadcast_updates();
+  }
   for (auto& p : params_) p.mutable_grad() = at::Tensor();
   return norm;
 }

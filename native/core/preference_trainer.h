@@ -21,6 +21,10 @@
 
 namespace rdpo {
 
+class GradientSync;  // core/distributed.h
+class OptimizerShards;
+class ProcessGroup;
+
 struct TrainerOptions {
   LossOptions loss;
   AdamWOptions adamw;
@@ -65,11 +69,26 @@ class PreferenceTrainer {
   StepMetrics evaluate(const PreferenceBatch& batch);
 
   int64_t num_parameters() const;
+  // Parameters whose AdamW state this rank holds (all of them, unless the state is sharded).
+  int64_t num_optimizer_parameters() const;
   void save_optimizer_state(const std::string& file) const;
   void load_optimizer_state(const std::string& file);
 
   const TrainerOptions& options() const { return options_; }
   AdamW& optimizer() { return *optimizer_; }
+
+  // The parameters the optimiser updates (data-parallel training synchronises their gradients).
+  const std::vector<at::Tensor>& trainable_parameters() const { return params_; }
+  // Data-parallel training: step() first sums the gradients over the ranks (each rank scales its
+  // loss by its share of the global batch), so clipping and AdamW see the global gradient.
+  void set_gradient_sync(std::shared_ptr<GradientSync> sync) { grad_sync_ = std::move(sync); }
+  // Data-parallel: the next accumulate() is the step's last, so its backward can start the
+  // gradient all-reduce bucket by bucket (a no-op without a gradient sync).
+  void prepare_last_micro_batch();
+  // Data-parallel ZeRO-1: this rank keeps AdamW state for the parameters it owns only; step()
+  // broadcasts the updates and save_optimizer_state() gathers the whole state to rank 0 (every
+  // rank must call it; the other ranks write nothing). See core/distributed.h OptimizerShards.
+  void shard_optimizer(std::shared_ptr<ProcessGroup> group);
 
  private:
   // Forward (and backward when `backward_scale` > 0) of one batch.
@@ -79,6 +98,8 @@ class PreferenceTrainer {
   TrainerOptions options_;
   std::vector<at::Tensor> params_;
   std::unique_ptr<AdamW> optimizer_;
+  std::shared_ptr<GradientSync> grad_sync_;
+  std::shared_ptr<OptimizerShards> shards_;
 };
 
 }  // namespace rdpo

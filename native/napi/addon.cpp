@@ -49,7 +49,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new rdpo::napi::AddonState());
   for (auto fn : rdpo::napi::export_registry()) fn(env, exports);
   // lib/native/load.ts refuses an addon whose abiVersion differs: bump it when an export changes.
-  exports.Set("abiVersion", Napi::Number::New(env, 3));
+  exports.Set("abiVersion", Napi::Number::New(env, 4));
   return exports;
 }
 

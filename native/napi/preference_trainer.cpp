@@ -9,6 +9,7 @@
 #include "core/preference_trainer.h"
 #include "napi/args.h"
 #include "napi/async.h"
+#include "napi/distributed.h"
 #include "napi/errors.h"
 #include "napi/loss_options.h"
 #include "napi/model.h"
@@ -88,7 +89,8 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
          InstanceMethod<&NativeTrainer::SaveOptimizerState>("saveOptimizerState"),
          InstanceMethod<&NativeTrainer::LoadOptimizerState>("loadOptimizerState"),
          InstanceAccessor<&NativeTrainer::OptimizerSteps>("optimizerSteps"),
-         InstanceAccessor<&NativeTrainer::NumParameters>("numParameters")});
+         InstanceAccessor<&NativeTrainer::NumParameters>("numParameters"),
+         InstanceAccessor<&NativeTrainer::NumOptimizerParameters>("numOptimizerParameters")});
     return AddonState::of(env).define_class("NativeTrainer", cls);
   }
 
@@ -119,10 +121,15 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
     auto batch = borrow_preference_batch(arg_object(info, 0, "batch"));
     double scale = arg_number(info, 1, "scale");
     if (!(scale > 0) || scale > 1) throw Napi::RangeError::New(info.Env(), "'scale' must be in (0, 1]");
+    // Data-parallel: true on a step's last micro-batch (its backward starts the gradient all-reduce).
+    const bool last = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
     auto s = state_;
     auto pinned = batch.packed.pinned;
-    return run_async(info.Env(), [s, batch, scale]() -> ToJs {
-      auto m = locked(s, [&](rdpo::PreferenceTrainer& t) { return t.accumulate(to_preference_batch(batch), scale); });
+    return run_async(info.Env(), [s, batch, scale, last]() -> ToJs {
+      auto m = locked(s, [&](rdpo::PreferenceTrainer& t) {
+        if (last) t.prepare_last_micro_batch();
+        return t.accumulate(to_preference_batch(batch), scale);
+      });
       return [m](Napi::Env env) -> Napi::Value { return metrics_to_js(env, m); };
     }, pinned);
   }
@@ -175,6 +182,10 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
     return Napi::Number::New(info.Env(), static_cast<double>(state_->trainer->num_parameters()));
   }
 
+  Napi::Value NumOptimizerParameters(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(state_->trainer->num_optimizer_parameters()));
+  }
+
   std::shared_ptr<State> state_;
 };
 
@@ -187,11 +198,26 @@ Napi::Value CreateTrainer(const Napi::CallbackInfo& info) {
   Napi::Object opts = arg_object(info, 1, "options");
   return guarded(info.Env(), [&]() -> Napi::Value {
     auto options = trainer_options(opts);
-    return run_async(info.Env(), [holder, options]() -> ToJs {
+    // Data-parallel: step() sums the gradients over the group's ranks first (core/distributed.h);
+    // with shardOptimizer each rank keeps the AdamW state of its own parameters (ZeRO-1).
+    std::shared_ptr<rdpo::ProcessGroup> group;
+    int64_t bucket_bytes = int64_t(25) << 20;
+    bool shard = false;
+    if (Napi::Value pg = opts.Get("processGroup"); !pg.IsUndefined()) {
+      group = process_group_of(pg, "options.processGroup");
+      bucket_bytes = opt_int(opts, "bucketBytes", bucket_bytes, 1024, int64_t(1) << 40);
+      shard = opt_bool(opts, "shardOptimizer", false);
+    }
+    return run_async(info.Env(), [holder, options, group, bucket_bytes, shard]() -> ToJs {
       auto state = std::make_shared<NativeTrainer::State>();
       state->holder = holder;
       state->trainer =
           holder->with_model([&](rdpo::CausalLM& m) { return std::make_unique<rdpo::PreferenceTrainer>(m, options); });
+      if (group) {
+        state->trainer->set_gradient_sync(
+            std::make_shared<rdpo::GradientSync>(group, state->trainer->trainable_parameters(), bucket_bytes));
+        if (shard) state->trainer->shard_optimizer(group);
+      }
       return [state](Napi::Env env) -> Napi::Value { return NativeTrainer::Wrap(env, state); };
     });
   });

@@ -6,6 +6,9 @@ import path from 'node:path';
 import { runDemo } from '../../demo/run_demo.js';
 import { ConfigError, readConfigFile, type TrainConfigInput } from '../../train/config.js';
 import { resolvedRunConfig, train } from '../../train/trainer.js';
+import { DataParallelSetupError, rankEnv } from '../../train/data_parallel.js';
+import { launchRanks, withoutNproc } from '../../train/launcher.js';
+import { loadNative } from '../../native/load.js';
 import { formatMemoryPlan } from '../../train/memory_plan.js';
 import { HubDownloadError } from '../../hub/download_model.js';
 import { UsageError } from '../../errors.js';
@@ -94,6 +97,7 @@ export function registerTrain(program: Command): void {
     .option('--adapter <dir>', 'continue training this PEFT LoRA adapter on --model (its r, alpha, targets)')
     .option('--out <dir>', 'run directory (default runs/<time>-<loss>)')
     .option('--resume <runDir>', 'continue a run exactly where its last checkpoint left it')
+    .option('--nproc <n>', 'data-parallel: start n ranks on this machine (Gloo, CPU); external launchers set RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT instead (docs/distributed.md)')
     .option('--demo-out <dir>', 'where the built-in demo writes (default runs/demo-<time>)')
     .action(async (opts: Record<string, unknown>, cmd: Command) => {
       const explicit = (key: string) => cmd.getOptionValueSource(key) === 'cli';
@@ -134,6 +138,18 @@ export function registerTrain(program: Command): void {
         }
         return;
       }
+      if (opts.nproc !== undefined) {
+        const n = number('nproc', String(opts.nproc));
+        if (!Number.isInteger(n) || n < 1) throw new UsageError(`--nproc must be a whole number >= 1, got "${String(opts.nproc)}"`);
+        if (rankEnv()) throw new UsageError('--nproc starts its own ranks; under an external launcher (WORLD_SIZE is set) leave it out');
+        if (n > 1) {
+          const support = loadNative().dataParallelSupport(false);
+          if (!support.compiled) throw new UsageError(`--nproc ${n}: this rdpo-native build has no data-parallel training: ${support.missing}`);
+          if (input.out === undefined && input.resume === undefined) throw new UsageError(`--nproc ${n} needs --out (or --resume): every rank must name the same run directory`);
+          process.exitCode = await launchRanks(n, withoutNproc(process.argv.slice(2)));
+          return;
+        }
+      }
       const controller = new AbortController();
       let interrupts = 0;
       const onSigint = () => {
@@ -152,12 +168,13 @@ export function registerTrain(program: Command): void {
           process.exitCode = 130;
           return;
         }
+        if (rankEnv() && rankEnv()!.rank !== 0) return;  // rank 0 reports for the run
         console.log(`trained ${result.steps} steps; run directory: ${result.runDir}`);
         console.log(`${result.finalModelDir && existsSync(path.join(result.finalModelDir, 'adapter_config.json')) ? 'adapter' : 'model'}: ${result.finalModelDir}`);
         if (result.lastMetrics) console.log(`last step: loss ${result.lastMetrics.loss.toFixed(4)}`);
         if (result.lastEval) console.log(`eval: loss ${result.lastEval.loss.toFixed(4)}${typeof result.lastEval['rewards/accuracies'] === 'number' ? `, reward accuracy ${(result.lastEval['rewards/accuracies'] as number).toFixed(3)}` : ''}`);
       } catch (err) {
-        if (err instanceof ConfigError || err instanceof HubDownloadError) throw new UsageError(err.message);
+        if (err instanceof ConfigError || err instanceof HubDownloadError || err instanceof DataParallelSetupError) throw new UsageError(err.message);
         throw err;
       } finally {
         process.off('SIGINT', onSigint);

@@ -1,0 +1,515 @@
+#include "core/distributed.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+
+#include "core/build_features.h"  // generated: RDPO_DATA_PARALLEL or RDPO_DATA_PARALLEL_MISSING
+#include "core/errors.h"
+
+#include <torch/csrc/autograd/function_hook.h>
+#include <torch/csrc/autograd/variable.h>
+
+#ifdef RDPO_DATA_PARALLEL
+#include <torch/csrc/distributed/c10d/HashStore.hpp>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#endif
+
+namespace rdpo {
+
+#ifndef RDPO_DATA_PARALLEL_MISSING
+#define RDPO_DATA_PARALLEL_MISSING ""
+#endif
+
+DataParallelSupport data_parallel_support() {
+  DataParallelSupport s;
+#ifdef RDPO_DATA_PARALLEL
+  s.compiled = true;
+  s.backend = "gloo";
+#else
+  s.missing = RDPO_DATA_PARALLEL_MISSING;
+#endif
+  return s;
+}
+
+namespace {
+
+std::string not_built() {
+  return std::string("this rdpo-native addon was built without data-parallel training: ") + RDPO_DATA_PARALLEL_MISSING;
+}
+
+// c10d's messages carry a C++ backtrace; the first part is what a user can act on.
+std::string short_message(const std::exception& e) {
+  if (auto* c10 = dynamic_cast<const c10::Error*>(&e)) return c10->what_without_backtrace();
+  return e.what();
+}
+
+std::chrono::milliseconds to_ms(double seconds) {
+  return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+}
+
+}  // namespace
+
+#ifdef RDPO_DATA_PARALLEL
+
+struct ProcessGroup::Impl {
+  c10::intrusive_ptr<c10d::Store> store;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> control, gradients;
+};
+
+namespace {
+
+bool is_loopback(const std::string& addr) {
+  return addr == "localhost" || addr.rfind("127.", 0) == 0 || addr == "::1";
+}
+
+// GLOO_SOCKET_IFNAME (torch's variable) picks the interface; a loopback master means one machine;
+// otherwise this machine's hostname decides (c10d's default device).
+std::shared_ptr<::gloo::transport::Device> gloo_device(const std::string& master_addr) {
+  if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME"); ifname && *ifname)
+    return c10d::ProcessGroupGloo::createDeviceForInterface(ifname);
+  if (is_loopback(master_addr)) return c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1");
+  return c10d::ProcessGroupGloo::createDefaultDevice();
+}
+
+c10d::ReduceOp to_c10d(ReduceOp op) {
+  return op == ReduceOp::Max ? c10d::ReduceOp(c10d::ReduceOp::MAX) : c10d::ReduceOp(c10d::ReduceOp::SUM);
+}
+
+}  // namespace
+
+std::string data_parallel_self_test() {
+  try {
+    auto store = c10::make_intrusive<c10d::HashStore>();
+    auto opts = c10d::ProcessGroupGloo::Options::create(std::chrono::seconds(10));
+    opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
+    auto pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, 0, 1, opts);
+    std::vector<at::Tensor> t{torch::arange(1, 5, torch::kFloat32)};
+    pg->allreduce(t)->wait();
+    if (!t[0].equal(torch::arange(1, 5, torch::kFloat32))) return "a one-rank Gloo all-reduce changed its input";
+    return "";
+  } catch (const std::exception& e) {
+    return "a one-rank Gloo all-reduce failed: " + short_message(e);
+  }
+}
+
+ProcessGroup::ProcessGroup(const ProcessGroupOptions& options) : options_(options), impl_(std::make_unique<Impl>()) {
+  if (options.world_size < 1) throw RangeError("WORLD_SIZE must be at least 1");
+  if (options.rank < 0 || options.rank >= options.world_size)
+    throw RangeError("RANK " + std::to_string(options.rank) + " is outside 0.." + std::to_string(options.world_size - 1));
+  if (options.master_port <= 0 || options.master_port > 65535)
+    throw RangeError("MASTER_PORT " + std::to_string(options.master_port) + " is not a TCP port");
+  if (!(options.timeout_seconds > 0)) throw RangeError("the data-parallel timeout must be positive");
+  const std::string where = options.master_addr + ":" + std::to_string(options.master_port);
+  try {
+    c10d::TCPStoreOptions so;
+    so.port = static_cast<std::uint16_t>(options.master_port);
+    so.isServer = options.rank == 0;
+    so.numWorkers = static_cast<std::size_t>(options.world_size);
+    so.waitWorkers = true;
+    so.timeout = to_ms(options.timeout_seconds);
+    impl_->store = c10::make_intrusive<c10d::TCPStore>(options.master_addr, so);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("rank " + std::to_string(options.rank) + ": the rendezvous at " + where + " (MASTER_ADDR:MASTER_PORT) failed within " +
+                             std::to_string(static_cast<int64_t>(options.timeout_seconds)) + " s: " + short_message(e) +
+                             (options.rank == 0 ? " (is the port free?)" : " (did rank 0 start, and can this machine reach it?)"));
+  }
+  try {
+    auto make_group = [&](const std::string& prefix) {
+      auto opts = c10d::ProcessGroupGloo::Options::create(to_ms(options.timeout_seconds));
+      opts->devices.push_back(gloo_device(options.master_addr));
+      auto store = c10::make_intrusive<c10d::PrefixStore>(prefix, impl_->store);
+      return c10::make_intrusive<c10d::ProcessGroupGloo>(store, static_cast<int>(options.rank), static_cast<int>(options.world_size), opts);
+    };
+    impl_->control = make_group("rdpo/control");
+    impl_->gradients = make_group("rdpo/gradients");
+  } catch (const std::exception& e) {
+    throw std::runtime_error("rank " + std::to_string(options.rank) + ": connecting the Gloo process group (rendezvous " + where +
+                             ") failed: " + short_message(e) + " (on several machines, set GLOO_SOCKET_IFNAME to the interface that reaches the others)");
+  }
+}
+
+ProcessGroup::~ProcessGroup() = default;
+
+namespace {
+
+std::string collective_failed(int64_t rank, const std::string& what, double timeout, const std::exception& e) {
+  return "rank " + std::to_string(rank) + ": " + what + " failed (another rank died, or did not arrive within " +
+         std::to_string(static_cast<int64_t>(timeout)) + " s): " + short_message(e);
+}
+
+class GlooPending : public PendingReduce {
+ public:
+  GlooPending(c10::intrusive_ptr<c10d::Work> work, std::string error_prefix) : work_(std::move(work)), prefix_(std::move(error_prefix)) {}
+  void wait() override {
+    try {
+      work_->wait();
+    } catch (const std::exception& e) {
+      throw std::runtime_error(prefix_ + short_message(e));
+    }
+  }
+
+ private:
+  c10::intrusive_ptr<c10d::Work> work_;
+  std::string prefix_;
+};
+
+}  // namespace
+
+void ProcessGroup::all_reduce(at::Tensor& tensor, ReduceOp op, const std::string& what) { all_reduce_on(false, tensor, op, what); }
+
+void ProcessGroup::all_reduce_on(bool gradient_group, at::Tensor& tensor, ReduceOp op, const std::string& what) {
+  try {
+    std::vector<at::Tensor> one{tensor};
+    c10d::AllreduceOptions o;
+    o.reduceOp = to_c10d(op);
+    (gradient_group ? impl_->gradients : impl_->control)->allreduce(one, o)->wait();
+  } catch (const std::exception& e) {
+    throw std::runtime_error(collective_failed(options_.rank, what, options_.timeout_seconds, e));
+  }
+}
+
+std::unique_ptr<PendingReduce> ProcessGroup::start_gradient_sum(at::Tensor tensor, const std::string& what) {
+  std::vector<at::Tensor> one{std::move(tensor)};
+  try {
+    auto work = impl_->gradients->allreduce(one);
+    std::string prefix = "rank " + std::to_string(options_.rank) + ": " + what + " failed (another rank died, or did not arrive within " +
+                         std::to_string(static_cast<int64_t>(options_.timeout_seconds)) + " s): ";
+    return std::make_unique<GlooPending>(std::move(work), std::move(prefix));
+  } catch (const std::exception& e) {
+    throw std::runtime_error(collective_failed(options_.rank, what, options_.timeout_seconds, e));
+  }
+}
+
+void ProcessGroup::broadcast(std::vector<at::Tensor>& tensors, int64_t root, const std::string& what) {
+  try {
+    std::vector<c10::intrusive_ptr<c10d::Work>> works;
+    for (auto& t : tensors) {
+      std::vector<at::Tensor> one{t};
+      c10d::BroadcastOptions o;
+      o.rootRank = root;
+      works.push_back(impl_->control->broadcast(one, o));
+    }
+    for (auto& w : works) w->wait();
+  } catch (const std::exception& e) {
+    throw std::runtime_error("rank " + std::to_string(options_.rank) + ": " + what + " failed: " + short_message(e));
+  }
+}
+
+#else  // no gloo headers at build time
+
+struct ProcessGroup::Impl {};
+
+std::string data_parallel_self_test() { return not_built(); }
+
+ProcessGroup::ProcessGroup(const ProcessGroupOptions& options) : options_(options) { throw std::runtime_error(not_built()); }
+ProcessGroup::~ProcessGroup() = default;
+void ProcessGroup::all_reduce(at::Tensor&, ReduceOp, const std::string&) { throw std::runtime_error(not_built()); }
+void ProcessGroup::all_reduce_on(bool, at::Tensor&, ReduceOp, const std::string&) { throw std::runtime_error(not_built()); }
+void ProcessGroup::broadcast(std::vector<at::Tensor>&, int64_t, const std::string&) { throw std::runtime_error(not_built()); }
+std::unique_ptr<PendingReduce> ProcessGroup::start_gradient_sum(at::Tensor, const std::string&) { throw std::runtime_error(not_built()); }
+
+#endif
+
+void ProcessGroup::check_same(const std::vector<double>& values, const std::string& what, bool gradient_group) {
+  const int64_t n = static_cast<int64_t>(values.size());
+  auto t = torch::empty({2 * n}, torch::kFloat64);
+  auto* p = t.data_ptr<double>();
+  for (int64_t i = 0; i < n; ++i) {
+    p[i] = values[i];
+    p[n + i] = -values[i];
+  }
+  all_reduce_on(gradient_group, t, ReduceOp::Max, "the check of " + what);
+  for (int64_t i = 0; i < n; ++i) {
+    const double hi = p[i], lo = -p[n + i];
+    if (hi != lo) {
+      std::ostringstream msg;
+      msg.precision(17);
+      msg << "rank " << options_.rank << ": " << what << " differ across ranks (entry " << i << ": this rank has " << values[i]
+          << ", the ranks range from " << lo << " to " << hi << "); every rank must be started with the same settings, data and model";
+      throw ArgumentError(msg.str());
+    }
+  }
+}
+
+namespace {
+
+// Called by autograd after a parameter's .grad has been accumulated (AccumulateGrad).
+class BucketHook : public torch::autograd::PostAccumulateGradHook {
+ public:
+  BucketHook(std::function<void()> fn) : fn_(std::move(fn)) {}
+  void operator()(const torch::autograd::Variable&) override { fn_(); }
+
+ private:
+  std::function<void()> fn_;
+};
+
+bool overlap_enabled() {
+  const char* env = std::getenv("RDPO_DDP_OVERLAP");  // 0: all-reduce after backward (for A/B runs)
+  return !(env && std::string(env) == "0");
+}
+
+}  // namespace
+
+GradientSync::GradientSync(std::shared_ptr<ProcessGroup> group, std::vector<at::Tensor> params, int64_t bucket_bytes)
+    : group_(std::move(group)) {
+  if (bucket_bytes <= 0) throw RangeError("the gradient bucket size must be positive");
+  // A tensor listed under two names (tied weights) is reduced once.
+  for (auto& p : params) {
+    bool seen = false;
+    for (const auto& q : params_) seen = seen || q.unsafeGetTensorImpl() == p.unsafeGetTensorImpl();
+    if (!seen) params_.push_back(p);
+  }
+  // Reverse registration order: roughly the order backward finishes the gradients.
+  std::vector<size_t> bucket;
+  int64_t bytes = 0;
+  c10::ScalarType dtype = c10::ScalarType::Undefined;
+  for (size_t k = params_.size(); k-- > 0;) {
+    const auto& p = params_[k];
+    const int64_t b = p.numel() * static_cast<int64_t>(p.element_size());
+    if (!bucket.empty() && (bytes + b > bucket_bytes || p.scalar_type() != dtype)) {
+      buckets_.push_back(std::move(bucket));
+      bucket.clear();
+      bytes = 0;
+    }
+    bucket.push_back(k);
+    bytes += b;
+    dtype = p.scalar_type();
+  }
+  if (!bucket.empty()) buckets_.push_back(std::move(bucket));
+  bucket_of_.resize(params_.size());
+  for (size_t b = 0; b < buckets_.size(); ++b)
+    for (size_t k : buckets_[b]) bucket_of_[k] = b;
+  pending_.resize(buckets_.size());
+  flats_.resize(buckets_.size());
+  works_.resize(buckets_.size());
+  if (overlap_enabled()) {
+    for (size_t k = 0; k < params_.size(); ++k)
+      torch::autograd::impl::set_post_acc_grad_hooks(params_[k], std::make_unique<BucketHook>([this, k] { on_gradient(k); }));
+  }
+}
+
+GradientSync::~GradientSync() {
+  if (overlap_enabled())
+    for (auto& p : params_) torch::autograd::impl::set_post_acc_grad_hooks(p, nullptr);
+}
+
+void GradientSync::check_layout() {
+  if (checked_) return;
+  std::vector<double> shape{static_cast<double>(params_.size()), static_cast<double>(buckets_.size())};
+  double numel = 0, weighted = 0;
+  for (size_t k = 0; k < params_.size(); ++k) {
+    numel += static_cast<double>(params_[k].numel());
+    weighted += static_cast<double>(params_[k].numel()) * static_cast<double>((k % 1009) + 1);
+  }
+  shape.push_back(numel);
+  shape.push_back(weighted);
+  group_->check_same(shape, "the trained parameters (count, buckets, elements)", /*gradient_group=*/true);
+  checked_ = true;
+}
+
+void GradientSync::arm() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  check_layout();
+  armed_ = true;
+  for (size_t b = 0; b < buckets_.size(); ++b) pending_[b] = buckets_[b].size();
+}
+
+void GradientSync::on_gradient(size_t param) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!armed_) return;
+  const size_t b = bucket_of_[param];
+  if (pending_[b] > 0 && --pending_[b] == 0) launch_ready_locked();
+}
+
+// Buckets start strictly in index order on every rank (Gloo pairs collectives by their order):
+// a full bucket waits for the ones before it.
+void GradientSync::launch_ready_locked() {
+  while (next_launch_ < buckets_.size() && pending_[next_launch_] == 0) {
+    launch_locked(next_launch_);
+    ++launched_in_backward_;
+    ++next_launch_;
+  }
+}
+
+void GradientSync::launch_locked(size_t b) {
+  torch::NoGradGuard no_grad;
+  std::vector<at::Tensor> parts;
+  parts.reserve(buckets_[b].size());
+  for (size_t k : buckets_[b]) {
+    auto& p = params_[k];
+    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+    parts.push_back(p.grad().reshape({-1}));
+  }
+  flats_[b] = parts.size() == 1 ? parts[0].clone() : at::cat(parts);
+  works_[b] = group_->start_gradient_sum(flats_[b], "the gradient all-reduce");
+}
+
+void GradientSync::reduce() {
+  torch::NoGradGuard no_grad;
+  std::lock_guard<std::mutex> lock(mutex_);
+  check_layout();
+  overlapped_ = launched_in_backward_;
+  group_->last_gradient_sync = {static_cast<int64_t>(buckets_.size()), overlapped_};
+  while (next_launch_ < buckets_.size()) launch_locked(next_launch_++);
+  armed_ = false;
+  next_launch_ = 0;
+  launched_in_backward_ = 0;
+  // Wait for every bucket even after a failure, so no all-reduce still writes into freed memory.
+  std::exception_ptr error;
+  for (auto& w : works_) {
+    try {
+      if (w) w->wait();
+    } catch (...) {
+      if (!error) error = std::current_exception();
+    }
+  }
+  for (auto& w : works_) w.reset();
+  if (error) std::rethrow_exception(error);
+  for (size_t b = 0; b < buckets_.size(); ++b) {
+    int64_t offset = 0;
+    for (size_t k : buckets_[b]) {
+      auto g = params_[k].mutable_grad();
+      const int64_t n = g.numel();
+      g.view({-1}).copy_(flats_[b].slice(0, offset, offset + n));
+      offset += n;
+    }
+    flats_[b] = at::Tensor();
+  }
+}
+
+void broadcast_from_rank0(ProcessGroup& group, const std::vector<at::Tensor>& tensors, int64_t bucket_bytes) {
+  torch::NoGradGuard no_grad;
+  std::vector<std::vector<at::Tensor>> buckets(1);
+  int64_t bytes = 0;
+  for (const auto& t : tensors) {
+    const int64_t b = t.numel() * static_cast<int64_t>(t.element_size());
+    if (!buckets.back().empty() && (bytes + b > bucket_bytes || t.scalar_type() != buckets.back().front().scalar_type())) {
+      buckets.emplace_back();
+      bytes = 0;
+    }
+    buckets.back().push_back(t.detach());
+    bytes += b;
+  }
+  std::vector<double> shape{static_cast<double>(tensors.size())};
+  group.check_same(shape, "the number of model tensors");
+  if (tensors.empty()) return;
+  std::vector<at::Tensor> flats;
+  for (const auto& bucket : buckets) {
+    std::vector<at::Tensor> parts;
+    for (const auto& t : bucket) parts.push_back(t.reshape({-1}));
+    flats.push_back(at::cat(parts));
+  }
+  group.broadcast(flats, 0, "the broadcast of rank 0's weights");
+  for (size_t b = 0; b < buckets.size(); ++b) {
+    int64_t offset = 0;
+    for (auto& t : buckets[b]) {
+      const int64_t n = t.numel();
+      t.view({-1}).copy_(flats[b].slice(0, offset, offset + n));
+      offset += n;
+    }
+  }
+}
+
+OptimizerShards::OptimizerShards(std::shared_ptr<ProcessGroup> group, std::vector<std::pair<std::string, at::Tensor>> named)
+    : group_(std::move(group)), named_(std::move(named)) {
+  // Greedy by size, in parameter order: deterministic, so every rank computes the same owners.
+  std::vector<int64_t> load(static_cast<size_t>(group_->world_size()), 0);
+  for (const auto& [name, p] : named_) {
+    size_t best = 0;
+    for (size_t r = 1; r < load.size(); ++r)
+      if (load[r] < load[best]) best = r;
+    owner_.push_back(static_cast<int64_t>(best));
+    load[best] += p.numel();
+  }
+}
+
+int64_t OptimizerShards::rank() const { return group_->rank(); }
+
+std::vector<std::pair<std::string, at::Tensor>> OptimizerShards::owned() const {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  for (size_t k = 0; k < named_.size(); ++k)
+    if (owner_[k] == group_->rank()) out.push_back(named_[k]);
+  return out;
+}
+
+void OptimizerShards::broadcast_updates() {
+  torch::NoGradGuard no_grad;
+  for (int64_t r = 0; r < group_->world_size(); ++r) {
+    std::vector<at::Tensor> parts;
+    for (size_t k = 0; k < named_.size(); ++k)
+      if (owner_[k] == r) parts.push_back(named_[k].second.detach().reshape({-1}));
+    if (parts.empty()) continue;
+    std::vector<at::Tensor> flat{at::cat(parts)};
+    group_->broadcast(flat, r, "the broadcast of rank " + std::to_string(r) + "'s updated parameters");
+    int64_t offset = 0;
+    for (size_t k = 0; k < named_.size(); ++k) {
+      if (owner_[k] != r) continue;
+      auto p = named_[k].second.detach();
+      const int64_t n = p.numel();
+      p.view({-1}).copy_(flat[0].slice(0, offset, offset + n));
+      offset += n;
+    }
+  }
+}
+
+std::vector<std::pair<std::string, at::Tensor>> OptimizerShards::gather_state(
+    const std::vector<std::pair<std::string, at::Tensor>>& local) const {
+  torch::NoGradGuard no_grad;
+  std::map<std::string, at::Tensor> mine(local.begin(), local.end());
+  const bool root = group_->rank() == 0;
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  // Per parameter, as AdamW::state() names them: exp_avg and exp_avg_sq (its shape), step ([1]).
+  const char* kSuffixes[] = {".exp_avg", ".exp_avg_sq", ".step"};
+  for (int64_t r = 0; r < group_->world_size(); ++r) {
+    std::vector<std::pair<std::string, std::vector<int64_t>>> layout;
+    int64_t total = 0;
+    for (size_t k = 0; k < named_.size(); ++k) {
+      if (owner_[k] != r) continue;
+      for (const char* suffix : kSuffixes) {
+        std::vector<int64_t> shape = std::string(suffix) == ".step" ? std::vector<int64_t>{1} : named_[k].second.sizes().vec();
+        int64_t n = 1;
+        for (auto d : shape) n *= d;
+        layout.emplace_back(named_[k].first + suffix, shape);
+        total += n;
+      }
+    }
+    if (layout.empty()) continue;
+    at::Tensor flat;
+    if (r == group_->rank()) {
+      std::vector<at::Tensor> parts;
+      for (const auto& [name, shape] : layout) {
+        auto it = mine.find(name);
+        if (it == mine.end()) throw std::logic_error("optimizer shard: no state for " + name);
+        parts.push_back(it->second.to(torch::kFloat32).reshape({-1}));
+      }
+      flat = at::cat(parts);
+    } else {
+      flat = torch::empty({total}, torch::kFloat32);
+    }
+    std::vector<at::Tensor> one{flat};
+    group_->broadcast(one, r, "gathering rank " + std::to_string(r) + "'s optimizer state");
+    if (!root) continue;
+    int64_t offset = 0;
+    for (const auto& [name, shape] : layout) {
+      int64_t n = 1;
+      for (auto d : shape) n *= d;
+      out.emplace_back(name, flat.slice(0, offset, offset + n).reshape(shape).clone());
+      offset += n;
+    }
+  }
+  if (root) {
+    auto it = mine.find("__step__");
+    if (it == mine.end()) throw std::logic_error("optimizer shard: no __step__");
+    out.emplace_back("__step__", it->second);
+  }
+  return out;
+}
+
+}  // namespace rdpo
