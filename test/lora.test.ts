@@ -10,6 +10,7 @@ import path from 'node:path';
 import { CausalLM, packPlainSequences } from '../lib/index.js';
 import { attachLora, loadAdapter, mergeAdapter, saveAdapter } from '../lib/model/lora.js';
 import { loadNative } from '../lib/native/load.js';
+import { nativeTrainerOptions, resolveTrainConfig } from '../lib/train/config.js';
 import { packPreferenceBatch } from '../lib/train/preference_batch.js';
 import { readF32Safetensors } from './helpers/safetensors_read.js';
 import { repoRoot } from './helpers/cli.js';
@@ -218,10 +219,8 @@ test('a bfloat16 base stays bfloat16 under LoRA and the adapter still trains in 
     const checkpointed = await testing.loraGrads(model.nativeHandle, batch, { mode: 'adapted', checkpointing: true, seed: 1 });
     t.true(maxAbs(plain.grads) > 0 && Number.isFinite(maxAbs(plain.grads)));
     t.true(maxAbsDiff(plain.grads, checkpointed.grads) <= 1e-6 * maxAbs(plain.grads), 'checkpointing on a bf16 base');
-    const trainer = loadNative().createTrainer(model.nativeHandle, {
-      loss: 'sft', dpoVariant: 'sigmoid', rationaleForm: 'paper', rationaleNorm: 'sum', beta: 0.1, gamma: 0, labelSmoothing: 0, simpoMargin: 0,
-      sftWeight: 0, adamBeta1: 0.9, adamBeta2: 0.999, adamEps: 1e-8, weightDecay: 0, computeDtype: 'bfloat16', gradientCheckpointing: true, logitsChunk: 64,
-    });
+    const options = nativeTrainerOptions(resolveTrainConfig({ model: 'unused', data: 'unused', loss: 'sft', dtype: 'bfloat16', gradientCheckpointing: true, logitsChunk: 64 }));
+    const trainer = await loadNative().createTrainer(model.nativeHandle, options);
     t.is(trainer.numParameters, 2 * (4 * (64 + 64) * 2 + 4 * (64 + 32) * 2 + 4 * (64 + 128) * 2 + 4 * (128 + 64)));
     const pref = packPreferenceBatch([{ pair: { promptIds: [5, 6, 7], chosenIds: [8, 9, 1] } }], { rejected: false, rationale: false });
     const m = await trainer.accumulate(pref, 1);
