@@ -341,9 +341,6 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
   const peak = await native.measureMatmulPeak(config.device.startsWith('cuda') ? 4096 : 512, config.device.startsWith('cuda') ? 20 : 4, config.dtype, config.device);
   // The FLOP convention's N (model/flops.ts), as the bench counts it.
   const parameters = matmulParams(policy.config);
-  // A frozen LoRA base costs 4 FLOPs per parameter and token (forward + the input gradient, no
-  // weight gradient); the adapter's own parameters 6.
-  const trainable = trainer.numParameters;
 
   const orderCache = new Map<number, number[]>();
   const epochOrder = (epoch: number): number[] => {
@@ -481,9 +478,13 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
         // The rows the policy computed, forward and backward; reference log-probs were computed
         // before training (reference.ts), so no reference work falls in the step. Data-parallel:
         // the tokens of every rank, over every rank's peak.
-        mfu: lora
-          ? ((4 * parameters + 6 * trainable) * packedTokens) / seconds / (peak.flopsPerSec * (dp ? dp.worldSize : 1))
-          : modelFlopsUtilization({ matmulParams: parameters, tokens: { trained: packedTokens, reference: 0 }, seconds, peakFlopsPerSec: peak.flopsPerSec * (dp ? dp.worldSize : 1) }),
+        // A LoRA run's base is frozen (model/flops.ts: `frozen` tokens).
+        mfu: modelFlopsUtilization({
+          matmulParams: parameters,
+          tokens: lora ? { trained: 0, reference: 0, frozen: packedTokens } : { trained: packedTokens, reference: 0 },
+          seconds,
+          peakFlopsPerSec: peak.flopsPerSec * (dp ? dp.worldSize : 1),
+        }),
       };
       metrics?.write(row);
       lastMetrics = row;
