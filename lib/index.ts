@@ -10,6 +10,7 @@ export { PreferencePairSchema, ChatMessageSchema, formatOrigin, type PreferenceP
 export { loadTokenCounter, tokenLengthReport, type TokenCounter, type TokenLengthReport, type LengthStats } from './data/token_lengths.js';
 export { CausalLM, type LoadOptions as ModelLoadOptions, type GenerateOptions, type SequenceLogprobs, type ModelDtype, type ModelConfig } from './model/causal_lm.js';
 export { packSequences, packPlainSequences, type PackedBatch, type PromptGroup } from './model/packing.js';
+export { attachLora, loadAdapter, loadModelWithAdapter, saveAdapter, mergeAdapter, parseLoraTargets, type LoraOptions, type LoraInfo } from './model/lora.js';
 export { Tokenizer, TokenizerLoadError, type EncodeOptions, type DecodeOptions, type SpecialTokens } from './tokenize/tokenizer.js';
 export { renderChat, renderTemplate, renderPlainChat, applyChatTemplate, ChatTemplateError, type ChatTurn, type RenderChatOptions } from './tokenize/chat_template.js';
 export {

@@ -47,6 +47,8 @@ export async function heldOutPairs(dataFile: string, o: HeldOutOptions): Promise
 
 export interface PreferenceEvalRun extends HeldOutOptions {
   modelDir: string;
+  /** A LoRA adapter on the evaluated model (not on the reference). */
+  adapter?: string;
   refModelDir?: string;
   pairs: readonly PreferencePair[];
   beta?: number;
@@ -62,7 +64,7 @@ export interface PreferenceEvalRun extends HeldOutOptions {
 
 /** Writes OUT/preference.json (the summary) and OUT/preference_pairs.jsonl (per-pair log-probs and rewards). */
 export async function runPreferenceEval(o: PreferenceEvalRun): Promise<PreferenceEvalResult & { model: string }> {
-  const policy = await loadModel(o.modelDir, o.load);
+  const policy = await loadModel(o.modelDir, { ...o.load, ...(o.adapter !== undefined ? { adapter: o.adapter } : {}) });
   const reference = o.refModelDir !== undefined ? await loadModel(o.refModelDir, o.load) : undefined;
   try {
     const { result, scores } = await evaluatePreferences({
@@ -72,7 +74,7 @@ export async function runPreferenceEval(o: PreferenceEvalRun): Promise<Preferenc
       ...(o.beta !== undefined ? { beta: o.beta } : {}),
       ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
       tokenize: {
-        format: promptFormatFor(o.modelDir, policy.tokenizer, o.promptFormat),
+        format: promptFormatFor(o.adapter ?? o.modelDir, policy.tokenizer, o.promptFormat),
         ...(o.maxLength !== undefined ? { maxLength: o.maxLength } : {}),
         ...(o.maxPromptLength !== undefined ? { maxPromptLength: o.maxPromptLength } : {}),
       },
@@ -95,6 +97,8 @@ export async function runPreferenceEval(o: PreferenceEvalRun): Promise<Preferenc
 
 export interface GenerationRun {
   modelDir: string;
+  /** A LoRA adapter on the model. */
+  adapter?: string;
   prompts: readonly PromptItem[];
   outFile: string;
   sampling: SamplingSettings;
@@ -105,14 +109,14 @@ export interface GenerationRun {
 }
 
 export async function runGeneration(o: GenerationRun): Promise<{ model: string; rows: Awaited<ReturnType<typeof generateResponses>>['rows']; stats: GenerationStats }> {
-  const generator = await TextGenerator.load(o.modelDir, o.load);
+  const generator = await TextGenerator.load(o.modelDir, { ...o.load, ...(o.adapter !== undefined ? { adapter: o.adapter } : {}) });
   try {
     const { rows } = await generateResponses({
       generator,
       prompts: o.prompts,
       outFile: o.outFile,
       sampling: o.sampling,
-      promptFormat: promptFormatFor(o.modelDir, generator.tokenizer, o.promptFormat),
+      promptFormat: promptFormatFor(o.adapter ?? o.modelDir, generator.tokenizer, o.promptFormat),
       ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
       ...(o.log ? { log: o.log } : {}),
     });

@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { CausalLM, type ModelDtype } from '../model/causal_lm.js';
+import { loadAdapter } from '../model/lora.js';
 import { Tokenizer } from '../tokenize/tokenizer.js';
 
 export const MODEL_DTYPES: readonly ModelDtype[] = ['float32', 'bfloat16', 'float16'];
@@ -14,6 +15,8 @@ export interface ModelLoadOptions {
   dtype?: ModelDtype | string;
   /** cpu (default), cuda, cuda:N or mps. */
   device?: string;
+  /** A PEFT LoRA adapter directory put on the model (model/lora.ts, docs/lora.md). */
+  adapter?: string;
 }
 
 export interface LoadedModel {
@@ -57,5 +60,14 @@ export async function loadModel(dir: string, options: ModelLoadOptions = {}, che
     ...(dtype !== undefined && isModelDtype(dtype) ? { dtype } : {}),
     ...(options.device !== undefined ? { device: options.device } : {}),
   });
-  return { name: basename(resolve(dir)), dir, lm, tokenizer, ...(maxContext !== undefined ? { maxContext } : {}) };
+  if (options.adapter !== undefined) {
+    try {
+      await loadAdapter(lm, options.adapter);
+    } catch (err) {
+      lm.dispose();
+      throw new UsageError(`--adapter ${options.adapter}: ${(err as Error).message}`);
+    }
+  }
+  const name = basename(resolve(dir)) + (options.adapter !== undefined ? `+${basename(resolve(options.adapter))}` : '');
+  return { name, dir, lm, tokenizer, ...(maxContext !== undefined ? { maxContext } : {}) };
 }

@@ -27,7 +27,7 @@ export interface SequenceLogprobs {
 }
 
 /** Files beside the weights that make a saved directory usable on its own. */
-const COMPANION_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json'];
+export const COMPANION_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json'];
 
 function toInt32(seqs: number[][], what: string): { tokens: Int32Array; lengths: Int32Array } {
   const lengths = new Int32Array(seqs.length);

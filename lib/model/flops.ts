@@ -72,10 +72,13 @@ export interface TokenCounts {
   trained: number;
   /** tokens the reference model forwarded for the same pairs */
   reference: number;
+  /** tokens trained through a frozen base (LoRA): forward + the input gradient, no weight gradient;
+   * the adapters' own FLOPs (a few percent at usual ranks) are left out */
+  frozen?: number;
 }
 
 export function trainingFlops(n: number, tokens: TokenCounts): number {
-  return 6 * n * tokens.trained + 2 * n * tokens.reference;
+  return 6 * n * tokens.trained + 2 * n * tokens.reference + 4 * n * (tokens.frozen ?? 0);
 }
 
 /**

@@ -229,6 +229,29 @@ export interface NativeTrainer {
   readonly numOptimizerParameters: number;
 }
 
+/** LoRA settings for attachLora (native/napi/lora.cpp, core/lora.h). */
+export interface NativeLoraOptions {
+  r: number;
+  /** Default r (scaling 1). */
+  alpha?: number;
+  dropout?: number;
+  /** Module names or suffixes (q_proj), or ['all-linear'] (the default). */
+  targets?: string[];
+  useRslora?: boolean;
+  /** Seeds the initialisation of A. */
+  seed?: number;
+}
+
+export interface NativeLoraInfo {
+  r: number;
+  alpha: number;
+  dropout: number;
+  targets: string[];
+  /** Adapted linear modules. */
+  modules: number;
+  trainableParameters: number;
+}
+
 export interface DeviceMemoryStatsRaw {
   allocatedBytes: number;
   peakAllocatedBytes: number;
@@ -253,6 +276,8 @@ export interface NativeTestingHooks {
   fusedLogprobsCheck(options: { n: number; h: number; v: number; chunk: number; dtype?: NativeDtype; seed?: number; device?: string; softcap?: number }): FusedLogprobsErrorsRaw;
   /** CPU tensor bytes at the peak of the loss stage's forward + backward (counting allocator). */
   fusedLogprobsPeakMemory(options: { n: number; h: number; v: number; chunk?: number; fused: boolean; dtype?: NativeDtype }): Promise<{ peakBytes: number; seconds: number }>;
+  // LoRA (native/napi/lora.cpp): logits and d(sum(logits * probe))/d(A, B), through the adapter or an explicit W + s·B·A
+  loraGrads(model: NativeModel, batch: NativePackedBatch, options: { mode: 'adapted' | 'merged'; checkpointing?: boolean; seed?: number }): Promise<{ logits: Float32Array; grads: Float32Array }>;
 }
 
 export interface PerfOptionsRaw {
@@ -294,4 +319,11 @@ export interface NativeBinding {
   dataParallelSupport(selfTest?: boolean): DataParallelSupportRaw;
   /** Joins the group: resolves once all worldSize ranks have met at masterAddr:masterPort (rank 0 serves the TCPStore). */
   createProcessGroup(options: { rank: number; worldSize: number; masterAddr: string; masterPort: number; timeoutSeconds: number }): Promise<NativeProcessGroup>;
+  // LoRA adapters, PEFT format (native/napi/lora.cpp); attaching freezes the base weights
+  attachLora(model: NativeModel, options: NativeLoraOptions): Promise<NativeLoraInfo>;
+  loadLoraAdapter(model: NativeModel, dir: string): Promise<NativeLoraInfo>;
+  saveLoraAdapter(model: NativeModel, dir: string, baseModelNameOrPath?: string): Promise<void>;
+  mergeLora(model: NativeModel): Promise<void>;
+  /** Seeds LibTorch's default generators (LoRA dropout masks of the next micro-batch). */
+  manualSeed(seed: number): void;
 }

@@ -2,6 +2,7 @@
 //   step-000120/ model.safetensors, config.json, tokenizer files   (transformers loads this)
 //                optimizer.safetensors                             (AdamW moments and step counts)
 //                trainer_state.json                                (step, epoch position, tokens, config digest)
+// A LoRA run writes adapter_config.json + adapter_model.safetensors (PEFT) in place of the model.
 // A checkpoint directory is built under a temporary name and renamed into place.
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -27,10 +28,18 @@ export function checkpointName(step: number): string {
   return `step-${String(step).padStart(6, '0')}`;
 }
 
-export async function saveCheckpoint(dir: string, model: CausalLM, trainer: NativeTrainer, state: TrainerState): Promise<void> {
+/** `saveWeights` replaces the model's save (a LoRA run writes its adapter: model/lora.ts). */
+export async function saveCheckpoint(
+  dir: string,
+  model: CausalLM,
+  trainer: NativeTrainer,
+  state: TrainerState,
+  saveWeights?: (dir: string) => Promise<void>,
+): Promise<void> {
   await writeDirAtomic(dir, async (tmp) => {
     // float32: the master weights themselves, so that a resume continues bit-for-bit.
-    await model.save(tmp, { dtype: 'float32' });
+    if (saveWeights) await saveWeights(tmp);
+    else await model.save(tmp, { dtype: 'float32' });
     await trainer.saveOptimizerState(path.join(tmp, 'optimizer.safetensors'));
     writeFileAtomic(path.join(tmp, 'trainer_state.json'), JSON.stringify(state, null, 2) + '\n');
   });
@@ -86,7 +95,9 @@ export function checkpointDefect(dir: string): string | undefined {
   } catch (err) {
     return `trainer_state.json: ${(err as Error).message}`;
   }
-  for (const file of ['model.safetensors', 'optimizer.safetensors']) {
+  // A LoRA run's checkpoint holds the adapter instead of the model.
+  const weights = existsSync(path.join(dir, 'adapter_config.json')) ? 'adapter_model.safetensors' : 'model.safetensors';
+  for (const file of [weights, 'optimizer.safetensors']) {
     const defect = safetensorsDefect(path.join(dir, file));
     if (defect) return `${file}: ${defect}`;
   }

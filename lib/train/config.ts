@@ -78,6 +78,18 @@ export const TrainConfigSchema = z
     // skip that optimiser step and go on. Non-finite gradients never reach the weights either way.
     onNonfinite: z.enum(['stop', 'skip-step']).default('stop'),
     resume: z.string().optional(),
+
+    // LoRA (model/lora.ts, docs/lora.md): a frozen base in its checkpoint dtype, float32 adapters.
+    // No defaults here (they are applied where used), so runs without LoRA keep their config digest.
+    loraR: positiveInt.optional(),
+    /** Default loraR (scaling 1). */
+    loraAlpha: z.number().positive().optional(),
+    loraDropout: z.number().min(0).lt(1).optional(),
+    /** all-linear (default) or comma-separated module names/suffixes: q_proj,k_proj,v_proj,o_proj. */
+    loraTargets: z.string().min(1).optional(),
+    loraRslora: z.boolean().optional(),
+    /** Continue training this PEFT adapter directory (its r, alpha, targets) on `model`. */
+    adapter: z.string().min(1).optional(),
   })
   .strict();
 
@@ -141,7 +153,7 @@ export function readConfigFile(file: string): Record<string, unknown> {
   for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) out[camel(k)] = v;
   // Paths in a config file are relative to the file; a model given as a hub id (org/name[@rev])
   // with no such local directory stays a hub id.
-  for (const key of ['model', 'refModel', 'data', 'out', 'resume']) {
+  for (const key of ['model', 'refModel', 'data', 'out', 'resume', 'adapter']) {
     const v = out[key];
     if (typeof v !== 'string' || path.isAbsolute(v)) continue;
     const local = path.resolve(path.dirname(file), v);
@@ -169,6 +181,13 @@ export function resolveTrainConfig(rawInput: Record<string, unknown>, source = '
     throw new ConfigError(`invalid ${source}:\n  - ${lines.join('\n  - ')}`);
   }
   const c = res.data;
+  const loraKeys = (['loraAlpha', 'loraDropout', 'loraTargets', 'loraRslora'] as const).filter((k) => c[k] !== undefined);
+  if (c.loraR === undefined && c.adapter === undefined && loraKeys.length > 0) {
+    throw new ConfigError(`invalid ${source}:\n  - '${loraKeys[0]}' needs loraR (--lora-r) or adapter (--adapter): LoRA is off without a rank`);
+  }
+  if (c.adapter !== undefined && (c.loraR !== undefined || loraKeys.length > 0)) {
+    throw new ConfigError(`invalid ${source}:\n  - 'adapter': the adapter directory (adapter_config.json) fixes r, alpha, dropout and targets; drop loraR/loraAlpha/loraDropout/loraTargets/loraRslora`);
+  }
   const d = lossDefaults(c.loss, c.rationaleForm);
   return {
     ...c,

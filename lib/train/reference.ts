@@ -65,11 +65,31 @@ export interface ReferenceShard {
 export async function referenceLogps(
   refDir: string,
   examples: readonly PreferenceExample[],
-  opts: { device: string; computeDtype: 'float32' | 'bfloat16'; batchSize: number; logitsChunk: number; useCache: boolean; log?: (m: string) => void; shard?: ReferenceShard },
+  opts: {
+    device: string;
+    computeDtype: 'float32' | 'bfloat16';
+    batchSize: number;
+    logitsChunk: number;
+    useCache: boolean;
+    log?: (m: string) => void;
+    shard?: ReferenceShard;
+    /** The model of refDir, already loaded (a LoRA policy: scored with its adapters off); kept loaded. */
+    model?: CausalLM;
+  },
 ): Promise<ReferenceLogps> {
   const started = performance.now();
   const key = createHash('sha256')
-    .update(JSON.stringify({ v: 1, weights: await weightsDigest(refDir), data: examplesDigest(examples), dtype: opts.computeDtype, device: opts.device.split(':')[0] }))
+    .update(
+      JSON.stringify({
+        v: 1,
+        weights: await weightsDigest(refDir),
+        data: examplesDigest(examples),
+        dtype: opts.computeDtype,
+        device: opts.device.split(':')[0],
+        // A base held in 16 bits (LoRA) computes norms and residuals in 16 bits: other values.
+        ...(opts.model && opts.model.config.dtype !== 'float32' ? { weightsDtype: opts.model.config.dtype } : {}),
+      }),
+    )
     .digest('hex')
     .slice(0, 32);
   const file = path.join(cacheDir(), `ref-logps-${key}.f32`);
@@ -82,7 +102,7 @@ export async function referenceLogps(
     opts.log?.(`reference log-probs: reused ${file}`);
     return { chosen: all.slice(0, n), rejected: all.slice(n), cached: true, seconds: (performance.now() - started) / 1000 };
   }
-  const model = await CausalLM.load(refDir, { dtype: 'float32', device: opts.device });
+  const model = opts.model ?? (await CausalLM.load(refDir, { dtype: 'float32', device: opts.device }));
   const native = loadNative();
   const chosen = new Float32Array(n);
   const rejected = new Float32Array(n);
@@ -96,7 +116,7 @@ export async function referenceLogps(
       rejected.set(r.rejected, start);
     }
   } finally {
-    model.dispose();
+    if (!opts.model) model.dispose();
   }
   if (shard) {
     const both = new Float64Array(2 * n);

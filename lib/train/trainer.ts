@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { CausalLM } from '../model/causal_lm.js';
+import { attachLora, checkpointDtype, loadAdapter, parseLoraTargets, saveAdapter } from '../model/lora.js';
 import { matmulParams, modelFlopsUtilization } from '../model/flops.js';
 import type { NativePreferenceBatch, NativeTrainer } from '../native/binding.js';
 import { loadNative } from '../native/load.js';
@@ -271,15 +272,63 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
     ) + '\n',
   );
 
-  // Reference log-probs for training and evaluation pairs, before the policy is loaded.
+  // LoRA: one model in memory, the base frozen in its checkpoint dtype with float32 adapters on it;
+  // the reference is that base with the adapters switched off (native referenceLogps does so).
+  const lora = config.loraR !== undefined || config.adapter !== undefined;
+  const baseModelName = isHubModelSpec(config.model) ? config.model : path.resolve(modelDir);
+  let loraPolicy: CausalLM | undefined;
+  let loraDropout = false;
+  if (lora) {
+    const base = await CausalLM.load(modelDir, { dtype: checkpointDtype(modelDir), device: config.device });
+    try {
+      const adapterDir = resumeFrom ?? (config.adapter !== undefined ? path.resolve(config.adapter) : undefined);
+      const info = adapterDir
+        ? await loadAdapter(base, adapterDir)
+        : await attachLora(base, {
+            r: config.loraR!,
+            ...(config.loraAlpha !== undefined ? { alpha: config.loraAlpha } : {}),
+            ...(config.loraDropout !== undefined ? { dropout: config.loraDropout } : {}),
+            targets: parseLoraTargets(config.loraTargets ?? 'all-linear'),
+            useRslora: config.loraRslora ?? false,
+            seed: config.seed,
+          });
+      loraDropout = info.dropout > 0;
+      log(
+        `LoRA r=${info.r} alpha=${info.alpha} dropout=${info.dropout} on ${info.modules} modules: ${info.trainableParameters} trainable parameters; ` +
+          `base frozen in ${base.config.dtype}${adapterDir ? ` (adapter from ${adapterDir})` : ''}`,
+      );
+    } catch (err) {
+      base.dispose();
+      throw err;
+    }
+    loraPolicy = base;
+  }
+
+  // Reference log-probs for training and evaluation pairs, before training starts.
   const refDir = config.refModel !== undefined ? await resolveModel(config.refModel, { log }) : modelDir;
   const shard = dp ? { rank: dp.rank, worldSize: dp.worldSize, sum: (v: Float64Array) => dp.sum(v), all: (f: boolean) => dp.all(f) } : undefined;
-  const refOpts = { device: config.device, computeDtype: config.dtype, batchSize: config.batchSize, logitsChunk: config.logitsChunk, useCache: config.refCache, log, ...(shard ? { shard } : {}) };
-  const refTrain = useReference ? await referenceLogps(refDir, train, refOpts) : undefined;
-  const refEval = useReference && data.eval.length > 0 ? await referenceLogps(refDir, data.eval, refOpts) : undefined;
+  const refOpts = {
+    device: config.device,
+    computeDtype: config.dtype,
+    batchSize: config.batchSize,
+    logitsChunk: config.logitsChunk,
+    useCache: config.refCache,
+    log,
+    ...(shard ? { shard } : {}),
+    ...(loraPolicy && config.refModel === undefined ? { model: loraPolicy } : {}),
+  };
+  let refTrain: Awaited<ReturnType<typeof referenceLogps>> | undefined;
+  let refEval: Awaited<ReturnType<typeof referenceLogps>> | undefined;
+  try {
+    refTrain = useReference ? await referenceLogps(refDir, train, refOpts) : undefined;
+    refEval = useReference && data.eval.length > 0 ? await referenceLogps(refDir, data.eval, refOpts) : undefined;
+  } catch (err) {
+    loraPolicy?.dispose();
+    throw err;
+  }
   if (refTrain) log(`reference log-probs for ${train.length} pairs: ${refTrain.cached ? 'from cache' : `${refTrain.seconds.toFixed(1)} s`}`);
 
-  const policy = await CausalLM.load(resumeFrom ?? modelDir, { dtype: 'float32', device: config.device });
+  const policy = loraPolicy ?? (await CausalLM.load(resumeFrom ?? modelDir, { dtype: 'float32', device: config.device }));
   // RDPO_DDP_ZERO=1: optimizer state sharded over the ranks (ZeRO-1; docs/distributed.md).
   const zero = dp !== undefined && process.env.RDPO_DDP_ZERO === '1';
   // Every rank starts from rank 0's weights (the same files, but a multi-node copy could differ).
@@ -289,6 +338,8 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
     ...(dp ? { processGroup: dp.group, bucketBytes: bucketBytes(), shardOptimizer: zero } : {}),
   });
   if (resumeFrom) await trainer.loadOptimizerState(path.join(resumeFrom, 'optimizer.safetensors'));
+  // A LoRA run's checkpoints and final/ hold the adapter (PEFT's format), not the model.
+  const saveWeights = lora ? (dir: string) => saveAdapter(policy, dir, { baseModel: baseModelName }) : undefined;
 
   const peak = await native.measureMatmulPeak(config.device.startsWith('cuda') ? 4096 : 512, config.device.startsWith('cuda') ? 20 : 4, config.dtype, config.device);
   // The FLOP convention's N (model/flops.ts), as the bench counts it.
@@ -385,6 +436,8 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
           }
         }
         const batch = batchFor(indices, train, refTrain);
+        // Dropout masks from the run's seed and the micro-batch's position: a resumed run draws the same ones.
+        if (loraDropout) native.manualSeed(config.seed * 1_000_003 + mb);
         // Data-parallel: the last micro-batch's backward starts the gradient all-reduce bucket by bucket.
         const values = await trainer.accumulate(batch, share / config.gradAccum, dp !== undefined && k === config.gradAccum - 1);
         packedTokens += batch.packedTokens;
@@ -428,7 +481,13 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
         // The rows the policy computed, forward and backward; reference log-probs were computed
         // before training (reference.ts), so no reference work falls in the step. Data-parallel:
         // the tokens of every rank, over every rank's peak.
-        mfu: modelFlopsUtilization({ matmulParams: parameters, tokens: { trained: packedTokens, reference: 0 }, seconds, peakFlopsPerSec: peak.flopsPerSec * (dp ? dp.worldSize : 1) }),
+        // A LoRA run's base is frozen (model/flops.ts: `frozen` tokens).
+        mfu: modelFlopsUtilization({
+          matmulParams: parameters,
+          tokens: lora ? { trained: 0, reference: 0, frozen: packedTokens } : { trained: packedTokens, reference: 0 },
+          seconds,
+          peakFlopsPerSec: peak.flopsPerSec * (dp ? dp.worldSize : 1),
+        }),
       };
       metrics?.write(row);
       lastMetrics = row;
@@ -438,7 +497,7 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
       const stopping = await stopRequested();
       if ((config.saveEvery > 0 && state.step % config.saveEvery === 0) || stopping) {
         const dir = path.join(runDir, 'checkpoints', checkpointName(state.step));
-        if (main) await saveCheckpoint(dir, policy, trainer, { ...state, savedAt: new Date().toISOString() });
+        if (main) await saveCheckpoint(dir, policy, trainer, { ...state, savedAt: new Date().toISOString() }, saveWeights);
         // ZeRO-1: gathering the optimizer state to rank 0 is a collective (only rank 0 writes).
         else if (zero) await trainer.saveOptimizerState(path.join(dir, 'optimizer.safetensors'));
       }
@@ -456,7 +515,8 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
     const finalDir = path.join(runDir, 'final');
     if (main) {
       await writeDirAtomic(finalDir, async (tmp) => {
-        await policy.save(tmp, { dtype: 'float32' });
+        if (saveWeights) await saveWeights(tmp);
+        else await policy.save(tmp, { dtype: 'float32' });
         writeFileAtomic(path.join(tmp, 'trainer_state.json'), JSON.stringify({ ...state, savedAt: new Date().toISOString() }, null, 2) + '\n');
       });
     }

@@ -13,6 +13,7 @@
 #include "core/compute_weights.h"
 #include "core/dtype.h"
 #include "core/errors.h"
+#include "core/lora.h"
 #include "core/safetensors.h"
 
 namespace rdpo {
@@ -78,6 +79,30 @@ namespace {
 struct LayerFn : torch::CustomClassHolder {
   std::function<at::Tensor(const at::Tensor&)> fn;
   std::vector<at::Tensor> params;
+  // Random state at the forward (LoRA dropout), so that the recomputation draws the same masks.
+  std::vector<std::pair<at::Generator, at::Tensor>> rng;
+};
+
+// Puts the saved generator states back for its lifetime, then restores the current ones.
+class ReplayRng {
+ public:
+  explicit ReplayRng(const std::vector<std::pair<at::Generator, at::Tensor>>& saved) {
+    for (const auto& [gen, state] : saved) {
+      at::Generator g = gen;
+      std::lock_guard<std::mutex> lock(g.mutex());
+      now_.emplace_back(g, g.get_state());
+      g.set_state(state);
+    }
+  }
+  ~ReplayRng() {
+    for (auto& [gen, state] : now_) {
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      gen.set_state(state);
+    }
+  }
+
+ private:
+  std::vector<std::pair<at::Generator, at::Tensor>> now_;
 };
 
 // Forward runs the layer without recording a graph; backward runs it again with grad on and
@@ -96,6 +121,7 @@ struct CheckpointFunction : torch::autograd::Function<CheckpointFunction> {
     at::Tensor x = ctx->get_saved_variables()[0].detach().requires_grad_(true);
     at::Tensor y;
     {
+      ReplayRng replay(layer->rng);
       torch::AutoGradMode grad_on(true);
       y = layer->fn(x);
     }
@@ -112,12 +138,23 @@ struct CheckpointFunction : torch::autograd::Function<CheckpointFunction> {
 }  // namespace
 
 at::Tensor CausalLM::run_layer(const std::function<at::Tensor(const at::Tensor&)>& layer, const at::Tensor& x,
-                               const std::vector<at::Tensor>& params) {
+                               const std::vector<at::Tensor>& params, const std::string& lora_prefix) {
   if (!checkpointing_ || !torch::GradMode::is_enabled()) return layer(x);
   auto holder = c10::make_intrusive<LayerFn>();
   holder->fn = layer;
   for (const auto& p : params)
     if (p.defined() && p.requires_grad()) holder->params.push_back(p);
+  if (lora_ && lora_->enabled() && !lora_prefix.empty()) {
+    for (const auto& p : lora_->params_under(lora_prefix)) holder->params.push_back(p);
+    if (lora_->config().dropout > 0) {
+      std::vector<at::Generator> gens{at::detail::getDefaultCPUGenerator()};
+      if (device_.type() != c10::kCPU) gens.push_back(at::globalContext().defaultGenerator(device_));
+      for (auto& g : gens) {
+        std::lock_guard<std::mutex> lock(g.mutex());
+        holder->rng.emplace_back(g, g.get_state());
+      }
+    }
+  }
   return CheckpointFunction::apply(x, at::TensorList(holder->params), holder);
 }
 

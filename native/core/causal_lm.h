@@ -15,6 +15,8 @@
 
 namespace rdpo {
 
+class LoraAdapter;  // core/lora.h
+
 struct GenerationOptions {
   int64_t max_new_tokens = 128;
   double temperature = 0;  // 0 = greedy
@@ -50,6 +52,10 @@ class CausalLM {
   virtual at::Tensor lm_head_weight() = 0;
   // Hugging Face names and the live parameter tensors; tied weights listed once.
   virtual std::vector<std::pair<std::string, at::Tensor>> named_parameters() = 0;
+  // LoRA adapters on the linear layers (core/lora.h); null when none is attached. Attaching
+  // freezes the base weights; the adapter then holds the only trainable parameters.
+  LoraAdapter* lora() const { return lora_.get(); }
+  void set_lora(std::unique_ptr<LoraAdapter> adapter);
   // Recompute each layer during backward instead of keeping its activations.
   void set_gradient_checkpointing(bool on) { checkpointing_ = on; }
   bool gradient_checkpointing() const { return checkpointing_; }
@@ -85,8 +91,12 @@ class CausalLM {
   // Fills every slot from the checkpoint in dir (names, shapes; converts dtype/device).
   void load_weights(const std::string& dir);
   // Runs layer(x) with recomputation in backward when checkpointing is on and grad is enabled.
+  // The adapter tensors of modules under `lora_prefix` join `params` (their gradients must flow).
   at::Tensor run_layer(const std::function<at::Tensor(const at::Tensor&)>& layer, const at::Tensor& x,
-                       const std::vector<at::Tensor>& params);
+                       const std::vector<at::Tensor>& params, const std::string& lora_prefix = "");
+  // y, the output of the linear module `module` (Hugging Face name without ".weight") on x, plus
+  // its LoRA update when an adapter is attached, enabled and targets that module.
+  at::Tensor adapt(const std::string& module, const at::Tensor& x, const at::Tensor& y) const;
 
   ModelConfig config_;
   c10::ScalarType dtype_;
@@ -101,7 +111,9 @@ class CausalLM {
 
  private:
   std::unique_ptr<ComputeWeightCache> compute_cache_;
+  std::unique_ptr<LoraAdapter> lora_;
   friend class ComputeWeightsScope;
+  friend class LoraAdapter;  // reaches slots() to freeze, merge and name the linear modules
   friend at::Tensor compute_weight(CausalLM&, const at::Tensor&, c10::ScalarType);
 };
 

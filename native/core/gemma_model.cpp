@@ -65,7 +65,7 @@ class GemmaModel : public CausalLM {
       auto block = [this, l, rope, attention](const at::Tensor& in) {
         return layer_forward(layers_[l], l, in, rope.first, rope.second, *attention);
       };
-      x = run_layer(block, x, layer_params(layers_[l]));
+      x = run_layer(block, x, layer_params(layers_[l]), "model.layers." + std::to_string(l) + ".");
     }
     return gemma_rms_norm(x, final_norm_, config_.norm_eps);
   }
@@ -122,21 +122,27 @@ class GemmaModel : public CausalLM {
                            const at::Tensor& sin, AttentionKernel& attention) {
     const int64_t N = x.size(0), D = config_.head_dim;
     const double eps = config_.norm_eps;
+    // Each linear output passes through adapt(): the LoRA update of that module, if it has one.
+    const std::string pre = lora() ? "model.layers." + std::to_string(layer) + "." : std::string();
+    auto ad = [&](const char* module, const at::Tensor& in, const at::Tensor& out) {
+      return lora() ? adapt(pre + module, in, out) : out;
+    };
     auto h = gemma_rms_norm(x, p.input_norm, eps);
-    auto q = linear(h, p.q_w, p.q_b).view({N, config_.num_heads, D});
-    auto k = linear(h, p.k_w, p.k_b).view({N, config_.num_kv_heads, D});
-    auto v = linear(h, p.v_w, p.v_b).view({N, config_.num_kv_heads, D});
+    auto q = ad("self_attn.q_proj", h, linear(h, p.q_w, p.q_b)).view({N, config_.num_heads, D});
+    auto k = ad("self_attn.k_proj", h, linear(h, p.k_w, p.k_b)).view({N, config_.num_kv_heads, D});
+    auto v = ad("self_attn.v_proj", h, linear(h, p.v_w, p.v_b)).view({N, config_.num_kv_heads, D});
     if (p.q_norm.defined()) {
       q = gemma_rms_norm(q, p.q_norm, eps);
       k = gemma_rms_norm(k, p.k_norm, eps);
     }
     q = apply_rope(q, cos, sin);
     k = apply_rope(k, cos, sin);
-    auto a = linear(attention.attend(layer, q, k, v), p.o_w, p.o_b);
+    auto attended = attention.attend(layer, q, k, v);
+    auto a = ad("self_attn.o_proj", attended, linear(attended, p.o_w, p.o_b));
     auto x1 = x + gemma_rms_norm(a, p.post_attn_norm, eps);
     h = gemma_rms_norm(x1, p.pre_ff_norm, eps);
-    auto m = at::gelu(at::linear(h, p.gate_w), "tanh") * at::linear(h, p.up_w);
-    return x1 + gemma_rms_norm(at::linear(m, p.down_w), p.post_ff_norm, eps);
+    auto m = at::gelu(ad("mlp.gate_proj", h, at::linear(h, p.gate_w)), "tanh") * ad("mlp.up_proj", h, at::linear(h, p.up_w));
+    return x1 + gemma_rms_norm(ad("mlp.down_proj", m, at::linear(m, p.down_w)), p.post_ff_norm, eps);
   }
 
   at::Tensor embed_, final_norm_, lm_head_;

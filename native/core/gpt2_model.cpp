@@ -44,7 +44,8 @@ class Gpt2Model : public CausalLM {
       auto block = [this, l, attention](const at::Tensor& in) { return layer_forward(layers_[l], l, in, *attention); };
       const Gpt2Layer& p = layers_[l];
       x = run_layer(block, x, {p.ln1_w, p.ln1_b, p.attn_w, p.attn_b, p.attn_proj_w, p.attn_proj_b, p.ln2_w, p.ln2_b,
-                               p.fc_w, p.fc_b, p.mlp_proj_w, p.mlp_proj_b});
+                               p.fc_w, p.fc_b, p.mlp_proj_w, p.mlp_proj_b},
+                    "transformer.h." + std::to_string(l) + ".");
     }
     return layer_norm(x, lnf_w_, lnf_b_);
   }
@@ -94,14 +95,22 @@ class Gpt2Model : public CausalLM {
 
   at::Tensor layer_forward(const Gpt2Layer& p, int64_t layer, const at::Tensor& x, AttentionKernel& attention) {
     const int64_t N = x.size(0), H = config_.hidden_size, heads = config_.num_heads, D = config_.head_dim;
-    auto qkv = at::addmm(p.attn_b, layer_norm(x, p.ln1_w, p.ln1_b), p.attn_w);  // [N, 3H]
+    // Each Conv1D output passes through adapt(): the LoRA update of that module, if it has one.
+    const std::string pre = lora() ? "transformer.h." + std::to_string(layer) + "." : std::string();
+    auto ad = [&](const char* module, const at::Tensor& in, const at::Tensor& out) {
+      return lora() ? adapt(pre + module, in, out) : out;
+    };
+    auto h1 = layer_norm(x, p.ln1_w, p.ln1_b);
+    auto qkv = ad("attn.c_attn", h1, at::addmm(p.attn_b, h1, p.attn_w));  // [N, 3H]
     auto q = qkv.narrow(1, 0, H).view({N, heads, D});
     auto k = qkv.narrow(1, H, H).view({N, heads, D});
     auto v = qkv.narrow(1, 2 * H, H).view({N, heads, D});
-    auto x1 = x + at::addmm(p.attn_proj_b, attention.attend(layer, q, k, v), p.attn_proj_w);
-    auto h = at::addmm(p.fc_b, layer_norm(x1, p.ln2_w, p.ln2_b), p.fc_w);
+    auto attended = attention.attend(layer, q, k, v);
+    auto x1 = x + ad("attn.c_proj", attended, at::addmm(p.attn_proj_b, attended, p.attn_proj_w));
+    auto h2 = layer_norm(x1, p.ln2_w, p.ln2_b);
+    auto h = ad("mlp.c_fc", h2, at::addmm(p.fc_b, h2, p.fc_w));
     h = config_.hidden_act == "gelu_new" ? gelu_new(h) : at::gelu(h, "tanh");
-    return x1 + at::addmm(p.mlp_proj_b, h, p.mlp_proj_w);
+    return x1 + ad("mlp.c_proj", h, at::addmm(p.mlp_proj_b, h, p.mlp_proj_w));
   }
 
   at::Tensor wte_, wpe_, lnf_w_, lnf_b_, lm_head_;

@@ -58,7 +58,7 @@ class LlamaModel : public CausalLM {
       auto block = [this, l, rope, attention](const at::Tensor& in) {
         return layer_forward(layers_[l], l, in, rope.first, rope.second, *attention);
       };
-      x = run_layer(block, x, layer_params(layers_[l]));
+      x = run_layer(block, x, layer_params(layers_[l]), "model.layers." + std::to_string(l) + ".");
     }
     return rms_norm(x, final_norm_, config_.norm_eps);
   }
@@ -125,19 +125,24 @@ class LlamaModel : public CausalLM {
   at::Tensor layer_forward(const LlamaLayer& p, int64_t layer, const at::Tensor& x, const at::Tensor& cos,
                            const at::Tensor& sin, AttentionKernel& attention) {
     const int64_t N = x.size(0), D = config_.head_dim;
+    // Each linear output passes through adapt(): the LoRA update of that module, if it has one.
+    const std::string pre = lora() ? "model.layers." + std::to_string(layer) + "." : std::string();
+    auto ad = [&](const char* module, const at::Tensor& in, const at::Tensor& out) {
+      return lora() ? adapt(pre + module, in, out) : out;
+    };
     // Attention
     auto h = rms_norm(x, p.input_norm, config_.norm_eps);
     const int64_t q_out = config_.num_heads * D, kv_out = config_.num_kv_heads * D;
     at::Tensor q, k, v;
     if (p.qkv_w.defined()) {
-      auto qkv = at::linear(h, p.qkv_w);
+      auto qkv = ad("self_attn.qkv_proj", h, at::linear(h, p.qkv_w));
       q = qkv.narrow(1, 0, q_out).reshape({N, config_.num_heads, D});
       k = qkv.narrow(1, q_out, kv_out).reshape({N, config_.num_kv_heads, D});
       v = qkv.narrow(1, q_out + kv_out, kv_out).reshape({N, config_.num_kv_heads, D});
     } else {
-      q = linear(h, p.q_w, p.q_b).view({N, config_.num_heads, D});
-      k = linear(h, p.k_w, p.k_b).view({N, config_.num_kv_heads, D});
-      v = linear(h, p.v_w, p.v_b).view({N, config_.num_kv_heads, D});
+      q = ad("self_attn.q_proj", h, linear(h, p.q_w, p.q_b)).view({N, config_.num_heads, D});
+      k = ad("self_attn.k_proj", h, linear(h, p.k_w, p.k_b)).view({N, config_.num_kv_heads, D});
+      v = ad("self_attn.v_proj", h, linear(h, p.v_w, p.v_b)).view({N, config_.num_kv_heads, D});
     }
     if (p.q_norm.defined()) {
       q = rms_norm(q, p.q_norm, config_.norm_eps);
@@ -146,18 +151,18 @@ class LlamaModel : public CausalLM {
     q = apply_rope(q, cos, sin);
     k = apply_rope(k, cos, sin);
     auto a = attention.attend(layer, q, k, v);  // [N, heads * D]
-    auto x1 = x + linear(a, p.o_w, p.o_b);
+    auto x1 = x + ad("self_attn.o_proj", a, linear(a, p.o_w, p.o_b));
     // MLP (SwiGLU)
     h = rms_norm(x1, p.post_norm, config_.norm_eps);
     at::Tensor m;
     if (p.gate_up_w.defined()) {
-      auto gate_up = at::linear(h, p.gate_up_w);
+      auto gate_up = ad("mlp.gate_up_proj", h, at::linear(h, p.gate_up_w));
       const int64_t I = config_.intermediate_size;
       m = at::silu(gate_up.narrow(1, 0, I)) * gate_up.narrow(1, I, I);
     } else {
-      m = at::silu(linear(h, p.gate_w, p.gate_b)) * linear(h, p.up_w, p.up_b);
+      m = at::silu(ad("mlp.gate_proj", h, linear(h, p.gate_w, p.gate_b))) * ad("mlp.up_proj", h, linear(h, p.up_w, p.up_b));
     }
-    return x1 + linear(m, p.down_w, p.down_b);
+    return x1 + ad("mlp.down_proj", m, linear(m, p.down_w, p.down_b));
   }
 
   at::Tensor embed_, final_norm_, lm_head_;

@@ -8,6 +8,7 @@
 #include "core/distributed.h"
 #include "core/sequence_scoring.h"
 #include "core/errors.h"
+#include "core/lora.h"
 #include "core/safetensors.h"
 #include "core/token_logprobs.h"
 
@@ -50,6 +51,7 @@ std::pair<at::Tensor, at::Tensor> reference_logps(CausalLM& model, const Prefere
   RECORD_USER_SCOPE("rdpo::reference");  // named phases for profiles (core/profiler.h); free when off
   check_batch(batch, model.config().vocab_size);
   torch::NoGradGuard no_grad;
+  AdaptersDisabled base_model(model);  // with LoRA, the reference is the base model (TRL/PEFT's)
   const int64_t B = batch.num_pairs;
   auto pairs = leading_groups(batch.packed, batch.num_pair_groups, 2 * B).to(model.device());
   auto scored = score_sequences(model, pairs, compute_dtype, logits_chunk);
@@ -59,10 +61,17 @@ std::pair<at::Tensor, at::Tensor> reference_logps(CausalLM& model, const Prefere
 
 PreferenceTrainer::PreferenceTrainer(CausalLM& policy, TrainerOptions options)
     : policy_(policy), options_(std::move(options)) {
+  policy_.set_gradient_checkpointing(options_.gradient_checkpointing);
+  if (LoraAdapter* lora = policy_.lora()) {
+    // Only the adapter trains (float32 masters); the base stays frozen in its load dtype.
+    auto named = lora->named_parameters();
+    for (auto& [name, p] : named) params_.push_back(p);
+    optimizer_ = std::make_unique<AdamW>(named, options_.adamw);
+    return;
+  }
   if (policy.dtype() != torch::kFloat32)
     throw ArgumentError("the trained model must hold float32 master weights (load it with dtype float32; "
-                        "bfloat16 compute is the trainer's compute_dtype)");
-  policy_.set_gradient_checkpointing(options_.gradient_checkpointing);
+                        "bfloat16 compute is the trainer's compute_dtype), or have a LoRA adapter attached");
   auto named = policy_.named_parameters();
   for (auto& [name, p] : named) {
     p.requires_grad_(true);
@@ -75,6 +84,7 @@ StepMetrics PreferenceTrainer::accumulate(const PreferenceBatch& input, double s
   if (!(scale > 0)) throw RangeError("accumulate: scale must be positive");
   RECORD_USER_SCOPE("rdpo::forward_backward");
   torch::AutoGradMode grad_mode(true);
+  LoraTraining training(policy_);  // LoRA dropout in training steps only
   return run(input, scale);
 }
 
@@ -147,7 +157,8 @@ void PreferenceTrainer::save_optimizer_state(const std::string& file) const {
 
 void PreferenceTrainer::shard_optimizer(std::shared_ptr<ProcessGroup> group) {
   std::vector<std::pair<std::string, at::Tensor>> named;
-  for (auto& [name, p] : policy_.named_parameters())
+  // The trained parameters by name: the adapter's under LoRA, else the model's.
+  for (auto& [name, p] : policy_.lora() ? policy_.lora()->named_parameters() : policy_.named_parameters())
     for (const auto& q : params_)
       if (q.unsafeGetTensorImpl() == p.unsafeGetTensorImpl()) {
         named.emplace_back(name, p);

@@ -37,6 +37,7 @@ interface EvalOptions {
   concurrency: string;
   dtype?: string;
   device?: string;
+  adapter?: string;
   out: string;
   json?: boolean;
   promptFormat: string;
@@ -67,6 +68,7 @@ export function registerEval(program: Command): void {
     .command('eval')
     .description('evaluate: preference accuracy (--data), generation lengths (--prompts), or a judged winrate (--model-a/--model-b --judge)')
     .option('--model <dir|org/name[@rev]>', 'the model to evaluate')
+    .option('--adapter <dir>', 'a LoRA adapter (PEFT format, e.g. a LoRA run\'s final/) on --model')
     .option('--ref-model <dir|org/name[@rev]>', '--data: the reference model of the implicit reward (without it: log-prob accuracy)')
     .option('--data <file>', 'preference pairs to score')
     .option('--eval-size <n>', '--data: score the held-out split of this size (the split train --eval-size makes with the same seed)')
@@ -113,6 +115,7 @@ export function registerEval(program: Command): void {
       const print = (summary: unknown, text: string) => console.log(opts.json ? JSON.stringify(summary, null, 2) : text);
 
       if (opts.modelA !== undefined || opts.modelB !== undefined) {
+        if (opts.adapter !== undefined) throw new UsageError('--adapter applies to --model; for a comparison, merge the adapter first (rdpo-native merge-lora)');
         if (opts.modelA === undefined || opts.modelB === undefined) throw new UsageError('a comparison needs both --model-a and --model-b');
         if (opts.judge === undefined) throw new UsageError('a comparison needs --judge (a model directory, openai:BASE_URL or exact:NAME)');
         const prompts = opts.prompts !== undefined ? await loadPromptSet(opts.prompts, { ...(limit !== undefined ? { limit, seed } : {}) }) : undefined;
@@ -157,6 +160,7 @@ export function registerEval(program: Command): void {
         });
         const r = await runPreferenceEval({
           modelDir: opts.model,
+          ...(opts.adapter !== undefined ? { adapter: opts.adapter } : {}),
           ...(opts.refModel !== undefined ? { refModelDir: opts.refModel } : {}),
           pairs,
           beta: realNumber(opts.beta, '--beta', 0),
@@ -181,7 +185,7 @@ export function registerEval(program: Command): void {
         const prompts = await loadPromptSet(opts.prompts, { ...(limit !== undefined ? { limit, seed } : {}) });
         const outFile = join(opts.out, 'generations.jsonl');
         mkdirSync(opts.out, { recursive: true });
-        const g = await runGeneration({ modelDir: opts.model, prompts, outFile, sampling: samplingFrom(opts), batchSize: wholeNumber(opts.batchSize, '--batch-size', 1), load, promptFormat, log });
+        const g = await runGeneration({ modelDir: opts.model, ...(opts.adapter !== undefined ? { adapter: opts.adapter } : {}), prompts, outFile, sampling: samplingFrom(opts), batchSize: wholeNumber(opts.batchSize, '--batch-size', 1), load, promptFormat, log });
         const summary = { model: g.model, prompts: opts.prompts, sampling: samplingFrom(opts), ...g.stats };
         writeFileAtomic(join(opts.out, 'generation_summary.json'), JSON.stringify(summary, null, 2) + '\n');
         const s = g.stats;

@@ -10,6 +10,7 @@ import { JsonlAppender } from '../../util/jsonl_append.js';
 
 interface GenerateCliOptions {
   model: string;
+  adapter?: string;
   prompts: string;
   out: string;
   maxNewTokens: string;
@@ -40,6 +41,7 @@ export function registerGenerate(program: Command): void {
     .option('--stop <text...>', 'cut the output before the first of these strings (generation itself stops at EOS)', [])
     .option('--dtype <dtype>', 'float32, bfloat16 or float16', 'float32')
     .option('--device <device>', 'cpu, cuda, cuda:N or mps', 'cpu')
+    .option('--adapter <dir>', 'a LoRA adapter (PEFT format, e.g. a LoRA run\'s final/) on --model')
     .option('--prompt-format <f>', 'auto (the format the model was trained with, else chat when it has a chat template) | chat | plain', 'auto')
     .action(async (opts: GenerateCliOptions) => {
       if (!(PROMPT_FORMATS as readonly string[]).includes(opts.promptFormat)) throw new UsageError(`--prompt-format must be ${PROMPT_FORMATS.join(', ')}, got "${opts.promptFormat}"`);
@@ -59,10 +61,10 @@ export function registerGenerate(program: Command): void {
         if (err instanceof PreferenceDataError) throw new UsageError(err.message);
         throw err;
       }
-      const generator = await TextGenerator.load(opts.model, { dtype: opts.dtype, device: opts.device });
+      const generator = await TextGenerator.load(opts.model, { dtype: opts.dtype, device: opts.device, ...(opts.adapter !== undefined ? { adapter: opts.adapter } : {}) });
       let out: JsonlAppender | undefined;
       try {
-        const format = promptFormatFor(opts.model, generator.tokenizer, opts.promptFormat as PromptFormatSetting);
+        const format = promptFormatFor(opts.adapter ?? opts.model, generator.tokenizer, opts.promptFormat as PromptFormatSetting);
         const encoded = prompts.map((p) => ({ promptIds: generator.encode(p.prompt, format), stop: opts.stop }));
         writeFileSync(opts.out, '');
         out = new JsonlAppender(opts.out);

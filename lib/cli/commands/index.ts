@@ -8,6 +8,7 @@ import { registerEval } from './eval.js';
 import { registerGenerate } from './generate.js';
 import { registerImportGguf } from './import_gguf.js';
 import { registerLogprobs } from './logprobs.js';
+import { registerMergeLora } from './merge_lora.js';
 import { registerRationales } from './rationales.js';
 import { registerServe } from './serve.js';
 import { registerPlan, registerTrain } from './train.js';
@@ -25,6 +26,7 @@ export function registerCommands(program: Command): void {
   registerLogprobs(program);
   registerGenerate(program);
   registerServe(program);
+  registerMergeLora(program);
   registerBench(program);
   registerDoctor(program);
 }

@@ -8,12 +8,14 @@ import { PreferenceDataError } from '../../data/errors.js';
 import { Tokenizer } from '../../tokenize/tokenizer.js';
 import { tokenizePreferences, warnToStderr } from '../../tokenize/preference_tokens.js';
 import { PROMPT_FORMATS, promptFormatFor, type PromptFormatSetting } from '../../tokenize/prompt_format.js';
-import { CausalLM, type ModelDtype } from '../../model/causal_lm.js';
+import { type ModelDtype } from '../../model/causal_lm.js';
+import { loadModelWithAdapter } from '../../model/lora.js';
 import { packSequences } from '../../model/packing.js';
 import { JsonlAppender } from '../../util/jsonl_append.js';
 
 interface LogprobsCliOptions {
   model: string;
+  adapter?: string;
   data: string;
   out: string;
   batchSize: string;
@@ -39,6 +41,7 @@ export function registerLogprobs(program: Command): void {
     .option('--max-row-bytes <n>', 'rows larger than this (as JSON) are reported, not tokenized', String(1 << 20))
     .option('--dtype <dtype>', 'float32, bfloat16 or float16', 'float32')
     .option('--device <device>', 'cpu, cuda, cuda:N or mps', 'cpu')
+    .option('--adapter <dir>', 'a LoRA adapter (PEFT format, e.g. a LoRA run\'s final/) on --model')
     .action(async (opts: LogprobsCliOptions) => {
       const batchSize = wholeNumberOption(opts.batchSize, '--batch-size', 1);
       const maxRowBytes = wholeNumberOption(opts.maxRowBytes, '--max-row-bytes', 1);
@@ -52,13 +55,13 @@ export function registerLogprobs(program: Command): void {
         throw err;
       }
       const tokenizer = Tokenizer.load(opts.model);
-      const format = promptFormatFor(opts.model, tokenizer, (opts.promptFormat ?? 'auto') as PromptFormatSetting);
+      const format = promptFormatFor(opts.adapter ?? opts.model, tokenizer, (opts.promptFormat ?? 'auto') as PromptFormatSetting);
       const tokenizeOpts = {
         format,
         ...(opts.maxLength !== undefined ? { maxLength: wholeNumberOption(opts.maxLength, '--max-length', 2) } : {}),
         ...(opts.maxPromptLength !== undefined ? { maxPromptLength: wholeNumberOption(opts.maxPromptLength, '--max-prompt-length', 1) } : {}),
       };
-      const model = await CausalLM.load(opts.model, { dtype: opts.dtype as ModelDtype, device: opts.device });
+      const model = await loadModelWithAdapter(opts.model, opts.adapter, { dtype: opts.dtype as ModelDtype, device: opts.device });
       // Rows are tokenized, scored and written one batch at a time (in input order), so memory
       // follows the batch, not the file, and a crash leaves the rows scored so far. A row over
       // --max-row-bytes is reported in its output row and never tokenized.

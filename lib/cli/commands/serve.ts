@@ -22,6 +22,7 @@ export function registerServe(program: Command): void {
     .option('--port <port>', 'port (0: any free one)', int('--port', 0, 65535), 8000)
     .option('--dtype <dtype>', 'weight dtype (float32, bfloat16, float16)')
     .option('--device <device>', 'cpu, cuda, cuda:1, mps')
+    .option('--adapter <dir>', 'serve --model with this LoRA adapter (PEFT format) on it')
     .option('--max-batch <n>', 'most requests per batched generate call', int('--max-batch', 1), 8)
     .option('--batch-window-ms <ms>', 'how long a first request waits for others to batch with', int('--batch-window-ms', 0, 10_000), 5)
     .option('--default-max-tokens <n>', 'max_tokens when a request gives none', int('--default-max-tokens', 1), 512)
@@ -36,6 +37,7 @@ export function registerServe(program: Command): void {
         port: number;
         dtype?: string;
         device?: string;
+        adapter?: string;
         maxBatch: number;
         batchWindowMs: number;
         defaultMaxTokens: number;
@@ -53,6 +55,7 @@ export function registerServe(program: Command): void {
         const model = await TextGenerator.load(o.model, {
           ...(o.dtype !== undefined ? { dtype: o.dtype } : {}),
           ...(o.device !== undefined ? { device: o.device } : {}),
+          ...(o.adapter !== undefined ? { adapter: o.adapter } : {}),
         });
         const engine = new ChatEngine(model, { maxBatch: o.maxBatch, windowMs: o.batchWindowMs, maxPromptBytes: o.maxPromptBytes });
         const modelId = o.modelName ?? basename(resolve(o.model));

@@ -1,6 +1,7 @@
 // `rdpo-native train`: with --model/--data (or --config) trains one run; with no arguments runs
 // the built-in offline demo (SFT, then DPO and RDPO, then an exact-checker evaluation).
 import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { runDemo } from '../../demo/run_demo.js';
 import { ConfigError, readConfigFile, type TrainConfigInput } from '../../train/config.js';
@@ -26,12 +27,13 @@ const NUMBER_FLAGS: Record<string, string> = {
   batchSize: 'batchSize', gradAccum: 'gradAccum', maxLength: 'maxLength', maxPromptLength: 'maxPromptLength', maxSteps: 'maxSteps',
   epochs: 'epochs', warmupSteps: 'warmupSteps', seed: 'seed', evalEvery: 'evalEvery', evalSize: 'evalSize', evalFraction: 'evalFraction',
   saveEvery: 'saveEvery', limit: 'limit', threads: 'threads', logitsChunk: 'logitsChunk',
+  loraR: 'loraR', loraAlpha: 'loraAlpha', loraDropout: 'loraDropout',
 };
 const STRING_FLAGS = [
   'model', 'refModel', 'data', 'dataFormat', 'out', 'loss', 'dpoVariant', 'rationaleForm', 'rationaleNorm', 'schedule', 'dtype', 'device', 'resume',
-  'preset', 'promptFormat', 'truncationMode', 'onNonfinite',
+  'preset', 'promptFormat', 'truncationMode', 'onNonfinite', 'loraTargets', 'adapter',
 ];
-const BOOLEAN_FLAGS = ['skipInvalid', 'gradientCheckpointing', 'refCache'];
+const BOOLEAN_FLAGS = ['skipInvalid', 'gradientCheckpointing', 'refCache', 'loraRslora'];
 
 function number(flag: string, text: string): number {
   const n = Number(text);
@@ -87,6 +89,12 @@ export function registerTrain(program: Command): void {
     .option('--save-every <n>', 'checkpoint every n steps')
     .option('--on-nonfinite <mode>', 'stop (default: exit non-zero, keep the last good checkpoint) | skip-step, on a NaN/inf loss or gradient')
     .option('--no-ref-cache', 'recompute reference log-probs instead of reusing the on-disk cache')
+    .option('--lora-r <n>', 'train LoRA adapters of rank n (PEFT format) on the frozen base, kept in its checkpoint dtype (docs/lora.md)')
+    .option('--lora-alpha <x>', 'LoRA alpha; the update is scaled by alpha / r (default alpha = r)')
+    .option('--lora-dropout <p>', 'dropout on the adapters\' input while training (default 0)')
+    .option('--lora-targets <list>', 'all-linear (default: every linear layer but the LM head) | q_proj,k_proj,v_proj,o_proj,…')
+    .option('--lora-rslora', 'rank-stabilised scaling alpha / sqrt(r)')
+    .option('--adapter <dir>', 'continue training this PEFT LoRA adapter on --model (its r, alpha, targets)')
     .option('--out <dir>', 'run directory (default runs/<time>-<loss>)')
     .option('--resume <runDir>', 'continue a run exactly where its last checkpoint left it')
     .option('--nproc <n>', 'data-parallel: start n ranks on this machine (Gloo, CPU); external launchers set RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT instead (docs/distributed.md)')
@@ -164,7 +172,7 @@ export function registerTrain(program: Command): void {
         }
         if (rankEnv() && rankEnv()!.rank !== 0) return;  // rank 0 reports for the run
         console.log(`trained ${result.steps} steps; run directory: ${result.runDir}`);
-        console.log(`model: ${result.finalModelDir}`);
+        console.log(`${result.finalModelDir && existsSync(path.join(result.finalModelDir, 'adapter_config.json')) ? 'adapter' : 'model'}: ${result.finalModelDir}`);
         if (result.lastMetrics) console.log(`last step: loss ${result.lastMetrics.loss.toFixed(4)}`);
         if (result.lastEval) console.log(`eval: loss ${result.lastEval.loss.toFixed(4)}${typeof result.lastEval['rewards/accuracies'] === 'number' ? `, reward accuracy ${(result.lastEval['rewards/accuracies'] as number).toFixed(3)}` : ''}`);
       } catch (err) {
