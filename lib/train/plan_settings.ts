@@ -1,6 +1,8 @@
 // The memory plan's settings for a resolved training configuration and its tokenized pairs: the
 // largest micro-batch any epoch can draw is the `batchSize` longest examples together, so the plan
 // holds for every shuffle.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { packedRows } from '../model/packing.js';
 import type { TrainConfig } from './config.js';
 import type { MemoryPlanSettings } from './memory_plan.js';
@@ -12,6 +14,25 @@ export function exampleRows(ex: PreferenceExample, parts: { rejected: boolean; r
   const pair = packedRows(ex.pair.promptIds.length, completions);
   const rationale = parts.rationale && ex.rationale ? packedRows(ex.rationale.promptIds.length, [ex.rationale.rationaleIds.length]) : 0;
   return { policy: pair + rationale, reference: pair };
+}
+
+/** LoRA as the run will attach it: from the flags, or from the adapter it continues (adapter_config.json). */
+function loraSettings(config: TrainConfig): MemoryPlanSettings['lora'] {
+  const targetList = (t: string | string[] | undefined): 'all-linear' | string[] =>
+    t === undefined || t === 'all-linear' ? 'all-linear' : Array.isArray(t) ? t : t.split(',').map((x) => x.trim());
+  if (config.adapter) {
+    const file = path.join(config.adapter, 'adapter_config.json');
+    let a: { r?: unknown; target_modules?: unknown; lora_dropout?: unknown };
+    try {
+      a = JSON.parse(readFileSync(file, 'utf8')) as typeof a;
+    } catch (err) {
+      throw new Error(`${file}: cannot read the adapter's configuration (${(err as Error).message}); --adapter must be a PEFT adapter directory`);
+    }
+    if (typeof a.r !== 'number' || a.r <= 0) throw new Error(`${file}: "r" must be a positive number`);
+    return { r: a.r, targets: targetList(a.target_modules as string | string[] | undefined), ...(typeof a.lora_dropout === 'number' && a.lora_dropout > 0 ? { dropout: a.lora_dropout } : {}) };
+  }
+  if (!config.loraR) return undefined;
+  return { r: config.loraR, targets: targetList(config.loraTargets), ...(config.loraDropout ? { dropout: config.loraDropout } : {}) };
 }
 
 function largestSum(values: number[], k: number): number {
@@ -27,14 +48,7 @@ export function memoryPlanSettings(
   const rows = examples.map((ex) => exampleRows(ex, parts));
   // --batch-size is the global micro-batch: each rank takes ceil(batch / ranks) of its pairs.
   const perRank = Math.ceil(config.batchSize / dataParallel.ranks);
-  const c = config as TrainConfig & { loraR?: number; loraTargets?: string | string[]; loraDropout?: number };
-  const lora = c.loraR && c.loraR > 0
-    ? {
-        r: c.loraR,
-        targets: c.loraTargets === undefined || c.loraTargets === 'all-linear' ? ('all-linear' as const) : Array.isArray(c.loraTargets) ? c.loraTargets : c.loraTargets.split(','),
-        ...(c.loraDropout ? { dropout: c.loraDropout } : {}),
-      }
-    : undefined;
+  const lora = loraSettings(config);
   return {
     computeDtype: config.dtype,
     device: config.device,
