@@ -38,6 +38,8 @@ const cases = [
   { name: 'full fp32 b8', args: [...common, '--dtype', 'float32', '--batch-size', '8', '--limit', '8'] },
   { name: 'full bf16 b8', args: [...common, '--dtype', 'bfloat16', '--batch-size', '8', '--limit', '8'] },
   { name: 'full bf16 b8 ckpt', args: [...common, '--dtype', 'bfloat16', '--batch-size', '8', '--limit', '8', '--gradient-checkpointing'] },
+  { name: 'LoRA r16 bf16 b8', args: [...common, '--dtype', 'bfloat16', '--batch-size', '8', '--limit', '8', '--lora-r', '16', '--lora-alpha', '32'] },
+  { name: 'LoRA r16 fp32 b8 ckpt', args: [...common, '--dtype', 'float32', '--batch-size', '8', '--limit', '8', '--lora-r', '16', '--lora-alpha', '32', '--gradient-checkpointing'] },
   ...a.case.map((c) => {
     const [name, flags] = c.split('|');
     if (!name || !flags) throw new Error(`--case "${c}": write it as 'name|--model DIR --data FILE …'`);
