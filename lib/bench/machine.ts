@@ -1,32 +1,9 @@
 // What bench measures about the machine itself: the matmul peak (MFU's denominator), the process's
 // peak RSS and the accelerator's peak memory.
 import { loadNative } from '../native/load.js';
-import type { NativeDtype } from '../native/binding.js';
 
-export interface MatmulPeakOptions {
-  dtype: NativeDtype;
-  device: string;
-  /** Square matrix size; default 1024 on CPU, 8192 on an accelerator. */
-  size?: number;
-  /** Timed matmuls per trial; default 5 on CPU, 20 on an accelerator. */
-  iterations?: number;
-  /** Trials; the best counts (default 5). */
-  trials?: number;
-}
-
-/**
- * Achieved FLOP/s of square matmuls in `dtype` on `device`, measured now: the best of several
- * trials, since on a shared machine the slower ones measure the other load, not the machine.
- */
-export async function measureMatmulPeak(opts: MatmulPeakOptions): Promise<number> {
-  const cpu = opts.device === 'cpu';
-  let best = 0;
-  for (let t = 0; t < (opts.trials ?? 5); t++) {
-    const r = await loadNative().measureMatmulPeak(opts.size ?? (cpu ? 1024 : 8192), opts.iterations ?? (cpu ? 5 : 20), opts.dtype, opts.device);
-    best = Math.max(best, r.flopsPerSec);
-  }
-  return best;
-}
+// The matmul peak lives with the FLOP count (model/matmul_peak.ts) so the trainer's MFU uses the same one.
+export { measureMatmulPeak, type MatmulPeakOptions } from '../model/matmul_peak.js';
 
 /** The process's resident-set high-water mark, in MB (2^20 bytes). */
 export function peakRssMb(): number {
