@@ -8,7 +8,12 @@
 #   4. runs `rdpo-native bench --device cuda --dtype bfloat16` (DPO, reference model live) and prints
 #      MFU counting 8·N FLOPs per trained token (6·N policy forward + backward, 2·N reference forward;
 #      N = matmul parameters) over (a) a bf16 matmul peak measured on the spot and (b) the datasheet's
-#      dense bf16 peak, --datasheet-tflops (989 for H100/H200 SXM).
+#      dense bf16 peak, --datasheet-tflops (989 for H100/H200 SXM);
+#   5. LoRA at 7B shape (skip with --skip-lora): a Mistral-7B-shaped bf16 model (make_bench_model.py
+#      --preset mistral-7b, 14 GB written), `rdpo-native train --device cuda --dtype bfloat16 --loss rdpo
+#      --lora-r 16 --lora-alpha 32 --gradient-checkpointing` for --lora-steps steps on pairs with
+#      rationales (bench/make_scaling_data.py), printing the logged tokens/s and MFU of the last step
+#      and the peak GPU memory nvidia-smi saw. Written without a GPU to run it on: unverified.
 #
 # Needs: nvidia-smi, node ≥ 20 with this package's node_modules, cmake, a CUDA toolkit (nvcc, CUDA_HOME)
 # matching the LibTorch, python3 with transformers + tokenizers (only to make the model and data; pass
@@ -16,7 +21,7 @@
 #
 # Usage: bench/gpu_bench.sh [--model DIR] [--data FILE] [--tokenizer-dir DIR] [--batch-size 16]
 #                           [--max-length 1024] [--warmup 3] [--steps 10] [--torch-wheel FILE]
-#                           [--skip-build] [--datasheet-tflops 989] [--out DIR]
+#                           [--skip-build] [--datasheet-tflops 989] [--out DIR] [--skip-lora] [--lora-steps 6]
 #
 # On a machine without ../shared/data (the data) and $RDPO_TEST_GGUF (the SmolLM2 GGUF, for the tokenizer),
 # prepare both here and carry the folder (a few MB; the 2 GB model is generated there):
@@ -28,7 +33,7 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-model="" data="" tokenizer_dir="" batch=16 max_length=1024 warmup=3 steps=10 wheel="" skip_build=0 datasheet=989 out="$root/bench/.cache/gpu"
+model="" data="" tokenizer_dir="" batch=16 max_length=1024 warmup=3 steps=10 wheel="" skip_build=0 datasheet=989 out="$root/bench/.cache/gpu" skip_lora=0 lora_steps=6
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --model) model="$2"; shift 2 ;;
@@ -42,6 +47,8 @@ while [[ $# -gt 0 ]]; do
     --skip-build) skip_build=1; shift ;;
     --datasheet-tflops) datasheet="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
+    --skip-lora) skip_lora=1; shift ;;
+    --lora-steps) lora_steps="$2"; shift 2 ;;
     -h|--help) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "gpu_bench.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -114,3 +121,32 @@ console.log([
   `peak CUDA memory ${r.peak_cuda_mb === null ? '—' : `${(r.peak_cuda_mb / 1024).toFixed(1)} GiB`}, peak RSS ${(r.peak_rss_mb / 1024).toFixed(1)} GiB`,
 ].join('\n'));
 JS
+
+# 5. LoRA at 7B shape.
+if [[ $skip_lora -eq 0 ]]; then
+  big="$out/mistral-7b-random"
+  # Its tokenizer must stay within the 32,000-token vocabulary, so it is trained here from ../shared/data
+  # (not --tokenizer-dir, whose SmolLM2 vocabulary is 49,152); or make the directory beforehand and carry it.
+  [[ -f "$big/model.safetensors.index.json" ]] || python3 bench/make_bench_model.py --out "$big" --preset mistral-7b --dtype bfloat16
+  lora_data="$out/lora-pairs-1024.jsonl"
+  [[ -f "$lora_data" ]] || python3 bench/make_scaling_data.py --tokenizer "$big" --out "$lora_data" --seq-len 1024 --pairs $(( 8 * lora_steps ))
+  say "LoRA r16 RDPO on the 7B-shaped model: cuda bfloat16, batch 8 pairs, $lora_steps steps"
+  rm -rf "$out/lora-run"
+  nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 500 > "$out/lora-memory.csv" &
+  smi=$!
+  node bin/rdpo-native.js train --model "$big" --data "$lora_data" --device cuda --dtype bfloat16 --loss rdpo \
+    --lora-r 16 --lora-alpha 32 --gradient-checkpointing --batch-size 8 --max-length 1024 --max-steps "$lora_steps" \
+    --warmup-steps 0 --eval-size 0 --save-every 0 --out "$out/lora-run"
+  kill "$smi" 2>/dev/null || true
+  node - "$out/lora-run/metrics.jsonl" "$out/lora-memory.csv" <<'JS'
+const fs = require('node:fs');
+const [metrics, memory] = process.argv.slice(2);
+const rows = fs.readFileSync(metrics, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => !r.eval);
+const last = rows[rows.length - 1];
+const peakMiB = Math.max(...fs.readFileSync(memory, 'utf8').trim().split('\n').map(Number).filter(Number.isFinite));
+console.log([
+  `LoRA 7B          ${last.tokens_per_sec.toFixed(0)} tokens/s (pairs + rationale rows), logged MFU ${(100 * last.mfu).toFixed(1)}% (frozen-base tokens at 4·N)`,
+  `peak GPU memory  ${(peakMiB / 1024).toFixed(1)} GiB (nvidia-smi, whole device)`,
+].join('\n'));
+JS
+fi
