@@ -27,7 +27,7 @@ test('parameters are counted from the headers: a Llama is embed + layers + norm 
   const q = (c.num_attention_heads as number) * D, kv = ((c.num_key_value_heads as number | undefined) ?? (c.num_attention_heads as number)) * D;
   const perLayer = 2 * H + H * q + 2 * H * kv + q * H + 3 * H * I;
   const expected = V * H + L * perLayer + H + (c.tie_word_embeddings ? 0 : V * H);
-  const plan = planMemory(dir, c, BASE);
+  const plan = planMemory(dir, BASE);
   t.is(plan.parameters.total, expected);
   t.is(plan.parameters.trainable, expected);
   // float32 masters + gradients + two moments: 16 bytes a parameter
@@ -36,11 +36,10 @@ test('parameters are counted from the headers: a Llama is embed + layers + norm 
 
 test('LoRA: only r·(in+out) per targeted linear is trainable; the base stays in its checkpoint dtype', (t) => {
   const dir = path.join(models, 'llama');
-  const c = config(dir);
   const tensors = readModelTensors(dir);
   const r = 4;
   const qv = tensors.filter((x) => /\.(q_proj|v_proj)\.weight$/.test(x.name)).reduce((a, x) => a + r * (x.shape[0]! + x.shape[1]!), 0);
-  const plan = planMemory(dir, c, { ...BASE, lora: { r, targets: ['q_proj', 'v_proj'] }, reference: 'adapters-off' });
+  const plan = planMemory(dir, { ...BASE, lora: { r, targets: ['q_proj', 'v_proj'] }, reference: 'adapters-off' });
   t.is(plan.parameters.trainable, qv);
   t.is(plan.training.gradients, 4 * qv);
   t.is(plan.training.optimizer, 8 * qv);
@@ -50,16 +49,16 @@ test('LoRA: only r·(in+out) per targeted linear is trainable; the base stays in
 
   // Phi-3's fused projections are ordinary linear modules to LoRA (as in PEFT)
   const phi = path.join(models, 'phi3');
-  const all = planMemory(phi, config(phi), { ...BASE, lora: { r, targets: 'all-linear' }, reference: 'adapters-off' });
+  const all = planMemory(phi, { ...BASE, lora: { r, targets: 'all-linear' }, reference: 'adapters-off' });
   const fused = readModelTensors(phi).filter((x) => /\.(qkv_proj|o_proj|gate_up_proj|down_proj)\.weight$/.test(x.name));
   t.is(all.parameters.trainable, fused.reduce((a, x) => a + r * (x.shape[0]! + x.shape[1]!), 0));
-  t.throws(() => planMemory(phi, config(phi), { ...BASE, lora: { r, targets: ['q_proj'] } }), { message: /match no linear layer.*q_proj/ });
+  t.throws(() => planMemory(phi, { ...BASE, lora: { r, targets: ['q_proj'] } }), { message: /match no linear layer.*q_proj/ });
 });
 
 test('ZeRO-1 divides the optimizer state by the ranks; data-parallel adds the buckets', (t) => {
   const dir = path.join(models, 'llama');
-  const one = planMemory(dir, config(dir), BASE);
-  const four = planMemory(dir, config(dir), { ...BASE, ranks: 4, zero: 1 });
+  const one = planMemory(dir, BASE);
+  const four = planMemory(dir, { ...BASE, ranks: 4, zero: 1 });
   t.is(four.training.optimizer, one.training.optimizer / 4);
   t.true(four.training.communication > 0);
   t.is(one.training.communication, 0);
@@ -67,25 +66,25 @@ test('ZeRO-1 divides the optimizer state by the ranks; data-parallel adds the bu
 
 test('bf16 compute adds the bf16 weight copies; checkpointing keeps fewer activations', (t) => {
   const dir = path.join(models, 'llama');
-  const fp32 = planMemory(dir, config(dir), BASE);
-  const bf16 = planMemory(dir, config(dir), { ...BASE, computeDtype: 'bfloat16' });
+  const fp32 = planMemory(dir, BASE);
+  const bf16 = planMemory(dir, { ...BASE, computeDtype: 'bfloat16' });
   t.is(fp32.training.computeCopies, 0);
   t.true(bf16.training.computeCopies > 0);
   t.true(bf16.training.activations < fp32.training.activations);
-  const ckpt = planMemory(dir, config(dir), { ...BASE, rows: 4096, gradientCheckpointing: true });
-  const plain = planMemory(dir, config(dir), { ...BASE, rows: 4096 });
+  const ckpt = planMemory(dir, { ...BASE, rows: 4096, gradientCheckpointing: true });
+  const plain = planMemory(dir, { ...BASE, rows: 4096 });
   t.true(ckpt.training.activations < plain.training.activations);
 });
 
 test('a plan that does not fit says so and how to fit', (t) => {
   const dir = path.join(models, 'llama');
-  const plan = planMemory(dir, config(dir), { ...BASE, device: 'cuda:0' }, [{ index: 0, totalMemory: 1024 }]);
+  const plan = planMemory(dir, { ...BASE, device: 'cuda:0' }, [{ index: 0, totalMemory: 1024 }]);
   t.false(plan.fits);
   const text = formatMemoryPlan(plan);
   t.regex(text, /DOES NOT FIT/);
   t.regex(text, /--gradient-checkpointing/);
   t.regex(text, /--lora-r/);
-  const unknown = planMemory(dir, config(dir), { ...BASE, device: 'cuda:3' }, []);
+  const unknown = planMemory(dir, { ...BASE, device: 'cuda:3' }, []);
   t.false(unknown.fits);
   t.regex(formatMemoryPlan(unknown), /cannot tell/);
 });

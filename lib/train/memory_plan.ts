@@ -17,7 +17,9 @@
 // - `runtime` is the process itself (Node, LibTorch's code and allocator pools), measured, not
 //   derived; on CUDA the context and allocator reserve instead.
 // The plan's accuracy is checked against measured peaks in docs/memory_plan.md.
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { elementCount, readModelTensors, SAFETENSORS_DTYPE_BYTES, type TensorEntry } from '../model/safetensors_header.js';
 
 export interface LoraPlanSettings {
@@ -175,12 +177,18 @@ function deviceCapacity(device: string, cudaDevices?: ReadonlyArray<{ index: num
 
 export function planMemory(
   modelDir: string,
-  configJson: Record<string, unknown>,
   settings: MemoryPlanSettings,
   cudaDevices?: ReadonlyArray<{ index: number; totalMemory: number }>,
 ): MemoryPlan {
   const tensors = readModelTensors(modelDir);
-  const shape = planShape(configJson, `${modelDir}/config.json`);
+  const configFile = path.join(modelDir, 'config.json');
+  let configJson: Record<string, unknown>;
+  try {
+    configJson = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    throw new Error(`${configFile}: cannot read the model config (${(err as Error).message}); --model must be a Hugging Face model directory`);
+  }
+  const shape = planShape(configJson, configFile);
   const total = tensors.reduce((a, t) => a + elementCount(t.shape), 0);
   const dtypes = new Map<string, number>();
   for (const t of tensors) dtypes.set(t.dtype, (dtypes.get(t.dtype) ?? 0) + elementCount(t.shape));

@@ -207,7 +207,7 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
   }
   const train = data.train;
   if (hooks.dryRun) {
-    const plan = planMemory(modelDir, JSON.parse(readFileSync(path.join(modelDir, 'config.json'), 'utf8')) as Record<string, unknown>,
+    const plan = planMemory(modelDir,
       memoryPlanSettings(config, train, { rejected: useRejected, rationale: useRationale, reference: useReference },
         { ranks: hooks.planRanks ?? ranks?.worldSize ?? 1, zero: process.env.RDPO_DDP_ZERO === '1' }), native.runtimeInfo().devices);
     return { runDir, finalModelDir: undefined, steps: 0, totalSteps: 0, interrupted: false, lastMetrics: undefined, lastEval: undefined, plan };

@@ -126,12 +126,12 @@ export function registerTrain(program: Command): void {
         }
         return;
       }
+      const nproc = opts.nproc !== undefined ? number('nproc', String(opts.nproc)) : undefined;
+      if (nproc !== undefined && (!Number.isInteger(nproc) || nproc < 1)) throw new UsageError(`--nproc must be a whole number >= 1, got "${String(opts.nproc)}"`);
       if (opts.dryRun) {
         if (input.resume !== undefined) throw new UsageError('--dry-run plans a new run; drop --resume');
         try {
-          const planRanks = opts.nproc !== undefined ? number('nproc', String(opts.nproc)) : undefined;
-          if (planRanks !== undefined && (!Number.isInteger(planRanks) || planRanks < 1)) throw new UsageError(`--nproc must be a whole number >= 1, got "${String(opts.nproc)}"`);
-          const { plan } = await train(input as TrainConfigInput, { dryRun: true, ...(planRanks !== undefined ? { planRanks } : {}) });
+          const { plan } = await train(input as TrainConfigInput, { dryRun: true, ...(nproc !== undefined ? { planRanks: nproc } : {}) });
           console.log(formatMemoryPlan(plan!));
           if (!plan!.fits) process.exitCode = 3;
         } catch (err) {
@@ -140,9 +140,8 @@ export function registerTrain(program: Command): void {
         }
         return;
       }
-      if (opts.nproc !== undefined) {
-        const n = number('nproc', String(opts.nproc));
-        if (!Number.isInteger(n) || n < 1) throw new UsageError(`--nproc must be a whole number >= 1, got "${String(opts.nproc)}"`);
+      if (nproc !== undefined) {
+        const n = nproc;
         if (rankEnv()) throw new UsageError('--nproc starts its own ranks; under an external launcher (WORLD_SIZE is set) leave it out');
         if (n > 1) {
           const support = loadNative().dataParallelSupport(false);
