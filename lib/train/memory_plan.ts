@@ -20,6 +20,7 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { decoderShape } from '../model/flops.js';
 import { elementCount, readModelTensors, SAFETENSORS_DTYPE_BYTES, type TensorEntry } from '../model/safetensors_header.js';
 
 export interface LoraPlanSettings {
@@ -98,25 +99,19 @@ export interface PlanShape {
 }
 
 export function planShape(cfg: Record<string, unknown>, source: string): PlanShape {
-  const num = (keys: string[], fallback?: number): number => {
-    for (const k of keys) {
-      const v = cfg[k];
-      if (typeof v === 'number' && Number.isFinite(v) && v > 0) return v;
-    }
-    if (fallback !== undefined) return fallback;
-    throw new Error(`${source}: none of ${keys.map((k) => `"${k}"`).join(', ')} is a positive number; is this a decoder model's config.json?`);
+  if (cfg.n_embd === undefined) {
+    // Llama, Mistral, Qwen, Phi-3, Gemma: the names the FLOP count reads too
+    const d = decoderShape(cfg, source);
+    return { hidden: d.hiddenSize, intermediate: d.intermediateSize, kv: d.numKvHeads * d.headDim, layers: d.numLayers, vocab: d.vocabSize };
+  }
+  // GPT-2's names; n_inner null means 4·n_embd, and every head has its own keys and values
+  const num = (key: string, fallback?: number): number => {
+    const v = cfg[key] ?? fallback;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new Error(`${source}: "${key}" must be a positive integer (got ${JSON.stringify(cfg[key])})`);
+    return v;
   };
-  const hidden = num(['hidden_size', 'n_embd']);
-  const heads = num(['num_attention_heads', 'n_head']);
-  const headDim = num(['head_dim'], Math.floor(hidden / heads));
-  const kvHeads = num(['num_key_value_heads'], heads);
-  return {
-    hidden,
-    intermediate: num(['intermediate_size', 'n_inner'], 4 * hidden),
-    kv: kvHeads * headDim,
-    layers: num(['num_hidden_layers', 'n_layer']),
-    vocab: num(['vocab_size']),
-  };
+  const hidden = num('n_embd');
+  return { hidden, intermediate: num('n_inner', 4 * hidden), kv: hidden, layers: num('n_layer'), vocab: num('vocab_size') };
 }
 
 /**
