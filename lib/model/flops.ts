@@ -9,19 +9,13 @@
 // precomputed (its time is then charged to the window too).
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { NativeModelConfig } from '../native/binding.js';
 
 /** The matmul shapes of a decoder; a loaded model's config (CausalLM.config) is one. */
-export interface DecoderShape {
-  hiddenSize: number;
-  intermediateSize: number;
-  numLayers: number;
-  numHeads: number;
-  numKvHeads: number;
-  headDim: number;
-  vocabSize: number;
+export type DecoderShape = Pick<NativeModelConfig, 'hiddenSize' | 'intermediateSize' | 'numLayers' | 'numHeads' | 'numKvHeads' | 'headDim' | 'vocabSize'> & {
   /** GPT-2's MLP has two matrices (up, down); the gated ones of the other families three. */
   modelType?: string;
-}
+};
 
 function positiveInt(cfg: Record<string, unknown>, key: string, source: string, fallback?: number): number {
   const v = cfg[key] ?? fallback;
