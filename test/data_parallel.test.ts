@@ -1,6 +1,9 @@
 // Data-parallel training (lib/train/data_parallel.ts, native/core/distributed.cpp) on Gloo:
 //   - two ranks with a global batch of 4 follow one process with a batch of 4, step by step;
 //   - an uneven split (batch 3 → 2 + 1 pairs) with gradient accumulation does too;
+//   - ZeRO-1 (reduce-scattered gradients, sharded AdamW, all-gathered parameters) does too, sends
+//     about half an all-reduce's gradient bytes, and resumes exactly;
+//   - LoRA on two ranks, with and without ZeRO-1, does too, and rank 0 writes the PEFT adapter;
 //   - rank 0 alone writes, and a data-parallel run resumes exactly;
 //   - a rank that dies or stops makes the other exit with a clear error, never a hang;
 //   - ranks started with different settings refuse before any gradient collective.
@@ -15,6 +18,7 @@ import { freePort, withoutNproc } from '../lib/train/launcher.js';
 import type { MetricsRow } from '../lib/train/metrics.js';
 import { train } from '../lib/train/trainer.js';
 import { cliPath, repoRoot, runCli } from './helpers/cli.js';
+import { readF32Safetensors } from './helpers/safetensors_read.js';
 import { policyDir, refDir, trainSandbox } from './helpers/train_fixture.js';
 
 const support = loadNative().dataParallelSupport(true);
@@ -44,6 +48,7 @@ const base = {
 function flags(config: Record<string, unknown>): string[] {
   const out: string[] = [];
   for (const [k, v] of Object.entries(config)) {
+    if (v === undefined) continue;
     const flag = `--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`;
     if (v === true) out.push(flag);
     else out.push(flag, String(v));
@@ -67,10 +72,11 @@ const relDiff = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(a)
 const TOLERANCE = 5e-5;
 const COMPARED = ['loss', 'grad_norm', 'rewards/margins', 'rewards/chosen', 'rewards/rejected', 'logps/chosen', 'logps/rejected', 'logps/rationale'];
 
-async function compareWithOneProcess(t: import('ava').ExecutionContext, name: string, settings: Record<string, unknown>) {
-  const one = await train({ ...base, ...settings, out: path.join(box.dir, `${name}-one`) } as Parameters<typeof train>[0], { log: () => {} });
+async function compareWithOneProcess(t: import('ava').ExecutionContext, name: string, settings: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) {
+  const config = Object.fromEntries(Object.entries({ ...base, ...settings }).filter(([, v]) => v !== undefined));
+  const one = await train({ ...config, out: path.join(box.dir, `${name}-one`) } as Parameters<typeof train>[0], { log: () => {} });
   const outTwo = path.join(box.dir, `${name}-two`);
-  const r = await runCli(['train', '--nproc', '2', ...flags({ ...base, ...settings, out: outTwo })], { timeoutMs: 240_000 });
+  const r = await runCli(['train', '--nproc', '2', ...flags({ ...config, out: outTwo })], { env, timeoutMs: 240_000 });
   t.is(r.code, 0, r.stderr);
   const a = readRows(one.runDir);
   const b = readRows(outTwo);
@@ -184,12 +190,27 @@ glooTest.serial('a data-parallel run stopped at a checkpoint and resumed logs th
   for (const key of COMPARED) t.deepEqual(b.map((r) => r[key]), a.map((r) => r[key]), key);
 });
 
-glooTest.serial('ZeRO-1 (sharded AdamW state) trains and resumes bit-identically to a replicated optimizer', async (t) => {
-  // The same updates: each tensor's AdamW step runs on its owner instead of on every rank. A
-  // resume from a ZeRO checkpoint proves the gathered optimizer.safetensors holds the whole state.
+glooTest.serial('ZeRO-1 (reduce-scattered gradients, sharded AdamW, all-gathered parameters) follows one process', async (t) => {
+  const { stderr } = await compareWithOneProcess(t, 'zero-b4', { batchSize: 4, maxSteps: 3, zero: 1 });
+  t.regex(stderr, /gradients reduce-scattered in \d+ bucket\(s\)/);
+  t.regex(stderr, /updated parameters all-gathered/);
+});
+
+/** Rank 0's first-step bytes from the trainer's log line (/proc/self/io), in float32-gradient units. */
+function bytesSent(stderr: string): { gradient: number; parameters?: number } {
+  const m = /rank 0 sent: gradient (all-reduce|reduce-scatter) \d+ bytes \(([\d.]+) × the float32 gradient\)(?:, parameter all-gather \d+ bytes \(([\d.]+) ×)?/.exec(stderr);
+  if (!m) throw new Error(`no bytes-sent line in:\n${stderr}`);
+  return { gradient: Number(m[2]), ...(m[3] !== undefined ? { parameters: Number(m[3]) } : {}) };
+}
+
+glooTest.serial('ZeRO-1 trains and resumes bit-identically to a replicated optimizer, sending half the gradient bytes', async (t) => {
+  // Two ranks: the owner sums a + b as the all-reduce does, the norm is reduced in the same order
+  // (OptimizerShards::clip_grad_norm), so the updates are the same bits. A resume from a ZeRO
+  // checkpoint proves the gathered optimizer.safetensors holds the whole state.
   const settings = { ...base, batchSize: 4, maxSteps: 4 };
   const replicated = path.join(box.dir, 'zero-off');
-  t.is((await runCli(['train', '--nproc', '2', ...flags({ ...settings, out: replicated })], { timeoutMs: 240_000 })).code, 0);
+  const off = await runCli(['train', '--nproc', '2', ...flags({ ...settings, out: replicated })], { timeoutMs: 240_000 });
+  t.is(off.code, 0, off.stderr);
   const env = { RDPO_DDP_ZERO: '1' };
   const sharded = path.join(box.dir, 'zero-on');
   const first = await runCli(['train', '--nproc', '2', ...flags({ ...settings, maxSteps: 2, saveEvery: 2, out: sharded })], { env, timeoutMs: 240_000 });
@@ -198,10 +219,54 @@ glooTest.serial('ZeRO-1 (sharded AdamW state) trains and resumes bit-identically
   t.truthy(held, first.stderr);
   t.true(Number(held![1]) > 0 && Number(held![1]) < Number(held![2]), held![0]);
   t.log(held![0]);
+  // What rank 0's sockets carried (the kernel's count of its writes): a ring all-reduce on two
+  // ranks sends the whole gradient once; the reduce-scatter sends only the other rank's tensors.
+  const [ar, rs] = [bytesSent(off.stderr), bytesSent(first.stderr)];
+  t.is(ar.parameters, undefined);
+  t.true(ar.gradient > 0.95 && ar.gradient < 1.1, `all-reduce: ${ar.gradient} × the gradient`);
+  t.true(rs.gradient / ar.gradient > 0.3 && rs.gradient / ar.gradient < 0.7, `reduce-scatter ${rs.gradient} vs all-reduce ${ar.gradient}`);
+  t.true(rs.parameters! > 0.3 && rs.parameters! < 0.75, `parameter all-gather: ${rs.parameters} × the gradient`);
+  t.log(`rank 0 sent per step: all-reduce ${ar.gradient} × the float32 gradient; ZeRO-1 reduce-scatter ${rs.gradient} + all-gather ${rs.parameters}`);
   const resumed = await runCli(['train', '--nproc', '2', '--resume', sharded, '--max-steps', '4'], { env, timeoutMs: 240_000 });
   t.is(resumed.code, 0, resumed.stderr);
   for (const key of COMPARED) t.deepEqual(readRows(sharded).map((r) => r[key]), readRows(replicated).map((r) => r[key]), key);
 });
+
+for (const zero of [0, 1] as const) {
+  glooTest.serial(`LoRA on two Gloo ranks${zero ? ' with ZeRO-1' : ''} follows one process, and rank 0 writes the PEFT adapter`, async (t) => {
+    // The base is frozen and only the adapters are synchronised; no --ref-model: the reference is
+    // the base with the adapters switched off, scored on each rank's share of the batches.
+    const { one, two, stderr } = await compareWithOneProcess(t, `lora-z${zero}`, { batchSize: 4, maxSteps: 3, loraR: 4, loraAlpha: 8, refModel: undefined, zero });
+    t.regex(stderr, /LoRA r=4 alpha=8/);
+    t.regex(stderr, zero ? /gradients reduce-scattered/ : /gradients all-reduced/);
+    for (const dir of [one, two]) {
+      const files = readdirSync(path.join(dir, 'final')).sort();
+      t.true(files.includes('adapter_model.safetensors') && files.includes('adapter_config.json'), `${dir}/final: ${files.join(', ')}`);
+      t.false(files.includes('model.safetensors'), 'a LoRA run writes the adapter, not the model');
+    }
+    const config = JSON.parse(readFileSync(path.join(two, 'final', 'adapter_config.json'), 'utf8')) as { r: number; lora_alpha: number };
+    t.is(config.r, 4);
+    t.is(config.lora_alpha, 8);
+    // The adapter rank 0 wrote holds the one-process run's tensors (all of them: under ZeRO-1 the
+    // other rank's updates reached rank 0 through the all-gather).
+    const [a, b] = [readF32Safetensors(path.join(one, 'final', 'adapter_model.safetensors')), readF32Safetensors(path.join(two, 'final', 'adapter_model.safetensors'))];
+    t.deepEqual([...b.keys()].sort(), [...a.keys()].sort());
+    // Per tensor, the largest difference relative to the tensor's largest value (B starts at zero,
+    // so element-wise ratios of its small entries would measure nothing useful).
+    let worst = 0;
+    for (const [name, x] of a) {
+      const y = b.get(name)!;
+      let diff = 0, scale = 1e-12;
+      for (let i = 0; i < x.length; i++) {
+        diff = Math.max(diff, Math.abs(x[i]! - y[i]!));
+        scale = Math.max(scale, Math.abs(x[i]!));
+      }
+      worst = Math.max(worst, diff / scale);
+    }
+    t.true(worst <= TOLERANCE, `adapter tensors differ by ${worst.toExponential(2)} of their largest value`);
+    t.log(`lora-z${zero}: adapter tensors within ${worst.toExponential(2)} of their largest value`);
+  });
+}
 
 /** Starts rank `rank` of 2 as an external launcher would (torchrun's variables). */
 function startRank(rank: number, port: number, args: string[], env: NodeJS.ProcessEnv = {}) {

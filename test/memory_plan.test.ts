@@ -62,6 +62,10 @@ test('ZeRO-1 divides the optimizer state by the ranks; data-parallel adds the bu
   t.is(four.training.optimizer, one.training.optimizer / 4);
   t.true(four.training.communication > 0);
   t.is(one.training.communication, 0);
+  // The reduce-scatter leaves each rank its own tensors' gradients, unless micro-batches accumulate.
+  t.is(four.training.gradients, one.training.gradients / 4);
+  t.is(planMemory(dir, { ...BASE, ranks: 4, zero: 1, gradAccum: 2 }).training.gradients, one.training.gradients);
+  t.is(planMemory(dir, { ...BASE, ranks: 4, zero: 0 }).training.gradients, one.training.gradients);
 });
 
 test('bf16 compute adds the bf16 weight copies; checkpointing keeps fewer activations', (t) => {

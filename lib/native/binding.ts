@@ -200,8 +200,20 @@ export interface NativeProcessGroup {
   checkSame(values: Float64Array, what: string): Promise<void>;
   /** Every rank's weights become rank 0's. */
   broadcastModel(model: NativeModel): Promise<void>;
-  /** The last optimiser step's gradient all-reduce: its buckets, and how many started during backward. */
-  readonly lastGradientSync: { buckets: number; startedInBackward: number };
+  /**
+   * The last optimiser step's gradient synchronisation: its buckets, how many started during
+   * backward, the collective ('reduce-scatter' under ZeRO-1), the bytes this process sent while the
+   * gradient collectives ran and while the parameters were all-gathered (/proc/self/io; -1: not
+   * measured), and the gradient elements summed.
+   */
+  readonly lastGradientSync: {
+    buckets: number;
+    startedInBackward: number;
+    collective: 'all-reduce' | 'reduce-scatter';
+    gradientBytesSent: number;
+    parameterBytesSent: number;
+    gradientElements: number;
+  };
 }
 
 export interface DataParallelSupportRaw {

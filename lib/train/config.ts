@@ -78,6 +78,10 @@ export const TrainConfigSchema = z
     // skip that optimiser step and go on. Non-finite gradients never reach the weights either way.
     onNonfinite: z.enum(['stop', 'skip-step']).default('stop'),
     resume: z.string().optional(),
+    // Data-parallel ZeRO stage (docs/distributed.md): 1 shards the AdamW state, reduce-scatters the
+    // gradients and all-gathers the parameters. No default, so other runs keep their config digest;
+    // unset reads RDPO_DDP_ZERO=1. Without ranks it changes nothing.
+    zero: z.union([z.literal(0), z.literal(1)]).optional(),
 
     // LoRA (model/lora.ts, docs/lora.md): a frozen base in its checkpoint dtype, float32 adapters.
     // No defaults here (they are applied where used), so runs without LoRA keep their config digest.

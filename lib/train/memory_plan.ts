@@ -8,7 +8,10 @@
 //   moments (8); under bf16 autocast every matmul weight also gets a bf16 copy for the step (2).
 //   LoRA keeps the base in its checkpoint dtype with no gradient and gives only the adapters
 //   (r·(in+out) per target) master weights, gradients and moments. ZeRO-1 divides the moments by
-//   the number of ranks (the float32 masters are the model's own weights here, not sharded).
+//   the number of ranks (the float32 masters are the model's own weights here, not sharded), and
+//   the gradients too when each step is one micro-batch: the buckets are reduce-scattered as
+//   backward fills them, and a rank then keeps its own tensors' summed gradients only. With
+//   gradient accumulation every rank holds its whole local gradient between micro-batches.
 // - Activations per token and decoder layer follow what autograd keeps for backward in
 //   native/core/llama_model.cpp (a comment on `activationBytesPerTokenLayer` lists them); with
 //   gradient checkpointing only each layer's input is kept, plus one layer recomputed at a time.
@@ -52,6 +55,8 @@ export interface MemoryPlanSettings {
   reference: 'none' | 'separate' | 'adapters-off';
   /** gradient all-reduce buckets (data-parallel), bytes each; two are in flight */
   bucketBytes?: number;
+  /** micro-batches per optimiser step (default 1); ZeRO-1 shards the gradients only at 1 */
+  gradAccum?: number;
 }
 
 export interface MemoryBreakdown {
@@ -211,7 +216,17 @@ export function planMemory(
   const outputLayer = 2 * chunk * shape.vocab * 4;
   const lmHeadGradient = lmHeadTrained ? shape.vocab * shape.hidden * 4 : 0;
   const runtime = cuda ? CUDA_RUNTIME_BYTES : CPU_RUNTIME_BYTES;
-  const communication = settings.ranks > 1 ? 2 * (settings.bucketBytes ?? 25 * 2 ** 20) : 0;
+  const bucket = settings.bucketBytes ?? 25 * 2 ** 20;
+  const zero1 = settings.ranks > 1 && settings.zero === 1;
+  // The largest trained tensor makes a bucket of its own when it exceeds the bucket size.
+  const largestTrained = lora ? 0 : Math.max(0, ...tensors.map((t) => elementCount(t.shape) * 4));
+  // All-reduce: two buckets' flat copies in flight. ZeRO-1's reduce-scatter (an all-to-all on
+  // Gloo, native/core/distributed.cpp): two buckets' send buffers, and a receive buffer of every
+  // rank's copy of this rank's part of a bucket (at worst the whole bucket when one rank owns it).
+  const communication = settings.ranks <= 1 ? 0
+    : zero1 ? 2 * bucket + Math.min(settings.ranks * Math.max(bucket, largestTrained), trainable * 4)
+    : 2 * bucket;
+  const gradientShards = zero1 && (settings.gradAccum ?? 1) === 1 ? settings.ranks : 1;
 
   const training: MemoryBreakdown = {
     runtime,
@@ -219,7 +234,7 @@ export function planMemory(
     // autocast's bf16 copy of each matmul weight for the step (a bf16 LoRA base needs none)
     // (kept for backward; a frozen float32 base is cast per call, and each cast is kept too)
     computeCopies: lowPrecision && !(lora && checkpointBytes === 2) ? matmulElements * 2 : 0,
-    gradients: trainable * 4,
+    gradients: (trainable * 4) / gradientShards,
     optimizer: (trainable * 8) / optimizerShards,
     activations,
     outputLayer,
@@ -281,7 +296,7 @@ export function formatMemoryPlan(p: MemoryPlan): string {
     ['optimizer', 'optimizer state'],
     ['activations', 'activations'],
     ['outputLayer', 'output layer (fused)'],
-    ['communication', 'all-reduce buckets'],
+    ['communication', s.ranks > 1 && s.zero === 1 ? 'reduce-scatter buffers' : 'all-reduce buckets'],
   ];
   for (const [k, label] of keys) {
     const ref = p.referencePhase ? gib(p.referencePhase[k]).padStart(12) + '      ' : '';

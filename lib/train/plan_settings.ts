@@ -59,6 +59,7 @@ export function memoryPlanSettings(
     ...(lora ? { lora } : {}),
     ranks: dataParallel.ranks,
     zero: dataParallel.zero && dataParallel.ranks > 1 ? 1 : 0,
+    gradAccum: config.gradAccum,
     reference: !parts.reference ? 'none' : lora ? 'adapters-off' : 'separate',
   };
 }

@@ -44,6 +44,24 @@ export interface TrainHooks {
   planRanks?: number;
 }
 
+/** --zero, else RDPO_DDP_ZERO=1 (the switch that came first). */
+function zeroStage(config: TrainConfig): 0 | 1 {
+  return config.zero ?? (process.env.RDPO_DDP_ZERO === '1' ? 1 : 0);
+}
+
+/**
+ * What rank 0 sent in the first step (/proc/self/io, Linux), in units of the float32 gradient
+ * (4 bytes × trained elements). On 2 ranks a ring all-reduce sends 1×, a reduce-scatter ½× and the
+ * parameter all-gather ½×.
+ */
+function communicationLine(g: { collective: string; gradientBytesSent: number; parameterBytesSent: number; gradientElements: number }): string {
+  if (g.gradientBytesSent < 0) return 'bytes sent per step not measured (no /proc/self/io)';
+  const unit = 4 * g.gradientElements;
+  const part = (bytes: number) => `${bytes} bytes (${(bytes / unit).toFixed(3)} × the float32 gradient)`;
+  const gathered = g.parameterBytesSent >= 0 ? `, parameter all-gather ${part(g.parameterBytesSent)}` : '';
+  return `step 1: rank 0 sent: gradient ${g.collective} ${part(g.gradientBytesSent)}${gathered}`;
+}
+
 /** A NaN or infinite loss or gradient norm with `onNonfinite: 'stop'`; the weights were not updated with it. */
 export class NonFiniteTrainingError extends Error {
   override name = 'NonFiniteTrainingError';
@@ -82,7 +100,8 @@ function digest(value: unknown): string {
 
 /** The settings that define the run's trajectory (resuming with other values would not be exact). */
 function trajectoryKeys(c: TrainConfig): unknown {
-  const { out: _o, resume: _r, maxSteps: _m, evalEvery: _e, saveEvery: _s, threads: _t, refCache: _c, onNonfinite: _n, ...rest } = c;
+  // zero: how the ranks share the optimizer, not which updates they make (tested bit-identical on 2 ranks).
+  const { out: _o, resume: _r, maxSteps: _m, evalEvery: _e, saveEvery: _s, threads: _t, refCache: _c, onNonfinite: _n, zero: _z, ...rest } = c;
   return rest;
 }
 
@@ -99,7 +118,7 @@ function resolveRun(input: TrainConfigInput & { resume?: string }, log: (m: stri
     const saved = (JSON.parse(readFileSync(file, 'utf8')) as { config: TrainConfigInput }).config;
     // Only settings that do not change the trajectory may be overridden on resume.
     const overrides: Partial<TrainConfigInput> = {};
-    const allowed = ['maxSteps', 'evalEvery', 'saveEvery', 'threads', 'onNonfinite'] as const;
+    const allowed = ['maxSteps', 'evalEvery', 'saveEvery', 'threads', 'onNonfinite', 'zero'] as const;
     for (const k of allowed) {
       if (input[k] !== undefined) (overrides as Record<string, unknown>)[k] = input[k];
     }
@@ -209,7 +228,7 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
   if (hooks.dryRun) {
     const plan = planMemory(modelDir,
       memoryPlanSettings(config, train, { rejected: useRejected, rationale: useRationale, reference: useReference },
-        { ranks: hooks.planRanks ?? ranks?.worldSize ?? 1, zero: process.env.RDPO_DDP_ZERO === '1' }), native.runtimeInfo().devices);
+        { ranks: hooks.planRanks ?? ranks?.worldSize ?? 1, zero: zeroStage(config) === 1 }), native.runtimeInfo().devices);
     return { runDir, finalModelDir: undefined, steps: 0, totalSteps: 0, interrupted: false, lastMetrics: undefined, lastEval: undefined, plan };
   }
   const dp = ranks ? await DataParallel.join(native, ranks, dataParallelTimeout()) : undefined;
@@ -330,8 +349,8 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
   if (refTrain) log(`reference log-probs for ${train.length} pairs: ${refTrain.cached ? 'from cache' : `${refTrain.seconds.toFixed(1)} s`}`);
 
   const policy = loraPolicy ?? (await CausalLM.load(resumeFrom ?? modelDir, { dtype: 'float32', device: config.device }));
-  // RDPO_DDP_ZERO=1: optimizer state sharded over the ranks (ZeRO-1; docs/distributed.md).
-  const zero = dp !== undefined && process.env.RDPO_DDP_ZERO === '1';
+  // --zero 1 (or RDPO_DDP_ZERO=1): ZeRO-1 over the ranks (docs/distributed.md).
+  const zero = dp !== undefined && zeroStage(config) === 1;
   // Every rank starts from rank 0's weights (the same files, but a multi-node copy could differ).
   if (dp) await dp.group.broadcastModel(policy.nativeHandle);
   const trainer: NativeTrainer = await native.createTrainer(policy.nativeHandle, {
@@ -467,8 +486,9 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
       if (dp && !reportedSync) {
         reportedSync = true;
         const g = dp.group.lastGradientSync;
-        log(`data-parallel: ${dp.worldSize} ranks (Gloo); gradients all-reduced in ${g.buckets} bucket(s), ${g.startedInBackward} started during backward`);
-        if (zero) log(`data-parallel: optimizer state sharded (ZeRO-1): rank 0 holds AdamW state for ${trainer.numOptimizerParameters} of ${parameters} parameters`);
+        log(`data-parallel: ${dp.worldSize} ranks (Gloo); gradients ${g.collective === 'reduce-scatter' ? 'reduce-scattered' : 'all-reduced'} in ${g.buckets} bucket(s), ${g.startedInBackward} started during backward`);
+        if (zero) log(`data-parallel: optimizer state sharded (ZeRO-1): rank 0 holds AdamW state for ${trainer.numOptimizerParameters} of ${parameters} parameters; updated parameters all-gathered`);
+        log(`data-parallel: ${communicationLine(g)}`);
       }
       const seconds = (performance.now() - started) / 1000;
       state.totalTokens += values.tokens;

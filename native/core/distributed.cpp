@@ -1,8 +1,10 @@
 #include "core/distributed.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <sstream>
@@ -55,6 +57,15 @@ std::chrono::milliseconds to_ms(double seconds) {
 }
 
 }  // namespace
+
+int64_t process_bytes_written() {
+  std::ifstream io("/proc/self/io");
+  std::string key;
+  int64_t value = 0;
+  while (io >> key >> value)
+    if (key == "wchar:") return value;
+  return -1;
+}
 
 #ifdef RDPO_DATA_PARALLEL
 
@@ -154,9 +165,39 @@ class GlooPending : public PendingReduce {
       throw std::runtime_error(prefix_ + short_message(e));
     }
   }
+  bool ready() override { return work_->isCompleted(); }
 
  private:
   c10::intrusive_ptr<c10d::Work> work_;
+  std::string prefix_;
+};
+
+// The all-to-all of a reduce-scatter: `received` holds every rank's copy of this rank's segment,
+// in rank order; wait() sums them in that order into the first.
+class GlooAllToAllSum : public PendingReduce {
+ public:
+  GlooAllToAllSum(c10::intrusive_ptr<c10d::Work> work, at::Tensor input, at::Tensor received, int64_t ranks, std::string error_prefix)
+      : work_(std::move(work)), input_(std::move(input)), received_(std::move(received)), ranks_(ranks), prefix_(std::move(error_prefix)) {}
+  void wait() override {
+    if (sum_.defined()) return;
+    try {
+      work_->wait();
+    } catch (const std::exception& e) {
+      throw std::runtime_error(prefix_ + short_message(e));
+    }
+    torch::NoGradGuard no_grad;
+    const int64_t n = received_.numel() / ranks_;
+    sum_ = received_.narrow(0, 0, n);
+    for (int64_t r = 1; r < ranks_; ++r) sum_.add_(received_.narrow(0, r * n, n));
+    input_ = at::Tensor();
+  }
+  bool ready() override { return work_->isCompleted(); }
+  at::Tensor result() override { return sum_; }
+
+ private:
+  c10::intrusive_ptr<c10d::Work> work_;
+  at::Tensor input_, received_, sum_;
+  int64_t ranks_;
   std::string prefix_;
 };
 
@@ -182,6 +223,45 @@ std::unique_ptr<PendingReduce> ProcessGroup::start_gradient_sum(at::Tensor tenso
     std::string prefix = "rank " + std::to_string(options_.rank) + ": " + what + " failed (another rank died, or did not arrive within " +
                          std::to_string(static_cast<int64_t>(options_.timeout_seconds)) + " s): ";
     return std::make_unique<GlooPending>(std::move(work), std::move(prefix));
+  } catch (const std::exception& e) {
+    throw std::runtime_error(collective_failed(options_.rank, what, options_.timeout_seconds, e));
+  }
+}
+
+// Gloo's reduce-scatter is not one on the wire. In the pip torch 2.13 wheel ProcessGroupGloo
+// implements reduce_scatter, _reduce_scatter_base and reduce_scatter_tensor_coalesced, and
+// they give the right sums, but each rank sends as many bytes as an all-reduce of the whole input
+// (measured with /proc/self/io on two ranks and 16 MB: all-reduce 1.0 N, _reduce_scatter_base
+// 1.0 N, the list form 1.0 N, and a reduce of each half to its owner 1.0 N in all; an ideal
+// reduce-scatter sends 0.5 N). Its all-to-all does send only what the other ranks need (0.5 N), so
+// the reduce-scatter here is an all-to-all (alltoall_base, with per-rank counts, so the segments
+// need no padding) followed by a local sum of the received copies: (W−1)/W of the input leaves
+// each rank, the volume of a ring reduce-scatter. A backend with a real reduce-scatter (NCCL's
+// _reduce_scatter_base) can replace this function without changing its callers.
+std::unique_ptr<PendingReduce> ProcessGroup::start_gradient_reduce_scatter(at::Tensor input, const std::vector<int64_t>& counts,
+                                                                          const std::string& what) {
+  const int64_t W = options_.world_size;
+  if (static_cast<int64_t>(counts.size()) != W) throw std::logic_error("reduce-scatter: one count per rank expected");
+  int64_t total = 0;
+  for (auto c : counts) total += c;
+  if (total != input.numel()) throw std::logic_error("reduce-scatter: the counts do not add up to the input");
+  const int64_t mine = counts[static_cast<size_t>(options_.rank)];
+  try {
+    auto received = torch::empty({W * mine}, input.options());
+    std::vector<int64_t> in_counts(counts), out_counts(static_cast<size_t>(W), mine);
+    auto work = impl_->gradients->alltoall_base(received, input, out_counts, in_counts);
+    std::string prefix = "rank " + std::to_string(options_.rank) + ": " + what + " failed (another rank died, or did not arrive within " +
+                         std::to_string(static_cast<int64_t>(options_.timeout_seconds)) + " s): ";
+    return std::make_unique<GlooAllToAllSum>(std::move(work), std::move(input), std::move(received), W, std::move(prefix));
+  } catch (const std::exception& e) {
+    throw std::runtime_error(collective_failed(options_.rank, what, options_.timeout_seconds, e));
+  }
+}
+
+void ProcessGroup::all_gather(at::Tensor& input, at::Tensor& output, const std::string& what) {
+  if (output.numel() != input.numel() * options_.world_size) throw std::logic_error("all-gather: the output must hold world_size inputs");
+  try {
+    impl_->control->_allgather_base(output, input)->wait();
   } catch (const std::exception& e) {
     throw std::runtime_error(collective_failed(options_.rank, what, options_.timeout_seconds, e));
   }
@@ -214,6 +294,10 @@ void ProcessGroup::all_reduce(at::Tensor&, ReduceOp, const std::string&) { throw
 void ProcessGroup::all_reduce_on(bool, at::Tensor&, ReduceOp, const std::string&) { throw std::runtime_error(not_built()); }
 void ProcessGroup::broadcast(std::vector<at::Tensor>&, int64_t, const std::string&) { throw std::runtime_error(not_built()); }
 std::unique_ptr<PendingReduce> ProcessGroup::start_gradient_sum(at::Tensor, const std::string&) { throw std::runtime_error(not_built()); }
+std::unique_ptr<PendingReduce> ProcessGroup::start_gradient_reduce_scatter(at::Tensor, const std::vector<int64_t>&, const std::string&) {
+  throw std::runtime_error(not_built());
+}
+void ProcessGroup::all_gather(at::Tensor&, at::Tensor&, const std::string&) { throw std::runtime_error(not_built()); }
 
 #endif
 
@@ -303,21 +387,35 @@ GradientSync::~GradientSync() {
 void GradientSync::check_layout() {
   if (checked_) return;
   std::vector<double> shape{static_cast<double>(params_.size()), static_cast<double>(buckets_.size())};
-  double numel = 0, weighted = 0;
+  double numel = 0, weighted = 0, owners = 0;
   for (size_t k = 0; k < params_.size(); ++k) {
     numel += static_cast<double>(params_[k].numel());
     weighted += static_cast<double>(params_[k].numel()) * static_cast<double>((k % 1009) + 1);
+    if (!owner_.empty()) owners += static_cast<double>(owner_[k] + 1) * static_cast<double>((k % 1009) + 1);
   }
   shape.push_back(numel);
   shape.push_back(weighted);
-  group_->check_same(shape, "the trained parameters (count, buckets, elements)", /*gradient_group=*/true);
+  shape.push_back(owners);  // ZeRO-1 on every rank or on none, with the same owners
+  group_->check_same(shape, "the trained parameters (count, buckets, elements, ZeRO-1 owners)", /*gradient_group=*/true);
   checked_ = true;
+}
+
+void GradientSync::shard(const OptimizerShards& shards) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (armed_ || checked_) throw std::logic_error("GradientSync::shard: call it before the first step");
+  owner_.clear();
+  for (const auto& p : params_) {
+    const int64_t r = shards.owner_of(p);
+    if (r < 0) throw std::logic_error("GradientSync::shard: a synchronised parameter has no owner");
+    owner_.push_back(r);
+  }
 }
 
 void GradientSync::arm() {
   std::lock_guard<std::mutex> lock(mutex_);
   check_layout();
   armed_ = true;
+  bytes_at_start_ = process_bytes_written();
   for (size_t b = 0; b < buckets_.size(); ++b) pending_[b] = buckets_[b].size();
 }
 
@@ -336,52 +434,114 @@ void GradientSync::launch_ready_locked() {
     ++launched_in_backward_;
     ++next_launch_;
   }
+  // ZeRO-1: a bucket whose reduce-scatter has finished frees its buffers while backward goes on.
+  if (!owner_.empty()) reap_locked();
 }
 
 void GradientSync::launch_locked(size_t b) {
   torch::NoGradGuard no_grad;
   std::vector<at::Tensor> parts;
   parts.reserve(buckets_[b].size());
-  for (size_t k : buckets_[b]) {
-    auto& p = params_[k];
-    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
-    parts.push_back(p.grad().reshape({-1}));
+  if (owner_.empty()) {
+    for (size_t k : buckets_[b]) {
+      auto& p = params_[k];
+      if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+      parts.push_back(p.grad().reshape({-1}));
+    }
+    flats_[b] = parts.size() == 1 ? parts[0].clone() : at::cat(parts);
+    works_[b] = group_->start_gradient_sum(flats_[b], "the gradient all-reduce");
+    return;
   }
-  flats_[b] = parts.size() == 1 ? parts[0].clone() : at::cat(parts);
-  works_[b] = group_->start_gradient_sum(flats_[b], "the gradient all-reduce");
+  // ZeRO-1: the bucket's gradients grouped by owner (rank order, bucket order within a rank).
+  const int64_t W = group_->world_size(), me = group_->rank();
+  std::vector<int64_t> counts(static_cast<size_t>(W), 0);
+  for (int64_t r = 0; r < W; ++r) {
+    for (size_t k : buckets_[b]) {
+      if (owner_[k] != r) continue;
+      auto& p = params_[k];
+      if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+      parts.push_back(p.grad().reshape({-1}));
+      counts[static_cast<size_t>(r)] += p.numel();
+    }
+  }
+  auto input = parts.size() == 1 ? parts[0].clone() : at::cat(parts);
+  parts.clear();
+  works_[b] = group_->start_gradient_reduce_scatter(std::move(input), counts, "the gradient reduce-scatter");
+  // The other ranks' gradients are in the send buffer now: this rank no longer holds them.
+  for (size_t k : buckets_[b])
+    if (owner_[k] != me) params_[k].mutable_grad() = at::Tensor();
+}
+
+void GradientSync::finish_locked(size_t b) {
+  torch::NoGradGuard no_grad;
+  auto work = std::move(works_[b]);
+  auto flat = std::move(flats_[b]);
+  work->wait();
+  if (owner_.empty()) {
+    int64_t offset = 0;
+    for (size_t k : buckets_[b]) {
+      auto g = params_[k].mutable_grad();
+      const int64_t n = g.numel();
+      g.view({-1}).copy_(flat.slice(0, offset, offset + n));
+      offset += n;
+    }
+    return;
+  }
+  const auto sums = work->result();
+  const int64_t me = group_->rank();
+  int64_t offset = 0;
+  for (size_t k : buckets_[b]) {
+    if (owner_[k] != me) continue;
+    auto g = params_[k].mutable_grad();
+    const int64_t n = g.numel();
+    g.view({-1}).copy_(sums.slice(0, offset, offset + n));
+    offset += n;
+  }
+}
+
+void GradientSync::reap_locked() {
+  for (size_t b = 0; b < next_launch_; ++b) {
+    if (!works_[b] || !works_[b]->ready()) continue;
+    try {
+      finish_locked(b);
+    } catch (...) {
+      if (!reap_error_) reap_error_ = std::current_exception();  // rethrown by reduce()
+    }
+  }
 }
 
 void GradientSync::reduce() {
   torch::NoGradGuard no_grad;
   std::lock_guard<std::mutex> lock(mutex_);
   check_layout();
+  if (bytes_at_start_ < 0) bytes_at_start_ = process_bytes_written();
   overlapped_ = launched_in_backward_;
-  group_->last_gradient_sync = {static_cast<int64_t>(buckets_.size()), overlapped_};
+  auto& stats = group_->last_gradient_sync;
+  stats.buckets = static_cast<int64_t>(buckets_.size());
+  stats.started_in_backward = overlapped_;
+  stats.collective = owner_.empty() ? "all-reduce" : "reduce-scatter";
+  stats.parameter_bytes_sent = -1;
+  stats.gradient_elements = 0;
+  for (const auto& p : params_) stats.gradient_elements += p.numel();
   while (next_launch_ < buckets_.size()) launch_locked(next_launch_++);
   armed_ = false;
   next_launch_ = 0;
   launched_in_backward_ = 0;
-  // Wait for every bucket even after a failure, so no all-reduce still writes into freed memory.
-  std::exception_ptr error;
-  for (auto& w : works_) {
+  // Wait for every bucket even after a failure, so no collective still writes into freed memory.
+  std::exception_ptr error = reap_error_;
+  reap_error_ = nullptr;
+  for (size_t b = 0; b < buckets_.size(); ++b) {
+    if (!works_[b]) continue;
     try {
-      if (w) w->wait();
+      finish_locked(b);
     } catch (...) {
       if (!error) error = std::current_exception();
     }
   }
-  for (auto& w : works_) w.reset();
+  const int64_t now = process_bytes_written();
+  stats.gradient_bytes_sent = now >= 0 && bytes_at_start_ >= 0 ? now - bytes_at_start_ : -1;
+  bytes_at_start_ = -1;
   if (error) std::rethrow_exception(error);
-  for (size_t b = 0; b < buckets_.size(); ++b) {
-    int64_t offset = 0;
-    for (size_t k : buckets_[b]) {
-      auto g = params_[k].mutable_grad();
-      const int64_t n = g.numel();
-      g.view({-1}).copy_(flats_[b].slice(0, offset, offset + n));
-      offset += n;
-    }
-    flats_[b] = at::Tensor();
-  }
 }
 
 void broadcast_from_rank0(ProcessGroup& group, const std::vector<at::Tensor>& tensors, int64_t bucket_bytes) {
@@ -417,17 +577,23 @@ void broadcast_from_rank0(ProcessGroup& group, const std::vector<at::Tensor>& te
   }
 }
 
-OptimizerShards::OptimizerShards(std::shared_ptr<ProcessGroup> group, std::vector<std::pair<std::string, at::Tensor>> named)
-    : group_(std::move(group)), named_(std::move(named)) {
+OptimizerShards::OptimizerShards(std::shared_ptr<ProcessGroup> group, std::vector<std::pair<std::string, at::Tensor>> named,
+                                 int64_t gather_bytes)
+    : group_(std::move(group)), named_(std::move(named)), gather_bytes_(gather_bytes) {
+  if (gather_bytes_ <= 0) throw RangeError("the all-gather piece size must be positive");
   // Greedy by size, in parameter order: deterministic, so every rank computes the same owners.
   std::vector<int64_t> load(static_cast<size_t>(group_->world_size()), 0);
   for (const auto& [name, p] : named_) {
+    if (p.scalar_type() != named_.front().second.scalar_type())
+      throw ArgumentError("ZeRO-1: the trained parameters must share one dtype ('" + name + "' is " + c10::toString(p.scalar_type()) + ")");
     size_t best = 0;
     for (size_t r = 1; r < load.size(); ++r)
       if (load[r] < load[best]) best = r;
     owner_.push_back(static_cast<int64_t>(best));
+    offset_.push_back(load[best]);
     load[best] += p.numel();
   }
+  for (auto l : load) segment_ = std::max(segment_, l);
 }
 
 int64_t OptimizerShards::rank() const { return group_->rank(); }
@@ -439,24 +605,66 @@ std::vector<std::pair<std::string, at::Tensor>> OptimizerShards::owned() const {
   return out;
 }
 
-void OptimizerShards::broadcast_updates() {
+int64_t OptimizerShards::owner_of(const at::Tensor& p) const {
+  for (size_t k = 0; k < named_.size(); ++k)
+    if (named_[k].second.unsafeGetTensorImpl() == p.unsafeGetTensorImpl()) return owner_[k];
+  return -1;
+}
+
+double OptimizerShards::clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm) {
   torch::NoGradGuard no_grad;
-  for (int64_t r = 0; r < group_->world_size(); ++r) {
-    std::vector<at::Tensor> parts;
+  const int64_t me = group_->rank();
+  std::vector<at::Tensor> grads;
+  std::vector<int64_t> index;
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (owner_of(params[i]) != me || !params[i].grad().defined()) continue;
+    grads.push_back(params[i].grad());
+    index.push_back(static_cast<int64_t>(i));
+  }
+  // Per-tensor norms as rdpo::clip_grad_norm computes them (float32, then float64), each in its
+  // tensor's slot; the sum over the ranks fills the other slots (x + 0 is exact).
+  auto norms = torch::zeros({static_cast<int64_t>(params.size())}, torch::kFloat64);
+  if (!grads.empty()) {
+    auto mine = at::stack(at::_foreach_norm(grads, 2)).to(torch::kFloat64);
+    norms.index_put_({torch::tensor(index, torch::kLong)}, mine);
+  }
+  group_->all_reduce(norms, ReduceOp::Sum, "the all-reduce of the gradient norms");
+  if (params.empty()) return 0.0;
+  const double total = norms.pow(2).sum().sqrt().item<double>();
+  if (max_norm > 0 && std::isfinite(total) && total > max_norm && !grads.empty()) at::_foreach_mul_(grads, max_norm / (total + 1e-6));
+  return total;
+}
+
+void OptimizerShards::all_gather_updates() {
+  torch::NoGradGuard no_grad;
+  if (segment_ == 0) return;
+  const int64_t before = process_bytes_written();
+  const int64_t W = group_->world_size(), me = group_->rank();
+  const auto options = named_.front().second.options();
+  const int64_t piece = std::max<int64_t>(1, gather_bytes_ / (W * static_cast<int64_t>(named_.front().second.element_size())));
+  for (int64_t start = 0; start < segment_; start += piece) {
+    const int64_t n = std::min(piece, segment_ - start);
+    // The part [start, start + n) of each rank's segment; parameters overlapping it are copied.
+    auto overlap = [&](size_t k, int64_t& lo, int64_t& hi) {
+      lo = std::max(start, offset_[k]);
+      hi = std::min(start + n, offset_[k] + named_[k].second.numel());
+      return lo < hi;
+    };
+    auto input = torch::zeros({n}, options);  // the padding past this rank's load stays zero
+    int64_t lo = 0, hi = 0;
     for (size_t k = 0; k < named_.size(); ++k)
-      if (owner_[k] == r) parts.push_back(named_[k].second.detach().reshape({-1}));
-    if (parts.empty()) continue;
-    std::vector<at::Tensor> flat{at::cat(parts)};
-    group_->broadcast(flat, r, "the broadcast of rank " + std::to_string(r) + "'s updated parameters");
-    int64_t offset = 0;
+      if (owner_[k] == me && overlap(k, lo, hi))
+        input.slice(0, lo - start, hi - start).copy_(named_[k].second.detach().reshape({-1}).slice(0, lo - offset_[k], hi - offset_[k]));
+    auto output = torch::empty({W * n}, options);
+    group_->all_gather(input, output, "the all-gather of the updated parameters");
     for (size_t k = 0; k < named_.size(); ++k) {
-      if (owner_[k] != r) continue;
+      if (owner_[k] == me || !overlap(k, lo, hi)) continue;
       auto p = named_[k].second.detach();
-      const int64_t n = p.numel();
-      p.view({-1}).copy_(flat[0].slice(0, offset, offset + n));
-      offset += n;
+      p.view({-1}).slice(0, lo - offset_[k], hi - offset_[k]).copy_(output.slice(0, owner_[k] * n + lo - start, owner_[k] * n + hi - start));
     }
   }
+  const int64_t after = process_bytes_written();
+  group_->last_gradient_sync.parameter_bytes_sent = before >= 0 && after >= 0 ? after - before : -1;
 }
 
 std::vector<std::pair<std::string, at::Tensor>> OptimizerShards::gather_state(

@@ -5,7 +5,10 @@
 // Gradients: GradientSync all-reduces (sums) every trainable gradient in buckets of about
 // `bucket_bytes`, in reverse registration order (the order backward produces them). Each rank
 // scales its loss by its share of the global micro-batch, so the sum is the global mean.
+// ZeRO-1 (OptimizerShards): the buckets are reduce-scattered instead (each rank receives the sums
+// of its own tensors only) and the updated parameters are all-gathered after the step.
 #pragma once
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -36,12 +39,21 @@ struct ProcessGroupOptions {
 
 enum class ReduceOp { Sum, Max };
 
-// An all-reduce in flight; wait() rethrows its error as std::runtime_error.
+// A collective in flight; wait() rethrows its error as std::runtime_error.
 class PendingReduce {
  public:
   virtual ~PendingReduce() = default;
   virtual void wait() = 0;
+  // True once wait() would not block (the collective has finished, or failed).
+  virtual bool ready() = 0;
+  // After wait(): a reduce-scatter's summed segment (undefined for an in-place all-reduce).
+  virtual at::Tensor result() { return at::Tensor(); }
 };
+
+// What this process has written to files and sockets so far (Linux /proc/self/io `wchar`; Gloo's
+// TCP transport sends with write(2)/writev(2), so this counts the bytes a collective sends).
+// -1 where the counter is not available.
+int64_t process_bytes_written();
 
 class ProcessGroup {
  public:
@@ -69,11 +81,28 @@ class ProcessGroup {
 
   // A sum over the gradient group, in flight until wait().
   std::unique_ptr<PendingReduce> start_gradient_sum(at::Tensor tensor, const std::string& what);
+  // A reduce-scatter (sum) over the gradient group: `input` is this rank's contribution, laid out
+  // by destination rank, segment r of `counts[r]` elements for rank r. After wait(), result() is
+  // the sum over the ranks of this rank's segment (counts[rank] elements). Every rank passes the
+  // same counts. Summed in rank order 0, 1, … (deterministic; for two ranks exactly a + b, as
+  // the all-reduce). Gloo: see the comment at the definition for why this is an all-to-all.
+  std::unique_ptr<PendingReduce> start_gradient_reduce_scatter(at::Tensor input, const std::vector<int64_t>& counts,
+                                                               const std::string& what);
+  // All-gather over the control group, waits: `output` ([world_size · n]) receives every rank's
+  // `input` ([n], the same n on every rank) in rank order.
+  void all_gather(at::Tensor& input, at::Tensor& output, const std::string& what);
 
-  // The last gradient all-reduce: its buckets, and how many started during backward (overlapped).
+  // The last optimiser step's gradient synchronisation: its buckets, how many started during
+  // backward (overlapped), which collective ("all-reduce" or "reduce-scatter"), and the bytes this
+  // process sent while the gradient collectives ran and while the parameters were all-gathered
+  // (process_bytes_written() deltas; -1: not measured or no ZeRO all-gather).
   struct GradientStats {
     int64_t buckets = 0;
     int64_t started_in_backward = 0;
+    std::string collective = "all-reduce";
+    int64_t gradient_bytes_sent = -1;
+    int64_t parameter_bytes_sent = -1;
+    int64_t gradient_elements = 0;  // summed gradient elements (the full trained parameter count)
   };
   GradientStats last_gradient_sync;
 
@@ -84,6 +113,8 @@ class ProcessGroup {
   ProcessGroupOptions options_;
   std::unique_ptr<Impl> impl_;
 };
+
+class OptimizerShards;
 
 class GradientSync {
  public:
@@ -99,6 +130,10 @@ class GradientSync {
   // created): starts the buckets not yet started, waits for all, copies the sums back. The first
   // call (or arm()) first checks that every rank holds the same parameter list (else the buckets
   // would not line up and Gloo would wait until its timeout).
+  // ZeRO-1: from now on reduce() reduce-scatters: each rank keeps the summed gradients of the
+  // tensors `shards` assigns to it, and the other tensors' .grad is released as soon as its bucket
+  // has been sent (during backward when the buckets overlap it). Call before the first arm()/reduce().
+  void shard(const OptimizerShards& shards);
   void reduce();
   int64_t num_buckets() const { return static_cast<int64_t>(buckets_.size()); }
   // Buckets whose all-reduce started during backward in the last reduce() (for tests and logs).
@@ -108,6 +143,8 @@ class GradientSync {
   void on_gradient(size_t param);  // a backward hook: param's gradient is accumulated
   void launch_ready_locked();
   void launch_locked(size_t bucket);
+  void finish_locked(size_t bucket);  // copies a finished bucket's sums back and frees its buffers
+  void reap_locked();                 // finish_locked for buckets whose collective has completed
   void check_layout();
 
   std::shared_ptr<ProcessGroup> group_;
@@ -123,18 +160,35 @@ class GradientSync {
   std::vector<at::Tensor> flats_;
   std::vector<std::unique_ptr<PendingReduce>> works_;
   int64_t overlapped_ = 0, launched_in_backward_ = 0;
+  int64_t bytes_at_start_ = -1;
+  std::exception_ptr reap_error_;  // a bucket that failed while reaped during backward  // process_bytes_written() when the step's first bucket could start
+
+  // ZeRO-1: owner_[k] is the rank that keeps params_[k]'s summed gradient (empty: all-reduce).
+  std::vector<int64_t> owner_;
 };
 
 // Data-parallel ZeRO-1 (optimizer-state sharding): each parameter tensor is owned by one rank
-// (whole tensors, balanced by size, the same assignment on every rank); a rank keeps AdamW state
-// for its own tensors only and, after each step, the owners broadcast their updated tensors.
+// (whole tensors, balanced by size, the same assignment on every rank, so AdamW's per-tensor rules
+// such as weight decay stay as they are). A rank receives the summed gradients of its own tensors
+// only (GradientSync::shard), keeps AdamW state for them only, and after each step the ranks
+// all-gather the updated parameters: rank r's segment is its tensors flattened in parameter
+// order, padded to the largest rank's element count.
 class OptimizerShards {
  public:
-  OptimizerShards(std::shared_ptr<ProcessGroup> group, std::vector<std::pair<std::string, at::Tensor>> named);
+  // `gather_bytes`: the all-gather runs in pieces whose output is at most about this size.
+  OptimizerShards(std::shared_ptr<ProcessGroup> group, std::vector<std::pair<std::string, at::Tensor>> named,
+                  int64_t gather_bytes = int64_t(25) << 20);
   // This rank's parameters (what its AdamW steps).
   std::vector<std::pair<std::string, at::Tensor>> owned() const;
-  // Every rank's parameters become their owners' (after the AdamW step).
-  void broadcast_updates();
+  // The rank that owns `p` (by identity), or -1 when p is not a sharded parameter.
+  int64_t owner_of(const at::Tensor& p) const;
+  // The global L2 norm of the gradients of `params` (each rank holds its own tensors' gradients):
+  // each rank's per-tensor norms are summed over the ranks (x + 0: exact) and reduced in
+  // `params` order as clip_grad_norm() does, so the value is bit-identical to one process's.
+  // Clips this rank's gradients like clip_grad_norm(); a collective.
+  double clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm);
+  // Every rank's parameters become their owners' (after the AdamW step): an all-gather.
+  void all_gather_updates();
   // The whole AdamW state (AdamW::state() names) on rank 0, from every rank's own part; empty on
   // the other ranks. A collective: every rank calls it.
   std::vector<std::pair<std::string, at::Tensor>> gather_state(const std::vector<std::pair<std::string, at::Tensor>>& local) const;
@@ -144,6 +198,9 @@ class OptimizerShards {
   std::shared_ptr<ProcessGroup> group_;
   std::vector<std::pair<std::string, at::Tensor>> named_;
   std::vector<int64_t> owner_;
+  std::vector<int64_t> offset_;  // named_[k]'s offset in its owner's segment
+  int64_t segment_ = 0;          // elements per rank in the all-gather (the largest rank's load)
+  int64_t gather_bytes_;
 };
 
 // Makes every rank's tensors equal rank 0's (the model's weights at the start of training).

@@ -155,7 +155,7 @@ void PreferenceTrainer::save_optimizer_state(const std::string& file) const {
   write_safetensors(file, optimizer_->state(), torch::kFloat32);
 }
 
-void PreferenceTrainer::shard_optimizer(std::shared_ptr<ProcessGroup> group) {
+void PreferenceTrainer::shard_optimizer(std::shared_ptr<ProcessGroup> group, int64_t gather_bytes) {
   std::vector<std::pair<std::string, at::Tensor>> named;
   // The trained parameters by name: the adapter's under LoRA, else the model's.
   for (auto& [name, p] : policy_.lora() ? policy_.lora()->named_parameters() : policy_.named_parameters())
@@ -164,8 +164,10 @@ void PreferenceTrainer::shard_optimizer(std::shared_ptr<ProcessGroup> group) {
         named.emplace_back(name, p);
         break;
       }
-  shards_ = std::make_shared<OptimizerShards>(std::move(group), std::move(named));
+  shards_ = std::make_shared<OptimizerShards>(std::move(group), std::move(named), gather_bytes);
   optimizer_ = std::make_unique<AdamW>(shards_->owned(), options_.adamw);
+  // The gradient buckets are reduce-scattered: a rank receives its own tensors' sums only.
+  if (grad_sync_) grad_sync_->shard(*shards_);
 }
 
 void PreferenceTrainer::load_optimizer_state(const std::string& file) {
@@ -182,12 +184,13 @@ double PreferenceTrainer::step(double lr, double max_grad_norm) {
   RECORD_USER_SCOPE("rdpo::optimizer_step");
   policy_.drop_compute_weights();  // stale once the masters move; frees them during the update
   if (grad_sync_) grad_sync_->reduce();
-  double norm = clip_grad_norm(params_, max_grad_norm);
+  // ZeRO-1: each rank holds its own tensors' gradients; the norm is reduced over the ranks.
+  double norm = shards_ ? shards_->clip_grad_norm(params_, max_grad_norm) : clip_grad_norm(params_, max_grad_norm);
   // A NaN/inf gradient would poison every weight and both Adam moments for good: skip the update
   // (the caller sees the non-finite norm and stops or moves on; see lib/train/trainer.ts).
   if (std::isfinite(norm)) {
     optimizer_->step(lr);
-    if (shards_) shards_->broadcast_updates();
+    if (shards_) shards_->all_gather_updates();
   }
   for (auto& p : params_) p.mutable_grad() = at::Tensor();
   return norm;

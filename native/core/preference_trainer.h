@@ -85,10 +85,11 @@ class PreferenceTrainer {
   // Data-parallel: the next accumulate() is the step's last, so its backward can start the
   // gradient all-reduce bucket by bucket (a no-op without a gradient sync).
   void prepare_last_micro_batch();
-  // Data-parallel ZeRO-1: this rank keeps AdamW state for the parameters it owns only; step()
-  // broadcasts the updates and save_optimizer_state() gathers the whole state to rank 0 (every
-  // rank must call it; the other ranks write nothing). See core/distributed.h OptimizerShards.
-  void shard_optimizer(std::shared_ptr<ProcessGroup> group);
+  // Data-parallel ZeRO-1: this rank keeps AdamW state for the parameters it owns only; the
+  // gradient sync (set first) reduce-scatters, step() all-gathers the updated parameters (in
+  // pieces of about `gather_bytes`), and save_optimizer_state() gathers the whole state to rank 0
+  // (every rank must call it; the other ranks write nothing). See core/distributed.h OptimizerShards.
+  void shard_optimizer(std::shared_ptr<ProcessGroup> group, int64_t gather_bytes = int64_t(25) << 20);
 
  private:
   // Forward (and backward when `backward_scale` > 0) of one batch.

@@ -110,6 +110,10 @@ class NativeProcessGroup : public Napi::ObjectWrap<NativeProcessGroup> {
     auto o = Napi::Object::New(info.Env());
     o.Set("buckets", static_cast<double>(group_->last_gradient_sync.buckets));
     o.Set("startedInBackward", static_cast<double>(group_->last_gradient_sync.started_in_backward));
+    o.Set("collective", group_->last_gradient_sync.collective);
+    o.Set("gradientBytesSent", static_cast<double>(group_->last_gradient_sync.gradient_bytes_sent));
+    o.Set("parameterBytesSent", static_cast<double>(group_->last_gradient_sync.parameter_bytes_sent));
+    o.Set("gradientElements", static_cast<double>(group_->last_gradient_sync.gradient_elements));
     return o;
   }
 

@@ -199,7 +199,8 @@ Napi::Value CreateTrainer(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     auto options = trainer_options(opts);
     // Data-parallel: step() sums the gradients over the group's ranks first (core/distributed.h);
-    // with shardOptimizer each rank keeps the AdamW state of its own parameters (ZeRO-1).
+    // with shardOptimizer each rank keeps the AdamW state of its own parameters (ZeRO-1): the
+    // gradients are reduce-scattered and the updated parameters all-gathered.
     std::shared_ptr<rdpo::ProcessGroup> group;
     int64_t bucket_bytes = int64_t(25) << 20;
     bool shard = false;
@@ -216,7 +217,7 @@ Napi::Value CreateTrainer(const Napi::CallbackInfo& info) {
       if (group) {
         state->trainer->set_gradient_sync(
             std::make_shared<rdpo::GradientSync>(group, state->trainer->trainable_parameters(), bucket_bytes));
-        if (shard) state->trainer->shard_optimizer(group);
+        if (shard) state->trainer->shard_optimizer(group, bucket_bytes);
       }
       return [state](Napi::Env env) -> Napi::Value { return NativeTrainer::Wrap(env, state); };
     });

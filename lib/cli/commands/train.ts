@@ -27,7 +27,7 @@ const NUMBER_FLAGS: Record<string, string> = {
   batchSize: 'batchSize', gradAccum: 'gradAccum', maxLength: 'maxLength', maxPromptLength: 'maxPromptLength', maxSteps: 'maxSteps',
   epochs: 'epochs', warmupSteps: 'warmupSteps', seed: 'seed', evalEvery: 'evalEvery', evalSize: 'evalSize', evalFraction: 'evalFraction',
   saveEvery: 'saveEvery', limit: 'limit', threads: 'threads', logitsChunk: 'logitsChunk',
-  loraR: 'loraR', loraAlpha: 'loraAlpha', loraDropout: 'loraDropout',
+  loraR: 'loraR', loraAlpha: 'loraAlpha', loraDropout: 'loraDropout', zero: 'zero',
 };
 const STRING_FLAGS = [
   'model', 'refModel', 'data', 'dataFormat', 'out', 'loss', 'dpoVariant', 'rationaleForm', 'rationaleNorm', 'schedule', 'dtype', 'device', 'resume',
@@ -98,6 +98,7 @@ export function registerTrain(program: Command): void {
     .option('--out <dir>', 'run directory (default runs/<time>-<loss>)')
     .option('--resume <runDir>', 'continue a run exactly where its last checkpoint left it')
     .option('--nproc <n>', 'data-parallel: start n ranks on this machine (Gloo, CPU); external launchers set RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT instead (docs/distributed.md)')
+    .option('--zero <stage>', 'data-parallel ZeRO stage: 1 shards the AdamW state over the ranks, reduce-scatters the gradients and all-gathers the parameters (default 0, or RDPO_DDP_ZERO=1)')
     .option('--demo-out <dir>', 'where the built-in demo writes (default runs/demo-<time>)')
     .action(async (opts: Record<string, unknown>, cmd: Command) => {
       const explicit = (key: string) => cmd.getOptionValueSource(key) === 'cli';
