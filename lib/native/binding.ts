@@ -204,7 +204,7 @@ export interface NativeProcessGroup {
    * The last optimiser step's gradient synchronisation: its buckets, how many started during
    * backward, the collective ('reduce-scatter' under ZeRO-1), the bytes this process sent while the
    * gradient collectives ran and while the parameters were all-gathered (/proc/self/io; -1: not
-   * measured), and the gradient elements summed.
+   * measured), the gradient elements summed, and the collectives launched.
    */
   readonly lastGradientSync: {
     buckets: number;
@@ -213,6 +213,8 @@ export interface NativeProcessGroup {
     gradientBytesSent: number;
     parameterBytesSent: number;
     gradientElements: number;
+    /** collectives launched: one per bucket, or under ZeRO-1 the pieces the buckets were split into */
+    collectives: number;
   };
 }
 

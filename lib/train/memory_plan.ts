@@ -10,8 +10,9 @@
 //   (r·(in+out) per target) master weights, gradients and moments. ZeRO-1 divides the moments by
 //   the number of ranks (the float32 masters are the model's own weights here, not sharded), and
 //   the gradients too when each step is one micro-batch: the buckets are reduce-scattered as
-//   backward fills them, and a rank then keeps its own tensors' summed gradients only. With
-//   gradient accumulation every rank holds its whole local gradient between micro-batches.
+//   backward fills them, and a rank then keeps its own tensors' summed gradients, plus the largest
+//   tensor's local gradient while it is sent. With gradient accumulation every rank holds its
+//   whole local gradient between micro-batches.
 // - Activations per token and decoder layer follow what autograd keeps for backward in
 //   native/core/llama_model.cpp (a comment on `activationBytesPerTokenLayer` lists them); with
 //   gradient checkpointing only each layer's input is kept, plus one layer recomputed at a time.
@@ -218,15 +219,15 @@ export function planMemory(
   const runtime = cuda ? CUDA_RUNTIME_BYTES : CPU_RUNTIME_BYTES;
   const bucket = settings.bucketBytes ?? 25 * 2 ** 20;
   const zero1 = settings.ranks > 1 && settings.zero === 1;
-  // The largest trained tensor makes a bucket of its own when it exceeds the bucket size.
+  // All-reduce: two buckets' flat copies in flight. ZeRO-1's reduce-scatter (native/core/
+  // distributed.cpp) runs in pieces of at most about a bucket each way (send, and the receive
+  // buffer of every rank's copy of this rank's part), two pieces in flight.
+  const communication = settings.ranks <= 1 ? 0 : zero1 ? 4 * bucket : 2 * bucket;
+  // ZeRO-1, one micro-batch per step: a rank ends backward with its own tensors' summed gradients,
+  // plus the local gradient of the tensor that arrived last while its pieces are sent (at worst the
+  // largest; the embedding comes last in backward).
+  const shardGradients = zero1 && (settings.gradAccum ?? 1) === 1;
   const largestTrained = lora ? 0 : Math.max(0, ...tensors.map((t) => elementCount(t.shape) * 4));
-  // All-reduce: two buckets' flat copies in flight. ZeRO-1's reduce-scatter (an all-to-all on
-  // Gloo, native/core/distributed.cpp): two buckets' send buffers, and a receive buffer of every
-  // rank's copy of this rank's part of a bucket (at worst the whole bucket when one rank owns it).
-  const communication = settings.ranks <= 1 ? 0
-    : zero1 ? 2 * bucket + Math.min(settings.ranks * Math.max(bucket, largestTrained), trainable * 4)
-    : 2 * bucket;
-  const gradientShards = zero1 && (settings.gradAccum ?? 1) === 1 ? settings.ranks : 1;
 
   const training: MemoryBreakdown = {
     runtime,
@@ -234,7 +235,7 @@ export function planMemory(
     // autocast's bf16 copy of each matmul weight for the step (a bf16 LoRA base needs none)
     // (kept for backward; a frozen float32 base is cast per call, and each cast is kept too)
     computeCopies: lowPrecision && !(lora && checkpointBytes === 2) ? matmulElements * 2 : 0,
-    gradients: (trainable * 4) / gradientShards,
+    gradients: shardGradients ? Math.min(trainable * 4, (trainable * 4) / settings.ranks + largestTrained) : trainable * 4,
     optimizer: (trainable * 8) / optimizerShards,
     activations,
     outputLayer,

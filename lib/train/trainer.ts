@@ -486,7 +486,7 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
       if (dp && !reportedSync) {
         reportedSync = true;
         const g = dp.group.lastGradientSync;
-        log(`data-parallel: ${dp.worldSize} ranks (Gloo); gradients ${g.collective === 'reduce-scatter' ? 'reduce-scattered' : 'all-reduced'} in ${g.buckets} bucket(s), ${g.startedInBackward} started during backward`);
+        log(`data-parallel: ${dp.worldSize} ranks (Gloo); gradients ${g.collective === 'reduce-scatter' ? `reduce-scattered in ${g.buckets} bucket(s) (${g.collectives} pieces)` : `all-reduced in ${g.buckets} bucket(s)`}, ${g.startedInBackward} started during backward`);
         if (zero) log(`data-parallel: optimizer state sharded (ZeRO-1): rank 0 holds AdamW state for ${trainer.numOptimizerParameters} of ${parameters} parameters; updated parameters all-gathered`);
         log(`data-parallel: ${communicationLine(g)}`);
       }

@@ -342,7 +342,7 @@ bool overlap_enabled() {
 }  // namespace
 
 GradientSync::GradientSync(std::shared_ptr<ProcessGroup> group, std::vector<at::Tensor> params, int64_t bucket_bytes)
-    : group_(std::move(group)) {
+    : group_(std::move(group)), bucket_bytes_(bucket_bytes) {
   if (bucket_bytes <= 0) throw RangeError("the gradient bucket size must be positive");
   // A tensor listed under two names (tied weights) is reduced once.
   for (auto& p : params) {
@@ -409,6 +409,20 @@ void GradientSync::shard(const OptimizerShards& shards) {
     if (r < 0) throw std::logic_error("GradientSync::shard: a synchronised parameter has no owner");
     owner_.push_back(r);
   }
+  const int64_t W = group_->world_size();
+  counts_.assign(buckets_.size(), std::vector<int64_t>(static_cast<size_t>(W), 0));
+  pieces_.assign(buckets_.size(), 1);
+  for (size_t b = 0; b < buckets_.size(); ++b) {
+    int64_t largest = 0, element = 1;
+    for (size_t k : buckets_[b]) {
+      counts_[b][static_cast<size_t>(owner_[k])] += params_[k].numel();
+      element = static_cast<int64_t>(params_[k].element_size());
+    }
+    for (auto c : counts_[b]) largest = std::max(largest, c);
+    // A rank receives W copies of its part of a piece: at most about one bucket.
+    const int64_t per_piece = std::max<int64_t>(1, bucket_bytes_ / (W * element));
+    pieces_[b] = std::max<int64_t>(1, (largest + per_piece - 1) / per_piece);
+  }
 }
 
 void GradientSync::arm() {
@@ -429,47 +443,28 @@ void GradientSync::on_gradient(size_t param) {
 // Buckets start strictly in index order on every rank (Gloo pairs collectives by their order):
 // a full bucket waits for the ones before it.
 void GradientSync::launch_ready_locked() {
+  if (!owner_.empty()) {
+    zero_reap_locked();
+    return;
+  }
   while (next_launch_ < buckets_.size() && pending_[next_launch_] == 0) {
     launch_locked(next_launch_);
     ++launched_in_backward_;
     ++next_launch_;
   }
-  // ZeRO-1: a bucket whose reduce-scatter has finished frees its buffers while backward goes on.
-  if (!owner_.empty()) reap_locked();
 }
 
 void GradientSync::launch_locked(size_t b) {
   torch::NoGradGuard no_grad;
   std::vector<at::Tensor> parts;
   parts.reserve(buckets_[b].size());
-  if (owner_.empty()) {
-    for (size_t k : buckets_[b]) {
-      auto& p = params_[k];
-      if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
-      parts.push_back(p.grad().reshape({-1}));
-    }
-    flats_[b] = parts.size() == 1 ? parts[0].clone() : at::cat(parts);
-    works_[b] = group_->start_gradient_sum(flats_[b], "the gradient all-reduce");
-    return;
+  for (size_t k : buckets_[b]) {
+    auto& p = params_[k];
+    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+    parts.push_back(p.grad().reshape({-1}));
   }
-  // ZeRO-1: the bucket's gradients grouped by owner (rank order, bucket order within a rank).
-  const int64_t W = group_->world_size(), me = group_->rank();
-  std::vector<int64_t> counts(static_cast<size_t>(W), 0);
-  for (int64_t r = 0; r < W; ++r) {
-    for (size_t k : buckets_[b]) {
-      if (owner_[k] != r) continue;
-      auto& p = params_[k];
-      if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
-      parts.push_back(p.grad().reshape({-1}));
-      counts[static_cast<size_t>(r)] += p.numel();
-    }
-  }
-  auto input = parts.size() == 1 ? parts[0].clone() : at::cat(parts);
-  parts.clear();
-  works_[b] = group_->start_gradient_reduce_scatter(std::move(input), counts, "the gradient reduce-scatter");
-  // The other ranks' gradients are in the send buffer now: this rank no longer holds them.
-  for (size_t k : buckets_[b])
-    if (owner_[k] != me) params_[k].mutable_grad() = at::Tensor();
+  flats_[b] = parts.size() == 1 ? parts[0].clone() : at::cat(parts);
+  works_[b] = group_->start_gradient_sum(flats_[b], "the gradient all-reduce");
 }
 
 void GradientSync::finish_locked(size_t b) {
@@ -477,36 +472,104 @@ void GradientSync::finish_locked(size_t b) {
   auto work = std::move(works_[b]);
   auto flat = std::move(flats_[b]);
   work->wait();
-  if (owner_.empty()) {
-    int64_t offset = 0;
-    for (size_t k : buckets_[b]) {
-      auto g = params_[k].mutable_grad();
-      const int64_t n = g.numel();
-      g.view({-1}).copy_(flat.slice(0, offset, offset + n));
-      offset += n;
-    }
-    return;
-  }
-  const auto sums = work->result();
-  const int64_t me = group_->rank();
   int64_t offset = 0;
   for (size_t k : buckets_[b]) {
-    if (owner_[k] != me) continue;
     auto g = params_[k].mutable_grad();
     const int64_t n = g.numel();
-    g.view({-1}).copy_(sums.slice(0, offset, offset + n));
+    g.view({-1}).copy_(flat.slice(0, offset, offset + n));
     offset += n;
   }
 }
 
-void GradientSync::reap_locked() {
-  for (size_t b = 0; b < next_launch_; ++b) {
-    if (!works_[b] || !works_[b]->ready()) continue;
-    try {
-      finish_locked(b);
-    } catch (...) {
-      if (!reap_error_) reap_error_ = std::current_exception();  // rethrown by reduce()
+template <typename Fn>
+void GradientSync::zero_overlaps(size_t b, int64_t r, int64_t start, int64_t end, Fn&& fn) const {
+  int64_t offset = 0;  // of tensor k within r's part
+  for (size_t k : buckets_[b]) {
+    if (owner_[k] != r) continue;
+    const int64_t n = params_[k].numel();
+    const int64_t lo = std::max(start, offset), hi = std::min(end, offset + n);
+    if (lo < hi) fn(k, lo - offset, hi - offset, lo - start);
+    offset += n;
+  }
+}
+
+// Two pieces in flight: one being summed while the next is on the wire; a third would only hold
+// memory (Gloo runs a group's collectives one after another).
+constexpr size_t kPiecesInFlight = 2;
+
+bool GradientSync::zero_can_launch_locked() const {
+  return next_launch_ < buckets_.size() && (!armed_ || pending_[next_launch_] == 0) && in_flight_.size() < kPiecesInFlight;
+}
+
+void GradientSync::zero_launch_locked() {
+  torch::NoGradGuard no_grad;
+  const size_t b = next_launch_;
+  const int64_t j = next_piece_, J = pieces_[b], W = group_->world_size(), me = group_->rank();
+  if (j == 0) {
+    for (size_t k : buckets_[b])
+      if (!params_[k].grad().defined()) params_[k].mutable_grad() = torch::zeros_like(params_[k]);
+    if (armed_) ++launched_in_backward_;
+  }
+  // Piece j of every rank's part, by destination rank.
+  std::vector<int64_t> counts(static_cast<size_t>(W));
+  int64_t total = 0;
+  for (int64_t r = 0; r < W; ++r) {
+    const int64_t c = counts_[b][static_cast<size_t>(r)];
+    counts[static_cast<size_t>(r)] = c * (j + 1) / J - c * j / J;
+    total += counts[static_cast<size_t>(r)];
+  }
+  auto input = torch::empty({total}, params_[buckets_[b].front()].grad().options());
+  int64_t at = 0;
+  for (int64_t r = 0; r < W; ++r) {
+    const int64_t c = counts_[b][static_cast<size_t>(r)], start = c * j / J, end = c * (j + 1) / J;
+    zero_overlaps(b, r, start, end, [&](size_t k, int64_t lo, int64_t hi, int64_t off) {
+      input.slice(0, at + off, at + off + hi - lo).copy_(params_[k].grad().view({-1}).slice(0, lo, hi));
+    });
+    at += end - start;
+  }
+  Piece piece;
+  piece.bucket = b;
+  piece.index = j;
+  piece.work = group_->start_gradient_reduce_scatter(std::move(input), counts, "the gradient reduce-scatter");
+  in_flight_.push_back(std::move(piece));
+  if (++next_piece_ == J) {
+    // The other ranks' gradients are all handed over: this rank no longer holds them.
+    for (size_t k : buckets_[b])
+      if (owner_[k] != me) params_[k].mutable_grad() = at::Tensor();
+    next_piece_ = 0;
+    ++next_launch_;
+  }
+}
+
+void GradientSync::zero_finish_locked(Piece& piece) {
+  torch::NoGradGuard no_grad;
+  auto work = std::move(piece.work);
+  work->wait();
+  const auto sums = work->result();
+  const size_t b = piece.bucket;
+  const int64_t me = group_->rank(), J = pieces_[b], c = counts_[b][static_cast<size_t>(me)];
+  zero_overlaps(b, me, c * piece.index / J, c * (piece.index + 1) / J, [&](size_t k, int64_t lo, int64_t hi, int64_t off) {
+    params_[k].mutable_grad().view({-1}).slice(0, lo, hi).copy_(sums.slice(0, off, off + hi - lo));
+  });
+}
+
+// From the backward hooks: pieces that have completed free their buffers, and the next ones start.
+void GradientSync::zero_reap_locked() {
+  for (;;) {
+    for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+      if (!it->work->ready()) {
+        ++it;
+        continue;
+      }
+      try {
+        zero_finish_locked(*it);
+      } catch (...) {
+        if (!reap_error_) reap_error_ = std::current_exception();  // rethrown by reduce()
+      }
+      it = in_flight_.erase(it);
     }
+    if (reap_error_ || !zero_can_launch_locked()) return;
+    while (!reap_error_ && zero_can_launch_locked()) zero_launch_locked();
   }
 }
 
@@ -515,29 +578,52 @@ void GradientSync::reduce() {
   std::lock_guard<std::mutex> lock(mutex_);
   check_layout();
   if (bytes_at_start_ < 0) bytes_at_start_ = process_bytes_written();
-  overlapped_ = launched_in_backward_;
   auto& stats = group_->last_gradient_sync;
   stats.buckets = static_cast<int64_t>(buckets_.size());
-  stats.started_in_backward = overlapped_;
   stats.collective = owner_.empty() ? "all-reduce" : "reduce-scatter";
   stats.parameter_bytes_sent = -1;
   stats.gradient_elements = 0;
   for (const auto& p : params_) stats.gradient_elements += p.numel();
-  while (next_launch_ < buckets_.size()) launch_locked(next_launch_++);
+  stats.collectives = static_cast<int64_t>(buckets_.size());
+  if (!owner_.empty()) {
+    stats.collectives = 0;
+    for (auto j : pieces_) stats.collectives += j;
+  }
+  std::exception_ptr error;
+  if (owner_.empty()) {
+    overlapped_ = launched_in_backward_;
+    while (next_launch_ < buckets_.size()) launch_locked(next_launch_++);
+    // Wait for every bucket even after a failure, so no all-reduce still writes into freed memory.
+    for (size_t b = 0; b < buckets_.size(); ++b) {
+      if (!works_[b]) continue;
+      try {
+        finish_locked(b);
+      } catch (...) {
+        if (!error) error = std::current_exception();
+      }
+    }
+  } else {
+    armed_ = false;  // every bucket is complete now
+    error = reap_error_;
+    reap_error_ = nullptr;
+    // Launch the rest in order, two in flight; after a failure only wait for what is in flight.
+    for (;;) {
+      while (!error && zero_can_launch_locked()) zero_launch_locked();
+      if (in_flight_.empty()) break;
+      try {
+        zero_finish_locked(in_flight_.front());
+      } catch (...) {
+        if (!error) error = std::current_exception();
+      }
+      in_flight_.erase(in_flight_.begin());
+    }
+    overlapped_ = launched_in_backward_;
+  }
+  stats.started_in_backward = overlapped_;
   armed_ = false;
   next_launch_ = 0;
+  next_piece_ = 0;
   launched_in_backward_ = 0;
-  // Wait for every bucket even after a failure, so no collective still writes into freed memory.
-  std::exception_ptr error = reap_error_;
-  reap_error_ = nullptr;
-  for (size_t b = 0; b < buckets_.size(); ++b) {
-    if (!works_[b]) continue;
-    try {
-      finish_locked(b);
-    } catch (...) {
-      if (!error) error = std::current_exception();
-    }
-  }
   const int64_t now = process_bytes_written();
   stats.gradient_bytes_sent = now >= 0 && bytes_at_start_ >= 0 ? now - bytes_at_start_ : -1;
   bytes_at_start_ = -1;

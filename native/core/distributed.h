@@ -103,6 +103,7 @@ class ProcessGroup {
     int64_t gradient_bytes_sent = -1;
     int64_t parameter_bytes_sent = -1;
     int64_t gradient_elements = 0;  // summed gradient elements (the full trained parameter count)
+    int64_t collectives = 0;        // gradient collectives launched (ZeRO-1: pieces of buckets)
   };
   GradientStats last_gradient_sync;
 
@@ -126,14 +127,17 @@ class GradientSync {
   // Call before the backward of the last micro-batch of a step: as each bucket's gradients are
   // final, its all-reduce starts (in bucket order on every rank), overlapping the rest of backward.
   void arm();
+  // ZeRO-1: from now on reduce() reduce-scatters: each rank keeps the summed gradients of the
+  // tensors `shards` assigns to it, and drops the other tensors' .grad as soon as their values
+  // have been handed to the collective (during backward when the buckets overlap it). Each
+  // bucket's reduce-scatter runs in pieces whose receive buffer is at most about one bucket, at
+  // most two pieces in flight, so a tensor larger than the bucket size costs no W-fold buffer.
+  // Call before the first arm()/reduce().
+  void shard(const OptimizerShards& shards);
   // Sums every parameter's gradient over the ranks (a missing gradient counts as zeros and is
   // created): starts the buckets not yet started, waits for all, copies the sums back. The first
   // call (or arm()) first checks that every rank holds the same parameter list (else the buckets
   // would not line up and Gloo would wait until its timeout).
-  // ZeRO-1: from now on reduce() reduce-scatters: each rank keeps the summed gradients of the
-  // tensors `shards` assigns to it, and the other tensors' .grad is released as soon as its bucket
-  // has been sent (during backward when the buckets overlap it). Call before the first arm()/reduce().
-  void shard(const OptimizerShards& shards);
   void reduce();
   int64_t num_buckets() const { return static_cast<int64_t>(buckets_.size()); }
   // Buckets whose all-reduce started during backward in the last reduce() (for tests and logs).
@@ -144,13 +148,29 @@ class GradientSync {
   void launch_ready_locked();
   void launch_locked(size_t bucket);
   void finish_locked(size_t bucket);  // copies a finished bucket's sums back and frees its buffers
-  void reap_locked();                 // finish_locked for buckets whose collective has completed
   void check_layout();
+
+  // ZeRO-1's pieces: piece j of J of a bucket covers, for every rank r, the elements
+  // [c_r·j/J, c_r·(j+1)/J) of r's part of the bucket (its tensors' gradients in bucket order).
+  struct Piece {
+    size_t bucket = 0;
+    int64_t index = 0;
+    std::unique_ptr<PendingReduce> work;
+  };
+  bool zero_can_launch_locked() const;  // the next piece's bucket is complete, and a slot is free
+  void zero_launch_locked();
+  void zero_finish_locked(Piece& piece);  // copies the piece's sums into this rank's gradients
+  void zero_reap_locked();                // finishes pieces that have completed, launches more
+  // Calls fn(tensor k, lo, hi, at) for rank r's tensors in bucket b overlapping [start, end) of
+  // r's part: elements [lo, hi) of tensor k sit at offset `at` from `start`.
+  template <typename Fn>
+  void zero_overlaps(size_t b, int64_t r, int64_t start, int64_t end, Fn&& fn) const;
 
   std::shared_ptr<ProcessGroup> group_;
   std::vector<at::Tensor> params_;
   std::vector<std::vector<size_t>> buckets_;  // indices into params_
   std::vector<size_t> bucket_of_;
+  int64_t bucket_bytes_ = 0;
   bool checked_ = false;
 
   std::mutex mutex_;
@@ -160,11 +180,15 @@ class GradientSync {
   std::vector<at::Tensor> flats_;
   std::vector<std::unique_ptr<PendingReduce>> works_;
   int64_t overlapped_ = 0, launched_in_backward_ = 0;
-  int64_t bytes_at_start_ = -1;
-  std::exception_ptr reap_error_;  // a bucket that failed while reaped during backward  // process_bytes_written() when the step's first bucket could start
+  int64_t bytes_at_start_ = -1;    // process_bytes_written() when the step's first bucket could start
 
   // ZeRO-1: owner_[k] is the rank that keeps params_[k]'s summed gradient (empty: all-reduce).
   std::vector<int64_t> owner_;
+  std::vector<std::vector<int64_t>> counts_;  // per bucket, per rank: elements of its tensors
+  std::vector<int64_t> pieces_;               // per bucket
+  int64_t next_piece_ = 0;                    // of bucket next_launch_
+  std::vector<Piece> in_flight_;
+  std::exception_ptr reap_error_;  // a piece that failed while reaped during backward
 };
 
 // Data-parallel ZeRO-1 (optimizer-state sharding): each parameter tensor is owned by one rank

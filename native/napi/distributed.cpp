@@ -114,6 +114,7 @@ class NativeProcessGroup : public Napi::ObjectWrap<NativeProcessGroup> {
     o.Set("gradientBytesSent", static_cast<double>(group_->last_gradient_sync.gradient_bytes_sent));
     o.Set("parameterBytesSent", static_cast<double>(group_->last_gradient_sync.parameter_bytes_sent));
     o.Set("gradientElements", static_cast<double>(group_->last_gradient_sync.gradient_elements));
+    o.Set("collectives", static_cast<double>(group_->last_gradient_sync.collectives));
     return o;
   }
 
