@@ -221,8 +221,8 @@ export function planMemory(
   const zero1 = settings.ranks > 1 && settings.zero === 1;
   // All-reduce: two buckets' flat copies in flight. ZeRO-1's reduce-scatter (native/core/
   // distributed.cpp) runs in pieces of at most about a bucket each way (send, and the receive
-  // buffer of every rank's copy of this rank's part), two pieces in flight.
-  const communication = settings.ranks <= 1 ? 0 : zero1 ? 4 * bucket : 2 * bucket;
+  // buffer of every rank's copy of this rank's part), four pieces in flight.
+  const communication = settings.ranks <= 1 ? 0 : zero1 ? 8 * bucket : 2 * bucket;
   // ZeRO-1, one micro-batch per step: a rank ends backward with its own tensors' summed gradients,
   // plus the local gradient of the tensor that arrived last while its pieces are sent (at worst the
   // largest; the embedding comes last in backward).

@@ -131,7 +131,7 @@ class GradientSync {
   // tensors `shards` assigns to it, and drops the other tensors' .grad as soon as their values
   // have been handed to the collective (during backward when the buckets overlap it). Each
   // bucket's reduce-scatter runs in pieces whose receive buffer is at most about one bucket, at
-  // most two pieces in flight, so a tensor larger than the bucket size costs no W-fold buffer.
+  // most four pieces in flight, so a tensor larger than the bucket size costs no W-fold buffer.
   // Call before the first arm()/reduce().
   void shard(const OptimizerShards& shards);
   // Sums every parameter's gradient over the ranks (a missing gradient counts as zeros and is
