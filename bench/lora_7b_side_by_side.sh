@@ -3,7 +3,13 @@
 # DPO on both sides (TRL has no RDPO), one pair, batch 1, 2 optimizer steps, LoRA r 16 α 32 on all-linear,
 # bf16 compute, gradient checkpointing, max length 512, each side in its own process under /usr/bin/time -v,
 # ours first, then TRL. Prints load seconds, reference seconds, each step's seconds, trainable parameters and
-# peak RSS of each side.
+# peak RSS of each side (also in OUT_DIR/summary.txt; the exact commands in OUT_DIR/commands.txt, our log and
+# metrics in OUT_DIR/ours.log and OUT_DIR/ours/metrics.jsonl, TRL's JSON in OUT_DIR/trl.json, the /usr/bin/time -v
+# reports in OUT_DIR/ours.time and OUT_DIR/trl.time).
+#
+# Load times are not alike: ours reads the weights in before its "LoRA r=…" log line; TRL's from_pretrained maps
+# the safetensors lazily (load_s well under a second) and the pages fault in during the first forward, which is
+# TRL's reference precompute. Compare load + reference.
 #
 #   bench/lora_7b_side_by_side.sh OUT_DIR
 #
@@ -72,7 +78,7 @@ echo "== TRL: ${TRL[*]}" >&2
 drop_caches
 /usr/bin/time -v -o "$OUT/trl.time" "${TRL[@]}" > "$OUT/trl.json" 2> "$OUT/trl.log"
 
-"$PYTHON" - "$OUT" <<'EOF'
+"$PYTHON" - "$OUT" <<'EOF' | tee "$OUT/summary.txt"
 import json, os, re, sys
 out = sys.argv[1]
 def time_v(name):
