@@ -36,8 +36,42 @@ Measurement conventions (the same as ours, lib/bench/):
   - peak: torch's achieved FLOP/s on square matmuls of the same dtype (--matmul-size, --matmul-iters), the best of 5
     trials, measured in this process after training, reported as `matmul_peak_flops`;
   - peak_rss_mb: resource.getrusage(RUSAGE_SELF).ru_maxrss (KiB on Linux) / 1024.
+
+LoRA mode (--lora-r R; the peer of `rdpo-native train --lora-r R …`, e.g. the 7B-shaped run of docs/benchmarks.md;
+bench/lora_7b_side_by_side.sh runs both sides):
+  - one copy of --model is loaded (bf16 with --dtype bfloat16 --bf16-weights) and the LoraConfig (task_type CAUSAL_LM,
+    r, lora_alpha, lora_dropout, target_modules) is passed to DPOTrainer as peft_config with ref_model=None. TRL 1.16
+    (trl/trainer/dpo_trainer.py) then wraps the model with get_peft_model and keeps no reference model
+    (`if is_peft_model(self.model) … self.ref_model = None`); its compute_ref_log_probs runs the policy inside
+    use_adapter(model, None), i.e. peft's disable_adapter(): the reference is the base with the adapters disabled,
+    as ours (lib/train/trainer.ts: the LoRA policy with adapters off). Passing an already wrapped PeftModel instead
+    would make TRL add a second "ref" adapter copy, which ours does not have;
+  - targets: "all-linear" is peft 0.21's shorthand (tuners_utils._maybe_include_all_linear_layers): every
+    nn.Linear of the model except the output embedding (lm_head) — for Llama/Mistral the q/k/v/o and gate/up/down
+    projections of every decoder layer, the same set as our all-linear (docs/lora.md). A comma list
+    (q_proj,v_proj,…) is passed through as module-name suffixes, as ours takes it;
+  - adapter dtype: get_peft_model's default autocast_adapter_dtype=True upcasts bf16/fp16 adapter weights to float32
+    (peft cast_adapter_dtype; TRL passes False only under DeepSpeed ZeRO-3), so the adapters are float32 over a bf16
+    base, as ours; `adapter_dtypes` in the JSON records what the trainable parameters ended up as;
+  - compute: --dtype bfloat16 turns on TrainingArguments bf16 (CPU autocast) in LoRA mode even with --bf16-weights,
+    because ours runs base and adapter matmuls under bf16 autocast with --dtype bfloat16 (docs/lora.md "Compute
+    dtype"); float32 runs without autocast;
+  - --gradient-checkpointing sets DPOConfig gradient_checkpointing=True (TRL then calls enable_input_require_grads()
+    on the peft model so checkpointed layers see a grad-requiring input; the reference forward runs with
+    checkpointing disabled, under no_grad);
+  - --precompute-ref computes the reference log-probs of the whole (limited) dataset before training, as ours does;
+    without it the adapters-off forward runs inside every step;
+  - --limit N trains on the first N pairs of --data, cycled (TRL's Trainer runs further epochs to reach the step
+    count), as `rdpo-native train --limit N --max-steps S` does on a one-pair file; --warmup 0 --steps 2 is a
+    two-step run with both steps reported (`all_step_s`);
+  - FLOPs/MFU are not reported in LoRA mode (the 6N convention above is for full fine-tuning; the matmul peak is not
+    measured). The JSON adds trainable_params (A and B of every adapted layer: r × (in + out) each), lora settings,
+    load_s (from_pretrained + tokenizer), trainer_init_s (wrapping, tokenisation and the reference precompute),
+    ref_precompute_total_s, and the sequence lengths TRL trains on (truncated_sequences counts those over
+    --max-length, which TRL's collator cuts, keeping their start).
 """
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -80,7 +114,10 @@ def measure_matmul_peak(torch, size, iters, dtype, trials=5):
     return best
 
 
-def read_rows(path, n):
+def read_rows(path, n, limit=0):
+    """The first n pairs of path; with limit > 0 the first min(limit, n) pairs, which the Trainer cycles through."""
+    if limit > 0:
+        n = min(n, limit)
     rows = []
     with open(path, encoding="utf-8") as f:
         for line_no, line in enumerate(f, 1):
@@ -93,7 +130,9 @@ def read_rows(path, n):
             rows.append({k: row[k] for k in ("prompt", "chosen", "rejected")})
             if len(rows) == n:
                 return rows
-    sys.exit(f"{path}: {len(rows)} pairs, need (warmup + steps) × batch-size = {n}; pass a larger file or fewer --steps")
+    if limit > 0 and rows:
+        return rows  # fewer than --limit: cycle through what there is
+    sys.exit(f"{path}: {len(rows)} pairs, need (warmup + steps) × batch-size = {n}; pass a larger file, fewer --steps or --limit")
 
 
 def main():
@@ -113,10 +152,20 @@ def main():
     ap.add_argument("--matmul-size", type=int, default=1024)
     ap.add_argument("--matmul-iters", type=int, default=5, help="matmuls per trial (best of 5 trials)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--limit", type=int, default=0, help="train on the first N pairs of --data, cycled (0: no limit)")
+    ap.add_argument("--gradient-checkpointing", action="store_true", help="DPOConfig gradient_checkpointing=True")
+    ap.add_argument("--lora-r", type=int, default=0, help="train LoRA adapters of rank R on the frozen base (peft)")
+    ap.add_argument("--lora-alpha", type=float, default=None, help="LoRA alpha (default: R)")
+    ap.add_argument("--lora-dropout", type=float, default=0.0)
+    ap.add_argument("--lora-targets", default="all-linear",
+                    help="all-linear (every linear layer but the LM head) | q_proj,k_proj,…")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    if args.steps < 1 or args.warmup < 0 or args.batch_size < 1:
-        sys.exit("--steps must be ≥ 1, --warmup ≥ 0 and --batch-size ≥ 1")
+    if args.steps < 1 or args.warmup < 0 or args.batch_size < 1 or args.limit < 0 or args.lora_r < 0:
+        sys.exit("--steps must be ≥ 1, --warmup ≥ 0, --batch-size ≥ 1, --limit ≥ 0 and --lora-r ≥ 0")
+    lora = args.lora_r > 0
+    if not lora and (args.lora_alpha is not None or args.lora_dropout or args.lora_targets != "all-linear"):
+        sys.exit("--lora-alpha/--lora-dropout/--lora-targets need --lora-r R (> 0)")
 
     # Keep datasets' cache (precomputed reference log-probs are cached by fingerprint) out of the user's cache.
     work = tempfile.mkdtemp(prefix="trl-peer-")
@@ -138,14 +187,26 @@ def main():
     with open(os.path.join(args.model, "config.json"), encoding="utf-8") as f:
         n_matmul = matmul_params(json.load(f))
     total_steps = args.warmup + args.steps
-    dataset = Dataset.from_list(read_rows(args.data, total_steps * args.batch_size))
+    dataset = Dataset.from_list(read_rows(args.data, total_steps * args.batch_size, args.limit))
 
     weights_dtype = torch.bfloat16 if (args.dtype == "bfloat16" and args.bf16_weights) else torch.float32
     load = lambda: AutoModelForCausalLM.from_pretrained(args.model, dtype=weights_dtype)
-    model, ref_model = load(), load()
+    t_load = time.perf_counter()
+    # LoRA: the base with its adapters disabled is the reference (see the docstring), so one copy only.
+    model, ref_model = (load(), None) if lora else (load(), load())
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    load_s = time.perf_counter() - t_load
+    rss_after_load_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peft_config = None
+    if lora:
+        from peft import LoraConfig
+
+        targets = args.lora_targets if args.lora_targets == "all-linear" else [t.strip() for t in args.lora_targets.split(",") if t.strip()]
+        peft_config = LoraConfig(task_type="CAUSAL_LM", r=args.lora_r,
+                                 lora_alpha=args.lora_alpha if args.lora_alpha is not None else args.lora_r,
+                                 lora_dropout=args.lora_dropout, target_modules=targets, bias="none")
 
     config = DPOConfig(
         output_dir=os.path.join(work, "out"),
@@ -159,8 +220,9 @@ def main():
         beta=args.beta,
         loss_type=["sigmoid"],
         max_length=args.max_length,
-        gradient_checkpointing=False,
-        bf16=args.dtype == "bfloat16" and not args.bf16_weights,
+        gradient_checkpointing=args.gradient_checkpointing,
+        # LoRA: autocast as ours even over a bf16 base (the float32 adapters' matmuls run in bf16 too).
+        bf16=args.dtype == "bfloat16" and (lora or not args.bf16_weights),
         fp16=False,
         precompute_ref_log_probs=args.precompute_ref,
         use_cpu=not torch.cuda.is_available(),
@@ -205,10 +267,29 @@ def main():
             precompute["pairs"] += len(dataset)
             return out
 
+    t_init = time.perf_counter()
     trainer = TimedDPOTrainer(model=model, ref_model=ref_model, args=config, train_dataset=dataset,
-                              processing_class=tokenizer, callbacks=[StepClock()])
+                              processing_class=tokenizer, callbacks=[StepClock()], peft_config=peft_config)
+    trainer_init_s = time.perf_counter() - t_init
+    trainable = [p for p in trainer.model.parameters() if p.requires_grad]
+    trainable_params = sum(p.numel() for p in trainable)
+    adapter_dtypes = sorted({str(p.dtype).replace("torch.", "") for p in trainable})
+    # Adapted layers, as ours counts them ("on N modules"): every module holding a LoRA A.
+    adapted = [name for name, m in trainer.model.named_modules() if hasattr(m, "lora_A") and len(m.lora_A) > 0]
+    adapted_suffixes = sorted({name.rsplit(".", 1)[-1] for name in adapted})
+    frozen_dtypes = sorted({str(p.dtype).replace("torch.", "") for p in trainer.model.parameters() if not p.requires_grad})
+    if lora and trainer.ref_model is not None:
+        sys.exit("internal: TRL kept a reference model in LoRA mode; the reference should be the base with adapters off")
+    seq_lens, pair_tokens = [], []
+    for ex in trainer.train_dataset:
+        p, c, r = len(ex["prompt_ids"]), len(ex["chosen_ids"]), len(ex["rejected_ids"])
+        seq_lens += [p + c, p + r]
+        pair_tokens.append(p + c + r)  # prompt once, as ours packs it
+    truncated_sequences = sum(1 for n in seq_lens if n > args.max_length)
     try:
-        trainer.train()
+        # The Trainer prints its summary dict to stdout; keep stdout for the one result line.
+        with contextlib.redirect_stdout(sys.stderr):
+            trainer.train()
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -216,7 +297,8 @@ def main():
     if len(step_s) != total_steps or len(step_tokens) != total_steps:
         sys.exit(f"internal: saw {len(step_s)} step ends and {len(step_tokens)} batches for {total_steps} steps")
     timed_s, timed_tokens = step_s[args.warmup:], sum(step_tokens[args.warmup:])
-    share = (args.steps * args.batch_size) / precompute["pairs"] if precompute["pairs"] else 0.0
+    # At most the whole pass: with --limit the timed steps can revisit pairs whose reference was computed once.
+    share = min(1.0, (args.steps * args.batch_size) / precompute["pairs"]) if precompute["pairs"] else 0.0
     ref_s = precompute["seconds"] * share
     window_s = sum(timed_s) + ref_s
     step_cpu_s = [b - a for a, b in zip(step_cpu_ends, step_cpu_ends[1:])]
@@ -224,13 +306,16 @@ def main():
     flops = 6 * n_matmul * timed_tokens + 2 * n_matmul * timed_tokens  # policy fwd+bwd, reference fwd (live or prorated)
     timed_rows = sum(step_rows[args.warmup:])
     hw_flops = 8 * n_matmul * timed_rows  # the same over the padded rows both models compute
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before the matmul-peak probe
     peak_dtype = torch.bfloat16 if args.dtype == "bfloat16" else torch.float32
-    peak = measure_matmul_peak(torch, args.matmul_size, args.matmul_iters, peak_dtype)
+    peak = None if lora else measure_matmul_peak(torch, args.matmul_size, args.matmul_iters, peak_dtype)
     result = {
         "impl": "trl",
         "loss": "dpo",
         "dtype": args.dtype,
-        "precision": "bf16 weights" if args.bf16_weights else ("autocast bf16, fp32 master weights" if args.dtype == "bfloat16" else "float32"),
+        "precision": (("bf16 base" if args.bf16_weights else "float32 base") + f", {'+'.join(adapter_dtypes)} adapters"
+                      + (", bf16 autocast" if config.bf16 else "")) if lora else
+                     ("bf16 weights" if args.bf16_weights else ("autocast bf16, fp32 master weights" if args.dtype == "bfloat16" else "float32")),
         "device": "cuda" if torch.cuda.is_available() else "cpu",
         "threads": torch.get_num_threads(),
         "batch_size": args.batch_size,
@@ -249,12 +334,30 @@ def main():
         "pair_tokens_per_sec": timed_tokens / window_s,
         "pair_tokens_per_cpu_sec": timed_tokens / cpu_s,
         "matmul_params": n_matmul,
-        "flops": flops,
+        "flops": None if lora else flops,
         "matmul_peak_flops": peak,
-        "mfu": flops / window_s / peak,
+        "mfu": None if lora else flops / window_s / peak,
         "computed_tokens": {"policy": timed_rows, "reference": timed_rows},
-        "hardware_mfu": hw_flops / window_s / peak,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "hardware_mfu": None if lora else hw_flops / window_s / peak,
+        "peak_rss_mb": peak_rss_mb,
+        "rss_after_load_mb": rss_after_load_mb,
+        "load_s": load_s,
+        "trainer_init_s": trainer_init_s,
+        "ref_precompute_total_s": precompute["seconds"],
+        "all_step_s": step_s,
+        "gradient_checkpointing": args.gradient_checkpointing,
+        "lora": ({"r": args.lora_r, "alpha": peft_config.lora_alpha, "dropout": args.lora_dropout,
+                  "targets": args.lora_targets, "adapted_modules": len(adapted), "adapted_names": adapted_suffixes}
+                 if lora else None),
+        "trainable_params": trainable_params,
+        "adapter_dtypes": adapter_dtypes if lora else None,
+        "frozen_dtypes": frozen_dtypes,
+        "limit": args.limit,
+        "max_length": args.max_length,
+        "pairs": len(pair_tokens),
+        "pair_tokens": pair_tokens,
+        "sequence_lengths": seq_lens,
+        "truncated_sequences": truncated_sequences,
         "peak_cuda_mb": torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None,
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__, "trl": trl.__version__,
                      "python": sys.version.split()[0]},
@@ -263,6 +366,10 @@ def main():
     }
     if args.json:
         print(json.dumps(result))
+    elif lora:
+        print(f"TRL DPOTrainer + peft LoRA r{args.lora_r} {result['precision']}: {trainable_params:,} trainable parameters; "
+              f"load {load_s:.1f} s, reference {precompute['seconds']:.1f} s, steps "
+              + " / ".join(f"{x:.2f}" for x in step_s) + f" s; peak RSS {peak_rss_mb:.0f} MB")
     else:
         print(f"TRL DPOTrainer {args.dtype}: {result['tokens_per_sec']:.1f} tokens/s, median step {result['median_step_s']:.3f} s, "
               f"{result['tokens_per_step']:.0f} tokens/step, MFU {100 * result['mfu']:.1f}% of {peak / 1e9:.1f} GFLOP/s, "

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { writeSafetensors } from '../lib/model/safetensors_writer.js';
 import { readModelTensors } from '../lib/model/safetensors_header.js';
-import { formatMemoryPlan, planMemory, type MemoryPlanSettings } from '../lib/train/memory_plan.js';
+import { formatMemoryPlan, planMemory, type MemoryBreakdown, type MemoryPlanSettings } from '../lib/train/memory_plan.js';
 import { repoRoot, runCli } from './helpers/cli.js';
 import { policyDir, trainSandbox } from './helpers/train_fixture.js';
 
@@ -81,6 +81,26 @@ test('bf16 compute adds the bf16 weight copies; checkpointing keeps fewer activa
   const ckpt = planMemory(dir, { ...BASE, rows: 4096, gradientCheckpointing: true });
   const plain = planMemory(dir, { ...BASE, rows: 4096 });
   t.true(ckpt.training.activations < plain.training.activations);
+});
+
+test('the output layer is sized by the scored rows; LoRA and checkpointing hold the gradients through the step', (t) => {
+  const dir = path.join(models, 'llama');
+  const V = config(dir).vocab_size as number;
+  const rows = { ...BASE, rows: 4096, referenceRows: 4096, logitsChunk: 1024 };
+  const scoredFew = planMemory(dir, { ...rows, scoredRows: 300, referenceScoredRows: 200 });
+  t.is(scoredFew.training.outputLayer, 2 * 300 * V * 4);
+  t.is(scoredFew.referencePhase!.outputLayer, 2 * 200 * V * 4);
+  t.is(planMemory(dir, { ...rows, scoredRows: 3000 }).training.outputLayer, 2 * 1024 * V * 4, 'one chunk at a time');
+  t.is(planMemory(dir, rows).training.outputLayer, 2 * 1024 * V * 4, 'without scoredRows: every row');
+
+  const sum = (b: MemoryBreakdown, keys: Array<keyof MemoryBreakdown>) => keys.reduce((a, k) => a + b[k], 0);
+  const fixed: Array<keyof MemoryBreakdown> = ['runtime', 'weights', 'computeCopies', 'optimizer', 'communication'];
+  const ckpt = planMemory(dir, { ...rows, gradientCheckpointing: true }).training;
+  t.is(ckpt.total, sum(ckpt, [...fixed, 'gradients', 'activations', 'outputLayer']));
+  const lora = planMemory(dir, { ...rows, lora: { r: 4, targets: 'all-linear' }, reference: 'adapters-off' }).training;
+  t.is(lora.total, sum(lora, [...fixed, 'gradients', 'activations', 'outputLayer']));
+  const plain = planMemory(dir, rows).training;
+  t.true(plain.total < sum(plain, [...fixed, 'gradients', 'activations', 'outputLayer']), 'full fine-tuning without checkpointing: gradients replace activations');
 });
 
 test('a plan that does not fit says so and how to fit', (t) => {

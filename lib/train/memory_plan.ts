@@ -43,6 +43,10 @@ export interface MemoryPlanSettings {
   rows: number;
   /** rows of the largest reference micro-batch (pair groups only) */
   referenceRows: number;
+  /** completion tokens the output layer scores in the largest policy micro-batch (default: `rows`) */
+  scoredRows?: number;
+  /** the same for the reference micro-batch (default: `referenceRows`) */
+  referenceScoredRows?: number;
   logitsChunk: number;
   lora?: LoraPlanSettings;
   ranks: number;
@@ -72,14 +76,22 @@ export interface MemoryBreakdown {
 }
 
 /**
- * The bytes of a phase. Gradients and activations are not live at once: gradients are freed after
- * every optimizer step (set to none), and backward frees each layer's activations as that layer's
- * gradients arrive. So the step peaks either as backward starts (every activation, the output
+ * The bytes of a phase. Without LoRA or gradient checkpointing, gradients and activations are not
+ * live at once: backward allocates each gradient as it frees that layer's activations, and the
+ * step drops them. So the step peaks either as backward starts (every activation, the output
  * layer's chunk and the LM head's gradient, which comes first) or as it ends (every gradient).
+ * With LoRA or checkpointing the trainer holds every gradient in one buffer for the whole run
+ * (core/preference_trainer.cpp: hold_gradients_in_one_buffer), so they add to the activations.
  */
-export function phaseTotal(b: MemoryBreakdown, lmHeadGradient: number): number {
+export function phaseTotal(b: MemoryBreakdown, lmHeadGradient: number, gradientsHeld = false): number {
   const fixed = b.runtime + b.weights + b.computeCopies + b.optimizer + b.communication;
+  if (gradientsHeld) return fixed + b.gradients + b.activations + b.outputLayer;
   return fixed + Math.max(b.activations + b.outputLayer + lmHeadGradient, b.gradients);
+}
+
+/** Whether the trainer keeps its gradients in one buffer from the start (see phaseTotal). */
+export function holdsGradients(settings: Pick<MemoryPlanSettings, 'lora' | 'gradientCheckpointing'>): boolean {
+  return settings.lora !== undefined || settings.gradientCheckpointing;
 }
 
 export interface MemoryPlan {
@@ -212,7 +224,8 @@ export function planMemory(
     : shape.layers * perLayer + perLayer; // every layer's tensors, plus the gradients in flight for one layer
   const activations = tokens * (kept + loraPerToken + 4 * shape.hidden * 2); // + embedding output and final norm
 
-  const chunk = Math.min(settings.logitsChunk, tokens);
+  // The fused output layer works on the scored rows only, a chunk of them at a time.
+  const chunk = Math.min(settings.logitsChunk, Math.max(1, settings.scoredRows ?? tokens));
   const lmHeadTrained = !lora;
   const outputLayer = 2 * chunk * shape.vocab * 4;
   const lmHeadGradient = lmHeadTrained ? shape.vocab * shape.hidden * 4 : 0;
@@ -252,12 +265,12 @@ export function planMemory(
       optimizer: 0,
       // no autograd: one layer's tensors live at a time
       activations: refTokens * (perLayer + 4 * shape.hidden * 2),
-      outputLayer: Math.min(settings.logitsChunk, refTokens) * shape.vocab * 4 * 2,
+      outputLayer: Math.min(settings.logitsChunk, Math.max(1, settings.referenceScoredRows ?? refTokens)) * shape.vocab * 4 * 2,
       communication: 0,
     };
     referencePhase = { ...b, total: phaseTotal(b, 0) };
   }
-  const trainingTotal = phaseTotal(training, lmHeadGradient);
+  const trainingTotal = phaseTotal(training, lmHeadGradient, holdsGradients(settings));
   const peakBytes = Math.max(trainingTotal, referencePhase?.total ?? 0);
   const device = deviceCapacity(settings.device, cudaDevices);
   return {
@@ -304,7 +317,9 @@ export function formatMemoryPlan(p: MemoryPlan): string {
     lines.push(`  ${label.padEnd(24)} ${ref}${gib(p.training[k]).padStart(12)}`);
   }
   lines.push(`  ${'phase peak'.padEnd(24)} ${p.referencePhase ? gib(p.referencePhase.total).padStart(12) + '      ' : ''}${gib(p.training.total).padStart(12)}`);
-  lines.push('  (a phase peaks with all activations or with all gradients, never both: backward frees the one as the other arrives)');
+  lines.push(holdsGradients(s)
+    ? '  (gradients are held in one buffer for the whole run under LoRA or gradient checkpointing: they add to the activations)'
+    : '  (a phase peaks with all activations or with all gradients, never both: backward frees the one as the other arrives)');
   lines.push('');
   const cap = Number.isFinite(p.device.bytes) ? gib(p.device.bytes) : 'unknown';
   lines.push(`  peak per rank: ${gib(p.peakBytes)}; ${p.device.source}: ${cap} → ${p.fits ? 'fits' : Number.isFinite(p.device.bytes) ? 'DOES NOT FIT' : 'cannot tell'}`);

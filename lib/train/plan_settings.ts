@@ -9,11 +9,17 @@ import type { MemoryPlanSettings } from './memory_plan.js';
 import type { PreferenceExample } from './preference_batch.js';
 
 /** Rows one example adds to a packed micro-batch, by the one packing rule (model/packing.ts). */
-export function exampleRows(ex: PreferenceExample, parts: { rejected: boolean; rationale: boolean }): { policy: number; reference: number } {
+export function exampleRows(
+  ex: PreferenceExample,
+  parts: { rejected: boolean; rationale: boolean },
+): { policy: number; reference: number; policyScored: number; referenceScored: number } {
   const completions = [ex.pair.chosenIds.length, ...(parts.rejected && ex.pair.rejectedIds ? [ex.pair.rejectedIds.length] : [])];
   const pair = packedRows(ex.pair.promptIds.length, completions);
-  const rationale = parts.rationale && ex.rationale ? packedRows(ex.rationale.promptIds.length, [ex.rationale.rationaleIds.length]) : 0;
-  return { policy: pair + rationale, reference: pair };
+  const rationaleIds = parts.rationale && ex.rationale ? ex.rationale.rationaleIds.length : 0;
+  const rationale = rationaleIds > 0 ? packedRows(ex.rationale!.promptIds.length, [rationaleIds]) : 0;
+  // Every completion token is scored (the output layer's rows).
+  const pairScored = completions.reduce((a, b) => a + b, 0);
+  return { policy: pair + rationale, reference: pair, policyScored: pairScored + rationaleIds, referenceScored: pairScored };
 }
 
 /** LoRA as the run will attach it: from the flags, or from the adapter it continues (adapter_config.json). */
@@ -55,6 +61,8 @@ export function memoryPlanSettings(
     gradientCheckpointing: config.gradientCheckpointing,
     rows: largestSum(rows.map((r) => r.policy), perRank),
     referenceRows: largestSum(rows.map((r) => r.reference), perRank),
+    scoredRows: largestSum(rows.map((r) => r.policyScored), perRank),
+    referenceScoredRows: largestSum(rows.map((r) => r.referenceScored), perRank),
     logitsChunk: config.logitsChunk,
     ...(lora ? { lora } : {}),
     ranks: dataParallel.ranks,
