@@ -82,6 +82,8 @@ export interface MemoryBreakdown {
  * layer's chunk and the LM head's gradient, which comes first) or as it ends (every gradient).
  * With LoRA or checkpointing the trainer holds every gradient in one buffer for the whole run
  * (core/preference_trainer.cpp: hold_gradients_in_one_buffer), so they add to the activations.
+ * (Under ZeRO-1 the buffer holds the rank's own tensors' gradients; `gradients` counts those plus
+ * the largest tensor's local gradient in flight.)
  */
 export function phaseTotal(b: MemoryBreakdown, lmHeadGradient: number, gradientsHeld = false): number {
   const fixed = b.runtime + b.weights + b.computeCopies + b.optimizer + b.communication;

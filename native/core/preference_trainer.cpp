@@ -93,19 +93,29 @@ PreferenceTrainer::PreferenceTrainer(CausalLM& policy, TrainerOptions options)
 // fine-tuning keeps allocating gradients in backward, so they do not coexist with all activations.
 // Accumulation is then in place (AccumulateGrad adds into a defined .grad), and a parameter that
 // got no gradient steps with a zero one, as under data-parallel training (core/distributed.cpp).
-void PreferenceTrainer::hold_gradients_in_one_buffer() {
+// ZeRO-1 holds only this rank's own tensors' gradients there (`hold`: one flag per parameter);
+// the others are allocated by backward and dropped once sent (core/distributed.h GradientSync).
+void PreferenceTrainer::hold_gradients_in_one_buffer(const std::vector<bool>& hold) {
   if (params_.empty()) return;
   const auto options = params_.front().options();
   int64_t total = 0;
-  for (const auto& p : params_) {
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const auto& p = params_[i];
     if (p.scalar_type() != options.dtype().toScalarType() || p.device() != options.device()) return;  // mixed: keep per-tensor gradients
-    total += p.numel();
+    if (hold.empty() || hold[i]) total += p.numel();
   }
   torch::NoGradGuard no_grad;
-  grad_buffer_ = torch::zeros({total}, options);
+  grad_buffer_ = total > 0 ? torch::zeros({total}, options) : at::Tensor();
+  held_.assign(params_.size(), false);
   int64_t offset = 0;
-  for (auto& p : params_) {
+  for (size_t i = 0; i < params_.size(); ++i) {
+    auto& p = params_[i];
+    if (!grad_buffer_.defined() || !(hold.empty() || hold[i])) {
+      p.mutable_grad() = at::Tensor();
+      continue;
+    }
     p.mutable_grad() = grad_buffer_.slice(0, offset, offset + p.numel()).view(p.sizes());
+    held_[i] = true;
     offset += p.numel();
   }
 }
@@ -198,6 +208,11 @@ void PreferenceTrainer::shard_optimizer(std::shared_ptr<ProcessGroup> group, int
   optimizer_ = std::make_unique<AdamW>(shards_->owned(), options_.adamw);
   // The gradient buckets are reduce-scattered: a rank receives its own tensors' sums only.
   if (grad_sync_) grad_sync_->shard(*shards_);
+  if (grad_buffer_.defined()) {
+    std::vector<bool> own(params_.size());
+    for (size_t i = 0; i < params_.size(); ++i) own[i] = shards_->owner_of(params_[i]) == shards_->rank();
+    hold_gradients_in_one_buffer(own);
+  }
 }
 
 void PreferenceTrainer::load_optimizer_state(const std::string& file) {
@@ -224,6 +239,8 @@ double PreferenceTrainer::step(double lr, double max_grad_norm) {
   }
   if (grad_buffer_.defined()) {
     grad_buffer_.zero_();
+    for (size_t i = 0; i < params_.size(); ++i)
+      if (!held_[i]) params_[i].mutable_grad() = at::Tensor();
   } else {
     for (auto& p : params_) p.mutable_grad() = at::Tensor();
   }

@@ -96,13 +96,14 @@ class PreferenceTrainer {
   StepMetrics run(const PreferenceBatch& batch, double backward_scale);
 
   // With LoRA or gradient checkpointing, every gradient is a view of one buffer allocated once
-  // and zeroed after each step (see the constructor for why).
-  void hold_gradients_in_one_buffer();
+  // and zeroed after each step (see the definition for why); `hold` (empty: all) picks which.
+  void hold_gradients_in_one_buffer(const std::vector<bool>& hold = {});
 
   CausalLM& policy_;
   TrainerOptions options_;
   std::vector<at::Tensor> params_;
   at::Tensor grad_buffer_;  // undefined: gradients are allocated by backward and dropped at the step
+  std::vector<bool> held_;  // per parameter: its gradient is a view of grad_buffer_
   std::unique_ptr<AdamW> optimizer_;
   std::shared_ptr<GradientSync> grad_sync_;
   std::shared_ptr<OptimizerShards> shards_;
