@@ -29,7 +29,8 @@
 #     start), so the comparison is valid only when nothing is truncated: the summary checks TRL's sequence lengths
 #     and our log's truncation warning, and says so;
 #   - the reference: the base with the adapters off, computed once before training on both sides (ours always;
-#     TRL with --precompute-ref); our reference cache is a fresh directory under OUT_DIR so it is computed, not read;
+#     TRL with --precompute-ref); ours with --no-ref-cache, so it is computed, not read, and the weights are not
+#     hashed for the cache key (TRL keeps no cache; a first cached run hashes 14 GB, ~25 s here, once per model);
 #   - the weights: ours keeps the base in its checkpoint dtype (config.json); TRL gets --bf16-weights when that is
 #     bfloat16, else loads float32. Adapters float32 on both, bf16 autocast on both (--dtype bfloat16);
 #   - warm-up 0 and constant learning rate 5e-7, AdamW, grad clip 10 on both sides (the defaults of each, set here).
@@ -64,7 +65,7 @@ drop_caches() { if [ "${DROP_CACHES:-0}" = 1 ]; then sync && echo 3 > /proc/sys/
 rm -rf "$OUT/ours" "$OUT/cache"
 OURS=(node "$RDPO_CLI" train --model "$MODEL" --data "$OUT/one-pair.jsonl" --loss dpo --lora-r 16 --lora-alpha 32
   --gradient-checkpointing --dtype bfloat16 --batch-size 1 --limit 1 --max-length 512 --eval-size 0 --save-every 0
-  --warmup-steps 0 --max-steps "$STEPS" --out "$OUT/ours")
+  --warmup-steps 0 --max-steps "$STEPS" --no-ref-cache --out "$OUT/ours")
 TRL=("$PYTHON" bench/trl_peer.py --model "$MODEL" --data "$OUT/one-pair.jsonl" --limit 1 --lora-r 16 --lora-alpha 32
   --gradient-checkpointing --dtype bfloat16 $BF16_WEIGHTS --precompute-ref --batch-size 1 --max-length 512
   --warmup 0 --steps "$STEPS" --json)

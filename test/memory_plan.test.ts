@@ -6,7 +6,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import os from 'node:os';
 import path from 'node:path';
 import { writeSafetensors } from '../lib/model/safetensors_writer.js';
-import { readModelTensors } from '../lib/model/safetensors_header.js';
+import { readFileTensors, readModelTensors } from '../lib/model/safetensors_header.js';
+import type { TrainConfig } from '../lib/train/config.js';
+import { memoryPlanSettings } from '../lib/train/plan_settings.js';
 import { formatMemoryPlan, planMemory, type MemoryBreakdown, type MemoryPlanSettings } from '../lib/train/memory_plan.js';
 import { repoRoot, runCli } from './helpers/cli.js';
 import { policyDir, trainSandbox } from './helpers/train_fixture.js';
@@ -101,6 +103,27 @@ test('the output layer is sized by the scored rows; LoRA and checkpointing hold 
   t.is(lora.total, sum(lora, [...fixed, 'gradients', 'activations', 'outputLayer']));
   const plain = planMemory(dir, rows).training;
   t.true(plain.total < sum(plain, [...fixed, 'gradients', 'activations', 'outputLayer']), 'full fine-tuning without checkpointing: gradients replace activations');
+});
+
+test('LoRA targets match as the trainer matches them (full paths, trailing names); --adapter counts the adapter\'s own tensors', (t) => {
+  const model = path.join(models, 'tiny-chat');
+  const adapterDir = path.join(repoRoot, 'test', 'fixtures', 'lora', 'tiny-chat');
+  const adapterConfig = JSON.parse(readFileSync(path.join(adapterDir, 'adapter_config.json'), 'utf8')) as { r: number; target_modules: string[] };
+  const adapterTensors = readFileTensors(path.join(adapterDir, 'adapter_model.safetensors'));
+  const expected = adapterTensors.reduce((n, x) => n + x.shape.reduce((a, b) => a * b, 1), 0);
+
+  // PEFT wrote full module paths (model.layers.1.self_attn.q_proj): the same count from the base's headers
+  const byPath = planMemory(model, { ...BASE, lora: { r: adapterConfig.r, targets: adapterConfig.target_modules }, reference: 'adapters-off' });
+  t.is(byPath.parameters.trainable, expected);
+  // a trailing path (self_attn.q_proj) matches like the bare name (q_proj)
+  const bare = planMemory(model, { ...BASE, lora: { r: 4, targets: ['q_proj'] }, reference: 'adapters-off' });
+  const trailing = planMemory(model, { ...BASE, lora: { r: 4, targets: ['self_attn.q_proj'] }, reference: 'adapters-off' });
+  t.is(trailing.parameters.trainable, bare.parameters.trainable);
+
+  // continuing the adapter: counted from its safetensors header, whatever target_modules says
+  const settings = memoryPlanSettings({ batchSize: 1, dtype: 'float32', device: 'cpu', gradientCheckpointing: false, logitsChunk: 1024, adapter: adapterDir } as unknown as TrainConfig, [], { rejected: true, rationale: false, reference: true });
+  t.deepEqual(settings.lora?.adapterParameters, { count: expected, modules: adapterTensors.length / 2 });
+  t.is(planMemory(model, settings).parameters.trainable, expected);
 });
 
 test('a plan that does not fit says so and how to fit', (t) => {

@@ -4,7 +4,7 @@
 // --rationale-form and --rationale-norm reach the loss. Also: RDPO learns, bfloat16 compute,
 // config errors that name the key, the reference log-prob cache, and rationale-less data.
 import test from 'ava';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { TrainConfigInput } from '../lib/train/config.js';
 import type { MetricsRow } from '../lib/train/metrics.js';
@@ -131,6 +131,9 @@ test.serial('the reference log-prob cache is reused for the same key and invalid
   const b = await run({ loss: 'dpo', refModel: ref, maxSteps: 1 }, logs2);
   t.true(logs2.some((m) => /reference log-probs for 8 pairs: from cache/.test(m)), logs2.join('\n'));
   t.is(b[0]!['rewards/chosen'], a[0]!['rewards/chosen']);
+  // The weights' content digest is remembered under the files' identity (path, inode, size, mtime): hashed once.
+  const memos = () => readdirSync(process.env.RDPO_CACHE_DIR!).filter((f) => f.startsWith('weights-digest-'));
+  t.is(memos().length, 1);
 
   // Change one weight of the reference (same size, still a valid file): the cache must not be used.
   const file = path.join(ref, 'model.safetensors');
@@ -143,6 +146,12 @@ test.serial('the reference log-prob cache is reused for the same key and invalid
   t.true(logs3.some((m) => /reference log-probs for 8 pairs: [\d.]+ s/.test(m)), logs3.join('\n'));
   t.not(c[0]!['rewards/chosen'], a[0]!['rewards/chosen']);
   t.is(c[0]!['logps/chosen'], a[0]!['logps/chosen'], 'the policy is the same');
+  t.is(memos().length, 2, 'the rewritten file has a new identity, so its content was hashed again');
+
+  // Without the cache nothing is keyed: the weights are not hashed at all.
+  cpSync(ref, path.join(box.dir, 'ref-copy-2'), { recursive: true });
+  await run({ loss: 'dpo', refModel: path.join(box.dir, 'ref-copy-2'), maxSteps: 1, refCache: false }, []);
+  t.is(memos().length, 2);
 });
 
 test.serial('rationale losses on data without rationales: an error that says what to do', async (t) => {

@@ -37,6 +37,17 @@ function readHeader(file: string): Record<string, { dtype?: string; shape?: numb
   }
 }
 
+/** Every tensor of one safetensors file, in header order. */
+export function readFileTensors(file: string): TensorEntry[] {
+  const out: TensorEntry[] = [];
+  for (const [name, entry] of Object.entries(readHeader(file))) {
+    if (name === '__metadata__') continue;
+    if (typeof entry?.dtype !== 'string' || !Array.isArray(entry.shape)) throw new Error(`${file}: tensor "${name}" lacks dtype or shape`);
+    out.push({ name, dtype: entry.dtype, shape: entry.shape.map(Number), file });
+  }
+  return out;
+}
+
 /** Every tensor of dir's weights (single file or sharded), in header order per shard. */
 export function readModelTensors(dir: string): TensorEntry[] {
   const single = path.join(dir, 'model.safetensors');
@@ -55,15 +66,7 @@ export function readModelTensors(dir: string): TensorEntry[] {
   } else {
     throw new Error(`${dir}: neither model.safetensors nor model.safetensors.index.json; --model must be a Hugging Face model directory with safetensors weights`);
   }
-  const out: TensorEntry[] = [];
-  for (const file of files) {
-    for (const [name, entry] of Object.entries(readHeader(file))) {
-      if (name === '__metadata__') continue;
-      if (typeof entry?.dtype !== 'string' || !Array.isArray(entry.shape)) throw new Error(`${file}: tensor "${name}" lacks dtype or shape`);
-      out.push({ name, dtype: entry.dtype, shape: entry.shape.map(Number), file });
-    }
-  }
-  return out;
+  return files.flatMap(readFileTensors);
 }
 
 export function elementCount(shape: readonly number[]): number {

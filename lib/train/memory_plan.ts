@@ -32,6 +32,8 @@ export interface LoraPlanSettings {
   /** 'all-linear' (every linear layer of the decoder, not the LM head) or module names (q_proj, …) */
   targets: 'all-linear' | readonly string[];
   dropout?: number;
+  /** continuing an adapter (--adapter): its own tensors, counted from its safetensors header */
+  adapterParameters?: { count: number; modules: number };
 }
 
 export interface MemoryPlanSettings {
@@ -158,21 +160,27 @@ export const CPU_RUNTIME_BYTES = 480 * 2 ** 20;
 /** CUDA context, cuBLAS workspaces and the caching allocator's slack on one device. */
 export const CUDA_RUNTIME_BYTES = 1024 * 2 ** 20;
 
-const LINEAR_MODULE = /\.([A-Za-z0-9_]+)\.weight$/;
+// The linear layers LoRA can adapt, as native/core/lora.cpp picks them: every 2-D ".weight" whose
+// module's last name is not an embedding or the LM head.
+const NOT_ADAPTED = new Set(['embed_tokens', 'wte', 'wpe', 'lm_head']);
 
-function isDecoderLinear(t: TensorEntry): boolean {
-  return t.shape.length === 2 && !/embed|wte|wpe|lm_head/.test(t.name) && LINEAR_MODULE.test(t.name);
+function linearModule(t: TensorEntry): string | undefined {
+  if (t.shape.length !== 2 || !t.name.endsWith('.weight')) return undefined;
+  const module = t.name.slice(0, -'.weight'.length);
+  return NOT_ADAPTED.has(module.slice(module.lastIndexOf('.') + 1)) ? undefined : module;
 }
 
 /** The adapter parameters LoRA adds: r·(in + out) for every targeted linear layer. */
 export function loraParameterCount(tensors: readonly TensorEntry[], lora: LoraPlanSettings): { count: number; modules: number } {
-  const wanted = lora.targets === 'all-linear' ? undefined : new Set(lora.targets);
+  if (lora.adapterParameters) return lora.adapterParameters;
+  // A target names a module by its full path or by its trailing components (q_proj, self_attn.q_proj), as in the trainer.
+  const targets = lora.targets === 'all-linear' ? undefined : lora.targets;
   let count = 0;
   let modules = 0;
   for (const t of tensors) {
-    if (!isDecoderLinear(t)) continue;
-    const module = LINEAR_MODULE.exec(t.name)![1]!;
-    if (wanted && !wanted.has(module)) continue;
+    const module = linearModule(t);
+    if (module === undefined) continue;
+    if (targets && !targets.some((x) => module === x || module.endsWith(`.${x}`))) continue;
     count += lora.r * (t.shape[0]! + t.shape[1]!);
     modules++;
   }

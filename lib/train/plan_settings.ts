@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { packedRows } from '../model/packing.js';
+import { elementCount, readFileTensors } from '../model/safetensors_header.js';
 import type { TrainConfig } from './config.js';
 import type { MemoryPlanSettings } from './memory_plan.js';
 import type { PreferenceExample } from './preference_batch.js';
@@ -35,7 +36,19 @@ function loraSettings(config: TrainConfig): MemoryPlanSettings['lora'] {
       throw new Error(`${file}: cannot read the adapter's configuration (${(err as Error).message}); --adapter must be a PEFT adapter directory`);
     }
     if (typeof a.r !== 'number' || a.r <= 0) throw new Error(`${file}: "r" must be a positive number`);
-    return { r: a.r, targets: targetList(a.target_modules as string | string[] | undefined), ...(typeof a.lora_dropout === 'number' && a.lora_dropout > 0 ? { dropout: a.lora_dropout } : {}) };
+    // The adapter's own tensors say exactly what trains (its target_modules may be a regular expression).
+    const weights = path.join(config.adapter, 'adapter_model.safetensors');
+    const tensors = readFileTensors(weights);
+    const loraA = tensors.filter((t) => t.name.endsWith('.lora_A.weight'));
+    const loraB = tensors.filter((t) => t.name.endsWith('.lora_B.weight'));
+    if (loraA.length === 0 || loraA.length !== loraB.length) throw new Error(`${weights}: expected pairs of lora_A/lora_B weights (a PEFT LoRA adapter), found ${loraA.length} and ${loraB.length}`);
+    const adapterParameters = { count: [...loraA, ...loraB].reduce((n, t) => n + elementCount(t.shape), 0), modules: loraA.length };
+    return {
+      r: a.r,
+      targets: targetList(a.target_modules as string | string[] | undefined),
+      adapterParameters,
+      ...(typeof a.lora_dropout === 'number' && a.lora_dropout > 0 ? { dropout: a.lora_dropout } : {}),
+    };
   }
   if (!config.loraR) return undefined;
   return { r: config.loraR, targets: targetList(config.loraTargets), ...(config.loraDropout ? { dropout: config.loraDropout } : {}) };

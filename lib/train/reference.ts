@@ -2,7 +2,7 @@
 // model then leaves memory) and cached on disk, keyed by the reference weights, the tokenized
 // data and the compute settings, so later runs on the same data reuse them.
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CausalLM } from '../model/causal_lm.js';
@@ -24,8 +24,7 @@ export function cacheDir(): string {
 /** SHA-256 over the model directory's weight files (names, sizes, bytes). */
 export async function weightsDigest(dir: string): Promise<string> {
   const h = createHash('sha256');
-  const files = readdirSync(dir).filter((f) => f.endsWith('.safetensors') || f === 'config.json').sort();
-  for (const f of files) {
+  for (const f of weightFiles(dir)) {
     h.update(`${f}\0${statSync(path.join(dir, f)).size}\0`);
     await new Promise<void>((resolve, reject) => {
       createReadStream(path.join(dir, f))
@@ -35,6 +34,33 @@ export async function weightsDigest(dir: string): Promise<string> {
     });
   }
   return h.digest('hex');
+}
+
+function weightFiles(dir: string): string[] {
+  return readdirSync(dir).filter((f) => f.endsWith('.safetensors') || f === 'config.json').sort();
+}
+
+/**
+ * weightsDigest, remembered in the cache directory under the files' identity (real path, device,
+ * inode, size, modification time in nanoseconds): hashing a 7B model's 14 GB takes ~25 s on this
+ * machine, once per model rather than once per run. Any rewrite of a file changes its mtime.
+ */
+async function rememberedWeightsDigest(dir: string): Promise<string> {
+  const identity = createHash('sha256');
+  for (const f of weightFiles(dir)) {
+    const file = path.join(dir, f);
+    const st = statSync(file, { bigint: true });
+    identity.update(`${realpathSync(file)}\0${st.dev}\0${st.ino}\0${st.size}\0${st.mtimeNs}\0`);
+  }
+  const memo = path.join(cacheDir(), `weights-digest-${identity.digest('hex').slice(0, 32)}.txt`);
+  if (existsSync(memo)) {
+    const text = readFileSync(memo, 'utf8').trim();
+    if (/^[0-9a-f]{64}$/.test(text)) return text;
+  }
+  const digest = await weightsDigest(dir);
+  mkdirSync(cacheDir(), { recursive: true });
+  writeFileAtomic(memo, new TextEncoder().encode(digest + '\n'));
+  return digest;
 }
 
 function examplesDigest(examples: readonly PreferenceExample[]): string {
@@ -78,11 +104,12 @@ export async function referenceLogps(
   },
 ): Promise<ReferenceLogps> {
   const started = performance.now();
-  const key = createHash('sha256')
+  // Without the cache there is nothing to key, so the weights are not hashed.
+  const key = !opts.useCache ? '' : createHash('sha256')
     .update(
       JSON.stringify({
         v: 1,
-        weights: await weightsDigest(refDir),
+        weights: await rememberedWeightsDigest(refDir),
         data: examplesDigest(examples),
         dtype: opts.computeDtype,
         device: opts.device.split(':')[0],
