@@ -113,6 +113,14 @@ ProcessGroup::ProcessGroup(const ProcessGroupOptions& options) : options_(option
   if (options.master_port <= 0 || options.master_port > 65535)
     throw RangeError("MASTER_PORT " + std::to_string(options.master_port) + " is not a TCP port");
   if (!(options.timeout_seconds > 0)) throw RangeError("the data-parallel timeout must be positive");
+  // The backend follows the device: NCCL for CUDA tensors, Gloo for CPU ones.
+  try {
+    impl_->device = at::Device(options.device);
+  } catch (const std::exception& e) {
+    throw RangeError("the data-parallel device '" + options.device + "' is not a device (cpu or cuda:N): " + short_message(e));
+  }
+  if (!impl_->device.is_cpu() && !impl_->device.is_cuda())
+    throw RangeError("data-parallel training runs on cpu (Gloo) or cuda:N (NCCL), not " + impl_->device.str());
   const std::string where = options.master_addr + ":" + std::to_string(options.master_port);
   try {
     c10d::TCPStoreOptions so;
@@ -126,12 +134,6 @@ ProcessGroup::ProcessGroup(const ProcessGroupOptions& options) : options_(option
     throw std::runtime_error("rank " + std::to_string(options.rank) + ": the rendezvous at " + where + " (MASTER_ADDR:MASTER_PORT) failed within " +
                              std::to_string(static_cast<int64_t>(options.timeout_seconds)) + " s: " + short_message(e) +
                              (options.rank == 0 ? " (is the port free?)" : " (did rank 0 start, and can this machine reach it?)"));
-  }
-  // The backend follows the device: NCCL for CUDA tensors, Gloo for CPU ones.
-  try {
-    impl_->device = at::Device(options.device);
-  } catch (const std::exception& e) {
-    throw RangeError("the data-parallel device '" + options.device + "' is not a device (cpu or cuda:N): " + short_message(e));
   }
   if (impl_->device.is_cuda()) {
     if (!impl_->device.has_index()) impl_->device = at::Device(at::kCUDA, 0);
