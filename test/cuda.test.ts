@@ -2,6 +2,7 @@
 // the CPU and on the GPU gives the same logits, the same loss and the same first step; NCCL with one
 // rank all-reduces and trains exactly as without a group. The LoRA parts live with their feature
 // (test/lora*.test.ts); the Gloo data-parallel runs in test/data_parallel.test.ts.
+import test from 'ava';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

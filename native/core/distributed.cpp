@@ -121,6 +121,9 @@ ProcessGroup::ProcessGroup(const ProcessGroupOptions& options) : options_(option
   }
   if (!impl_->device.is_cpu() && !impl_->device.is_cuda())
     throw RangeError("data-parallel training runs on cpu (Gloo) or cuda:N (NCCL), not " + impl_->device.str());
+  if (impl_->device.is_cuda() && !nccl_support().compiled)
+    throw std::runtime_error("data-parallel training on " + impl_->device.str() + " needs ProcessGroupNCCL, which this rdpo-native addon was built without: " +
+                             nccl_support().missing + " (docs/distributed.md)");
   const std::string where = options.master_addr + ":" + std::to_string(options.master_port);
   try {
     c10d::TCPStoreOptions so;
