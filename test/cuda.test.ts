@@ -16,7 +16,7 @@ import { testWhen } from './helpers/data_paths.js';
 const native = loadNative();
 const info = native.runtimeInfo();
 const cuda = info.devices.find((d) => d.type === 'cuda');
-const cudaTest = testWhen(cuda !== undefined, `no CUDA device (this addon: cuda ${info.cuda ? 'built in' : 'not built in'}, devices: ${info.devices.map((d) => d.type).join(', ') || 'none'})`);
+const cudaTest = testWhen(cuda !== undefined, `no CUDA device (this addon: cuda ${info.cudaCompiled ? 'built in' : 'not built in'}, devices: ${info.devices.map((d) => d.type).join(', ') || 'none'})`);
 
 const dp = native.dataParallelSupport(true);
 const ncclTest = testWhen(cuda !== undefined && dp.nccl && !dp.ncclRuntimeError,
