@@ -9,12 +9,10 @@
 #   RDPO_NCCL_VERSION      its NCCL_MAJOR.MINOR.PATCH
 #   RDPO_NCCL_EXPECTED     the version torch was built with, or "" when no source says (an unpacked
 #                          libtorch without a python torch beside it: checked at run time only)
-#   RDPO_NCCL_LIBRARY      the wheel's libnccl.so.2 when found (for executables that must name it)
 #   RDPO_NCCL_MISSING      "" when usable, else why not (and the fix)
 function(rdpo_find_nccl torch_prefix)
   set(RDPO_NCCL_MISSING "" PARENT_SCOPE)
   set(RDPO_NCCL_EXPECTED "" PARENT_SCOPE)
-  set(RDPO_NCCL_LIBRARY "" PARENT_SCOPE)
   get_filename_component(site "${torch_prefix}/.." ABSOLUTE)
 
   # The version torch was built with: the wheel's pin, else the python torch if it is this torch.
@@ -81,10 +79,5 @@ function(rdpo_find_nccl torch_prefix)
   if(NOT expected STREQUAL "" AND NOT expected STREQUAL version)
     set(RDPO_NCCL_MISSING "${RDPO_NCCL_INCLUDE_DIR}/nccl.h is NCCL ${version}, but torch was built with ${expected} (${expected_from}); ProcessGroupNCCL holds an ncclConfig_t by value, so they must match: pip install nvidia-nccl-cu*==${expected} or set RDPO_NCCL_INCLUDE, then npm run build:native" PARENT_SCOPE)
     return()
-  endif()
-  # The library beside the header (the wheel's lib/ has only libnccl.so.2, no libnccl.so).
-  get_filename_component(libdir "${RDPO_NCCL_INCLUDE_DIR}/../lib" ABSOLUTE)
-  if(EXISTS "${libdir}/libnccl.so.2")
-    set(RDPO_NCCL_LIBRARY "${libdir}/libnccl.so.2" PARENT_SCOPE)
   endif()
 endfunction()
