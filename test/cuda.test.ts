@@ -1,18 +1,26 @@
 // CUDA, exercised where a device is present (skipped with the reason elsewhere): the same model on
-// the CPU and on the GPU gives the same logits, the same loss and the same first step. The LoRA
-// and NCCL parts live with their features (test/lora*.test.ts, test/distributed*.test.ts).
+// the CPU and on the GPU gives the same logits, the same loss and the same first step; NCCL with one
+// rank all-reduces and trains exactly as without a group. The LoRA parts live with their feature
+// (test/lora*.test.ts); the Gloo data-parallel runs in test/data_parallel.test.ts.
+import test from 'ava';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CausalLM, loadNative } from '../lib/index.js';
 import type { NativeTrainerOptions } from '../lib/native/binding.js';
+import { rankDevice } from '../lib/train/data_parallel.js';
+import { freePort } from '../lib/train/launcher.js';
 import { packPreferenceBatch } from '../lib/train/preference_batch.js';
 import { testWhen } from './helpers/data_paths.js';
 
 const native = loadNative();
 const info = native.runtimeInfo();
 const cuda = info.devices.find((d) => d.type === 'cuda');
-const cudaTest = testWhen(cuda !== undefined, `no CUDA device (this addon: cuda ${info.cuda ? 'built in' : 'not built in'}, devices: ${info.devices.map((d) => d.type).join(', ') || 'none'})`);
+const cudaTest = testWhen(cuda !== undefined, `no CUDA device (this addon: cuda ${info.cudaCompiled ? 'built in' : 'not built in'}, devices: ${info.devices.map((d) => d.type).join(', ') || 'none'})`);
+
+const dp = native.dataParallelSupport(true);
+const ncclTest = testWhen(cuda !== undefined && dp.nccl && !dp.ncclRuntimeError,
+  cuda === undefined ? 'NCCL with one rank: no CUDA device' : !dp.nccl ? `NCCL with one rank: this addon was built without NCCL (${dp.ncclMissing})` : `NCCL with one rank: ${dp.ncclRuntimeError}`);
 
 const FIXTURE = path.join(import.meta.dirname, 'fixtures', 'models', 'llama');
 const SEQS = [[4, 8, 15, 16, 23, 42, 7, 9, 11, 13, 17, 19, 21], [3, 5, 7, 9, 2]];
@@ -79,4 +87,68 @@ cudaTest.serial('bf16 autocast on CUDA trains (finite loss and gradient)', async
   } finally {
     model.dispose();
   }
+});
+
+test('data-parallel ranks on CUDA take cuda:LOCAL_RANK; other devices have no backend', (t) => {
+  const env = { rank: 3, worldSize: 4, localRank: 1, localWorldSize: 2, masterAddr: '127.0.0.1', masterPort: 29500 };
+  t.is(rankDevice('cuda', env), 'cuda:1');
+  t.is(rankDevice('cuda:0', env), 'cuda:0');
+  t.is(rankDevice('cpu', env), 'cpu');
+  t.throws(() => rankDevice('mps', env), { message: /cpu \(Gloo\) or cuda \(NCCL\), not mps/ });
+});
+
+test('the NCCL build status is reported, with the reason when it is missing', (t) => {
+  t.is(typeof dp.nccl, 'boolean');
+  if (dp.nccl) {
+    t.regex(dp.ncclVersion, /^\d+\.\d+\.\d+$/);
+    // Needs no GPU: the NCCL library LibTorch loads against the nccl.h compiled in.
+    t.is(dp.ncclRuntimeError, '', dp.ncclRuntimeError);
+  } else {
+    t.true(dp.ncclMissing.length > 0);
+    t.is(dp.ncclVersion, '');
+  }
+});
+
+// Without a GPU, or without NCCL, a CUDA group is refused with a message (never a crash or a hang).
+testWhen(cuda === undefined && dp.compiled, 'a CUDA device is present (the NCCL group is exercised below)')('a CUDA process group without a GPU (or without NCCL) is refused with the reason', async (t) => {
+  const port = await freePort();
+  const err = await t.throwsAsync(native.createProcessGroup({ rank: 0, worldSize: 1, masterAddr: '127.0.0.1', masterPort: port, timeoutSeconds: 20, device: 'cuda:0' }));
+  t.regex(err!.message, dp.nccl ? /rank 0: connecting the NCCL process group on cuda:0 .*failed/ : /needs ProcessGroupNCCL, which this rdpo-native addon was built without/);
+  t.log(err!.message.split('\n')[0]);
+});
+
+ncclTest.serial('NCCL with one rank: all-reduces on cuda:0, and a group-backed training step equals the step without a group', async (t) => {
+  const group = await native.createProcessGroup({ rank: 0, worldSize: 1, masterAddr: '127.0.0.1', masterPort: await freePort(), timeoutSeconds: 60, device: 'cuda:0' });
+  t.is(group.backend, 'nccl');
+  // CPU values go to cuda:0 and back; one rank's sum and max are its own values.
+  const values = Float64Array.of(1.5, -2, 3e10, 0.1);
+  t.deepEqual(Array.from(await group.allReduce(values, 'sum')), Array.from(values));
+  t.deepEqual(Array.from(await group.allReduce(values, 'max')), Array.from(values));
+  await group.checkSame(values, 'the test values');
+  const run = async (withGroup: boolean) => {
+    const model = await CausalLM.load(FIXTURE, { device: 'cuda:0' });
+    try {
+      if (withGroup) await group.broadcastModel(model.nativeHandle);
+      const batch = { ...packPreferenceBatch([example], { rejected: true, rationale: false }), refChosen: Float32Array.of(-20), refRejected: Float32Array.of(-18) };
+      // A small bucket size: several buckets, started from the backward hooks (the last micro-batch).
+      const trainer = await native.createTrainer(model.nativeHandle, { ...OPTIONS, ...(withGroup ? { processGroup: group, bucketBytes: 4096 } : {}) });
+      const metrics = await trainer.accumulate(batch, 1, true);
+      const gradNorm = await trainer.step(1e-3, 1);
+      return { loss: metrics.loss as number, gradNorm, logits: (await model.logits(SEQS)).flat() };
+    } finally {
+      model.dispose();
+    }
+  };
+  const plain = await run(false);
+  const grouped = await run(true);
+  const sync = group.lastGradientSync;
+  t.true(sync.buckets > 1, `buckets ${sync.buckets}`);
+  t.log(`gradient buckets ${sync.buckets}, started during backward ${sync.startedInBackward}`);
+  // One rank: the all-reduce is an exact identity, so the step is the same arithmetic; the bound
+  // only allows for CUDA kernels whose atomics may sum in another order from run to run.
+  const rel = (a: number, b: number) => Math.abs(a - b) / Math.max(1, Math.abs(b));
+  t.log(`loss ${grouped.loss} vs ${plain.loss}; grad norm ${grouped.gradNorm} vs ${plain.gradNorm}; logits after the step ${maxRel(grouped.logits, plain.logits)}`);
+  t.true(rel(grouped.loss, plain.loss) <= 1e-6, `loss ${grouped.loss} vs ${plain.loss}`);
+  t.true(rel(grouped.gradNorm, plain.gradNorm) <= 1e-6, `grad norm ${grouped.gradNorm} vs ${plain.gradNorm}`);
+  t.true(maxRel(grouped.logits, plain.logits) <= 1e-5, `logits after the step: ${maxRel(grouped.logits, plain.logits)}`);
 });

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { runCli } from './helpers/cli.js';
-import { explainLoadError } from '../lib/native/load.js';
+import { explainLoadError, loadNative } from '../lib/native/load.js';
 
 test('doctor --json reports torch 2.x, threads, devices and the addon path', async (t) => {
   const r = await runCli(['doctor', '--json']);
@@ -21,6 +21,21 @@ test('doctor in text form names libtorch and the CPU', async (t) => {
   t.is(r.code, 0, r.stderr);
   t.regex(r.stdout, /libtorch\s+2\./);
   t.regex(r.stdout, /CPU\s+/);
+});
+
+test('doctor says which data-parallel backends were compiled (gloo, nccl), and why one is missing', async (t) => {
+  const support = loadNative().dataParallelSupport(true);
+  const r = await runCli(['doctor', '--json']);
+  t.is(r.code, 0, r.stderr);
+  const dp = (JSON.parse(r.stdout) as { dataParallel: { backends: string[]; nccl: { available: boolean; version: string; reason: string } } }).dataParallel;
+  t.deepEqual(dp.backends, [...(support.compiled ? ['gloo'] : []), ...(support.nccl ? ['nccl'] : [])]);
+  t.is(dp.nccl.available, support.nccl && !support.ncclRuntimeError);
+  if (dp.nccl.available) t.regex(dp.nccl.version, /^\d+\.\d+\.\d+$/);
+  else t.true(dp.nccl.reason.length > 0, 'a reason when NCCL is not available');
+  t.log(`backends: ${dp.backends.join(', ')}; nccl: ${dp.nccl.available ? dp.nccl.version : dp.nccl.reason}`);
+  const text = await runCli(['doctor']);
+  t.regex(text.stdout, new RegExp(`backends\\s+${dp.backends.join(', ') || 'none'} compiled`));
+  t.regex(text.stdout, dp.nccl.available ? /nccl\s+NCCL \d+\.\d+\.\d+/ : /nccl\s+not available: ./);
 });
 
 test('a missing addon gives one actionable message, in doctor and in other commands', async (t) => {

@@ -193,7 +193,8 @@ export interface NativeTrainerOptions extends Required<LossOptionsRaw> {
 export interface NativeProcessGroup {
   readonly rank: number;
   readonly worldSize: number;
-  readonly backend: 'gloo';
+  /** Gloo for a group on the CPU, NCCL for one on CUDA. */
+  readonly backend: 'gloo' | 'nccl';
   /** Element-wise sum or max over the ranks (float64). */
   allReduce(values: Float64Array, op: 'sum' | 'max'): Promise<Float64Array>;
   /** Rejects on every rank, naming `what`, when the ranks' values differ (the lengths must agree). */
@@ -226,6 +227,14 @@ export interface DataParallelSupportRaw {
   missing: string;
   /** With selfTest: "" when a one-rank Gloo all-reduce works, else what failed. */
   selfTestError?: string;
+  /** Built with c10d's ProcessGroupNCCL (CUDA LibTorch, nccl.h of torch's NCCL version found at build time). */
+  nccl: boolean;
+  /** The nccl.h version compiled against ("" when not built). */
+  ncclVersion: string;
+  /** Why NCCL is not built. */
+  ncclMissing: string;
+  /** With selfTest and NCCL built: "" when LibTorch loaded the NCCL version compiled against, else what differs. */
+  ncclRuntimeError?: string;
 }
 
 export interface NativeTrainer {
@@ -332,7 +341,8 @@ export interface NativeBinding {
   NativeProcessGroup: abstract new (...args: never[]) => NativeProcessGroup;
   dataParallelSupport(selfTest?: boolean): DataParallelSupportRaw;
   /** Joins the group: resolves once all worldSize ranks have met at masterAddr:masterPort (rank 0 serves the TCPStore). */
-  createProcessGroup(options: { rank: number; worldSize: number; masterAddr: string; masterPort: number; timeoutSeconds: number }): Promise<NativeProcessGroup>;
+  /** device: 'cpu' (Gloo, the default) or 'cuda:N' (NCCL). */
+  createProcessGroup(options: { rank: number; worldSize: number; masterAddr: string; masterPort: number; timeoutSeconds: number; device?: string }): Promise<NativeProcessGroup>;
   // LoRA adapters, PEFT format (native/napi/lora.cpp); attaching freezes the base weights
   attachLora(model: NativeModel, options: NativeLoraOptions): Promise<NativeLoraInfo>;
   loadLoraAdapter(model: NativeModel, dir: string): Promise<NativeLoraInfo>;

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { DataParallelSupportRaw } from './binding.js';
 import { loadNative, loadedAddonPath, packageRoot } from './load.js';
 
 export interface DeviceInfo {
@@ -26,8 +27,12 @@ export interface DoctorReport {
   cudaCompiled: boolean;
   mps: boolean;
   devices: DeviceInfo[];
-  /** Data-parallel training (lib/train/data_parallel.ts): available when built with Gloo and a one-rank all-reduce works. */
-  dataParallel: { available: boolean; backend: string; reason: string };
+  /**
+   * Data-parallel training (lib/train/data_parallel.ts): available when built with Gloo and a one-rank
+   * all-reduce works. `backends` lists what was compiled; `nccl` says whether CUDA ranks can use
+   * ProcessGroupNCCL (its nccl.h version, or why not).
+   */
+  dataParallel: { available: boolean; backend: string; reason: string; backends: string[]; nccl: { available: boolean; version: string; reason: string } };
   addonPath: string;
 }
 
@@ -46,10 +51,16 @@ function cpuFlags(): Set<string> {
   }
 }
 
-function dataParallelReport(s: { compiled: boolean; backend: string; missing: string; selfTestError?: string }): DoctorReport['dataParallel'] {
-  if (!s.compiled) return { available: false, backend: '', reason: s.missing };
-  if (s.selfTestError) return { available: false, backend: s.backend, reason: `built with Gloo, but ${s.selfTestError} (the gloo headers at build time may not match LibTorch's gloo)` };
-  return { available: true, backend: s.backend, reason: '' };
+function dataParallelReport(s: DataParallelSupportRaw): DoctorReport['dataParallel'] {
+  const backends = [...(s.compiled ? ['gloo'] : []), ...(s.nccl ? ['nccl'] : [])];
+  const nccl = !s.nccl
+    ? { available: false, version: '', reason: s.ncclMissing }
+    : s.ncclRuntimeError
+      ? { available: false, version: s.ncclVersion, reason: `built with nccl.h ${s.ncclVersion}, but ${s.ncclRuntimeError}` }
+      : { available: true, version: s.ncclVersion, reason: '' };
+  if (!s.compiled) return { available: false, backend: '', reason: s.missing, backends, nccl };
+  if (s.selfTestError) return { available: false, backend: s.backend, reason: `built with Gloo, but ${s.selfTestError} (the gloo headers at build time may not match LibTorch's gloo)`, backends, nccl };
+  return { available: true, backend: s.backend, reason: '', backends, nccl };
 }
 
 export function doctorReport(): DoctorReport {

@@ -75,6 +75,17 @@ export function dataParallelUnavailable(native: NativeBinding): string | undefin
   return s.compiled ? undefined : s.missing;
 }
 
+/**
+ * The device a rank trains on: `cuda` becomes the rank's own GPU, cuda:LOCAL_RANK (torchrun's
+ * convention); `cuda:N` and `cpu` are kept. CUDA ranks all-reduce with NCCL, CPU ranks with Gloo;
+ * other devices have no c10d backend here.
+ */
+export function rankDevice(device: string, env: RankEnv): string {
+  if (device === 'cuda') return `cuda:${env.localRank}`;
+  if (device === 'cpu' || device.startsWith('cuda:')) return device;
+  throw new DataParallelSetupError(`data-parallel training runs on --device cpu (Gloo) or cuda (NCCL), not ${device}`);
+}
+
 /** [start, end) of rank `rank`'s slice of `count` items. */
 export function shareOf(count: number, rank: number, worldSize: number): { start: number; end: number } {
   const base = Math.floor(count / worldSize);
@@ -119,11 +130,15 @@ export class DataParallel {
     return this.group.rank === 0;
   }
 
-  /** Joins the group (waits for every rank, at most the timeout). */
-  static async join(native: NativeBinding, env: RankEnv, timeoutSeconds: number): Promise<DataParallel> {
+  /** Joins the group (waits for every rank, at most the timeout): Gloo on `device` cpu, NCCL on cuda:N (rankDevice). */
+  static async join(native: NativeBinding, env: RankEnv, timeoutSeconds: number, device = 'cpu'): Promise<DataParallel> {
     const missing = dataParallelUnavailable(native);
     if (missing) throw new DataParallelSetupError(`data-parallel training (WORLD_SIZE=${env.worldSize}) is not available: ${missing}`);
-    const group = await native.createProcessGroup({ rank: env.rank, worldSize: env.worldSize, masterAddr: env.masterAddr, masterPort: env.masterPort, timeoutSeconds });
+    if (device !== 'cpu') {
+      const s = native.dataParallelSupport(false);
+      if (!s.nccl) throw new DataParallelSetupError(`data-parallel training on ${device} needs NCCL, which this addon was built without: ${s.ncclMissing} (docs/distributed.md)`);
+    }
+    const group = await native.createProcessGroup({ rank: env.rank, worldSize: env.worldSize, masterAddr: env.masterAddr, masterPort: env.masterPort, timeoutSeconds, device });
     return new DataParallel(group, env);
   }
 

@@ -19,7 +19,7 @@ import { SeededRandom } from '../util/random.js';
 import { checkpointName, latestCheckpoint, readTrainerState, removeStaleTemporaries, saveCheckpoint, type TrainerState } from './checkpoint.js';
 import { lossSpec, nativeTrainerOptions, resolveTrainConfig, type TrainConfig, type TrainConfigInput } from './config.js';
 import { prepareTrainingData, type ExampleWithId } from './dataset.js';
-import { DataParallel, DataParallelSetupError, bucketBytes, dataParallelTimeout, fingerprint, rankEnv, shareOf, threadsPerRank, type LocalMetrics } from './data_parallel.js';
+import { DataParallel, DataParallelSetupError, bucketBytes, dataParallelTimeout, fingerprint, rankDevice, rankEnv, shareOf, threadsPerRank, type LocalMetrics } from './data_parallel.js';
 import { MetricsLog, StepAccumulator, type MetricsRow } from './metrics.js';
 import { packPreferenceBatch } from './preference_batch.js';
 import { memoryPlanSettings } from './plan_settings.js';
@@ -188,9 +188,9 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
   const native = loadNative();
   if (config.threads) native.setNumThreads(config.threads);
   else if (ranks && ranks.localWorldSize > 1) native.setNumThreads(threadsPerRank(ranks));
-  if (ranks && config.device !== 'cpu') {
-    throw new DataParallelSetupError(`data-parallel training runs on --device cpu only in this version (Gloo); ${config.device} would need ProcessGroupNCCL, which is not built (docs/distributed.md)`);
-  }
+  // Data-parallel ranks on CUDA train on their own GPU (cuda:LOCAL_RANK) and all-reduce with NCCL.
+  // config.device stays as given: it is part of the settings every rank must share.
+  const device = ranks ? rankDevice(config.device, ranks) : config.device;
 
   const loss = config.loss;
   // What the loss needs, from the core's loss catalogue.
@@ -231,7 +231,7 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
         { ranks: hooks.planRanks ?? ranks?.worldSize ?? 1, zero: zeroStage(config) === 1 }), native.runtimeInfo().devices);
     return { runDir, finalModelDir: undefined, steps: 0, totalSteps: 0, interrupted: false, lastMetrics: undefined, lastEval: undefined, plan };
   }
-  const dp = ranks ? await DataParallel.join(native, ranks, dataParallelTimeout()) : undefined;
+  const dp = ranks ? await DataParallel.join(native, ranks, dataParallelTimeout(), device) : undefined;
   if (main) mkdirSync(runDir, { recursive: true });
   const microPerEpoch = Math.ceil(train.length / config.batchSize);
   const totalSteps = config.maxSteps ?? Math.max(1, Math.ceil((config.epochs * microPerEpoch) / config.gradAccum));
@@ -299,7 +299,7 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
   let loraPolicy: CausalLM | undefined;
   let loraDropout = false;
   if (lora) {
-    const base = await CausalLM.load(modelDir, { dtype: checkpointDtype(modelDir), device: config.device });
+    const base = await CausalLM.load(modelDir, { dtype: checkpointDtype(modelDir), device });
     try {
       const adapterDir = resumeFrom ?? (config.adapter !== undefined ? path.resolve(config.adapter) : undefined);
       const info = adapterDir
@@ -328,7 +328,7 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
   const refDir = config.refModel !== undefined ? await resolveModel(config.refModel, { log }) : modelDir;
   const shard = dp ? { rank: dp.rank, worldSize: dp.worldSize, sum: (v: Float64Array) => dp.sum(v), all: (f: boolean) => dp.all(f) } : undefined;
   const refOpts = {
-    device: config.device,
+    device,
     computeDtype: config.dtype,
     batchSize: config.batchSize,
     logitsChunk: config.logitsChunk,
@@ -348,7 +348,7 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
   }
   if (refTrain) log(`reference log-probs for ${train.length} pairs: ${refTrain.cached ? 'from cache' : `${refTrain.seconds.toFixed(1)} s`}`);
 
-  const policy = loraPolicy ?? (await CausalLM.load(resumeFrom ?? modelDir, { dtype: 'float32', device: config.device }));
+  const policy = loraPolicy ?? (await CausalLM.load(resumeFrom ?? modelDir, { dtype: 'float32', device }));
   // --zero 1 (or RDPO_DDP_ZERO=1): ZeRO-1 over the ranks (docs/distributed.md).
   const zero = dp !== undefined && zeroStage(config) === 1;
   // Every rank starts from rank 0's weights (the same files, but a multi-node copy could differ).
@@ -363,7 +363,7 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
 
   // The bench's measurement (best of 5 trials of 1024² matmuls on the CPU); a single 512² trial
   // read far below the machine's peak on a busy machine (the 7B LoRA run logged an MFU of 3.5).
-  const peak = { flopsPerSec: await measureMatmulPeak({ dtype: config.dtype, device: config.device }) };
+  const peak = { flopsPerSec: await measureMatmulPeak({ dtype: config.dtype, device }) };
   // The FLOP convention's N (model/flops.ts), as the bench counts it.
   const parameters = matmulParams(policy.config);
 
@@ -486,7 +486,7 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
       if (dp && !reportedSync) {
         reportedSync = true;
         const g = dp.group.lastGradientSync;
-        log(`data-parallel: ${dp.worldSize} ranks (Gloo); gradients ${g.collective === 'reduce-scatter' ? `reduce-scattered in ${g.buckets} bucket(s) (${g.collectives} pieces)` : `all-reduced in ${g.buckets} bucket(s)`}, ${g.startedInBackward} started during backward`);
+        log(`data-parallel: ${dp.worldSize} ranks (${dp.group.backend === 'nccl' ? 'NCCL' : 'Gloo'}); gradients ${g.collective === 'reduce-scatter' ? `reduce-scattered in ${g.buckets} bucket(s) (${g.collectives} pieces)` : `all-reduced in ${g.buckets} bucket(s)`}, ${g.startedInBackward} started during backward`);
         if (zero) log(`data-parallel: optimizer state sharded (ZeRO-1): rank 0 holds AdamW state for ${trainer.numOptimizerParameters} of ${parameters} parameters; updated parameters all-gathered`);
         log(`data-parallel: ${communicationLine(g)}`);
       }

@@ -12,6 +12,7 @@
 
 #include "core/build_features.h"  // generated: RDPO_DATA_PARALLEL or RDPO_DATA_PARALLEL_MISSING
 #include "core/errors.h"
+#include "core/process_group_nccl.h"
 
 #include <torch/csrc/autograd/function_hook.h>
 #include <torch/csrc/autograd/variable.h>
@@ -37,6 +38,10 @@ DataParallelSupport data_parallel_support() {
 #else
   s.missing = RDPO_DATA_PARALLEL_MISSING;
 #endif
+  const NcclSupport n = nccl_support();
+  s.nccl = n.compiled;
+  s.nccl_version = n.header_version;
+  s.nccl_missing = n.missing;
   return s;
 }
 
@@ -71,7 +76,9 @@ int64_t process_bytes_written() {
 
 struct ProcessGroup::Impl {
   c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> control, gradients;
+  c10::intrusive_ptr<c10d::Backend> control, gradients;
+  std::string backend = "gloo";
+  at::Device device{at::kCPU};
 };
 
 namespace {
@@ -117,6 +124,17 @@ ProcessGroup::ProcessGroup(const ProcessGroupOptions& options) : options_(option
   if (options.master_port <= 0 || options.master_port > 65535)
     throw RangeError("MASTER_PORT " + std::to_string(options.master_port) + " is not a TCP port");
   if (!(options.timeout_seconds > 0)) throw RangeError("the data-parallel timeout must be positive");
+  // The backend follows the device: NCCL for CUDA tensors, Gloo for CPU ones.
+  try {
+    impl_->device = at::Device(options.device);
+  } catch (const std::exception& e) {
+    throw RangeError("the data-parallel device '" + options.device + "' is not a device (cpu or cuda:N): " + short_message(e));
+  }
+  if (!impl_->device.is_cpu() && !impl_->device.is_cuda())
+    throw RangeError("data-parallel training runs on cpu (Gloo) or cuda:N (NCCL), not " + impl_->device.str());
+  if (impl_->device.is_cuda() && !nccl_support().compiled)
+    throw std::runtime_error("data-parallel training on " + impl_->device.str() + " needs ProcessGroupNCCL, which this rdpo-native addon was built without: " +
+                             nccl_support().missing + " (docs/distributed.md)");
   const std::string where = options.master_addr + ":" + std::to_string(options.master_port);
   try {
     c10d::TCPStoreOptions so;
@@ -130,6 +148,23 @@ ProcessGroup::ProcessGroup(const ProcessGroupOptions& options) : options_(option
     throw std::runtime_error("rank " + std::to_string(options.rank) + ": the rendezvous at " + where + " (MASTER_ADDR:MASTER_PORT) failed within " +
                              std::to_string(static_cast<int64_t>(options.timeout_seconds)) + " s: " + short_message(e) +
                              (options.rank == 0 ? " (is the port free?)" : " (did rank 0 start, and can this machine reach it?)"));
+  }
+  if (impl_->device.is_cuda()) {
+    if (!impl_->device.has_index()) impl_->device = at::Device(at::kCUDA, 0);
+    impl_->backend = "nccl";
+    try {
+      auto make_group = [&](const std::string& prefix) {
+        auto store = c10::make_intrusive<c10d::PrefixStore>(prefix, impl_->store);
+        return make_nccl_backend(store, static_cast<int>(options.rank), static_cast<int>(options.world_size), to_ms(options.timeout_seconds), impl_->device);
+      };
+      impl_->control = make_group("rdpo/control");
+      impl_->gradients = make_group("rdpo/gradients");
+    } catch (const std::exception& e) {
+      throw std::runtime_error("rank " + std::to_string(options.rank) + ": connecting the NCCL process group on " + impl_->device.str() + " (rendezvous " +
+                               where + ") failed (timeout " + std::to_string(static_cast<int64_t>(options.timeout_seconds)) + " s): " + short_message(e) +
+                               " (NCCL_DEBUG=WARN says more; across machines NCCL_SOCKET_IFNAME picks the interface)");
+    }
+    return;
   }
   try {
     auto make_group = [&](const std::string& prefix) {
@@ -148,6 +183,8 @@ ProcessGroup::ProcessGroup(const ProcessGroupOptions& options) : options_(option
 
 ProcessGroup::~ProcessGroup() = default;
 
+const std::string& ProcessGroup::backend() const { return impl_->backend; }
+
 namespace {
 
 std::string collective_failed(int64_t rank, const std::string& what, double timeout, const std::exception& e) {
@@ -155,9 +192,9 @@ std::string collective_failed(int64_t rank, const std::string& what, double time
          std::to_string(static_cast<int64_t>(timeout)) + " s): " + short_message(e);
 }
 
-class GlooPending : public PendingReduce {
+class WorkPending : public PendingReduce {
  public:
-  GlooPending(c10::intrusive_ptr<c10d::Work> work, std::string error_prefix) : work_(std::move(work)), prefix_(std::move(error_prefix)) {}
+  WorkPending(c10::intrusive_ptr<c10d::Work> work, std::string error_prefix) : work_(std::move(work)), prefix_(std::move(error_prefix)) {}
   void wait() override {
     try {
       work_->wait();
@@ -207,22 +244,27 @@ void ProcessGroup::all_reduce(at::Tensor& tensor, ReduceOp op, const std::string
 
 void ProcessGroup::all_reduce_on(bool gradient_group, at::Tensor& tensor, ReduceOp op, const std::string& what) {
   try {
-    std::vector<at::Tensor> one{tensor};
+    // On the group's device (NCCL: the rank's GPU); a CPU tensor goes there and back.
+    std::vector<at::Tensor> one{tensor.device() == impl_->device ? tensor : tensor.to(impl_->device)};
     c10d::AllreduceOptions o;
     o.reduceOp = to_c10d(op);
     (gradient_group ? impl_->gradients : impl_->control)->allreduce(one, o)->wait();
+    if (!one[0].is_same(tensor)) tensor.copy_(one[0]);
   } catch (const std::exception& e) {
     throw std::runtime_error(collective_failed(options_.rank, what, options_.timeout_seconds, e));
   }
 }
 
 std::unique_ptr<PendingReduce> ProcessGroup::start_gradient_sum(at::Tensor tensor, const std::string& what) {
+  if (tensor.device() != impl_->device)
+    throw std::runtime_error("rank " + std::to_string(options_.rank) + ": " + what + ": the gradients are on " + tensor.device().str() +
+                             ", but the " + impl_->backend + " group runs on " + impl_->device.str() + " (the model must be on the group's device)");
   std::vector<at::Tensor> one{std::move(tensor)};
   try {
     auto work = impl_->gradients->allreduce(one);
     std::string prefix = "rank " + std::to_string(options_.rank) + ": " + what + " failed (another rank died, or did not arrive within " +
                          std::to_string(static_cast<int64_t>(options_.timeout_seconds)) + " s): ";
-    return std::make_unique<GlooPending>(std::move(work), std::move(prefix));
+    return std::make_unique<WorkPending>(std::move(work), std::move(prefix));
   } catch (const std::exception& e) {
     throw std::runtime_error(collective_failed(options_.rank, what, options_.timeout_seconds, e));
   }
@@ -270,13 +312,17 @@ void ProcessGroup::all_gather(at::Tensor& input, at::Tensor& output, const std::
 void ProcessGroup::broadcast(std::vector<at::Tensor>& tensors, int64_t root, const std::string& what) {
   try {
     std::vector<c10::intrusive_ptr<c10d::Work>> works;
+    std::vector<at::Tensor> on;  // on the group's device (a CPU tensor goes there and back)
     for (auto& t : tensors) {
-      std::vector<at::Tensor> one{t};
+      std::vector<at::Tensor> one{t.device() == impl_->device ? t : t.to(impl_->device)};
+      on.push_back(one[0]);
       c10d::BroadcastOptions o;
       o.rootRank = root;
       works.push_back(impl_->control->broadcast(one, o));
     }
     for (auto& w : works) w->wait();
+    for (size_t i = 0; i < tensors.size(); ++i)
+      if (!on[i].is_same(tensors[i])) tensors[i].copy_(on[i]);
   } catch (const std::exception& e) {
     throw std::runtime_error("rank " + std::to_string(options_.rank) + ": " + what + " failed: " + short_message(e));
   }
@@ -290,6 +336,7 @@ std::string data_parallel_self_test() { return not_built(); }
 
 ProcessGroup::ProcessGroup(const ProcessGroupOptions& options) : options_(options) { throw std::runtime_error(not_built()); }
 ProcessGroup::~ProcessGroup() = default;
+const std::string& ProcessGroup::backend() const { throw std::runtime_error(not_built()); }
 void ProcessGroup::all_reduce(at::Tensor&, ReduceOp, const std::string&) { throw std::runtime_error(not_built()); }
 void ProcessGroup::all_reduce_on(bool, at::Tensor&, ReduceOp, const std::string&) { throw std::runtime_error(not_built()); }
 void ProcessGroup::broadcast(std::vector<at::Tensor>&, int64_t, const std::string&) { throw std::runtime_error(not_built()); }

@@ -1,6 +1,7 @@
 // Data-parallel training on LibTorch's own c10d: a TCPStore rendezvous and a ProcessGroupGloo
-// (CPU tensors). Built only when the gloo headers were found (CMakeLists.txt); otherwise every
-// entry point throws with the reason, and data_parallel_support() says why.
+// (CPU tensors), or a ProcessGroupNCCL for a group on CUDA (core/process_group_nccl.h). Built only
+// when the gloo headers were found (CMakeLists.txt); otherwise every entry point throws with the
+// reason, and data_parallel_support() says why.
 //
 // Gradients: GradientSync all-reduces (sums) every trainable gradient in buckets of about
 // `bucket_bytes`, in reverse registration order (the order backward produces them). Each rank
@@ -22,6 +23,10 @@ struct DataParallelSupport {
   bool compiled = false;
   std::string backend;  // "gloo" when compiled
   std::string missing;  // why not, when not compiled
+  // ProcessGroupNCCL (core/process_group_nccl.h), for groups on CUDA.
+  bool nccl = false;
+  std::string nccl_version;  // the nccl.h compiled against
+  std::string nccl_missing;  // why not compiled
 };
 DataParallelSupport data_parallel_support();
 
@@ -35,6 +40,9 @@ struct ProcessGroupOptions {
   std::string master_addr = "127.0.0.1";
   int64_t master_port = 29500;
   double timeout_seconds = 600;  // rendezvous and every collective
+  // Where the collectives run: "cpu" uses Gloo, "cuda:N" NCCL (the rank's GPU, cuda:LOCAL_RANK).
+  // Tensors on another device are copied there and back (metrics and checks are built on the CPU).
+  std::string device = "cpu";
 };
 
 enum class ReduceOp { Sum, Max };
@@ -69,6 +77,7 @@ class ProcessGroup {
   int64_t rank() const { return options_.rank; }
   int64_t world_size() const { return options_.world_size; }
   double timeout_seconds() const { return options_.timeout_seconds; }
+  const std::string& backend() const;  // "gloo" or "nccl"
 
   // In place, waits for completion. Errors (a dead peer, a timeout) become std::runtime_error
   // naming `what` and this rank.

@@ -7,6 +7,7 @@
 
 #include <cstring>
 
+#include "core/process_group_nccl.h"
 #include "napi/args.h"
 #include "napi/async.h"
 #include "napi/errors.h"
@@ -104,7 +105,7 @@ class NativeProcessGroup : public Napi::ObjectWrap<NativeProcessGroup> {
   Napi::Value WorldSize(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), static_cast<double>(group_->world_size()));
   }
-  Napi::Value Backend(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), "gloo"); }
+  Napi::Value Backend(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), group_->backend()); }
   // Read between steps (the trainer's step has completed), so no lock is needed.
   Napi::Value LastGradientSync(const Napi::CallbackInfo& info) {
     auto o = Napi::Object::New(info.Env());
@@ -121,21 +122,29 @@ class NativeProcessGroup : public Napi::ObjectWrap<NativeProcessGroup> {
   std::shared_ptr<rdpo::ProcessGroup> group_;
 };
 
-// dataParallelSupport(selfTest?: boolean) -> {compiled, backend, missing, selfTest?}
+// dataParallelSupport(selfTest?: boolean) -> {compiled, backend, missing, nccl, ncclVersion, ncclMissing,
+// selfTestError?, ncclRuntimeError?}
 Napi::Value DataParallelSupport(const Napi::CallbackInfo& info) {
   auto s = rdpo::data_parallel_support();
   auto o = Napi::Object::New(info.Env());
   o.Set("compiled", s.compiled);
   o.Set("backend", s.backend);
   o.Set("missing", s.missing);
+  o.Set("nccl", s.nccl);
+  o.Set("ncclVersion", s.nccl_version);
+  o.Set("ncclMissing", s.nccl_missing);
   if (info.Length() > 0 && info[0].IsBoolean() && info[0].As<Napi::Boolean>().Value() && s.compiled) {
     // "" when a one-rank group all-reduces correctly (milliseconds; no network beyond loopback).
     o.Set("selfTestError", rdpo::data_parallel_self_test());
   }
+  // "" when the NCCL library LibTorch loaded is the version compiled against (no GPU needed).
+  if (info.Length() > 0 && info[0].IsBoolean() && info[0].As<Napi::Boolean>().Value() && s.nccl)
+    o.Set("ncclRuntimeError", rdpo::nccl_runtime_check());
   return o;
 }
 
-// createProcessGroup({rank, worldSize, masterAddr, masterPort, timeoutSeconds}) -> Promise<NativeProcessGroup>
+// createProcessGroup({rank, worldSize, masterAddr, masterPort, timeoutSeconds, device?}) -> Promise<NativeProcessGroup>
+// device: "cpu" (Gloo, the default) or "cuda:N" (NCCL).
 Napi::Value CreateProcessGroup(const Napi::CallbackInfo& info) {
   Napi::Object o = arg_object(info, 0, "options");
   rdpo::ProcessGroupOptions opts;
@@ -144,6 +153,7 @@ Napi::Value CreateProcessGroup(const Napi::CallbackInfo& info) {
   opts.master_addr = opt_string(o, "masterAddr", "127.0.0.1");
   opts.master_port = req_int(o, "masterPort", 1, 65535);
   opts.timeout_seconds = opt_number(o, "timeoutSeconds", 600);
+  opts.device = opt_string(o, "device", "cpu");
   if (!(opts.timeout_seconds > 0)) throw Napi::RangeError::New(info.Env(), "'timeoutSeconds' must be positive");
   return run_async(info.Env(), [opts]() -> ToJs {
     auto group = std::make_shared<rdpo::ProcessGroup>(opts);

@@ -97,7 +97,7 @@ export function registerTrain(program: Command): void {
     .option('--adapter <dir>', 'continue training this PEFT LoRA adapter on --model (its r, alpha, targets)')
     .option('--out <dir>', 'run directory (default runs/<time>-<loss>)')
     .option('--resume <runDir>', 'continue a run exactly where its last checkpoint left it')
-    .option('--nproc <n>', 'data-parallel: start n ranks on this machine (Gloo, CPU); external launchers set RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT instead (docs/distributed.md)')
+    .option('--nproc <n>', 'data-parallel: start n ranks on this machine (Gloo with --device cpu, NCCL with --device cuda: rank r on cuda:r); external launchers set RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT instead (docs/distributed.md)')
     .option('--zero <stage>', 'data-parallel ZeRO stage: 1 shards the AdamW state over the ranks, reduce-scatters the gradients and all-gathers the parameters (default 0, or RDPO_DDP_ZERO=1)')
     .option('--demo-out <dir>', 'where the built-in demo writes (default runs/demo-<time>)')
     .action(async (opts: Record<string, unknown>, cmd: Command) => {
