@@ -17,18 +17,26 @@ export const SAFETENSORS_DTYPE_BYTES: Readonly<Record<string, number>> = {
   F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1, F8_E4M3: 1, F8_E5M2: 1,
 };
 
-function readHeader(file: string): Record<string, { dtype?: string; shape?: number[] }> {
+/** A safetensors file's header: its length, the file's size and the parsed JSON (tensor entries and __metadata__). */
+export interface SafetensorsHeader {
+  size: number;
+  headerLength: number;
+  entries: Record<string, { dtype?: string; shape?: number[]; data_offsets?: [number, number] }>;
+}
+
+/** Reads the header alone; throws an Error that starts with the file's path and says what is wrong. */
+export function readSafetensorsHeader(file: string): SafetensorsHeader {
   const size = statSync(file).size;
   const fd = openSync(file, 'r');
   try {
     const lenBuf = Buffer.alloc(8);
-    if (size < 8 || readSync(fd, lenBuf, 0, 8, 0) !== 8) throw new Error(`${file}: too short to be a safetensors file`);
-    const headerLen = Number(lenBuf.readBigUInt64LE(0));
-    if (headerLen > size - 8 || headerLen > 100 * 1024 * 1024) throw new Error(`${file}: header length ${headerLen} is not plausible (file ${size} bytes); is it a safetensors file?`);
-    const header = Buffer.alloc(headerLen);
-    readSync(fd, header, 0, headerLen, 8);
+    if (size < 8 || readSync(fd, lenBuf, 0, 8, 0) !== 8) throw new Error(`${file}: ${size} bytes, too short to be a safetensors file`);
+    const headerLength = Number(lenBuf.readBigUInt64LE(0));
+    if (headerLength > size - 8 || headerLength > 100 * 1024 * 1024) throw new Error(`${file}: header length ${headerLength} is not plausible (file ${size} bytes); is it a safetensors file?`);
+    const header = Buffer.alloc(headerLength);
+    readSync(fd, header, 0, headerLength, 8);
     try {
-      return JSON.parse(header.toString('utf8')) as Record<string, { dtype?: string; shape?: number[] }>;
+      return { size, headerLength, entries: JSON.parse(header.toString('utf8')) as SafetensorsHeader['entries'] };
     } catch {
       throw new Error(`${file}: the safetensors header is not valid JSON`);
     }
@@ -40,7 +48,7 @@ function readHeader(file: string): Record<string, { dtype?: string; shape?: numb
 /** Every tensor of one safetensors file, in header order. */
 export function readFileTensors(file: string): TensorEntry[] {
   const out: TensorEntry[] = [];
-  for (const [name, entry] of Object.entries(readHeader(file))) {
+  for (const [name, entry] of Object.entries(readSafetensorsHeader(file).entries)) {
     if (name === '__metadata__') continue;
     if (typeof entry?.dtype !== 'string' || !Array.isArray(entry.shape)) throw new Error(`${file}: tensor "${name}" lacks dtype or shape`);
     out.push({ name, dtype: entry.dtype, shape: entry.shape.map(Number), file });

@@ -4,9 +4,10 @@
 //                trainer_state.json                                (step, epoch position, tokens, config digest)
 // A LoRA run writes adapter_config.json + adapter_model.safetensors (PEFT) in place of the model.
 // A checkpoint directory is built under a temporary name and renamed into place.
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { CausalLM } from '../model/causal_lm.js';
+import { readSafetensorsHeader, type SafetensorsHeader } from '../model/safetensors_header.js';
 import type { NativeTrainer } from '../native/binding.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic_write.js';
 
@@ -60,31 +61,19 @@ export function readTrainerState(dir: string): TrainerState {
  */
 export function safetensorsDefect(file: string): string | undefined {
   if (!existsSync(file)) return 'missing';
-  const size = statSync(file).size;
-  if (size < 8) return `${size} bytes, too short`;
-  const fd = openSync(file, 'r');
+  let header: SafetensorsHeader;
   try {
-    const lenBuf = Buffer.alloc(8);
-    readSync(fd, lenBuf, 0, 8, 0);
-    const headerLen = Number(lenBuf.readBigUInt64LE(0));
-    if (headerLen > size - 8) return `header length ${headerLen} exceeds the file size ${size}`;
-    const header = Buffer.alloc(headerLen);
-    readSync(fd, header, 0, headerLen, 8);
-    let parsed: Record<string, { data_offsets?: [number, number] }>;
-    try {
-      parsed = JSON.parse(header.toString('utf8')) as typeof parsed;
-    } catch {
-      return 'the header is not valid JSON';
-    }
-    let end = 0;
-    for (const [name, entry] of Object.entries(parsed)) {
-      if (name !== '__metadata__' && Array.isArray(entry?.data_offsets)) end = Math.max(end, Number(entry.data_offsets[1]));
-    }
-    if (8 + headerLen + end !== size) return `the tensors need ${8 + headerLen + end} bytes but the file has ${size} (truncated?)`;
-    return undefined;
-  } finally {
-    closeSync(fd);
+    header = readSafetensorsHeader(file);
+  } catch (err) {
+    return (err as Error).message.slice(file.length + 2); // the reason, without the path the caller names
   }
+  let end = 0;
+  for (const [name, entry] of Object.entries(header.entries)) {
+    if (name !== '__metadata__' && Array.isArray(entry?.data_offsets)) end = Math.max(end, Number(entry.data_offsets[1]));
+  }
+  const needed = 8 + header.headerLength + end;
+  if (needed !== header.size) return `the tensors need ${needed} bytes but the file has ${header.size} (truncated?)`;
+  return undefined;
 }
 
 /** Why a checkpoint directory cannot be resumed from, or undefined when it can. */
