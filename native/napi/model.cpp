@@ -131,20 +131,14 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   Napi::Value SequenceLogprobs(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto borrowed = borrow_packed_batch(arg_object(info, 0, "batch"), "batch");
-    std::string dtype = "float32";
-    int64_t chunk = 1024;
-    if (info.Length() > 1 && !info[1].IsUndefined()) {
-      auto o = arg_object(info, 1, "options");
-      dtype = opt_string(o, "computeDtype", dtype);
-      chunk = opt_int(o, "logitsChunk", chunk, 1, int64_t(1) << 20);
-    }
+    const ScoringOptions scoring = scoring_options(info, 1);
     auto holder = holder_;
     auto pinned = borrowed.pinned;
-    return run_async(env, [holder, borrowed, dtype, chunk]() -> ToJs {
+    return run_async(env, [holder, borrowed, scoring]() -> ToJs {
       rdpo::PackedBatch batch = to_packed_batch(borrowed);
       auto r = holder->with_model([&](rdpo::CausalLM& m) {
         torch::NoGradGuard no_grad;
-        return rdpo::sequence_logprobs(m, batch, rdpo::parse_dtype(dtype), chunk);
+        return rdpo::sequence_logprobs(m, batch, rdpo::parse_dtype(scoring.compute_dtype), scoring.logits_chunk);
       });
       at::Tensor sum = r.sum.cpu().contiguous(), count = r.count.to(torch::kCPU, torch::kInt32).contiguous();
       return [sum, count](Napi::Env env) -> Napi::Value {

@@ -74,9 +74,10 @@ rdpo::TrainerOptions trainer_options(const Napi::Object& o) {
   t.adamw.beta2 = opt_number(o, "adamBeta2", t.adamw.beta2);
   t.adamw.eps = opt_number(o, "adamEps", t.adamw.eps);
   t.adamw.weight_decay = opt_number(o, "weightDecay", t.adamw.weight_decay);
-  t.compute_dtype = rdpo::parse_dtype(opt_string(o, "computeDtype", "float32"));
+  const ScoringOptions scoring = scoring_options(o);
+  t.compute_dtype = rdpo::parse_dtype(scoring.compute_dtype);
   t.gradient_checkpointing = opt_bool(o, "gradientCheckpointing", false);
-  t.logits_chunk = opt_int(o, "logitsChunk", 1024, 1, int64_t(1) << 20);
+  t.logits_chunk = scoring.logits_chunk;
   return t;
 }
 
@@ -228,17 +229,11 @@ Napi::Value CreateTrainer(const Napi::CallbackInfo& info) {
 Napi::Value ReferenceLogps(const Napi::CallbackInfo& info) {
   auto holder = model_holder_of(info[0], "model");
   auto batch = borrow_preference_batch(arg_object(info, 1, "batch"));
-  std::string dtype = "float32";
-  int64_t chunk = 1024;
-  if (info.Length() > 2 && !info[2].IsUndefined()) {
-    auto o = arg_object(info, 2, "options");
-    dtype = opt_string(o, "computeDtype", dtype);
-    chunk = opt_int(o, "logitsChunk", chunk, 1, int64_t(1) << 20);
-  }
+  const ScoringOptions scoring = scoring_options(info, 2);
   auto pinned = batch.packed.pinned;
-  return run_async(info.Env(), [holder, batch, dtype, chunk]() -> ToJs {
+  return run_async(info.Env(), [holder, batch, scoring]() -> ToJs {
     auto r = holder->with_model([&](rdpo::CausalLM& m) {
-      return rdpo::reference_logps(m, to_preference_batch(batch), rdpo::parse_dtype(dtype), chunk);
+      return rdpo::reference_logps(m, to_preference_batch(batch), rdpo::parse_dtype(scoring.compute_dtype), scoring.logits_chunk);
     });
     return [r](Napi::Env env) -> Napi::Value {
       auto o = Napi::Object::New(env);
