@@ -19,7 +19,7 @@ import type { MetricsRow } from '../lib/train/metrics.js';
 import { train } from '../lib/train/trainer.js';
 import { cliPath, repoRoot, runCli } from './helpers/cli.js';
 import { readF32Safetensors } from './helpers/safetensors_read.js';
-import { policyDir, refDir, trainSandbox } from './helpers/train_fixture.js';
+import { policyDir, readMetricsRows, refDir, trainSandbox } from './helpers/train_fixture.js';
 
 const support = loadNative().dataParallelSupport(true);
 const glooTest: typeof test = support.compiled ? test : (test.skip as unknown as typeof test);
@@ -57,7 +57,7 @@ function flags(config: Record<string, unknown>): string[] {
 }
 
 function readRows(runDir: string, evalRows = false): MetricsRow[] {
-  return readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as MetricsRow).filter((r) => (r.eval === true) === evalRows);
+  return readMetricsRows(runDir).filter((r) => (r.eval === true) === evalRows);
 }
 
 // Float32 tolerance. The ranks score their pairs in smaller packed batches (other matrix shapes,

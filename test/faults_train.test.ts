@@ -5,12 +5,11 @@
 import test from 'ava';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { MetricsRow } from '../lib/train/metrics.js';
 import { NonFiniteTrainingError, train } from '../lib/train/trainer.js';
 import { runCli } from './helpers/cli.js';
 import { ensureDist } from './helpers/ensure_dist.js';
 import { readF32Safetensors } from './helpers/safetensors_read.js';
-import { policyDir, trainSandbox } from './helpers/train_fixture.js';
+import { policyDir, readMetricsRows, trainSandbox } from './helpers/train_fixture.js';
 
 const box = trainSandbox('faults');
 test.before(() => ensureDist());
@@ -18,7 +17,7 @@ test.after.always(() => box.cleanup());
 
 const base = { model: policyDir, data: box.dataNoRationale, loss: 'sft' as const, batchSize: 2, maxLength: 256, maxPromptLength: 128, warmupSteps: 0 };
 const quiet = { log: () => {} };
-const rows = (dir: string) => readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as MetricsRow);
+const rows = readMetricsRows;
 const allFinite = (file: string) => [...readF32Safetensors(file).values()].every((a) => a.every(Number.isFinite));
 
 test.serial('train --lr 1e9 stops at the first non-finite loss: exit 1, a clear message, no NaN weights written', async (t) => {

@@ -8,12 +8,11 @@ import path from 'node:path';
 import { CausalLM } from '../lib/index.js';
 import { loadAdapter } from '../lib/model/lora.js';
 import { ConfigError, resolveTrainConfig } from '../lib/train/config.js';
-import type { MetricsRow } from '../lib/train/metrics.js';
 import { train } from '../lib/train/trainer.js';
 import { runCli } from './helpers/cli.js';
 import { ensureDist } from './helpers/ensure_dist.js';
 import { maxRelativeDifference, readF32Safetensors } from './helpers/safetensors_read.js';
-import { policyDir, trainSandbox } from './helpers/train_fixture.js';
+import { policyDir, readMetricsRows, trainSandbox } from './helpers/train_fixture.js';
 
 const box = trainSandbox('lora-train');
 test.after.always(() => box.cleanup());
@@ -37,9 +36,6 @@ const config = {
   gradientCheckpointing: true,
 };
 
-function readRows(runDir: string): MetricsRow[] {
-  return readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as MetricsRow);
-}
 
 const SEQS = [
   [5, 17, 42, 99, 7, 23],
@@ -64,7 +60,7 @@ test.serial('a LoRA run trains only the adapter, writes PEFT adapters, and resum
   t.truthy(lora, messages.join('\n'));
   // tiny-chat: 2 layers of q,k,v,o,gate,up,down at r 4 (hidden 64, kv 32, intermediate 128).
   t.regex(lora!, /on 14 modules: 8192 trainable parameters; base frozen in float32/);
-  const rows = readRows(full.runDir);
+  const rows = readMetricsRows(full.runDir);
   t.true(rows.every((r) => Number.isFinite(r.loss)));
   // The reference is the base: at step 1 the adapter is still zero (B = 0), so the policy equals it.
   t.true(Math.abs(rows[0]!['rewards/margins'] as number) < 1e-6, `step-1 margin ${rows[0]!['rewards/margins']}`);
@@ -99,8 +95,8 @@ test.serial('a LoRA run trains only the adapter, writes PEFT adapters, and resum
   t.true(first.interrupted);
   const resumed = await train({ resume: first.runDir } as Parameters<typeof train>[0], { log: () => {} });
   t.is(resumed.steps, 4);
-  const a = readRows(full.runDir);
-  const r = readRows(resumed.runDir);
+  const a = readMetricsRows(full.runDir);
+  const r = readMetricsRows(resumed.runDir);
   for (let i = 2; i < 4; i++) {
     for (const k of ['loss', 'grad_norm', 'rewards/margins', 'logps/chosen']) {
       const x = r[i]![k] as number;

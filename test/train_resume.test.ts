@@ -4,12 +4,10 @@
 // cross an epoch boundary (a reshuffle) inside the resumed part; RDPO uses the reference cache,
 // rationale rows and every AdamW moment.
 import test from 'ava';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { MetricsRow } from '../lib/train/metrics.js';
 import { train } from '../lib/train/trainer.js';
 import { maxRelativeDifference, readF32Safetensors } from './helpers/safetensors_read.js';
-import { policyDir, refDir, trainSandbox } from './helpers/train_fixture.js';
+import { policyDir, readMetricsRows, refDir, trainSandbox } from './helpers/train_fixture.js';
 
 const box = trainSandbox('resume');
 test.after.always(() => box.cleanup());
@@ -31,9 +29,6 @@ const config = {
 };
 const COMPARED = ['loss', 'grad_norm', 'learning_rate', 'rewards/chosen', 'rewards/rejected', 'rewards/accuracies', 'rewards/margins', 'logps/chosen', 'logps/rejected', 'logps/rationale', 'epoch', 'total_tokens'];
 
-function readRows(runDir: string): MetricsRow[] {
-  return readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as MetricsRow);
-}
 
 test('a run aborted after step 3 and resumed logs the rows and ends with the weights of an uninterrupted run', async (t) => {
   const quiet = { log: () => {} };
@@ -55,8 +50,8 @@ test('a run aborted after step 3 and resumed logs the rows and ends with the wei
   t.false(resumed.interrupted);
   t.is(resumed.steps, 6);
 
-  const a = readRows(full.runDir);
-  const b = readRows(resumed.runDir);
+  const a = readMetricsRows(full.runDir);
+  const b = readMetricsRows(resumed.runDir);
   t.deepEqual(b.map((r) => r.step), [1, 2, 3, 4, 5, 6]);
   // The schedule really moves: warm-up, peak, decay.
   t.deepEqual(a.map((r) => r.learning_rate), [0, 2.5e-3, 5e-3, 3.75e-3, 2.5e-3, 1.25e-3]);

@@ -4,6 +4,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { MetricsRow } from '../../lib/train/metrics.js';
 import { repoRoot } from './cli.js';
 
 export const policyDir = path.join(repoRoot, 'test', 'fixtures', 'models', 'tiny-chat');
@@ -44,4 +45,9 @@ export function trainSandbox(prefix: string): TrainSandbox {
   writeFileSync(dataNoRationale, pairs.map(({ rationale: _r, ...p }) => JSON.stringify(p)).join('\n') + '\n');
   process.env.RDPO_CACHE_DIR = path.join(dir, 'cache');
   return { dir, data, dataNoRationale, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Every row of a run's metrics.jsonl, strictly: a missing file or a line that is not JSON fails the test. */
+export function readMetricsRows(runDir: string): MetricsRow[] {
+  return readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as MetricsRow);
 }
