@@ -1,4 +1,4 @@
-# Finds nccl.h for ProcessGroupNCCL (native/core/process_group_nccl.cpp) in a CUDA LibTorch build.
+# Finds nccl.h for ProcessGroupNCCL (native/core/distributed/process_group_nccl.cpp) in a CUDA LibTorch build.
 # ProcessGroupNCCL::Options holds an ncclConfig_t by value, so the header must be the NCCL version
 # torch was built with. A pip torch wheel pins that version (Requires-Dist: nvidia-nccl-cu*==X in
 # its METADATA), and the nvidia-nccl-cu* wheel beside it ships exactly that header

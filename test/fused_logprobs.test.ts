@@ -1,4 +1,4 @@
-// The fused chunked output layer (native/core/token_logprobs.cpp) against plain autograd:
+// The fused chunked output layer (native/core/model/token_logprobs.cpp) against plain autograd:
 // same log-probs and gradients, and a loss stage whose memory does not grow with N × V.
 import test from 'ava';
 import { loadNative } from '../lib/native/load.js';

@@ -1,4 +1,4 @@
-// LoRA (native/core/lora.h, lib/model/lora.ts) without Python: the adapted forward and the
+// LoRA (native/core/model/lora/lora.h, lib/model/lora.ts) without Python: the adapted forward and the
 // adapter gradients against plain autograd through an explicit W + s·B·A; gradient checkpointing
 // (with dropout replayed); the base-model reference; save → load round trips with PEFT's key
 // names; merging. The adapters with non-zero B come from test/fixtures/lora (PEFT wrote them:

@@ -1,4 +1,4 @@
-// Native preference losses (native/core/preference_loss.cpp) against test/fixtures/losses.json,
+// Native preference losses (native/core/train/preference_loss.cpp) against test/fixtures/losses.json,
 // which scripts/fixtures/make_loss_fixtures.py computes with TRL's own loss code (and the RDPO
 // paper's rationale terms): loss, every metric and d loss / d each policy log-prob sum.
 import test from 'ava';

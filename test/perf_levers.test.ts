@@ -1,4 +1,4 @@
-// The performance levers (native/core/perf_options.h) change speed, not results: the trainer with
+// The performance levers (native/core/runtime/perf_options.h) change speed, not results: the trainer with
 // each lever on and off, same data and seed, logs the same losses, log-probs and gradient norms.
 // Cast-once bf16 weights make the same round-to-nearest casts as autocast, so bf16 runs agree
 // exactly; the fused RMSNorm sums in another order, so float32 runs agree to float32 rounding.

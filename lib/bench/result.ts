@@ -46,7 +46,7 @@ export interface BenchResult {
   phases_median_s?: Record<string, number>;
   versions: Record<string, string>;
   load_avg_1m: number;
-  /** The performance levers' switches during the run (native/core/perf_options.h), where known. */
+  /** The performance levers' switches during the run (native/core/runtime/perf_options.h), where known. */
   perf_options?: Record<string, boolean>;
 }
 

@@ -1,4 +1,4 @@
-// LoRA adapters in PEFT's format on a CausalLM (native/core/lora.h; docs/lora.md): attach a fresh
+// LoRA adapters in PEFT's format on a CausalLM (native/core/model/lora/lora.h; docs/lora.md): attach a fresh
 // adapter, load one PEFT (or rdpo-native) wrote, save one PEFT loads, merge one into the base.
 import { access, copyFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// Packing token sequences into the padding-free batch layout of native/core/packed_batch.h. This
+// Packing token sequences into the padding-free batch layout of native/core/model/packed_batch.h. This
 // file is the one home of the layout rule; every packer in lib/ (eval and logprobs through
 // packSequences, the trainer through train/preference_batch.ts) builds with PackBuilder.
 //

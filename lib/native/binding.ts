@@ -62,7 +62,7 @@ export interface NativeModelConfig {
   device: string;
 }
 
-/** A packed batch (native/core/packed_batch.h) as int32 arrays. */
+/** A packed batch (native/core/model/packed_batch.h) as int32 arrays. */
 export interface NativePackedBatch {
   inputIds: Int32Array;
   positionIds: Int32Array;
@@ -319,7 +319,7 @@ export interface NativeBinding {
   startProfiler(): void;
   /** Stops it and writes a Chrome trace (JSON) to `file`. */
   stopProfiler(file: string): void;
-  /** The performance levers' switches (native/core/perf_options.h); for A/B runs (bench/ab.mjs). */
+  /** The performance levers' switches (native/core/runtime/perf_options.h); for A/B runs (bench/ab.mjs). */
   perfOptions(): PerfOptionsRaw;
   setPerfOptions(options: Partial<PerfOptionsRaw>): void;
   measureMatmulPeak(size: number, iterations: number, dtype: NativeDtype, device: string): Promise<MatmulPeakRaw>;

@@ -14,7 +14,7 @@
 //   tensor's local gradient while it is sent. With gradient accumulation every rank holds its
 //   whole local gradient between micro-batches.
 // - Activations per token and decoder layer follow what autograd keeps for backward in
-//   native/core/llama_model.cpp (a comment on `activationBytesPerTokenLayer` lists them); with
+//   native/core/model/architectures/llama_model.cpp (a comment on `activationBytesPerTokenLayer` lists them); with
 //   gradient checkpointing only each layer's input is kept, plus one layer recomputed at a time.
 // - The output layer is the fused chunked kernel: one chunk of float32 logits and its gradient at a
 //   time, plus a float32 gradient of the LM head when it is trained.
@@ -160,7 +160,7 @@ export const CPU_RUNTIME_BYTES = 480 * 2 ** 20;
 /** CUDA context, cuBLAS workspaces and the caching allocator's slack on one device. */
 export const CUDA_RUNTIME_BYTES = 1024 * 2 ** 20;
 
-// The linear layers LoRA can adapt, as native/core/lora.cpp picks them: every 2-D ".weight" whose
+// The linear layers LoRA can adapt, as native/core/model/lora/lora.cpp picks them: every 2-D ".weight" whose
 // module's last name is not an embedding or the LM head.
 const NOT_ADAPTED = new Set(['embed_tokens', 'wte', 'wpe', 'lm_head']);
 

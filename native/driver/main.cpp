@@ -7,9 +7,9 @@
 #include <iostream>
 #include <string>
 
-#include "core/dtype.h"
-#include "core/matmul_peak.h"
-#include "core/runtime_info.h"
+#include "core/base/dtype.h"
+#include "core/runtime/matmul_peak.h"
+#include "core/runtime/runtime_info.h"
 #include "driver/commands.h"
 
 namespace {

@@ -15,12 +15,12 @@
 #include <string>
 #include <vector>
 
-#include "core/causal_lm.h"
-#include "core/dtype.h"
-#include "core/errors.h"
-#include "core/json.h"
-#include "core/sequence_scoring.h"
-#include "core/token_logprobs.h"
+#include "core/model/causal_lm.h"
+#include "core/base/dtype.h"
+#include "core/base/errors.h"
+#include "core/io/json.h"
+#include "core/model/sequence_scoring.h"
+#include "core/model/token_logprobs.h"
 #include "driver/commands.h"
 
 namespace rdpo::driver {

@@ -1,7 +1,7 @@
 // deviceMemoryStats(device), resetDevicePeakMemory(device), synchronizeDevice(device): the accelerator state bench reads.
 #include <napi.h>
 
-#include "core/accelerator.h"
+#include "core/runtime/accelerator.h"
 #include "napi/args.h"
 #include "napi/errors.h"
 #include "napi/registry.h"

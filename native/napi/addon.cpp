@@ -6,7 +6,7 @@
 #include <mutex>
 #include <string>
 
-#include "core/malloc_tuning.h"
+#include "core/runtime/malloc_tuning.h"
 #include "napi/registry.h"
 
 namespace rdpo::napi {

@@ -8,7 +8,7 @@
 #include <memory>
 #include <vector>
 
-#include "core/profiler.h"
+#include "core/runtime/profiler.h"
 #include "napi/compute_thread.h"
 #include "napi/errors.h"
 

@@ -7,7 +7,7 @@
 
 #include <cstring>
 
-#include "core/process_group_nccl.h"
+#include "core/distributed/process_group_nccl.h"
 #include "napi/args.h"
 #include "napi/async.h"
 #include "napi/errors.h"

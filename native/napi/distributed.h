@@ -5,7 +5,7 @@
 
 #include <memory>
 
-#include "core/distributed.h"
+#include "core/distributed/distributed.h"
 
 namespace rdpo::napi {
 

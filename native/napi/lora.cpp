@@ -10,7 +10,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
-#include "core/lora.h"
+#include "core/model/lora/lora.h"
 #include "napi/args.h"
 #include "napi/async.h"
 #include "napi/errors.h"

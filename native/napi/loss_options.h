@@ -3,7 +3,7 @@
 #pragma once
 #include <napi.h>
 
-#include "core/preference_loss.h"
+#include "core/train/preference_loss.h"
 
 namespace rdpo::napi {
 

@@ -1,4 +1,4 @@
-// Test and bench binding of the loss stage (native/core/preference_loss.h, token_logprobs.h):
+// Test and bench binding of the loss stage (native/core/train/preference_loss.h, token_logprobs.h):
 //   preferenceLoss(options, policy, reference?)  -> { loss, grads, metrics }   (sync, small inputs;
 //     options as createTrainer's loss options, napi/loss_options.h)
 //   fusedLogprobsCheck({ n, h, v, chunk, dtype, seed }) -> max relative errors fused vs unfused (sync)
@@ -8,10 +8,10 @@
 // The trainer calls the core directly; these exist so tests can compare against TRL fixtures.
 #include <napi.h>
 
-#include "core/errors.h"
-#include "core/preference_loss.h"
-#include "core/token_logprobs.h"
-#include "core/token_logprobs_check.h"
+#include "core/base/errors.h"
+#include "core/train/preference_loss.h"
+#include "core/model/token_logprobs.h"
+#include "core/checks/token_logprobs_check.h"
 #include "napi/args.h"
 #include "napi/async.h"
 #include "napi/errors.h"

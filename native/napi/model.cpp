@@ -8,10 +8,10 @@
 #include <memory>
 #include <mutex>
 
-#include "core/causal_lm.h"
-#include "core/dtype.h"
-#include "core/errors.h"
-#include "core/sequence_scoring.h"
+#include "core/model/causal_lm.h"
+#include "core/base/dtype.h"
+#include "core/base/errors.h"
+#include "core/model/sequence_scoring.h"
 #include "napi/args.h"
 #include "napi/async.h"
 #include "napi/errors.h"

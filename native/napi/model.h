@@ -6,8 +6,8 @@
 #include <memory>
 #include <mutex>
 
-#include "core/causal_lm.h"
-#include "core/errors.h"
+#include "core/model/causal_lm.h"
+#include "core/base/errors.h"
 
 namespace rdpo::napi {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "core/packed_batch.h"
+#include "core/model/packed_batch.h"
 
 namespace rdpo::napi {
 

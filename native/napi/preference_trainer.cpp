@@ -5,8 +5,8 @@
 
 #include <memory>
 
-#include "core/dtype.h"
-#include "core/preference_trainer.h"
+#include "core/base/dtype.h"
+#include "core/train/preference_trainer.h"
 #include "napi/args.h"
 #include "napi/async.h"
 #include "napi/distributed.h"

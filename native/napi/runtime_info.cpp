@@ -1,11 +1,11 @@
 // runtimeInfo(), setNumThreads(n), measureMatmulPeak(...), start/stopProfiler: what doctor and bench ask of the runtime.
 #include <napi.h>
 
-#include "core/errors.h"
-#include "core/matmul_peak.h"
-#include "core/perf_options.h"
-#include "core/profiler.h"
-#include "core/runtime_info.h"
+#include "core/base/errors.h"
+#include "core/runtime/matmul_peak.h"
+#include "core/runtime/perf_options.h"
+#include "core/runtime/profiler.h"
+#include "core/runtime/runtime_info.h"
 #include "napi/args.h"
 #include "napi/async.h"
 #include "napi/registry.h"

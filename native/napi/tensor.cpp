@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "core/dtype.h"
+#include "core/base/dtype.h"
 #include "napi/args.h"
 #include "napi/errors.h"
 #include "napi/registry.h"

@@ -3,7 +3,7 @@
 #include <atomic>
 #include <cstring>
 
-#include "core/dtype.h"
+#include "core/base/dtype.h"
 
 namespace rdpo::napi {
 namespace {
