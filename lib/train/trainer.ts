@@ -30,6 +30,7 @@ import { learningRateAt } from './schedule.js';
 import { isHubModelSpec, resolveModel } from '../hub/resolve_model.js';
 import { cachedModelSnapshot, hubCacheDir, parseHubModelId } from '../hub/hf_cache.js';
 import { checkNewRunDirectory, clearRun, isRunDirectory, openRunDirectory } from './run_directory.js';
+import { dataIdentity, dataIdentityChange, type DataIdentity } from './data_identity.js';
 
 export interface TrainHooks {
   /** Called after every optimiser step (and with `eval: true` rows after each evaluation). */
@@ -185,10 +186,29 @@ export interface TrainRunOptions {
   resume?: string;
   /** Start again in a run directory that already holds a run of ours (its run files are removed). */
   overwrite?: boolean;
+  /** `--resume` although the data file changed since the run started (the resume is then not exact). */
+  acceptDataChange?: boolean;
+}
+
+/** --resume: refuses data other than the run recorded (config.json's data.identity), unless accepted. */
+function checkResumedData(runDir: string, now: DataIdentity, accept: boolean, log: (m: string) => void): void {
+  const file = path.join(runDir, 'config.json');
+  const saved = (JSON.parse(readFileSync(file, 'utf8')) as { data?: { identity?: DataIdentity } }).data?.identity;
+  if (!saved) return; // a run from before identities were recorded
+  const change = dataIdentityChange(saved, now);
+  if (!change) return;
+  if (accept) {
+    log(`warning: --resume ${runDir}: the data changed since the run started (${change}); continuing on it (--accept-data-change), so the resume is not exact`);
+    return;
+  }
+  throw new Error(
+    `--resume ${runDir}: the data changed since the run started: ${change} (${file} records what it was). ` +
+      'An exact resume needs the same data: restore the file, or pass --accept-data-change to continue on the new data.',
+  );
 }
 
 export async function train(input: TrainConfigInput & TrainRunOptions, hooks: TrainHooks = {}): Promise<TrainResult> {
-  const { overwrite, ...settings } = input;
+  const { overwrite, acceptDataChange, ...settings } = input;
   const ranks = rankEnv();
   const main = !ranks || ranks.rank === 0;
   const log = !main ? () => {} : (hooks.log ?? ((m: string) => process.stderr.write(`${m}\n`)));
@@ -197,7 +217,7 @@ export async function train(input: TrainConfigInput & TrainRunOptions, hooks: Tr
   }
   const resolved = resolveRun(settings, log);
   // Rank 0 alone checks, clears and locks the directory; a dry run writes nothing.
-  if (!main || hooks.dryRun) return trainRun(resolved, hooks);
+  if (!main || hooks.dryRun) return trainRun(resolved, hooks, acceptDataChange === true);
   const { config, runDir } = resolved;
   if (!config.resume) {
     const local = (p: string | undefined) => (p !== undefined && !isHubModelSpec(p) ? p : undefined);
@@ -218,13 +238,13 @@ export async function train(input: TrainConfigInput & TrainRunOptions, hooks: Tr
       clearRun(runDir);
       log(`--overwrite: removed the earlier run's files from ${runDir}`);
     }
-    return await trainRun(resolved, hooks);
+    return await trainRun(resolved, hooks, acceptDataChange === true);
   } finally {
     lock.release();
   }
 }
 
-async function trainRun(resolved: ReturnType<typeof resolveRun>, hooks: TrainHooks): Promise<TrainResult> {
+async function trainRun(resolved: ReturnType<typeof resolveRun>, hooks: TrainHooks, acceptDataChange: boolean): Promise<TrainResult> {
   // Data-parallel when torchrun's variables say so (WORLD_SIZE > 1; `train --nproc N` sets them):
   // every rank runs this function; rank 0 alone logs and writes (docs/distributed.md).
   const ranks = rankEnv();
@@ -271,6 +291,8 @@ async function trainRun(resolved: ReturnType<typeof resolveRun>, hooks: TrainHoo
     );
   }
   const train = data.train;
+  const identity = await dataIdentity(config.data, train, data.eval);
+  if (config.resume) checkResumedData(runDir, identity, acceptDataChange, log);
   if (hooks.dryRun) {
     const plan = planMemory(modelDir,
       memoryPlanSettings(config, train, { rejected: useRejected, rationale: useRationale, reference: useReference },
@@ -328,7 +350,7 @@ async function trainRun(resolved: ReturnType<typeof resolveRun>, hooks: TrainHoo
       {
         config,
         versions: { rdpoNative: packageVersion(), torch: runtime.torchVersion, node: process.version },
-        data: { load: data.load, tokenization: data.tokenization, trainPairs: train.length, evalPairs: data.eval.length },
+        data: { load: data.load, tokenization: data.tokenization, trainPairs: train.length, evalPairs: data.eval.length, identity },
         totalSteps,
         ...(dp ? { dataParallel: { worldSize: dp.worldSize, backend: dp.group.backend } } : {}),
         createdAt: new Date().toISOString(),

@@ -99,6 +99,7 @@ export function registerTrain(program: Command): void {
     .option('--adapter <dir>', 'continue training this PEFT LoRA adapter on --model (its r, alpha, targets)')
     .option('--out <dir>', 'run directory (default runs/<time>-<loss>)')
     .option('--resume <runDir>', 'continue a run exactly where its last checkpoint left it')
+    .option('--accept-data-change', 'with --resume: continue although the data file changed since the run started (refused otherwise; the resume is then not exact)')
     .option('--overwrite', 'start again in an --out that already holds a run of ours (its run files are removed; other directories are never overwritten)')
     .option('--nproc <n>', 'data-parallel: start n ranks on this machine (Gloo with --device cpu, NCCL with --device cuda: rank r on cuda:r); external launchers set RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT instead (docs/distributed.md)')
     .option('--zero <stage>', 'data-parallel ZeRO stage: 1 shards the AdamW state over the ranks, reduce-scatters the gradients and all-gathers the parameters (default 0, or RDPO_DDP_ZERO=1)')
@@ -157,7 +158,8 @@ export function registerTrain(program: Command): void {
       }
       const stops = handleStopSignals((line) => process.stderr.write(line + '\n'));
       try {
-        const result = await train({ ...(input as unknown as TrainConfigInput & TrainRunOptions), ...(opts.overwrite ? { overwrite: true } : {}) }, { signal: stops.signal, progress: true });
+        const run: TrainRunOptions = { ...(opts.overwrite ? { overwrite: true } : {}), ...(opts.acceptDataChange ? { acceptDataChange: true } : {}) };
+        const result = await train({ ...(input as unknown as TrainConfigInput & TrainRunOptions), ...run }, { signal: stops.signal, progress: true });
         if (result.interrupted) {
           process.exitCode = stops.exitCode ?? 130;
           return;
