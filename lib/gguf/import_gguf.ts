@@ -5,6 +5,8 @@
 import { closeSync, openSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeDirAtomic } from '../util/atomic_write.js';
+import { assertReplaceableDir, outputMarkerKind, writeOutputMarker } from '../util/output_marker.js';
+import { readSafetensorsHeader } from '../model/safetensors_header.js';
 import { dequantize } from './dequantize.js';
 import { architectureOf, hfConfig, hfTensorName, isConfigTensor, modelDims, normShift, permutesRotaryRows } from './architectures.js';
 import { unpermuteRotaryRows } from './rotary_permutation.js';
@@ -55,8 +57,24 @@ export function tensorToHf(file: GgufFile, t: GgufTensorInfo, fd?: number): { na
   return { name, shape, data };
 }
 
+/**
+ * Whether `dir` is a model directory import-gguf (or merge-lora) wrote: its marker, or (directories
+ * imported before the marker existed) a model.safetensors whose metadata says it came from a GGUF.
+ */
+export function isImportedModelDir(dir: string): boolean {
+  if (outputMarkerKind(dir) === 'model') return true;
+  try {
+    const meta = readSafetensorsHeader(path.join(dir, 'model.safetensors')).entries.__metadata__ as unknown as Record<string, unknown> | undefined;
+    return meta?.source === 'gguf';
+  } catch {
+    return false;
+  }
+}
+
 export async function importGguf(ggufPath: string, outDir: string, opts: ImportGgufOptions = {}): Promise<ImportGgufReport> {
   const started = performance.now();
+  // Replaced whole below: only an empty directory or one this tool wrote.
+  assertReplaceableDir(outDir, '--out', 'model directory', isImportedModelDir);
   const dtype = opts.dtype ?? 'bf16';
   const file = readGguf(ggufPath);
   const arch = modelDims(file).arch; // architecture and head counts checked before any work
@@ -85,6 +103,8 @@ export async function importGguf(ggufPath: string, outDir: string, opts: ImportG
         shape: [...t.dims].reverse(),
         produce: () => {
           const hf = tensorToHf(file, t, fd);
+          const bad = hf.data.findIndex((v) => !Number.isFinite(v));
+          if (bad >= 0) throw new GgufFormatError(`${ggufPath}: tensor ${t.name} holds ${hf.data[bad]} at element ${bad}; a model with NaN or infinite weights is not imported`);
           const bytes = encodeFloats(hf.data, dtype === 'bf16' ? 'BF16' : 'F32');
           opts.onTensor?.(++done, weights.length, hf.name);
           return bytes;
@@ -99,6 +119,7 @@ export async function importGguf(ggufPath: string, outDir: string, opts: ImportG
     writeFileSync(path.join(tmp, 'tokenizer.json'), JSON.stringify(tok.tokenizerJson));
     json('tokenizer_config.json', tok.tokenizerConfig);
     json('generation_config.json', tok.generationConfig);
+    writeOutputMarker(tmp, 'model', 'import-gguf');
   });
   return {
     outDir,

@@ -6,6 +6,7 @@
 // find them; here they go under the revision's commit, with refs/<revision>, as huggingface_hub does.
 // Only what loading needs is fetched: config, tokenizer and generation files and the safetensors
 // weights. The token comes from HF_TOKEN and is only ever sent as an Authorization header.
+import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync, lstatSync, mkdirSync, renameSync, rmSync, symlinkSync, copyFileSync, writeFileSync } from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -13,10 +14,10 @@ import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web';
 import path from 'node:path';
 import type { ListFileEntry } from '@huggingface/hub';
 import { COMMIT_HASH, repoCacheDir, type HubModelId } from './hf_cache.js';
+import { HubDownloadError, HubNameError } from './errors.js';
+import { assertRevision, GIT_OID_HEX, isBlobName, pathInside, SHA256_HEX } from './hub_names.js';
 
-export class HubDownloadError extends Error {
-  override name = 'HubDownloadError';
-}
+export { HubDownloadError, HubNameError };
 
 const MODEL_FILES = new Set([
   'config.json',
@@ -68,6 +69,35 @@ function explain(err: unknown, id: HubModelId, endpoint: string, token: string |
   return new HubDownloadError(`${what}: download from ${endpoint} failed: ${token ? msg.split(token).join('***') : msg}${e.cause?.code ? ` (${e.cause.code})` : ''}`);
 }
 
+/**
+ * The hash a blob's name promises, fed as the bytes stream past: a 64-digit name is the file's
+ * sha256 (LFS/Xet), a 40-digit one its git blob id, sha1("blob <size>\0" + bytes).
+ */
+function blobHasher(name: string, size: number): { update(chunk: Buffer): void; digest(): string; kind: string } {
+  if (SHA256_HEX.test(name)) {
+    const h = createHash('sha256');
+    return { update: (c) => h.update(c), digest: () => h.digest('hex'), kind: 'sha256' };
+  }
+  if (GIT_OID_HEX.test(name)) {
+    const h = createHash('sha1').update(`blob ${size}\0`);
+    return { update: (c) => h.update(c), digest: () => h.digest('hex'), kind: 'git blob sha1' };
+  }
+  throw new HubNameError(`blob name "${name}" is neither a sha256 nor a git blob id`);
+}
+
+/** The blob name the listing gives a file: its LFS sha256, else its git blob id; refused unless it is one. */
+function listedBlobName(entry: ListFileEntry | undefined, what: string): string | undefined {
+  if (!entry) return undefined;
+  const name = entry.lfs ? entry.lfs.oid : entry.oid;
+  const ok = entry.lfs ? SHA256_HEX.test(String(name)) : GIT_OID_HEX.test(String(name));
+  if (!ok) {
+    throw new HubNameError(
+      `${what}: the hub lists ${entry.path} with ${entry.lfs ? 'an LFS oid' : 'an oid'} "${String(name).slice(0, 80)}" that is not ${entry.lfs ? 'a sha256 (64 hex digits)' : 'a git blob id (40 hex digits)'}; refused`,
+    );
+  }
+  return name;
+}
+
 function linkOrCopy(blob: string, pointer: string): void {
   mkdirSync(path.dirname(pointer), { recursive: true });
   rmSync(pointer, { force: true });
@@ -80,6 +110,7 @@ function linkOrCopy(blob: string, pointer: string): void {
 
 /** Downloads what is missing from the cache and returns the snapshot directory. */
 export async function downloadModel(id: HubModelId, opts: DownloadModelOptions): Promise<string> {
+  assertRevision(id.revision, id.repo);
   const endpoint = opts.endpoint ?? hubEndpoint();
   const token = opts.token ?? (process.env.HF_TOKEN || undefined);
   const cred = { hubUrl: endpoint, ...(token ? { accessToken: token } : {}) };
@@ -97,27 +128,33 @@ export async function downloadModel(id: HubModelId, opts: DownloadModelOptions):
   } catch (err) {
     throw err instanceof HubDownloadError ? err : explain(err, id, endpoint, token);
   }
+  const bad = entries.find((e) => typeof e.path !== 'string' || e.path.includes('\0'));
+  if (bad) throw new HubNameError(`${id.repo}@${commit}: the hub lists a file whose name is not a path; refused`);
   const wanted = modelFilesToFetch(entries.map((e) => e.path));
   if (!wanted.includes('config.json')) throw new HubDownloadError(`${id.repo}@${id.revision}: no config.json in the repository; it is not a transformers model`);
   if (!wanted.some((p) => p.endsWith('.safetensors'))) {
     throw new HubDownloadError(`${id.repo}@${id.revision}: the repository has no .safetensors weights (only ${entries.map((e) => e.path).filter((p) => /\.(bin|pt|gguf)$/.test(p)).join(', ') || 'other files'}); convert them to safetensors, or import a GGUF with import-gguf`);
   }
-  const snapshot = path.join(storage, 'snapshots', commit);
+  // Every path below is checked to stay inside the repository's cache directory.
+  const snapshot = pathInside(storage, 'snapshots', commit);
   const sizes = new Map(entries.map((e) => [e.path, e.lfs?.size ?? e.size]));
   // huggingface_hub names a blob by the file's sha256 (LFS/Xet files) or its git blob id: the
-  // listing has both, whichever host the bytes are redirected to later.
-  const etags = new Map(entries.map((e) => [e.path, e.lfs?.oid ?? e.oid]));
-  const total = wanted.reduce((a, p) => a + (existsSync(path.join(snapshot, p)) ? 0 : (sizes.get(p) ?? 0)), 0);
+  // listing has both, whichever host the bytes are redirected to later. The name is also the
+  // hash the bytes are checked against before they are stored under it.
+  const byPath = new Map(entries.map((e) => [e.path, e]));
+  const etags = new Map(wanted.map((p) => [p, listedBlobName(byPath.get(p), `${id.repo}@${commit}`)]));
+  const total = wanted.reduce((a, p) => a + (existsSync(pathInside(snapshot, p)) ? 0 : (sizes.get(p) ?? 0)), 0);
   let done = 0;
   opts.onBytes?.(0, total, '');
   for (const file of wanted) {
-    const pointer = path.join(snapshot, file);
+    const pointer = pathInside(snapshot, file);
     if (existsSync(pointer)) continue;
     try {
       const info = await fileDownloadInfo({ repo: id.repo, path: file, revision: commit, ...cred });
       if (!info) throw new HubDownloadError(`${id.repo}@${commit}: ${file} is listed but the hub does not serve it`);
       const etag = etags.get(file) ?? normalizeEtag(info.etag);
-      const blob = path.join(storage, 'blobs', etag);
+      if (!isBlobName(etag)) throw new HubNameError(`${id.repo}@${commit}: the hub names ${file}'s blob "${etag.slice(0, 80)}", which is neither a sha256 nor a git blob id; refused`);
+      const blob = pathInside(storage, 'blobs', etag);
       if (!existsSync(blob)) {
         mkdirSync(path.dirname(blob), { recursive: true });
         const data = await downloadFile({ repo: id.repo, path: file, revision: commit, downloadInfo: info, ...cred });
@@ -125,17 +162,35 @@ export async function downloadModel(id: HubModelId, opts: DownloadModelOptions):
         // Our own partial file: another process (or huggingface_hub's `<blob>.incomplete`) may be
         // fetching the same blob; whichever rename lands first, the content is the same.
         const incomplete = `${blob}.${process.pid}.incomplete`;
+        const expectedSize = sizes.get(file) ?? info.size;
+        const hash = blobHasher(etag, expectedSize);
         const count = new Transform({
           transform(chunk: Buffer, _enc, cb) {
+            hash.update(chunk);
             done += chunk.length;
             opts.onBytes?.(done, total, file);
             cb(null, chunk);
           },
         });
-        await pipeline(Readable.fromWeb(data.stream() as unknown as NodeWebReadableStream), count, createWriteStream(incomplete));
-        if (lstatSync(incomplete).size !== info.size) {
+        try {
+          await pipeline(Readable.fromWeb(data.stream() as unknown as NodeWebReadableStream), count, createWriteStream(incomplete));
+        } catch (err) {
           rmSync(incomplete, { force: true });
-          throw new HubDownloadError(`${id.repo}@${commit}: ${file} arrived incomplete; run the command again`);
+          throw err;
+        }
+        const got = lstatSync(incomplete).size;
+        if (got !== info.size || got !== expectedSize) {
+          rmSync(incomplete, { force: true });
+          throw new HubDownloadError(`${id.repo}@${commit}: ${file} arrived incomplete (${got} of ${expectedSize} bytes); run the command again`);
+        }
+        // Checked before the rename: offline runs trust whatever lies under the blob's name.
+        const digest = hash.digest();
+        if (digest !== etag) {
+          rmSync(incomplete, { force: true });
+          throw new HubNameError(
+            `${id.repo}@${commit}: ${file} arrived with ${hash.kind} ${digest}, not the ${etag} the hub lists for it; nothing was stored. ` +
+              'The download was corrupted or the server is not serving this repository; run the command again or check HF_ENDPOINT',
+          );
         }
         renameSync(incomplete, blob);
       } else {
@@ -148,7 +203,7 @@ export async function downloadModel(id: HubModelId, opts: DownloadModelOptions):
     }
   }
   if (id.revision !== commit) {
-    const ref = path.join(storage, 'refs', id.revision);
+    const ref = pathInside(path.join(storage, 'refs'), id.revision);
     mkdirSync(path.dirname(ref), { recursive: true });
     const tmp = `${ref}.${process.pid}.tmp`;
     writeFileSync(tmp, commit);

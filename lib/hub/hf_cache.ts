@@ -8,6 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
+import { assertRevision, pathInside } from './hub_names.js';
 
 export const COMMIT_HASH = /^[0-9a-f]{40}$/;
 
@@ -43,10 +44,14 @@ export function repoCacheDir(cacheDir: string, repo: string): string {
   return path.join(cacheDir, `models--${repo.split('/').join('--')}`);
 }
 
-/** The commit a revision points to in the cache (the revision itself when it is a commit hash), or null. */
+/**
+ * The commit a revision points to in the cache (the revision itself when it is a commit hash), or
+ * null. A revision that is not a ref name (`..`, a leading "/", …) is refused (HubNameError).
+ */
 export function cachedCommit(cacheDir: string, id: HubModelId): string | null {
   if (COMMIT_HASH.test(id.revision)) return id.revision;
-  const ref = path.join(repoCacheDir(cacheDir, id.repo), 'refs', id.revision);
+  assertRevision(id.revision, id.repo);
+  const ref = pathInside(path.join(repoCacheDir(cacheDir, id.repo), 'refs'), id.revision);
   if (!existsSync(ref)) return null;
   const commit = readFileSync(ref, 'utf8').trim();
   return COMMIT_HASH.test(commit) ? commit : null;

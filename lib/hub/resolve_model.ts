@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import cliProgress from 'cli-progress';
 import { cachedModelSnapshot, hubCacheDir, parseHubModelId, repoCacheDir } from './hf_cache.js';
 import { downloadModel, hubEndpoint, HubDownloadError } from './download_model.js';
+import { assertRevision } from './hub_names.js';
 
 export interface ResolveModelOptions {
   /** Defaults to the environment's cache (hf_cache.ts). */
@@ -32,6 +33,8 @@ export async function resolveModel(spec: string, opts: ResolveModelOptions = {})
   if (existsSync(spec)) return spec;
   const id = parseHubModelId(spec);
   if (!id) return spec; // not a hub id: the loader's own "no such directory" error names it
+  // Before the cache or the network: the revision names a file under refs/.
+  assertRevision(id.revision, spec);
   const cacheDir = opts.cacheDir ?? hubCacheDir();
   const cached = cachedModelSnapshot(cacheDir, id);
   if (cached) return cached;

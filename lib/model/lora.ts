@@ -3,6 +3,7 @@
 import { access, copyFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { firstNonFiniteTensor } from './safetensors_finite.js';
 import type { NativeLoraInfo } from '../native/binding.js';
 import { loadNative } from '../native/load.js';
 import { CausalLM, COMPANION_FILES, type LoadOptions, type ModelDtype } from './causal_lm.js';
@@ -57,9 +58,36 @@ export function adapterBaseModel(dir: string): string | undefined {
   }
 }
 
+/**
+ * Why an adapter directory cannot be used, or undefined: r a whole number >= 1, lora_alpha a finite
+ * number, and every tensor of adapter_model.safetensors finite (a NaN lora_B would merge into NaN
+ * weights; alpha 1e308 into infinite ones, which the merged model's own check catches).
+ */
+export function adapterDefect(dir: string): string | undefined {
+  const file = path.join(dir, 'adapter_config.json');
+  let c: { r?: unknown; lora_alpha?: unknown };
+  try {
+    c = JSON.parse(readFileSync(file, 'utf8')) as typeof c;
+  } catch (err) {
+    return `${file}: ${(err as Error).message}`;
+  }
+  if (typeof c.r !== 'number' || !Number.isInteger(c.r) || c.r < 1) return `${file}: "r" must be a whole number >= 1, got ${JSON.stringify(c.r)}`;
+  if (c.lora_alpha !== undefined && (typeof c.lora_alpha !== 'number' || !Number.isFinite(c.lora_alpha))) {
+    return `${file}: "lora_alpha" must be a finite number, got ${JSON.stringify(c.lora_alpha)}`;
+  }
+  const weights = path.join(dir, 'adapter_model.safetensors');
+  if (existsSync(weights)) {
+    const bad = firstNonFiniteTensor(weights);
+    if (bad) return `${weights}: tensor ${bad.tensor} holds a NaN or an infinity (element ${bad.index})`;
+  }
+  return undefined;
+}
+
 /** Reads a PEFT adapter directory onto the model (replacing any adapter it had); freezes the base. */
 export function loadAdapter(model: CausalLM, dir: string): Promise<LoraInfo> {
   if (!isAdapterDir(dir)) throw new Error(`${dir} is not a LoRA adapter directory: adapter_config.json is missing`);
+  const defect = adapterDefect(dir);
+  if (defect) throw new Error(`${dir} is not a usable LoRA adapter: ${defect}`);
   return loadNative().loadLoraAdapter(model.nativeHandle, path.resolve(dir));
 }
 

@@ -102,8 +102,8 @@ export async function launchRanks(nproc: number, args: readonly string[], opts: 
         if (failed && !firstFailure) {
           firstFailure = { rank, code: code ?? 1 };
           const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-          if (code === 130) {
-            // Ctrl-C: every rank stops after the same step (lib/train/trainer.ts); nothing to report.
+          if (code === 130 || code === 143) {
+            // Ctrl-C or SIGTERM: every rank stops after the same step (lib/train/trainer.ts); nothing to report.
           } else if (exited < nproc) {
             log(`rank ${rank} ${how}; the other ranks stop at their next collective (terminated after ${graceMs / 1000} s otherwise)`);
             timers.push(

@@ -88,6 +88,27 @@ export interface ReferenceShard {
   all(flag: boolean): Promise<boolean>;
 }
 
+const sha256Hex = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+/**
+ * The cached values, when the file has the size of `n` pairs, matches the sha256 stored beside it
+ * and holds only finite log-probs; undefined otherwise (then they are recomputed and rewritten).
+ * A same-size file of NaN or 1e30 would otherwise be trusted, and the NaN loss blamed on --lr.
+ */
+function readVerifiedCache(file: string, n: number, log?: (m: string) => void): Float32Array | undefined {
+  if (!existsSync(file) || statSync(file).size !== 8 * n) return undefined;
+  const buf = readFileSync(file);
+  const sumFile = `${file}.sha256`;
+  const expected = existsSync(sumFile) ? readFileSync(sumFile, 'utf8').trim() : undefined;
+  const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+  const why = expected === undefined ? `it has no checksum (${path.basename(sumFile)})` :
+    sha256Hex(buf) !== expected ? `its bytes do not match ${path.basename(sumFile)}` :
+    all.some((v) => !Number.isFinite(v) || v > 1e-3) ? 'it holds values that are not log-probabilities (NaN, inf or > 0)' : undefined;
+  if (why === undefined) return all;
+  log?.(`warning: reference log-probs cache ${file} is not used: ${why}; recomputing`);
+  return undefined;
+}
+
 export async function referenceLogps(
   refDir: string,
   examples: readonly PreferenceExample[],
@@ -122,10 +143,9 @@ export async function referenceLogps(
   const file = path.join(cacheDir(), `ref-logps-${key}.f32`);
   const n = examples.length;
   const shard = opts.shard;
-  const hit = opts.useCache && existsSync(file) && statSync(file).size === 8 * n;
-  if (shard ? await shard.all(hit) : hit) {
-    const buf = readFileSync(file);
-    const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+  const cached = opts.useCache ? readVerifiedCache(file, n, opts.log) : undefined;
+  if (shard ? await shard.all(cached !== undefined) : cached !== undefined) {
+    const all = cached!;
     opts.log?.(`reference log-probs: reused ${file}`);
     return { chosen: all.slice(0, n), rejected: all.slice(n), cached: true, seconds: (performance.now() - started) / 1000 };
   }
@@ -158,7 +178,10 @@ export async function referenceLogps(
     const all = new Float32Array(2 * n);
     all.set(chosen, 0);
     all.set(rejected, n);
-    writeFileAtomic(file, new Uint8Array(all.buffer));
+    const bytes = new Uint8Array(all.buffer);
+    writeFileAtomic(file, bytes);
+    // Written second: a cache without its checksum (a crash between the two) is recomputed.
+    writeFileAtomic(`${file}.sha256`, sha256Hex(bytes) + '\n');
   }
   return { chosen, rejected, cached: false, seconds: (performance.now() - started) / 1000 };
 }

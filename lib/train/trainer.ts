@@ -29,6 +29,8 @@ import { referenceLogps } from './reference.js';
 import { learningRateAt } from './schedule.js';
 import { isHubModelSpec, resolveModel } from '../hub/resolve_model.js';
 import { cachedModelSnapshot, hubCacheDir, parseHubModelId } from '../hub/hf_cache.js';
+import { checkNewRunDirectory, clearRun, isRunDirectory, openRunDirectory } from './run_directory.js';
+import { dataIdentity, dataIdentityChange, type DataIdentity } from './data_identity.js';
 
 export interface TrainHooks {
   /** Called after every optimiser step (and with `eval: true` rows after each evaluation). */
@@ -115,7 +117,15 @@ function resolveRun(input: TrainConfigInput & { resume?: string }, log: (m: stri
     const runDir = path.resolve(input.resume);
     const file = path.join(runDir, 'config.json');
     if (!existsSync(file)) throw new Error(`--resume ${runDir}: no config.json there (is it a run directory?)`);
-    const saved = (JSON.parse(readFileSync(file, 'utf8')) as { config: TrainConfigInput }).config;
+    let saved: TrainConfigInput | undefined;
+    try {
+      saved = (JSON.parse(readFileSync(file, 'utf8')) as { config?: TrainConfigInput } | null)?.config;
+    } catch (err) {
+      throw new Error(`--resume ${runDir}: ${file} is not JSON (${(err as Error).message}); is it a run directory?`);
+    }
+    if (saved === null || typeof saved !== 'object' || !isRunDirectory(runDir)) {
+      throw new Error(`--resume ${runDir}: not a run directory (${file} has no "config" object, or there is no metrics.jsonl); start a new run with --out`);
+    }
     // Only settings that do not change the trajectory may be overridden on resume.
     const overrides: Partial<TrainConfigInput> = {};
     const allowed = ['maxSteps', 'evalEvery', 'saveEvery', 'threads', 'onNonfinite', 'zero'] as const;
@@ -142,10 +152,6 @@ function resolveRun(input: TrainConfigInput & { resume?: string }, log: (m: stri
   }
   const config = resolveTrainConfig(input as Record<string, unknown>);
   const runDir = config.out ? path.resolve(config.out) : defaultRunDir(config);
-  const metricsFile = path.join(runDir, 'metrics.jsonl');
-  if (existsSync(metricsFile) && statSync(metricsFile).size > 0) {
-    throw new Error(`${runDir} already holds a run (metrics.jsonl). Continue it with --resume ${runDir}, or choose another --out.`);
-  }
   return { config: { ...config, out: runDir }, runDir };
 }
 
@@ -175,16 +181,76 @@ function nonFinite(step: number, what: string, value: number, runDir: string): N
   );
 }
 
-export async function train(input: TrainConfigInput & { resume?: string }, hooks: TrainHooks = {}): Promise<TrainResult> {
+/** What a run is asked besides its settings (none of it is recorded in config.json). */
+export interface TrainRunOptions {
+  resume?: string;
+  /** Start again in a run directory that already holds a run of ours (its run files are removed). */
+  overwrite?: boolean;
+  /** `--resume` although the data file changed since the run started (the resume is then not exact). */
+  acceptDataChange?: boolean;
+}
+
+/** --resume: refuses data other than the run recorded (config.json's data.identity), unless accepted. */
+function checkResumedData(runDir: string, now: DataIdentity, accept: boolean, log: (m: string) => void): void {
+  const file = path.join(runDir, 'config.json');
+  const saved = (JSON.parse(readFileSync(file, 'utf8')) as { data?: { identity?: DataIdentity } }).data?.identity;
+  if (!saved) return; // a run from before identities were recorded
+  const change = dataIdentityChange(saved, now);
+  if (!change) return;
+  if (accept) {
+    log(`warning: --resume ${runDir}: the data changed since the run started (${change}); continuing on it (--accept-data-change), so the resume is not exact`);
+    return;
+  }
+  throw new Error(
+    `--resume ${runDir}: the data changed since the run started: ${change} (${file} records what it was). ` +
+      'An exact resume needs the same data: restore the file, or pass --accept-data-change to continue on the new data.',
+  );
+}
+
+export async function train(input: TrainConfigInput & TrainRunOptions, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const { overwrite, acceptDataChange, ...settings } = input;
+  const ranks = rankEnv();
+  const main = !ranks || ranks.rank === 0;
+  const log = !main ? () => {} : (hooks.log ?? ((m: string) => process.stderr.write(`${m}\n`)));
+  if (ranks && settings.out === undefined && settings.resume === undefined) {
+    throw new DataParallelSetupError(`data-parallel training (WORLD_SIZE=${ranks.worldSize}) needs --out (or --resume): every rank must name the same run directory`);
+  }
+  const resolved = resolveRun(settings, log);
+  // Rank 0 alone checks, clears and locks the directory; a dry run writes nothing.
+  if (!main || hooks.dryRun) return trainRun(resolved, hooks, acceptDataChange === true);
+  const { config, runDir } = resolved;
+  if (!config.resume) {
+    const local = (p: string | undefined) => (p !== undefined && !isHubModelSpec(p) ? p : undefined);
+    checkNewRunDirectory(runDir, {
+      inputs: [
+        { flag: '--model', path: local(config.model) },
+        { flag: '--ref-model', path: local(config.refModel) },
+        { flag: '--data', path: config.data },
+        { flag: '--adapter', path: config.adapter },
+      ],
+      ...(overwrite ? { overwrite } : {}),
+    });
+  }
+  // Held from here to the end: a second run on this directory fails at once, naming this pid.
+  const lock = openRunDirectory(runDir);
+  try {
+    if (overwrite && !config.resume) {
+      clearRun(runDir);
+      log(`--overwrite: removed the earlier run's files from ${runDir}`);
+    }
+    return await trainRun(resolved, hooks, acceptDataChange === true);
+  } finally {
+    lock.release();
+  }
+}
+
+async function trainRun(resolved: ReturnType<typeof resolveRun>, hooks: TrainHooks, acceptDataChange: boolean): Promise<TrainResult> {
   // Data-parallel when torchrun's variables say so (WORLD_SIZE > 1; `train --nproc N` sets them):
   // every rank runs this function; rank 0 alone logs and writes (docs/distributed.md).
   const ranks = rankEnv();
   const main = !ranks || ranks.rank === 0;
   const log = !main ? () => {} : (hooks.log ?? ((m: string) => process.stderr.write(`${m}\n`)));
-  if (ranks && input.out === undefined && input.resume === undefined) {
-    throw new DataParallelSetupError(`data-parallel training (WORLD_SIZE=${ranks.worldSize}) needs --out (or --resume): every rank must name the same run directory`);
-  }
-  const { config, runDir, resumeFrom } = resolveRun(input, log);
+  const { config, runDir, resumeFrom } = resolved;
   const native = loadNative();
   if (config.threads) native.setNumThreads(config.threads);
   else if (ranks && ranks.localWorldSize > 1) native.setNumThreads(threadsPerRank(ranks));
@@ -225,6 +291,8 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
     );
   }
   const train = data.train;
+  const identity = await dataIdentity(config.data, train, data.eval);
+  if (config.resume) checkResumedData(runDir, identity, acceptDataChange, log);
   if (hooks.dryRun) {
     const plan = planMemory(modelDir,
       memoryPlanSettings(config, train, { rejected: useRejected, rationale: useRationale, reference: useReference },
@@ -282,7 +350,7 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
       {
         config,
         versions: { rdpoNative: packageVersion(), torch: runtime.torchVersion, node: process.version },
-        data: { load: data.load, tokenization: data.tokenization, trainPairs: train.length, evalPairs: data.eval.length },
+        data: { load: data.load, tokenization: data.tokenization, trainPairs: train.length, evalPairs: data.eval.length, identity },
         totalSteps,
         ...(dp ? { dataParallel: { worldSize: dp.worldSize, backend: dp.group.backend } } : {}),
         createdAt: new Date().toISOString(),

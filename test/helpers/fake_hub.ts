@@ -5,7 +5,8 @@
 //                                               (git blob sha1) and, for LFS files, X-Linked-Etag
 //                                               (sha256) and X-Linked-Size
 // REV is a branch/tag of the repo or its commit. With `token` set, requests without
-// "Authorization: Bearer <token>" get 401, as a gated repository does.
+// "Authorization: Bearer <token>" get 401, as a gated repository does. A hostile hub: `anyRevision`
+// answers every revision with the commit, `tree` rewrites the listing, `body` the bytes served.
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -30,10 +31,25 @@ const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 /** The etag huggingface_hub stores a file's blob under. */
 export const blobEtag = (f: { data: Buffer; lfs?: boolean }) => (f.lfs ? sha256(f.data) : gitOid(f.data));
 
-export async function startFakeHub(repos: FakeRepo[], opts: { token?: string } = {}): Promise<FakeHub> {
+export interface TreeEntry {
+  type: string;
+  path: string;
+  size: number;
+  oid: string;
+  lfs?: { oid: string; size: number; pointerSize: number };
+}
+
+export interface FakeHubOptions {
+  token?: string;
+  anyRevision?: boolean;
+  tree?: (repo: FakeRepo, entries: TreeEntry[]) => TreeEntry[];
+  body?: (repo: FakeRepo, path: string, data: Buffer) => Buffer;
+}
+
+export async function startFakeHub(repos: FakeRepo[], opts: FakeHubOptions = {}): Promise<FakeHub> {
   const requests: FakeHub['requests'] = [];
   const byName = new Map(repos.map((r) => [r.repo, r]));
-  const commitOf = (r: FakeRepo, rev: string) => (rev === r.commit ? r.commit : r.refs[decodeURIComponent(rev)]);
+  const commitOf = (r: FakeRepo, rev: string) => (rev === r.commit || opts.anyRevision ? r.commit : r.refs[decodeURIComponent(rev)]);
   const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
     res.writeHead(status, { 'Content-Type': 'application/json', ...headers });
     res.end(JSON.stringify(body));
@@ -62,17 +78,14 @@ export async function startFakeHub(repos: FakeRepo[], opts: { token?: string } =
           siblings: Object.keys(r.files).map((rfilename) => ({ rfilename })),
         });
       }
-      return json(
-        res,
-        200,
-        Object.entries(r.files).map(([p, f]) => ({
+      const entries: TreeEntry[] = Object.entries(r.files).map(([p, f]) => ({
           type: 'file',
           path: p,
           size: f.lfs ? 134 : f.data.length,
           oid: f.lfs ? gitOid(Buffer.from(`version https://git-lfs.github.com/spec/v1\noid sha256:${sha256(f.data)}\nsize ${f.data.length}\n`)) : gitOid(f.data),
           ...(f.lfs ? { lfs: { oid: sha256(f.data), size: f.data.length, pointerSize: 134 } } : {}),
-        })),
-      );
+        }));
+      return json(res, 200, opts.tree ? opts.tree(r, entries) : entries);
     }
     m = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(u.pathname);
     if (m) {
@@ -89,14 +102,15 @@ export async function startFakeHub(repos: FakeRepo[], opts: { token?: string } =
         ...(f.lfs ? { 'X-Linked-Etag': `"${sha256(f.data)}"`, 'X-Linked-Size': String(f.data.length) } : {}),
       };
       const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
-      let body = f.data;
+      const served = opts.body ? opts.body(r, decodeURIComponent(m[3]!), f.data) : f.data;
+      let body = served;
       let status = 200;
       if (range) {
         const start = Number(range[1]);
-        const end = range[2] ? Math.min(Number(range[2]), f.data.length - 1) : f.data.length - 1;
-        body = f.data.subarray(start, end + 1);
+        const end = range[2] ? Math.min(Number(range[2]), served.length - 1) : served.length - 1;
+        body = served.subarray(start, end + 1);
         status = 206;
-        headers['Content-Range'] = `bytes ${start}-${end}/${f.data.length}`;
+        headers['Content-Range'] = `bytes ${start}-${end}/${served.length}`;
       }
       headers['Content-Length'] = String(body.length);
       res.writeHead(status, headers);

@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
+import { assertOutputNotInput } from '../../util/output_paths.js';
 import { realNumberOption, wholeNumberOption } from '../number_options.js';
 import { readPromptFile } from '../../inference/prompt_file.js';
 import { TextGenerator, type SamplingSettings } from '../../inference/text_generator.js';
@@ -54,6 +55,7 @@ export function registerGenerate(program: Command): void {
       const seed = wholeNumberOption(opts.seed, '--seed', 0);
       const batchSize = wholeNumberOption(opts.batchSize, '--batch-size', 1);
       if (!['float32', 'bfloat16', 'float16'].includes(opts.dtype)) throw new UsageError(`--dtype must be float32, bfloat16 or float16, got "${opts.dtype}"`);
+      assertOutputNotInput({ flag: '--out', path: opts.out }, [{ flag: '--prompts', path: opts.prompts }, { flag: '--model', path: opts.model }, { flag: '--adapter', path: opts.adapter }]);
       let prompts;
       try {
         prompts = await readPromptFile(opts.prompts);

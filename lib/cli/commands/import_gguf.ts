@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
+import { assertOutputNotInput } from '../../util/output_paths.js';
 import { importGguf } from '../../gguf/import_gguf.js';
 import { GgufFormatError } from '../../gguf/reader.js';
 import { UnsupportedGgmlTypeError } from '../../gguf/dequantize.js';
@@ -16,12 +17,13 @@ export function registerImportGguf(program: Command): void {
     .command('import-gguf')
     .description('convert a llama.cpp GGUF (llama, qwen2, qwen3, gemma2, gemma3, phi3; BPE or SentencePiece vocabulary; F32/F16/BF16/Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/Q2_K…Q6_K/IQ4_NL/IQ4_XS) into a Hugging Face model directory')
     .argument('<file>', 'the .gguf file')
-    .requiredOption('--out <dir>', 'output directory (replaced whole when the import succeeds)')
+    .requiredOption('--out <dir>', 'output directory: new, empty, or one import-gguf/merge-lora wrote (then replaced whole when the import succeeds)')
     .option('--dtype <dtype>', 'weights dtype: bf16 or f32', 'bf16')
     .option('--json', 'print the report as one JSON object')
     .action(async (file: string, opts: ImportGgufCliOptions) => {
       if (opts.dtype !== 'bf16' && opts.dtype !== 'f32') throw new UsageError(`--dtype must be bf16 or f32, got "${opts.dtype}"`);
       if (!existsSync(file)) throw new UsageError(`${file}: no such file`);
+      assertOutputNotInput({ flag: '--out', path: opts.out }, [{ flag: '<file>', path: file }], { replacesWhole: true });
       let report;
       try {
         report = await importGguf(file, opts.out!, {

@@ -12,6 +12,7 @@ import { type ModelDtype } from '../../model/causal_lm.js';
 import { loadModelWithAdapter } from '../../model/lora.js';
 import { packSequences } from '../../model/packing.js';
 import { JsonlAppender } from '../../util/jsonl_append.js';
+import { assertOutputNotInput } from '../../util/output_paths.js';
 
 interface LogprobsCliOptions {
   model: string;
@@ -47,6 +48,7 @@ export function registerLogprobs(program: Command): void {
       const maxRowBytes = wholeNumberOption(opts.maxRowBytes, '--max-row-bytes', 1);
       if (opts.promptFormat !== undefined && !(PROMPT_FORMATS as readonly string[]).includes(opts.promptFormat)) throw new UsageError(`--prompt-format must be ${PROMPT_FORMATS.join(', ')}, got "${opts.promptFormat}"`);
       if (!['float32', 'bfloat16', 'float16'].includes(opts.dtype)) throw new UsageError(`--dtype must be float32, bfloat16 or float16, got "${opts.dtype}"`);
+      assertOutputNotInput({ flag: '--out', path: opts.out }, [{ flag: '--data', path: opts.data }, { flag: '--model', path: opts.model }, { flag: '--adapter', path: opts.adapter }]);
       let pairs;
       try {
         pairs = (await loadPreferences(opts.data)).pairs;

@@ -1,12 +1,18 @@
 // `rdpo-native merge-lora`: base model + LoRA adapter → a plain Hugging Face model directory
 // (config.json, model.safetensors, tokenizer files) with W + (alpha/r)·B·A in every adapted layer.
+// The adapter is checked first (r, alpha, finite tensors); the merged weights are checked for NaN
+// and inf; the directory is built under a temporary name and renamed into place, whole or not at all.
 import type { Command } from 'commander';
 import { copyFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../../errors.js';
 import { resolveModel } from '../../hub/resolve_model.js';
 import { CausalLM, type ModelDtype } from '../../model/causal_lm.js';
-import { adapterBaseModel, checkpointDtype, isAdapterDir, loadAdapter, mergeAdapter } from '../../model/lora.js';
+import { adapterBaseModel, adapterDefect, checkpointDtype, isAdapterDir, loadAdapter, mergeAdapter } from '../../model/lora.js';
+import { firstNonFiniteTensor } from '../../model/safetensors_finite.js';
+import { writeDirAtomic } from '../../util/atomic_write.js';
+import { assertReplaceableDir, outputMarkerKind, writeOutputMarker } from '../../util/output_marker.js';
+import { assertOutputNotInput } from '../../util/output_paths.js';
 
 interface MergeLoraOptions {
   model?: string;
@@ -27,6 +33,8 @@ export function registerMergeLora(program: Command): void {
     .option('--device <device>', 'cpu, cuda, cuda:N or mps (where the merge is computed)', 'cpu')
     .action(async (opts: MergeLoraOptions) => {
       if (!isAdapterDir(opts.adapter)) throw new UsageError(`--adapter ${opts.adapter}: adapter_config.json is missing (is it a LoRA adapter directory?)`);
+      const defect = adapterDefect(opts.adapter);
+      if (defect) throw new UsageError(`--adapter ${opts.adapter}: ${defect}; nothing was merged`);
       const baseSpec = opts.model ?? adapterBaseModel(opts.adapter);
       if (baseSpec === undefined) throw new UsageError(`${opts.adapter}/adapter_config.json names no base_model_name_or_path; give --model BASE`);
       const baseDir = await resolveModel(baseSpec);
@@ -35,7 +43,9 @@ export function registerMergeLora(program: Command): void {
         throw new UsageError(`--dtype must be float32, bfloat16 or float16, got "${opts.dtype}"`);
       }
       const dtype = (opts.dtype ?? checkpointDtype(baseDir)) as ModelDtype;
-      if (path.resolve(opts.out) === path.resolve(baseDir)) throw new UsageError('--out must not be the base model directory');
+      // Replaced whole: never an input, and only an empty directory or a model this tool wrote.
+      assertOutputNotInput({ flag: '--out', path: opts.out }, [{ flag: '--model', path: baseDir }, { flag: '--adapter', path: opts.adapter }], { replacesWhole: true });
+      assertReplaceableDir(opts.out, '--out', 'model directory', (d) => outputMarkerKind(d) === 'model');
       // float32 for the sum W + s·B·A, then written in `dtype`.
       const model = await CausalLM.load(baseDir, { dtype: 'float32', device: opts.device });
       try {
@@ -45,13 +55,23 @@ export function registerMergeLora(program: Command): void {
           throw new UsageError(`--adapter ${opts.adapter}: ${(err as Error).message}`);
         }
         await mergeAdapter(model);
-        await model.save(opts.out, { dtype });
+        await writeDirAtomic(opts.out, async (tmp) => {
+          await model.save(tmp, { dtype });
+          const bad = firstNonFiniteTensor(path.join(tmp, 'model.safetensors'));
+          if (bad) {
+            throw new UsageError(
+              `merging ${opts.adapter} gives NaN or infinite weights (${bad.tensor}, element ${bad.index}); nothing was written to ${opts.out}. ` +
+                'Check the adapter\'s lora_alpha / r and its tensors.',
+            );
+          }
+          // The prompt format a LoRA run recorded travels with the merged model (eval/generate read it).
+          const state = path.join(opts.adapter, 'trainer_state.json');
+          if (existsSync(state)) copyFileSync(state, path.join(tmp, 'trainer_state.json'));
+          writeOutputMarker(tmp, 'model', 'merge-lora');
+        });
       } finally {
         model.dispose();
       }
-      // The prompt format a LoRA run recorded travels with the merged model (eval/generate read it).
-      const state = path.join(opts.adapter, 'trainer_state.json');
-      if (existsSync(state)) copyFileSync(state, path.join(opts.out, 'trainer_state.json'));
       console.log(`merged ${opts.adapter} into ${baseDir}: ${path.resolve(opts.out)} (${dtype})`);
     });
 }

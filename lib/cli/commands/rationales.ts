@@ -7,6 +7,7 @@ import { openGenerator } from '../../llm/connect.js';
 import { defaultDroppedFile, filterRationales, formatFilterSummary } from '../../rationales/filter.js';
 import { formatGenerateSummary, generateRationales } from '../../rationales/generate.js';
 import { handleInterrupts } from '../../jobs/interrupt.js';
+import { assertOutputNotInput, samePath } from '../../util/output_paths.js';
 import { builtinTemplate, loadTemplate, parseStyle } from '../../rationales/prompts.js';
 import { DEFAULT_RETRY, type RetryPolicy } from '../../llm/retry.js';
 
@@ -94,6 +95,7 @@ export function registerRationales(program: Command): void {
     }) => {
       const missing = (['data', 'out', 'style', 'generator'] as const).filter((k) => o[k] === undefined).map((k) => `--${k}`);
       if (missing.length > 0) throw new UsageError(`rationales: missing ${missing.join(', ')} (see \`rdpo-native rationales --help\`)`);
+      assertOutputNotInput({ flag: '--out', path: o.out }, [{ flag: '--data', path: o.data }, { flag: '--template', path: o.template }, { flag: '--generator', path: o.generator }]);
       const template = o.template !== undefined ? loadTemplate(o.template) : builtinTemplate(o.style);
       if (o.format !== undefined && !isPreferenceFormat(o.format)) throw new UsageError(`--format: unknown format "${o.format}" (\`rdpo-native data --help\` lists them)`);
       const format = o.format;
@@ -155,6 +157,10 @@ export function registerRationales(program: Command): void {
     .option('--judge-attempts <n>', 'tries per row when the judge answer has no readable scores', int('--judge-attempts', 1), 3);
   addCommonOptions(filter, { maxNewTokens: 128, temperature: 0, concurrency: 8 }).action(
     async (o: CommonOptions & { in: string; out: string; judge: string; judgeModel?: string; dropped?: string; judgeAttempts: number }) => {
+      const droppedFile = o.dropped ?? defaultDroppedFile(o.out);
+      assertOutputNotInput({ flag: '--out', path: o.out }, [{ flag: '--in', path: o.in }, { flag: '--judge', path: o.judge }]);
+      if (samePath(o.out, droppedFile)) throw new UsageError(`--dropped ${droppedFile} is --out ${o.out}; kept and dropped rows need two files`);
+      assertOutputNotInput({ flag: '--dropped', path: droppedFile }, [{ flag: '--in', path: o.in }, { flag: '--judge', path: o.judge }]);
       const judge = await openGenerator(o.judge, {
         ...(o.judgeModel !== undefined ? { model: o.judgeModel } : {}),
         ...(o.apiKeyEnv !== undefined ? { apiKeyEnv: o.apiKeyEnv } : {}),
@@ -163,7 +169,6 @@ export function registerRationales(program: Command): void {
         ...(o.device !== undefined ? { device: o.device } : {}),
         maxBatch: o.concurrency,
       });
-      const droppedFile = o.dropped ?? defaultDroppedFile(o.out);
       const interrupts = handleInterrupts(log);
       try {
         const summary = await filterRationales({

@@ -5,7 +5,9 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { runDemo } from '../../demo/run_demo.js';
 import { ConfigError, readConfigFile, type TrainConfigInput } from '../../train/config.js';
-import { resolvedRunConfig, train } from '../../train/trainer.js';
+import { resolvedRunConfig, train, type TrainRunOptions } from '../../train/trainer.js';
+import { handleStopSignals } from '../../jobs/interrupt.js';
+import { DirLockedError } from '../../util/dir_lock.js';
 import { DataParallelSetupError, rankEnv } from '../../train/data_parallel.js';
 import { launchRanks, withoutNproc } from '../../train/launcher.js';
 import { loadNative } from '../../native/load.js';
@@ -97,6 +99,8 @@ export function registerTrain(program: Command): void {
     .option('--adapter <dir>', 'continue training this PEFT LoRA adapter on --model (its r, alpha, targets)')
     .option('--out <dir>', 'run directory (default runs/<time>-<loss>)')
     .option('--resume <runDir>', 'continue a run exactly where its last checkpoint left it')
+    .option('--accept-data-change', 'with --resume: continue although the data file changed since the run started (refused otherwise; the resume is then not exact)')
+    .option('--overwrite', 'start again in an --out that already holds a run of ours (its run files are removed; other directories are never overwritten)')
     .option('--nproc <n>', 'data-parallel: start n ranks on this machine (Gloo with --device cpu, NCCL with --device cuda: rank r on cuda:r); external launchers set RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT instead (docs/distributed.md)')
     .option('--zero <stage>', 'data-parallel ZeRO stage: 1 shards the AdamW state over the ranks, reduce-scatters the gradients and all-gathers the parameters (default 0, or RDPO_DDP_ZERO=1)')
     .option('--demo-out <dir>', 'where the built-in demo writes (default runs/demo-<time>)')
@@ -152,22 +156,12 @@ export function registerTrain(program: Command): void {
           return;
         }
       }
-      const controller = new AbortController();
-      let interrupts = 0;
-      const onSigint = () => {
-        interrupts++;
-        if (interrupts === 1) {
-          process.stderr.write('\nCtrl-C: finishing the current step and writing a checkpoint (Ctrl-C again to quit at once)\n');
-          controller.abort();
-        } else {
-          process.exit(130);
-        }
-      };
-      process.on('SIGINT', onSigint);
+      const stops = handleStopSignals((line) => process.stderr.write(line + '\n'));
       try {
-        const result = await train(input as TrainConfigInput & { resume?: string }, { signal: controller.signal, progress: true });
+        const run: TrainRunOptions = { ...(opts.overwrite ? { overwrite: true } : {}), ...(opts.acceptDataChange ? { acceptDataChange: true } : {}) };
+        const result = await train({ ...(input as unknown as TrainConfigInput & TrainRunOptions), ...run }, { signal: stops.signal, progress: true });
         if (result.interrupted) {
-          process.exitCode = 130;
+          process.exitCode = stops.exitCode ?? 130;
           return;
         }
         if (rankEnv() && rankEnv()!.rank !== 0) return;  // rank 0 reports for the run
@@ -176,10 +170,10 @@ export function registerTrain(program: Command): void {
         if (result.lastMetrics) console.log(`last step: loss ${result.lastMetrics.loss.toFixed(4)}`);
         if (result.lastEval) console.log(`eval: loss ${result.lastEval.loss.toFixed(4)}${typeof result.lastEval['rewards/accuracies'] === 'number' ? `, reward accuracy ${(result.lastEval['rewards/accuracies'] as number).toFixed(3)}` : ''}`);
       } catch (err) {
-        if (err instanceof ConfigError || err instanceof HubDownloadError || err instanceof DataParallelSetupError) throw new UsageError(err.message);
+        if (err instanceof ConfigError || err instanceof HubDownloadError || err instanceof DataParallelSetupError || err instanceof DirLockedError) throw new UsageError(err.message);
         throw err;
       } finally {
-        process.off('SIGINT', onSigint);
+        stops.dispose();
       }
     });
 }
