@@ -13,6 +13,7 @@ import { parseHubModelId } from '../hub/hf_cache.js';
 import { PROMPT_FORMATS } from '../tokenize/prompt_format.js';
 import { ConfigError } from './config_error.js';
 import { PRESETS, applyPreset } from './presets.js';
+import { REPORT_TO } from './report_to.js';
 
 /** The loss names, from the core's loss catalogue (lib/native/loss_catalogue.generated.ts). */
 export const LOSSES = LOSS_NAMES;
@@ -78,6 +79,11 @@ export const TrainConfigSchema = z
     // skip that optimiser step and go on. Non-finite gradients never reach the weights either way.
     onNonfinite: z.enum(['stop', 'skip-step']).default('stop'),
     resume: z.string().optional(),
+    // TRL's report_to: trackers besides metrics.jsonl (report_to.ts). No default, so other runs keep
+    // their config digest; unset is `none`.
+    reportTo: z
+      .union([z.enum(REPORT_TO), z.array(z.enum(REPORT_TO))], { error: `use ${REPORT_TO.join(', ')}, or a list of them (more trackers are not built in yet)` })
+      .optional(),
     // Data-parallel ZeRO stage (docs/distributed.md): 1 shards the AdamW state, reduce-scatters the
     // gradients and all-gathers the parameters. No default, so other runs keep their config digest;
     // unset reads RDPO_DDP_ZERO=1. Without ranks it changes nothing.

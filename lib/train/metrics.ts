@@ -18,6 +18,12 @@ export interface MetricsRow {
   [name: string]: number | boolean | undefined;
 }
 
+/** A tracker (report_to.ts): it receives every row metrics.jsonl receives, in the same order. */
+export interface MetricsSink {
+  write(row: MetricsRow): void;
+  close(): void;
+}
+
 /** Averages the metrics of the micro-batches of one optimiser step (token counts are summed). */
 export class StepAccumulator {
   private sums = new Map<string, number>();
@@ -35,10 +41,15 @@ export class StepAccumulator {
 
 export class MetricsLog {
   private appender: JsonlAppender;
-  constructor(readonly file: string) {
+  /** `sinks`: the trackers of `reportTo` (report_to.ts); each gets every row written here. */
+  constructor(
+    readonly file: string,
+    private readonly sinks: readonly MetricsSink[] = [],
+  ) {
     this.appender = new JsonlAppender(file);
   }
   write(row: MetricsRow): void {
+    for (const sink of this.sinks) sink.write(row);
     // JSON has no NaN/Infinity (JSON.stringify writes null, read back as "no value"): a skipped
     // step's non-finite values are written as the strings "NaN", "Infinity", "-Infinity".
     const safe = Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'number' && !Number.isFinite(v) ? String(v) : v]));
@@ -46,6 +57,7 @@ export class MetricsLog {
   }
   close(): void {
     this.appender.close();
+    for (const sink of this.sinks) sink.close();
   }
   /**
    * On resume: keep the rows up to `step` (what the checkpoint saw), drop later ones and any torn

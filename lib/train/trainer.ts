@@ -21,6 +21,7 @@ import { lossSpec, nativeTrainerOptions, resolveTrainConfig, type TrainConfig, t
 import { prepareTrainingData, type ExampleWithId } from './dataset.js';
 import { DataParallel, DataParallelSetupError, bucketBytes, dataParallelTimeout, fingerprint, rankDevice, rankEnv, shareOf, threadsPerRank, type LocalMetrics } from './data_parallel.js';
 import { MetricsLog, StepAccumulator, type MetricsRow } from './metrics.js';
+import { openTrackers } from './report_to.js';
 import { packPreferenceBatch } from './preference_batch.js';
 import { memoryPlanSettings } from './plan_settings.js';
 import { planMemory, type MemoryPlan } from './memory_plan.js';
@@ -101,7 +102,7 @@ function digest(value: unknown): string {
 /** The settings that define the run's trajectory (resuming with other values would not be exact). */
 function trajectoryKeys(c: TrainConfig): unknown {
   // zero: how the ranks share the optimizer, not which updates they make (tested bit-identical on 2 ranks).
-  const { out: _o, resume: _r, maxSteps: _m, evalEvery: _e, saveEvery: _s, threads: _t, refCache: _c, onNonfinite: _n, zero: _z, ...rest } = c;
+  const { out: _o, resume: _r, maxSteps: _m, evalEvery: _e, saveEvery: _s, threads: _t, refCache: _c, onNonfinite: _n, zero: _z, reportTo: _p, ...rest } = c;
   return rest;
 }
 
@@ -118,7 +119,7 @@ function resolveRun(input: TrainConfigInput & { resume?: string }, log: (m: stri
     const saved = (JSON.parse(readFileSync(file, 'utf8')) as { config: TrainConfigInput }).config;
     // Only settings that do not change the trajectory may be overridden on resume.
     const overrides: Partial<TrainConfigInput> = {};
-    const allowed = ['maxSteps', 'evalEvery', 'saveEvery', 'threads', 'onNonfinite', 'zero'] as const;
+    const allowed = ['maxSteps', 'evalEvery', 'saveEvery', 'threads', 'onNonfinite', 'zero', 'reportTo'] as const;
     for (const k of allowed) {
       if (input[k] !== undefined) (overrides as Record<string, unknown>)[k] = input[k];
     }
@@ -390,7 +391,7 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
     return batch;
   };
 
-  const metrics = main ? new MetricsLog(path.join(runDir, 'metrics.jsonl')) : undefined;
+  const metrics = main ? new MetricsLog(path.join(runDir, 'metrics.jsonl'), openTrackers(config.reportTo, runDir, state.step, log)) : undefined;
   const progress = new TrainProgress(totalSteps, state.step, loss, main && (hooks.progress ?? false));
   let lastMetrics: MetricsRow | undefined;
   let lastEval: MetricsRow | undefined;

@@ -12,6 +12,7 @@ import { loadNative } from '../../native/load.js';
 import { formatMemoryPlan } from '../../train/memory_plan.js';
 import { HubDownloadError } from '../../hub/download_model.js';
 import { UsageError } from '../../errors.js';
+import { REPORT_TO } from '../../train/report_to.js';
 import { DPO_VARIANTS, LOSS_CATALOGUE, LOSS_NAMES, RATIONALE_FORMS, RATIONALE_NORMS } from '../../native/loss_catalogue.generated.js';
 
 // The loss flags' help, from the core's loss catalogue.
@@ -95,6 +96,7 @@ export function registerTrain(program: Command): void {
     .option('--lora-targets <list>', 'all-linear (default: every linear layer but the LM head) | q_proj,k_proj,v_proj,o_proj,…')
     .option('--lora-rslora', 'rank-stabilised scaling alpha / sqrt(r)')
     .option('--adapter <dir>', 'continue training this PEFT LoRA adapter on --model (its r, alpha, targets)')
+    .option('--report-to <list>', `where metrics go besides metrics.jsonl: ${REPORT_TO.join(' | ')}, comma-separated (default none; tensorboard: RUN_DIR/tensorboard/)`)
     .option('--out <dir>', 'run directory (default runs/<time>-<loss>)')
     .option('--resume <runDir>', 'continue a run exactly where its last checkpoint left it')
     .option('--nproc <n>', 'data-parallel: start n ranks on this machine (Gloo with --device cpu, NCCL with --device cuda: rank r on cuda:r); external launchers set RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT instead (docs/distributed.md)')
@@ -117,6 +119,10 @@ export function registerTrain(program: Command): void {
       for (const [flag, key] of Object.entries(NUMBER_FLAGS)) if (explicit(flag)) input[key] = number(flag, String(opts[flag]));
       for (const key of STRING_FLAGS) if (explicit(key)) input[key] = opts[key];
       for (const key of BOOLEAN_FLAGS) if (explicit(key)) input[key] = opts[key];
+      if (explicit('reportTo')) {
+        const list = String(opts.reportTo).split(',').map((s) => s.trim()).filter(Boolean);
+        input.reportTo = list.length === 1 ? list[0] : list;
+      }
       if (opts.printConfig) {
         if (input.resume !== undefined) throw new UsageError('--print-config prints a new run\'s configuration; a resumed run\'s is in RUN_DIR/config.json');
         try {
