@@ -1,7 +1,7 @@
 // One row per optimiser step in RUN_DIR/metrics.jsonl, with TRL's metric names where they exist.
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../util/atomic_write.js';
-import { JsonlAppender } from '../util/jsonl_append.js';
+import { JsonlAppender, readJsonlRows } from '../util/jsonl_append.js';
 
 export interface MetricsRow {
   step: number;
@@ -79,4 +79,15 @@ export class MetricsLog {
     // Atomic: a kill during the rewrite must not lose the rows the checkpoint already saw.
     writeFileAtomic(file, kept.map((l) => l + '\n').join(''));
   }
+}
+
+/**
+ * The rows of a run's metrics.jsonl (none when it is missing), with the strings "NaN", "Infinity" and
+ * "-Infinity" that `MetricsLog.write` stores for non-finite values read back as numbers.
+ */
+export function readMetricsLog(file: string): MetricsRow[] {
+  const special: Record<string, number> = { NaN: Number.NaN, Infinity: Number.POSITIVE_INFINITY, '-Infinity': Number.NEGATIVE_INFINITY };
+  return readJsonlRows<Record<string, unknown>>(file).map(
+    (row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'string' && v in special ? special[v] : v])) as MetricsRow,
+  );
 }
