@@ -123,7 +123,7 @@ export function modelCard(runDir: string, config: TrainConfig, opts: ModelCardOp
     '',
   ];
   const metricRows = (row: MetricsRow | undefined) =>
-    row ? Object.entries(row).filter(([k, v]) => k !== 'eval' && typeof v === 'number') : [];
+    row ? Object.entries(row).filter(([k, v]) => k !== 'eval' && k !== 'step' && typeof v === 'number') : [];
   if (lastTrain) md.push(`Last training step (${lastTrain.step}):`, '', table(['metric', 'value'], metricRows(lastTrain)), '');
   if (lastEval) md.push(`Evaluation at step ${lastEval.step} on ${record.data?.evalPairs ?? '?'} held-out pairs:`, '', table(['metric', 'value'], metricRows(lastEval)), '');
   if (!lastTrain && !lastEval) md.push('No metrics were logged before these weights were written.', '');

@@ -13,6 +13,7 @@ import { formatMemoryPlan } from '../../train/memory_plan.js';
 import { HubDownloadError } from '../../hub/download_model.js';
 import { UsageError } from '../../errors.js';
 import { REPORT_TO } from '../../train/report_to.js';
+import { writeRunReport } from '../../report/run_report.js';
 import { DPO_VARIANTS, LOSS_CATALOGUE, LOSS_NAMES, RATIONALE_FORMS, RATIONALE_NORMS } from '../../native/loss_catalogue.generated.js';
 
 // The loss flags' help, from the core's loss catalogue.
@@ -172,11 +173,16 @@ export function registerTrain(program: Command): void {
       process.on('SIGINT', onSigint);
       try {
         const result = await train(input as TrainConfigInput & { resume?: string }, { signal: controller.signal, progress: true });
+        if (rankEnv() && rankEnv()!.rank !== 0) return;  // rank 0 reports for the run
+        const report = await writeRunReport(result.runDir).catch((err: unknown) => {
+          process.stderr.write(`warning: no report.md: ${(err as Error).message}\n`);
+          return undefined;
+        });
+        if (report) process.stderr.write(`report: ${report.file}\n`);
         if (result.interrupted) {
           process.exitCode = 130;
           return;
         }
-        if (rankEnv() && rankEnv()!.rank !== 0) return;  // rank 0 reports for the run
         console.log(`trained ${result.steps} steps; run directory: ${result.runDir}`);
         console.log(`${result.finalModelDir && existsSync(path.join(result.finalModelDir, 'adapter_config.json')) ? 'adapter' : 'model'}: ${result.finalModelDir}`);
         if (result.lastMetrics) console.log(`last step: loss ${result.lastMetrics.loss.toFixed(4)}`);
