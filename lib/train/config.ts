@@ -10,6 +10,7 @@ import {
   type LossName, type LossSpec, type RationaleFormName, type RationaleNormName,
 } from '../native/loss_catalogue.generated.js';
 import { parseHubModelId } from '../hub/hf_cache.js';
+import { parseHubDatasetSpec } from '../hub/dataset_spec.js';
 import { PROMPT_FORMATS } from '../tokenize/prompt_format.js';
 import { ConfigError } from './config_error.js';
 import { PRESETS, applyPreset } from './presets.js';
@@ -161,13 +162,14 @@ export function readConfigFile(file: string): Record<string, unknown> {
   }
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) out[camel(k)] = v;
-  // Paths in a config file are relative to the file; a model given as a hub id (org/name[@rev])
-  // with no such local directory stays a hub id.
+  // Paths in a config file are relative to the file; a model or dataset given as a hub id
+  // (org/name[@rev], org/name[@rev][:split]) with no such local path stays a hub id.
   for (const key of ['model', 'refModel', 'data', 'out', 'resume', 'adapter']) {
     const v = out[key];
     if (typeof v !== 'string' || path.isAbsolute(v)) continue;
     const local = path.resolve(path.dirname(file), v);
-    out[key] = (key === 'model' || key === 'refModel') && !existsSync(local) && parseHubModelId(v) ? v : local;
+    const hubId = key === 'model' || key === 'refModel' ? parseHubModelId(v) : key === 'data' ? parseHubDatasetSpec(v) : null;
+    out[key] = !existsSync(local) && hubId ? v : local;
   }
   return out;
 }

@@ -226,6 +226,7 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
     truncationMode: config.truncationMode,
     sameAsRationaleArm: loss !== 'sft',
     warn: (m) => log(`warning: ${m}`),
+    log,
   });
   if (data.tokenization.rationalesDropped > 0) {
     log(
@@ -291,7 +292,7 @@ export async function train(input: TrainConfigInput & { resume?: string }, hooks
       {
         config,
         versions: { rdpoNative: packageVersion(), torch: runtime.torchVersion, node: process.version },
-        data: { load: data.load, tokenization: data.tokenization, trainPairs: train.length, evalPairs: data.eval.length },
+        data: { load: data.load, ...(data.hub ? { hub: data.hub } : {}), tokenization: data.tokenization, trainPairs: train.length, evalPairs: data.eval.length },
         totalSteps,
         ...(dp ? { dataParallel: { worldSize: dp.worldSize, backend: dp.group.backend } } : {}),
         createdAt: new Date().toISOString(),

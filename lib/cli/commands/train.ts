@@ -55,7 +55,7 @@ export function registerTrain(program: Command): void {
     .option('--truncation-mode <m>', 'auto (per dataset, as the authors) | keep_start | keep_end: which end of an over-long prompt survives')
     .option('--model <dir|org/name[@rev]>', 'starting policy (Hugging Face directory)')
     .option('--ref-model <dir|org/name[@rev]>', 'reference model (default: the starting policy)')
-    .option('--data <file>', 'preference data (JSONL, JSON, Parquet, .gz)')
+    .option('--data <file|org/name[@rev][:split]>', 'preference data (JSONL, JSON, Parquet, .gz), or a hub dataset split (default split train)')
     .option('--data-format <name>', 'force the data format')
     .option('--skip-invalid', 'skip invalid rows instead of stopping')
     .option('--limit <n>', 'train on a seeded subset of n pairs (nested across sizes)')
