@@ -2,13 +2,18 @@
 // earlyStopping() on an evaluation metric with patience. A stopped run ends with a usable final/
 // that says which step it holds.
 import test from 'ava';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import { earlyStopping, stopTraining } from '../lib/train/callbacks.js';
 import type { MetricsRow } from '../lib/train/metrics.js';
 import { train } from '../lib/train/trainer.js';
 import { CausalLM } from '../lib/model/causal_lm.js';
 import { policyDir, readMetricsRows, trainSandbox } from './helpers/train_fixture.js';
+import { repoRoot } from './helpers/cli.js';
+
+const run = promisify(execFile);
 
 const box = trainSandbox('callbacks');
 test.after.always(() => box.cleanup());
@@ -83,4 +88,23 @@ test('onStep can stop; onCheckpoint sees each checkpoint; onStep gets training r
   t.deepEqual(checkpoints, [1, 2]);
   t.deepEqual(result.stopped, { step: 2, reason: 'enough for this test' });
   t.true(existsSync(path.join(result.finalModelDir!, 'model.safetensors')));
+});
+
+test('the README example runs (with the fixture model and data in place of its paths)', async (t) => {
+  const readme = readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
+  const block = /<!-- README example: callbacks[^>]*-->\n```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+  if (!block) return t.fail('README.md has no callbacks example');
+  const out = path.join(box.dir, 'readme-run');
+  const code = block
+    .replace(`from 'rdpo-native'`, `from ${JSON.stringify(path.join(repoRoot, 'lib', 'index.ts'))}`)
+    .replace(/^const model = .*$/m, `const model = ${JSON.stringify(policyDir)};`)
+    .replace(/^const data = .*$/m, `const data = ${JSON.stringify(box.dataNoRationale)};`)
+    .replace(/^const settings = .*$/m, `const settings = { maxSteps: 6, evalSize: 2, evalEvery: 1, lr: 1e-3, batchSize: 2, maxLength: 512, warmupSteps: 0, out: ${JSON.stringify(out)} };`);
+  t.not(code, block);
+  const file = path.join(box.dir, 'readme-example.mts');
+  writeFileSync(file, code);
+  const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', file], { cwd: repoRoot, env: process.env });
+  t.regex(stdout, /step 1: eval reward accuracy /, stderr);
+  t.true(existsSync(path.join(out, 'final', 'README.md')));
+  t.true(readdirSync(path.join(out, 'tensorboard')).some((f) => f.startsWith('events.out.tfevents.')));
 });
