@@ -2,7 +2,7 @@
 export { loadNative, NativeLoadError, addonPath } from './native/load.js';
 export { doctorReport, packageVersion, type DoctorReport, type DeviceInfo } from './native/runtime.js';
 export type { NativeBinding, NativeTensor, NativeDtype, NativeTypedArray } from './native/binding.js';
-export { loadPreferences, type LoadOptions, type LoadReport } from './data/load.js';
+export { loadPreferences, type DataFiles, type LoadOptions, type LoadReport } from './data/load.js';
 export { detectFormat, PREFERENCE_FORMATS, type PreferenceFormat } from './data/formats/index.js';
 export { selectSubset, splitEval, type SubsetOptions, type EvalSplitOptions } from './data/subset.js';
 export { PreferenceDataError } from './data/errors.js';
@@ -46,3 +46,9 @@ export { runDemo, type DemoOptions, type DemoResult } from './demo/run_demo.js';
 export type { DemoSummary } from './demo/demo_summary.js';
 export { resolveTrainConfig, readConfigFile, TrainConfigSchema, LOSSES, type TrainConfig, type TrainConfigInput, type LossName } from './train/config.js';
 export type { MetricsRow } from './train/metrics.js';
+export { earlyStopping, stopTraining, type EarlyStopping, type EarlyStoppingOptions, type StopTraining, type TrainCallbacks, type TrainContext, type CallbackResult } from './train/callbacks.js';
+export { REPORT_TO, type ReportBackend } from './train/report_to.js';
+export { modelCard, reproduceCommand } from './train/model_card.js';
+export { writeRunReport, type RunReport } from './report/run_report.js';
+export { resolveDataset, type ResolvedDataset } from './hub/resolve_dataset.js';
+export { parseHubDatasetSpec, type HubDatasetSpec } from './hub/dataset_spec.js';

@@ -4,6 +4,7 @@
 // cross an epoch boundary (a reshuffle) inside the resumed part; RDPO uses the reference cache,
 // rationale rows and every AdamW moment.
 import test from 'ava';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { train } from '../lib/train/trainer.js';
 import { maxRelativeDifference, readF32Safetensors } from './helpers/safetensors_read.js';
@@ -45,7 +46,9 @@ test('a run aborted after step 3 and resumed logs the rows and ends with the wei
   });
   t.true(first.interrupted);
   t.is(first.steps, 3);
-  t.is(first.finalModelDir, undefined);
+  // A stop leaves a usable final/ that says which step it holds; the resume replaces it.
+  t.deepEqual(first.stopped, { step: 3, reason: 'interrupted; continue with --resume' });
+  t.is((JSON.parse(readFileSync(path.join(first.finalModelDir!, 'trainer_state.json'), 'utf8')) as { step: number }).step, 3);
   const resumed = await train({ resume: first.runDir } as Parameters<typeof train>[0], quiet);
   t.false(resumed.interrupted);
   t.is(resumed.steps, 6);

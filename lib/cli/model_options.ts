@@ -10,6 +10,7 @@ import { UsageError } from '../errors.js';
 /** Option keys (commander's camelCase) whose value may be a model directory. */
 const MODEL_OPTIONS = ['model', 'refModel', 'modelA', 'modelB', 'judge', 'generator'];
 const RESOLVED_INSIDE = new Set(['train']);
+const TOKENIZER_ONLY = new Set(['data']);
 
 export async function resolveModelOptions(_program: Command, command: Command): Promise<void> {
   if (RESOLVED_INSIDE.has(command.name())) return;
@@ -19,7 +20,9 @@ export async function resolveModelOptions(_program: Command, command: Command): 
     // Generation files (--model-a x.jsonl) and server specs (openai:URL, exact:NAME) are never hub ids.
     if (typeof v !== 'string' || /\.(jsonl?|gz)$/i.test(v) || v.includes(':') || !isHubModelSpec(v)) continue;
     try {
-      command.setOptionValue(key, await resolveModel(v));
+      // `data --model` reads only the tokenizer: the weights are neither needed nor fetched.
+      const files = TOKENIZER_ONLY.has(command.name()) ? 'tokenizer' : 'model';
+      command.setOptionValue(key, await resolveModel(v, { files }));
       // `serve` names the model after its directory; a snapshot's is a commit hash, so use the id.
       const named = command.options.some((o) => o.attributeName() === 'modelName');
       if (key === 'model' && named && opts.modelName === undefined) command.setOptionValue('modelName', v.split('@')[0]);

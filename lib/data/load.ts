@@ -1,7 +1,7 @@
 // loadPreferences: any supported file → validated, de-duplicated PreferencePair[] and a report.
 import { formatOrigin, type PreferencePair } from './schema.js';
 import { PreferenceDataError, RowError } from './errors.js';
-import { openRows, type Container, type SourceRow } from './read_rows.js';
+import { openRows, openRowsOf, type Container, type SourceRow } from './read_rows.js';
 import { DETECT_ROWS, FORMATS, detectFormat, isPreferenceFormat, type PreferenceFormat } from './formats/index.js';
 import type { ConvertContext } from './formats/types.js';
 import { judgeVerdicts } from './formats/pandalm.js';
@@ -9,6 +9,13 @@ import { isRow } from './fields.js';
 import { validatePair } from './validate.js';
 import { contentId, contentKey } from './identity.js';
 import { selectSubset } from './subset.js';
+
+/** Data in several files, read as one set under one name (a hub dataset's split: hub/resolve_dataset.ts). */
+export interface DataFiles {
+  /** What reports and errors call it, e.g. `org/name@main:train`. */
+  label: string;
+  files: readonly string[];
+}
 
 export interface LoadOptions {
   /** Skip format detection. */
@@ -53,11 +60,12 @@ export interface LoadReport {
 
 const SHOWN_REASONS = 10;
 
-export async function loadPreferences(file: string, opts: LoadOptions = {}): Promise<{ pairs: PreferencePair[]; report: LoadReport }> {
+export async function loadPreferences(data: string | DataFiles, opts: LoadOptions = {}): Promise<{ pairs: PreferencePair[]; report: LoadReport }> {
+  const file = typeof data === 'string' ? data : data.label;
   if (opts.format !== undefined && !isPreferenceFormat(opts.format)) {
     throw new PreferenceDataError(`unknown format "${String(opts.format)}"; use one of ${Object.keys(FORMATS).join(', ')}`, { file });
   }
-  const source = await openRows(file, opts.warn);
+  const source = typeof data === 'string' ? await openRows(data, opts.warn) : await openRowsOf(data.files, opts.warn);
   const iterator = source.rows[Symbol.asyncIterator]();
   const head: SourceRow[] = [];
   while (head.filter((r) => isRow(r.value)).length < DETECT_ROWS) {

@@ -50,6 +50,20 @@ export async function openRows(file: string, warn?: WarnFn): Promise<RowSource> 
   return { container, gzip, rows };
 }
 
+/**
+ * Several files read as one: the rows of each in turn (a hub dataset split in shards). The container
+ * reported is the first file's.
+ */
+export async function openRowsOf(files: readonly string[], warn?: WarnFn): Promise<RowSource> {
+  if (files.length === 0) throw new PreferenceDataError('no data files to read', { file: '' });
+  const sources: RowSource[] = [];
+  for (const file of files) sources.push(await openRows(file, warn));
+  async function* chained(): AsyncGenerator<SourceRow> {
+    for (const source of sources) yield* source.rows;
+  }
+  return { container: sources[0]!.container, gzip: sources[0]!.gzip, rows: chained() };
+}
+
 async function readHead(file: string, gzip: boolean, n: number): Promise<Buffer> {
   if (!gzip) {
     const fh = await fsp.open(file, 'r');

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import type { PreferencePair } from '../data/schema.js';
-import { loadPreferences } from '../data/load.js';
+import { loadPreferences, type DataFiles } from '../data/load.js';
 import { selectSubset, splitEval } from '../data/subset.js';
 import type { Interruption } from '../jobs/runner.js';
 import { writeFileAtomic } from '../util/atomic_write.js';
@@ -37,8 +37,9 @@ export interface HeldOutOptions {
 }
 
 /** The held-out pairs of a data file: the eval split when evalSize is given, then a seeded limit. */
-export async function heldOutPairs(dataFile: string, o: HeldOutOptions): Promise<PreferencePair[]> {
-  const { pairs } = await loadPreferences(dataFile);
+export async function heldOutPairs(data: string | DataFiles, o: HeldOutOptions): Promise<PreferencePair[]> {
+  const dataFile = typeof data === 'string' ? data : data.label;
+  const { pairs } = await loadPreferences(data);
   let held = o.evalSize !== undefined ? splitEval(pairs, { evalSize: o.evalSize, seed: o.seed ?? 0 }).eval : pairs;
   if (o.limit !== undefined) held = selectSubset(held, { limit: o.limit, seed: o.seed ?? 0 });
   if (held.length === 0) throw new UsageError(`${dataFile}: no pairs left to evaluate`);

@@ -5,7 +5,11 @@
 // snapshot after each file's last commit and writes no refs/, so Python's huggingface_hub would not
 // find them; here they go under the revision's commit, with refs/<revision>, as huggingface_hub does.
 // Only what loading needs is fetched: config, tokenizer and generation files and the safetensors
-// weights. The token comes from HF_TOKEN and is only ever sent as an Authorization header.
+// weights (only the tokenizer's files with `files: 'tokenizer'`). Dataset repositories use the same
+// file fetcher (resolve_dataset.ts). The token comes from HF_TOKEN and is only ever sent as an
+// Authorization header. Every name the server gives (blob oids, the revision) is checked before it
+// becomes a path, every path stays inside the cache, and every file's bytes are hashed while they
+// stream and checked against the name they are stored under, before the rename.
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync, lstatSync, mkdirSync, renameSync, rmSync, symlinkSync, copyFileSync, writeFileSync } from 'node:fs';
 import { Readable, Transform } from 'node:stream';
@@ -13,7 +17,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web';
 import path from 'node:path';
 import type { ListFileEntry } from '@huggingface/hub';
-import { COMMIT_HASH, repoCacheDir, type HubModelId } from './hf_cache.js';
+import { COMMIT_HASH, repoCacheDir, type HubModelId, type RepoType } from './hf_cache.js';
 import { HubDownloadError, HubNameError } from './errors.js';
 import { assertRevision, GIT_OID_HEX, isBlobName, pathInside, SHA256_HEX } from './hub_names.js';
 
@@ -29,8 +33,11 @@ const MODEL_FILES = new Set([
   'model.safetensors.index.json',
 ]);
 
-/** Top-level files a model directory needs (weights as safetensors). */
-export function modelFilesToFetch(paths: readonly string[]): string[] {
+const TOKENIZER_FILES = new Set(['config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'chat_template.jinja']);
+
+/** Top-level files a model directory needs (weights as safetensors), or only its tokenizer's. */
+export function modelFilesToFetch(paths: readonly string[], files: 'model' | 'tokenizer' = 'model'): string[] {
+  if (files === 'tokenizer') return paths.filter((p) => TOKENIZER_FILES.has(p));
   return paths.filter((p) => !p.includes('/') && (MODEL_FILES.has(p) || p.endsWith('.safetensors')));
 }
 
@@ -45,6 +52,8 @@ export interface DownloadModelOptions extends DownloadProgress {
   endpoint?: string;
   /** HF_TOKEN unless given. */
   token?: string;
+  /** 'tokenizer': only the tokenizer's files (and config.json), never the weights. */
+  files?: 'model' | 'tokenizer';
 }
 
 export function hubEndpoint(env: NodeJS.ProcessEnv = process.env): string {
@@ -54,13 +63,13 @@ export function hubEndpoint(env: NodeJS.ProcessEnv = process.env): string {
 /** huggingface_hub's etag normalisation: drop a weak-validator prefix and the quotes. */
 export const normalizeEtag = (etag: string) => etag.replace(/^W\//, '').replace(/^"|"$/g, '');
 
-function explain(err: unknown, id: HubModelId, endpoint: string, token: string | undefined): HubDownloadError {
+export function explain(err: unknown, id: HubModelId, endpoint: string, token: string | undefined, type: RepoType = 'model'): HubDownloadError {
   const e = err as { statusCode?: number; message?: string; cause?: { code?: string } };
   const what = `${id.repo}@${id.revision}`;
   if (e.statusCode === 401 || e.statusCode === 403) {
     return new HubDownloadError(
-      `${what}: the hub at ${endpoint} refused access (HTTP ${e.statusCode}); the model may be gated or private: ` +
-        (token ? 'the token in HF_TOKEN has no access to it (accept its licence on the model page)' : 'set HF_TOKEN to a token that has access'),
+      `${what}: the hub at ${endpoint} refused access (HTTP ${e.statusCode}); the ${type} may be gated or private: ` +
+        (token ? `the token in HF_TOKEN has no access to it (accept its licence on the ${type} page)` : 'set HF_TOKEN to a token that has access'),
     );
   }
   if (e.statusCode === 404) return new HubDownloadError(`${what}: not found on ${endpoint} (check the name and the revision)`);
@@ -114,9 +123,8 @@ export async function downloadModel(id: HubModelId, opts: DownloadModelOptions):
   const endpoint = opts.endpoint ?? hubEndpoint();
   const token = opts.token ?? (process.env.HF_TOKEN || undefined);
   const cred = { hubUrl: endpoint, ...(token ? { accessToken: token } : {}) };
-  const storage = repoCacheDir(opts.cacheDir, id.repo);
   // Loaded on first download only: every CLI start would otherwise pay for it.
-  const { downloadFile, fileDownloadInfo, listFiles, modelInfo } = await import('@huggingface/hub');
+  const { listFiles, modelInfo } = await import('@huggingface/hub');
   let commit: string;
   let entries: ListFileEntry[];
   try {
@@ -130,34 +138,67 @@ export async function downloadModel(id: HubModelId, opts: DownloadModelOptions):
   }
   const bad = entries.find((e) => typeof e.path !== 'string' || e.path.includes('\0'));
   if (bad) throw new HubNameError(`${id.repo}@${commit}: the hub lists a file whose name is not a path; refused`);
-  const wanted = modelFilesToFetch(entries.map((e) => e.path));
-  if (!wanted.includes('config.json')) throw new HubDownloadError(`${id.repo}@${id.revision}: no config.json in the repository; it is not a transformers model`);
-  if (!wanted.some((p) => p.endsWith('.safetensors'))) {
-    throw new HubDownloadError(`${id.repo}@${id.revision}: the repository has no .safetensors weights (only ${entries.map((e) => e.path).filter((p) => /\.(bin|pt|gguf)$/.test(p)).join(', ') || 'other files'}); convert them to safetensors, or import a GGUF with import-gguf`);
+  const files = opts.files ?? 'model';
+  const wanted = modelFilesToFetch(entries.map((e) => e.path), files);
+  if (files === 'tokenizer') {
+    if (!wanted.includes('tokenizer.json')) throw new HubDownloadError(`${id.repo}@${id.revision}: no tokenizer.json in the repository`);
+  } else {
+    if (!wanted.includes('config.json')) throw new HubDownloadError(`${id.repo}@${id.revision}: no config.json in the repository; it is not a transformers model`);
+    if (!wanted.some((p) => p.endsWith('.safetensors'))) {
+      throw new HubDownloadError(`${id.repo}@${id.revision}: the repository has no .safetensors weights (only ${entries.map((e) => e.path).filter((p) => /\.(bin|pt|gguf)$/.test(p)).join(', ') || 'other files'}); convert them to safetensors, or import a GGUF with import-gguf`);
+    }
   }
+  return fetchIntoCache({ type: 'model', id, commit, entries, wanted, cacheDir: opts.cacheDir, endpoint, token, ...(opts.onBytes ? { onBytes: opts.onBytes } : {}) });
+}
+
+export interface FetchIntoCache extends DownloadProgress {
+  type: RepoType;
+  id: HubModelId;
+  /** The commit the revision resolved to. */
+  commit: string;
+  /** The repository's listing at that commit. */
+  entries: readonly ListFileEntry[];
+  /** The paths to fetch (those already in the snapshot are kept). */
+  wanted: readonly string[];
+  cacheDir: string;
+  endpoint: string;
+  token: string | undefined;
+}
+
+/**
+ * Fetches `wanted` into blobs/ with snapshots/<commit>/ links and refs/<revision>, as huggingface_hub
+ * lays out its cache, and returns the snapshot directory.
+ */
+export async function fetchIntoCache(o: FetchIntoCache): Promise<string> {
+  const { id, commit } = o;
+  assertRevision(id.revision, id.repo);
+  const cred = { hubUrl: o.endpoint, ...(o.token ? { accessToken: o.token } : {}) };
+  const repo = { type: o.type, name: id.repo };
+  const storage = repoCacheDir(o.cacheDir, id.repo, o.type);
+  const { downloadFile, fileDownloadInfo } = await import('@huggingface/hub');
   // Every path below is checked to stay inside the repository's cache directory.
   const snapshot = pathInside(storage, 'snapshots', commit);
-  const sizes = new Map(entries.map((e) => [e.path, e.lfs?.size ?? e.size]));
+  const sizes = new Map(o.entries.map((e) => [e.path, e.lfs?.size ?? e.size]));
   // huggingface_hub names a blob by the file's sha256 (LFS/Xet files) or its git blob id: the
   // listing has both, whichever host the bytes are redirected to later. The name is also the
   // hash the bytes are checked against before they are stored under it.
-  const byPath = new Map(entries.map((e) => [e.path, e]));
-  const etags = new Map(wanted.map((p) => [p, listedBlobName(byPath.get(p), `${id.repo}@${commit}`)]));
-  const total = wanted.reduce((a, p) => a + (existsSync(pathInside(snapshot, p)) ? 0 : (sizes.get(p) ?? 0)), 0);
+  const byPath = new Map(o.entries.map((e) => [e.path, e]));
+  const etags = new Map(o.wanted.map((p) => [p, listedBlobName(byPath.get(p), `${id.repo}@${commit}`)]));
+  const total = o.wanted.reduce((a, p) => a + (existsSync(pathInside(snapshot, p)) ? 0 : (sizes.get(p) ?? 0)), 0);
   let done = 0;
-  opts.onBytes?.(0, total, '');
-  for (const file of wanted) {
+  o.onBytes?.(0, total, '');
+  for (const file of o.wanted) {
     const pointer = pathInside(snapshot, file);
     if (existsSync(pointer)) continue;
     try {
-      const info = await fileDownloadInfo({ repo: id.repo, path: file, revision: commit, ...cred });
+      const info = await fileDownloadInfo({ repo, path: file, revision: commit, ...cred });
       if (!info) throw new HubDownloadError(`${id.repo}@${commit}: ${file} is listed but the hub does not serve it`);
       const etag = etags.get(file) ?? normalizeEtag(info.etag);
       if (!isBlobName(etag)) throw new HubNameError(`${id.repo}@${commit}: the hub names ${file}'s blob "${etag.slice(0, 80)}", which is neither a sha256 nor a git blob id; refused`);
       const blob = pathInside(storage, 'blobs', etag);
       if (!existsSync(blob)) {
         mkdirSync(path.dirname(blob), { recursive: true });
-        const data = await downloadFile({ repo: id.repo, path: file, revision: commit, downloadInfo: info, ...cred });
+        const data = await downloadFile({ repo, path: file, revision: commit, downloadInfo: info, ...cred });
         if (!data) throw new HubDownloadError(`${id.repo}@${commit}: ${file} is listed but the hub does not serve it`);
         // Our own partial file: another process (or huggingface_hub's `<blob>.incomplete`) may be
         // fetching the same blob; whichever rename lands first, the content is the same.
@@ -168,7 +209,7 @@ export async function downloadModel(id: HubModelId, opts: DownloadModelOptions):
           transform(chunk: Buffer, _enc, cb) {
             hash.update(chunk);
             done += chunk.length;
-            opts.onBytes?.(done, total, file);
+            o.onBytes?.(done, total, file);
             cb(null, chunk);
           },
         });
@@ -195,11 +236,11 @@ export async function downloadModel(id: HubModelId, opts: DownloadModelOptions):
         renameSync(incomplete, blob);
       } else {
         done += sizes.get(file) ?? 0;
-        opts.onBytes?.(done, total, file);
+        o.onBytes?.(done, total, file);
       }
       linkOrCopy(blob, pointer);
     } catch (err) {
-      throw err instanceof HubDownloadError ? err : explain(err, id, endpoint, token);
+      throw err instanceof HubDownloadError ? err : explain(err, id, o.endpoint, o.token, o.type);
     }
   }
   if (id.revision !== commit) {

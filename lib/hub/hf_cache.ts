@@ -40,21 +40,32 @@ export function hubCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(expandHome(env.XDG_CACHE_HOME || path.join(homedir(), '.cache')), 'huggingface', 'hub');
 }
 
-export function repoCacheDir(cacheDir: string, repo: string): string {
-  return path.join(cacheDir, `models--${repo.split('/').join('--')}`);
+/** Model and dataset repositories live side by side: models--org--name/, datasets--org--name/. */
+export type RepoType = 'model' | 'dataset';
+
+export function repoCacheDir(cacheDir: string, repo: string, type: RepoType = 'model'): string {
+  return path.join(cacheDir, `${type}s--${repo.split('/').join('--')}`);
 }
 
 /**
  * The commit a revision points to in the cache (the revision itself when it is a commit hash), or
  * null. A revision that is not a ref name (`..`, a leading "/", …) is refused (HubNameError).
  */
-export function cachedCommit(cacheDir: string, id: HubModelId): string | null {
+export function cachedCommit(cacheDir: string, id: HubModelId, type: RepoType = 'model'): string | null {
   if (COMMIT_HASH.test(id.revision)) return id.revision;
   assertRevision(id.revision, id.repo);
-  const ref = pathInside(path.join(repoCacheDir(cacheDir, id.repo), 'refs'), id.revision);
+  const ref = pathInside(path.join(repoCacheDir(cacheDir, id.repo, type), 'refs'), id.revision);
   if (!existsSync(ref)) return null;
   const commit = readFileSync(ref, 'utf8').trim();
   return COMMIT_HASH.test(commit) ? commit : null;
+}
+
+/** The cached snapshot of a model with its tokenizer.json (all a tokenizer-only command needs), or null. */
+export function cachedTokenizerSnapshot(cacheDir: string, id: HubModelId): string | null {
+  const commit = cachedCommit(cacheDir, id);
+  if (!commit) return null;
+  const dir = path.join(repoCacheDir(cacheDir, id.repo), 'snapshots', commit);
+  return existsSync(path.join(dir, 'tokenizer.json')) ? dir : null;
 }
 
 /**

@@ -4,7 +4,7 @@
 // downloaded into that cache first, with a progress bar on a terminal. An existing path always wins.
 import { existsSync } from 'node:fs';
 import cliProgress from 'cli-progress';
-import { cachedModelSnapshot, hubCacheDir, parseHubModelId, repoCacheDir } from './hf_cache.js';
+import { cachedModelSnapshot, cachedTokenizerSnapshot, hubCacheDir, parseHubModelId, repoCacheDir } from './hf_cache.js';
 import { downloadModel, hubEndpoint, HubDownloadError } from './download_model.js';
 import { assertRevision } from './hub_names.js';
 
@@ -19,9 +19,14 @@ export interface ResolveModelOptions {
   progress?: boolean;
   /** Where messages go (default stderr). */
   log?: (line: string) => void;
+  /** 'tokenizer': a snapshot with tokenizer.json is enough, and only the tokenizer's files are fetched. */
+  files?: 'model' | 'tokenizer';
 }
 
 const truthy = (v: string | undefined) => v !== undefined && ['1', 'on', 'yes', 'true'].includes(v.toLowerCase());
+
+/** HF_HUB_OFFLINE=1 (or TRANSFORMERS_OFFLINE=1): never touch the network. */
+export const hubOffline = () => truthy(process.env.HF_HUB_OFFLINE) || truthy(process.env.TRANSFORMERS_OFFLINE);
 
 /** Whether a spec would be read as a hub id (not an existing path, and shaped `org/name[@rev]`). */
 export function isHubModelSpec(spec: string): boolean {
@@ -36,9 +41,11 @@ export async function resolveModel(spec: string, opts: ResolveModelOptions = {})
   // Before the cache or the network: the revision names a file under refs/.
   assertRevision(id.revision, spec);
   const cacheDir = opts.cacheDir ?? hubCacheDir();
-  const cached = cachedModelSnapshot(cacheDir, id);
+  const files = opts.files ?? 'model';
+  const inCache = (): string | null => (files === 'tokenizer' ? cachedTokenizerSnapshot(cacheDir, id) : cachedModelSnapshot(cacheDir, id));
+  const cached = inCache();
   if (cached) return cached;
-  const offline = opts.offline ?? (truthy(process.env.HF_HUB_OFFLINE) || truthy(process.env.TRANSFORMERS_OFFLINE));
+  const offline = opts.offline ?? hubOffline();
   if (offline) {
     throw new HubDownloadError(
       `${spec}: not a local directory, and not in the Hugging Face cache at ${repoCacheDir(cacheDir, id.repo)} (revision ${id.revision}); ` +
@@ -61,6 +68,7 @@ export async function resolveModel(spec: string, opts: ResolveModelOptions = {})
     const dir = await downloadModel(id, {
       cacheDir,
       endpoint,
+      files,
       onBytes: (done, total, file) => {
         if (!bar) return;
         if (!started) {
@@ -70,7 +78,7 @@ export async function resolveModel(spec: string, opts: ResolveModelOptions = {})
         bar.update(done, { value_mb: mb(done), total_mb: mb(total), file });
       },
     });
-    if (!cachedModelSnapshot(cacheDir, id)) throw new HubDownloadError(`${spec}: downloaded, but the snapshot at ${dir} is incomplete`);
+    if (!inCache()) throw new HubDownloadError(`${spec}: downloaded, but the snapshot at ${dir} is incomplete`);
     return dir;
   } finally {
     if (started) bar?.stop();

@@ -29,20 +29,25 @@ export function checkpointName(step: number): string {
   return `step-${String(step).padStart(6, '0')}`;
 }
 
-/** `saveWeights` replaces the model's save (a LoRA run writes its adapter: model/lora.ts). */
+/**
+ * `saveWeights` replaces the model's save (a LoRA run writes its adapter: model/lora.ts). `files`:
+ * more files by name (weights_files.ts: the model card, a trainer_state.json with TRL's fields).
+ */
 export async function saveCheckpoint(
   dir: string,
   model: CausalLM,
   trainer: NativeTrainer,
   state: TrainerState,
   saveWeights?: (dir: string) => Promise<void>,
+  files: Record<string, string> = {},
 ): Promise<void> {
   await writeDirAtomic(dir, async (tmp) => {
     // float32: the master weights themselves, so that a resume continues bit-for-bit.
     if (saveWeights) await saveWeights(tmp);
     else await model.save(tmp, { dtype: 'float32' });
     await trainer.saveOptimizerState(path.join(tmp, 'optimizer.safetensors'));
-    writeFileAtomic(path.join(tmp, 'trainer_state.json'), JSON.stringify(state, null, 2) + '\n');
+    const all = { 'trainer_state.json': JSON.stringify(state, null, 2) + '\n', ...files };
+    for (const [name, text] of Object.entries(all)) writeFileAtomic(path.join(tmp, name), text);
   });
 }
 

@@ -10,9 +10,11 @@ import {
   type LossName, type LossSpec, type RationaleFormName, type RationaleNormName,
 } from '../native/loss_catalogue.generated.js';
 import { parseHubModelId } from '../hub/hf_cache.js';
+import { parseHubDatasetSpec } from '../hub/dataset_spec.js';
 import { PROMPT_FORMATS } from '../tokenize/prompt_format.js';
 import { ConfigError } from './config_error.js';
 import { PRESETS, applyPreset } from './presets.js';
+import { REPORT_TO } from './report_to.js';
 
 /** The loss names, from the core's loss catalogue (lib/native/loss_catalogue.generated.ts). */
 export const LOSSES = LOSS_NAMES;
@@ -78,6 +80,11 @@ export const TrainConfigSchema = z
     // skip that optimiser step and go on. Non-finite gradients never reach the weights either way.
     onNonfinite: z.enum(['stop', 'skip-step']).default('stop'),
     resume: z.string().optional(),
+    // TRL's report_to: trackers besides metrics.jsonl (report_to.ts). No default, so other runs keep
+    // their config digest; unset is `none`.
+    reportTo: z
+      .union([z.enum(REPORT_TO), z.array(z.enum(REPORT_TO))], { error: `use ${REPORT_TO.join(', ')}, or a list of them (more trackers are not built in yet)` })
+      .optional(),
     // Data-parallel ZeRO stage (docs/distributed.md): 1 shards the AdamW state, reduce-scatters the
     // gradients and all-gathers the parameters. No default, so other runs keep their config digest;
     // unset reads RDPO_DDP_ZERO=1. Without ranks it changes nothing.
@@ -155,13 +162,14 @@ export function readConfigFile(file: string): Record<string, unknown> {
   }
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) out[camel(k)] = v;
-  // Paths in a config file are relative to the file; a model given as a hub id (org/name[@rev])
-  // with no such local directory stays a hub id.
+  // Paths in a config file are relative to the file; a model or dataset given as a hub id
+  // (org/name[@rev], org/name[@rev][:split]) with no such local path stays a hub id.
   for (const key of ['model', 'refModel', 'data', 'out', 'resume', 'adapter']) {
     const v = out[key];
     if (typeof v !== 'string' || path.isAbsolute(v)) continue;
     const local = path.resolve(path.dirname(file), v);
-    out[key] = (key === 'model' || key === 'refModel') && !existsSync(local) && parseHubModelId(v) ? v : local;
+    const hubId = key === 'model' || key === 'refModel' ? parseHubModelId(v) : key === 'data' ? parseHubDatasetSpec(v) : null;
+    out[key] = !existsSync(local) && hubId ? v : local;
   }
   return out;
 }

@@ -2,6 +2,8 @@
 // held-out set, take the (nested, seeded) training subset, tokenize with TRL's conventions and
 // build the rationale-conditioning rows where the loss uses them.
 import { loadPreferences, type LoadReport } from '../data/load.js';
+import { isHubDatasetSpec } from '../hub/dataset_spec.js';
+import { resolveDataset, type ResolvedDataset } from '../hub/resolve_dataset.js';
 import type { PreferencePair } from '../data/schema.js';
 import { selectSubset, splitEval } from '../data/subset.js';
 import { truncationModeFor, type TruncationMode, type TruncationSetting } from '../data/truncation.js';
@@ -19,6 +21,8 @@ export interface PreparedData {
   train: ExampleWithId[];
   eval: ExampleWithId[];
   load: LoadReport;
+  /** A hub dataset's repository, the commit its revision resolved to, the split and its files. */
+  hub?: ResolvedDataset;
   tokenization: {
     pairs: PreferenceTokenizeStats;
     rationalesTruncated: number;
@@ -50,13 +54,18 @@ export interface PrepareOptions {
    */
   sameAsRationaleArm?: boolean;
   warn?: WarnFn;
+  /** Where a hub dataset's download says what it fetches. */
+  log?: (message: string) => void;
 }
 
 export async function prepareTrainingData(tokenizer: Tokenizer, opts: PrepareOptions): Promise<PreparedData> {
   let pairs: PreferencePair[];
   let load: LoadReport;
+  let hub: ResolvedDataset | undefined;
   if (typeof opts.data === 'string') {
-    ({ pairs, report: load } = await loadPreferences(opts.data, {
+    // A hub dataset (org/name[@rev][:split]) is its split's files in the Hugging Face cache.
+    if (isHubDatasetSpec(opts.data)) hub = await resolveDataset(opts.data, opts.log ? { log: opts.log } : {});
+    ({ pairs, report: load } = await loadPreferences(hub ? { label: opts.data, files: hub.files } : opts.data, {
       ...(opts.dataFormat ? { format: opts.dataFormat as never } : {}),
       skipInvalid: opts.skipInvalid ?? false,
     }));
@@ -122,6 +131,7 @@ export async function prepareTrainingData(tokenizer: Tokenizer, opts: PrepareOpt
     train: train.examples,
     eval: evalSet.examples,
     load,
+    ...(hub ? { hub } : {}),
     tokenization: {
       pairs: train.stats,
       rationalesTruncated: train.rationaleStats?.truncated ?? 0,

@@ -21,6 +21,9 @@ import { lossSpec, nativeTrainerOptions, resolveTrainConfig, type TrainConfig, t
 import { prepareTrainingData, type ExampleWithId } from './dataset.js';
 import { DataParallel, DataParallelSetupError, bucketBytes, dataParallelTimeout, fingerprint, rankDevice, rankEnv, shareOf, threadsPerRank, type LocalMetrics } from './data_parallel.js';
 import { MetricsLog, StepAccumulator, type MetricsRow } from './metrics.js';
+import { openTrackers } from './report_to.js';
+import { stopReasonOf, type TrainCallbacks } from './callbacks.js';
+import { weightsFiles } from './weights_files.js';
 import { packPreferenceBatch } from './preference_batch.js';
 import { memoryPlanSettings } from './plan_settings.js';
 import { planMemory, type MemoryPlan } from './memory_plan.js';
@@ -32,10 +35,13 @@ import { cachedModelSnapshot, hubCacheDir, parseHubModelId } from '../hub/hf_cac
 import { checkNewRunDirectory, clearRun, isRunDirectory, openRunDirectory } from './run_directory.js';
 import { dataIdentity, dataIdentityChange, type DataIdentity } from './data_identity.js';
 
-export interface TrainHooks {
-  /** Called after every optimiser step (and with `eval: true` rows after each evaluation). */
-  onStep?: (row: MetricsRow) => void;
-  /** Aborting stops after the current step and writes a checkpoint. */
+/**
+ * `onStep`, `onEvaluate` and `onCheckpoint` (callbacks.ts) may return `stopTraining(reason)`;
+ * `callbacks` adds more of them (e.g. `earlyStopping({ metric: 'loss', patience: 2 })`).
+ */
+export interface TrainHooks extends TrainCallbacks {
+  callbacks?: TrainCallbacks[];
+  /** Aborting stops after the current step and writes a checkpoint (and final/, from that step). */
   signal?: AbortSignal;
   log?: (message: string) => void;
   /** Show a progress bar on stderr (the CLI does). */
@@ -71,11 +77,14 @@ export class NonFiniteTrainingError extends Error {
 
 export interface TrainResult {
   runDir: string;
-  /** The trained model in Hugging Face format; undefined when the run was interrupted. */
+  /** The trained model in Hugging Face format (after a stop: the weights of the step it stopped at). */
   finalModelDir: string | undefined;
   steps: number;
   totalSteps: number;
+  /** Stopped by the AbortSignal (Ctrl-C): a checkpoint was written; `--resume` continues it. */
   interrupted: boolean;
+  /** Training ended before totalSteps: at which step, and why (a callback's reason, or the interruption). */
+  stopped?: { step: number; reason: string };
   lastMetrics: MetricsRow | undefined;
   lastEval: MetricsRow | undefined;
   /** `dryRun`: what each rank would need */
@@ -103,7 +112,7 @@ function digest(value: unknown): string {
 /** The settings that define the run's trajectory (resuming with other values would not be exact). */
 function trajectoryKeys(c: TrainConfig): unknown {
   // zero: how the ranks share the optimizer, not which updates they make (tested bit-identical on 2 ranks).
-  const { out: _o, resume: _r, maxSteps: _m, evalEvery: _e, saveEvery: _s, threads: _t, refCache: _c, onNonfinite: _n, zero: _z, ...rest } = c;
+  const { out: _o, resume: _r, maxSteps: _m, evalEvery: _e, saveEvery: _s, threads: _t, refCache: _c, onNonfinite: _n, zero: _z, reportTo: _p, ...rest } = c;
   return rest;
 }
 
@@ -128,7 +137,7 @@ function resolveRun(input: TrainConfigInput & { resume?: string }, log: (m: stri
     }
     // Only settings that do not change the trajectory may be overridden on resume.
     const overrides: Partial<TrainConfigInput> = {};
-    const allowed = ['maxSteps', 'evalEvery', 'saveEvery', 'threads', 'onNonfinite', 'zero'] as const;
+    const allowed = ['maxSteps', 'evalEvery', 'saveEvery', 'threads', 'onNonfinite', 'zero', 'reportTo'] as const;
     for (const k of allowed) {
       if (input[k] !== undefined) (overrides as Record<string, unknown>)[k] = input[k];
     }
@@ -283,6 +292,7 @@ async function trainRun(resolved: ReturnType<typeof resolveRun>, hooks: TrainHoo
     truncationMode: config.truncationMode,
     sameAsRationaleArm: loss !== 'sft',
     warn: (m) => log(`warning: ${m}`),
+    log,
   });
   if (data.tokenization.rationalesDropped > 0) {
     log(
@@ -350,7 +360,7 @@ async function trainRun(resolved: ReturnType<typeof resolveRun>, hooks: TrainHoo
       {
         config,
         versions: { rdpoNative: packageVersion(), torch: runtime.torchVersion, node: process.version },
-        data: { load: data.load, tokenization: data.tokenization, trainPairs: train.length, evalPairs: data.eval.length, identity },
+        data: { load: data.load, ...(data.hub ? { hub: data.hub } : {}), tokenization: data.tokenization, trainPairs: train.length, evalPairs: data.eval.length, identity },
         totalSteps,
         ...(dp ? { dataParallel: { worldSize: dp.worldSize, backend: dp.group.backend } } : {}),
         createdAt: new Date().toISOString(),
@@ -458,11 +468,22 @@ async function trainRun(resolved: ReturnType<typeof resolveRun>, hooks: TrainHoo
     return batch;
   };
 
-  const metrics = main ? new MetricsLog(path.join(runDir, 'metrics.jsonl')) : undefined;
+  const metrics = main ? new MetricsLog(path.join(runDir, 'metrics.jsonl'), openTrackers(config.reportTo, runDir, state.step, log)) : undefined;
   const progress = new TrainProgress(totalSteps, state.step, loss, main && (hooks.progress ?? false));
   let lastMetrics: MetricsRow | undefined;
   let lastEval: MetricsRow | undefined;
   let interrupted = false;
+  // Callbacks (callbacks.ts): the first stop request wins; the run stops after the current step.
+  const callbacks: TrainCallbacks[] = [hooks, ...(hooks.callbacks ?? [])];
+  let stopReason: string | undefined;
+  const context = () => ({ runDir, step: state.step, totalSteps });
+  const ask = async (call: (c: TrainCallbacks) => unknown) => {
+    for (const c of callbacks) {
+      const reason = stopReasonOf(await call(c)); // every callback runs, also after a stop request
+      stopReason ??= reason;
+    }
+  };
+  const describe = (stopped?: string) => (main ? weightsFiles(runDir, config, state, { lora, ...(stopped ? { stopped } : {}) }) : {});
 
   const evaluate = async (step: number): Promise<MetricsRow | undefined> => {
     if (data.eval.length === 0) return undefined;
@@ -486,7 +507,7 @@ async function trainRun(resolved: ReturnType<typeof resolveRun>, hooks: TrainHoo
     if (dp) for (const m of (await dp.reduceMetrics(locals, SUMMED_METRICS)).metrics) acc.add(m);
     const row: MetricsRow = { step, epoch: state.microBatches / microPerEpoch, ...(acc.result(SUMMED_METRICS) as { loss: number; tokens: number }), eval: true };
     metrics?.write(row);
-    hooks.onStep?.(row);
+    await ask((c) => c.onEvaluate?.(row, context()));
     return row;
   };
 
@@ -497,10 +518,13 @@ async function trainRun(resolved: ReturnType<typeof resolveRun>, hooks: TrainHoo
   try {
     // Data-parallel: a Ctrl-C that reached any rank stops every rank at the same step.
     let reportedSync = false;
-    const stopRequested = async () => (dp ? dp.anyAtStep(hooks.signal?.aborted === true, state.step, state.microBatches) : hooks.signal?.aborted === true);
+    const stopRequested = async () => {
+      const here = hooks.signal?.aborted === true || stopReason !== undefined;
+      return dp ? dp.anyAtStep(here, state.step, state.microBatches) : here;
+    };
     while (state.step < totalSteps) {
       if (await stopRequested()) {
-        interrupted = true;
+        interrupted = stopReason === undefined;
         break;
       }
       const started = performance.now();
@@ -582,36 +606,42 @@ async function trainRun(resolved: ReturnType<typeof resolveRun>, hooks: TrainHoo
       };
       metrics?.write(row);
       lastMetrics = row;
-      hooks.onStep?.(row);
+      await ask((c) => c.onStep?.(row, context()));
       progress.update(row);
       if (config.evalEvery > 0 && state.step % config.evalEvery === 0) lastEval = await evaluate(state.step);
       const stopping = await stopRequested();
       if ((config.saveEvery > 0 && state.step % config.saveEvery === 0) || stopping) {
         const dir = path.join(runDir, 'checkpoints', checkpointName(state.step));
-        if (main) await saveCheckpoint(dir, policy, trainer, { ...state, savedAt: new Date().toISOString() }, saveWeights);
+        state.savedAt = new Date().toISOString();
+        if (main) await saveCheckpoint(dir, policy, trainer, { ...state }, saveWeights, describe(stopping ? (stopReason ?? 'interrupted') : undefined));
         // ZeRO-1: gathering the optimizer state to rank 0 is a collective (only rank 0 writes).
         else if (zero) await trainer.saveOptimizerState(path.join(dir, 'optimizer.safetensors'));
+        await ask((c) => c.onCheckpoint?.({ dir, step: state.step }, context()));
       }
       if (stopping && state.step < totalSteps) {
-        interrupted = true;
-        log(`\ninterrupted: checkpoint written to ${path.join(runDir, 'checkpoints', checkpointName(state.step))}; continue with --resume ${runDir}`);
+        interrupted = stopReason === undefined;
+        const where = path.join(runDir, 'checkpoints', checkpointName(state.step));
+        if (interrupted) log(`\ninterrupted: checkpoint written to ${where}; continue with --resume ${runDir}`);
+        else log(`\nstopped at step ${state.step} of ${totalSteps}: ${stopReason}; checkpoint written to ${where}`);
         break;
       }
     }
     progress.stop();
-    if (interrupted) {
-      return { runDir, finalModelDir: undefined, steps: state.step, totalSteps, interrupted, lastMetrics, lastEval };
-    }
-    if (data.eval.length > 0 && (config.evalEvery === 0 || state.step % config.evalEvery !== 0)) lastEval = await evaluate(state.step);
+    // A stop for any reason ends with final/ too: the weights of the step it stopped at.
+    const stopped = state.step < totalSteps ? (stopReason ?? 'interrupted; continue with --resume') : undefined;
+    if (!stopped && data.eval.length > 0 && (config.evalEvery === 0 || state.step % config.evalEvery !== 0)) lastEval = await evaluate(state.step);
     const finalDir = path.join(runDir, 'final');
     if (main) {
+      state.savedAt = new Date().toISOString();
+      const files = describe(stopped);
       await writeDirAtomic(finalDir, async (tmp) => {
         if (saveWeights) await saveWeights(tmp);
         else await policy.save(tmp, { dtype: 'float32' });
-        writeFileAtomic(path.join(tmp, 'trainer_state.json'), JSON.stringify({ ...state, savedAt: new Date().toISOString() }, null, 2) + '\n');
+        for (const [name, text] of Object.entries(files)) writeFileAtomic(path.join(tmp, name), text);
       });
     }
-    return { runDir, finalModelDir: finalDir, steps: state.step, totalSteps, interrupted: false, lastMetrics, lastEval };
+    if (stopped) log(`final/ holds the weights of step ${state.step} of ${totalSteps} (${stopped}): ${finalDir}`);
+    return { runDir, finalModelDir: finalDir, steps: state.step, totalSteps, interrupted, lastMetrics, lastEval, ...(stopped ? { stopped: { step: state.step, reason: stopped } } : {}) };
   } finally {
     progress.stop();
     metrics?.close();

@@ -1,7 +1,8 @@
-// A local HTTP server on 127.0.0.1 that answers like the Hugging Face hub for model repositories:
+// A local HTTP server on 127.0.0.1 that answers like the Hugging Face hub for model and dataset repositories:
 //   GET  /api/models/ORG/NAME/revision/REV      {_id, id, sha, siblings[{rfilename}], …}
-//   GET  /api/models/ORG/NAME/tree/REV          [{type, path, size, oid, lfs?}]
+//   GET  /api/models/ORG/NAME/tree/REV          [{type, path, size, oid, lfs?}] (every file, at any depth)
 //   HEAD|GET /ORG/NAME/resolve/REV/PATH         the bytes (Range honoured), with X-Repo-Commit, ETag
+//   … and the same under /api/datasets/ and /datasets/ORG/NAME/resolve/ for `type: 'dataset'` repos
 //                                               (git blob sha1) and, for LFS files, X-Linked-Etag
 //                                               (sha256) and X-Linked-Size
 // REV is a branch/tag of the repo or its commit. With `token` set, requests without
@@ -13,6 +14,8 @@ import type { AddressInfo } from 'node:net';
 
 export interface FakeRepo {
   repo: string;
+  /** Default 'model'. */
+  type?: 'model' | 'dataset';
   commit: string;
   /** Branches and tags → the commit. */
   refs: Record<string, string>;
@@ -48,7 +51,7 @@ export interface FakeHubOptions {
 
 export async function startFakeHub(repos: FakeRepo[], opts: FakeHubOptions = {}): Promise<FakeHub> {
   const requests: FakeHub['requests'] = [];
-  const byName = new Map(repos.map((r) => [r.repo, r]));
+  const byName = new Map(repos.map((r) => [`${r.type ?? 'model'}:${r.repo}`, r]));
   const commitOf = (r: FakeRepo, rev: string) => (rev === r.commit || opts.anyRevision ? r.commit : r.refs[decodeURIComponent(rev)]);
   const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
     res.writeHead(status, { 'Content-Type': 'application/json', ...headers });
@@ -61,9 +64,10 @@ export async function startFakeHub(repos: FakeRepo[], opts: FakeHubOptions = {})
       return;
     }
     const u = new URL(req.url ?? '/', 'http://x');
-    let m = /^\/api\/models\/([^/]+\/[^/]+)\/(revision|tree)\/([^/]+)\/?$/.exec(u.pathname);
+    let m = /^\/api\/(models|datasets)\/([^/]+\/[^/]+)\/(revision|tree)\/([^/]+)\/?$/.exec(u.pathname);
     if (m) {
-      const r = byName.get(m[1]!);
+      const r = byName.get(`${m[1] === 'datasets' ? 'dataset' : 'model'}:${m[2]}`);
+      m.splice(1, 1);
       const commit = r && commitOf(r, m[3]!);
       if (!r || !commit) return json(res, 404, { error: 'Repository not found' }, { 'X-Error-Code': 'RepositoryNotFound' });
       if (m[2] === 'revision') {
@@ -87,9 +91,10 @@ export async function startFakeHub(repos: FakeRepo[], opts: FakeHubOptions = {})
         }));
       return json(res, 200, opts.tree ? opts.tree(r, entries) : entries);
     }
-    m = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(u.pathname);
+    m = /^\/(datasets\/)?([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(u.pathname);
     if (m) {
-      const r = byName.get(m[1]!);
+      const r = byName.get(`${m[1] ? 'dataset' : 'model'}:${m[2]}`);
+      m.splice(1, 1);
       const commit = r && commitOf(r, m[2]!);
       if (!r || !commit) return json(res, 404, { error: 'Repository not found' }, { 'X-Error-Code': 'RepositoryNotFound' });
       const f = r.files[decodeURIComponent(m[3]!)];

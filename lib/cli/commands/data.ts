@@ -3,6 +3,7 @@ import { UsageError } from '../../errors.js';
 import { wholeNumberOption as wholeNumber } from '../number_options.js';
 import { loadPreferences, type LoadOptions, type LoadReport } from '../../data/load.js';
 import { PreferenceDataError } from '../../data/errors.js';
+import { dataSource } from '../data_source.js';
 import { isPreferenceFormat, PREFERENCE_FORMATS } from '../../data/formats/index.js';
 import { loadTokenCounter, tokenLengthReport, type LengthStats, type TokenLengthReport } from '../../data/token_lengths.js';
 
@@ -21,13 +22,13 @@ export function registerData(program: Command): void {
   program
     .command('data')
     .description('load a preference data file, validate it and report its counts (and token lengths with --model)')
-    .argument('<file>', 'JSONL, JSON or Parquet file, optionally gzip-compressed')
+    .argument('<file>', 'JSONL, JSON or Parquet file, optionally gzip-compressed, or a hub dataset org/name[@rev][:split]')
     .option('--format <name>', `force the format: ${PREFERENCE_FORMATS.join(', ')} (default: detected)`)
     .option('--skip-invalid', 'skip and count invalid rows instead of failing')
     .option('--rationales-from <file>', 'pandalm: the judge file whose gpt_reason becomes the rationale')
     .option('--limit <n>', 'report on a subset of this many pairs')
     .option('--seed <s>', 'seed of the --limit subset (default: the first pairs)')
-    .option('--model <dir|org/name[@rev]>', 'model directory with tokenizer.json: report token lengths')
+    .option('--model <dir|org/name[@rev]>', 'model directory with tokenizer.json: report token lengths (a hub id fetches the tokenizer only)')
     .option('--max-length <n>', 'sequence length budget for the truncation counts', '1024')
     .option('--json', 'print one JSON object')
     .action(async (file: string, opts: DataOptions) => {
@@ -44,7 +45,7 @@ export function registerData(program: Command): void {
       };
       let loaded;
       try {
-        loaded = await loadPreferences(file, load);
+        loaded = await loadPreferences(await dataSource(file), load);
       } catch (err) {
         if (opts.json && err instanceof PreferenceDataError) {
           console.log(JSON.stringify({ ok: false, error: err.message, ...(err.details?.report as object | undefined) }, null, 2));

@@ -11,6 +11,7 @@ import { openJudge } from '../../eval/open_judge.js';
 import { DEFAULT_SAMPLING, PAPER_JUDGE_REPEATS, PAPER_SAMPLING, heldOutPairs, loadPromptSet, runComparison, runGeneration, runPreferenceEval } from '../../eval/run_eval.js';
 import type { SamplingSettings } from '../../inference/text_generator.js';
 import { writeFileAtomic } from '../../util/atomic_write.js';
+import { dataSource } from '../data_source.js';
 import { PROMPT_FORMATS, type PromptFormatSetting } from '../../tokenize/prompt_format.js';
 
 interface EvalOptions {
@@ -70,7 +71,7 @@ export function registerEval(program: Command): void {
     .option('--model <dir|org/name[@rev]>', 'the model to evaluate')
     .option('--adapter <dir>', 'a LoRA adapter (PEFT format, e.g. a LoRA run\'s final/) on --model')
     .option('--ref-model <dir|org/name[@rev]>', '--data: the reference model of the implicit reward (without it: log-prob accuracy)')
-    .option('--data <file>', 'preference pairs to score')
+    .option('--data <file|org/name[@rev][:split]>', 'preference pairs to score (a file or a hub dataset split)')
     .option('--eval-size <n>', '--data: score the held-out split of this size (the split train --eval-size makes with the same seed)')
     .option('--limit <n>', 'use at most this many pairs or prompts (seeded subset)')
     .option('--seed <s>', 'seed of splits, subsets, sampling and the judge', '0')
@@ -153,7 +154,7 @@ export function registerEval(program: Command): void {
 
       if (opts.model === undefined) throw new UsageError('give --model DIR (with --data or --prompts), or --model-a and --model-b with --judge');
       if (opts.data !== undefined) {
-        const pairs = await heldOutPairs(opts.data, {
+        const pairs = await heldOutPairs(await dataSource(opts.data), {
           ...(opts.evalSize !== undefined ? { evalSize: wholeNumber(opts.evalSize, '--eval-size', 1) } : {}),
           ...(limit !== undefined ? { limit } : {}),
           seed,

@@ -10,6 +10,7 @@ import { registerImportGguf } from './import_gguf.js';
 import { registerLogprobs } from './logprobs.js';
 import { registerMergeLora } from './merge_lora.js';
 import { registerRationales } from './rationales.js';
+import { registerReport } from './report.js';
 import { registerServe } from './serve.js';
 import { registerPlan, registerTrain } from './train.js';
 import { resolveModelOptions } from '../model_options.js';
@@ -22,6 +23,7 @@ export function registerCommands(program: Command): void {
   registerRationales(program);
   registerEval(program);
   registerCompare(program);
+  registerReport(program);
   registerImportGguf(program);
   registerLogprobs(program);
   registerGenerate(program);

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { PreferenceDataError } from '../../data/errors.js';
 import { isPreferenceFormat } from '../../data/formats/index.js';
 import { loadPreferences } from '../../data/load.js';
+import { dataSource } from '../data_source.js';
 import { UsageError } from '../../errors.js';
 import { openGenerator } from '../../llm/connect.js';
 import { defaultDroppedFile, filterRationales, formatFilterSummary } from '../../rationales/filter.js';
@@ -74,7 +75,7 @@ export function registerRationales(program: Command): void {
     .enablePositionalOptions()
     .description('write a rationale for each preference pair with a local model or an OpenAI-compatible server (resumable)')
     // Required, but checked in the action: commander would demand them of `rationales filter` too.
-    .option('--data <file>', 'preference pairs (any format `rdpo-native` reads) (required)')
+    .option('--data <file|org/name[@rev][:split]>', 'preference pairs (any format `rdpo-native` reads, or a hub dataset) (required)')
     .option('--out <file.jsonl>', 'output JSONL; rerunning the same command resumes it (required)')
     .option('--style <style>', 'general (high-level) or detailed (points at the responses) (required)', parseStyle)
     .option('--generator <DIR|openai:BASE_URL>', 'a local model directory, or openai:http://HOST:PORT/v1 (required)')
@@ -99,7 +100,7 @@ export function registerRationales(program: Command): void {
       const template = o.template !== undefined ? loadTemplate(o.template) : builtinTemplate(o.style);
       if (o.format !== undefined && !isPreferenceFormat(o.format)) throw new UsageError(`--format: unknown format "${o.format}" (\`rdpo-native data --help\` lists them)`);
       const format = o.format;
-      const { pairs, report } = await loadPreferences(o.data, {
+      const { pairs, report } = await loadPreferences(await dataSource(o.data), {
         ...(format !== undefined && isPreferenceFormat(format) ? { format } : {}),
         ...(o.skipInvalid ? { skipInvalid: true } : {}),
         ...(o.limit !== undefined ? { limit: o.limit } : {}),

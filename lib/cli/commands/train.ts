@@ -14,6 +14,8 @@ import { loadNative } from '../../native/load.js';
 import { formatMemoryPlan } from '../../train/memory_plan.js';
 import { HubDownloadError } from '../../hub/download_model.js';
 import { UsageError } from '../../errors.js';
+import { REPORT_TO } from '../../train/report_to.js';
+import { writeRunReport } from '../../report/run_report.js';
 import { DPO_VARIANTS, LOSS_CATALOGUE, LOSS_NAMES, RATIONALE_FORMS, RATIONALE_NORMS } from '../../native/loss_catalogue.generated.js';
 
 // The loss flags' help, from the core's loss catalogue.
@@ -55,7 +57,7 @@ export function registerTrain(program: Command): void {
     .option('--truncation-mode <m>', 'auto (per dataset, as the authors) | keep_start | keep_end: which end of an over-long prompt survives')
     .option('--model <dir|org/name[@rev]>', 'starting policy (Hugging Face directory)')
     .option('--ref-model <dir|org/name[@rev]>', 'reference model (default: the starting policy)')
-    .option('--data <file>', 'preference data (JSONL, JSON, Parquet, .gz)')
+    .option('--data <file|org/name[@rev][:split]>', 'preference data (JSONL, JSON, Parquet, .gz), or a hub dataset split (default split train)')
     .option('--data-format <name>', 'force the data format')
     .option('--skip-invalid', 'skip invalid rows instead of stopping')
     .option('--limit <n>', 'train on a seeded subset of n pairs (nested across sizes)')
@@ -97,6 +99,7 @@ export function registerTrain(program: Command): void {
     .option('--lora-targets <list>', 'all-linear (default: every linear layer but the LM head) | q_proj,k_proj,v_proj,o_proj,…')
     .option('--lora-rslora', 'rank-stabilised scaling alpha / sqrt(r)')
     .option('--adapter <dir>', 'continue training this PEFT LoRA adapter on --model (its r, alpha, targets)')
+    .option('--report-to <list>', `where metrics go besides metrics.jsonl: ${REPORT_TO.join(' | ')}, comma-separated (default none; tensorboard: RUN_DIR/tensorboard/)`)
     .option('--out <dir>', 'run directory (default runs/<time>-<loss>)')
     .option('--resume <runDir>', 'continue a run exactly where its last checkpoint left it')
     .option('--accept-data-change', 'with --resume: continue although the data file changed since the run started (refused otherwise; the resume is then not exact)')
@@ -121,6 +124,10 @@ export function registerTrain(program: Command): void {
       for (const [flag, key] of Object.entries(NUMBER_FLAGS)) if (explicit(flag)) input[key] = number(flag, String(opts[flag]));
       for (const key of STRING_FLAGS) if (explicit(key)) input[key] = opts[key];
       for (const key of BOOLEAN_FLAGS) if (explicit(key)) input[key] = opts[key];
+      if (explicit('reportTo')) {
+        const list = String(opts.reportTo).split(',').map((s) => s.trim()).filter(Boolean);
+        input.reportTo = list.length === 1 ? list[0] : list;
+      }
       if (opts.printConfig) {
         if (input.resume !== undefined) throw new UsageError('--print-config prints a new run\'s configuration; a resumed run\'s is in RUN_DIR/config.json');
         try {
@@ -160,11 +167,16 @@ export function registerTrain(program: Command): void {
       try {
         const run: TrainRunOptions = { ...(opts.overwrite ? { overwrite: true } : {}), ...(opts.acceptDataChange ? { acceptDataChange: true } : {}) };
         const result = await train({ ...(input as unknown as TrainConfigInput & TrainRunOptions), ...run }, { signal: stops.signal, progress: true });
+        if (rankEnv() && rankEnv()!.rank !== 0) return;  // rank 0 reports for the run
+        const report = await writeRunReport(result.runDir).catch((err: unknown) => {
+          process.stderr.write(`warning: no report.md: ${(err as Error).message}\n`);
+          return undefined;
+        });
+        if (report) process.stderr.write(`report: ${report.file}\n`);
         if (result.interrupted) {
           process.exitCode = stops.exitCode ?? 130;
           return;
         }
-        if (rankEnv() && rankEnv()!.rank !== 0) return;  // rank 0 reports for the run
         console.log(`trained ${result.steps} steps; run directory: ${result.runDir}`);
         console.log(`${result.finalModelDir && existsSync(path.join(result.finalModelDir, 'adapter_config.json')) ? 'adapter' : 'model'}: ${result.finalModelDir}`);
         if (result.lastMetrics) console.log(`last step: loss ${result.lastMetrics.loss.toFixed(4)}`);
