@@ -28,7 +28,7 @@ export function renderLossCatalogue(c) {
       `      needsReference: ${l.needsReference}, needsRejected: ${l.needsRejected}, needsRationale: ${l.needsRationale},`,
       `      options: ${list(l.options)},`,
       `      defaults: { ${defaults} },`,
-      `      gammaLogsigmoid: ${l.gammaLogsigmoid},`,
+      `      gammaPaper: ${l.gammaPaper}, gammaLogsigmoid: ${l.gammaLogsigmoid},`,
       '    },',
     ].join('\n');
   });
@@ -50,7 +50,7 @@ export type RationaleFormName = (typeof RATIONALE_FORMS)[number];
 export type RationaleNormName = (typeof RATIONALE_NORMS)[number];
 export type LossOptionName = (typeof LOSS_OPTIONS)[number];
 
-/** A loss's defaults with the paper's rationale form (gammaLogsigmoid: γ with the log-sigmoid form). */
+/** A loss's defaults as its authors ran it: its rationale form and that form's γ (gammaPaper, gammaLogsigmoid: γ with each form). */
 export interface LossDefaults {
   beta: number;
   gamma: number;
@@ -77,6 +77,9 @@ export interface LossSpec {
   /** The hyper-parameters it reads; the others are ignored. */
   options: readonly LossOptionName[];
   defaults: LossDefaults;
+  /** γ's default with the paper's linear form −γ·log π(r|…). */
+  gammaPaper: number;
+  /** γ's default with the authors' released form −log σ(γ·log π(r|…)). */
   gammaLogsigmoid: number;
 }
 

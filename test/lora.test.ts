@@ -219,7 +219,7 @@ test('a bfloat16 base stays bfloat16 under LoRA and the adapter still trains in 
     const checkpointed = await testing.loraGrads(model.nativeHandle, batch, { mode: 'adapted', checkpointing: true, seed: 1 });
     t.true(maxAbs(plain.grads) > 0 && Number.isFinite(maxAbs(plain.grads)));
     t.true(maxAbsDiff(plain.grads, checkpointed.grads) <= 1e-6 * maxAbs(plain.grads), 'checkpointing on a bf16 base');
-    const options = nativeTrainerOptions(resolveTrainConfig({ model: 'unused', data: 'unused', loss: 'sft', dtype: 'bfloat16', gradientCheckpointing: true, logitsChunk: 64 }));
+    const options = nativeTrainerOptions(resolveTrainConfig({ model: 'unused', data: 'unused', loss: 'sft', dtype: 'bfloat16', gradientCheckpointing: true, logitsChunk: 64 }), 'bfloat16');
     const trainer = await loadNative().createTrainer(model.nativeHandle, options);
     t.is(trainer.numParameters, 2 * (4 * (64 + 64) * 2 + 4 * (64 + 32) * 2 + 4 * (64 + 128) * 2 + 4 * (128 + 64)));
     const pref = packPreferenceBatch([{ pair: { promptIds: [5, 6, 7], chosenIds: [8, 9, 1] } }], { rejected: false, rationale: false });

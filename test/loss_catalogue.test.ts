@@ -37,22 +37,24 @@ const policy = {
 };
 const reference = { chosenSum: Float64Array.from([-13.0, -29.0, -7.5]), rejectedSum: Float64Array.from([-13.5, -29.5, -9.0]) };
 
-test('the config\'s defaults and the addon\'s are one set, for every loss and rationale form', (t) => {
+test('the config\'s defaults and the addon\'s are one set, for every loss and rationale form (given or the loss\'s own)', (t) => {
   for (const l of LOSS_CATALOGUE.losses) {
-    for (const form of RATIONALE_FORMS) {
-      const config = resolveTrainConfig({ model: 'm', data: 'd', loss: l.name, rationaleForm: form });
+    for (const form of [undefined, ...RATIONALE_FORMS]) {
+      const config = resolveTrainConfig({ model: 'm', data: 'd', loss: l.name, ...(form ? { rationaleForm: form } : {}) });
       const d = lossDefaults(l.name, form);
-      t.is(config.gamma, form === 'logsigmoid' ? l.gammaLogsigmoid : l.defaults.gamma, `${l.name}/${form}: γ`);
+      const wantGamma = form === undefined ? l.defaults.gamma : form === 'logsigmoid' ? l.gammaLogsigmoid : l.gammaPaper;
+      t.is(config.gamma, wantGamma, `${l.name}/${form ?? 'default'}: γ`);
+      t.is(config.rationaleForm, form ?? l.defaults.rationaleForm);
       t.is(config.beta, l.defaults.beta);
-      t.deepEqual({ beta: config.beta, gamma: config.gamma, rationaleNorm: config.rationaleNorm, simpoMargin: config.simpoMargin }, d);
+      t.deepEqual({ beta: config.beta, gamma: config.gamma, rationaleForm: config.rationaleForm, rationaleNorm: config.rationaleNorm, simpoMargin: config.simpoMargin }, d);
       // What the trainer sends (every option explicit) and the addon's own defaults compute the same loss.
-      const explicit = nativeTrainerOptions(config);
-      const bare: LossOptionsRaw = { loss: l.name, rationaleForm: form };
+      const explicit = nativeTrainerOptions(config, 'float32');
+      const bare: LossOptionsRaw = { loss: l.name, ...(form ? { rationaleForm: form } : {}) };
       const ref = l.needsReference ? reference : undefined;
       const a = native.testing.preferenceLoss(explicit, policy, ref).loss;
       const b = native.testing.preferenceLoss(bare, policy, ref).loss;
-      t.true(Number.isFinite(a), `${l.name}/${form}: ${a}`);
-      t.is(a, b, `${l.name}/${form}: explicit config defaults ${a} vs the addon's ${b}`);
+      t.true(Number.isFinite(a), `${l.name}/${form ?? 'default'}: ${a}`);
+      t.is(a, b, `${l.name}/${form ?? 'default'}: explicit config defaults ${a} vs the addon's ${b}`);
     }
   }
 });

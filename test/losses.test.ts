@@ -71,7 +71,8 @@ for (const c of fixture.cases) {
 
 test('kinds take their published defaults when options are left out', (t) => {
   const byName = new Map(fixture.cases.map((c) => [c.name, c]));
-  for (const [name, explicitKeys] of [['rdpo paper', ['beta', 'gamma']], ['rorpo paper', ['beta', 'gamma']], ['simpo', ['beta', 'simpoMargin']]] as const) {
+  // rdpo paper: the paper form's own γ (2); the released form is the default (next test).
+  for (const [name, explicitKeys] of [['rdpo paper', ['beta', 'gamma']], ['simpo', ['beta', 'simpoMargin']]] as const) {
     const c = byName.get(name);
     if (!c) return t.fail(`fixture case ${name} is missing`);
     const bare = { ...c.options } as Record<string, unknown>;
@@ -81,14 +82,19 @@ test('kinds take their published defaults when options are left out', (t) => {
   }
 });
 
-test('the two rationale forms differ and the paper form is the default', (t) => {
-  const c = fixture.cases.find((x) => x.name === 'rdpo paper');
-  if (!c) return t.fail('fixture case "rdpo paper" is missing');
+test('the two rationale forms differ and the released form at γ 0.1 is the default', (t) => {
+  const c = fixture.cases.find((x) => x.name === 'rdpo paper mean');
+  if (!c) return t.fail('fixture case "rdpo paper mean" is missing');
   const policy = policyOf(c, Float64Array), ref = referenceOf(c, Float64Array);
   const paper = native.preferenceLoss({ loss: 'rdpo', rationaleForm: 'paper' }, policy, ref).loss;
   const logsig = native.preferenceLoss({ loss: 'rdpo', rationaleForm: 'logsigmoid' }, policy, ref).loss;
-  t.is(native.preferenceLoss({ loss: 'rdpo' }, policy, ref).loss, paper);
+  t.is(native.preferenceLoss({ loss: 'rdpo' }, policy, ref).loss, logsig);
+  t.is(native.preferenceLoss({ loss: 'rdpo', rationaleForm: 'logsigmoid', gamma: 0.1 }, policy, ref).loss, logsig);
   t.not(paper, logsig);
+  // rorpo's default is rorpo-simple: the linear form at γ 1.0, on per-token means.
+  const r = fixture.cases.find((x) => x.name === 'rorpo paper')!;
+  const rp = policyOf(r, Float64Array);
+  t.is(native.preferenceLoss({ loss: 'rorpo' }, rp).loss, native.preferenceLoss({ loss: 'rorpo', rationaleForm: 'paper', gamma: 1, rationaleNorm: 'mean' }, rp).loss);
 });
 
 test('mistakes are reported as TypeError/RangeError naming the field', (t) => {

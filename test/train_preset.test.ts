@@ -26,11 +26,16 @@ test('preset paper: the authors\' set-up', (t) => {
     maxLength: 2048,
     maxPromptLength: 1024,
     truncationMode: 'auto',
-    dtype: 'bfloat16',
+    dtype: 'auto',
     beta: 0.1,
-    gamma: 2,
+    loss: 'rdpo',
+    rationaleForm: 'logsigmoid',
+    gamma: 0.1,
+    rationaleNorm: 'sum',
     epochs: 1,
     weightDecay: 0.01,
+    warmupForm: 'halos',
+    dropLastBatch: true,
     promptFormat: 'auto',
   });
 });
@@ -45,12 +50,32 @@ test('preset paper: explicit keys win; a batch size sets grad-accum to keep 32',
   t.throws(() => resolveTrainConfig({ ...base, preset: 'fast' }), { instanceOf: ConfigError, message: /'preset'.*use one of paper/ });
 });
 
-test('γ follows the rationale form: paper 2 / authors\' code 0.1 (RDPO), 10 / 1.0 (RORPO)', (t) => {
-  t.is(resolveTrainConfig({ ...base, loss: 'rdpo' }).gamma, 2);
+test('defaults are the released code: RDPO −log σ(0.1·Σ log π(r)), RORPO rorpo-simple\'s linear form at γ 1.0', (t) => {
+  t.like(resolveTrainConfig({ ...base }), { loss: 'rdpo', rationaleForm: 'logsigmoid', gamma: 0.1, rationaleNorm: 'sum', beta: 0.1 });
+  t.like(resolveTrainConfig({ ...base, loss: 'rdpo' }), { rationaleForm: 'logsigmoid', gamma: 0.1, rationaleNorm: 'sum' });
+  t.like(resolveTrainConfig({ ...base, loss: 'rorpo' }), { rationaleForm: 'paper', gamma: 1.0, rationaleNorm: 'mean', beta: 0.1 });
+  t.like(resolveTrainConfig({ ...base, loss: 'rationale-only' }), { rationaleForm: 'logsigmoid', gamma: 0.1 });
+  // Without the preset, warm-up and batching stay transformers'/TRL's.
+  const plain = resolveTrainConfig({ ...base });
+  t.is(plain.warmupForm, undefined);
+  t.is(plain.dropLastBatch, undefined);
+});
+
+test('γ follows an explicitly given rationale form: paper 2 (RDPO, as printed), logsigmoid 0.1; an explicit γ wins', (t) => {
+  t.like(resolveTrainConfig({ ...base, loss: 'rdpo', rationaleForm: 'paper' }), { rationaleForm: 'paper', gamma: 2 });
   t.is(resolveTrainConfig({ ...base, loss: 'rdpo', rationaleForm: 'logsigmoid' }).gamma, 0.1);
-  t.is(resolveTrainConfig({ ...base, loss: 'rorpo' }).gamma, 10);
   t.is(resolveTrainConfig({ ...base, loss: 'rorpo', rationaleForm: 'logsigmoid' }).gamma, 1.0);
-  t.is(resolveTrainConfig({ ...base, loss: 'rdpo', rationaleForm: 'logsigmoid', gamma: 0.5 }).gamma, 0.5);
+  t.is(resolveTrainConfig({ ...base, loss: 'rdpo', rationaleForm: 'paper', gamma: 0.5 }).gamma, 0.5);
+  t.is(resolveTrainConfig({ ...base, loss: 'rdpo', gamma: 0.001 }).gamma, 0.001);
+});
+
+test('train --loss rdpo --print-config resolves to the released form at γ 0.1', async (t) => {
+  ensureDist();
+  const printed = await runCli(['train', '--model', policyDir, '--data', sandbox.data, '--loss', 'rdpo', '--print-config']);
+  t.is(printed.code, 0, printed.stderr);
+  t.like(JSON.parse(printed.stdout) as Record<string, unknown>, { loss: 'rdpo', rationaleForm: 'logsigmoid', gamma: 0.1, rationaleNorm: 'sum' });
+  const paper = await runCli(['train', '--model', policyDir, '--data', sandbox.data, '--loss', 'rdpo', '--rationale-form', 'paper', '--print-config']);
+  t.like(JSON.parse(paper.stdout) as Record<string, unknown>, { rationaleForm: 'paper', gamma: 2 });
 });
 
 test('truncation auto: keep the start for Orca, UltraFeedback and rationale sets, the end for dialogues', (t) => {

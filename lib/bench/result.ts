@@ -34,8 +34,11 @@ export interface BenchResult {
   matmul_params: number;
   flops: number;
   matmul_peak_flops: number;
-  /** FLOPs over TRL's token count (the comparable figure). */
-  mfu: number;
+  /** The dtype the peak was measured in (float32 for bf16 on a CPU that emulates it) and how. */
+  matmul_peak_dtype?: string;
+  matmul_peak_source?: string;
+  /** FLOPs over TRL's token count (the comparable figure); null where it would exceed 100% (see model/flops.ts). */
+  mfu: number | null;
   /** Token rows each side's models actually computed over the timed steps (policy, reference). */
   computed_tokens: { policy: number; reference: number } | null;
   /** The same FLOP convention over the rows actually computed: how busy the matmul units really were. */
@@ -59,6 +62,8 @@ export interface SummaryContext {
   precomputeRef: boolean;
   matmulParams: number;
   matmulPeakFlops: number;
+  matmulPeakDtype?: string;
+  matmulPeakSource?: string;
   peakRssMb: number;
   peakCudaMb: number | null;
   versions: Record<string, string>;
@@ -102,6 +107,8 @@ export function summarize(run: TimedRun, ctx: SummaryContext): BenchResult {
     matmul_params: ctx.matmulParams,
     flops,
     matmul_peak_flops: ctx.matmulPeakFlops,
+    ...(ctx.matmulPeakDtype ? { matmul_peak_dtype: ctx.matmulPeakDtype } : {}),
+    ...(ctx.matmulPeakSource ? { matmul_peak_source: ctx.matmulPeakSource } : {}),
     mfu: modelFlopsUtilization({ matmulParams: ctx.matmulParams, tokens: { trained: tokens, reference: referenceTokens }, seconds: windowS, peakFlopsPerSec: ctx.matmulPeakFlops }),
     computed_tokens: computed,
     hardware_mfu: computed
@@ -122,8 +129,10 @@ export function formatResult(r: BenchResult): string {
     `  tokens/s        ${r.tokens_per_sec.toFixed(1)}  (${r.tokens_per_step.toFixed(0)} tokens/step` +
       `${r.rationale_tokens ? `, ${(r.rationale_tokens / r.steps).toFixed(0)} of them rationale` : ''})`,
     `  median step     ${r.median_step_s.toFixed(3)} s (${(r.cpu_s / r.steps).toFixed(2)} CPU s a step on average)`,
-    `  MFU             ${(100 * r.mfu).toFixed(1)}% of a ${(r.matmul_peak_flops / 1e9).toFixed(1)} GFLOP/s ${r.dtype} matmul peak` +
+    `  MFU             ${r.mfu === null ? 'n/a (above 100% of the peak below: that peak is not the ceiling)' : `${(100 * r.mfu).toFixed(1)}%`} of a ` +
+      `${(r.matmul_peak_flops / 1e9).toFixed(1)} GFLOP/s ${r.matmul_peak_dtype ?? r.dtype} matmul peak` +
       `${r.hardware_mfu === null ? '' : ` (${(100 * r.hardware_mfu).toFixed(1)}% counting the rows actually computed)`}`,
+    ...(r.matmul_peak_source ? [`  peak measured   ${r.matmul_peak_source}`] : []),
     `  peak RSS        ${r.peak_rss_mb.toFixed(0)} MB`,
   ];
   if (r.peak_cuda_mb !== null) lines.push(`  peak CUDA mem   ${r.peak_cuda_mb.toFixed(0)} MB`);

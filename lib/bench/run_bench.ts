@@ -1,5 +1,7 @@
 // `rdpo-native bench`: warm-up, N timed optimiser steps on the trainer path, and the numbers
 // (tokens/s, median step, MFU, peak RSS, peak accelerator memory) in BenchResult's shape.
+import { nativeBf16, peakDtype } from '../model/compute_dtype.js';
+import { dtypeMachine } from '../native/runtime.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import type { PerfOptionsRaw } from '../native/binding.js';
@@ -92,12 +94,21 @@ export async function runBench(opts: BenchOptions, makeStepper: StepperFactory):
     stepper.close?.();
   }
   const peakCudaMb = peakDeviceMb(opts.device); // before the matmul peak allocates its own buffers
+  // MFU's denominator in the dtype the matmuls really run in: emulated bf16 runs its products in
+  // float32, so its own "peak" is the emulation's speed, not the hardware's ceiling.
+  const native16 = nativeBf16(opts.device, dtypeMachine());
+  const peakIn = peakDtype(opts.dtype, native16);
   const peak = await measureMatmulPeak({
-    dtype: opts.dtype,
+    dtype: peakIn,
     device: opts.device,
     ...(opts.matmulSize ? { size: opts.matmulSize } : {}),
     ...(opts.matmulIterations ? { iterations: opts.matmulIterations } : {}),
   });
+  const cpu = opts.device === 'cpu';
+  const size = opts.matmulSize ?? (cpu ? 1024 : 8192);
+  const peakSource =
+    `best of 5 trials of ${opts.matmulIterations ?? (cpu ? 5 : 20)} ${size}×${size} ${peakIn} matmuls on ${opts.device}, measured after the steps` +
+    (peakIn !== opts.dtype ? ` (float32, not bf16: ${native16.reason})` : '');
   const info = native.runtimeInfo();
   const levers = native.perfOptions();
   const result = summarize(run, {
@@ -109,6 +120,8 @@ export async function runBench(opts: BenchOptions, makeStepper: StepperFactory):
     precomputeRef: stepper.precomputeRef,
     matmulParams: n,
     matmulPeakFlops: peak,
+    matmulPeakDtype: peakIn,
+    matmulPeakSource: peakSource,
     peakRssMb: peakRssMb(),
     peakCudaMb,
     versions: { 'rdpo-native': packageVersion(), torch: info.torchVersion, node: process.version },

@@ -78,7 +78,7 @@ export async function trainerStepper(opts: BenchOptions): Promise<Stepper> {
       const t0 = performance.now();
       const c0 = process.cpuUsage();
       const batch = packPreferenceBatch(stepExamples(i), { rejected: true, rationale: false });
-      const r = await native.referenceLogps(ref.nativeHandle, batch, { computeDtype: config.dtype, logitsChunk: config.logitsChunk });
+      const r = await native.referenceLogps(ref.nativeHandle, batch, { computeDtype: opts.dtype, logitsChunk: config.logitsChunk });
       refSeconds.push(seconds(t0));
       refCpuSeconds.push(cpuSecondsSince(c0));
       refComputed.push(batch.packedTokens);
@@ -90,7 +90,7 @@ export async function trainerStepper(opts: BenchOptions): Promise<Stepper> {
   }
 
   const policy = await CausalLM.load(config.model, { dtype: 'float32', device: config.device });
-  const trainer = await native.createTrainer(policy.nativeHandle, nativeTrainerOptions(config));
+  const trainer = await native.createTrainer(policy.nativeHandle, nativeTrainerOptions(config, opts.dtype));
 
   const step = async (i: number): Promise<StepSample> => {
     const t0 = performance.now();

@@ -78,8 +78,12 @@ export function trainingFlops(n: number, tokens: TokenCounts): number {
 /**
  * Model FLOPs utilization: the convention's FLOPs for the tokens of a window over what the measured
  * matmul peak could have done in it. Which tokens count is the caller's (the trainer: the rows it
- * computed; the bench: TRL's count, and separately the rows computed).
+ * computed; the bench: TRL's count, and separately the rows computed). The peak must be measured in
+ * the dtype the matmuls really run in (model/compute_dtype.ts peakDtype). A ratio above 1 means the
+ * denominator is not the ceiling (an emulated-dtype "peak", a peak measured under load): it is no
+ * utilisation, so the answer is null (not applicable) rather than a figure over 100%.
  */
-export function modelFlopsUtilization(o: { matmulParams: number; tokens: TokenCounts; seconds: number; peakFlopsPerSec: number }): number {
-  return trainingFlops(o.matmulParams, o.tokens) / o.seconds / o.peakFlopsPerSec;
+export function modelFlopsUtilization(o: { matmulParams: number; tokens: TokenCounts; seconds: number; peakFlopsPerSec: number }): number | null {
+  const mfu = trainingFlops(o.matmulParams, o.tokens) / o.seconds / o.peakFlopsPerSec;
+  return Number.isFinite(mfu) && mfu >= 0 && mfu <= 1 ? mfu : null;
 }

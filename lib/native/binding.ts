@@ -239,7 +239,11 @@ export interface DataParallelSupportRaw {
 
 export interface NativeTrainer {
   /** Forward + backward of one micro-batch (gradients accumulate); metrics are TRL-named batch means. */
-  accumulate(batch: NativePreferenceBatch, scale: number, lastMicroBatch?: boolean): Promise<Record<string, number>>;
+  /**
+   * termNorms: also return grad_norm/preference and grad_norm/rationale, the gradient norms of the two
+   * parts of this micro-batch's loss (two more backward passes; nothing for a loss without a rationale term).
+   */
+  accumulate(batch: NativePreferenceBatch, scale: number, lastMicroBatch?: boolean, termNorms?: boolean): Promise<Record<string, number>>;
   /** Clip, AdamW step, clear gradients; resolves to the gradient norm before clipping. */
   step(lr: number, maxGradNorm: number): Promise<number>;
   saveOptimizerState(file: string): Promise<void>;

@@ -16,7 +16,7 @@ export type RationaleFormName = (typeof RATIONALE_FORMS)[number];
 export type RationaleNormName = (typeof RATIONALE_NORMS)[number];
 export type LossOptionName = (typeof LOSS_OPTIONS)[number];
 
-/** A loss's defaults with the paper's rationale form (gammaLogsigmoid: γ with the log-sigmoid form). */
+/** A loss's defaults as its authors ran it: its rationale form and that form's γ (gammaPaper, gammaLogsigmoid: γ with each form). */
 export interface LossDefaults {
   beta: number;
   gamma: number;
@@ -43,6 +43,9 @@ export interface LossSpec {
   /** The hyper-parameters it reads; the others are ignored. */
   options: readonly LossOptionName[];
   defaults: LossDefaults;
+  /** γ's default with the paper's linear form −γ·log π(r|…). */
+  gammaPaper: number;
+  /** γ's default with the authors' released form −log σ(γ·log π(r|…)). */
   gammaLogsigmoid: number;
 }
 
@@ -63,7 +66,7 @@ export const LOSS_CATALOGUE: LossCatalogue = {
       needsReference: false, needsRejected: false, needsRationale: false,
       options: [],
       defaults: { beta: 0.1, gamma: 2, labelSmoothing: 0, simpoMargin: 0.5, sftWeight: 0, dpoVariant: "sigmoid", rationaleForm: "paper", rationaleNorm: "sum" },
-      gammaLogsigmoid: 0.1,
+      gammaPaper: 2, gammaLogsigmoid: 0.1,
     },
     {
       name: "dpo",
@@ -72,16 +75,16 @@ export const LOSS_CATALOGUE: LossCatalogue = {
       needsReference: true, needsRejected: true, needsRationale: false,
       options: ["beta", "dpoVariant", "labelSmoothing", "sftWeight"],
       defaults: { beta: 0.1, gamma: 2, labelSmoothing: 0, simpoMargin: 0.5, sftWeight: 0, dpoVariant: "sigmoid", rationaleForm: "paper", rationaleNorm: "sum" },
-      gammaLogsigmoid: 0.1,
+      gammaPaper: 2, gammaLogsigmoid: 0.1,
     },
     {
       name: "rdpo",
-      summary: "DPO plus a rationale term −γ·log π(r|x, y_w, y_l)",
-      citation: "Just et al. 2024, arXiv 2407.14477 eq. 2",
+      summary: "DPO plus the rationale term −log σ(γ·Σ log π(r|x, y_w, y_l)) (the authors' released form)",
+      citation: "Just et al. 2024, arXiv 2407.14477; released code trainers.py:819, config/loss/rdpo.yaml:8 (γ 0.1); paper eq. 2 prints −γ·log π(r|…) with γ 2 (--rationale-form paper)",
       needsReference: true, needsRejected: true, needsRationale: true,
       options: ["beta", "dpoVariant", "labelSmoothing", "sftWeight", "gamma", "rationaleForm", "rationaleNorm"],
-      defaults: { beta: 0.1, gamma: 2, labelSmoothing: 0, simpoMargin: 0.5, sftWeight: 0, dpoVariant: "sigmoid", rationaleForm: "paper", rationaleNorm: "sum" },
-      gammaLogsigmoid: 0.1,
+      defaults: { beta: 0.1, gamma: 0.1, labelSmoothing: 0, simpoMargin: 0.5, sftWeight: 0, dpoVariant: "sigmoid", rationaleForm: "logsigmoid", rationaleNorm: "sum" },
+      gammaPaper: 2, gammaLogsigmoid: 0.1,
     },
     {
       name: "orpo",
@@ -90,16 +93,16 @@ export const LOSS_CATALOGUE: LossCatalogue = {
       needsReference: false, needsRejected: true, needsRationale: false,
       options: ["beta"],
       defaults: { beta: 0.1, gamma: 10, labelSmoothing: 0, simpoMargin: 0.5, sftWeight: 0, dpoVariant: "sigmoid", rationaleForm: "paper", rationaleNorm: "mean" },
-      gammaLogsigmoid: 1,
+      gammaPaper: 10, gammaLogsigmoid: 1,
     },
     {
       name: "rorpo",
-      summary: "ORPO plus the rationale term on the per-token mean log-prob",
-      citation: "Just et al. 2024, arXiv 2407.14477 (RORPO); the authors' config/loss/rorpo-simple.yaml",
+      summary: "ORPO plus the linear rationale term −γ·ℓ̄(r|…) on the per-token mean log-prob",
+      citation: "Just et al. 2024, arXiv 2407.14477 (RORPO); released code rorpo-simple: trainers.py:1122 (SimpleRORPOTrainer), config/loss/rorpo-simple.yaml:8 (γ 1.0); the paper's γ is 10",
       needsReference: false, needsRejected: true, needsRationale: true,
       options: ["beta", "gamma", "rationaleForm", "rationaleNorm"],
-      defaults: { beta: 0.1, gamma: 10, labelSmoothing: 0, simpoMargin: 0.5, sftWeight: 0, dpoVariant: "sigmoid", rationaleForm: "paper", rationaleNorm: "mean" },
-      gammaLogsigmoid: 1,
+      defaults: { beta: 0.1, gamma: 1, labelSmoothing: 0, simpoMargin: 0.5, sftWeight: 0, dpoVariant: "sigmoid", rationaleForm: "paper", rationaleNorm: "mean" },
+      gammaPaper: 1, gammaLogsigmoid: 1,
     },
     {
       name: "simpo",
@@ -108,7 +111,7 @@ export const LOSS_CATALOGUE: LossCatalogue = {
       needsReference: false, needsRejected: true, needsRationale: false,
       options: ["beta", "simpoMargin", "labelSmoothing", "sftWeight"],
       defaults: { beta: 2, gamma: 2, labelSmoothing: 0, simpoMargin: 0.5, sftWeight: 0, dpoVariant: "sigmoid", rationaleForm: "paper", rationaleNorm: "sum" },
-      gammaLogsigmoid: 2,
+      gammaPaper: 2, gammaLogsigmoid: 2,
     },
     {
       name: "rsimpo",
@@ -117,16 +120,16 @@ export const LOSS_CATALOGUE: LossCatalogue = {
       needsReference: false, needsRejected: true, needsRationale: true,
       options: ["beta", "simpoMargin", "labelSmoothing", "sftWeight", "gamma", "rationaleForm", "rationaleNorm"],
       defaults: { beta: 2, gamma: 2, labelSmoothing: 0, simpoMargin: 0.5, sftWeight: 0, dpoVariant: "sigmoid", rationaleForm: "paper", rationaleNorm: "sum" },
-      gammaLogsigmoid: 2,
+      gammaPaper: 2, gammaLogsigmoid: 2,
     },
     {
       name: "rationale-only",
       summary: "the rationale term alone (an ablation; no rejected completion)",
-      citation: "Just et al. 2024, arXiv 2407.14477 eq. 2, rationale term only",
+      citation: "Just et al. 2024, arXiv 2407.14477, RDPO's rationale term alone (released form, trainers.py:819)",
       needsReference: false, needsRejected: false, needsRationale: true,
       options: ["gamma", "rationaleForm", "rationaleNorm"],
-      defaults: { beta: 0.1, gamma: 2, labelSmoothing: 0, simpoMargin: 0.5, sftWeight: 0, dpoVariant: "sigmoid", rationaleForm: "paper", rationaleNorm: "sum" },
-      gammaLogsigmoid: 0.1,
+      defaults: { beta: 0.1, gamma: 0.1, labelSmoothing: 0, simpoMargin: 0.5, sftWeight: 0, dpoVariant: "sigmoid", rationaleForm: "logsigmoid", rationaleNorm: "sum" },
+      gammaPaper: 2, gammaLogsigmoid: 0.1,
     },
   ],
   dpoVariants: DPO_VARIANTS,

@@ -63,6 +63,16 @@ function dataParallelReport(s: DataParallelSupportRaw): DoctorReport['dataParall
   return { available: true, backend: s.backend, reason: '', backends, nccl };
 }
 
+/** The CPU's bf16 features and the devices with their compute capability: what `dtype auto` decides on (model/compute_dtype.ts). */
+export function dtypeMachine(): { cpu: { avx512bf16: boolean; amx: boolean }; devices: Array<{ type: string; index: number; computeCapability?: string }> } {
+  const flags = cpuFlags();
+  const info = loadNative().runtimeInfo();
+  return {
+    cpu: { avx512bf16: flags.has('avx512_bf16'), amx: flags.has('amx_bf16') },
+    devices: info.devices.map((d) => ({ type: d.type, index: d.index, ...(d.computeCapability ? { computeCapability: d.computeCapability } : {}) })),
+  };
+}
+
 export function doctorReport(): DoctorReport {
   const native = loadNative();
   const info = native.runtimeInfo();

@@ -15,6 +15,8 @@ import { PROMPT_FORMATS } from '../tokenize/prompt_format.js';
 import { ConfigError } from './config_error.js';
 import { PRESETS, applyPreset } from './presets.js';
 import { REPORT_TO } from './report_to.js';
+import { WARMUP_FORMS, type WarmupForm } from './schedule.js';
+import { COMPUTE_DTYPE_CHOICES, type ComputeDtype } from '../model/compute_dtype.js';
 
 /** The loss names, from the core's loss catalogue (lib/native/loss_catalogue.generated.ts). */
 export const LOSSES = LOSS_NAMES;
@@ -41,7 +43,8 @@ export const TrainConfigSchema = z
 
     loss: z.enum(LOSSES).default('rdpo'),
     dpoVariant: z.enum(DPO_VARIANTS).default('sigmoid'),
-    rationaleForm: z.enum(RATIONALE_FORMS).default('paper'),
+    /** Unset: the loss's own (the loss catalogue: RDPO the authors' released −log σ(γ·Σ log π(r)), RORPO rorpo-simple's linear form). */
+    rationaleForm: z.enum(RATIONALE_FORMS).optional(),
     rationaleNorm: z.enum(RATIONALE_NORMS).optional(),
     beta: z.number().positive().optional(),
     gamma: z.number().nonnegative().optional(),
@@ -52,6 +55,10 @@ export const TrainConfigSchema = z
     lr: z.number().positive().default(5e-7),
     schedule: z.enum(['constant', 'linear', 'cosine']).default('constant'),
     warmupSteps: nonNegInt.default(150),
+    /** The warm-up's factor: hf s/W (transformers), halos (s+1)/(W+1) (the RDPO authors' code); unset: hf. */
+    warmupForm: z.enum(WARMUP_FORMS as [WarmupForm, ...WarmupForm[]]).optional(),
+    /** Only full batches (the RDPO authors' data loader); unset: the last, smaller batch of an epoch trains too. */
+    dropLastBatch: z.boolean().optional(),
     weightDecay: z.number().nonnegative().default(0),
     adamBeta1: z.number().min(0).max(1).default(0.9),
     adamBeta2: z.number().min(0).max(1).default(0.999),
@@ -64,7 +71,8 @@ export const TrainConfigSchema = z
     maxSteps: positiveInt.optional(),
     epochs: z.number().positive().default(1),
 
-    dtype: z.enum(['float32', 'bfloat16']).default('float32'),
+    /** Compute dtype; auto: bf16 where the device computes it natively, else float32 (model/compute_dtype.ts). */
+    dtype: z.enum(COMPUTE_DTYPE_CHOICES).default('auto'),
     device: z.string().regex(/^(cpu|cuda(:\d+)?|mps)$/, 'use cpu, cuda, cuda:N or mps').default('cpu'),
     threads: positiveInt.optional(),
     gradientCheckpointing: z.boolean().default(false),
@@ -108,6 +116,7 @@ export type TrainConfigInput = z.input<typeof TrainConfigSchema>;
 export type TrainConfig = z.output<typeof TrainConfigSchema> & {
   beta: number;
   gamma: number;
+  rationaleForm: RationaleFormName;
   rationaleNorm: RationaleNormName;
   simpoMargin: number;
 };
@@ -120,18 +129,20 @@ export function lossSpec(loss: LossName): LossSpec {
 }
 
 /**
- * Per-loss defaults, as published (the core's catalogue holds them with their sources). γ follows the
- * rationale form: the paper's linear form −γ·log π(r) and the authors' −log σ(γ·log π(r)) have their
- * own γ (gammaLogsigmoid).
+ * Per-loss defaults, as the authors ran them (the core's catalogue holds them with their sources). With
+ * no rationale form given, the loss's own form and its γ; a given form brings that form's γ: the
+ * paper's linear −γ·log π(r) (gammaPaper) and the released −log σ(γ·log π(r)) (gammaLogsigmoid).
  */
 export function lossDefaults(
   loss: LossName,
-  rationaleForm: RationaleFormName = 'paper',
-): { beta: number; gamma: number; rationaleNorm: RationaleNormName; simpoMargin: number } {
-  const { defaults, gammaLogsigmoid } = lossSpec(loss);
+  rationaleForm?: RationaleFormName,
+): { beta: number; gamma: number; rationaleForm: RationaleFormName; rationaleNorm: RationaleNormName; simpoMargin: number } {
+  const { defaults, gammaPaper, gammaLogsigmoid } = lossSpec(loss);
+  const form = rationaleForm ?? defaults.rationaleForm;
   return {
     beta: defaults.beta,
-    gamma: rationaleForm === 'logsigmoid' ? gammaLogsigmoid : defaults.gamma,
+    gamma: rationaleForm === undefined ? defaults.gamma : form === 'logsigmoid' ? gammaLogsigmoid : gammaPaper,
+    rationaleForm: form,
     rationaleNorm: defaults.rationaleNorm,
     simpoMargin: defaults.simpoMargin,
   };
@@ -205,13 +216,14 @@ export function resolveTrainConfig(rawInput: Record<string, unknown>, source = '
     ...c,
     beta: c.beta ?? d.beta,
     gamma: c.gamma ?? d.gamma,
+    rationaleForm: d.rationaleForm,
     rationaleNorm: c.rationaleNorm ?? d.rationaleNorm,
     simpoMargin: c.simpoMargin ?? d.simpoMargin,
   };
 }
 
-/** The native trainer's options for a resolved configuration. */
-export function nativeTrainerOptions(c: TrainConfig): NativeTrainerOptions {
+/** The native trainer's options for a resolved configuration and the compute dtype `dtype` resolved to. */
+export function nativeTrainerOptions(c: TrainConfig, computeDtype: ComputeDtype): NativeTrainerOptions {
   return {
     loss: c.loss,
     dpoVariant: c.dpoVariant,
@@ -226,7 +238,7 @@ export function nativeTrainerOptions(c: TrainConfig): NativeTrainerOptions {
     adamBeta2: c.adamBeta2,
     adamEps: c.adamEps,
     weightDecay: c.weightDecay,
-    computeDtype: c.dtype,
+    computeDtype,
     gradientCheckpointing: c.gradientCheckpointing,
     logitsChunk: c.logitsChunk,
   };

@@ -1,6 +1,7 @@
 // The memory plan's settings for a resolved training configuration and its tokenized pairs: the
 // largest micro-batch any epoch can draw is the `batchSize` longest examples together, so the plan
 // holds for every shuffle.
+import type { ComputeDtype } from '../model/compute_dtype.js';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { packedRows } from '../model/packing.js';
@@ -63,13 +64,14 @@ export function memoryPlanSettings(
   examples: readonly PreferenceExample[],
   parts: { rejected: boolean; rationale: boolean; reference: boolean },
   dataParallel: { ranks: number; zero: boolean } = { ranks: 1, zero: false },
+  computeDtype: ComputeDtype = config.dtype === 'bfloat16' ? 'bfloat16' : 'float32',
 ): MemoryPlanSettings {
   const rows = examples.map((ex) => exampleRows(ex, parts));
   // --batch-size is the global micro-batch: each rank takes ceil(batch / ranks) of its pairs.
   const perRank = Math.ceil(config.batchSize / dataParallel.ranks);
   const lora = loraSettings(config);
   return {
-    computeDtype: config.dtype,
+    computeDtype,
     device: config.device,
     gradientCheckpointing: config.gradientCheckpointing,
     rows: largestSum(rows.map((r) => r.policy), perRank),

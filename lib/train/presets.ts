@@ -12,19 +12,22 @@ export const PAPER_EFFECTIVE_BATCH = 32;
 
 /** Each value with where it comes from (the docs table is written from this). */
 export const PAPER_PRESET: Record<string, { value: unknown; source: string }> = {
-  lr: { value: 5e-7, source: 'config/config.yaml `lr: 5e-7`; paper §5 set-up' },
-  warmupSteps: { value: 150, source: 'config/config.yaml `warmup_steps: 150`' },
-  schedule: { value: 'constant', source: 'trainers.py: LambdaLR min(1, (step+1)/(warmup+1)), constant after warm-up' },
-  maxGradNorm: { value: 10, source: 'config/model/base_model.yaml `max_grad_norm: 10.0`' },
-  maxLength: { value: 2048, source: 'config/model/base_model.yaml `max_length: 2048`' },
-  maxPromptLength: { value: 1024, source: 'config/model/base_model.yaml `max_prompt_length: 1024`' },
-  truncationMode: { value: 'auto', source: "dataloader.py: keep_start for Orca, UltraFeedback and the rationale sets, keep_end (HALOs' default) for HH-RLHF" },
-  epochs: { value: 1, source: 'config/config.yaml `n_epochs: 1`' },
-  dtype: { value: 'bfloat16', source: 'config/model/base_model.yaml `policy_dtype: bfloat16` (here: bf16 compute over float32 masters)' },
-  weightDecay: { value: 0.01, source: 'trainers.py builds torch.optim.AdamW(params, lr) — PyTorch\'s default weight_decay 0.01' },
-  beta: { value: 0.1, source: 'config/loss/rdpo.yaml `beta: 0.1`; paper β = 0.1' },
-  promptFormat: { value: 'auto', source: 'dataloader.py wraps every prompt in the chat format (a text prompt is a user turn)' },
-  // batchSize/gradAccum: effective 32, see applyPreset; gamma: by loss and rationale form, see config.ts lossDefaults.
+  lr: { value: 5e-7, source: 'config/config.yaml:55 `lr: 5e-7`' },
+  warmupSteps: { value: 150, source: 'config/config.yaml:68 `warmup_steps: 150`' },
+  warmupForm: { value: 'halos', source: 'trainers.py:343 `LambdaLR(lr_lambda=lambda step: min(1.0, (step + 1) / (warmup_steps + 1)))`' },
+  schedule: { value: 'constant', source: 'trainers.py:343: the same LambdaLR stays at 1 after the warm-up (constant)' },
+  dropLastBatch: { value: true, source: 'dataloader.py:905 yields a batch only `if len(batch) == self.batch_size` (the last, smaller one is dropped)' },
+  maxGradNorm: { value: 10, source: 'config/model/base_model.yaml:25 `max_grad_norm: 10.0`' },
+  maxLength: { value: 2048, source: 'config/model/base_model.yaml:31 `max_length: 2048`' },
+  maxPromptLength: { value: 1024, source: 'config/model/base_model.yaml:34 `max_prompt_length: 1024`' },
+  truncationMode: { value: 'auto', source: "dataloader.py:48 `truncation_mode = 'keep_end'` by default; dataloader.py:384–685 `keep_start` for Orca, UltraFeedback and the rationale sets" },
+  epochs: { value: 1, source: 'config/config.yaml:58 `n_epochs: 1`' },
+  dtype: { value: 'auto', source: 'config/model/base_model.yaml:16 `policy_dtype: bfloat16` on their GPUs; auto is bf16 where the device computes it natively, float32 where bf16 is emulated (about 15× slower on such a CPU)' },
+  weightDecay: { value: 0.01, source: "trainers.py:342 builds `torch.optim.AdamW(self.policy.parameters(), lr=self.config.lr)`: PyTorch's default weight_decay 0.01" },
+  beta: { value: 0.1, source: 'config/loss/rdpo.yaml:5 `beta: 0.1`' },
+  promptFormat: { value: 'auto', source: 'dataloader.py:118 wraps every prompt in human_prefix … assistant_prefix (config/config.yaml:98–115, the chat format)' },
+  // batchSize/gradAccum: effective 32 (config/model/base_model.yaml:39 `batch_size: 32`), see applyPreset;
+  // the loss's form and γ: the loss catalogue's defaults, which are the released code's (config.ts lossDefaults).
 };
 
 /** Fills the preset's values into the keys the input leaves unset. */

@@ -11,13 +11,13 @@ import { matmulParams, modelFlopsUtilization } from '../model/flops.js';
 import type { NativePreferenceBatch, NativeTrainer } from '../native/binding.js';
 import { loadNative } from '../native/load.js';
 import { measureMatmulPeak } from '../model/matmul_peak.js';
-import { packageVersion } from '../native/runtime.js';
+import { dtypeMachine, packageVersion } from '../native/runtime.js';
 import { resolvePromptFormat, type PromptFormat } from '../tokenize/prompt_format.js';
 import { Tokenizer } from '../tokenize/tokenizer.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic_write.js';
 import { SeededRandom } from '../util/random.js';
 import { checkpointName, latestCheckpoint, readTrainerState, removeStaleTemporaries, saveCheckpoint, type TrainerState } from './checkpoint.js';
-import { lossSpec, nativeTrainerOptions, resolveTrainConfig, type TrainConfig, type TrainConfigInput } from './config.js';
+import { ConfigError, lossSpec, nativeTrainerOptions, resolveTrainConfig, type TrainConfig, type TrainConfigInput } from './config.js';
 import { prepareTrainingData, type ExampleWithId } from './dataset.js';
 import { DataParallel, DataParallelSetupError, bucketBytes, dataParallelTimeout, fingerprint, rankDevice, rankEnv, shareOf, threadsPerRank, type LocalMetrics } from './data_parallel.js';
 import { MetricsLog, StepAccumulator, type MetricsRow } from './metrics.js';
@@ -30,6 +30,8 @@ import { planMemory, type MemoryPlan } from './memory_plan.js';
 import { TrainProgress } from './progress.js';
 import { referenceLogps } from './reference.js';
 import { learningRateAt } from './schedule.js';
+import { resolveRunDtype } from './run_dtype.js';
+import { nativeBf16, peakDtype } from '../model/compute_dtype.js';
 import { isHubModelSpec, resolveModel } from '../hub/resolve_model.js';
 import { cachedModelSnapshot, hubCacheDir, parseHubModelId } from '../hub/hf_cache.js';
 import { checkNewRunDirectory, clearRun, isRunDirectory, openRunDirectory } from './run_directory.js';
@@ -266,6 +268,7 @@ async function trainRun(resolved: ReturnType<typeof resolveRun>, hooks: TrainHoo
   // Data-parallel ranks on CUDA train on their own GPU (cuda:LOCAL_RANK) and all-reduce with NCCL.
   // config.device stays as given: it is part of the settings every rank must share.
   const device = ranks ? rankDevice(config.device, ranks) : config.device;
+  const computeDtype = resolveRunDtype(config.dtype, device, main ? log : () => {}).dtype;
 
   const loss = config.loss;
   // What the loss needs, from the core's loss catalogue.
@@ -306,12 +309,14 @@ async function trainRun(resolved: ReturnType<typeof resolveRun>, hooks: TrainHoo
   if (hooks.dryRun) {
     const plan = planMemory(modelDir,
       memoryPlanSettings(config, train, { rejected: useRejected, rationale: useRationale, reference: useReference },
-        { ranks: hooks.planRanks ?? ranks?.worldSize ?? 1, zero: zeroStage(config) === 1 }), native.runtimeInfo().devices);
+        { ranks: hooks.planRanks ?? ranks?.worldSize ?? 1, zero: zeroStage(config) === 1 }, computeDtype), native.runtimeInfo().devices);
     return { runDir, finalModelDir: undefined, steps: 0, totalSteps: 0, interrupted: false, lastMetrics: undefined, lastEval: undefined, plan };
   }
   const dp = ranks ? await DataParallel.join(native, ranks, dataParallelTimeout(), device) : undefined;
   if (main) mkdirSync(runDir, { recursive: true });
-  const microPerEpoch = Math.ceil(train.length / config.batchSize);
+  // dropLastBatch: only full batches, as the authors' data loader yields them (dataloader.py:905).
+  const microPerEpoch = config.dropLastBatch ? Math.floor(train.length / config.batchSize) : Math.ceil(train.length / config.batchSize);
+  if (microPerEpoch < 1) throw new ConfigError(`dropLastBatch: ${train.length} training pairs make no full batch of ${config.batchSize}; lower batchSize or drop dropLastBatch`);
   const totalSteps = config.maxSteps ?? Math.max(1, Math.ceil((config.epochs * microPerEpoch) / config.gradAccum));
   const configDigest = digest(trajectoryKeys(config));
   if (dp) {
@@ -407,7 +412,7 @@ async function trainRun(resolved: ReturnType<typeof resolveRun>, hooks: TrainHoo
   const shard = dp ? { rank: dp.rank, worldSize: dp.worldSize, sum: (v: Float64Array) => dp.sum(v), all: (f: boolean) => dp.all(f) } : undefined;
   const refOpts = {
     device,
-    computeDtype: config.dtype,
+    computeDtype,
     batchSize: config.batchSize,
     logitsChunk: config.logitsChunk,
     useCache: config.refCache,
@@ -432,7 +437,7 @@ async function trainRun(resolved: ReturnType<typeof resolveRun>, hooks: TrainHoo
   // Every rank starts from rank 0's weights (the same files, but a multi-node copy could differ).
   if (dp) await dp.group.broadcastModel(policy.nativeHandle);
   const trainer: NativeTrainer = await native.createTrainer(policy.nativeHandle, {
-    ...nativeTrainerOptions(config),
+    ...nativeTrainerOptions(config, computeDtype),
     ...(dp ? { processGroup: dp.group, bucketBytes: bucketBytes(), shardOptimizer: zero } : {}),
   });
   if (resumeFrom) await trainer.loadOptimizerState(path.join(resumeFrom, 'optimizer.safetensors'));
@@ -441,7 +446,8 @@ async function trainRun(resolved: ReturnType<typeof resolveRun>, hooks: TrainHoo
 
   // The bench's measurement (best of 5 trials of 1024² matmuls on the CPU); a single 512² trial
   // read far below the machine's peak on a busy machine (the 7B LoRA run logged an MFU of 3.5).
-  const peak = { flopsPerSec: await measureMatmulPeak({ dtype: config.dtype, device }) };
+  // In the dtype the matmuls really run in: emulated bf16 is measured against the float32 peak.
+  const peak = { flopsPerSec: await measureMatmulPeak({ dtype: peakDtype(computeDtype, nativeBf16(device, dtypeMachine())), device }) };
   // The FLOP convention's N (model/flops.ts), as the bench counts it.
   const parameters = matmulParams(policy.config);
 
@@ -485,6 +491,8 @@ async function trainRun(resolved: ReturnType<typeof resolveRun>, hooks: TrainHoo
   };
   const describe = (stopped?: string) => (main ? weightsFiles(runDir, config, state, { lora, ...(stopped ? { stopped } : {}) }) : {});
 
+  /** Whether an evaluation runs right after optimiser step `step` (periodic, or the final one). */
+  const evaluatesAfter = (step: number) => data.eval.length > 0 && ((config.evalEvery > 0 && step % config.evalEvery === 0) || step === totalSteps);
   const evaluate = async (step: number): Promise<MetricsRow | undefined> => {
     if (data.eval.length === 0) return undefined;
     const acc = new StepAccumulator();
@@ -529,6 +537,7 @@ async function trainRun(resolved: ReturnType<typeof resolveRun>, hooks: TrainHoo
       }
       const started = performance.now();
       const acc = new StepAccumulator();
+      let termNorms: Record<string, number> = {};
       const locals: LocalMetrics[] = [];
       let packedTokens = 0;
       for (let k = 0; k < config.gradAccum; k++) {
@@ -553,7 +562,12 @@ async function trainRun(resolved: ReturnType<typeof resolveRun>, hooks: TrainHoo
         // Dropout masks from the run's seed and the micro-batch's position: a resumed run draws the same ones.
         if (loraDropout) native.manualSeed(config.seed * 1_000_003 + mb);
         // Data-parallel: the last micro-batch's backward starts the gradient all-reduce bucket by bucket.
-        const values = await trainer.accumulate(batch, share / config.gradAccum, dp !== undefined && k === config.gradAccum - 1);
+        // Each term's share of the update (grad_norm/preference, grad_norm/rationale): on the first
+        // step and on each step an evaluation follows, from its first micro-batch.
+        const measureTerms = k === 0 && (state.step === 0 || evaluatesAfter(state.step + 1));
+        const { 'grad_norm/preference': gradPreference, 'grad_norm/rationale': gradRationale, ...values } = await trainer.accumulate(
+          batch, share / config.gradAccum, dp !== undefined && k === config.gradAccum - 1, measureTerms);
+        if (gradPreference !== undefined && gradRationale !== undefined) termNorms = { 'grad_norm/preference': gradPreference, 'grad_norm/rationale': gradRationale };
         packedTokens += batch.packedTokens;
         const row = { ...values, tokens: batch.pairTokens, rationale_tokens: batch.rationaleTokens };
         if (dp) locals.push({ pairs: indices.length, values: row });
@@ -564,7 +578,7 @@ async function trainRun(resolved: ReturnType<typeof resolveRun>, hooks: TrainHoo
         for (const m of reduced.metrics) acc.add(m);
         packedTokens = reduced.extra[0]!;
       }
-      const lr = learningRateAt(state.step, { lr: config.lr, warmupSteps: config.warmupSteps, totalSteps, schedule: config.schedule });
+      const lr = learningRateAt(state.step, { lr: config.lr, warmupSteps: config.warmupSteps, totalSteps, schedule: config.schedule, warmupForm: config.warmupForm });
       const values = acc.result(SUMMED_METRICS) as Record<string, number> & { loss: number; tokens: number };
       // Checked before the step so that 'stop' leaves the weights as the last finite step made them;
       // the native step itself refuses a non-finite gradient (the weights never see it).
@@ -587,6 +601,7 @@ async function trainRun(resolved: ReturnType<typeof resolveRun>, hooks: TrainHoo
       const row: MetricsRow = {
         ...values,
         ...(Number.isFinite(gradNorm) && Number.isFinite(values.loss) ? {} : { skipped: true }),
+        ...termNorms,
         step: state.step,
         epoch: state.microBatches / microPerEpoch,
         learning_rate: lr,
@@ -596,13 +611,14 @@ async function trainRun(resolved: ReturnType<typeof resolveRun>, hooks: TrainHoo
         // The rows the policy computed, forward and backward; reference log-probs were computed
         // before training (reference.ts), so no reference work falls in the step. Data-parallel:
         // the tokens of every rank, over every rank's peak.
-        // A LoRA run's base is frozen (model/flops.ts: `frozen` tokens).
+        // A LoRA run's base is frozen (model/flops.ts: `frozen` tokens). Not applicable (absent) where it
+        // would read above 100%.
         mfu: modelFlopsUtilization({
           matmulParams: parameters,
           tokens: lora ? { trained: 0, reference: 0, frozen: packedTokens } : { trained: packedTokens, reference: 0 },
           seconds,
           peakFlopsPerSec: peak.flopsPerSec * (dp ? dp.worldSize : 1),
-        }),
+        }) ?? undefined,
       };
       metrics?.write(row);
       lastMetrics = row;

@@ -2,6 +2,7 @@
 // and the loss-option parser every binding file uses.
 #include "napi/loss_options.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,7 +21,8 @@ rdpo::LossOptions parse_loss_options(const Napi::Object& o) {
                                             ": one of " + names);
   }
   auto kind = rdpo::parse_loss_kind(loss.As<Napi::String>().Utf8Value());
-  auto form = rdpo::parse_rationale_form(opt_string(o, "rationaleForm", "paper"));
+  std::optional<rdpo::RationaleForm> form;
+  if (!o.Get("rationaleForm").IsUndefined()) form = rdpo::parse_rationale_form(opt_string(o, "rationaleForm", ""));
   auto opts = rdpo::LossOptions::defaults_for(kind, form);
   opts.variant = rdpo::parse_dpo_variant(opt_string(o, "dpoVariant", rdpo::dpo_variant_name(opts.variant)));
   opts.rationale_norm = rdpo::parse_rationale_norm(opt_string(o, "rationaleNorm", rdpo::rationale_norm_name(opts.rationale_norm)));
@@ -70,6 +72,7 @@ Napi::Value LossCatalogue(const Napi::CallbackInfo& info) {
     for (auto p : s.params) params.push_back(rdpo::loss_param_name(p));
     o.Set("options", strings(env, params));
     o.Set("defaults", defaults_to_js(env, s.defaults));
+    o.Set("gammaPaper", s.gamma_paper);
     o.Set("gammaLogsigmoid", s.gamma_logsigmoid);
     losses.Set(i, o);
   }

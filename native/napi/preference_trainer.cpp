@@ -124,12 +124,14 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
     if (!(scale > 0) || scale > 1) throw Napi::RangeError::New(info.Env(), "'scale' must be in (0, 1]");
     // Data-parallel: true on a step's last micro-batch (its backward starts the gradient all-reduce).
     const bool last = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
+    // The per-term gradient norms (grad_norm/preference, grad_norm/rationale) of this micro-batch.
+    const bool term_norms = info.Length() > 3 && info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value();
     auto s = state_;
     auto pinned = batch.packed.pinned;
-    return run_async(info.Env(), [s, batch, scale, last]() -> ToJs {
+    return run_async(info.Env(), [s, batch, scale, last, term_norms]() -> ToJs {
       auto m = locked(s, [&](rdpo::PreferenceTrainer& t) {
         if (last) t.prepare_last_micro_batch();
-        return t.accumulate(to_preference_batch(batch), scale);
+        return t.accumulate(to_preference_batch(batch), scale, term_norms);
       });
       return [m](Napi::Env env) -> Napi::Value { return metrics_to_js(env, m); };
     }, pinned);

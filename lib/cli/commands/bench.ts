@@ -1,3 +1,5 @@
+import { resolveComputeDtype } from '../../model/compute_dtype.js';
+import { dtypeMachine } from '../../native/runtime.js';
 import type { Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -77,7 +79,7 @@ export function registerBench(program: Command): void {
     .option('--batch-size <n>', 'preference pairs per optimiser step', '2')
     .option('--max-length <n>', 'maximum tokens per sequence', '1024')
     .option('--max-prompt-length <n>', 'maximum prompt tokens', '512')
-    .option('--dtype <name>', 'float32, or bfloat16 (autocast over float32 weights)', 'float32')
+    .option('--dtype <name>', 'compute dtype: auto (bf16 where the device computes it natively, else float32), float32, or bfloat16 (autocast over float32 weights)', 'auto')
     .option('--device <name>', 'cpu, cuda, cuda:N', 'cpu')
     .option('--warmup <n>', 'untimed steps first', '2')
     .option('--steps <n>', 'timed optimiser steps', '5')
@@ -90,6 +92,11 @@ export function registerBench(program: Command): void {
     .option('--matmul-size <n>', 'matrix size of the matmul peak measurement (default 1024 on CPU, 8192 on GPU)')
     .option('--json', 'print one JSON object')
     .action(async (o: BenchCliOptions) => {
+      if (o.dtype === 'auto' || o.dtype === 'bfloat16') {
+        const decision = resolveComputeDtype(o.dtype, o.device, dtypeMachine());
+        process.stderr.write(`${decision.reason}\n${decision.warning ? `warning: ${decision.warning}\n` : ''}`);
+        o = { ...o, dtype: decision.dtype };
+      }
       const opts = parseBenchOptions(o);
       if (!o.json) {
         opts.onStep = (i, s, warm) => process.stderr.write(`step ${i + 1}/${opts.warmup + opts.steps}${warm ? ' (warm-up)' : ''}: ${s.toFixed(3)} s\n`);

@@ -21,7 +21,7 @@ import { DPO_VARIANTS, LOSS_CATALOGUE, LOSS_NAMES, RATIONALE_FORMS, RATIONALE_NO
 // The loss flags' help, from the core's loss catalogue.
 const GAMMA_DEFAULTS = LOSS_CATALOGUE.losses
   .filter((l) => l.needsRationale)
-  .map((l) => `${l.name} ${l.defaults.gamma}`)
+  .map((l) => `${l.name} ${l.defaults.gamma} (${l.defaults.rationaleForm})`)
   .join(', ');
 
 // flag → config key, and how to read the flag's text
@@ -35,9 +35,9 @@ const NUMBER_FLAGS: Record<string, string> = {
 };
 const STRING_FLAGS = [
   'model', 'refModel', 'data', 'dataFormat', 'out', 'loss', 'dpoVariant', 'rationaleForm', 'rationaleNorm', 'schedule', 'dtype', 'device', 'resume',
-  'preset', 'promptFormat', 'truncationMode', 'onNonfinite', 'loraTargets', 'adapter',
+  'preset', 'promptFormat', 'truncationMode', 'onNonfinite', 'loraTargets', 'adapter', 'warmupForm',
 ];
-const BOOLEAN_FLAGS = ['skipInvalid', 'gradientCheckpointing', 'refCache', 'loraRslora'];
+const BOOLEAN_FLAGS = ['skipInvalid', 'gradientCheckpointing', 'refCache', 'loraRslora', 'dropLastBatch'];
 
 function number(flag: string, text: string): number {
   const n = Number(text);
@@ -63,16 +63,18 @@ export function registerTrain(program: Command): void {
     .option('--limit <n>', 'train on a seeded subset of n pairs (nested across sizes)')
     .option('--loss <name>', `${LOSS_NAMES.join(' | ')} (default rdpo)`)
     .option('--dpo-variant <name>', DPO_VARIANTS.join(' | '))
-    .option('--rationale-form <form>', `${RATIONALE_FORMS.join(' | ')}: paper −γ·log π(r), logsigmoid −log σ(γ·log π(r)) (the authors' code)`)
+    .option('--rationale-form <form>', `${RATIONALE_FORMS.join(' | ')}: logsigmoid −log σ(γ·Σ log π(r)) (the authors' released code; RDPO's default, γ 0.1), paper −γ·log π(r) as printed (γ 2: about 20× the released weight)`)
     .option('--rationale-norm <norm>', `${RATIONALE_NORMS.join(' | ')} (rationale log-prob over its tokens)`)
     .option('--beta <x>', 'β (DPO temperature; ORPO λ; SimPO reward scale)')
-    .option('--gamma <x>', `γ, the rationale weight (paper-form defaults: ${GAMMA_DEFAULTS})`)
+    .option('--gamma <x>', `γ, the rationale weight (defaults: ${GAMMA_DEFAULTS})`)
     .option('--label-smoothing <x>', 'label smoothing ε for sigmoid/robust DPO')
     .option('--simpo-margin <x>', 'SimPO target margin')
     .option('--sft-weight <x>', 'extra chosen-NLL weight')
     .option('--lr <x>', 'peak learning rate (default 5e-7, the paper\'s)')
     .option('--schedule <name>', 'constant | linear | cosine (after warm-up)')
     .option('--warmup-steps <n>', 'linear warm-up steps (default 150)')
+    .option('--warmup-form <form>', 'hf: lr·s/W (transformers; default) | halos: lr·(s+1)/(W+1) (the RDPO authors\' code; --preset paper)')
+    .option('--drop-last-batch', 'only full batches, as the RDPO authors\' data loader (--preset paper)')
     .option('--weight-decay <x>', 'AdamW weight decay')
     .option('--adam-beta1 <x>').option('--adam-beta2 <x>').option('--adam-eps <x>')
     .option('--max-grad-norm <x>', 'gradient clipping (0 = off; default 10)')

@@ -17,53 +17,68 @@ namespace {
 
 using P = LossParam;
 
-LossOptions with(LossKind kind, double beta, double gamma, RationaleNorm norm, double simpo_margin) {
+LossOptions with(LossKind kind, double beta, RationaleForm form, double gamma, RationaleNorm norm, double simpo_margin) {
   LossOptions o;
   o.kind = kind;
   o.beta = beta;
+  o.rationale_form = form;
   o.gamma = gamma;
   o.rationale_norm = norm;
   o.simpo_margin = simpo_margin;
   return o;
 }
 
-// Defaults as published: DPO/RDPO β 0.1, γ 2 on the summed rationale log-prob (paper §5); the
-// authors' log-sigmoid form uses γ 0.1 (config/loss/rdpo.yaml). ORPO/RORPO λ (β here) 0.1, γ 10 on
-// the per-token mean (paper), 1.0 in the authors' log-sigmoid form (config/loss/rorpo-simple.yaml).
+// Each loss's defaults are what its authors ran; docs/presets.md lists them with their sources. The
+// RDPO authors' code is reds-lab/preference-learning-with-rationales @16111a1:
+//  - RDPO: trainers.py:819 `-logsigmoid(beta*logits) - logsigmoid(gamma*policy_rationale_logps)`, the
+//    rationale log-prob summed (get_batch_logps(..., average_log_prob=False), trainers.py:644), with
+//    config/loss/rdpo.yaml:5,8 `beta: 0.1`, `gamma: 0.1`. For a summed log-prob s << 0 the gradient of
+//    −log σ(γs) is ≈ −γ·∇s: about 0.1 × the summed rationale NLL. The paper prints the linear form
+//    −γ·log π(r|…) (eq. 2) with γ = 2, twenty times that weight; it stays as RationaleForm::Paper.
+//  - RORPO: the README's command runs `rorpo-simple` (SimpleRORPOTrainer, trainers.py:1122
+//    `beta*ratio + gamma*policy_rationale_logps` on per-token mean log-probs, trainers.py:996), i.e. the
+//    linear form, with config/loss/rorpo-simple.yaml:5,8 `beta: 0.1`, `gamma: 1.0`. (RORPOTrainer,
+//    trainers.py:1098, is the log-sigmoid form; no config of the repository runs it.) The paper's γ is 10.
+//  - RSimPO has results only in the paper, no code: the linear form with the paper's RDPO γ.
 // SimPO β 2.0 (SimPO paper) with TRL's simpo_gamma 0.5 as the margin (TRL's own CPOConfig.beta
 // default, 0.1, is too small for SimPO).
 std::vector<LossSpec> make_catalogue() {
   const auto sum = RationaleNorm::Sum, mean = RationaleNorm::Mean;
+  const auto linear = RationaleForm::Paper, logsig = RationaleForm::LogSigmoid;
   const std::vector<P> rationale = {P::Gamma, P::RationaleForm, P::RationaleNorm};
   auto plus = [](std::vector<P> a, const std::vector<P>& b) { a.insert(a.end(), b.begin(), b.end()); return a; };
   const std::vector<P> dpo = {P::Beta, P::DpoVariant, P::LabelSmoothing, P::SftWeight};
   const std::vector<P> orpo = {P::Beta};
   const std::vector<P> simpo = {P::Beta, P::SimpoMargin, P::LabelSmoothing, P::SftWeight};
+  // Fields: kind, name, summary, citation, needs reference/rejected/rationale, params, defaults (with
+  // the default rationale form and its γ), γ of the linear (paper) form, γ of the log-sigmoid form.
   return {
       {LossKind::Sft, "sft", "supervised fine-tuning on the chosen completion (token-mean NLL)",
        "TRL DPOTrainer loss_type \"sft\"; the RDPO authors' SFT stage (chosen_nll_loss)", false, false, false, {},
-       with(LossKind::Sft, 0.1, 2.0, sum, 0.5), 0.1},
+       with(LossKind::Sft, 0.1, linear, 2.0, sum, 0.5), 2.0, 0.1},
       {LossKind::Dpo, "dpo", "direct preference optimisation against a frozen reference model",
        "Rafailov et al. 2023, arXiv 2305.18290 eq. 7; variants as TRL DPOConfig.loss_type (ipo, hinge, robust)",
-       true, true, false, dpo, with(LossKind::Dpo, 0.1, 2.0, sum, 0.5), 0.1},
-      {LossKind::Rdpo, "rdpo", "DPO plus a rationale term −γ·log π(r|x, y_w, y_l)",
-       "Just et al. 2024, arXiv 2407.14477 eq. 2", true, true, true, plus(dpo, rationale),
-       with(LossKind::Rdpo, 0.1, 2.0, sum, 0.5), 0.1},
+       true, true, false, dpo, with(LossKind::Dpo, 0.1, linear, 2.0, sum, 0.5), 2.0, 0.1},
+      {LossKind::Rdpo, "rdpo", "DPO plus the rationale term −log σ(γ·Σ log π(r|x, y_w, y_l)) (the authors' released form)",
+       "Just et al. 2024, arXiv 2407.14477; released code trainers.py:819, config/loss/rdpo.yaml:8 (γ 0.1); "
+       "paper eq. 2 prints −γ·log π(r|…) with γ 2 (--rationale-form paper)",
+       true, true, true, plus(dpo, rationale), with(LossKind::Rdpo, 0.1, logsig, 0.1, sum, 0.5), 2.0, 0.1},
       {LossKind::Orpo, "orpo", "odds-ratio preference optimisation (NLL − λ·log σ(log odds ratio)), no reference",
        "Hong et al. 2024, arXiv 2403.07691 eq. 6; TRL ORPOTrainer", false, true, false, orpo,
-       with(LossKind::Orpo, 0.1, 10.0, mean, 0.5), 1.0},
-      {LossKind::Rorpo, "rorpo", "ORPO plus the rationale term on the per-token mean log-prob",
-       "Just et al. 2024, arXiv 2407.14477 (RORPO); the authors' config/loss/rorpo-simple.yaml", false, true, true,
-       plus(orpo, rationale), with(LossKind::Rorpo, 0.1, 10.0, mean, 0.5), 1.0},
+       with(LossKind::Orpo, 0.1, linear, 10.0, mean, 0.5), 10.0, 1.0},
+      {LossKind::Rorpo, "rorpo", "ORPO plus the linear rationale term −γ·ℓ̄(r|…) on the per-token mean log-prob",
+       "Just et al. 2024, arXiv 2407.14477 (RORPO); released code rorpo-simple: trainers.py:1122 (SimpleRORPOTrainer), "
+       "config/loss/rorpo-simple.yaml:8 (γ 1.0); the paper's γ is 10",
+       false, true, true, plus(orpo, rationale), with(LossKind::Rorpo, 0.1, linear, 1.0, mean, 0.5), 1.0, 1.0},
       {LossKind::Simpo, "simpo", "SimPO: length-normalised reward margin, no reference",
        "Meng et al. 2024, arXiv 2405.14734 eq. 6; TRL CPOTrainer loss_type \"simpo\"", false, true, false, simpo,
-       with(LossKind::Simpo, 2.0, 2.0, sum, 0.5), 2.0},
+       with(LossKind::Simpo, 2.0, linear, 2.0, sum, 0.5), 2.0, 2.0},
       {LossKind::Rsimpo, "rsimpo", "SimPO plus the rationale term (the natural form; not confirmed by the authors)",
        "Meng et al. 2024 eq. 6 with Just et al. 2024 eq. 2's rationale term", false, true, true, plus(simpo, rationale),
-       with(LossKind::Rsimpo, 2.0, 2.0, sum, 0.5), 2.0},
+       with(LossKind::Rsimpo, 2.0, linear, 2.0, sum, 0.5), 2.0, 2.0},
       {LossKind::RationaleOnly, "rationale-only", "the rationale term alone (an ablation; no rejected completion)",
-       "Just et al. 2024, arXiv 2407.14477 eq. 2, rationale term only", false, false, true, rationale,
-       with(LossKind::RationaleOnly, 0.1, 2.0, sum, 0.5), 0.1},
+       "Just et al. 2024, arXiv 2407.14477, RDPO's rationale term alone (released form, trainers.py:819)", false, false, true,
+       rationale, with(LossKind::RationaleOnly, 0.1, logsig, 0.1, sum, 0.5), 2.0, 0.1},
   };
 }
 
@@ -143,11 +158,13 @@ bool needs_reference(LossKind kind) { return loss_spec(kind).needs_reference; }
 bool needs_rejected(LossKind kind) { return loss_spec(kind).needs_rejected; }
 bool needs_rationale(LossKind kind) { return loss_spec(kind).needs_rationale; }
 
-LossOptions LossOptions::defaults_for(LossKind kind, RationaleForm form) {
+LossOptions LossOptions::defaults_for(LossKind kind, std::optional<RationaleForm> form) {
   const LossSpec& spec = loss_spec(kind);
   LossOptions o = spec.defaults;
-  o.rationale_form = form;
-  if (form == RationaleForm::LogSigmoid) o.gamma = spec.gamma_logsigmoid;
+  if (form.has_value()) {
+    o.rationale_form = *form;
+    o.gamma = *form == RationaleForm::LogSigmoid ? spec.gamma_logsigmoid : spec.gamma_paper;
+  }
   return o;
 }
 
@@ -307,6 +324,7 @@ LossOutput preference_loss(const LossOptions& o, const PolicyLogps& policy, cons
 
   Metrics m;
   at::Tensor loss = at::zeros({}, cw.options());
+  at::Tensor rationale_loss;  // the rationale term's share of `loss`, for the term gradient norms
 
   if (o.kind == LossKind::Sft) {
     loss = token_mean_nll(cw, nw);  // SFT on the chosen completion (TRL DPO loss_type "sft")
@@ -382,7 +400,9 @@ LossOutput preference_loss(const LossOptions& o, const PolicyLogps& policy, cons
   if (uses_rationale) {
     // RDPO eq. 2 (γ·(−log π(r|…)), no reference); RORPO: −γ·ℓ̄(r); RSimPO: + γ·rationale NLL
     // (the natural form, not confirmed by the authors); rationale-only: this term alone.
-    loss = loss + rationale_term(o, rs, rn).mean();
+    const at::Tensor term = rationale_term(o, rs, rn).mean();
+    rationale_loss = term;
+    loss = loss + term;
   }
   if (has_rationale) {
     m.add("logps/rationale", rs.mean());
@@ -392,6 +412,7 @@ LossOutput preference_loss(const LossOptions& o, const PolicyLogps& policy, cons
 
   LossOutput out;
   out.loss = loss;
+  out.rationale_loss = rationale_loss;
   out.metrics = m.to_map();
   return out;
 }

@@ -13,6 +13,7 @@
 //  - The rationale log-prob is the policy's only: no reference model term for it (paper eq. 2).
 #pragma once
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,9 +40,10 @@ struct LossOptions {
   RationaleForm rationale_form = RationaleForm::Paper;
   RationaleNorm rationale_norm = RationaleNorm::Sum;
 
-  // Each kind's published defaults (its LossSpec::defaults); the rationale form picks γ's default
-  // (the authors' log-sigmoid form uses a smaller γ than the paper's linear one, see loss_catalogue()).
-  static LossOptions defaults_for(LossKind kind, RationaleForm form = RationaleForm::Paper);
+  // Each kind's defaults as its authors ran it (LossSpec::defaults, with the kind's default rationale
+  // form); a given rationale form brings that form's γ (the authors' log-sigmoid form uses a smaller γ
+  // than the paper's linear one, see loss_catalogue()).
+  static LossOptions defaults_for(LossKind kind, std::optional<RationaleForm> form = std::nullopt);
 };
 
 // The options a loss reads, spelled as the addon, the config and the CLI spell them.
@@ -61,8 +63,9 @@ struct LossSpec {
   bool needs_rejected;       // a rejected completion per pair
   bool needs_rationale;      // a rationale per pair
   std::vector<LossParam> params;  // the options it reads (others are ignored)
-  LossOptions defaults;      // with the paper's rationale form
-  double gamma_logsigmoid;   // γ's default with RationaleForm::LogSigmoid (the authors' code)
+  LossOptions defaults;      // what the authors ran: the default rationale form and its γ
+  double gamma_paper;        // γ's default with RationaleForm::Paper (linear −γ·log π(r|…))
+  double gamma_logsigmoid;   // γ's default with RationaleForm::LogSigmoid (−log σ(γ·log π(r|…)))
 };
 const std::vector<LossSpec>& loss_catalogue();  // in the order the CLI lists them
 const LossSpec& loss_spec(LossKind kind);
@@ -99,6 +102,7 @@ struct ReferenceLogps {
 
 struct LossOutput {
   at::Tensor loss;                         // scalar, differentiable w.r.t. the policy sums
+  at::Tensor rationale_loss;               // the rationale term within `loss`; undefined for losses without one
   std::map<std::string, double> metrics;   // batch means, TRL's names (see preference_loss.cpp)
 };
 

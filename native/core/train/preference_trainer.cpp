@@ -120,13 +120,28 @@ void PreferenceTrainer::hold_gradients_in_one_buffer(const std::vector<bool>& ho
   }
 }
 
-StepMetrics PreferenceTrainer::accumulate(const PreferenceBatch& input, double scale) {
+StepMetrics PreferenceTrainer::accumulate(const PreferenceBatch& input, double scale, bool term_norms) {
   if (!(scale > 0)) throw RangeError("accumulate: scale must be positive");
   RECORD_USER_SCOPE("rdpo::forward_backward");
   torch::AutoGradMode grad_mode(true);
   LoraTraining training(policy_);  // LoRA dropout in training steps only
-  return run(input, scale);
+  return run(input, scale, term_norms);
 }
+
+namespace {
+
+// ‖∂term/∂θ‖₂ over the trained parameters, keeping the graph for the real backward. autograd::grad
+// returns the gradients instead of accumulating them, so .grad and the data-parallel bucket hooks
+// (post-accumulate hooks) are untouched.
+double gradient_norm(const at::Tensor& term, const std::vector<at::Tensor>& params) {
+  auto grads = torch::autograd::grad({term}, params, {}, /*retain_graph=*/true, /*create_graph=*/false, /*allow_unused=*/true);
+  double sq = 0;
+  for (const auto& g : grads)
+    if (g.defined()) sq += g.to(torch::kFloat64).pow(2).sum().item<double>();
+  return std::sqrt(sq);
+}
+
+}  // namespace
 
 StepMetrics PreferenceTrainer::evaluate(const PreferenceBatch& input) {
   RECORD_USER_SCOPE("rdpo::evaluate");
@@ -134,7 +149,7 @@ StepMetrics PreferenceTrainer::evaluate(const PreferenceBatch& input) {
   return run(input, 0.0);
 }
 
-StepMetrics PreferenceTrainer::run(const PreferenceBatch& input, double scale) {
+StepMetrics PreferenceTrainer::run(const PreferenceBatch& input, double scale, bool term_norms) {
   check_batch(input, policy_.config().vocab_size);
   const auto kind = options_.loss.kind;
   if (needs_rationale(kind) && !input.has_rationale)
@@ -164,11 +179,17 @@ StepMetrics PreferenceTrainer::run(const PreferenceBatch& input, double scale) {
     ref_ptr = &ref;
   }
   auto out = preference_loss(options_.loss, policy, ref_ptr);
+  StepMetrics m;
+  // Each term's share of the update, for tuning γ: the loss is preference part + rationale term.
+  if (term_norms && scale > 0 && out.rationale_loss.defined()) {
+    RECORD_USER_SCOPE("rdpo::term_gradient_norms");
+    m.values["grad_norm/rationale"] = gradient_norm(out.rationale_loss, params_);
+    m.values["grad_norm/preference"] = gradient_norm(out.loss - out.rationale_loss, params_);
+  }
   if (scale > 0) (out.loss * scale).backward();
 
-  StepMetrics m;
   m.loss = out.loss.item<double>();
-  m.values = out.metrics;
+  for (const auto& [k, v] : out.metrics) m.values[k] = v;
   m.values["tokens"] = static_cast<double>(packed.num_tokens());
   return m;
 }

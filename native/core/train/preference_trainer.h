@@ -60,8 +60,11 @@ class PreferenceTrainer {
   PreferenceTrainer(CausalLM& policy, TrainerOptions options);
 
   // Forward and backward of one micro-batch; gradients accumulate. The loss is multiplied by
-  // `scale` (1 / accumulation steps) before backward; metrics are unscaled.
-  StepMetrics accumulate(const PreferenceBatch& batch, double scale);
+  // `scale` (1 / accumulation steps) before backward; metrics are unscaled. With `term_norms`, the
+  // metrics also hold each term's share of the update: grad_norm/preference and grad_norm/rationale,
+  // the L2 norms of the gradients of the preference part and the rationale term of this micro-batch's
+  // (unscaled) loss, before clipping (two extra backward passes; losses without a rationale term skip it).
+  StepMetrics accumulate(const PreferenceBatch& batch, double scale, bool term_norms = false);
   // Clips the accumulated gradients, applies AdamW with `lr`, clears them. Returns the norm before clipping.
   // A non-finite gradient norm skips the update (weights and Adam state untouched) and is returned as is.
   double step(double lr, double max_grad_norm);
@@ -93,7 +96,7 @@ class PreferenceTrainer {
 
  private:
   // Forward (and backward when `backward_scale` > 0) of one batch.
-  StepMetrics run(const PreferenceBatch& batch, double backward_scale);
+  StepMetrics run(const PreferenceBatch& batch, double backward_scale, bool term_norms = false);
 
   // With LoRA or gradient checkpointing, every gradient is a view of one buffer allocated once
   // and zeroed after each step (see the definition for why); `hold` (empty: all) picks which.
