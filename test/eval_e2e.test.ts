@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { makeEvalProblems, makePreferencePairs, questionText } from '../lib/demo/arithmetic_task.js';
+import { makeEvalProblems, makePreferencePairs, questionText, splitQuestions } from '../lib/demo/arithmetic_task.js';
 import { createTinyLlama } from '../lib/demo/tiny_llama.js';
 import { cliPath, repoRoot, runCli } from './helpers/cli.js';
 import { ensureDist } from './helpers/ensure_dist.js';
@@ -19,7 +19,7 @@ const prompts = path.join(work, 'prompts.jsonl');
 test.before(() => {
   ensureDist();
   createTinyLlama(model, { hiddenSize: 32, layers: 2, heads: 2, kvHeads: 1, intermediateSize: 64, maxPositions: 1024 }, 1);
-  const pairs = makePreferencePairs(80, 5);
+  const pairs = makePreferencePairs(80, 5, splitQuestions().train);
   writeFileSync(data, pairs.map((p) => JSON.stringify({ id: p.id, prompt: p.prompt, chosen: p.chosen, rejected: p.rejected, rationale: p.rationale })).join('\n') + '\n');
   const qs = makeEvalProblems(6, 9, 13).map((p, i) => ({ id: `q${i}`, prompt: questionText(p) }));
   writeFileSync(prompts, qs.map((q) => JSON.stringify(q)).join('\n') + '\n');

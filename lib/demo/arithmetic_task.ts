@@ -1,11 +1,13 @@
 // The built-in demo's task (docs/demo.md): addition questions whose answers an exact checker judges,
-// with a spurious length cue in the preference pairs and rationales that name the true criterion.
+// with a spurious length cue in the preference pairs and rationales that carry what the pair does not.
 //
-//   SFT demonstrations  a careless annotator: correct with probability `sftCorrect`, else a slip;
-//                       a filler sentence on a share `sftFiller` of them, independent of correctness.
-//   preference pairs    chosen = correct, rejected = a slip; filler on `chosenFiller` of the chosen and
-//                       `rejectedFiller` of the rejected answers, so "longer is better" fits most pairs.
-//   cue-reversed pairs  held out: correct without filler vs wrong with filler — the cue points the wrong way.
+//   question split      the 100 questions split once (QUESTION_SPLIT_SEED): train (the only ones in
+//                       pairs), validation (the learning-rate pilot), test (every reported number).
+//   SFT demonstrations  a careless annotator on all questions: correct with probability `sftCorrect`,
+//                       else a slip; a filler sentence on a share `sftFiller`, independent of correctness.
+//   preference pairs    train questions; chosen = correct, rejected = a slip; filler on `chosenFiller` of
+//                       the chosen and `rejectedFiller` of the rejected, so "longer is better" fits most pairs.
+//   cue-reversed pairs  test questions: correct without filler vs wrong with filler — the cue points the wrong way.
 import type { PreferencePair } from '../data/schema.js';
 import { extractAnswer, judgeArithmetic } from '../eval/exact_checkers.js';
 import { SeededRandom } from '../util/random.js';
@@ -60,9 +62,32 @@ export function wrongAnswer(rng: SeededRandom, p: ArithmeticProblem): number {
   return v < 0 ? p.answer + 1 : v;
 }
 
-/** Names the property that matters (the sum) and dismisses the length cue. Short: a byte-level model pays per character. */
+/**
+ * Counts on from the larger operand to the sum — numbers that appear nowhere in the question or the two
+ * answers, so a model must know the successor relation to predict them — then names the verdict and
+ * dismisses the length cue. Short: a byte-level model pays per character.
+ */
 export function rationaleText(p: ArithmeticProblem, wrong: number): string {
-  return `The above is correct: ${p.a} + ${p.b} = ${p.answer}. The below says ${wrong}, which is wrong. The extra sentence does not matter.`;
+  const [hi, lo] = p.a >= p.b ? [p.a, p.b] : [p.b, p.a];
+  const steps = Array.from({ length: lo }, (_, i) => hi + 1 + i);
+  const count = steps.length === 0 ? `${hi} plus 0 stays ${hi}.` : `Count on from ${hi}: ${steps.join(', ')}.`;
+  return `${count} So ${p.a} + ${p.b} = ${p.answer}: the above is right and the below, ${wrong}, is wrong. The extra sentence does not matter.`;
+}
+
+export const QUESTION_SPLIT_SEED = 2407;
+
+export interface QuestionSplit {
+  train: ArithmeticProblem[];
+  validation: ArithmeticProblem[];
+  test: ArithmeticProblem[];
+}
+
+/** Every question of the task, split once and the same in every replicate (docs/demo.md). */
+export function splitQuestions(maxOperand = DEMO_TASK.maxOperand, sizes = { train: 40, validation: 10 }): QuestionSplit {
+  const all: ArithmeticProblem[] = [];
+  for (let a = 0; a <= maxOperand; a++) for (let b = 0; b <= maxOperand; b++) all.push({ a, b, answer: a + b });
+  new SeededRandom(QUESTION_SPLIT_SEED).shuffle(all);
+  return { train: all.slice(0, sizes.train), validation: all.slice(sizes.train, sizes.train + sizes.validation), test: all.slice(sizes.train + sizes.validation) };
 }
 
 const userTurn = (p: ArithmeticProblem) => [{ role: 'user' as const, content: questionText(p) }];
@@ -81,10 +106,11 @@ export function makeSftDemonstrations(count: number, seed: number, task: Arithme
   });
 }
 
-export function makePreferencePairs(count: number, seed: number, task: ArithmeticTaskOptions = DEMO_TASK): PreferencePair[] {
+/** Pairs on `questions` only (the train split), each question drawn uniformly. */
+export function makePreferencePairs(count: number, seed: number, questions: readonly ArithmeticProblem[], task: ArithmeticTaskOptions = DEMO_TASK): PreferencePair[] {
   const rng = new SeededRandom(seed);
   return Array.from({ length: count }, (_, i) => {
-    const p = makeProblem(rng, task.maxOperand);
+    const p = rng.pick(questions);
     const wrong = wrongAnswer(rng, p);
     const chosenFiller = rng.next() < task.chosenFiller ? rng.pick(FILLERS) : '';
     const rejectedFiller = rng.next() < task.rejectedFiller ? rng.pick(FILLERS) : '';
@@ -99,20 +125,15 @@ export function makePreferencePairs(count: number, seed: number, task: Arithmeti
   });
 }
 
-/** Held-out pairs whose length cue points the wrong way: correct and plain vs wrong with filler. */
-export function makeCueReversedPairs(count: number, seed: number, task: ArithmeticTaskOptions = DEMO_TASK): PreferencePair[] {
+/** `perQuestion` pairs per held-out question whose length cue points the wrong way: correct and plain vs wrong with filler. */
+export function makeCueReversedPairs(questions: readonly ArithmeticProblem[], perQuestion: number, seed: number): PreferencePair[] {
   const rng = new SeededRandom(seed);
-  return Array.from({ length: count }, (_, i) => {
-    const p = makeProblem(rng, task.maxOperand);
-    const wrong = wrongAnswer(rng, p);
-    return { id: `reversed-${seed}-${i}`, prompt: userTurn(p), chosen: answerText(p, p.answer), rejected: answerText(p, wrong, rng.pick(FILLERS)), meta: {} };
-  });
-}
-
-/** Held-out questions drawn from the same distribution with their own seed. */
-export function makeEvalProblems(count: number, maxOperand: number, seed: number): ArithmeticProblem[] {
-  const rng = new SeededRandom(seed);
-  return Array.from({ length: count }, () => makeProblem(rng, maxOperand));
+  return questions.flatMap((p, q) =>
+    Array.from({ length: perQuestion }, (_, k) => {
+      const wrong = wrongAnswer(rng, p);
+      return { id: `reversed-${q}-${k}`, prompt: userTurn(p), chosen: answerText(p, p.answer), rejected: answerText(p, wrong, rng.pick(FILLERS)), meta: { question: q } };
+    }),
+  );
 }
 
 /** The exact checker (lib/eval/exact_checkers.ts, also `eval --judge exact:arithmetic`) on a problem. */
@@ -121,3 +142,9 @@ export function isCorrect(p: ArithmeticProblem, response: string): boolean {
 }
 
 export { extractAnswer, judgeArithmetic };
+
+/** Questions drawn from the task's distribution with their own seed (for tests and examples). */
+export function makeEvalProblems(count: number, maxOperand: number, seed: number): ArithmeticProblem[] {
+  const rng = new SeededRandom(seed);
+  return Array.from({ length: count }, () => makeProblem(rng, maxOperand));
+}

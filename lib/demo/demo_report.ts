@@ -1,10 +1,11 @@
 // report.md for the built-in demo, with Vega-Lite plots rendered to SVG beside it. Every sentence
-// that reads a result is computed from the numbers, whichever way they came out.
+// that reads a result is computed from the numbers, whichever way they came out; without `valid` the
+// report draws no conclusion at all.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { lineChartSpec, renderVegaLiteSvg, type VegaLiteSpec } from '../report/vega_svg.js';
-import type { DemoJobResult, DemoSchedule } from './demo_jobs.js';
-import { meanInterval, type DemoSummary, type MeanInterval } from './demo_summary.js';
+import type { DemoArm, DemoJobResult, DemoSchedule } from './demo_jobs.js';
+import type { DemoContrast, DemoModelName, DemoModelSummary, DemoSummary } from './demo_summary.js';
 import { DEMO_SHAPE } from './tiny_llama.js';
 import { DEMO_TASK } from './arithmetic_task.js';
 
@@ -16,21 +17,17 @@ export interface DemoReportInput {
   rationaleExample: string;
 }
 
+const LABEL: Record<DemoModelName, string> = { sft: 'SFT', dpo: 'DPO', rdpo: 'RDPO', rdpo_null: 'RDPO-null', rpo: 'RPO' };
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
-const interval = (ci: [number, number] | null, f: (x: number) => string) => (ci ? `[${f(ci[0])}, ${f(ci[1])}]` : '(one seed)');
+const pts = (x: number) => `${(100 * x).toFixed(1)}`;
+const range = (ci: [number, number] | null, f: (x: number) => string) => (ci ? `[${f(ci[0])}, ${f(ci[1])}]` : '');
 
-/** Paired by seed: b − a per seed, its mean and 95% interval, and how to read it. */
-function pairedDifference(a: readonly number[], b: readonly number[]): MeanInterval & { reading: 'higher' | 'lower' | 'no difference shown' } {
-  const d = meanInterval(b.map((v, i) => v - a[i]!));
-  const reading = d.ci95 === null ? 'no difference shown' : d.ci95[0] > 0 ? 'higher' : d.ci95[1] < 0 ? 'lower' : 'no difference shown';
-  return { ...d, reading };
-}
-
-function describe(diff: ReturnType<typeof pairedDifference>, what: string, f: (x: number) => string): string {
-  const ci = diff.ci95 ? `, 95% interval [${f(diff.ci95[0])}, ${f(diff.ci95[1])}]` : '';
-  return diff.reading === 'no difference shown'
-    ? `${what}: no difference shown (mean difference ${f(diff.mean)}${ci}).`
-    : `${what}: ${diff.reading} (mean difference ${f(diff.mean)}${ci}).`;
+/** How a contrast reads: shown higher/lower, or no difference shown (a degenerate interval says so). */
+export function readContrast(c: DemoContrast): string {
+  const [a, b] = c.name.split('-') as [DemoModelName, DemoModelName];
+  const what = `${LABEL[a]} − ${LABEL[b]} at ${c.pairs} pairs, ${c.metric === 'pCorrect' ? 'P(correct)' : 'greedy accuracy'}: ${pts(c.mean)} points [${pts(c.ci95[0])}, ${pts(c.ci95[1])}]`;
+  if (c.degenerate) return `${what} — no variation at all (every question, every replicate the same): not a finding either way`;
+  return c.shown ? `${what} — ${LABEL[a]} ${c.mean > 0 ? 'higher' : 'lower'}` : `${what} — no difference shown`;
 }
 
 export async function writeDemoReport(outDir: string, r: DemoReportInput): Promise<string> {
@@ -41,123 +38,115 @@ export async function writeDemoReport(outDir: string, r: DemoReportInput): Promi
     return `plots/${name}`;
   };
   const { summary: s, schedule } = r;
-  const models = [
-    ['SFT', s.models.sft],
-    ['DPO', s.models.dpo],
-    ['RDPO', s.models.rdpo],
-  ] as const;
-  const bars = (title: string, field: 'accuracy' | 'length', yTitle: string, format?: string): VegaLiteSpec =>
+  const largest = s.sizes[s.sizes.length - 1]!;
+  const names = (['sft', 'dpo', 'rdpo', 'rdpo_null', 'rpo'] as const).filter((n) => s.models[n]);
+  const model = (n: DemoModelName) => s.models[n] as DemoModelSummary;
+  const bars = (title: string, value: (m: DemoModelSummary) => number, ci: (m: DemoModelSummary) => [number, number], yTitle: string, format?: string): VegaLiteSpec =>
     ({
       $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
       title,
-      width: 260,
+      width: 300,
       height: 220,
-      data: {
-        values: models.map(([name, m]) => {
-          const ci = field === 'accuracy' ? m.ci95 : m.lengthCi95;
-          const v = field === 'accuracy' ? m.accuracy : m.length;
-          return { model: name, value: v, lo: ci ? ci[0] : v, hi: ci ? ci[1] : v };
-        }),
-      },
+      data: { values: names.map((n) => ({ model: LABEL[n], value: value(model(n)), lo: ci(model(n))[0], hi: ci(model(n))[1] })) },
       layer: [
         { mark: 'bar', encoding: { x: { field: 'model', type: 'nominal', sort: null }, y: { field: 'value', type: 'quantitative', title: yTitle, ...(format ? { axis: { format } } : {}) }, color: { field: 'model', type: 'nominal', legend: null } } },
         { mark: { type: 'errorbar', ticks: true }, encoding: { x: { field: 'model', type: 'nominal', sort: null }, y: { field: 'lo', type: 'quantitative', title: yTitle }, y2: { field: 'hi' } } },
       ],
     }) as VegaLiteSpec;
-  const accuracyPlot = await svg('accuracy.svg', bars(`Held-out accuracy, mean of ${s.seeds.length} seeds (95% interval)`, 'accuracy', 'accuracy', '.0%'));
-  const lengthPlot = await svg('length.svg', bars('Mean answer length (95% interval)', 'length', 'characters'));
-  const efficiencyValues = s.efficiency.map((e) => ({ pairs: e.pairs, accuracy: e.accuracy, lo: e.ci95 ? e.ci95[0] : e.accuracy, hi: e.ci95 ? e.ci95[1] : e.accuracy, loss: e.loss.toUpperCase() }));
+  const pPlot = await svg('p_correct.svg', bars(`P(correct answer), test questions, ${largest} pairs (95% interval)`, (m) => m.pCorrect, (m) => m.pCorrectCi95, 'P(correct)', '.0%'));
+  const lengthPlot = await svg('length.svg', bars('Greedy answer length (95% interval)', (m) => m.length, (m) => m.lengthCi95, 'characters'));
+  const effValues = s.efficiency.map((e) => ({ pairs: e.pairs, value: e.pCorrect, lo: e.pCorrectCi95[0], hi: e.pCorrectCi95[1], arm: LABEL[e.loss] }));
   const efficiencyPlot = await svg('efficiency.svg', {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: 'Data efficiency: held-out accuracy against preference pairs',
+    title: 'Data efficiency: P(correct) on the test questions against preference pairs',
     width: 420,
     height: 260,
-    data: { values: efficiencyValues },
+    data: { values: effValues },
     layer: [
-      { data: { values: [{ ref: s.models.sft.accuracy }] }, mark: { type: 'rule', strokeDash: [4, 4], color: '#888' }, encoding: { y: { field: 'ref', type: 'quantitative' } } },
-      { mark: { type: 'line', point: { filled: true, size: 60 } }, encoding: { x: { field: 'pairs', type: 'quantitative', title: 'preference pairs' }, y: { field: 'accuracy', type: 'quantitative', title: 'accuracy (dashed: SFT)', axis: { format: '.0%' } }, color: { field: 'loss', type: 'nominal', title: 'loss' } } },
-      { mark: { type: 'errorbar', ticks: true }, encoding: { x: { field: 'pairs', type: 'quantitative' }, y: { field: 'lo', type: 'quantitative', title: 'accuracy (dashed: SFT)' }, y2: { field: 'hi' }, color: { field: 'loss', type: 'nominal' } } },
+      { data: { values: [{ ref: s.models.sft.pCorrect }] }, mark: { type: 'rule', strokeDash: [4, 4], color: '#888' }, encoding: { y: { field: 'ref', type: 'quantitative' } } },
+      { mark: { type: 'line', point: { filled: true, size: 60 } }, encoding: { x: { field: 'pairs', type: 'quantitative', title: 'preference pairs' }, y: { field: 'value', type: 'quantitative', title: 'P(correct) (dashed: SFT)', axis: { format: '.0%' } }, color: { field: 'arm', type: 'nominal', title: 'arm' } } },
+      { mark: { type: 'errorbar', ticks: true }, encoding: { x: { field: 'pairs', type: 'quantitative' }, y: { field: 'lo', type: 'quantitative', title: 'P(correct) (dashed: SFT)' }, y2: { field: 'hi' }, color: { field: 'arm', type: 'nominal' } } },
     ],
   } as VegaLiteSpec);
-  const largest = s.sizes[s.sizes.length - 1]!;
   const firstSeed = s.seeds[0]!;
   const curveRows = r.results
-    .filter((x) => x.kind !== 'sft' && x.pairs === largest && x.seed === firstSeed)
-    .flatMap((x) => x.metrics.filter((m) => !m.eval && typeof m['rewards/accuracies'] === 'number').map((m) => ({ step: m.step, value: m['rewards/accuracies'] as number, run: x.kind.toUpperCase() })));
+    .filter((x) => x.kind === 'pref' && x.pairs === largest && x.seed === firstSeed)
+    .flatMap((x) => x.metrics.filter((m) => !m.eval && typeof m['rewards/accuracies'] === 'number').map((m) => ({ step: m.step, value: m['rewards/accuracies'] as number, run: LABEL[x.arm] })));
   const rewardPlot = await svg(
     'reward_accuracy.svg',
-    lineChartSpec({ title: `Training reward accuracy (seed ${firstSeed}, ${largest} pairs)`, values: curveRows, x: { field: 'step', title: 'optimiser step' }, y: { field: 'value', title: 'rewards/accuracies', domain: [0, 1] }, series: { field: 'run', title: 'run' } }),
+    lineChartSpec({ title: `Training reward accuracy (replicate ${firstSeed}, ${largest} pairs)`, values: curveRows, x: { field: 'step', title: 'optimiser step' }, y: { field: 'value', title: 'rewards/accuracies', domain: [0, 1] }, series: { field: 'run', title: 'run' } }),
   );
 
-  const sft = s.models.sft;
-  const dpo = s.models.dpo;
-  const rdpo = s.models.rdpo;
-  const pctPoints = (x: number) => `${(100 * x).toFixed(1)} pts`;
-  const chars = (x: number) => `${x.toFixed(1)} chars`;
-  const vsSft = (m: typeof dpo, name: string) => describe(pairedDifference(sft.accuracyPerSeed, m.accuracyPerSeed), `${name} accuracy vs SFT`, pctPoints);
-  const bySize = (loss: 'dpo' | 'rdpo', pairs: number) => s.efficiency.find((e) => e.loss === loss && e.pairs === pairs)!;
-  const efficiencyLines = s.sizes.map((n) => describe(pairedDifference(bySize('dpo', n).accuracyPerSeed, bySize('rdpo', n).accuracyPerSeed), `RDPO vs DPO accuracy at ${n} pairs`, pctPoints));
-  const lengthLine = describe(pairedDifference(dpo.lengthPerSeed, rdpo.lengthPerSeed), `RDPO vs DPO answer length at ${largest} pairs`, chars);
-  const cueLine =
-    dpo.cueReversedAccuracy && rdpo.cueReversedAccuracy
-      ? describe(pairedDifference(dpo.cueReversedAccuracy.perSeed, rdpo.cueReversedAccuracy.perSeed), `RDPO vs DPO cue-reversed accuracy at ${largest} pairs`, pctPoints)
-      : '';
-  const row = (name: string, m: typeof sft) =>
-    `| ${name} | ${pct(m.accuracy)} ${interval(m.ci95, pct)} | ${m.accuracyPerSeed.map(pct).join(', ')} | ${m.length.toFixed(1)} ${interval(m.lengthCi95, (x) => x.toFixed(1))} | ${m.lengthTokens.toFixed(1)} | ${pct(m.fillerRate)} | ${m.cueReversedAccuracy ? `${pct(m.cueReversedAccuracy.mean)} ${interval(m.cueReversedAccuracy.ci95, pct)}` : 'n/a'} |`;
+  // Each term's share of the first update (grad_norm/preference, grad_norm/rationale in metrics.jsonl).
+  const shares = (['rdpo', 'rdpo_null'] as DemoArm[]).flatMap((arm) => {
+    const rows = r.results.filter((x) => x.arm === arm && x.pairs === largest).map((x) => x.metrics.find((m) => typeof m['grad_norm/rationale'] === 'number'));
+    const pref = rows.map((m) => m?.['grad_norm/preference'] as number).filter(Number.isFinite);
+    const rat = rows.map((m) => m?.['grad_norm/rationale'] as number).filter(Number.isFinite);
+    if (pref.length === 0) return [];
+    const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+    return [`- ${LABEL[arm]}, first step: gradient norm of the preference term ${mean(pref).toFixed(3)}, of the rationale term ${mean(rat).toFixed(3)} (means over replicates).`];
+  });
+
+  const row = (n: DemoModelName) => {
+    const m = model(n);
+    return `| ${LABEL[n]} | ${pct(m.pCorrect)} ${range(m.pCorrectCi95, pct)} | ${m.pCorrectPerReplicate.map(pct).join(', ')} | ${pct(m.accuracy)} ${range(m.ci95, pct)} | ${m.length.toFixed(1)} ${range(m.lengthCi95, (x) => x.toFixed(1))} | ${pct(m.fillerRate)} | ${m.cueReversedAccuracy === null ? 'n/a' : `${pct(m.cueReversedAccuracy)} ${range(m.cueReversedCi95, pct)}`} |`;
+  };
+  const byMetric = (metric: DemoContrast['metric']) => s.contrasts.filter((c) => c.metric === metric);
   const examples = r.results.filter((x) => x.seed === firstSeed && (x.kind === 'sft' || x.pairs === largest));
-  const exampleOf = (kind: string) => examples.find((x) => x.kind === kind)?.examples ?? [];
+  const exampleOf = (arm: DemoModelName) => examples.find((x) => x.arm === arm)?.examples ?? [];
+  const verdict = s.valid
+    ? `**valid**: DPO at ${largest} pairs moved the model above SFT (${readContrast(s.contrasts.find((c) => c.name === 'dpo-sft' && c.pairs === largest && c.metric === s.primaryMetric)!)}), so the contrasts below can be read.`
+    : `**No conclusion.** The preference stage did not measurably move the model (${readContrast(s.contrasts.find((c) => c.name === 'dpo-sft' && c.pairs === largest && c.metric === s.primaryMetric)!)}): this run cannot say anything about rationales, and the demo has failed as an instrument.`;
   const md = [
     '# rdpo-native built-in demo',
     '',
-    `Does a rationale help preference learning ignore a spurious cue and learn from fewer pairs? This run tested it on a small, controlled task (design, hypotheses and sizes: docs/demo.md in the repository, written before results were seen). It took ${(r.seconds / 60).toFixed(1)} minutes on this machine.`,
+    `Does a rationale's *content* help preference learning learn the true criterion from fewer pairs, and ignore a spurious cue? This run tested it on a small, controlled task (design, hypotheses, power and every change after results: docs/demo.md in the repository). It took ${(r.seconds / 60).toFixed(1)} minutes on this machine.`,
     '',
-    `- A ${DEMO_SHAPE.layers}-layer Llama (hidden ${DEMO_SHAPE.hiddenSize}, byte-level tokenizer) made from scratch per seed, fine-tuned on ${schedule.sftSteps * schedule.batchSize} careless demonstrations of "What is a + b?" (a, b in 0–${DEMO_TASK.maxOperand}; 60% correct, the rest slips; half with a filler sentence): the **SFT** model and the reference.`,
-    `- **DPO** and **RDPO** from it on the same pairs (${s.sizes.join(', ')} pairs, ${schedule.preferenceEpochs} epochs, β ${schedule.beta}, lr ${schedule.preferenceLr}; RDPO adds γ = ${schedule.gamma} × the rationale's per-token NLL). Chosen answers are correct, rejected ones are slips; 80% of chosen and 20% of rejected answers carry a filler sentence, so "longer is better" fits most pairs. Each pair's rationale names the true criterion, e.g.:`,
+    verdict,
+    '',
+    `- A ${DEMO_SHAPE.layers}-layer Llama (hidden ${DEMO_SHAPE.hiddenSize}, byte-level tokenizer) made from scratch per replicate, fine-tuned on ${schedule.sftSteps * schedule.batchSize} careless demonstrations of "What is a + b?" (a, b in 0–${DEMO_TASK.maxOperand}; 60% correct, the rest slips; half with a filler sentence): the **SFT** model and the reference.`,
+    `- The 100 questions are split once: pairs use only the 40 train questions; every number below is on the ${s.testQuestions} test questions, which no pair ever contains.`,
+    `- From SFT, on the same pairs: **DPO**; **RDPO** as released (−log σ(γ·Σ log π(r|…)), γ ${schedule.gamma}); **RDPO-null** (the same loss, each rationale replaced by " the the …" of its length); **RPO** (DPO + ${schedule.rpoWeight} × chosen NLL, at ${largest} pairs). ${schedule.preferenceEpochs} epochs, β ${schedule.beta}, learning rates from the pilot: ${Object.entries(s.lr).map(([a, v]) => `${LABEL[a as DemoArm]} ${v}`).join(', ')}. A rationale counts on to the sum, which the pair never shows:`,
     '',
     `  > ${r.rationaleExample}`,
     '',
-    `- Every model answered ${s.evalQuestions} held-out questions, sampled as in the paper (temperature 1, top-p 0.95), judged by the exact checker; and scored ${s.evalQuestions} cue-reversed pairs (correct and plain vs wrong with filler) by its implicit reward against the SFT reference.`,
-    `- Seeds ${s.seeds.join(', ')}; means with 95% t-intervals over seeds; differences are paired by seed.`,
+    `- Metrics are deterministic: **P(correct)** (primary: the model's probability of the correct answer), greedy accuracy by the exact checker, greedy answer length, and the cue-reversed test (correct and plain vs wrong with filler, by implicit reward against SFT).`,
+    `- ${s.replicates} replicates (seeds ${s.seeds.join(', ')}); 95% intervals from a crossed bootstrap over replicates × test questions; contrasts are paired by question and replicate.`,
     '',
     `## Results at ${largest} pairs`,
     '',
-    '| model | accuracy (95% interval) | per seed | length, chars (95% interval) | length, tokens | answers with filler | cue-reversed accuracy |',
+    '| model | P(correct) (95% interval) | per replicate | greedy accuracy | length, chars | answers with filler | cue-reversed accuracy |',
     '|---|---|---|---|---|---|---|',
-    row('SFT', sft),
-    row('DPO', dpo),
-    row('RDPO', rdpo),
+    ...names.map(row),
     '',
-    `- ${vsSft(dpo, 'DPO')}`,
-    `- ${vsSft(rdpo, 'RDPO')}`,
-    `- ${lengthLine}`,
-    ...(cueLine ? [`- ${cueLine}`] : []),
+    `![P(correct)](${pPlot}) ![length](${lengthPlot})`,
     '',
-    `![accuracy](${accuracyPlot}) ![length](${lengthPlot})`,
+    '## Contrasts (paired; points of P(correct), then of greedy accuracy)',
     '',
+    ...(s.valid ? [] : ['_Not to be read: the run is not valid (above)._', '']),
+    ...byMetric('pCorrect').map((c) => `- ${readContrast(c)}`),
+    '',
+    ...byMetric('accuracy').map((c) => `- ${readContrast(c)}`),
+    '',
+    ...(shares.length ? ['Each term\'s share of the update:', '', ...shares, ''] : []),
     '## Data efficiency',
     '',
-    '| pairs | DPO accuracy | RDPO accuracy |',
-    '|---|---|---|',
-    ...s.sizes.map((n) => `| ${n} | ${pct(bySize('dpo', n).accuracy)} ${interval(bySize('dpo', n).ci95, pct)} | ${pct(bySize('rdpo', n).accuracy)} ${interval(bySize('rdpo', n).ci95, pct)} |`),
-    '',
-    ...efficiencyLines.map((l) => `- ${l}`),
+    `| pairs | ${s.efficiency.filter((e, i, all) => all.findIndex((x) => x.loss === e.loss) === i).map((e) => `${LABEL[e.loss]} P(correct)`).join(' | ')} |`,
+    `|---|${s.efficiency.filter((e, i, all) => all.findIndex((x) => x.loss === e.loss) === i).map(() => '---').join('|')}|`,
+    ...s.sizes.map((n) => `| ${n} | ${s.efficiency.filter((e) => e.pairs === n).map((e) => `${pct(e.pCorrect)} ${range(e.pCorrectCi95, pct)}`).join(' | ')} |`),
     '',
     `![efficiency](${efficiencyPlot}) ![reward accuracy](${rewardPlot})`,
     '',
-    `## Examples (seed ${firstSeed}, sampled)`,
+    `## Examples (replicate ${firstSeed}, greedy)`,
     '',
-    '| question | SFT | DPO | RDPO |',
-    '|---|---|---|---|',
-    ...exampleOf('sft').map((e, i) => {
-      const cell = (kind: string) => (exampleOf(kind)[i]?.response ?? '').replace(/\|/g, '\\|');
-      return `| ${e.question} (= ${e.answer}) | ${cell('sft')} | ${cell('dpo')} | ${cell('rdpo')} |`;
-    }),
+    `| question | ${names.map((n) => LABEL[n]).join(' | ')} |`,
+    `|---|${names.map(() => '---').join('|')}|`,
+    ...exampleOf('sft').map((e, i) => `| ${e.question} (= ${e.answer}) | ${names.map((n) => (exampleOf(n)[i]?.response ?? '').replace(/\|/g, '\\|')).join(' | ')} |`),
     '',
     '## What this does and does not show',
     '',
-    '- A tiny model on a synthetic task, a few seeds: a controlled check of the mechanism, not a replication of the paper\'s 7B results.',
-    `- Held-out questions come from the same operand range (0–${DEMO_TASK.maxOperand}), so their sums were seen in training: the test is which answer the model prefers and how long it answers, not generalisation to new sums. The cue-reversed pairs are the direct test of which criterion was learned.`,
-    '- "No difference shown" means the 95% interval of the paired difference includes zero; with 3 seeds only large effects can show.',
+    "- A tiny model on a synthetic task: a controlled check of the mechanism, not a replication of the paper's 7B results.",
+    '- "No difference shown" means the 95% interval of the paired difference includes zero.',
     `- Every number is computed by this run; the files behind it are here (\`seed-*/*/result.json\`, \`seed-*/*/run/metrics.jsonl\`, \`summary.json\`).`,
     '',
   ].join('\n');

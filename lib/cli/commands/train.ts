@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { runDemo } from '../../demo/run_demo.js';
+import { runDemo, runDemoPilot } from '../../demo/run_demo.js';
 import { ConfigError, readConfigFile, type TrainConfigInput } from '../../train/config.js';
 import { resolvedRunConfig, train, type TrainRunOptions } from '../../train/trainer.js';
 import { handleStopSignals } from '../../jobs/interrupt.js';
@@ -109,12 +109,21 @@ export function registerTrain(program: Command): void {
     .option('--nproc <n>', 'data-parallel: start n ranks on this machine (Gloo with --device cpu, NCCL with --device cuda: rank r on cuda:r); external launchers set RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT instead (docs/distributed.md)')
     .option('--zero <stage>', 'data-parallel ZeRO stage: 1 shards the AdamW state over the ranks, reduce-scatters the gradients and all-gathers the parameters (default 0, or RDPO_DDP_ZERO=1)')
     .option('--demo-out <dir>', 'where the built-in demo writes (default runs/demo-<time>)')
+    .option('--demo-pilot', 'run the built-in demo\'s learning-rate pilot instead (docs/demo.md): every arm at every grid point, scored on the validation questions; writes pilot.json')
     .action(async (opts: Record<string, unknown>, cmd: Command) => {
       const explicit = (key: string) => cmd.getOptionValueSource(key) === 'cli';
       const noTraining = !opts.config && !opts.model && !opts.data && !opts.resume && !opts.printConfig && !opts.preset && !opts.dryRun;
       if (noTraining) {
-        const out = path.resolve((opts.demoOut as string | undefined) ?? path.join('runs', `demo-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}`));
+        const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+        if (opts.demoPilot) {
+          const pilot = await runDemoPilot({ outDir: path.resolve((opts.demoOut as string | undefined) ?? path.join('runs', `demo-pilot-${stamp}`)) });
+          console.log(`\npilot finished in ${(pilot.seconds / 60).toFixed(1)} min; chosen learning rates: ${JSON.stringify(pilot.pilot.lr)}`);
+          console.log(`pilot: ${pilot.pilotPath}`);
+          return;
+        }
+        const out = path.resolve((opts.demoOut as string | undefined) ?? path.join('runs', `demo-${stamp}`));
         const result = await runDemo({ outDir: out });
+        console.log(result.summary.valid ? '\nvalid: the preference stage moved the model (DPO above SFT); see the report for the contrasts' : '\nNO CONCLUSION: DPO did not measurably move the model above SFT (summary.json valid: false)');
         console.log(`\ndemo finished in ${(result.seconds / 60).toFixed(1)} min`);
         console.log(`run directory: ${result.outDir}`);
         console.log(`report:        ${result.reportPath}`);
