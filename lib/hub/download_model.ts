@@ -16,6 +16,7 @@ import type { ListFileEntry } from '@huggingface/hub';
 import { COMMIT_HASH, repoCacheDir, type HubModelId } from './hf_cache.js';
 import { HubDownloadError, HubNameError } from './errors.js';
 import { assertRevision, GIT_OID_HEX, isBlobName, pathInside, SHA256_HEX } from './hub_names.js';
+import { removeAbandonedTemporaries } from '../util/abandoned_temporaries.js';
 
 export { HubDownloadError, HubNameError };
 
@@ -115,6 +116,9 @@ export async function downloadModel(id: HubModelId, opts: DownloadModelOptions):
   const token = opts.token ?? (process.env.HF_TOKEN || undefined);
   const cred = { hubUrl: endpoint, ...(token ? { accessToken: token } : {}) };
   const storage = repoCacheDir(opts.cacheDir, id.repo);
+  // Partial blobs and refs of downloads that were killed (huggingface_hub's own, without a pid, are its to judge).
+  removeAbandonedTemporaries(path.join(storage, 'blobs'), /^[0-9a-f]{40,64}\.(\d+)\.incomplete$/);
+  removeAbandonedTemporaries(path.join(storage, 'refs'), /^.+\.(\d+)\.tmp$/);
   // Loaded on first download only: every CLI start would otherwise pay for it.
   const { downloadFile, fileDownloadInfo, listFiles, modelInfo } = await import('@huggingface/hub');
   let commit: string;
