@@ -3,7 +3,7 @@
 // bytes first and by extension second, so `data.jsonl` that is really gzip still loads.
 import { createReadStream, promises as fsp } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { Utf8Watch, type WarnFn } from '../util/utf8_watch.js';
+import { Utf8Watch, warnOnStderr, type WarnFn } from '../util/utf8_watch.js';
 import { createGunzip, gunzipSync } from 'node:zlib';
 import path from 'node:path';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
@@ -42,6 +42,11 @@ export async function openRows(file: string, warn?: WarnFn): Promise<RowSource> 
     throw err;
   }
   const gzip = head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1];
+  // Content decides, whatever the name: a `.gz` that is plain text (unzipped, or renamed) is read as
+  // what it holds, with a word, so that its row count never changes how it is read.
+  if (!gzip && /\.gz$/i.test(file)) {
+    (warn ?? warnOnStderr)(`${file} is named .gz but is not gzip-compressed; read as plain ${path.extname(file.slice(0, -3)) || 'text'} (rename it to drop the .gz)`);
+  }
   const container = await sniffContainer(file, gzip);
   const rows =
     container === 'jsonl' ? jsonlRows(file, gzip, new Utf8Watch(file, warn)) :
@@ -96,7 +101,7 @@ async function readHead(file: string, gzip: boolean, n: number): Promise<Buffer>
 async function sniffContainer(file: string, gzip: boolean): Promise<Container> {
   const head = await readHead(file, gzip, 64 * 1024);
   if (head.subarray(0, 4).toString('latin1') === PARQUET_MAGIC) return 'parquet';
-  const ext = path.extname(gzip ? file.replace(/\.gz$/i, '') : file).toLowerCase();
+  const ext = path.extname(file.replace(/\.gz$/i, '')).toLowerCase();
   if (ext === '.parquet') {
     throw new PreferenceDataError(`${file}: named .parquet but does not start with the Parquet magic bytes "PAR1"`, { file });
   }

@@ -20,6 +20,7 @@ import type { ListFileEntry } from '@huggingface/hub';
 import { COMMIT_HASH, repoCacheDir, type HubModelId, type RepoType } from './hf_cache.js';
 import { HubDownloadError, HubNameError } from './errors.js';
 import { assertRevision, GIT_OID_HEX, isBlobName, pathInside, SHA256_HEX } from './hub_names.js';
+import { removeAbandonedTemporaries } from '../util/abandoned_temporaries.js';
 
 export { HubDownloadError, HubNameError };
 
@@ -175,6 +176,9 @@ export async function fetchIntoCache(o: FetchIntoCache): Promise<string> {
   const cred = { hubUrl: o.endpoint, ...(o.token ? { accessToken: o.token } : {}) };
   const repo = { type: o.type, name: id.repo };
   const storage = repoCacheDir(o.cacheDir, id.repo, o.type);
+  // Partial blobs and refs of downloads that were killed (huggingface_hub's own, without a pid, are its to judge).
+  removeAbandonedTemporaries(path.join(storage, 'blobs'), /^[0-9a-f]{40,64}\.(\d+)\.incomplete$/);
+  removeAbandonedTemporaries(path.join(storage, 'refs'), /^.+\.(\d+)\.tmp$/);
   const { downloadFile, fileDownloadInfo } = await import('@huggingface/hub');
   // Every path below is checked to stay inside the repository's cache directory.
   const snapshot = pathInside(storage, 'snapshots', commit);

@@ -94,10 +94,14 @@ export class TextGenerator {
     return applyChatTemplate(this.model.tokenizer, messages, { addGenerationPrompt: true });
   }
 
-  /** encodeChat, on a worker thread for a long conversation, so the caller's event loop stays free. */
-  encodeChatOffThread(messages: readonly ChatMessage[]): Promise<number[]> {
+  /**
+   * encodeChat, on a worker thread for a long conversation, so the caller's event loop stays free.
+   * With `timeoutMs` every conversation goes to the thread, under that deadline (TokenizerThread):
+   * a server tokenizing what clients send must not hang on a tokenizer regex, however short the text.
+   */
+  encodeChatOffThread(messages: readonly ChatMessage[], options: { timeoutMs?: number } = {}): Promise<number[]> {
     const bytes = messages.reduce((n, m) => n + Buffer.byteLength(m.content), 0);
-    if (bytes <= OFF_THREAD_PROMPT_BYTES) {
+    if (options.timeoutMs === undefined && bytes <= OFF_THREAD_PROMPT_BYTES) {
       try {
         return Promise.resolve(this.encodeChat(messages));
       } catch (err) {
@@ -105,7 +109,7 @@ export class TextGenerator {
       }
     }
     this.thread ??= new TokenizerThread(this.model.dir);
-    return this.thread.applyChatTemplate(messages, { addGenerationPrompt: true });
+    return this.thread.applyChatTemplate(messages, { addGenerationPrompt: true }, options.timeoutMs);
   }
 
   /** One batched generate call; each row is cut by `finish`. */

@@ -14,7 +14,12 @@ export interface OpenAIGeneratorOptions {
   apiKeyEnv?: string;
   /** Per-request timeout. */
   timeoutMs?: number;
+  /** Most bytes of one answer; a larger one is refused and its stream stopped (default 16 MiB). */
+  maxResponseBytes?: number;
 }
+
+/** An answer to a chat request with max_tokens in the thousands is kilobytes; this leaves ample room. */
+export const DEFAULT_MAX_RESPONSE_BYTES = 16 * 2 ** 20;
 
 export function normaliseBaseURL(raw: string): string {
   let url: URL;
@@ -39,6 +44,7 @@ export class OpenAIGenerator implements ChatGenerator {
     readonly model: string,
     private readonly secret: string | undefined,
     private readonly timeoutMs: number,
+    private readonly maxResponseBytes: number,
   ) {}
 
   static async connect(options: OpenAIGeneratorOptions): Promise<OpenAIGenerator> {
@@ -49,10 +55,11 @@ export class OpenAIGenerator implements ChatGenerator {
       throw new UsageError(`--api-key-env ${envName}: that environment variable is not set`);
     }
     const timeoutMs = options.timeoutMs ?? 600_000;
+    const maxBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     const secret = key || undefined;
-    if (options.model !== undefined) return new OpenAIGenerator(baseURL, options.model, secret, timeoutMs);
-    const probe = new OpenAIGenerator(baseURL, '', secret, timeoutMs);
-    return new OpenAIGenerator(baseURL, await probe.onlyModel(), secret, timeoutMs);
+    if (options.model !== undefined) return new OpenAIGenerator(baseURL, options.model, secret, timeoutMs, maxBytes);
+    const probe = new OpenAIGenerator(baseURL, '', secret, timeoutMs, maxBytes);
+    return new OpenAIGenerator(baseURL, await probe.onlyModel(), secret, timeoutMs, maxBytes);
   }
 
   async complete(messages: ChatMessage[], options: SamplingOptions): Promise<Completion> {
@@ -111,8 +118,9 @@ export class OpenAIGenerator implements ChatGenerator {
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
       });
-      text = await response.text();
+      text = await readCapped(response, this.maxResponseBytes, `${method} ${path}`);
     } catch (err) {
+      if (err instanceof GeneratorError) throw err;
       if (signal?.aborted) throw new GeneratorError('aborted', false, { aborted: true });
       if (timeout.aborted) throw new GeneratorError(`request timed out after ${formatSeconds(this.timeoutMs)}`, true);
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
@@ -133,6 +141,35 @@ export class OpenAIGenerator implements ChatGenerator {
       throw new GeneratorError(`the server answered ${method} ${path} with something that is not JSON: ${JSON.stringify(snippet(text, this.secret, 100))}`, true);
     }
   }
+}
+
+/**
+ * The body as text, read as a stream and stopped (the connection dropped) past `maxBytes`: a
+ * server that sends a gigabyte is not buffered until V8's string limit.
+ */
+async function readCapped(response: Response, maxBytes: number, what: string): Promise<string> {
+  const tooLarge = () =>
+    new GeneratorError(`the server's answer to ${what} is larger than ${maxBytes} bytes; refused (a chat answer is kilobytes: check the server)`, false);
+  const declared = Number(response.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    await response.body?.cancel().catch(() => {});
+    throw tooLarge();
+  }
+  if (!response.body) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function formatSeconds(ms: number): string {

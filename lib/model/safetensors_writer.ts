@@ -3,6 +3,7 @@
 // the native core reads safetensors by memory-mapping.
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { atomicTemporaryPattern, removeAbandonedTemporaries } from '../util/abandoned_temporaries.js';
 import { fsyncDir } from '../util/atomic_write.js';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'I64' | 'I32';
@@ -57,6 +58,7 @@ export function writeSafetensorsStreamed(file: string, entries: readonly Streame
   const headerBytes = Buffer.from(json, 'utf8');
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(headerBytes.length));
+  removeAbandonedTemporaries(path.dirname(file), atomicTemporaryPattern(file));
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
   const fd = openSync(tmp, 'w');
   try {

@@ -7,9 +7,10 @@ import { rationaleRequest, type RationaleStyle, type RationaleTemplate } from '.
 import { Progress } from '../jobs/progress.js';
 import { GeneratorError, type RetryPolicy } from '../llm/retry.js';
 import { runJobs, type Interruption } from '../jobs/runner.js';
+import { cutToTokenBudget, type BudgetTokenizer } from './token_budget.js';
 
-/** What `rationales` appends per pair: the normalised pair plus these three fields. */
-export type RationaleRow = PreferencePair & { rationale: string; rationale_style: string; rationale_model: string };
+/** What `rationales` appends per pair: the normalised pair plus these fields (a note when the rationale was cut). */
+export type RationaleRow = PreferencePair & { rationale: string; rationale_style: string; rationale_model: string; rationale_note?: string };
 
 export interface GenerateOptions {
   pairs: PreferencePair[];
@@ -20,6 +21,8 @@ export interface GenerateOptions {
   sampling: Omit<SamplingOptions, 'signal'>;
   concurrency: number;
   retry: RetryPolicy;
+  /** Counts the --max-new-tokens budget a rationale is cut to (default: an estimate; token_budget.ts). */
+  tokenizer?: BudgetTokenizer;
   interruption?: Interruption;
   /** Show the progress bar (default: when stderr is a terminal). */
   progress?: boolean;
@@ -84,19 +87,21 @@ export async function generateRationales(options: GenerateOptions): Promise<Gene
             ...options.sampling,
             ...(signal ? { signal } : {}),
           });
-          const rationale = completion.text.trim();
-          if (rationale === '') throw new GeneratorError('the model answered with an empty rationale', true);
+          if (completion.text.trim() === '') throw new GeneratorError('the model answered with an empty rationale', true);
+          // A server may ignore max_tokens: what is stored never exceeds the budget asked for.
+          const { text: rationale, note } = cutToTokenBudget(completion.text.trim(), options.sampling.maxNewTokens, options.tokenizer);
           const row: RationaleRow = {
             ...pair,
             rationale,
             rationale_style: options.style,
             rationale_model: options.generator.model,
+            ...(note !== undefined ? { rationale_note: note } : {}),
           };
           journal.append(row);
           totals.done++;
           totals.promptTokens += completion.promptTokens;
           totals.completionTokens += completion.completionTokens;
-          if (completion.finishReason === 'length') totals.truncated++;
+          if (completion.finishReason === 'length' || note !== undefined) totals.truncated++;
         },
       });
     } finally {

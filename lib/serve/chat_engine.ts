@@ -3,6 +3,7 @@
 // Generation and the cutting of each answer are inference/text_generator.ts's; this file batches.
 import type { ChatMessage } from '../data/schema.js';
 import type { GeneratedText, SamplingSettings, TextGenerator } from '../inference/text_generator.js';
+import { TokenizeTimeoutError } from '../tokenize/tokenizer_thread.js';
 
 /** What the engine needs from a model (a TextGenerator; tests wrap one to inject faults). */
 export type TextModel = Pick<TextGenerator, 'id' | 'maxContext' | 'encodeChatOffThread' | 'generate' | 'dispose'>;
@@ -53,6 +54,12 @@ export interface ChatEngineOptions {
    * (TextGenerator.encodeChatOffThread), so /health and other requests do not wait for it.
    */
   maxPromptBytes?: number;
+  /**
+   * Most milliseconds one request's tokenization may take; past it the request fails and the
+   * tokenizer thread is restarted (a tokenizer.json regex that backtracks catastrophically would
+   * otherwise hold the server). When set, every prompt is tokenized on the thread. Default: none.
+   */
+  tokenizeTimeoutMs?: number;
 }
 
 export const DEFAULT_MAX_PROMPT_BYTES = 2 ** 20;
@@ -86,8 +93,10 @@ export class ChatEngine {
     }
     let promptIds: number[];
     try {
-      promptIds = await this.model.encodeChatOffThread(request.messages);
+      const timeoutMs = this.options.tokenizeTimeoutMs;
+      promptIds = await this.model.encodeChatOffThread(request.messages, timeoutMs !== undefined ? { timeoutMs } : {});
     } catch (err) {
+      if (err instanceof TokenizeTimeoutError) throw new EngineInputError(err.message);
       throw new EngineInputError(`cannot apply the chat template: ${err instanceof Error ? err.message : String(err)}`);
     }
     if (this.closed) throw new Error('the engine is closed');

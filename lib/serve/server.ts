@@ -16,6 +16,12 @@ export interface ServeOptions {
   /** max_tokens when a request gives none. */
   defaultMaxTokens?: number;
   maxBodyBytes?: number;
+  /**
+   * Most milliseconds a client may take to send a request body (default 30 s); then 408 and the
+   * connection is closed. A body shorter than its Content-Length would otherwise hold the
+   * connection until Node's own request timeout, minutes later.
+   */
+  bodyTimeoutMs?: number;
   /** When set, /v1/* requests need `Authorization: Bearer <apiKey>` (compared in constant time). */
   apiKey?: string;
   /**
@@ -57,12 +63,15 @@ export interface RunningServer {
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
   const created = Math.floor(Date.now() / 1000);
   const maxBody = options.maxBodyBytes ?? 32 * 2 ** 20;
+  const bodyTimeoutMs = options.bodyTimeoutMs ?? 30_000;
   const inFlight = new Set<Promise<void>>();
 
   const server = createServer((req, res) => {
     const p = handle(req, res).catch((err) => {
       const e = err instanceof HttpError ? err : new HttpError(500, `internal error: ${err instanceof Error ? err.message : String(err)}`);
       if (e.status >= 500) options.log?.(`${req.method} ${req.url}: ${e.message}`);
+      // A half-sent body leaves the connection unusable for a next request: close it after the answer.
+      if (e.status === 408) res.shouldKeepAlive = false;
       if (!res.headersSent) sendJson(res, e.status, e.body());
       else res.end();
     });
@@ -120,7 +129,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   }
 
   async function chatCompletions(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const raw = await readBody(req, maxBody);
+    const raw = await readBody(req, maxBody, bodyTimeoutMs);
     let json: unknown;
     try {
       json = JSON.parse(raw);
@@ -228,21 +237,33 @@ function allow(req: IncomingMessage, method: string): void {
   if (req.method !== method) throw new HttpError(405, `use ${method} here (got ${req.method})`, 'invalid_request_error', null, 'method_not_allowed');
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
+function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    const timer = setTimeout(() => {
+      reject(new HttpError(408, `the request body did not arrive within ${timeoutMs / 1000} s (${size} bytes came${req.headers['content-length'] ? ` of the ${req.headers['content-length']} announced` : ''})`));
+      req.pause();
+    }, timeoutMs);
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (size > limit) {
+        clearTimeout(timer);
         reject(new HttpError(413, `the body is larger than ${limit} bytes`));
         req.resume();
         return;
       }
       chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
+    req.on('end', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    });
+    req.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    req.on('close', () => clearTimeout(timer));
   });
 }
 

@@ -4,6 +4,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import { catastrophicTokenizerRegex } from './regex_backtracking.js';
 
 /** A tokenizer directory that is missing a file or has one we cannot use. */
 export class TokenizerLoadError extends Error {
@@ -98,6 +99,8 @@ export class Tokenizer {
     // tokenizers.js applies clean_up_tokenization_spaces itself; transformers ≥ 5 ignores it for BPE models.
     const modelType = (src.tokenizerJson.model as JsonObject | undefined)?.type;
     this.cleanUpSpaces = cfg.clean_up_tokenization_spaces === true && modelType !== 'BPE';
+    const catastrophic = catastrophicTokenizerRegex(src.tokenizerJson, join(this.origin, 'tokenizer.json'));
+    if (catastrophic !== undefined) throw new TokenizerLoadError(catastrophic);
     try {
       this.hf = new HfTokenizer(src.tokenizerJson, { ...cfg, clean_up_tokenization_spaces: this.cleanUpSpaces });
     } catch (err) {

@@ -21,42 +21,98 @@ function spawnWorker(dir: string): Worker {
   return new Worker(code, { eval: true, workerData });
 }
 
+/** A tokenization that ran past its deadline; the thread that ran it was stopped. */
+export class TokenizeTimeoutError extends Error {
+  override name = 'TokenizeTimeoutError';
+}
+
+interface Job {
+  turns: ChatTurn[];
+  options: RenderChatOptions;
+  timeoutMs: number | undefined;
+  resolve: (ids: number[]) => void;
+  reject: (e: Error) => void;
+}
+
 export class TokenizerThread {
   private worker: Worker | undefined;
   private next = 0;
-  private readonly waiting = new Map<number, { resolve: (ids: number[]) => void; reject: (e: Error) => void }>();
+  private readonly queue: Job[] = [];
+  /** The job the worker has; one at a time, so that a deadline times that job's work alone. */
+  private current: { id: number; job: Job; timer?: NodeJS.Timeout } | undefined;
 
   constructor(private readonly dir: string) {}
 
-  /** applyChatTemplate(tokenizer, turns, options) on the worker; the same ids, off this thread. */
-  applyChatTemplate(turns: readonly ChatTurn[], options: RenderChatOptions = {}): Promise<number[]> {
+  /**
+   * applyChatTemplate(tokenizer, turns, options) on the worker; the same ids, off this thread. With
+   * `timeoutMs`, work that runs longer (a catastrophically backtracking tokenizer regex, which
+   * nothing can interrupt from inside) is abandoned: the thread is terminated, this call rejects
+   * with TokenizeTimeoutError, and the next call gets a fresh thread.
+   */
+  applyChatTemplate(turns: readonly ChatTurn[], options: RenderChatOptions = {}, timeoutMs?: number): Promise<number[]> {
+    return new Promise<number[]>((resolve, reject) => {
+      this.queue.push({ turns: turns.map((t) => ({ role: t.role, content: t.content })), options, timeoutMs, resolve, reject });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    if (this.current || this.queue.length === 0) return;
+    const job = this.queue.shift()!;
     const worker = this.start();
     const id = this.next++;
-    return new Promise<number[]>((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
-      if (this.waiting.size === 1) worker.ref();
-      const req: ThreadRequest = { id, turns: turns.map((t) => ({ role: t.role, content: t.content })), options };
-      worker.postMessage(req);
-    });
+    this.current = { id, job };
+    worker.ref();
+    const req: ThreadRequest = { id, turns: job.turns, options: job.options };
+    worker.postMessage(req);
+  }
+
+  private onReply(worker: Worker, reply: ThreadReply): void {
+    const c = this.current;
+    if (worker !== this.worker || !c || c.id !== reply.id) return;
+    if ('started' in reply) {
+      // The clock starts when the worker starts this job (not while it loads or does the one before).
+      if (c.job.timeoutMs !== undefined) c.timer = setTimeout(() => this.expire(c.id), c.job.timeoutMs).unref();
+      return;
+    }
+    clearTimeout(c.timer);
+    this.current = undefined;
+    if ('error' in reply) c.job.reject(new Error(reply.error));
+    else c.job.resolve(Array.from(reply.ids));
+    if (this.queue.length === 0) worker.unref();
+    this.pump();
+  }
+
+  private expire(id: number): void {
+    const c = this.current;
+    if (!c || c.id !== id) return;
+    const worker = this.worker;
+    this.worker = undefined;
+    this.current = undefined;
+    void worker?.terminate();
+    const s = c.job.timeoutMs! / 1000;
+    c.job.reject(
+      new TokenizeTimeoutError(
+        `tokenizing the prompt took longer than ${s < 10 ? s.toFixed(1) : Math.round(s)} s (the tokenizer of ${this.dir}) and was stopped; ` +
+          'a tokenizer.json regex that backtracks catastrophically on this text does this',
+      ),
+    );
+    this.pump();
   }
 
   private start(): Worker {
     if (this.worker) return this.worker;
     const worker = spawnWorker(this.dir);
-    // An idle thread must not keep the process alive; one with work in hand does (ref() above).
+    // An idle thread must not keep the process alive; one with work in hand does (ref() in pump).
     worker.unref();
-    worker.on('message', (reply: ThreadReply) => {
-      const w = this.waiting.get(reply.id);
-      if (!w) return;
-      this.waiting.delete(reply.id);
-      if (this.waiting.size === 0) worker.unref();
-      if ('error' in reply) w.reject(new Error(reply.error));
-      else w.resolve(Array.from(reply.ids));
-    });
+    worker.on('message', (reply: ThreadReply) => this.onReply(worker, reply));
     const fail = (err: Error) => {
-      for (const w of this.waiting.values()) w.reject(err);
-      this.waiting.clear();
-      if (this.worker === worker) this.worker = undefined;
+      if (this.worker !== worker) return; // stopped on purpose (expire, close)
+      this.worker = undefined;
+      const jobs = [...(this.current ? [this.current.job] : []), ...this.queue.splice(0)];
+      if (this.current) clearTimeout(this.current.timer);
+      this.current = undefined;
+      for (const job of jobs) job.reject(err);
     };
     worker.on('error', (err) => fail(new Error(`the tokenizer thread for ${this.dir} failed: ${err.message}`)));
     worker.on('exit', (code) => fail(new Error(`the tokenizer thread for ${this.dir} exited (code ${code})`)));
@@ -67,6 +123,10 @@ export class TokenizerThread {
   async close(): Promise<void> {
     const worker = this.worker;
     this.worker = undefined;
+    if (this.current) clearTimeout(this.current.timer);
+    const jobs = [...(this.current ? [this.current.job] : []), ...this.queue.splice(0)];
+    this.current = undefined;
+    for (const job of jobs) job.reject(new Error(`the tokenizer thread for ${this.dir} was closed`));
     if (worker) await worker.terminate();
   }
 }

@@ -10,13 +10,14 @@ export interface ThreadRequest {
   options: RenderChatOptions;
 }
 
-export type ThreadReply = { id: number; ids: Int32Array } | { id: number; error: string };
+export type ThreadReply = { id: number; started: true } | { id: number; ids: Int32Array } | { id: number; error: string };
 
 const port = parentPort!;
 const tokenizer = Tokenizer.load((workerData as { dir: string }).dir);
 
 port.on('message', (req: ThreadRequest) => {
-  let reply: ThreadReply;
+  let reply: ThreadReply = { id: req.id, started: true };
+  port.postMessage(reply);
   try {
     const ids = Int32Array.from(applyChatTemplate(tokenizer, req.turns, req.options));
     reply = { id: req.id, ids };

@@ -150,7 +150,9 @@ export function lossDefaults(
 
 export { ConfigError };
 
+/** `batch_size` / `batch-size` → `batchSize`; a key that is not such a name (`__proto__`, `_x`) stays as written. */
 function camel(key: string): string {
+  if (!/^[a-zA-Z][a-zA-Z0-9]*([-_][a-zA-Z0-9]+)*$/.test(key)) return key;
   return key.replace(/[-_]([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
@@ -172,7 +174,8 @@ export function readConfigFile(file: string): Record<string, unknown> {
     throw new ConfigError(`${file} must hold a mapping of settings (key: value)`);
   }
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) out[camel(k)] = v;
+  // defineProperty: a `__proto__` key is kept as a key (and reported as unknown), never set as the prototype.
+  for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) Object.defineProperty(out, camel(k), { value: v, enumerable: true, writable: true, configurable: true });
   // Paths in a config file are relative to the file; a model or dataset given as a hub id
   // (org/name[@rev], org/name[@rev][:split]) with no such local path stays a hub id.
   for (const key of ['model', 'refModel', 'data', 'out', 'resume', 'adapter']) {

@@ -6,6 +6,27 @@
 // period are terminated, so a dead rank never leaves the others hanging.
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
+import os from 'node:os';
+
+/** Above this many ranks per CPU core, `--nproc` is refused unless forced. */
+export const MAX_RANKS_PER_CORE = 4;
+
+/**
+ * Whether `nproc` ranks suit a machine with `cores` CPU cores. Each rank is a process with its own
+ * threads: above the core count they compete (a warning); far above it (64 on 2 cores) it is most
+ * likely a typo and would only thrash (refused unless `force`).
+ */
+export function rankCountVerdict(nproc: number, cores = os.availableParallelism(), force = false): { warning?: string; refusal?: string } {
+  if (nproc <= cores) return {};
+  if (nproc > MAX_RANKS_PER_CORE * cores && !force) {
+    return {
+      refusal:
+        `--nproc ${nproc} is more than ${MAX_RANKS_PER_CORE}× this machine's ${cores} CPU cores; ` +
+        `use at most ${cores} (or add --force-nproc to start them anyway)`,
+    };
+  }
+  return { warning: `--nproc ${nproc} starts more ranks than this machine's ${cores} CPU cores; they will compete for them (each rank runs its own threads)` };
+}
 
 /** The command line without `--nproc N` / `--nproc=N`. */
 export function withoutNproc(args: readonly string[]): string[] {

@@ -2,9 +2,11 @@
 // fsync, rename over it. Directories: build under a temp name, then rename into place.
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { atomicTemporaryPattern, removeAbandonedTemporaries } from './abandoned_temporaries.js';
 
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   mkdirSync(path.dirname(file), { recursive: true });
+  removeAbandonedTemporaries(path.dirname(file), atomicTemporaryPattern(file));
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
   const fd = openSync(tmp, 'w');
   try {
@@ -37,6 +39,8 @@ export function fsyncDir(dir: string): void {
 export async function writeDirAtomic(dir: string, build: (tmpDir: string) => Promise<void>): Promise<void> {
   const parent = path.dirname(dir);
   mkdirSync(parent, { recursive: true });
+  // What a killed earlier write to `dir` left (a whole model's weights, perhaps) goes first.
+  removeAbandonedTemporaries(parent, atomicTemporaryPattern(dir));
   const tmp = path.join(parent, `.${path.basename(dir)}.${process.pid}.tmp`);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp);

@@ -11,6 +11,7 @@ import { handleInterrupts } from '../../jobs/interrupt.js';
 import { assertOutputNotInput, samePath } from '../../util/output_paths.js';
 import { builtinTemplate, loadTemplate, parseStyle } from '../../rationales/prompts.js';
 import { DEFAULT_RETRY, type RetryPolicy } from '../../llm/retry.js';
+import type { BudgetTokenizer } from '../../rationales/token_budget.js';
 
 function int(name: string, min: number) {
   return (value: string): number => {
@@ -81,6 +82,7 @@ export function registerRationales(program: Command): void {
     .option('--generator <DIR|openai:BASE_URL>', 'a local model directory, or openai:http://HOST:PORT/v1 (required)')
     .option('--generator-model <name>', 'the served model (may be omitted when the server serves exactly one)')
     .option('--template <file>', 'your own instruction with {prompt}, {chosen} and {rejected} slots')
+    .option('--tokenizer <dir>', 'count the --max-new-tokens a rationale is cut to with this tokenizer (the policy model\'s); default: an estimate')
     .option('--format <format>', 'input format (default: detected)')
     .option('--skip-invalid', 'skip and count invalid input rows instead of failing');
   addCommonOptions(rationales, { maxNewTokens: 256, temperature: 0.7, concurrency: 8 }).action(
@@ -91,6 +93,7 @@ export function registerRationales(program: Command): void {
       generator: string;
       generatorModel?: string;
       template?: string;
+      tokenizer?: string;
       format?: string;
       skipInvalid?: boolean;
     }) => {
@@ -98,6 +101,16 @@ export function registerRationales(program: Command): void {
       if (missing.length > 0) throw new UsageError(`rationales: missing ${missing.join(', ')} (see \`rdpo-native rationales --help\`)`);
       assertOutputNotInput({ flag: '--out', path: o.out }, [{ flag: '--data', path: o.data }, { flag: '--template', path: o.template }, { flag: '--generator', path: o.generator }]);
       const template = o.template !== undefined ? loadTemplate(o.template) : builtinTemplate(o.style);
+      let tokenizer: BudgetTokenizer | undefined;
+      if (o.tokenizer !== undefined) {
+        // Loaded on demand, as the local generator is: a run against a server needs no tokenizer.
+        const { Tokenizer, TokenizerLoadError } = await import('../../tokenize/tokenizer.js');
+        try {
+          tokenizer = Tokenizer.load(o.tokenizer);
+        } catch (err) {
+          throw err instanceof TokenizerLoadError ? new UsageError(`--tokenizer: ${err.message}`) : err;
+        }
+      }
       if (o.format !== undefined && !isPreferenceFormat(o.format)) throw new UsageError(`--format: unknown format "${o.format}" (\`rdpo-native data --help\` lists them)`);
       const format = o.format;
       const { pairs, report } = await loadPreferences(await dataSource(o.data), {
@@ -134,6 +147,7 @@ export function registerRationales(program: Command): void {
           },
           concurrency: o.concurrency,
           retry: retryPolicy(o),
+          ...(tokenizer !== undefined ? { tokenizer } : {}),
           interruption: interrupts.interruption,
           progress: o.progress && process.stderr.isTTY === true,
           log,

@@ -27,6 +27,8 @@ export function registerServe(program: Command): void {
     .option('--batch-window-ms <ms>', 'how long a first request waits for others to batch with', int('--batch-window-ms', 0, 10_000), 5)
     .option('--default-max-tokens <n>', 'max_tokens when a request gives none', int('--default-max-tokens', 1), 512)
     .option('--max-prompt-bytes <n>', 'most bytes of message text per request, checked before tokenizing', int('--max-prompt-bytes', 1), 2 ** 20)
+    .option('--tokenize-timeout <seconds>', 'most seconds one request may spend in the chat template and tokenizer (then 400, and the tokenizer thread restarts)', int('--tokenize-timeout', 1, 86_400), 60)
+    .option('--body-timeout <seconds>', 'most seconds a client may take to send a request body (then 408 and the connection is closed)', int('--body-timeout', 1, 86_400), 30)
     .option('--api-key-env <name>', 'require "Authorization: Bearer <key>" on /v1, the key read from this environment variable')
     .option('--allowed-host <name...>', 'Host header names served (default: loopback names when bound to loopback, else any)')
     .action(
@@ -42,6 +44,8 @@ export function registerServe(program: Command): void {
         batchWindowMs: number;
         defaultMaxTokens: number;
         maxPromptBytes: number;
+        tokenizeTimeout: number;
+        bodyTimeout: number;
         apiKeyEnv?: string;
         allowedHost?: string[];
       }) => {
@@ -57,7 +61,7 @@ export function registerServe(program: Command): void {
           ...(o.device !== undefined ? { device: o.device } : {}),
           ...(o.adapter !== undefined ? { adapter: o.adapter } : {}),
         });
-        const engine = new ChatEngine(model, { maxBatch: o.maxBatch, windowMs: o.batchWindowMs, maxPromptBytes: o.maxPromptBytes });
+        const engine = new ChatEngine(model, { maxBatch: o.maxBatch, windowMs: o.batchWindowMs, maxPromptBytes: o.maxPromptBytes, tokenizeTimeoutMs: o.tokenizeTimeout * 1000 });
         const modelId = o.modelName ?? basename(resolve(o.model));
         const server = await startServer({
           engine,
@@ -65,6 +69,7 @@ export function registerServe(program: Command): void {
           host: o.host,
           port: o.port,
           defaultMaxTokens: o.defaultMaxTokens,
+          bodyTimeoutMs: o.bodyTimeout * 1000,
           ...(apiKey !== undefined ? { apiKey } : {}),
           ...(o.allowedHost !== undefined ? { allowedHosts: o.allowedHost.map((h) => h.toLowerCase()) } : {}),
           log: (line) => process.stderr.write(line + '\n'),

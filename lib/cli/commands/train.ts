@@ -9,7 +9,7 @@ import { resolvedRunConfig, train, type TrainRunOptions } from '../../train/trai
 import { handleStopSignals } from '../../jobs/interrupt.js';
 import { DirLockedError } from '../../util/dir_lock.js';
 import { DataParallelSetupError, rankEnv } from '../../train/data_parallel.js';
-import { launchRanks, withoutNproc } from '../../train/launcher.js';
+import { launchRanks, MAX_RANKS_PER_CORE, rankCountVerdict, withoutNproc } from '../../train/launcher.js';
 import { loadNative } from '../../native/load.js';
 import { formatMemoryPlan } from '../../train/memory_plan.js';
 import { HubDownloadError } from '../../hub/download_model.js';
@@ -107,6 +107,7 @@ export function registerTrain(program: Command): void {
     .option('--accept-data-change', 'with --resume: continue although the data file changed since the run started (refused otherwise; the resume is then not exact)')
     .option('--overwrite', 'start again in an --out that already holds a run of ours (its run files are removed; other directories are never overwritten)')
     .option('--nproc <n>', 'data-parallel: start n ranks on this machine (Gloo with --device cpu, NCCL with --device cuda: rank r on cuda:r); external launchers set RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT instead (docs/distributed.md)')
+    .option('--force-nproc', `with --nproc: start the ranks even when they are more than ${MAX_RANKS_PER_CORE}× the CPU cores`)
     .option('--zero <stage>', 'data-parallel ZeRO stage: 1 shards the AdamW state over the ranks, reduce-scatters the gradients and all-gathers the parameters (default 0, or RDPO_DDP_ZERO=1)')
     .option('--demo-out <dir>', 'where the built-in demo writes (default runs/demo-<time>)')
     .option('--demo-pilot', 'run the built-in demo\'s learning-rate pilot instead (docs/demo.md): every arm at every grid point, scored on the validation questions; writes pilot.json')
@@ -166,6 +167,9 @@ export function registerTrain(program: Command): void {
       if (nproc !== undefined) {
         const n = nproc;
         if (rankEnv()) throw new UsageError('--nproc starts its own ranks; under an external launcher (WORLD_SIZE is set) leave it out');
+        const verdict = rankCountVerdict(n, undefined, opts.forceNproc === true);
+        if (verdict.refusal) throw new UsageError(verdict.refusal);
+        if (verdict.warning) process.stderr.write(`rdpo-native: warning: ${verdict.warning}\n`);
         if (n > 1) {
           const support = loadNative().dataParallelSupport(false);
           if (!support.compiled) throw new UsageError(`--nproc ${n}: this rdpo-native build has no data-parallel training: ${support.missing}`);
