@@ -40,7 +40,7 @@ async function reference(prompt: number[], completion: number[]): Promise<Array<
   });
 }
 
-const messages = [{ role: 'user', content: 'Why is the sky blue?' }];
+const messages = [{ role: 'user' as const, content: 'Why is the sky blue?' }];
 
 test.serial('chat logprobs + top_logprobs: each token\'s log-softmax and its 5 likeliest alternatives', async (t) => {
   const prompt = model.encodeChat(messages);

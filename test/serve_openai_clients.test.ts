@@ -56,7 +56,7 @@ test.serial('node openai: a streamed chat answer of 32 tokens arrives in many ch
     if (chunk.usage) usage = chunk.usage;
   }
   t.true(pieces.length >= 6, `${pieces.length} chunks with text`);
-  t.is(pieces.join(''), whole.choices[0]!.message.content);
+  t.is(pieces.join(''), whole.choices[0]!.message.content ?? '');
   t.is(finish, 'length');
   t.deepEqual(usage, whole.usage);
 });
