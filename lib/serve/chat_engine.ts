@@ -204,14 +204,15 @@ export class ChatEngine {
    */
   async *stream(promptIds: number[], sampling: Sampling, signal?: AbortSignal, groupTokens = DEFAULT_STREAM_GROUP_TOKENS): AsyncGenerator<StreamPiece> {
     if (!Number.isInteger(groupTokens) || groupTokens < 1) throw new RangeError(`groupTokens must be a positive integer (got ${groupTokens})`);
-    const stops = sampling.stop ?? [];
+    // Stop strings are looked for in the whole text so far, not in each group's.
+    const { stop, ...groupSampling } = sampling;
+    const stops = stop ?? [];
     const produced: number[] = [];
     const deltas = new TextDeltas();
     let sentTokens = 0;
     let generated = 0;
     for (let group = 0; ; group++) {
       const ask = Math.min(groupTokens, sampling.maxNewTokens - produced.length);
-      const { stop: _, ...groupSampling } = sampling;
       const out = await this.enqueue(
         [...promptIds, ...produced],
         { ...groupSampling, maxNewTokens: ask, ...(sampling.seed !== undefined ? { seed: groupSeed(sampling.seed, group) } : {}) },
@@ -223,7 +224,7 @@ export class ChatEngine {
       generated += out.generatedTokens;
       // The text so far, cut at a stop string when one has appeared (no cut for length here).
       const cut = this.model.finish(produced, produced.length, stops);
-      const ended = cut.stoppedBy === 'stop' || out.stoppedBy === 'eos' ? 'stop' : produced.length >= sampling.maxNewTokens || ask === 0 ? 'length' : undefined;
+      const ended = cut.stoppedBy === 'stop' || out.stoppedBy === 'eos' ? 'stop' : produced.length >= sampling.maxNewTokens ? 'length' : undefined;
       if (ended !== undefined) {
         const ids = produced.slice(sentTokens, cut.stoppedBy === 'stop' ? cut.tokens : produced.length);
         yield { text: deltas.finish(cut.text), ids, finishReason: ended, completionTokens: generated };
