@@ -47,7 +47,11 @@ test.serial('a row whose generation fails fails alone; its batch-mates get their
   const faulty: TextModel = {
     id: model.id,
     maxContext: model.maxContext,
+    vocabSize: model.vocabSize,
     encodeChatOffThread: (m) => model.encodeChatOffThread(m),
+    encodeText: (text) => model.encodeText(text),
+    finish: (...args) => model.finish(...args),
+    scoreTokens: (...args) => model.scoreTokens(...args),
     generate: (requests, settings) =>
       requests.some(({ promptIds: p }) => p.length === marker.length && p.every((x, i) => x === marker[i])) ? Promise.reject(new Error('device fault')) : model.generate(requests, settings),
     dispose: async () => {},

@@ -108,11 +108,18 @@ test.serial('malformed requests get 4xx errors in OpenAI shape, and the server k
     ['content not text', post({ messages: [{ role: 'user', content: 42 }] }), 400, /messages\.0\.content/, 'messages.0.content'],
     ['temperature a string', post(ask('x', { temperature: 'hot' })), 400, /temperature/, 'temperature'],
     ['max_tokens negative', post(ask('x', { max_tokens: -1 })), 400, /max_tokens/, 'max_tokens'],
-    ['n = 2', post(ask('x', { n: 2 })), 400, /only n=1/, 'n'],
+    ['n over the bound', post(ask('x', { n: 9 })), 400, /at most 8 choices/, 'n'],
+    ['top_logprobs without logprobs', post(ask('x', { top_logprobs: 2 })), 400, /needs "logprobs": true/, 'top_logprobs'],
+    ['top_logprobs over 20', post(ask('x', { logprobs: true, top_logprobs: 21 })), 400, /top_logprobs/, 'top_logprobs'],
     ['unknown model', post(ask('x', { model: 'gpt-9' })), 404, /gpt-9.*tiny-chat/, 'model'],
     ['too long for the context', post(ask('x', { max_tokens: 100_000 })), 400, /context of 4096 tokens/, 'messages'],
     ['wrong method', fetch(`${server.url}/v1/chat/completions`), 405, /use POST/, null],
-    ['unknown path', post({}, '/v1/completions'), 404, /no route/, null],
+    ['unknown path', post({}, '/v1/embeddings'), 404, /no route/, null],
+    ['completions without a prompt', post({ max_tokens: 2 }, '/v1/completions'), 400, /prompt/, 'prompt'],
+    ['completions echo', post({ prompt: 'x', echo: true }, '/v1/completions'), 400, /echo/, 'echo'],
+    ['completions token id outside the vocabulary', post({ prompt: [5, 99999] }, '/v1/completions'), 400, /token 1 is 99999/, 'prompt'],
+    ['completions over the context', post({ prompt: 'x', max_tokens: 100_000 }, '/v1/completions'), 400, /context of 4096 tokens/, 'prompt'],
+    ['completions best_of', post({ prompt: 'x', best_of: 3 }, '/v1/completions'), 400, /best_of/, 'best_of'],
   ];
   for (const [what, pending, status, message, param] of cases) {
     const res = await pending;

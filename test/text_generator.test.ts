@@ -97,11 +97,12 @@ test('the cutting rule: end token, the row budget, stop strings (shortest token 
     const eos = gen.eosTokenIds[0]!;
     const words = gen.tokenizer.encode('one two three four', { addSpecialTokens: false });
     const n = words.length;
-    t.deepEqual(gen.finish([...words, eos], n + 5, []), { text: 'one two three four', tokens: n, generatedTokens: n + 1, stoppedBy: 'eos' });
+    t.deepEqual(gen.finish([...words, eos], n + 5, []), { text: 'one two three four', ids: words, tokens: n, generatedTokens: n + 1, stoppedBy: 'eos' });
     // A row whose budget is below the batch's: cut to its own budget, an end token beyond it ignored.
     t.like(gen.finish([...words, eos], n - 1, []), { tokens: n - 1, generatedTokens: n - 1, stoppedBy: 'length' });
     const cut = gen.finish([...words, eos], n + 5, [' three']);
     t.like(cut, { text: 'one two', stoppedBy: 'stop', generatedTokens: n + 1 });
+    t.deepEqual(cut.ids, words.slice(0, cut.tokens));
     t.true(gen.tokenizer.decode(words.slice(0, cut.tokens)).includes(' three'));
     t.false(gen.tokenizer.decode(words.slice(0, cut.tokens - 1)).includes(' three'));
   } finally {

@@ -9,6 +9,7 @@ import { encodePrompt, type Prompt, type PromptFormat } from '../tokenize/prompt
 import { TokenizerThread } from '../tokenize/tokenizer_thread.js';
 import { loadModel, type LoadedModel, type ModelLoadOptions } from './load_model.js';
 import { cutAtStops } from './stop_strings.js';
+import { tokenLogprobs, type TokenChoice } from './token_logprobs.js';
 
 export interface SamplingSettings {
   /** Most tokens generated per prompt (a request may ask for fewer, see TextRequest). */
@@ -42,12 +43,25 @@ export interface TextRequest {
 export interface GeneratedText {
   /** The decoded answer: no end token, cut before the first stop string. */
   text: string;
+  /** The token ids behind `text` (`tokens` of them). */
+  ids: number[];
   /** Tokens behind `text` (the end token excluded; up to the stop string when one cut it). */
   tokens: number;
   /** Tokens the model produced for this row within its budget, the end token included (usage). */
   generatedTokens: number;
   /** eos: the model ended its turn; stop: a stop string cut it; length: it hit its budget. */
   stoppedBy: 'eos' | 'stop' | 'length';
+}
+
+/** A scored token as a client reads it: its text (U+FFFD for part of a character) and bytes. */
+export interface TokenText extends TokenChoice {
+  token: string;
+  bytes: number[];
+}
+
+export interface ScoredToken extends TokenText {
+  /** The likeliest tokens at this position, best first. */
+  top: TokenText[];
 }
 
 /** Prompts longer than this (UTF-8 bytes) are tokenized on a worker thread by encodeChatOffThread. */
@@ -82,6 +96,22 @@ export class TextGenerator {
 
   get maxContext(): number | undefined {
     return this.model.maxContext;
+  }
+
+  get vocabSize(): number {
+    return this.model.lm.config.vocabSize;
+  }
+
+  /** Plain text as the tokenizer encodes it (with what its post-processor adds, a BOS say). */
+  encodeText(text: string): number[] {
+    return this.model.tokenizer.encode(text);
+  }
+
+  /** Log-probs of `completion` after `context` and the `top` likeliest alternatives per position (inference/token_logprobs.ts). */
+  async scoreTokens(context: readonly number[], completion: readonly number[], top: number): Promise<ScoredToken[]> {
+    const scored = await tokenLogprobs(this.model.lm, context, completion, top);
+    const text = (c: TokenChoice): TokenText => ({ ...c, token: this.model.tokenizer.decode([c.id]), bytes: this.model.tokenizer.tokenBytes(c.id) });
+    return scored.map((s) => ({ ...text(s), top: s.top.map(text) }));
   }
 
   /** Prompt ids under the prompt-format rule (tokenize/prompt_format.ts). */
@@ -146,8 +176,8 @@ export class TextGenerator {
       generatedTokens = body.length;
     }
     const cut = cutAtStops(this.model.tokenizer, body, [], stops);
-    if (cut.stoppedBy === 'stop') return { text: cut.text, tokens: cut.tokens, generatedTokens, stoppedBy: 'stop' };
-    return { text: cut.text, tokens: body.length, generatedTokens, stoppedBy };
+    if (cut.stoppedBy === 'stop') return { text: cut.text, ids: body.slice(0, cut.tokens), tokens: cut.tokens, generatedTokens, stoppedBy: 'stop' };
+    return { text: cut.text, ids: body, tokens: body.length, generatedTokens, stoppedBy };
   }
 
   /** Frees the weights and the tokenizer thread. */

@@ -1,10 +1,14 @@
-// An OpenAI-compatible HTTP server (GET /v1/models, POST /v1/chat/completions, GET /health) over a
-// ChatEngine, on node:http. Bad requests get 4xx answers in OpenAI's error shape; the server goes on.
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+// An OpenAI-compatible HTTP server (GET /v1/models, POST /v1/chat/completions, POST /v1/completions,
+// GET /health) over a ChatEngine, on node:http. Bad requests get 4xx answers in OpenAI's error
+// shape; the server goes on. The answers themselves are completion_responses.ts's.
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ChatEngine, EngineAbortedError, EngineInputError, type EngineRequest } from './chat_engine.js';
-import { ChatCompletionRequestSchema, HttpError, toChatMessages, validationError } from './protocol.js';
+import { ChatEngine, DEFAULT_STREAM_GROUP_TOKENS, EngineAbortedError, EngineInputError, randomSeed, type EnginePrompt, type Sampling } from './chat_engine.js';
+import { respond, type CompletionJob } from './completion_responses.js';
+import {
+  ChatCompletionRequestSchema, CompletionRequestSchema, HttpError, MAX_CHOICES_PER_REQUEST, toChatMessages, validationError,
+} from './protocol.js';
 
 export interface ServeOptions {
   engine: ChatEngine;
@@ -22,6 +26,8 @@ export interface ServeOptions {
    * connection until Node's own request timeout, minutes later.
    */
   bodyTimeoutMs?: number;
+  /** Tokens per generate call of a streamed answer (each call sends one chunk); default 4. */
+  streamGroupTokens?: number;
   /** When set, /v1/* requests need `Authorization: Bearer <apiKey>` (compared in constant time). */
   apiKey?: string;
   /**
@@ -117,7 +123,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       allow(req, 'POST');
       return chatCompletions(req, res);
     }
-    throw new HttpError(404, `no route ${req.method} ${path}; this server has GET /v1/models, POST /v1/chat/completions and GET /health`, 'invalid_request_error', null, 'not_found');
+    if (path === '/v1/completions') {
+      allow(req, 'POST');
+      return completions(req, res);
+    }
+    throw new HttpError(404, `no route ${req.method} ${path}; this server has GET /v1/models, POST /v1/chat/completions, POST /v1/completions and GET /health`, 'invalid_request_error', null, 'not_found');
   }
 
   function modelCard() {
@@ -128,7 +138,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     return new HttpError(404, `The model '${id}' does not exist; this server serves '${options.modelId}'`, 'invalid_request_error', 'model', 'model_not_found');
   }
 
-  async function chatCompletions(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function readJsonObject(req: IncomingMessage): Promise<object> {
     const raw = await readBody(req, maxBody, bodyTimeoutMs);
     let json: unknown;
     try {
@@ -137,70 +147,82 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       throw new HttpError(400, `the body is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
     }
     if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new HttpError(400, 'the body must be a JSON object');
-    const parsed = ChatCompletionRequestSchema.safeParse(json);
-    if (!parsed.success) throw validationError(parsed.error);
-    const body = parsed.data;
-    if (body.model !== undefined && body.model !== options.modelId) throw unknownModel(body.model);
-    if (body.n != null && body.n !== 1) throw new HttpError(400, `n: only n=1 is supported (got ${body.n})`, 'invalid_request_error', 'n');
+    return json;
+  }
 
-    const request: EngineRequest = {
-      messages: toChatMessages(body.messages),
-      maxNewTokens: body.max_completion_tokens ?? body.max_tokens ?? options.defaultMaxTokens ?? 512,
-      temperature: body.temperature ?? 1,
+  /** Sampling shared by both endpoints. Without a client seed a sampled request draws a random one
+   * (its choices then differ); with one, choice i uses seed + i and runs reproducibly. */
+  function samplingOf(body: { temperature?: number | null; top_p?: number | null; top_k?: number | null; seed?: number | null; stop?: string | string[] | null }, maxNewTokens: number): Sampling {
+    const temperature = body.temperature ?? 1;
+    const seed = body.seed ?? (temperature > 0 ? randomSeed() : undefined);
+    return {
+      maxNewTokens,
+      temperature,
       topP: body.top_p ?? 1,
       topK: body.top_k ?? 0,
-      ...(body.seed != null ? { seed: body.seed } : {}),
+      ...(seed !== undefined ? { seed } : {}),
+      ...(body.seed != null ? { reproducible: true } : {}),
       ...(body.stop != null ? { stop: typeof body.stop === 'string' ? [body.stop] : body.stop } : {}),
     };
+  }
 
-    // A client that hangs up before its answer frees its place in the queue.
+  /** Tokenizes and checks the prompts, then answers; a client that hangs up frees its place in the queue. */
+  async function run(res: ServerResponse, prompts: EnginePrompt[], job: Omit<CompletionJob, 'prompts' | 'modelId' | 'streamGroupTokens'>): Promise<void> {
+    if (prompts.length * job.n > MAX_CHOICES_PER_REQUEST) {
+      throw new HttpError(400, `${prompts.length} prompts × n=${job.n} is ${prompts.length * job.n} choices; this server answers at most ${MAX_CHOICES_PER_REQUEST} per request`, 'invalid_request_error', 'n');
+    }
     const gone = new AbortController();
     res.on('close', () => {
       if (!res.writableFinished) gone.abort();
     });
-    let result;
+    let ids: number[][];
     try {
-      result = await options.engine.complete(request, gone.signal);
+      ids = await Promise.all(prompts.map((p) => options.engine.prepare(p, job.sampling.maxNewTokens, { logprobs: job.topLogprobs !== undefined, signal: gone.signal })));
     } catch (err) {
       if (err instanceof EngineAbortedError) return;
-      if (err instanceof EngineInputError) throw new HttpError(400, err.message, 'invalid_request_error', 'messages');
-      throw new HttpError(500, `generation failed: ${err instanceof Error ? err.message : String(err)}`);
+      if (err instanceof EngineInputError) throw new HttpError(400, err.message, 'invalid_request_error', err.param);
+      throw err;
     }
-    const id = `chatcmpl-${randomUUID()}`;
-    const createdAt = Math.floor(Date.now() / 1000);
-    const usage = {
-      prompt_tokens: result.promptTokens,
-      completion_tokens: result.completionTokens,
-      total_tokens: result.promptTokens + result.completionTokens,
-    };
-    if (!body.stream) {
-      return sendJson(res, 200, {
-        id,
-        object: 'chat.completion',
-        created: createdAt,
-        model: options.modelId,
-        choices: [{ index: 0, message: { role: 'assistant', content: result.text }, logprobs: null, finish_reason: result.finishReason }],
-        usage,
-      });
-    }
-    // Server-sent events. Generation is not incremental, so the text arrives in one delta.
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-    const chunk = (delta: object, finish: string | null, extra: object = {}) =>
-      `data: ${JSON.stringify({
-        id,
-        object: 'chat.completion.chunk',
-        created: createdAt,
-        model: options.modelId,
-        choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
-        ...extra,
-      })}\n\n`;
-    res.write(chunk({ role: 'assistant', content: '' }, null));
-    if (result.text !== '') res.write(chunk({ content: result.text }, null));
-    res.write(chunk({}, result.finishReason));
-    if (body.stream_options?.include_usage) {
-      res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created: createdAt, model: options.modelId, choices: [], usage })}\n\n`);
-    }
-    res.end('data: [DONE]\n\n');
+    await respond(options.engine, { ...job, prompts: ids, modelId: options.modelId, streamGroupTokens: options.streamGroupTokens ?? DEFAULT_STREAM_GROUP_TOKENS }, res, gone.signal);
+  }
+
+  async function chatCompletions(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const parsed = ChatCompletionRequestSchema.safeParse(await readJsonObject(req));
+    if (!parsed.success) throw validationError(parsed.error);
+    const body = parsed.data;
+    if (body.model !== undefined && body.model !== options.modelId) throw unknownModel(body.model);
+    if (body.top_logprobs != null && !body.logprobs) throw new HttpError(400, 'top_logprobs: needs "logprobs": true', 'invalid_request_error', 'top_logprobs');
+    const maxNewTokens = body.max_completion_tokens ?? body.max_tokens ?? options.defaultMaxTokens ?? 512;
+    await run(res, [{ messages: toChatMessages(body.messages) }], {
+      kind: 'chat',
+      n: body.n ?? 1,
+      sampling: samplingOf(body, maxNewTokens),
+      topLogprobs: body.logprobs ? (body.top_logprobs ?? 0) : undefined,
+      stream: body.stream === true,
+      includeUsage: body.stream_options?.include_usage === true,
+    });
+  }
+
+  async function completions(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const parsed = CompletionRequestSchema.safeParse(await readJsonObject(req));
+    if (!parsed.success) throw validationError(parsed.error);
+    const body = parsed.data;
+    if (body.model !== undefined && body.model !== options.modelId) throw unknownModel(body.model);
+    if (body.echo) throw new HttpError(400, 'echo: returning the prompt with the completion is not supported; send echo: false', 'invalid_request_error', 'echo');
+    if (body.suffix != null) throw new HttpError(400, 'suffix: insertion (a text after the completion) is not supported', 'invalid_request_error', 'suffix');
+    const n = body.n ?? 1;
+    if (body.best_of != null && body.best_of !== n) throw new HttpError(400, `best_of: only best_of = n is supported (got best_of ${body.best_of}, n ${n}); every generated choice is returned`, 'invalid_request_error', 'best_of');
+    const p = body.prompt;
+    const prompts: EnginePrompt[] =
+      typeof p === 'string' ? [{ text: p }] : typeof p[0] === 'number' ? [{ ids: p as number[] }] : (p as Array<string | number[]>).map((x) => (typeof x === 'string' ? { text: x } : { ids: x }));
+    await run(res, prompts, {
+      kind: 'text',
+      n,
+      sampling: samplingOf(body, body.max_tokens ?? options.defaultMaxTokens ?? 512),
+      topLogprobs: body.logprobs ?? undefined,
+      stream: body.stream === true,
+      includeUsage: body.stream_options?.include_usage === true,
+    });
   }
 
   await new Promise<void>((resolve, reject) => {

@@ -5,6 +5,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { catastrophicTokenizerRegex } from './regex_backtracking.js';
+import { byteLevelTokenBytes, sentencePieceTokenBytes } from './token_bytes.js';
 
 /** A tokenizer directory that is missing a file or has one we cannot use. */
 export class TokenizerLoadError extends Error {
@@ -92,6 +93,8 @@ export class Tokenizer {
   readonly origin: string;
   private readonly hf: HfTokenizer;
   private readonly cleanUpSpaces: boolean;
+  /** How tokenBytes reads a vocabulary string: byte-level BPE, or SentencePiece-style. */
+  private readonly byteLevelDecoder: boolean;
 
   constructor(src: TokenizerSources) {
     this.origin = src.origin ?? '<memory>';
@@ -101,6 +104,7 @@ export class Tokenizer {
     this.cleanUpSpaces = cfg.clean_up_tokenization_spaces === true && modelType !== 'BPE';
     const catastrophic = catastrophicTokenizerRegex(src.tokenizerJson, join(this.origin, 'tokenizer.json'));
     if (catastrophic !== undefined) throw new TokenizerLoadError(catastrophic);
+    this.byteLevelDecoder = JSON.stringify(src.tokenizerJson.decoder ?? null).includes('"ByteLevel"');
     try {
       this.hf = new HfTokenizer(src.tokenizerJson, { ...cfg, clean_up_tokenization_spaces: this.cleanUpSpaces });
     } catch (err) {
@@ -162,6 +166,23 @@ export class Tokenizer {
 
   idToToken(id: number): string | undefined {
     return this.hf.id_to_token(id);
+  }
+
+  /**
+   * The bytes one token stands for (its text may be U+FFFD when it holds part of a character).
+   * Added tokens and unknown schemes give the UTF-8 of their decoded text.
+   */
+  tokenBytes(id: number): number[] {
+    const piece = this.idToToken(id);
+    if (piece !== undefined) {
+      if (this.byteLevelDecoder) {
+        const bytes = byteLevelTokenBytes(piece);
+        if (bytes !== null) return bytes;
+      } else if (/^<0x[0-9A-Fa-f]{2}>$/.test(piece) || piece.includes('\u2581')) {
+        return sentencePieceTokenBytes(piece);
+      }
+    }
+    return [...Buffer.from(this.decode([id]), 'utf8')];
   }
 
   /** Number of ids (vocabulary plus added tokens). */

@@ -15,7 +15,7 @@ function int(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
 export function registerServe(program: Command): void {
   program
     .command('serve')
-    .description('serve a local model over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/models, /health)')
+    .description('serve a local model over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions, /v1/models, /health)')
     .requiredOption('--model <dir|org/name[@rev]>', 'model directory')
     .option('--model-name <name>', 'the name clients use (default: the directory name)')
     .option('--host <host>', 'address to bind (0.0.0.0 exposes it to the network)', '127.0.0.1')
@@ -25,6 +25,7 @@ export function registerServe(program: Command): void {
     .option('--adapter <dir>', 'serve --model with this LoRA adapter (PEFT format) on it')
     .option('--max-batch <n>', 'most requests per batched generate call', int('--max-batch', 1), 8)
     .option('--batch-window-ms <ms>', 'how long a first request waits for others to batch with', int('--batch-window-ms', 0, 10_000), 5)
+    .option('--stream-group-tokens <n>', 'tokens per generate call of a streamed answer, each sent as one chunk (smaller: earlier chunks, more recomputation)', int('--stream-group-tokens', 1, 4096), 4)
     .option('--default-max-tokens <n>', 'max_tokens when a request gives none', int('--default-max-tokens', 1), 512)
     .option('--max-prompt-bytes <n>', 'most bytes of message text per request, checked before tokenizing', int('--max-prompt-bytes', 1), 2 ** 20)
     .option('--tokenize-timeout <seconds>', 'most seconds one request may spend in the chat template and tokenizer (then 400, and the tokenizer thread restarts)', int('--tokenize-timeout', 1, 86_400), 60)
@@ -43,6 +44,7 @@ export function registerServe(program: Command): void {
         maxBatch: number;
         batchWindowMs: number;
         defaultMaxTokens: number;
+        streamGroupTokens: number;
         maxPromptBytes: number;
         tokenizeTimeout: number;
         bodyTimeout: number;
@@ -70,6 +72,7 @@ export function registerServe(program: Command): void {
           port: o.port,
           defaultMaxTokens: o.defaultMaxTokens,
           bodyTimeoutMs: o.bodyTimeout * 1000,
+          streamGroupTokens: o.streamGroupTokens,
           ...(apiKey !== undefined ? { apiKey } : {}),
           ...(o.allowedHost !== undefined ? { allowedHosts: o.allowedHost.map((h) => h.toLowerCase()) } : {}),
           log: (line) => process.stderr.write(line + '\n'),
