@@ -1,4 +1,4 @@
-// One MFU computation (issue 13): model/flops.ts is the home of the FLOP convention and of MFU;
+// One MFU computation: model/flops.ts is the home of the FLOP convention and of MFU;
 // the trainer's per-step `mfu` and the bench's `mfu`/`hardware_mfu` both come from it, with N
 // counted from the loaded model's shapes (checked here against the weight files themselves).
 import test from 'ava';

@@ -3,7 +3,7 @@
 // Where python3 has huggingface_hub, the layout is checked both ways: a cache written by
 // huggingface_hub resolves here, and what is downloaded here huggingface_hub finds offline.
 import test from 'ava';
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
@@ -46,13 +46,10 @@ test.after.always(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const python = (async () => {
-  try {
-    await run('python3', ['-c', 'import huggingface_hub']);
-    return null;
-  } catch (err) {
-    return `python3 with huggingface_hub is not available (${String((err as Error).message).split('\n')[0]})`;
-  }
+// Known before the tests are declared, so a missing Python is a skip with its reason, not a pass.
+const python = (() => {
+  const r = spawnSync('python3', ['-c', 'import huggingface_hub'], { encoding: 'utf8' });
+  return r.status === 0 ? null : `python3 with huggingface_hub is not available (${(r.stderr || r.error?.message || '').trim().split('\n').pop()})`;
 })();
 
 test('parseHubModelId: org/name[@revision]; paths and bare names are not hub ids', (t) => {
@@ -185,13 +182,7 @@ test('download errors: unknown repo, no safetensors, gated without/with a wrong 
   }
 });
 
-test('huggingface_hub interop: its cache resolves here; what is downloaded here it finds offline', async (t) => {
-  const why = await python;
-  if (why) {
-    t.log(`skipped: ${why}`);
-    t.pass();
-    return;
-  }
+(python ? test.skip : test)(`huggingface_hub interop: its cache resolves here; what is downloaded here it finds offline${python ? ` (skipped: ${python})` : ''}`, async (t) => {
   const env = { ...process.env, HF_ENDPOINT: hub.url, HF_HUB_DISABLE_TELEMETRY: '1', HF_HUB_DISABLE_PROGRESS_BARS: '1', HF_HUB_DISABLE_XET: '1' };
   // 1. huggingface_hub downloads into cache A (the files we would fetch); we resolve it offline.
   const a = join(dir, 'cache-py');

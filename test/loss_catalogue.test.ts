@@ -1,4 +1,4 @@
-// One loss catalogue (issue 13): the core's catalogue (native/core/train/preference_loss.cpp) is what the
+// One loss catalogue: the core's catalogue (native/core/train/preference_loss.cpp) is what the
 // addon exports, what lib/native/loss_catalogue.generated.ts holds, and what the config, the CLI,
 // the trainer and both native entry points (createTrainer, preferenceLoss) go by.
 import test from 'ava';

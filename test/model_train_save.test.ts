@@ -97,13 +97,8 @@ test.serial('bfloat16 compute (autocast over float32 weights): the first step\'s
   }
 });
 
-test.serial('transformers loads every saved directory to the same logits', (t) => {
-  const probe = spawnSync('python3', ['-c', 'import transformers'], { encoding: 'utf8' });
-  if (probe.status !== 0) {
-    t.log('python3 with transformers is not available here; skipped');
-    t.pass();
-    return;
-  }
+const transformersMissing = spawnSync('python3', ['-c', 'import transformers'], { encoding: 'utf8' }).status !== 0;
+(transformersMissing ? test.skip : test.serial)(`transformers loads every saved directory to the same logits${transformersMissing ? ' (skipped: python3 with transformers is not available here)' : ''}`, (t) => {
   t.is(saved.length, MODELS.length);
   const res = spawnSync('python3', [path.join(ROOT, 'scripts', 'fixtures', 'transformers_logits.py')], {
     input: JSON.stringify(saved.map((s) => ({ dir: s.dir, tokens: SEQS }))),

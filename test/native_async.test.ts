@@ -9,7 +9,6 @@ const native = loadNative();
 test('timers keep firing during a multi-second native call', async (t) => {
   let ticks = 0;
   const timer = setInterval(() => ticks++, 20);
-  const started = Date.now();
   // Grow the work until one call takes at least a second on this machine (the first calls also pay
   // for warm-up, so one estimate from them can undershoot on a quiet machine).
   let iterations = 8;
@@ -28,7 +27,6 @@ test('timers keep firing during a multi-second native call', async (t) => {
   const fired = ticks - tickStart;
   // A blocked event loop would fire at most once or twice; a free one fires about elapsed/20 times.
   t.true(fired >= elapsed / 20 / 3, `timer fired ${fired} times during a ${elapsed} ms native call`);
-  t.true(Date.now() - started > 0);
 });
 
 test('several concurrent async calls all settle', async (t) => {

@@ -1,4 +1,4 @@
-// Per-environment addon state (issue 13): the main thread and worker threads each load the addon
+// Per-environment addon state: the main thread and worker threads each load the addon
 // (Init runs once per environment) and use it at the same time; each environment's classes are
 // its own, so a model made in one is a NativeModel there, and a worker's exit leaves the main
 // thread's addon working. With the classes in statics, the last environment to load the addon

@@ -1,4 +1,4 @@
-// One packing rule (issue 13): model/packing.ts's PackBuilder lays out every packed batch in lib/
+// One packing rule: model/packing.ts's PackBuilder lays out every packed batch in lib/
 // (eval and logprobs through packSequences, the trainer through packPreferenceBatch). On random
 // pairs the two give one layout, and both agree with the rule as written in packed_batch.h; the C++
 // driver's packer (native/driver, for model-check without Node) is held to the same layout.

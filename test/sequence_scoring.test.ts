@@ -1,4 +1,4 @@
-// One scoring path (issue 13): sequenceLogprobs (eval, the logprobs command) scores through
+// One scoring path: sequenceLogprobs (eval, the logprobs command) scores through
 // training's path (core/sequence_scoring.h: the fused chunked output layer under the compute
 // dtype's autocast), so with a run's settings it gives exactly the numbers training's reference
 // pass gives. It used to build the full [N, vocab] float32 logits without autocast, so its bf16

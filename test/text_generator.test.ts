@@ -1,4 +1,4 @@
-// One text generator (issue 13): the `generate` CLI, `serve`, eval's generation and the local
+// One text generator: the `generate` CLI, `serve`, eval's generation and the local
 // rationale generator all go through inference/text_generator.ts, so one prompt with one seed gives
 // one text on every path, and a tokenizer without an end token fails with one error everywhere.
 import test from 'ava';

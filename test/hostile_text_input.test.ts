@@ -1,4 +1,4 @@
-// Hostile text input (issue 13): a chat template that would loop (as good as) for ever ends with an
+// Hostile text input: a chat template that would loop (as good as) for ever ends with an
 // error within its time limit, and a data file that is not UTF-8 is loaded with a warning that says
 // so instead of silently replacing its bytes.
 import test from 'ava';

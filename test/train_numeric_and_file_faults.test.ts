@@ -1,4 +1,4 @@
-// Training and scoring when numbers or files go bad (issue 13): a diverging run stops with a non-zero
+// Training and scoring when numbers or files go bad: a diverging run stops with a non-zero
 // exit and never writes non-finite weights; skip-step goes on; resume before the first checkpoint
 // does not duplicate metrics and clears stale temp dirs; a damaged newest checkpoint falls back to
 // the one before; `logprobs` never writes null for a NaN score and reports oversized rows.

@@ -1,4 +1,4 @@
-// The API key never reaches an error message, whatever the server echoes back (issue 13): the
+// The API key never reaches an error message, whatever the server echoes back: the
 // text is redacted before it is cut, on the error-status path and the not-JSON-200 path alike.
 import test from 'ava';
 import { createServer } from 'node:http';

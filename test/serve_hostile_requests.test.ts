@@ -1,4 +1,4 @@
-// `serve` under hostile requests (issue 13): a bad seed is a 400 that does not touch its batch-mates,
+// `serve` under hostile requests: a bad seed is a 400 that does not touch its batch-mates,
 // a failing row fails alone, a huge prompt is refused before tokenizing, a malformed %-escape is a
 // 400, an API key is enforced, and only loopback Host names reach a loopback server.
 import test from 'ava';

@@ -1,4 +1,4 @@
-// Hostile inputs at the native boundary (issue 13): each used to crash Node, wrap silently or
+// Hostile inputs at the native boundary: each used to crash Node, wrap silently or
 // be accepted; now each is a TypeError/RangeError or a named load error.
 import test from 'ava';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
