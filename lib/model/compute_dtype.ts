@@ -4,6 +4,8 @@
 // 5.8 s per step on a 2-core AVX2-only EPYC, for TRL and for us alike), so bf16 there is never chosen
 // silently.
 
+import { cpuBf16 } from '../native/runtime.js';
+
 export const COMPUTE_DTYPE_CHOICES = ['auto', 'float32', 'bfloat16'] as const;
 export type ComputeDtypeChoice = (typeof COMPUTE_DTYPE_CHOICES)[number];
 export type ComputeDtype = Exclude<ComputeDtypeChoice, 'auto'>;
@@ -22,11 +24,6 @@ export interface NativeBf16 {
 /** Measured on a 2-core AVX2-only AMD EPYC, the bench model, DPO batch 2 (docs/benchmarks.md). */
 export const EMULATED_BF16_SLOWDOWN = 15;
 
-// ATen's kernel levels in order; bf16 dot products need AVX512 kernels (AVX512-BF16 instructions).
-const ATEN_LEVELS = ['default', 'avx2', 'avx512'];
-// oneDNN ISA limits that keep the bf16 instructions (its own names, case-insensitive).
-const ONEDNN_BF16_ISAS = /^(all|avx512_core_bf16|avx512_core_amx|avx512_core_amx_fp16|avx10_1_512|avx10_1_512_amx|avx10_1_512_amx_fp16|avx10_2_512|avx10_2_512_amx_2)$/i;
-
 /** Whether `device` ("cpu", "cuda", "cuda:N", "mps") computes bf16 natively, and why. */
 export function nativeBf16(device: string, machine: DtypeMachine, env: NodeJS.ProcessEnv = process.env): NativeBf16 {
   if (device.startsWith('cuda')) {
@@ -39,15 +36,7 @@ export function nativeBf16(device: string, machine: DtypeMachine, env: NodeJS.Pr
       : { native: false, reason: `${device} is sm_${d.computeCapability.replace('.', '')}: bf16 needs sm_80 or newer` };
   }
   if (device === 'mps') return { native: false, reason: 'mps: bf16 support varies by chip and macOS; float32 is the safe choice' };
-  const { avx512bf16, amx } = machine.cpu;
-  if (!avx512bf16 && !amx) return { native: false, reason: 'this CPU has neither AVX512-BF16 nor AMX: bf16 is emulated' };
-  const aten = env.ATEN_CPU_CAPABILITY?.toLowerCase();
-  if (aten && ATEN_LEVELS.includes(aten) && aten !== 'avx512') {
-    return { native: false, reason: `ATEN_CPU_CAPABILITY=${env.ATEN_CPU_CAPABILITY} keeps LibTorch below its AVX-512 kernels: bf16 is emulated` };
-  }
-  const isa = env.ONEDNN_MAX_CPU_ISA ?? env.DNNL_MAX_CPU_ISA;
-  if (isa && !ONEDNN_BF16_ISAS.test(isa)) return { native: false, reason: `ONEDNN_MAX_CPU_ISA=${isa} keeps oneDNN from the bf16 instructions: bf16 is emulated` };
-  return { native: true, reason: `this CPU has ${[avx512bf16 && 'AVX512-BF16', amx && 'AMX'].filter(Boolean).join(' and ')}` };
+  return cpuBf16(machine.cpu, env);
 }
 
 export interface ComputeDtypeDecision {

@@ -34,6 +34,8 @@ export interface DoctorReport {
    */
   dataParallel: { available: boolean; backend: string; reason: string; backends: string[]; nccl: { available: boolean; version: string; reason: string } };
   addonPath: string;
+  /** Whether the CPU computes bf16 natively (model/compute_dtype.ts decides; `--dtype auto` follows it). */
+  nativeBf16: { native: boolean; reason: string };
 }
 
 export function packageVersion(): string {
@@ -49,6 +51,21 @@ function cpuFlags(): Set<string> {
   } catch {
     return new Set();
   }
+}
+
+// Whether LibTorch computes bf16 natively on this CPU (the CPU half of model/compute_dtype.ts's
+// nativeBf16): AVX512-BF16 or AMX in the CPU, and neither ATEN_CPU_CAPABILITY nor ONEDNN_MAX_CPU_ISA
+// holding the kernels below them.
+const ATEN_BELOW_AVX512 = new Set(['default', 'avx2']);
+const ONEDNN_BF16 = /^(all|avx512_core_bf16|avx512_core_amx|avx512_core_amx_fp16|avx10_1_512|avx10_1_512_amx|avx10_1_512_amx_fp16|avx10_2_512|avx10_2_512_amx_2)$/i;
+export function cpuBf16(cpu: { avx512bf16: boolean; amx: boolean }, env: NodeJS.ProcessEnv = process.env): { native: boolean; reason: string } {
+  const { avx512bf16: bf16, amx } = cpu;
+  if (!bf16 && !amx) return { native: false, reason: 'this CPU has neither AVX512-BF16 nor AMX: bf16 is emulated' };
+  const aten = env.ATEN_CPU_CAPABILITY?.toLowerCase();
+  if (aten && ATEN_BELOW_AVX512.has(aten)) return { native: false, reason: `ATEN_CPU_CAPABILITY=${env.ATEN_CPU_CAPABILITY} keeps LibTorch below its AVX-512 kernels: bf16 is emulated` };
+  const isa = env.ONEDNN_MAX_CPU_ISA ?? env.DNNL_MAX_CPU_ISA;
+  if (isa && !ONEDNN_BF16.test(isa)) return { native: false, reason: `ONEDNN_MAX_CPU_ISA=${isa} keeps oneDNN from the bf16 instructions: bf16 is emulated` };
+  return { native: true, reason: `this CPU has ${[bf16 && 'AVX512-BF16', amx && 'AMX'].filter(Boolean).join(' and ')}` };
 }
 
 function dataParallelReport(s: DataParallelSupportRaw): DoctorReport['dataParallel'] {
@@ -107,5 +124,6 @@ export function doctorReport(): DoctorReport {
     })),
     dataParallel: dataParallelReport(native.dataParallelSupport(true)),
     addonPath: loadedAddonPath() ?? '',
+    nativeBf16: cpuBf16({ avx512bf16: flags.has('avx512_bf16'), amx: flags.has('amx_bf16') }),
   };
 }

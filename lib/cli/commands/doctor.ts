@@ -33,6 +33,7 @@ export function registerDoctor(program: Command): void {
         `libtorch    ${report.torch} at ${report.torchPath}`,
         `C++ ABI     _GLIBCXX_USE_CXX11_ABI=${report.cxx11Abi ? 1 : 0}`,
         `CPU         ${c.model}, ${c.cores} cores; ATen kernels ${c.capability || '?'}; ${feats.join(', ') || 'no AVX2'}`,
+        `native bf16 ${report.nativeBf16.native ? 'yes' : 'no'} on cpu (${report.nativeBf16.reason}); --dtype auto picks ${report.nativeBf16.native ? 'bfloat16' : 'float32'} there`,
         `threads     intra-op ${report.threads}, inter-op ${report.interOpThreads}`,
         `CUDA        ${report.cuda ? 'available' : report.cudaCompiled ? 'compiled in, no usable device' : 'not in this libtorch'}`,
         `MPS         ${report.mps ? 'available' : 'no'}`,
