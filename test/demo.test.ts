@@ -62,6 +62,7 @@ test('the task: a fixed question split, a spurious length cue in the pairs, none
 test('the rationale carries what the pair does not: the counting steps, which neither answer nor the question shows', (t) => {
   const text = rationaleText({ a: 3, b: 5, answer: 8 }, 7);
   t.is(text, 'Count on from 5: 6, 7, 8. So 3 + 5 = 8: the above is right and the below, 7, is wrong. The extra sentence does not matter.');
+  t.is(rationaleText({ a: 3, b: 5, answer: 8 }, 9), 'Count on from 5: 6, 7, 8. So 3 + 5 = 8: the above is right and the below, 9, is one too many. The extra sentence does not matter.');
   t.is(rationaleText({ a: 4, b: 0, answer: 4 }, 5), '4 plus 0 stays 4. So 4 + 0 = 4: the above is right and the below, 5, is wrong. The extra sentence does not matter.');
   // For 2 + 7 the steps 8, then 9 is the sum: "8" is in no answer or question.
   const steps = rationaleText({ a: 2, b: 7, answer: 9 }, 10).match(/: ([\d, ]+)\./)![1]!.split(', ').map(Number);

@@ -28,9 +28,11 @@ export interface ArithmeticTaskOptions {
   chosenFiller: number;
   /** Share of rejected (wrong) answers with a filler sentence. */
   rejectedFiller: number;
+  /** The careless annotator's slips: offsets from the true sum. */
+  slips: readonly number[];
 }
 
-export const DEMO_TASK: ArithmeticTaskOptions = { maxOperand: 9, sftCorrect: 0.6, sftFiller: 0.5, chosenFiller: 0.8, rejectedFiller: 0.2 };
+export const DEMO_TASK: ArithmeticTaskOptions = { maxOperand: 9, sftCorrect: 0.6, sftFiller: 0.5, chosenFiller: 0.8, rejectedFiller: 0.2, slips: [1] };
 
 export const FILLERS = [
   ' I worked it out step by step.',
@@ -39,7 +41,6 @@ export const FILLERS = [
   ' Adding them gives this total.',
 ];
 
-const SLIPS = [-10, -2, -1, 1, 2, 10];
 
 export function questionText(p: ArithmeticProblem): string {
   return `What is ${p.a} + ${p.b}?`;
@@ -56,9 +57,9 @@ export function makeProblem(rng: SeededRandom, maxOperand: number): ArithmeticPr
   return { a, b, answer: a + b };
 }
 
-/** A plausible slip: off by one, two or ten, never negative. */
-export function wrongAnswer(rng: SeededRandom, p: ArithmeticProblem): number {
-  const v = p.answer + rng.pick(SLIPS);
+/** The annotator's slip (task.slips), never negative. */
+export function wrongAnswer(rng: SeededRandom, p: ArithmeticProblem, slips: readonly number[] = DEMO_TASK.slips): number {
+  const v = p.answer + rng.pick(slips);
   return v < 0 ? p.answer + 1 : v;
 }
 
@@ -71,7 +72,8 @@ export function rationaleText(p: ArithmeticProblem, wrong: number): string {
   const [hi, lo] = p.a >= p.b ? [p.a, p.b] : [p.b, p.a];
   const steps = Array.from({ length: lo }, (_, i) => hi + 1 + i);
   const count = steps.length === 0 ? `${hi} plus 0 stays ${hi}.` : `Count on from ${hi}: ${steps.join(', ')}.`;
-  return `${count} So ${p.a} + ${p.b} = ${p.answer}: the above is right and the below, ${wrong}, is wrong. The extra sentence does not matter.`;
+  const verdict = wrong === p.answer + 1 ? 'is one too many' : 'is wrong';
+  return `${count} So ${p.a} + ${p.b} = ${p.answer}: the above is right and the below, ${wrong}, ${verdict}. The extra sentence does not matter.`;
 }
 
 export const QUESTION_SPLIT_SEED = 2407;
@@ -100,7 +102,7 @@ export function makeSftDemonstrations(count: number, seed: number, task: Arithme
   const rng = new SeededRandom(seed);
   return Array.from({ length: count }, (_, i) => {
     const p = makeProblem(rng, task.maxOperand);
-    const value = rng.next() < task.sftCorrect ? p.answer : wrongAnswer(rng, p);
+    const value = rng.next() < task.sftCorrect ? p.answer : wrongAnswer(rng, p, task.slips);
     const filler = rng.next() < task.sftFiller ? rng.pick(FILLERS) : '';
     return { id: `sft-${seed}-${i}`, prompt: userTurn(p), chosen: answerText(p, value, filler), rejected: `(unused ${i})`, meta: { a: p.a, b: p.b, answer: p.answer } };
   });
@@ -111,7 +113,7 @@ export function makePreferencePairs(count: number, seed: number, questions: read
   const rng = new SeededRandom(seed);
   return Array.from({ length: count }, (_, i) => {
     const p = rng.pick(questions);
-    const wrong = wrongAnswer(rng, p);
+    const wrong = wrongAnswer(rng, p, task.slips);
     const chosenFiller = rng.next() < task.chosenFiller ? rng.pick(FILLERS) : '';
     const rejectedFiller = rng.next() < task.rejectedFiller ? rng.pick(FILLERS) : '';
     return {

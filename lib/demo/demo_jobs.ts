@@ -73,7 +73,7 @@ export const DEMO_SCHEDULE: DemoSchedule = {
 };
 
 /** The shared grid the pilot chooses each arm's learning rate from, and the pilot's own replicates. */
-export const LR_GRID = [1e-5, 3e-5, 1e-4, 3e-4];
+export const LR_GRID = [3e-6, 1e-5, 3e-5, 1e-4];
 export const PILOT_SEEDS = [101, 102];
 
 /** Which split a job is scored on: test for the demo, validation for the pilot (pCorrect only). */
