@@ -22,7 +22,7 @@ test('bad JSONL rows are reported as file:line with the reason; the load fails w
   const msg = err!.message;
   t.true(msg.startsWith(`${file}: 7 of 10 rows are not valid generic preference pairs:`));
   t.true(msg.includes(`${file}:3: the chosen response is empty`));
-  t.regex(msg, new RegExp(`broken-generic\\.jsonl:4: not valid JSON \\(`));
+  t.regex(msg, /broken-generic\.jsonl:4: not valid JSON \(/);
   t.true(msg.includes(`${file}:5: the chosen and rejected responses are identical`));
   t.true(msg.includes(`${file}:6: \`rejected\` is missing`));
   t.true(msg.includes(`${file}:7: the prompt must end with a user turn, it ends with an assistant turn`));

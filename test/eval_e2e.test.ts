@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { makeEvalProblems, makePreferencePairs, questionText, splitQuestions } from '../lib/demo/arithmetic_task.js';
 import { createTinyLlama } from '../lib/demo/tiny_llama.js';
-import { cliPath, repoRoot, runCli } from './helpers/cli.js';
+import { cliPath, runCli } from './helpers/cli.js';
 import { ensureDist } from './helpers/ensure_dist.js';
 
 const work = mkdtempSync(path.join(tmpdir(), 'eval-e2e-'));

@@ -2,7 +2,7 @@
 // `gguf` package (scripts/fixtures/make_tiny_gguf.py), import to a Hugging Face directory, and — where
 // RDPO_TEST_GGUF names it (test/helpers/data_paths.ts) — the real SmolLM2 file.
 import test from 'ava';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync, openSync, ftruncateSync, closeSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync, openSync, ftruncateSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dequantize, halfToFloat, UnsupportedGgmlTypeError } from '../lib/gguf/dequantize.js';

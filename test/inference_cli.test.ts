@@ -66,7 +66,7 @@ test('generate: chat template applied, greedy tokens equal transformers, stop st
   const tok = Tokenizer.load(model);
   rows.forEach((row, i) => {
     const e = expected.greedy[i]!;
-    const eosAt = e.new_tokens.findIndex((id) => id === tok.eosTokenId);
+    const eosAt = e.new_tokens.indexOf(tok.eosTokenId);
     const kept = eosAt >= 0 ? e.new_tokens.slice(0, eosAt) : e.new_tokens;
     t.is(row.question_id, i + 1);
     t.is(row.prompt, e.prompt);

@@ -54,7 +54,11 @@ async function upstream(answer: { json: string } | { chunks: number }): Promise<
   return {
     url: `http://127.0.0.1:${port}/v1`,
     sent: () => sent,
-    close: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 

@@ -11,7 +11,7 @@ import { RUN_LOCK } from '../lib/train/run_directory.js';
 import { DirLockedError, lockDir } from '../lib/util/dir_lock.js';
 import { OUTPUT_MARKER } from '../lib/util/output_marker.js';
 import { UsageError } from '../lib/errors.js';
-import { cliPath, repoRoot, runCli } from './helpers/cli.js';
+import { repoRoot, runCli } from './helpers/cli.js';
 import { ensureDist } from './helpers/ensure_dist.js';
 import { policyDir, readMetricsRows, trainSandbox } from './helpers/train_fixture.js';
 

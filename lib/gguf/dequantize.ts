@@ -80,7 +80,7 @@ const KERNELS: ReadonlyMap<string, Dequant> = new Map<string, Dequant>([
     'Q8_0',
     (src, n, out) => {
       const dv = view(src);
-      for (let b = 0, o = 0, p = 0; o < n; b++, o += 32, p += 34) {
+      for (let _b = 0, o = 0, p = 0; o < n; _b++, o += 32, p += 34) {
         const d = HALF[dv.getUint16(p, true)]!;
         for (let j = 0; j < 32; j++) out[o + j] = d * dv.getInt8(p + 2 + j);
       }

@@ -24,6 +24,7 @@ export function isBlobName(name: string): boolean {
 export function revisionDefect(rev: string): string | undefined {
   if (rev.length === 0) return 'it is empty';
   if (rev.length > 255) return 'it is longer than 255 characters';
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
   if (/[\x00-\x20\x7f~^:?*[\\]/.test(rev)) return 'it holds a control character, a space or one of ~^:?*[\\';
   if (rev.includes('..')) return 'it holds ".."';
   if (rev.startsWith('/') || rev.endsWith('/')) return 'it starts or ends with "/"';
@@ -35,6 +36,7 @@ export function revisionDefect(rev: string): string | undefined {
 
 export function assertRevision(rev: string, what: string): void {
   const defect = revisionDefect(rev);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are masked before the revision is printed
   if (defect) throw new HubNameError(`${what}: revision "${rev.replace(/[\x00-\x1f\x7f]/g, '?')}" is not a branch, tag or commit (${defect})`);
 }
 

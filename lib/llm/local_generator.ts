@@ -1,6 +1,6 @@
 // A ChatGenerator over a local model: concurrent requests are batched by the ChatEngine.
 import type { ChatMessage } from '../data/schema.js';
-import { ChatEngine, EngineAbortedError } from '../serve/chat_engine.js';
+import { type ChatEngine, EngineAbortedError } from '../serve/chat_engine.js';
 import type { ChatGenerator, Completion, SamplingOptions } from './generator.js';
 import { GeneratorError } from './retry.js';
 

@@ -272,10 +272,14 @@ export class ChatEngine {
         sampling,
         key: JSON.stringify(alone ? [...shared, `solo ${this.solo++}`] : shared),
         resolve: (r) => {
-          if (!p.settled) settle(), resolve(r);
+          if (p.settled) return;
+          settle();
+          resolve(r);
         },
         reject: (e) => {
-          if (!p.settled) settle(), reject(e);
+          if (p.settled) return;
+          settle();
+          reject(e);
         },
         settled: false,
       };

@@ -4,7 +4,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ChatEngine, DEFAULT_STREAM_GROUP_TOKENS, EngineAbortedError, EngineInputError, randomSeed, type EnginePrompt, type Sampling } from './chat_engine.js';
+import { type ChatEngine, DEFAULT_STREAM_GROUP_TOKENS, EngineAbortedError, EngineInputError, randomSeed, type EnginePrompt, type Sampling } from './chat_engine.js';
 import { respond, type CompletionJob } from './completion_responses.js';
 import {
   ChatCompletionRequestSchema, CompletionRequestSchema, HttpError, MAX_CHOICES_PER_REQUEST, toChatMessages, validationError,

@@ -30,7 +30,10 @@ function classEnd(p: string, i: number): number {
   while (j < p.length) {
     const c = p[j]!;
     if (c === '\\') j = escapeEnd(p, j);
-    else if (c === '[') (depth++, j++);
+    else if (c === '[') {
+      depth++;
+      j++;
+    }
     else if (c === ']') {
       j++;
       if (--depth === 0) return j;

@@ -14,7 +14,7 @@ export function stopTraining(reason: string): StopTraining {
 }
 
 /** What a callback returns: nothing (go on) or a stop request. `false` is "go on" too. */
-export type CallbackResult = void | undefined | false | StopTraining;
+export type CallbackResult = undefined | undefined | false | StopTraining;
 
 export interface TrainContext {
   runDir: string;

@@ -3,7 +3,7 @@
 // Exact resume: the data order, learning rates and float32 master weights are all reproduced
 // from the checkpoint, so a resumed run logs the metrics an uninterrupted one would have.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, } from 'node:fs';
 import path from 'node:path';
 import { CausalLM } from '../model/causal_lm.js';
 import { attachLora, checkpointDtype, loadAdapter, parseLoraTargets, saveAdapter } from '../model/lora.js';

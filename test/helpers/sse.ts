@@ -7,7 +7,7 @@ export interface SseEvent {
 }
 
 /** Reads `res`'s events until the end (or until `onEvent` returns false, which stops reading). */
-export async function readSse(res: Response, onEvent: (e: SseEvent) => boolean | void = () => {}): Promise<SseEvent[]> {
+export async function readSse(res: Response, onEvent: (e: SseEvent) => boolean | undefined = () => {}): Promise<SseEvent[]> {
   const events: SseEvent[] = [];
   const decoder = new TextDecoder();
   let buffer = '';

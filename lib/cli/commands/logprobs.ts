@@ -8,7 +8,7 @@ import { PreferenceDataError } from '../../data/errors.js';
 import { Tokenizer } from '../../tokenize/tokenizer.js';
 import { tokenizePreferences, warnToStderr } from '../../tokenize/preference_tokens.js';
 import { PROMPT_FORMATS, promptFormatFor, type PromptFormatSetting } from '../../tokenize/prompt_format.js';
-import { type ModelDtype } from '../../model/causal_lm.js';
+import type { ModelDtype } from '../../model/causal_lm.js';
 import { loadModelWithAdapter } from '../../model/lora.js';
 import { packSequences } from '../../model/packing.js';
 import { JsonlAppender } from '../../util/jsonl_append.js';

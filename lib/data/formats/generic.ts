@@ -47,7 +47,7 @@ export function convertGeneric(row: Row): ConvertedPair {
     if (context) {
       const asked = withoutSystem(context);
       const last = asked[asked.length - 1];
-      if (!last || last.role !== 'user' || last.content.trim() !== rawPrompt.trim()) {
+      if (last?.role !== 'user' || last.content.trim() !== rawPrompt.trim()) {
         throw new RowError('`prompt` is not the last user turn of the conversation in `chosen`/`rejected`');
       }
       prompt = context;
