@@ -32,7 +32,15 @@ export interface DoctorReport {
    * all-reduce works. `backends` lists what was compiled; `nccl` says whether CUDA ranks can use
    * ProcessGroupNCCL (its nccl.h version, or why not).
    */
-  dataParallel: { available: boolean; backend: string; reason: string; backends: string[]; nccl: { available: boolean; version: string; reason: string } };
+  dataParallel: {
+    available: boolean;
+    backend: string;
+    reason: string;
+    backends: string[];
+    nccl: { available: boolean; version: string; reason: string };
+    /** Where the build took the gloo headers from (scripts/find-gloo.mjs via build/gloo.json), when known. */
+    glooHeaders?: string;
+  };
   addonPath: string;
   /** Whether the CPU computes bf16 natively (model/compute_dtype.ts decides; `--dtype auto` follows it). */
   nativeBf16: { native: boolean; reason: string };
@@ -66,6 +74,15 @@ export function cpuBf16(cpu: { avx512bf16: boolean; amx: boolean }, env: NodeJS.
   const isa = env.ONEDNN_MAX_CPU_ISA ?? env.DNNL_MAX_CPU_ISA;
   if (isa && !ONEDNN_BF16.test(isa)) return { native: false, reason: `ONEDNN_MAX_CPU_ISA=${isa} keeps oneDNN from the bf16 instructions: bf16 is emulated` };
   return { native: true, reason: `this CPU has ${[bf16 && 'AVX512-BF16', amx && 'AMX'].filter(Boolean).join(' and ')}` };
+}
+
+function glooHeaders(): { glooHeaders?: string } {
+  try {
+    const g = JSON.parse(readFileSync(path.join(packageRoot, 'build', 'gloo.json'), 'utf8')) as { dir: string | null; source?: string; reason?: string };
+    return { glooHeaders: g.dir ? `${g.dir} (${g.source})` : `none: ${g.reason}` };
+  } catch {
+    return {};
+  }
 }
 
 function dataParallelReport(s: DataParallelSupportRaw): DoctorReport['dataParallel'] {
@@ -122,7 +139,7 @@ export function doctorReport(): DoctorReport {
       totalMemoryBytes: d.totalMemory,
       ...(d.computeCapability ? { computeCapability: d.computeCapability } : {}),
     })),
-    dataParallel: dataParallelReport(native.dataParallelSupport(true)),
+    dataParallel: { ...dataParallelReport(native.dataParallelSupport(true)), ...glooHeaders() },
     addonPath: loadedAddonPath() ?? '',
     nativeBf16: cpuBf16({ avx512bf16: flags.has('avx512_bf16'), amx: flags.has('amx_bf16') }),
   };

@@ -40,6 +40,7 @@ export function registerDoctor(program: Command): void {
         ...report.devices.map((d) => `  ${d.type}:${d.index}  ${d.name}  ${gib(d.totalMemoryBytes)}${d.computeCapability ? `  sm ${d.computeCapability}` : ''}`),
         `data-par.   ${report.dataParallel.available ? `${report.dataParallel.backend} (train --nproc N, or torchrun-style RANK/WORLD_SIZE)` : `not available: ${report.dataParallel.reason}`}`,
         `  backends  ${report.dataParallel.backends.join(', ') || 'none'} compiled`,
+        ...(report.dataParallel.glooHeaders ? [`  gloo      headers ${report.dataParallel.glooHeaders}`] : []),
         `  nccl      ${report.dataParallel.nccl.available ? `NCCL ${report.dataParallel.nccl.version} (CUDA ranks; nccl.h matches the NCCL LibTorch loaded)` : `not available: ${report.dataParallel.nccl.reason}`}`,
         `addon       ${report.addonPath}`,
       ];
