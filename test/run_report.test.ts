@@ -18,8 +18,9 @@ test('an RDPO run with evaluations: curves of loss, margins, accuracies, log-pro
     { log: () => {} },
   );
   const report = await writeRunReport(result.runDir);
+  // RDPO logs each term's share of the update (grad_norm/preference, grad_norm/rationale): a chart of its own.
   const names = report.plots.map((p) => path.basename(p)).sort();
-  t.deepEqual(names, ['grad_norm.svg', 'learning_rate.svg', 'logps.svg', 'loss.svg', 'rationale.svg', 'reward_accuracies.svg', 'reward_margins.svg', 'rewards.svg', 'tokens_per_sec.svg']);
+  t.deepEqual(names, ['grad_norm.svg', 'grad_norm_terms.svg', 'learning_rate.svg', 'logps.svg', 'loss.svg', 'rationale.svg', 'reward_accuracies.svg', 'reward_margins.svg', 'rewards.svg', 'tokens_per_sec.svg']);
   const md = readFileSync(report.file, 'utf8');
   for (const n of names) t.true(md.includes(`](plots/${n})`), n);
   t.regex(md, /6 of 6 steps logged, 3 evaluations on 2 held-out pairs; 6 training pairs/);

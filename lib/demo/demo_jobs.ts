@@ -63,7 +63,7 @@ export const DEMO_SCHEDULE: DemoSchedule = {
   sftLr: 3e-3,
   preferenceEpochs: 2,
   // Frozen from the pilot (docs/demo/pilot.json; docs/demo.md "Learning rate").
-  lr: { dpo: 1e-4, rdpo: 1e-4, rdpo_null: 1e-4, rpo: 1e-4 },
+  lr: { dpo: 1e-5, rdpo: 1e-4, rdpo_null: 3e-5, rpo: 1e-5 },
   beta: 0.1,
   gamma: 0.1,
   rpoWeight: 1,
