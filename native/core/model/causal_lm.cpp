@@ -72,6 +72,12 @@ void CausalLM::load_weights(const std::string& dir) {
   }
 }
 
+std::vector<std::pair<std::string, at::Tensor>> CausalLM::named_parameters() {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  for (auto& s : slots()) out.emplace_back(s.name, *s.tensor);
+  return out;
+}
+
 // ---------------------------------------------------------------- gradient checkpointing
 
 namespace {

@@ -50,8 +50,8 @@ class CausalLM {
   at::Tensor hidden_states(const PackedBatch& batch);
   // [vocab, hidden]; the input embedding when the weights are tied.
   virtual at::Tensor lm_head_weight() = 0;
-  // Hugging Face names and the live parameter tensors; tied weights listed once.
-  virtual std::vector<std::pair<std::string, at::Tensor>> named_parameters() = 0;
+  // Hugging Face names and the live parameter tensors, in slot order; tied weights listed once.
+  std::vector<std::pair<std::string, at::Tensor>> named_parameters();
   // LoRA adapters on the linear layers (core/lora.h); null when none is attached. Attaching
   // freezes the base weights; the adapter then holds the only trainable parameters.
   LoraAdapter* lora() const { return lora_.get(); }

@@ -31,12 +31,6 @@ class Gpt2Model : public CausalLM {
 
   at::Tensor lm_head_weight() override { return config_.tie_word_embeddings ? wte_ : lm_head_; }
 
-  std::vector<std::pair<std::string, at::Tensor>> named_parameters() override {
-    std::vector<std::pair<std::string, at::Tensor>> out;
-    for (auto& s : slots()) out.emplace_back(s.name, *s.tensor);
-    return out;
-  }
-
   at::Tensor forward_rows(const at::Tensor& input_ids, const at::Tensor& position_ids,
                           const std::shared_ptr<AttentionKernel>& attention) override {
     at::Tensor x = wte_.index_select(0, input_ids) + wpe_.index_select(0, position_ids);

@@ -43,12 +43,6 @@ class LlamaModel : public CausalLM {
 
   at::Tensor lm_head_weight() override { return config_.tie_word_embeddings ? embed_ : lm_head_; }
 
-  std::vector<std::pair<std::string, at::Tensor>> named_parameters() override {
-    std::vector<std::pair<std::string, at::Tensor>> out;
-    for (auto& s : slots()) out.emplace_back(s.name, *s.tensor);
-    return out;
-  }
-
   at::Tensor forward_rows(const at::Tensor& input_ids, const at::Tensor& position_ids,
                           const std::shared_ptr<AttentionKernel>& attention) override {
     const auto rope = rope_cos_sin(rope_frequencies(position_ids), position_ids, dtype_, config_.rope.attention_factor);
