@@ -45,7 +45,9 @@ const options = native.perfOptions();
 if (!a.lever || !(a.lever in options)) fail(`--lever must be one of ${Object.keys(options).join(', ')}, got "${a.lever ?? ''}"`);
 const parse = (v) => (v === 'true' ? true : v === 'false' ? false : Number(v));
 const settings = { A: parse(a.a), B: parse(a.b) };
-const batch = Number(a.batch), rounds = Number(a.rounds), warmup = Number(a.warmup);
+const batch = Number(a.batch),
+  rounds = Number(a.rounds),
+  warmup = Number(a.warmup);
 native.setNumThreads(Number(a.threads));
 
 const { loadPreferences } = await dist('data/load.js');
@@ -55,12 +57,32 @@ const { nativeTrainerOptions, resolveTrainConfig } = await dist('train/config.js
 const { prepareTrainingData } = await dist('train/dataset.js');
 const { packPreferenceBatch } = await dist('train/preference_batch.js');
 
-const config = resolveTrainConfig({ model: a.model, data: a.data, loss: 'dpo', beta: 0.1, lr: 5e-7, schedule: 'constant', warmupSteps: 0,
-  batchSize: batch, maxLength: Number(a['max-length']), maxPromptLength: 512, dtype: a.dtype, device: 'cpu', seed: 0, refCache: false });
+const config = resolveTrainConfig({
+  model: a.model,
+  data: a.data,
+  loss: 'dpo',
+  beta: 0.1,
+  lr: 5e-7,
+  schedule: 'constant',
+  warmupSteps: 0,
+  batchSize: batch,
+  maxLength: Number(a['max-length']),
+  maxPromptLength: 512,
+  dtype: a.dtype,
+  device: 'cpu',
+  seed: 0,
+  refCache: false,
+});
 const { pairs } = await loadPreferences(a.data);
 const n = Math.min(pairs.length - (pairs.length % batch), 8 * batch);
 const fileIndex = new Map(pairs.slice(0, n).map((p, i) => [p.id, i]));
-const data = await prepareTrainingData(Tokenizer.load(a.model), { data: pairs.slice(0, n), seed: 0, maxLength: config.maxLength, maxPromptLength: config.maxPromptLength, rationale: false });
+const data = await prepareTrainingData(Tokenizer.load(a.model), {
+  data: pairs.slice(0, n),
+  seed: 0,
+  maxLength: config.maxLength,
+  maxPromptLength: config.maxPromptLength,
+  rationale: false,
+});
 const examples = [...data.train].sort((x, y) => fileIndex.get(x.id) - fileIndex.get(y.id));
 const batches = [];
 for (let i = 0; i + batch <= examples.length; i += batch) batches.push(examples.slice(i, i + batch));
@@ -87,10 +109,11 @@ const median = (v) => {
 };
 const out = { A: [], B: [] };
 const loads = [os.loadavg()[0]];
-for (let w = 0; w < warmup; w++) for (const v of ['A', 'B']) {
-  native.setPerfOptions({ [a.lever]: settings[v] });
-  await step(w);
-}
+for (let w = 0; w < warmup; w++)
+  for (const v of ['A', 'B']) {
+    native.setPerfOptions({ [a.lever]: settings[v] });
+    await step(w);
+  }
 for (let r = 0; r < rounds; r++) {
   for (const v of r % 2 ? ['B', 'A'] : ['A', 'B']) {
     native.setPerfOptions({ [a.lever]: settings[v] });
@@ -101,7 +124,13 @@ loads.push(os.loadavg()[0]);
 native.setPerfOptions(options);
 const ratios = out.A.map((x, i) => out.B[i].cpu / x.cpu);
 const summary = {
-  lever: a.lever, A: settings.A, B: settings.B, dtype: a.dtype, batch, threads: Number(a.threads), rounds,
+  lever: a.lever,
+  A: settings.A,
+  B: settings.B,
+  dtype: a.dtype,
+  batch,
+  threads: Number(a.threads),
+  rounds,
   cpu_s: { A: median(out.A.map((x) => x.cpu)), B: median(out.B.map((x) => x.cpu)) },
   wall_s: { A: median(out.A.map((x) => x.wall)), B: median(out.B.map((x) => x.wall)) },
   paired_cpu_ratio_B_over_A: { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) },
@@ -110,10 +139,15 @@ const summary = {
 };
 if (a.json) console.log(JSON.stringify(summary));
 else {
-  for (let r = 0; r < rounds; r++) console.log(`round ${r + 1}: A ${out.A[r].cpu.toFixed(3)} CPU s (${out.A[r].wall.toFixed(3)} wall)   B ${out.B[r].cpu.toFixed(3)} CPU s (${out.B[r].wall.toFixed(3)} wall)   B/A ${ratios[r].toFixed(3)}`);
-  console.log(`${a.lever}: A=${settings.A} ${summary.cpu_s.A.toFixed(3)} CPU s/step, B=${settings.B} ${summary.cpu_s.B.toFixed(3)} CPU s/step (medians); ` +
-    `paired B/A median ${summary.paired_cpu_ratio_B_over_A.median.toFixed(3)} [${summary.paired_cpu_ratio_B_over_A.min.toFixed(3)}, ${summary.paired_cpu_ratio_B_over_A.max.toFixed(3)}]; ` +
-    `${a.dtype}, batch ${batch}, ${a.threads} thread(s), load ${loads.map((l) => l.toFixed(1)).join('→')}`);
+  for (let r = 0; r < rounds; r++)
+    console.log(
+      `round ${r + 1}: A ${out.A[r].cpu.toFixed(3)} CPU s (${out.A[r].wall.toFixed(3)} wall)   B ${out.B[r].cpu.toFixed(3)} CPU s (${out.B[r].wall.toFixed(3)} wall)   B/A ${ratios[r].toFixed(3)}`,
+    );
+  console.log(
+    `${a.lever}: A=${settings.A} ${summary.cpu_s.A.toFixed(3)} CPU s/step, B=${settings.B} ${summary.cpu_s.B.toFixed(3)} CPU s/step (medians); ` +
+      `paired B/A median ${summary.paired_cpu_ratio_B_over_A.median.toFixed(3)} [${summary.paired_cpu_ratio_B_over_A.min.toFixed(3)}, ${summary.paired_cpu_ratio_B_over_A.max.toFixed(3)}]; ` +
+      `${a.dtype}, batch ${batch}, ${a.threads} thread(s), load ${loads.map((l) => l.toFixed(1)).join('→')}`,
+  );
 }
 policy.dispose();
 ref.dispose();

@@ -32,14 +32,15 @@ function option(name, fallback) {
   }
   return value;
 }
-const list = (s, name) => s.split(',').map((x) => {
-  const n = Number(x);
-  if (!Number.isInteger(n) || n < 1) {
-    console.error(`--${name}: "${x}" is not a positive integer`);
-    process.exit(2);
-  }
-  return n;
-});
+const list = (s, name) =>
+  s.split(',').map((x) => {
+    const n = Number(x);
+    if (!Number.isInteger(n) || n < 1) {
+      console.error(`--${name}: "${x}" is not a positive integer`);
+      process.exit(2);
+    }
+    return n;
+  });
 
 const ns = list(option('n', '512,1024,2048,4096,8192'), 'n');
 const vs = list(option('v', '32000,50000'), 'v');
@@ -57,14 +58,20 @@ for (const v of vs) {
     const fused = await native.testing.fusedLogprobsPeakMemory({ n, h, v, chunk, fused: true });
     // The unfused path holds logits, log-softmax and their gradient: ~3 × N × V × 4 bytes.
     const estimate = 3 * n * v * 4;
-    const unfused = estimate <= maxUnfusedGib * 2 ** 30
-      ? await native.testing.fusedLogprobsPeakMemory({ n, h, v, chunk, fused: false })
-      : undefined;
+    const unfused = estimate <= maxUnfusedGib * 2 ** 30 ? await native.testing.fusedLogprobsPeakMemory({ n, h, v, chunk, fused: false }) : undefined;
     const row = { n, v, fused, unfused };
     rows.push(row);
-    console.log([n, v, unfused ? mib(unfused.peakBytes) : 'skipped', mib(fused.peakBytes),
-      unfused ? (unfused.peakBytes / fused.peakBytes).toFixed(1) : '-', unfused ? unfused.seconds.toFixed(2) : '-',
-      fused.seconds.toFixed(2)].join('\t'));
+    console.log(
+      [
+        n,
+        v,
+        unfused ? mib(unfused.peakBytes) : 'skipped',
+        mib(fused.peakBytes),
+        unfused ? (unfused.peakBytes / fused.peakBytes).toFixed(1) : '-',
+        unfused ? unfused.seconds.toFixed(2) : '-',
+        fused.seconds.toFixed(2),
+      ].join('\t'),
+    );
   }
 }
 
@@ -75,10 +82,12 @@ if (write) {
   const table = [
     '| N | V | N × V | unfused peak (MiB) | fused peak (MiB) | unfused / fused | unfused s | fused s |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|',
-    ...rows.map(({ n, v, fused, unfused }) =>
-      `| ${n} | ${v} | ${(n * v / 1e6).toFixed(1)}M | ${unfused ? mib(unfused.peakBytes) : `skipped (> ${maxUnfusedGib} GiB est.)`} | ` +
-      `${mib(fused.peakBytes)} | ${unfused ? (unfused.peakBytes / fused.peakBytes).toFixed(1) + '×' : '-'} | ` +
-      `${unfused ? unfused.seconds.toFixed(2) : '-'} | ${fused.seconds.toFixed(2)} |`),
+    ...rows.map(
+      ({ n, v, fused, unfused }) =>
+        `| ${n} | ${v} | ${((n * v) / 1e6).toFixed(1)}M | ${unfused ? mib(unfused.peakBytes) : `skipped (> ${maxUnfusedGib} GiB est.)`} | ` +
+        `${mib(fused.peakBytes)} | ${unfused ? (unfused.peakBytes / fused.peakBytes).toFixed(1) + '×' : '-'} | ` +
+        `${unfused ? unfused.seconds.toFixed(2) : '-'} | ${fused.seconds.toFixed(2)} |`,
+    ),
   ].join('\n');
   const section = [
     '<!-- fused-loss-memory:start (written by bench/fused_loss_memory.mjs --write) -->',
@@ -87,16 +96,16 @@ if (write) {
     `Peak memory of the loss stage alone — token log-probs forward and backward for hidden rows [N, H=${h}]`,
     `and an LM head [V, H], float32 — on the CPU. The fused path (\`fused_token_logprobs\`, chunk ${chunk} rows)`,
     'keeps one chunk of logits plus a float32 grad_weight; the unfused path (plain autograd) keeps the [N, V]',
-    'logits, their log-softmax and gradient. Measured by a counting wrapper around LibTorch\'s CPU allocator',
+    "logits, their log-softmax and gradient. Measured by a counting wrapper around LibTorch's CPU allocator",
     '(`core/cpu_allocation_meter.h`): bytes of tensors live at the peak, the gradients w.r.t. hidden and',
     'weight included, the inputs excluded; memory the BLAS library allocates internally is not seen.',
     '',
     table,
     '',
-    'The fused peak does not depend on N: about two chunks of float32 logits (the chunk and logsumexp\'s',
+    "The fused peak does not depend on N: about two chunks of float32 logits (the chunk and logsumexp's",
     'temporary), the float32 grad_weight (V × H × 4 bytes) and grad_hidden. A smaller `chunk_size` lowers it',
     'further. Times are wall-clock on the machine below (shared, noisy); the fused path recomputes each',
-    'chunk\'s logits in backward, so it does one extra matmul.',
+    "chunk's logits in backward, so it does one extra matmul.",
     '',
     `- Machine: ${cpu}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, ${os.platform()} ${os.release()}`,
     `- LibTorch ${info.torchVersion} (${info.cpuCapability}, ${info.intraOpThreads} intra-op threads), Node ${process.version}`,

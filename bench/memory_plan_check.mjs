@@ -39,7 +39,10 @@ const cases = [
   { name: 'full bf16 b8', args: [...common, '--dtype', 'bfloat16', '--batch-size', '8', '--limit', '8'] },
   { name: 'full bf16 b8 ckpt', args: [...common, '--dtype', 'bfloat16', '--batch-size', '8', '--limit', '8', '--gradient-checkpointing'] },
   { name: 'LoRA r16 bf16 b8', args: [...common, '--dtype', 'bfloat16', '--batch-size', '8', '--limit', '8', '--lora-r', '16', '--lora-alpha', '32'] },
-  { name: 'LoRA r16 fp32 b8 ckpt', args: [...common, '--dtype', 'float32', '--batch-size', '8', '--limit', '8', '--lora-r', '16', '--lora-alpha', '32', '--gradient-checkpointing'] },
+  {
+    name: 'LoRA r16 fp32 b8 ckpt',
+    args: [...common, '--dtype', 'float32', '--batch-size', '8', '--limit', '8', '--lora-r', '16', '--lora-alpha', '32', '--gradient-checkpointing'],
+  },
   ...a.case.map((c) => {
     const [name, flags] = c.split('|');
     if (!name || !flags) throw new Error(`--case "${c}": write it as 'name|--model DIR --data FILE …'`);
@@ -61,7 +64,11 @@ for (const c of cases) {
     if (!m) throw new Error(`${c.name}: plan failed (exit ${plan.status}):\n${plan.stdout}${plan.stderr}`);
     const predicted = Number(m[1]) * GIB;
     process.stderr.write(`${c.name}: plan ${m[1]} GiB; training ${a.steps} steps …\n`);
-    const run = spawnSync('/usr/bin/time', ['-v', process.execPath, cli, 'train', ...c.args, '--max-steps', a.steps, '--out', path.join(tmp, 'run')], { cwd: root, env, encoding: 'utf8' });
+    const run = spawnSync('/usr/bin/time', ['-v', process.execPath, cli, 'train', ...c.args, '--max-steps', a.steps, '--out', path.join(tmp, 'run')], {
+      cwd: root,
+      env,
+      encoding: 'utf8',
+    });
     const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(run.stderr);
     if (run.status !== 0 || !rss) throw new Error(`${c.name}: training failed (exit ${run.status}):\n${run.stderr.slice(-3000)}`);
     const measured = Number(rss[1]) * 1024;

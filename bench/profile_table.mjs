@@ -27,10 +27,12 @@ try {
   process.exit(2);
 }
 const meta = trace.rdpoBench ?? {};
-const warmup = a.warmup !== undefined ? Number(a.warmup) : meta.warmup ?? 0;
+const warmup = a.warmup !== undefined ? Number(a.warmup) : (meta.warmup ?? 0);
 const rows = breakdown(trace.traceEvents ?? [], { ...meta, warmup });
 if (rows.length === 0) {
-  console.error(`bench/profile_table.mjs: ${file} has no rdpo::reference / rdpo::forward_backward / rdpo::optimizer_step scopes; was it written by bench --profile with this build?`);
+  console.error(
+    `bench/profile_table.mjs: ${file} has no rdpo::reference / rdpo::forward_backward / rdpo::optimizer_step scopes; was it written by bench --profile with this build?`,
+  );
   process.exit(1);
 }
 if (a.json) console.log(JSON.stringify({ meta, warmup, rows }, null, 2));

@@ -83,7 +83,11 @@ function run(cmd, args, what) {
     const tail = (r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ');
     return { error: `${what} exited ${r.status} after ${took} s: ${tail}` };
   }
-  const line = r.stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'));
+  const line = r.stdout
+    .trim()
+    .split('\n')
+    .reverse()
+    .find((l) => l.startsWith('{'));
   if (!line) return { error: `${what} printed no JSON result` };
   log(`  done in ${took} s`);
   return { result: JSON.parse(line), command: [cmd, ...args].join(' ') };
@@ -102,8 +106,11 @@ if (!a.data && !existsSync(data)) {
   const r = spawnSync(a.python, ['bench/make_bench_data.py', '--tokenizer', model, '--out', data], { cwd: root, stdio: 'inherit' });
   if (r.status !== 0) fail('making the bench data failed (see above)');
 }
-for (const [flag, p] of [['--model', path.join(model, 'config.json')], ['--data', data]]) if (!existsSync(p)) fail(`${flag}: ${p} does not exist`);
-
+for (const [flag, p] of [
+  ['--model', path.join(model, 'config.json')],
+  ['--data', data],
+])
+  if (!existsSync(p)) fail(`${flag}: ${p} does not exist`);
 
 let batches, repeats, maxWait, seqLens, scalingBatches, scalingBatch, scalingSeqLen;
 try {
@@ -123,15 +130,40 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // One side in a fresh process, the load average read before (after waiting for quiet) and after.
 async function runSide(side, dtype, batch, { dataFile = data, maxLength = a['max-length'], maxPromptLength } = {}) {
   // TRL 1.16 has no separate prompt limit, so --max-prompt-length goes to ours only.
-  const common = ['--model', model, '--data', dataFile, '--batch-size', String(batch), '--max-length', String(maxLength),
+  const common = [
+    '--model',
+    model,
+    '--data',
+    dataFile,
+    '--batch-size',
+    String(batch),
+    '--max-length',
+    String(maxLength),
     ...(maxPromptLength ? ['--max-prompt-length', String(maxPromptLength)] : []),
-    '--warmup', a.warmup, '--steps', a.steps, ...(a.threads ? ['--threads', a.threads] : []), '--json', '--dtype', dtype];
+    '--warmup',
+    a.warmup,
+    '--steps',
+    a.steps,
+    ...(a.threads ? ['--threads', a.threads] : []),
+    '--json',
+    '--dtype',
+    dtype,
+  ];
   const q = await waitForQuiet({ cores, maxWaitS: maxWait, loadavg: () => os.loadavg()[0], sleep });
   if (q.waitedS) log(`  waited ${q.waitedS} s for the load average to settle (now ${q.load.toFixed(2)})`);
   if (!q.quiet) log(`  load average ${q.load.toFixed(2)} is above ${(MAX_LOAD_PER_CORE * cores).toFixed(2)}: this side is not a verdict`);
-  const r = side === 'ours'
-    ? run(process.execPath, ['bin/rdpo-native.js', 'bench', ...common, ...(a.phases ? ['--phases'] : [])], `rdpo-native bench (${dtype}, batch ${batch})`)
-    : run(a.python, ['bench/trl_peer.py', ...common.filter((x, i, arr) => x !== '--max-prompt-length' && arr[i - 1] !== '--max-prompt-length'), ...(a['precompute-ref'] ? ['--precompute-ref'] : [])], `TRL peer (${dtype}, batch ${batch})`);
+  const r =
+    side === 'ours'
+      ? run(process.execPath, ['bin/rdpo-native.js', 'bench', ...common, ...(a.phases ? ['--phases'] : [])], `rdpo-native bench (${dtype}, batch ${batch})`)
+      : run(
+          a.python,
+          [
+            'bench/trl_peer.py',
+            ...common.filter((x, i, arr) => x !== '--max-prompt-length' && arr[i - 1] !== '--max-prompt-length'),
+            ...(a['precompute-ref'] ? ['--precompute-ref'] : []),
+          ],
+          `TRL peer (${dtype}, batch ${batch})`,
+        );
   const loadAfter = os.loadavg()[0];
   if (r.error) log(`  ${r.error}`);
   return { side, dtype, batch, loadBefore: q.load, loadAfter, waitedS: q.waitedS, ...r };
@@ -143,20 +175,29 @@ const mark = (ok) => (ok === null ? '' : ok ? ' ✓' : ' ✗');
 const loads = (s) => (s ? s.loadsBefore.map((b, i) => `${b.toFixed(1)}→${s.loadsAfter[i].toFixed(1)}`).join(', ') : '—');
 
 function table(rows) {
-  const head = '| dtype | batch | ours tokens/s | TRL tokens/s | ratio (target ≥ 2×) | ours peak RSS MB | TRL peak RSS MB | ratio (target ≤ 0.6×) | ours MFU | ours hardware MFU | TRL MFU | load avg before→after (ours) | (TRL) | verdict |';
+  const head =
+    '| dtype | batch | ours tokens/s | TRL tokens/s | ratio (target ≥ 2×) | ours peak RSS MB | TRL peak RSS MB | ratio (target ≤ 0.6×) | ours MFU | ours hardware MFU | TRL MFU | load avg before→after (ours) | (TRL) | verdict |';
   const sep = '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|';
-  const body = rows.map((r) =>
-    `| ${r.dtype} | ${r.batch} | ${fmt(r.ours?.tokensPerSec, 1)} | ${fmt(r.trl?.tokensPerSec, 1)} | ` +
-    `${r.speedup === null ? '—' : `${r.speedup.toFixed(2)}×${mark(r.speedup >= TARGET.speedup)}`} | ` +
-    `${fmt(r.ours?.peakRssMb)} | ${fmt(r.trl?.peakRssMb)} | ` +
-    `${r.rssRatio === null ? '—' : `${r.rssRatio.toFixed(2)}×${mark(r.rssRatio <= TARGET.rss)}`} | ` +
-    `${pct(r.ours?.best?.mfu)} | ${pct(r.ours?.best?.hardware_mfu)} | ${pct(r.trl?.best?.mfu)} | ${loads(r.ours)} | ${loads(r.trl)} | ` +
-    `${r.verdict ? 'verdict' : `**not a verdict** (${r.notVerdictReason})`} |`);
+  const body = rows.map(
+    (r) =>
+      `| ${r.dtype} | ${r.batch} | ${fmt(r.ours?.tokensPerSec, 1)} | ${fmt(r.trl?.tokensPerSec, 1)} | ` +
+      `${r.speedup === null ? '—' : `${r.speedup.toFixed(2)}×${mark(r.speedup >= TARGET.speedup)}`} | ` +
+      `${fmt(r.ours?.peakRssMb)} | ${fmt(r.trl?.peakRssMb)} | ` +
+      `${r.rssRatio === null ? '—' : `${r.rssRatio.toFixed(2)}×${mark(r.rssRatio <= TARGET.rss)}`} | ` +
+      `${pct(r.ours?.best?.mfu)} | ${pct(r.ours?.best?.hardware_mfu)} | ${pct(r.trl?.best?.mfu)} | ${loads(r.ours)} | ${loads(r.trl)} | ` +
+      `${r.verdict ? 'verdict' : `**not a verdict** (${r.notVerdictReason})`} |`,
+  );
   return [head, sep, ...body].join('\n');
 }
 
 function machine() {
-  return { cpu: os.cpus()[0]?.model ?? 'unknown', cores, memory_gib: Math.round(os.totalmem() / 2 ** 30), platform: `${process.platform}-${process.arch}`, load_avg_1m: os.loadavg()[0] };
+  return {
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cores,
+    memory_gib: Math.round(os.totalmem() / 2 ** 30),
+    platform: `${process.platform}-${process.arch}`,
+    load_avg_1m: os.loadavg()[0],
+  };
 }
 
 // What bench/make_bench_model.py wrote about the model, if it made it.
@@ -177,7 +218,9 @@ function writeSection(name, body) {
 function versionsOf(records) {
   const trl = records.find((r) => r.side === 'trl' && r.result)?.result?.versions ?? {};
   const ours = records.find((r) => r.side === 'ours' && r.result)?.result?.versions ?? {};
-  return Object.entries({ ...trl, ...ours }).map(([k, x]) => `${k} ${x}`).join(', ');
+  return Object.entries({ ...trl, ...ours })
+    .map(([k, x]) => `${k} ${x}`)
+    .join(', ');
 }
 
 async function sideBySide() {
@@ -196,28 +239,31 @@ async function sideBySide() {
   const m = machine();
   const first = records.find((r) => r.result)?.result;
   if (!first) fail('--record: no side produced a result; nothing to record');
-  writeSection('trl-throughput', [
-    SECTION,
-    '',
-    `Recorded ${new Date().toISOString().slice(0, 10)} by \`node bench/run.mjs --record\` (generated section: rerun to update).`,
-    '',
-    `- Machine: ${m.cpu}, ${m.cores} cores, ${m.memory_gib} GiB, ${m.platform}; ${first.threads} intra-op threads.`,
-    `- Versions: ${versionsOf(records)}.`,
-    `- Model: \`${path.relative(root, model) || model}\` (${first.matmul_params.toLocaleString('en-US')} matmul parameters)${modelNote()}; data: \`${path.relative(root, data) || data}\` (bench/make_bench_data.py: HH-RLHF harmless-base test pairs of 262 ± 20 tokens), the first (warm-up + steps) × batch pairs in file order.`,
-    `- Settings: DPO (sigmoid, β 0.1), ${first.warmup_steps} warm-up + ${first.steps} timed optimiser steps, max length ${a['max-length']}, reference: ours precomputes its log-probs (the reference model alone in memory; the time is charged to the steps), TRL ${records.find((r) => r.result && r.side === 'trl')?.result?.precompute_ref ? 'precomputes too (precompute_ref_log_probs, time prorated to the steps)' : 'forwards a second model copy each step (its default)'}; bfloat16 = autocast over float32 master weights on both sides.`,
-    `- Method: each side in a fresh process; sides interleaved (TRL, ours, TRL, ours: ${repeats} run(s) each per row); each side counts its best run's tokens/s and its lowest peak RSS. Before each side the 1-minute load average had to fall to ${MAX_LOAD_PER_CORE} per core (≤ ${(MAX_LOAD_PER_CORE * cores).toFixed(1)} here; waiting up to ${maxWait} s); the load columns give it before→after each run. A row where any side started above it is marked **not a verdict**: the README quotes verdict rows only.`,
-    '- tokens/s: non-pad tokens of the chosen and rejected sequences (prompt included) over the wall time of the timed steps, reference work included. MFU: (6·N per trained token + 2·N per reference-forwarded token) / time / a matmul peak of the same dtype measured in the same process; N = matmul parameters (decoder linears + LM head). Hardware MFU: the same over the rows actually computed (a shared prompt once).',
-    '',
-    'Commands:',
-    '',
-    '```sh',
-    ...[...new Set(records.map((r) => r.command).filter(Boolean))],
-    '```',
-    '',
-    table(rows),
-    '',
-    ...rows.flatMap((r) => r.errors.map((e) => `- ${e}`)),
-  ].join('\n'));
+  writeSection(
+    'trl-throughput',
+    [
+      SECTION,
+      '',
+      `Recorded ${new Date().toISOString().slice(0, 10)} by \`node bench/run.mjs --record\` (generated section: rerun to update).`,
+      '',
+      `- Machine: ${m.cpu}, ${m.cores} cores, ${m.memory_gib} GiB, ${m.platform}; ${first.threads} intra-op threads.`,
+      `- Versions: ${versionsOf(records)}.`,
+      `- Model: \`${path.relative(root, model) || model}\` (${first.matmul_params.toLocaleString('en-US')} matmul parameters)${modelNote()}; data: \`${path.relative(root, data) || data}\` (bench/make_bench_data.py: HH-RLHF harmless-base test pairs of 262 ± 20 tokens), the first (warm-up + steps) × batch pairs in file order.`,
+      `- Settings: DPO (sigmoid, β 0.1), ${first.warmup_steps} warm-up + ${first.steps} timed optimiser steps, max length ${a['max-length']}, reference: ours precomputes its log-probs (the reference model alone in memory; the time is charged to the steps), TRL ${records.find((r) => r.result && r.side === 'trl')?.result?.precompute_ref ? 'precomputes too (precompute_ref_log_probs, time prorated to the steps)' : 'forwards a second model copy each step (its default)'}; bfloat16 = autocast over float32 master weights on both sides.`,
+      `- Method: each side in a fresh process; sides interleaved (TRL, ours, TRL, ours: ${repeats} run(s) each per row); each side counts its best run's tokens/s and its lowest peak RSS. Before each side the 1-minute load average had to fall to ${MAX_LOAD_PER_CORE} per core (≤ ${(MAX_LOAD_PER_CORE * cores).toFixed(1)} here; waiting up to ${maxWait} s); the load columns give it before→after each run. A row where any side started above it is marked **not a verdict**: the README quotes verdict rows only.`,
+      '- tokens/s: non-pad tokens of the chosen and rejected sequences (prompt included) over the wall time of the timed steps, reference work included. MFU: (6·N per trained token + 2·N per reference-forwarded token) / time / a matmul peak of the same dtype measured in the same process; N = matmul parameters (decoder linears + LM head). Hardware MFU: the same over the rows actually computed (a shared prompt once).',
+      '',
+      'Commands:',
+      '',
+      '```sh',
+      ...[...new Set(records.map((r) => r.command).filter(Boolean))],
+      '```',
+      '',
+      table(rows),
+      '',
+      ...rows.flatMap((r) => r.errors.map((e) => `- ${e}`)),
+    ].join('\n'),
+  );
 }
 
 // Data whose every sequence (prompt + completion + EOS) is about `seqLen` tokens, made once.
@@ -225,7 +271,10 @@ function scalingData(seqLen, pairs) {
   const file = path.join(cache, `scaling-${seqLen}.jsonl`);
   if (existsSync(file)) return file;
   mkdirSync(cache, { recursive: true });
-  const r = spawnSync(a.python, ['bench/make_scaling_data.py', '--tokenizer', model, '--out', file, '--seq-len', String(seqLen), '--pairs', String(pairs)], { cwd: root, stdio: 'inherit' });
+  const r = spawnSync(a.python, ['bench/make_scaling_data.py', '--tokenizer', model, '--out', file, '--seq-len', String(seqLen), '--pairs', String(pairs)], {
+    cwd: root,
+    stdio: 'inherit',
+  });
   if (r.status !== 0) fail(`making the scaling data for --seq-lens ${seqLen} failed (see above)`);
   return file;
 }
@@ -238,29 +287,38 @@ async function scaling() {
     for (const p of points) {
       const dataFile = scalingData(p.seqLen, steps * Math.max(...scalingBatches, scalingBatch));
       const records = [];
-      for (const side of a.only ? [a.only] : ['trl', 'ours']) records.push(await runSide(side, dtype, p.batch, { dataFile, maxLength: p.seqLen + 8, maxPromptLength: p.seqLen }));
+      for (const side of a.only ? [a.only] : ['trl', 'ours'])
+        records.push(await runSide(side, dtype, p.batch, { dataFile, maxLength: p.seqLen + 8, maxPromptLength: p.seqLen }));
       const [row] = summarizeRows(records, { cores });
       out.push({ ...p, row });
     }
   const head = '| dtype | sweep | seq len | batch | ours tokens/s | TRL tokens/s | ratio | ours peak RSS MB | TRL peak RSS MB | ratio | verdict |';
   const sep = '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|';
-  const body = out.map(({ sweep, seqLen, batch, row: r }) =>
-    `| ${r.dtype} | ${sweep} | ${seqLen} | ${batch} | ${fmt(r.ours?.tokensPerSec, 1)} | ${fmt(r.trl?.tokensPerSec, 1)} | ${r.speedup === null ? '—' : `${r.speedup.toFixed(2)}×`} | ` +
-    `${fmt(r.ours?.peakRssMb)} | ${fmt(r.trl?.peakRssMb)} | ${r.rssRatio === null ? '—' : `${r.rssRatio.toFixed(2)}×`} | ${r.verdict ? 'verdict' : `not a verdict (${r.notVerdictReason})`} |`);
+  const body = out.map(
+    ({ sweep, seqLen, batch, row: r }) =>
+      `| ${r.dtype} | ${sweep} | ${seqLen} | ${batch} | ${fmt(r.ours?.tokensPerSec, 1)} | ${fmt(r.trl?.tokensPerSec, 1)} | ${r.speedup === null ? '—' : `${r.speedup.toFixed(2)}×`} | ` +
+      `${fmt(r.ours?.peakRssMb)} | ${fmt(r.trl?.peakRssMb)} | ${r.rssRatio === null ? '—' : `${r.rssRatio.toFixed(2)}×`} | ${r.verdict ? 'verdict' : `not a verdict (${r.notVerdictReason})`} |`,
+  );
   const tbl = [head, sep, ...body].join('\n');
   if (a.json) console.log(JSON.stringify({ machine: machine(), points: out }, null, 2));
   else console.log(tbl);
   if (!a.record) return;
-  const decision = recordDecision(out.map((o) => o.row), { allowBusy: a['record-busy'] });
+  const decision = recordDecision(
+    out.map((o) => o.row),
+    { allowBusy: a['record-busy'] },
+  );
   if (!decision.record) fail(decision.message);
   const m = machine();
-  writeSection('scaling', [
-    '## Scaling with sequence length and batch',
-    '',
-    `Recorded ${new Date().toISOString().slice(0, 10)} by \`node bench/run.mjs --scaling --record\`: ${m.cpu}, ${m.cores} cores; the bench model; synthetic pairs (bench/make_scaling_data.py: HH-RLHF text cut so that prompt + completion + EOS ≈ the sequence length, half prompt); ${a.warmup} warm-up + ${a.steps} timed steps; one run per side (TRL first), each in a fresh process after the load settled (see the method above). Sequence-length sweep at batch ${scalingBatch} pairs, batch sweep at sequence length ${scalingSeqLen}.`,
-    '',
-    tbl,
-  ].join('\n'));
+  writeSection(
+    'scaling',
+    [
+      '## Scaling with sequence length and batch',
+      '',
+      `Recorded ${new Date().toISOString().slice(0, 10)} by \`node bench/run.mjs --scaling --record\`: ${m.cpu}, ${m.cores} cores; the bench model; synthetic pairs (bench/make_scaling_data.py: HH-RLHF text cut so that prompt + completion + EOS ≈ the sequence length, half prompt); ${a.warmup} warm-up + ${a.steps} timed steps; one run per side (TRL first), each in a fresh process after the load settled (see the method above). Sequence-length sweep at batch ${scalingBatch} pairs, batch sweep at sequence length ${scalingSeqLen}.`,
+      '',
+      tbl,
+    ].join('\n'),
+  );
 }
 
 await (a.scaling ? scaling() : sideBySide());

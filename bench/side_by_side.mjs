@@ -12,7 +12,8 @@ export function parseIntList(text, flag, min = 1) {
   for (const part of String(text).split(',')) {
     const s = part.trim();
     const n = Number(s);
-    if (!/^\d+$/.test(s) || !Number.isSafeInteger(n) || n < min) throw new RangeError(`${flag}: "${part}" is not a whole number ≥ ${min} (give a comma-separated list such as 2,8)`);
+    if (!/^\d+$/.test(s) || !Number.isSafeInteger(n) || n < min)
+      throw new RangeError(`${flag}: "${part}" is not a whole number ≥ ${min} (give a comma-separated list such as 2,8)`);
     if (!out.includes(n)) out.push(n);
   }
   if (out.length === 0) throw new RangeError(`${flag}: empty list`);
@@ -29,8 +30,7 @@ export function schedule({ dtypes, batches, repeats, only }) {
   const sides = only ? [only] : ['trl', 'ours'];
   const runs = [];
   for (const dtype of dtypes)
-    for (const batch of batches)
-      for (let repeat = 0; repeat < repeats; repeat++) for (const side of sides) runs.push({ dtype, batch, side, repeat });
+    for (const batch of batches) for (let repeat = 0; repeat < repeats; repeat++) for (const side of sides) runs.push({ dtype, batch, side, repeat });
   return runs;
 }
 

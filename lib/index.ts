@@ -8,11 +8,26 @@ export { selectSubset, splitEval, type SubsetOptions, type EvalSplitOptions } fr
 export { PreferenceDataError } from './data/errors.js';
 export { PreferencePairSchema, ChatMessageSchema, formatOrigin, type PreferencePair, type ChatMessage, type RowOrigin } from './data/schema.js';
 export { loadTokenCounter, tokenLengthReport, type TokenCounter, type TokenLengthReport, type LengthStats } from './data/token_lengths.js';
-export { CausalLM, type LoadOptions as ModelLoadOptions, type GenerateOptions, type SequenceLogprobs, type ModelDtype, type ModelConfig } from './model/causal_lm.js';
+export {
+  CausalLM,
+  type LoadOptions as ModelLoadOptions,
+  type GenerateOptions,
+  type SequenceLogprobs,
+  type ModelDtype,
+  type ModelConfig,
+} from './model/causal_lm.js';
 export { packSequences, packPlainSequences, type PackedBatch, type PromptGroup } from './model/packing.js';
 export { attachLora, loadAdapter, loadModelWithAdapter, saveAdapter, mergeAdapter, parseLoraTargets, type LoraOptions, type LoraInfo } from './model/lora.js';
 export { Tokenizer, TokenizerLoadError, type EncodeOptions, type DecodeOptions, type SpecialTokens } from './tokenize/tokenizer.js';
-export { renderChat, renderTemplate, renderPlainChat, applyChatTemplate, ChatTemplateError, type ChatTurn, type RenderChatOptions } from './tokenize/chat_template.js';
+export {
+  renderChat,
+  renderTemplate,
+  renderPlainChat,
+  applyChatTemplate,
+  ChatTemplateError,
+  type ChatTurn,
+  type RenderChatOptions,
+} from './tokenize/chat_template.js';
 export {
   tokenizePreferences,
   tokenizePreferenceRow,
@@ -28,7 +43,12 @@ export { readGguf, GgufFormatError, type GgufFile, type GgufTensorInfo, type Ggu
 export { resolveModel, type ResolveModelOptions } from './hub/resolve_model.js';
 export { parseHubModelId, hubCacheDir, type HubModelId } from './hub/hf_cache.js';
 export { HubDownloadError } from './hub/download_model.js';
-export { generateRationales, type GenerateOptions as RationaleGenerateOptions, type GenerateSummary, type RationaleRow as GeneratedRationaleRow } from './rationales/generate.js';
+export {
+  generateRationales,
+  type GenerateOptions as RationaleGenerateOptions,
+  type GenerateSummary,
+  type RationaleRow as GeneratedRationaleRow,
+} from './rationales/generate.js';
 export { filterRationales, type FilterOptions, type FilterSummary } from './rationales/filter.js';
 export { builtinTemplate, loadTemplate, rationaleRequest, RATIONALE_STYLES, type RationaleStyle, type RationaleTemplate } from './rationales/prompts.js';
 export { parseScores, keepRationale, SCORE_NAMES, type RationaleScores } from './rationales/judge.js';
@@ -41,12 +61,29 @@ export { ChatEngine, type TextModel, type EngineRequest, type EngineResult } fro
 export { startServer, type ServeOptions, type RunningServer } from './serve/server.js';
 export { train, resolvedRunConfig, type TrainHooks, type TrainResult } from './train/trainer.js';
 export { PRESETS, PAPER_PRESET, applyPreset, type PresetName } from './train/presets.js';
-export { PROMPT_FORMATS, resolvePromptFormat, encodePrompt, promptFormatFor, recordedPromptFormat, type PromptFormat, type PromptFormatSetting } from './tokenize/prompt_format.js';
+export {
+  PROMPT_FORMATS,
+  resolvePromptFormat,
+  encodePrompt,
+  promptFormatFor,
+  recordedPromptFormat,
+  type PromptFormat,
+  type PromptFormatSetting,
+} from './tokenize/prompt_format.js';
 export { runDemo, type DemoOptions, type DemoResult } from './demo/run_demo.js';
 export type { DemoSummary } from './demo/demo_summary.js';
 export { resolveTrainConfig, readConfigFile, TrainConfigSchema, LOSSES, type TrainConfig, type TrainConfigInput, type LossName } from './train/config.js';
 export type { MetricsRow } from './train/metrics.js';
-export { earlyStopping, stopTraining, type EarlyStopping, type EarlyStoppingOptions, type StopTraining, type TrainCallbacks, type TrainContext, type CallbackResult } from './train/callbacks.js';
+export {
+  earlyStopping,
+  stopTraining,
+  type EarlyStopping,
+  type EarlyStoppingOptions,
+  type StopTraining,
+  type TrainCallbacks,
+  type TrainContext,
+  type CallbackResult,
+} from './train/callbacks.js';
 export { REPORT_TO, type ReportBackend } from './train/report_to.js';
 export { modelCard, reproduceCommand } from './train/model_card.js';
 export { writeRunReport, type RunReport } from './report/run_report.js';

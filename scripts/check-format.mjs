@@ -24,7 +24,10 @@ const biome = write ? run(bin('biome'), ['check', '--write', '.']) : run(bin('bi
 const native = [...cppFiles(path.join(root, 'native'))];
 const clang = run(bin('clang-format'), [...(write ? ['-i'] : ['--dry-run', '--Werror']), '--style=file', ...native]);
 if (biome !== 0 || clang !== 0) {
-  process.stderr.write(`format check failed (${[biome && 'biome', clang && 'clang-format'].filter(Boolean).join(', ')}): run \`npm run format\` and commit the result\n`);
+  process.stderr.write(
+    `format check failed (${[biome && 'biome', clang && 'clang-format'].filter(Boolean).join(', ')}): run \`npm run format\` and commit the result\n`,
+  );
   process.exit(1);
 }
-if (!write) process.stdout.write(`format: lib/, test/, scripts/, bench/ (Biome) and ${native.length} native files (clang-format) are formatted and lint-clean\n`);
+if (!write)
+  process.stdout.write(`format: lib/, test/, scripts/, bench/ (Biome) and ${native.length} native files (clang-format) are formatted and lint-clean\n`);

@@ -53,7 +53,8 @@ for (const file of sources(ROOT)) {
       const [, kind, target] = m;
       const where = `native/${rel}:${i + 1}`;
       if (!rel.startsWith('core/')) {
-        if (kind === '"' && target.startsWith('core/checks/') && rel.startsWith('driver/')) errors.push(`${where}: the driver does not use the test-only checks (${target})`);
+        if (kind === '"' && target.startsWith('core/checks/') && rel.startsWith('driver/'))
+          errors.push(`${where}: the driver does not use the test-only checks (${target})`);
         return;
       }
       if (NODE_HEADERS.test(path.basename(target))) return errors.push(`${where}: core/ is pure LibTorch and must not include ${target}`);
@@ -63,7 +64,8 @@ for (const file of sources(ROOT)) {
       const to = GENERATED[target] ?? layerOf(target);
       if (to === from) return;
       if (!(to in LAYERS)) return errors.push(`${where}: "${target}" is in no layer of core/`);
-      if (!LAYERS[from].includes(to)) errors.push(`${where}: core/${from} may include ${[from, ...LAYERS[from]].join(', ')}; "${target}" is in core/${to}, a layer above or beside it`);
+      if (!LAYERS[from].includes(to))
+        errors.push(`${where}: core/${from} may include ${[from, ...LAYERS[from]].join(', ')}; "${target}" is in core/${to}, a layer above or beside it`);
     });
 }
 

@@ -47,9 +47,11 @@ export function findLibtorch({ provision = true, log = () => {} } = {}) {
   if (local) return { cmakePrefixPath: local, source: `project-local ${LOCAL_LIBTORCH_DIR}` };
   if (provision && process.env.RDPO_NO_PROVISION !== '1') {
     log(`rdpo-native: provisioning torch==${PROVISION_TORCH_VERSION} into ${LOCAL_LIBTORCH_DIR} with pip (a few hundred MB)...`);
-    const res = spawnSync(process.env.PYTHON || 'python3',
+    const res = spawnSync(
+      process.env.PYTHON || 'python3',
       ['-m', 'pip', 'install', '--no-deps', '--target', LOCAL_LIBTORCH_DIR, `torch==${PROVISION_TORCH_VERSION}`],
-      { stdio: 'inherit' });
+      { stdio: 'inherit' },
+    );
     if (res.status === 0) {
       // torch imports need its few pure-Python deps only for the version probe; read the files directly.
       const prefix = cmakePrefixOf(path.join(LOCAL_LIBTORCH_DIR, 'torch'));

@@ -19,7 +19,9 @@ const value = (v) => (typeof v === 'string' ? q(v) : Array.isArray(v) ? `${list(
 /** The file's text for a catalogue as lossCatalogue() returns it. */
 export function renderLossCatalogue(c) {
   const losses = c.losses.map((l) => {
-    const defaults = Object.entries(l.defaults).map(([k, v]) => `${k}: ${value(v)}`).join(', ');
+    const defaults = Object.entries(l.defaults)
+      .map(([k, v]) => `${k}: ${value(v)}`)
+      .join(', ');
     return [
       '    {',
       `      name: ${q(l.name)},`,

@@ -57,7 +57,12 @@ const cmakeJs = path.join(root, 'node_modules', 'cmake-js', 'bin', 'cmake-js');
 const cmakeJsBin = existsSync(cmakeJs) ? cmakeJs : (await import('node:module')).createRequire(import.meta.url).resolve('cmake-js/bin/cmake-js');
 step(`building the native core, addon and driver with ${jobs} job(s) (several minutes)`);
 const common = [
-  '--directory', root, '--out', path.join(root, 'build'), '--config', 'Release',
+  '--directory',
+  root,
+  '--out',
+  path.join(root, 'build'),
+  '--config',
+  'Release',
   `--CDCMAKE_PREFIX_PATH=${found.cmakePrefixPath}`,
   `--CDRDPO_BUILD_DRIVER=${process.env.RDPO_BUILD_DRIVER === '0' ? 'OFF' : 'ON'}`,
 ];

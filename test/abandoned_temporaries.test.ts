@@ -50,7 +50,7 @@ test('writeDirAtomic and writeFileAtomic remove what dead writers left for the s
   t.false(existsSync(deadOld));
   t.true(existsSync(liveDir), 'a live writer keeps its temporary');
   t.true(existsSync(freshDead), 'a fresh temporary is left alone');
-  t.true(existsSync(other), 'another target\'s temporary is not touched by this write');
+  t.true(existsSync(other), "another target's temporary is not touched by this write");
 
   const deadFile = leave(dir, `.config.json.${deadPid}.tmp`);
   writeFileAtomic(path.join(dir, 'config.json'), '{}');
@@ -64,7 +64,10 @@ test('removeAbandonedTemporaries matches by name and pid only', (t) => {
   leave(dir, 'abc.incomplete'); // huggingface_hub's own (no pid): not ours to judge
   leave(dir, 'keep.txt');
   const removed = removeAbandonedTemporaries(dir, /^[a-z]+\.(\d+)\.incomplete$/);
-  t.deepEqual(removed.map((p) => path.basename(p)), [`abc.${deadPid}.incomplete`]);
+  t.deepEqual(
+    removed.map((p) => path.basename(p)),
+    [`abc.${deadPid}.incomplete`],
+  );
   t.deepEqual(readdirSync(dir).sort(), ['abc.incomplete', 'keep.txt']);
   t.deepEqual(removeAbandonedTemporaries(path.join(dir, 'absent'), /x/), []);
 });

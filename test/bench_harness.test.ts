@@ -13,8 +13,14 @@ import { replaceMarkedBlock } from '../bench/doc_section.mjs';
 
 // SmolLM2-135M's config.json values (the shape bench/make_bench_model.py writes).
 const smollm2 = {
-  model_type: 'llama', hidden_size: 576, intermediate_size: 1536, num_hidden_layers: 30,
-  num_attention_heads: 9, num_key_value_heads: 3, vocab_size: 49152, tie_word_embeddings: true,
+  model_type: 'llama',
+  hidden_size: 576,
+  intermediate_size: 1536,
+  num_hidden_layers: 30,
+  num_attention_heads: 9,
+  num_key_value_heads: 3,
+  vocab_size: 49152,
+  tie_word_embeddings: true,
 };
 
 test('matmul parameters of SmolLM2-135M: every parameter but the 30·2+1 RMSNorm vectors', (t) => {
@@ -37,7 +43,11 @@ test('head_dim and num_key_value_heads default as in transformers; bad values na
 });
 
 const sample = (pairTokens: number, extra: Partial<StepSample> = {}): StepSample => ({
-  pairTokens, rationaleTokens: 0, referenceTokens: pairTokens, referenceOutsideSeconds: 0, ...extra,
+  pairTokens,
+  rationaleTokens: 0,
+  referenceTokens: pairTokens,
+  referenceOutsideSeconds: 0,
+  ...extra,
 });
 
 test('runTimedSteps skips the warm-up, times each step and charges outside reference work to it', async (t) => {
@@ -49,14 +59,26 @@ test('runTimedSteps skips the warm-up, times each step and charges outside refer
     },
     { warmup: 2, steps: 3, onStep: (i, _s, warm) => seen.push([i, warm]) },
   );
-  t.deepEqual(seen, [[0, true], [1, true], [2, false], [3, false], [4, false]]);
-  t.deepEqual(run.samples.map((s) => s.pairTokens), [102, 103, 104]);
+  t.deepEqual(seen, [
+    [0, true],
+    [1, true],
+    [2, false],
+    [3, false],
+    [4, false],
+  ]);
+  t.deepEqual(
+    run.samples.map((s) => s.pairTokens),
+    [102, 103, 104],
+  );
   t.is(run.stepSeconds.length, 3);
   for (const s of run.stepSeconds) t.true(s >= 0.5 + 0.025, `step ${s} s covers the 30 ms wait plus 0.5 s outside`);
   t.is(run.stepCpuSeconds.length, 3);
   for (const c of run.stepCpuSeconds) t.true(c >= 0 && c < 0.5, `a sleeping step uses little CPU (${c} s)`);
   t.deepEqual(medianPhases(run.samples), { forward: 3 });
-  await t.throwsAsync(runTimedSteps(async () => sample(1), { warmup: 0, steps: 0 }), { instanceOf: RangeError });
+  await t.throwsAsync(
+    runTimedSteps(async () => sample(1), { warmup: 0, steps: 0 }),
+    { instanceOf: RangeError },
+  );
 });
 
 test('median of odd and even counts', (t) => {
@@ -73,8 +95,18 @@ test('summarize: tokens/s over the whole window, rationale tokens counted and re
     samples: [sample(500, { rationaleTokens: 100 }), sample(520, { rationaleTokens: 80 }), sample(530, { rationaleTokens: 70, referenceOutsideSeconds: 0.25 })],
   };
   const r = summarize(run, {
-    loss: 'rdpo', dtype: 'float32', device: 'cpu', threads: 2, batchSize: 2, precomputeRef: true,
-    matmulParams: 1000, matmulPeakFlops: 1e9, peakRssMb: 1234, peakCudaMb: null, versions: {}, loadAvg1m: 0,
+    loss: 'rdpo',
+    dtype: 'float32',
+    device: 'cpu',
+    threads: 2,
+    batchSize: 2,
+    precomputeRef: true,
+    matmulParams: 1000,
+    matmulPeakFlops: 1e9,
+    peakRssMb: 1234,
+    peakCudaMb: null,
+    versions: {},
+    loadAvg1m: 0,
   });
   t.is(r.tokens, 1550 + 250);
   t.is(r.rationale_tokens, 250);
@@ -96,8 +128,18 @@ test('summarize: hardware MFU over the rows actually computed (shared prompts on
   const computedTokens = { policy: 300, reference: 280 };
   const run = { warmupSteps: 0, stepSeconds: [1, 1], stepCpuSeconds: [2, 2], samples: [sample(500, { computedTokens }), sample(500, { computedTokens })] };
   const r = summarize(run, {
-    loss: 'dpo', dtype: 'bfloat16', device: 'cpu', threads: 2, batchSize: 2, precomputeRef: true,
-    matmulParams: 10, matmulPeakFlops: 1e4, peakRssMb: 1, peakCudaMb: null, versions: {}, loadAvg1m: 0,
+    loss: 'dpo',
+    dtype: 'bfloat16',
+    device: 'cpu',
+    threads: 2,
+    batchSize: 2,
+    precomputeRef: true,
+    matmulParams: 10,
+    matmulPeakFlops: 1e4,
+    peakRssMb: 1,
+    peakCudaMb: null,
+    versions: {},
+    loadAvg1m: 0,
   });
   t.deepEqual(r.computed_tokens, { policy: 600, reference: 560 });
   t.is(r.mfu, (8 * 10 * 1000) / 2 / 1e4);
@@ -111,10 +153,14 @@ test('machine probes: a real matmul peak, the process RSS, no accelerator memory
   t.is(peakDeviceMb('cpu'), null);
 });
 
-test('replaceMarkedBlock rewrites its own block and keeps the other benches\' blocks', (t) => {
-  const other = '<!-- fused-loss-memory:start (written by bench/fused_loss_memory.mjs --write) -->\n## Fused loss memory\n\nkeep me\n<!-- fused-loss-memory:end -->';
+test("replaceMarkedBlock rewrites its own block and keeps the other benches' blocks", (t) => {
+  const other =
+    '<!-- fused-loss-memory:start (written by bench/fused_loss_memory.mjs --write) -->\n## Fused loss memory\n\nkeep me\n<!-- fused-loss-memory:end -->';
   const first: string = replaceMarkedBlock(`# Benchmarks\n\n${other}\n`, 'trl-throughput', '## Training throughput vs TRL\n\nold\n', 'bench/run.mjs --record');
-  t.is(first, `# Benchmarks\n\n${other}\n\n<!-- trl-throughput:start (written by bench/run.mjs --record) -->\n## Training throughput vs TRL\n\nold\n<!-- trl-throughput:end -->\n`);
+  t.is(
+    first,
+    `# Benchmarks\n\n${other}\n\n<!-- trl-throughput:start (written by bench/run.mjs --record) -->\n## Training throughput vs TRL\n\nold\n<!-- trl-throughput:end -->\n`,
+  );
   const swapped = first.replace(other, '').replace(/^# Benchmarks\n\n\n\n/, '# Benchmarks\n\n') + `\n${other}\n`;
   const second: string = replaceMarkedBlock(swapped, 'trl-throughput', '## Training throughput vs TRL\n\nnew', 'bench/run.mjs --record');
   t.true(second.includes('## Training throughput vs TRL\n\nnew\n<!-- trl-throughput:end -->'));

@@ -1,16 +1,7 @@
 // The non-timing rules of bench/run.mjs (bench/side_by_side.mjs): run order, the quiet-machine
 // rule, best-of-runs, verdict marking and --record refusal, the scaling sweep points.
 import test from 'ava';
-import {
-  MAX_LOAD_PER_CORE,
-  parseIntList,
-  quietEnough,
-  recordDecision,
-  scalingPoints,
-  schedule,
-  summarizeRows,
-  waitForQuiet,
-} from '../bench/side_by_side.mjs';
+import { MAX_LOAD_PER_CORE, parseIntList, quietEnough, recordDecision, scalingPoints, schedule, summarizeRows, waitForQuiet } from '../bench/side_by_side.mjs';
 
 test('--batch lists parse in order, without duplicates, and bad entries name the flag', (t) => {
   t.deepEqual(parseIntList('2,8', '--batch'), [2, 8]);
@@ -23,9 +14,18 @@ test('--batch lists parse in order, without duplicates, and bad entries name the
 test('sides are interleaved TRL, ours, TRL, ours within each dtype and batch', (t) => {
   const runs = schedule({ dtypes: ['float32', 'bfloat16'], batches: [2, 8], repeats: 2 });
   t.is(runs.length, 2 * 2 * 2 * 2);
-  t.deepEqual(runs.slice(0, 4).map((r) => `${r.dtype}/${r.batch}/${r.side}`), ['float32/2/trl', 'float32/2/ours', 'float32/2/trl', 'float32/2/ours']);
-  t.deepEqual(runs.slice(4, 6).map((r) => `${r.dtype}/${r.batch}/${r.side}`), ['float32/8/trl', 'float32/8/ours']);
-  t.deepEqual(schedule({ dtypes: ['bfloat16'], batches: [2], repeats: 3, only: 'ours' }).map((r) => r.side), ['ours', 'ours', 'ours']);
+  t.deepEqual(
+    runs.slice(0, 4).map((r) => `${r.dtype}/${r.batch}/${r.side}`),
+    ['float32/2/trl', 'float32/2/ours', 'float32/2/trl', 'float32/2/ours'],
+  );
+  t.deepEqual(
+    runs.slice(4, 6).map((r) => `${r.dtype}/${r.batch}/${r.side}`),
+    ['float32/8/trl', 'float32/8/ours'],
+  );
+  t.deepEqual(
+    schedule({ dtypes: ['bfloat16'], batches: [2], repeats: 3, only: 'ours' }).map((r) => r.side),
+    ['ours', 'ours', 'ours'],
+  );
   t.throws(() => schedule({ dtypes: ['float32'], batches: [2], repeats: 0 }), { message: /--repeats/ });
 });
 
@@ -51,7 +51,7 @@ test('waitForQuiet polls until the load falls, and gives up after the wait limit
 const ours = (tps: number, rss: number) => ({ pair_tokens_per_sec: tps, tokens_per_sec: tps * 1.1, peak_rss_mb: rss, mfu: 0.2, hardware_mfu: 0.3 });
 const trl = (tps: number, rss: number) => ({ tokens_per_sec: tps, peak_rss_mb: rss, mfu: 0.1 });
 
-test('each side counts its best run and its lowest RSS; the ratio uses TRL\'s token basis', (t) => {
+test("each side counts its best run and its lowest RSS; the ratio uses TRL's token basis", (t) => {
   const records = [
     { dtype: 'float32', batch: 2, side: 'trl', loadBefore: 0.3, loadAfter: 1.9, result: trl(80, 4700) },
     { dtype: 'float32', batch: 2, side: 'ours', loadBefore: 0.6, loadAfter: 1.8, result: ours(150, 2600) },
@@ -94,8 +94,14 @@ test('a row with a side that started busy is not a verdict, and --record refuses
 
 test('the scaling sweeps vary sequence length at a fixed batch, then batch at a fixed length', (t) => {
   const pts = scalingPoints({ seqLens: [256, 512, 1024, 2048], batches: [1, 2, 4, 8, 16], fixedBatch: 2, fixedSeqLen: 256 });
-  t.deepEqual(pts.filter((p) => p.sweep === 'sequence length').map((p) => p.seqLen), [256, 512, 1024, 2048]);
+  t.deepEqual(
+    pts.filter((p) => p.sweep === 'sequence length').map((p) => p.seqLen),
+    [256, 512, 1024, 2048],
+  );
   // (256, 2) is already in the first sweep and is not run twice
-  t.deepEqual(pts.filter((p) => p.sweep === 'batch').map((p) => p.batch), [1, 4, 8, 16]);
+  t.deepEqual(
+    pts.filter((p) => p.sweep === 'batch').map((p) => p.batch),
+    [1, 4, 8, 16],
+  );
   t.true(pts.every((p) => p.sweep !== 'batch' || p.seqLen === 256));
 });

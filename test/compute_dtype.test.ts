@@ -8,7 +8,13 @@ import { resolveTrainConfig } from '../lib/train/config.js';
 
 const avx2 = { cpu: { avx512bf16: false, amx: false }, devices: [] };
 const sapphire = { cpu: { avx512bf16: true, amx: true }, devices: [] };
-const gpus = { cpu: { avx512bf16: false, amx: false }, devices: [{ type: 'cuda', index: 0, computeCapability: '9.0' }, { type: 'cuda', index: 1, computeCapability: '7.5' }] };
+const gpus = {
+  cpu: { avx512bf16: false, amx: false },
+  devices: [
+    { type: 'cuda', index: 0, computeCapability: '9.0' },
+    { type: 'cuda', index: 1, computeCapability: '7.5' },
+  ],
+};
 const noEnv = {};
 
 test('auto is the default compute dtype, in the preset too', (t) => {
@@ -58,7 +64,22 @@ test('MFU is never above 100%: a faked peak below what was done gives not applic
   const sample = { pairTokens: 1000, rationaleTokens: 0, referenceTokens: 0, referenceOutsideSeconds: 0, computedTokens: { policy: 1000, reference: 0 } };
   const r = summarize(
     { warmupSteps: 0, stepSeconds: [1], stepCpuSeconds: [1], samples: [sample] },
-    { loss: 'dpo', dtype: 'bfloat16', device: 'cpu', threads: 1, batchSize: 2, precomputeRef: true, matmulParams: 1e6, matmulPeakFlops: flops / 6.56, matmulPeakDtype: 'float32', matmulPeakSource: 'faked', peakRssMb: 1, peakCudaMb: null, versions: {}, loadAvg1m: 0 },
+    {
+      loss: 'dpo',
+      dtype: 'bfloat16',
+      device: 'cpu',
+      threads: 1,
+      batchSize: 2,
+      precomputeRef: true,
+      matmulParams: 1e6,
+      matmulPeakFlops: flops / 6.56,
+      matmulPeakDtype: 'float32',
+      matmulPeakSource: 'faked',
+      peakRssMb: 1,
+      peakCudaMb: null,
+      versions: {},
+      loadAvg1m: 0,
+    },
   );
   t.is(r.mfu, null);
   t.is(r.hardware_mfu, null);

@@ -12,13 +12,20 @@ test('a cell is the crossed bootstrap of its matrix, with the per-seed means lis
   const values = [scores(0.6), scores(0.6), scores(0.6)];
   const [cell] = cellSummaries([{ arm: 'dpo', size: 16, seeds: [2, 0, 1], values }], { seed: 5, draws: 500 });
   t.deepEqual(cell!.seeds, [2, 0, 1]);
-  t.deepEqual(cell!.perSeed, values.map((r) => r.reduce((a, b) => a + b, 0) / r.length));
+  t.deepEqual(
+    cell!.perSeed,
+    values.map((r) => r.reduce((a, b) => a + b, 0) / r.length),
+  );
   t.deepEqual(cell!.ci95, crossedBootstrap(values, { seed: 5, draws: 500 }).ci95);
   t.true(cell!.ci95[0] < cell!.mean && cell!.mean < cell!.ci95[1]);
 });
 
 test('arm − arm pairs rows by seed value, not by position, and uses only the shared seeds', (t) => {
-  const a0 = scores(0.7), a1 = scores(0.7), b0 = scores(0.4), b1 = scores(0.4), b2 = scores(0.4);
+  const a0 = scores(0.7),
+    a1 = scores(0.7),
+    b0 = scores(0.4),
+    b1 = scores(0.4),
+    b2 = scores(0.4);
   const cells: ScoreMatrix[] = [
     { arm: 'rdpo', size: 32, seeds: [1, 0], values: [a1, a0] },
     { arm: 'dpo', size: 32, seeds: [0, 1, 2], values: [b0, b1, b2] },

@@ -16,18 +16,43 @@ import { testWhen } from './helpers/data_paths.js';
 const native = loadNative();
 const info = native.runtimeInfo();
 const cuda = info.devices.find((d) => d.type === 'cuda');
-const cudaTest = testWhen(cuda !== undefined, `no CUDA device (this addon: cuda ${info.cudaCompiled ? 'built in' : 'not built in'}, devices: ${info.devices.map((d) => d.type).join(', ') || 'none'})`);
+const cudaTest = testWhen(
+  cuda !== undefined,
+  `no CUDA device (this addon: cuda ${info.cudaCompiled ? 'built in' : 'not built in'}, devices: ${info.devices.map((d) => d.type).join(', ') || 'none'})`,
+);
 
 const dp = native.dataParallelSupport(true);
-const ncclTest = testWhen(cuda !== undefined && dp.nccl && !dp.ncclRuntimeError,
-  cuda === undefined ? 'NCCL with one rank: no CUDA device' : !dp.nccl ? `NCCL with one rank: this addon was built without NCCL (${dp.ncclMissing})` : `NCCL with one rank: ${dp.ncclRuntimeError}`);
+const ncclTest = testWhen(
+  cuda !== undefined && dp.nccl && !dp.ncclRuntimeError,
+  cuda === undefined
+    ? 'NCCL with one rank: no CUDA device'
+    : !dp.nccl
+      ? `NCCL with one rank: this addon was built without NCCL (${dp.ncclMissing})`
+      : `NCCL with one rank: ${dp.ncclRuntimeError}`,
+);
 
 const FIXTURE = path.join(import.meta.dirname, 'fixtures', 'models', 'llama');
-const SEQS = [[4, 8, 15, 16, 23, 42, 7, 9, 11, 13, 17, 19, 21], [3, 5, 7, 9, 2]];
+const SEQS = [
+  [4, 8, 15, 16, 23, 42, 7, 9, 11, 13, 17, 19, 21],
+  [3, 5, 7, 9, 2],
+];
 const OPTIONS: NativeTrainerOptions = {
-  loss: 'dpo', dpoVariant: 'sigmoid', rationaleForm: 'paper', rationaleNorm: 'sum', beta: 0.1, gamma: 0, labelSmoothing: 0,
-  simpoMargin: 0, sftWeight: 0, adamBeta1: 0.9, adamBeta2: 0.999, adamEps: 1e-8, weightDecay: 0, computeDtype: 'float32',
-  gradientCheckpointing: false, logitsChunk: 7,
+  loss: 'dpo',
+  dpoVariant: 'sigmoid',
+  rationaleForm: 'paper',
+  rationaleNorm: 'sum',
+  beta: 0.1,
+  gamma: 0,
+  labelSmoothing: 0,
+  simpoMargin: 0,
+  sftWeight: 0,
+  adamBeta1: 0.9,
+  adamBeta2: 0.999,
+  adamEps: 1e-8,
+  weightDecay: 0,
+  computeDtype: 'float32',
+  gradientCheckpointing: false,
+  logitsChunk: 7,
 };
 const example = {
   pair: { promptIds: [5, 6, 7, 8, 9, 10, 11], chosenIds: [20, 30, 40, 50, 2], rejectedIds: [21, 31, 41, 2] },
@@ -60,7 +85,11 @@ cudaTest.serial('a DPO training step on CUDA follows the CPU step (loss, grad no
   const run = async (device: string) => {
     const model = await CausalLM.load(FIXTURE, { device });
     try {
-      const batch = { ...packPreferenceBatch([example], { rejected: true, rationale: false }), refChosen: Float32Array.of(-20), refRejected: Float32Array.of(-18) };
+      const batch = {
+        ...packPreferenceBatch([example], { rejected: true, rationale: false }),
+        refChosen: Float32Array.of(-20),
+        refRejected: Float32Array.of(-18),
+      };
       const trainer = await native.createTrainer(model.nativeHandle, OPTIONS);
       const metrics = await trainer.accumulate(batch, 1);
       const gradNorm = await trainer.step(1e-3, 1);
@@ -79,7 +108,11 @@ cudaTest.serial('a DPO training step on CUDA follows the CPU step (loss, grad no
 cudaTest.serial('bf16 autocast on CUDA trains (finite loss and gradient)', async (t) => {
   const model = await CausalLM.load(FIXTURE, { device: 'cuda' });
   try {
-    const batch = { ...packPreferenceBatch([example], { rejected: true, rationale: false }), refChosen: Float32Array.of(-20), refRejected: Float32Array.of(-18) };
+    const batch = {
+      ...packPreferenceBatch([example], { rejected: true, rationale: false }),
+      refChosen: Float32Array.of(-20),
+      refRejected: Float32Array.of(-18),
+    };
     const trainer = await native.createTrainer(model.nativeHandle, { ...OPTIONS, computeDtype: 'bfloat16' });
     const metrics = await trainer.accumulate(batch, 1);
     t.true(Number.isFinite(metrics.loss as number));
@@ -110,15 +143,30 @@ test('the NCCL build status is reported, with the reason when it is missing', (t
 });
 
 // Without a GPU, or without NCCL, a CUDA group is refused with a message (never a crash or a hang).
-testWhen(cuda === undefined && dp.compiled, 'a CUDA device is present (the NCCL group is exercised below)')('a CUDA process group without a GPU (or without NCCL) is refused with the reason', async (t) => {
-  const port = await freePort();
-  const err = await t.throwsAsync(native.createProcessGroup({ rank: 0, worldSize: 1, masterAddr: '127.0.0.1', masterPort: port, timeoutSeconds: 20, device: 'cuda:0' }));
-  t.regex(err!.message, dp.nccl ? /rank 0: connecting the NCCL process group on cuda:0 .*failed/ : /needs ProcessGroupNCCL, which this rdpo-native addon was built without/);
-  t.log(err!.message.split('\n')[0]);
-});
+testWhen(cuda === undefined && dp.compiled, 'a CUDA device is present (the NCCL group is exercised below)')(
+  'a CUDA process group without a GPU (or without NCCL) is refused with the reason',
+  async (t) => {
+    const port = await freePort();
+    const err = await t.throwsAsync(
+      native.createProcessGroup({ rank: 0, worldSize: 1, masterAddr: '127.0.0.1', masterPort: port, timeoutSeconds: 20, device: 'cuda:0' }),
+    );
+    t.regex(
+      err!.message,
+      dp.nccl ? /rank 0: connecting the NCCL process group on cuda:0 .*failed/ : /needs ProcessGroupNCCL, which this rdpo-native addon was built without/,
+    );
+    t.log(err!.message.split('\n')[0]);
+  },
+);
 
 ncclTest.serial('NCCL with one rank: all-reduces on cuda:0, and a group-backed training step equals the step without a group', async (t) => {
-  const group = await native.createProcessGroup({ rank: 0, worldSize: 1, masterAddr: '127.0.0.1', masterPort: await freePort(), timeoutSeconds: 60, device: 'cuda:0' });
+  const group = await native.createProcessGroup({
+    rank: 0,
+    worldSize: 1,
+    masterAddr: '127.0.0.1',
+    masterPort: await freePort(),
+    timeoutSeconds: 60,
+    device: 'cuda:0',
+  });
   t.is(group.backend, 'nccl');
   // CPU values go to cuda:0 and back; one rank's sum and max are its own values.
   const values = Float64Array.of(1.5, -2, 3e10, 0.1);
@@ -129,7 +177,11 @@ ncclTest.serial('NCCL with one rank: all-reduces on cuda:0, and a group-backed t
     const model = await CausalLM.load(FIXTURE, { device: 'cuda:0' });
     try {
       if (withGroup) await group.broadcastModel(model.nativeHandle);
-      const batch = { ...packPreferenceBatch([example], { rejected: true, rationale: false }), refChosen: Float32Array.of(-20), refRejected: Float32Array.of(-18) };
+      const batch = {
+        ...packPreferenceBatch([example], { rejected: true, rationale: false }),
+        refChosen: Float32Array.of(-20),
+        refRejected: Float32Array.of(-18),
+      };
       // A small bucket size: several buckets, started from the backward hooks (the last micro-batch).
       const trainer = await native.createTrainer(model.nativeHandle, { ...OPTIONS, ...(withGroup ? { processGroup: group, bucketBytes: 4096 } : {}) });
       const metrics = await trainer.accumulate(batch, 1, true);
@@ -147,7 +199,9 @@ ncclTest.serial('NCCL with one rank: all-reduces on cuda:0, and a group-backed t
   // One rank: the all-reduce is an exact identity, so the step is the same arithmetic; the bound
   // only allows for CUDA kernels whose atomics may sum in another order from run to run.
   const rel = (a: number, b: number) => Math.abs(a - b) / Math.max(1, Math.abs(b));
-  t.log(`loss ${grouped.loss} vs ${plain.loss}; grad norm ${grouped.gradNorm} vs ${plain.gradNorm}; logits after the step ${maxRel(grouped.logits, plain.logits)}`);
+  t.log(
+    `loss ${grouped.loss} vs ${plain.loss}; grad norm ${grouped.gradNorm} vs ${plain.gradNorm}; logits after the step ${maxRel(grouped.logits, plain.logits)}`,
+  );
   t.true(rel(grouped.loss, plain.loss) <= 1e-6, `loss ${grouped.loss} vs ${plain.loss}`);
   t.true(rel(grouped.gradNorm, plain.gradNorm) <= 1e-6, `grad norm ${grouped.gradNorm} vs ${plain.gradNorm}`);
   t.true(maxRel(grouped.logits, plain.logits) <= 1e-5, `logits after the step: ${maxRel(grouped.logits, plain.logits)}`);

@@ -37,7 +37,13 @@ dataTest('hh-rlhf-harmless-base-test.jsonl.gz')('invalid rows fail the command (
 });
 
 dataTest('pandalm-testset-v1.json', 'pandalm-gpt-3.5-turbo-testset-v1.json')('pandalm with --rationales-from counts the joined rationales', async (t) => {
-  const { code, stdout } = await cli(sharedData('pandalm-testset-v1.json'), '--rationales-from', sharedData('pandalm-gpt-3.5-turbo-testset-v1.json'), '--skip-invalid', '--json');
+  const { code, stdout } = await cli(
+    sharedData('pandalm-testset-v1.json'),
+    '--rationales-from',
+    sharedData('pandalm-gpt-3.5-turbo-testset-v1.json'),
+    '--skip-invalid',
+    '--json',
+  );
   t.is(code, 0);
   t.like(JSON.parse(stdout), { format: 'pandalm', rows: 999, valid: 855, invalid: 60, tiesDropped: 84, duplicates: 80, withRationale: 593 });
 });
@@ -45,7 +51,13 @@ dataTest('pandalm-testset-v1.json', 'pandalm-gpt-3.5-turbo-testset-v1.json')('pa
 test('--model reports token-length percentiles and truncation counts with a real tokenizer', async (t) => {
   const { code, stdout } = await cli(fixture('data', 'rationale-set.zstd.parquet'), '--model', fixture('tokenizer-tiny'), '--max-length', '150', '--json');
   t.is(code, 0);
-  const r = JSON.parse(stdout) as { tokens: Record<string, { count: number; p50: number; p90: number; p99: number; max: number }> & { maxLength: number; truncatedPairs: number; truncatedRationales: number } };
+  const r = JSON.parse(stdout) as {
+    tokens: Record<string, { count: number; p50: number; p90: number; p99: number; max: number }> & {
+      maxLength: number;
+      truncatedPairs: number;
+      truncatedRationales: number;
+    };
+  };
   t.is(r.tokens.maxLength, 150);
   for (const k of ['prompt', 'chosen', 'rejected', 'rationale']) {
     const s = r.tokens[k]!;

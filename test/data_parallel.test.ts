@@ -86,7 +86,11 @@ async function compareWithOneProcess(t: import('ava').ExecutionContext, name: st
   t.is(r.code, 0, r.stderr);
   const a = readRows(one.runDir);
   const b = readRows(outTwo);
-  t.deepEqual(b.map((x) => x.step), a.map((x) => x.step), 'one row per step, written once (rank 0 alone)');
+  t.deepEqual(
+    b.map((x) => x.step),
+    a.map((x) => x.step),
+    'one row per step, written once (rank 0 alone)',
+  );
   const beta = (JSON.parse(readFileSync(path.join(one.runDir, 'config.json'), 'utf8')) as { config: { beta: number } }).config.beta;
   const diff = (key: string, x: number, y: number, row: MetricsRow) => {
     const terms = key.startsWith('rewards/') ? beta * Math.max(Math.abs(row['logps/chosen'] as number), Math.abs(row['logps/rejected'] as number)) : 0;
@@ -122,16 +126,40 @@ async function compareWithOneProcess(t: import('ava').ExecutionContext, name: st
 }
 
 test('shares of a global micro-batch are contiguous, cover it once, and front-load the remainder', (t) => {
-  t.deepEqual([0, 1].map((r) => shareOf(4, r, 2)), [{ start: 0, end: 2 }, { start: 2, end: 4 }]);
-  t.deepEqual([0, 1].map((r) => shareOf(3, r, 2)), [{ start: 0, end: 2 }, { start: 2, end: 3 }]);
-  t.deepEqual([0, 1, 2].map((r) => shareOf(1, r, 3)), [{ start: 0, end: 1 }, { start: 1, end: 1 }, { start: 1, end: 1 }]);
+  t.deepEqual(
+    [0, 1].map((r) => shareOf(4, r, 2)),
+    [
+      { start: 0, end: 2 },
+      { start: 2, end: 4 },
+    ],
+  );
+  t.deepEqual(
+    [0, 1].map((r) => shareOf(3, r, 2)),
+    [
+      { start: 0, end: 2 },
+      { start: 2, end: 3 },
+    ],
+  );
+  t.deepEqual(
+    [0, 1, 2].map((r) => shareOf(1, r, 3)),
+    [
+      { start: 0, end: 1 },
+      { start: 1, end: 1 },
+      { start: 1, end: 1 },
+    ],
+  );
 });
 
 test('torchrun variables: WORLD_SIZE unset or 1 is one process; bad values name the variable', (t) => {
   t.is(rankEnv({}), undefined);
   t.is(rankEnv({ WORLD_SIZE: '1', RANK: '0' }), undefined);
   t.deepEqual(rankEnv({ WORLD_SIZE: '4', RANK: '3', LOCAL_RANK: '1', LOCAL_WORLD_SIZE: '2', MASTER_ADDR: '10.0.0.1', MASTER_PORT: '29500' }), {
-    rank: 3, worldSize: 4, localRank: 1, localWorldSize: 2, masterAddr: '10.0.0.1', masterPort: 29500,
+    rank: 3,
+    worldSize: 4,
+    localRank: 1,
+    localWorldSize: 2,
+    masterAddr: '10.0.0.1',
+    masterPort: 29500,
   });
   t.throws(() => rankEnv({ WORLD_SIZE: '2', RANK: '2', MASTER_PORT: '1' }), { message: /RANK=2/ });
   t.throws(() => rankEnv({ WORLD_SIZE: '2', RANK: '0' }), { message: /MASTER_PORT must be set/ });
@@ -147,7 +175,7 @@ test('doctor reports whether data-parallel training is available, and why not', 
   else t.true(report.dataParallel.reason.length > 0);
 });
 
-glooTest('a one-rank Gloo group all-reduces (the gloo headers match LibTorch\'s gloo)', (t) => {
+glooTest("a one-rank Gloo group all-reduces (the gloo headers match LibTorch's gloo)", (t) => {
   t.is(support.selfTestError, '');
 });
 
@@ -181,7 +209,12 @@ glooTest.serial('the gradient buckets start during backward, and give the sums a
   t.is(off.code, 0, off.stderr);
   t.regex(off.stderr, /, 0 started during backward/);
   // The same bucket contents summed in the same order: bit-identical rows.
-  for (const key of COMPARED) t.deepEqual(readRows(after).map((r) => r[key]), readRows(overlapped).map((r) => r[key]), key);
+  for (const key of COMPARED)
+    t.deepEqual(
+      readRows(after).map((r) => r[key]),
+      readRows(overlapped).map((r) => r[key]),
+      key,
+    );
 });
 
 glooTest.serial('a data-parallel run stopped at a checkpoint and resumed logs the rows of an uninterrupted one', async (t) => {
@@ -196,9 +229,17 @@ glooTest.serial('a data-parallel run stopped at a checkpoint and resumed logs th
   t.is(resumed.code, 0, resumed.stderr);
   const a = readRows(full);
   const b = readRows(split);
-  t.deepEqual(b.map((r) => r.step), [1, 2, 3, 4]);
+  t.deepEqual(
+    b.map((r) => r.step),
+    [1, 2, 3, 4],
+  );
   // Same ranks, same thread counts, same order of operations: bit-identical.
-  for (const key of COMPARED) t.deepEqual(b.map((r) => r[key]), a.map((r) => r[key]), key);
+  for (const key of COMPARED)
+    t.deepEqual(
+      b.map((r) => r[key]),
+      a.map((r) => r[key]),
+      key,
+    );
 });
 
 glooTest.serial('ZeRO-1 (reduce-scattered gradients, sharded AdamW, all-gathered parameters) follows one process', async (t) => {
@@ -207,7 +248,12 @@ glooTest.serial('ZeRO-1 (reduce-scattered gradients, sharded AdamW, all-gathered
   // them). 64 KiB buckets: many buckets, started during backward, and the embedding's bucket
   // (larger than that) reduce-scattered in several pieces, so no rank receives two whole copies of
   // it at once. The bit-identical test below covers batch 4 without accumulation.
-  const { stderr } = await compareWithOneProcess(t, 'zero-b3', { batchSize: 3, gradAccum: 2, maxSteps: 2, gradientCheckpointing: true, zero: 1 }, { RDPO_DDP_BUCKET_MB: '0.0625' });
+  const { stderr } = await compareWithOneProcess(
+    t,
+    'zero-b3',
+    { batchSize: 3, gradAccum: 2, maxSteps: 2, gradientCheckpointing: true, zero: 1 },
+    { RDPO_DDP_BUCKET_MB: '0.0625' },
+  );
   const m = /gradients reduce-scattered in (\d+) bucket\(s\) \((\d+) pieces\), (\d+) started during backward/.exec(stderr);
   t.truthy(m, stderr);
   const [buckets, pieces, early] = [Number(m![1]), Number(m![2]), Number(m![3])];
@@ -218,7 +264,10 @@ glooTest.serial('ZeRO-1 (reduce-scattered gradients, sharded AdamW, all-gathered
 
 /** Rank 0's first-step bytes from the trainer's log line (/proc/self/io), in float32-gradient units. */
 function bytesSent(stderr: string): { gradient: number; parameters?: number } {
-  const m = /rank 0 sent: gradient (all-reduce|reduce-scatter) \d+ bytes \(([\d.]+) × the float32 gradient\)(?:, parameter all-gather \d+ bytes \(([\d.]+) ×)?/.exec(stderr);
+  const m =
+    /rank 0 sent: gradient (all-reduce|reduce-scatter) \d+ bytes \(([\d.]+) × the float32 gradient\)(?:, parameter all-gather \d+ bytes \(([\d.]+) ×)?/.exec(
+      stderr,
+    );
   if (!m) throw new Error(`no bytes-sent line in:\n${stderr}`);
   return { gradient: Number(m[2]), ...(m[3] !== undefined ? { parameters: Number(m[3]) } : {}) };
 }
@@ -249,14 +298,26 @@ glooTest.serial('ZeRO-1 trains and resumes bit-identically to a replicated optim
   t.log(`rank 0 sent per step: all-reduce ${ar.gradient} × the float32 gradient; ZeRO-1 reduce-scatter ${rs.gradient} + all-gather ${rs.parameters}`);
   const resumed = await runCli(['train', '--nproc', '2', '--resume', sharded, '--max-steps', '4'], { env, timeoutMs: 240_000 });
   t.is(resumed.code, 0, resumed.stderr);
-  for (const key of COMPARED) t.deepEqual(readRows(sharded).map((r) => r[key]), readRows(replicated).map((r) => r[key]), key);
+  for (const key of COMPARED)
+    t.deepEqual(
+      readRows(sharded).map((r) => r[key]),
+      readRows(replicated).map((r) => r[key]),
+      key,
+    );
 });
 
 for (const zero of [0, 1] as const) {
   glooTest.serial(`LoRA on two Gloo ranks${zero ? ' with ZeRO-1' : ''} follows one process, and rank 0 writes the PEFT adapter`, async (t) => {
     // The base is frozen and only the adapters are synchronised; no --ref-model: the reference is
     // the base with the adapters switched off, scored on each rank's share of the batches.
-    const { one, two, stderr } = await compareWithOneProcess(t, `lora-z${zero}`, { batchSize: 4, maxSteps: 3, loraR: 4, loraAlpha: 8, refModel: undefined, zero });
+    const { one, two, stderr } = await compareWithOneProcess(t, `lora-z${zero}`, {
+      batchSize: 4,
+      maxSteps: 3,
+      loraR: 4,
+      loraAlpha: 8,
+      refModel: undefined,
+      zero,
+    });
     t.regex(stderr, /LoRA r=4 alpha=8/);
     t.regex(stderr, zero ? /gradients reduce-scattered/ : /gradients all-reduced/);
     for (const dir of [one, two]) {
@@ -269,14 +330,18 @@ for (const zero of [0, 1] as const) {
     t.is(config.lora_alpha, 8);
     // The adapter rank 0 wrote holds the one-process run's tensors (all of them: under ZeRO-1 the
     // other rank's updates reached rank 0 through the all-gather).
-    const [a, b] = [readF32Safetensors(path.join(one, 'final', 'adapter_model.safetensors')), readF32Safetensors(path.join(two, 'final', 'adapter_model.safetensors'))];
+    const [a, b] = [
+      readF32Safetensors(path.join(one, 'final', 'adapter_model.safetensors')),
+      readF32Safetensors(path.join(two, 'final', 'adapter_model.safetensors')),
+    ];
     t.deepEqual([...b.keys()].sort(), [...a.keys()].sort());
     // Per tensor, the largest difference relative to the tensor's largest value (B starts at zero,
     // so element-wise ratios of its small entries would measure nothing useful).
     let worst = 0;
     for (const [name, x] of a) {
       const y = b.get(name)!;
-      let diff = 0, scale = 1e-12;
+      let diff = 0,
+        scale = 1e-12;
       for (let i = 0; i < x.length; i++) {
         diff = Math.max(diff, Math.abs(x[i]! - y[i]!));
         scale = Math.max(scale, Math.abs(x[i]!));
@@ -292,7 +357,16 @@ for (const zero of [0, 1] as const) {
 function startRank(rank: number, port: number, args: string[], env: NodeJS.ProcessEnv = {}) {
   const child = spawn(process.execPath, [cliPath, 'train', ...args], {
     cwd: repoRoot,
-    env: { ...process.env, RANK: String(rank), WORLD_SIZE: '2', LOCAL_RANK: String(rank), LOCAL_WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), ...env },
+    env: {
+      ...process.env,
+      RANK: String(rank),
+      WORLD_SIZE: '2',
+      LOCAL_RANK: String(rank),
+      LOCAL_WORLD_SIZE: '2',
+      MASTER_ADDR: '127.0.0.1',
+      MASTER_PORT: String(port),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -331,7 +405,7 @@ for (const fault of ['killed', 'stopped'] as const) {
     if (fault === 'stopped') r1.child.kill('SIGKILL');
     await r1.exited;
     t.not(end.code, 0);
-    t.not(end.code, null, 'rank 0 exited by itself, not by the test\'s guard');
+    t.not(end.code, null, "rank 0 exited by itself, not by the test's guard");
     // A dead peer closes its connections (seconds); a stopped one holds them open until the timeout (8 s).
     t.true(seconds < (fault === 'killed' ? 20 : 8 + 20), `rank 0 took ${seconds.toFixed(1)} s`);
     t.regex(end.stderr, /rank 0: .*failed/);

@@ -22,12 +22,22 @@ test('nearest-rank percentiles', (t) => {
 
 test('truncation counts: prompt + longer response, and the full rationale sequence', (t) => {
   const words = { count: (s: string) => s.split(' ').length };
-  const pair = (prompt: string, chosen: string, rejected: string, rationale?: string) =>
-    ({ id: prompt, prompt, chosen, rejected, ...(rationale ? { rationale } : {}), meta: {} });
-  const report = tokenLengthReport([
-    pair('a b', 'c', 'd e f', 'g'), // 2 + 3 = 5 pair tokens, 2 + 1 + 3 + 1 = 7 rationale tokens
-    pair('a', 'b', 'c'),
-  ], words, 5);
+  const pair = (prompt: string, chosen: string, rejected: string, rationale?: string) => ({
+    id: prompt,
+    prompt,
+    chosen,
+    rejected,
+    ...(rationale ? { rationale } : {}),
+    meta: {},
+  });
+  const report = tokenLengthReport(
+    [
+      pair('a b', 'c', 'd e f', 'g'), // 2 + 3 = 5 pair tokens, 2 + 1 + 3 + 1 = 7 rationale tokens
+      pair('a', 'b', 'c'),
+    ],
+    words,
+    5,
+  );
   t.is(report.truncatedPairs, 0);
   t.is(report.truncatedRationales, 1);
   t.is(report.rationale!.count, 1);

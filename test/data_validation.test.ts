@@ -35,7 +35,10 @@ test('skipInvalid skips and counts bad rows; identical pairs are de-duplicated w
   const { pairs, report } = await loadPreferences(fixture('data', 'broken-generic.jsonl'), { skipInvalid: true });
   t.like(report, { format: 'generic', container: 'jsonl', rows: 10, valid: 3, invalid: 7, duplicates: 1, pairs: 2, selected: 2, withRationale: 1 });
   t.is(report.invalidReasons.length, 7);
-  t.deepEqual(pairs.map((p) => p.prompt), ['What is 2 + 2?', 'Capital of France?']);
+  t.deepEqual(
+    pairs.map((p) => p.prompt),
+    ['What is 2 + 2?', 'Capital of France?'],
+  );
   // The first of two duplicates is kept, with its rationale.
   t.is(pairs[0]!.rationale, 'The response above is arithmetically right.');
   t.is(pairs[0]!.meta.source, `${fixture('data', 'broken-generic.jsonl')}:1`);
@@ -50,27 +53,43 @@ test('bad JSON rows are reported as file:#index; tool turns are refused by name'
     `${file}:#2: \`conversations[1]\` is a tool turn (\`function_call\`); tool calls and results are not supported in preference pairs`,
     `${file}:#3: the prompt must end with a user turn, it ends with an assistant turn`,
   ]);
-  t.deepEqual(pairs.map((p) => p.chosen), ['Hi there']);
+  t.deepEqual(
+    pairs.map((p) => p.chosen),
+    ['Hi there'],
+  );
 });
 
 test('ids: the source id when there is one, else a content hash that does not change between loads', async (t) => {
   const a = await loadPreferences(fixture('data', 'broken-generic.jsonl'), { skipInvalid: true });
   const b = await loadPreferences(fixture('data', 'broken-generic.jsonl'), { skipInvalid: true });
-  t.deepEqual(a.pairs.map((p) => p.id), b.pairs.map((p) => p.id));
+  t.deepEqual(
+    a.pairs.map((p) => p.id),
+    b.pairs.map((p) => p.id),
+  );
   t.regex(a.pairs[0]!.id, /^[0-9a-f]{16}$/);
   const withIds = path.join(tmp, 'ids.jsonl');
-  await writeFile(withIds, [
-    { id: 'q1', prompt: 'A?', chosen: 'yes', rejected: 'no' },
-    { id: 'q1', prompt: 'B?', chosen: 'yes', rejected: 'no' },
-    { id: 7, prompt: 'C?', chosen: 'yes', rejected: 'no' },
-  ].map((r) => JSON.stringify(r)).join('\n'));
+  await writeFile(
+    withIds,
+    [
+      { id: 'q1', prompt: 'A?', chosen: 'yes', rejected: 'no' },
+      { id: 'q1', prompt: 'B?', chosen: 'yes', rejected: 'no' },
+      { id: 7, prompt: 'C?', chosen: 'yes', rejected: 'no' },
+    ]
+      .map((r) => JSON.stringify(r))
+      .join('\n'),
+  );
   const { pairs } = await loadPreferences(withIds);
   t.is(pairs[0]!.id, 'q1');
   t.regex(pairs[1]!.id, /^q1~[0-9a-f]{8}$/, 'a repeated source id is made unique');
   t.is(pairs[2]!.id, '7');
 });
 
-dataTest('orca_dpo_pairs-284.openai-dpo.jsonl', 'llamafactory-dpo_en_demo.json', 'orca_dpo_pairs-284.parquet', 'hh-rlhf-harmless-base-test.jsonl.gz')('gzip is recognised by its magic bytes, whatever the name, for JSONL, JSON and Parquet', async (t) => {
+dataTest(
+  'orca_dpo_pairs-284.openai-dpo.jsonl',
+  'llamafactory-dpo_en_demo.json',
+  'orca_dpo_pairs-284.parquet',
+  'hh-rlhf-harmless-base-test.jsonl.gz',
+)('gzip is recognised by its magic bytes, whatever the name, for JSONL, JSON and Parquet', async (t) => {
   const jsonl = path.join(tmp, 'openai-really-gzip.jsonl');
   await writeFile(jsonl, gzipSync(await readFile(sharedData('orca_dpo_pairs-284.openai-dpo.jsonl'))));
   const r1 = await loadPreferences(jsonl);
@@ -86,7 +105,10 @@ dataTest('orca_dpo_pairs-284.openai-dpo.jsonl', 'llamafactory-dpo_en_demo.json',
   const r3 = await loadPreferences(parquet);
   t.like(r3.report, { format: 'orca', container: 'parquet', gzip: true, rows: 284, valid: 284 });
   const plain = await loadPreferences(sharedData('orca_dpo_pairs-284.parquet'));
-  t.deepEqual(r3.pairs.map((p) => p.id), plain.pairs.map((p) => p.id));
+  t.deepEqual(
+    r3.pairs.map((p) => p.id),
+    plain.pairs.map((p) => p.id),
+  );
 
   const noExt = path.join(tmp, 'hh-no-extension');
   await copyFile(sharedData('hh-rlhf-harmless-base-test.jsonl.gz'), noExt);
@@ -117,13 +139,16 @@ test('containers: JSON object holding one array, JSONL named .json, and clear re
   t.regex((await t.throwsAsync(loadPreferences(fake)))!.message, /does not start with the Parquet magic bytes/);
 });
 
-dataTest('orca_dpo_pairs-284.openai-dpo.jsonl', 'orca_dpo_pairs-284.parquet')('--format forces a format: rows that do not fit it are invalid, with a hint', async (t) => {
-  const err = await t.throwsAsync(loadPreferences(sharedData('orca_dpo_pairs-284.openai-dpo.jsonl'), { format: 'orca' }));
-  t.regex(err!.message, /284 of 284 rows are not valid orca preference pairs/);
-  t.regex(err!.message, /openai-dpo\.jsonl:1: `question` is missing/);
-  t.regex(err!.message, /is --format right\?/);
-  await t.throwsAsync(loadPreferences(sharedData('orca_dpo_pairs-284.parquet'), { format: 'nope' as never }), { message: /unknown format "nope"/ });
-});
+dataTest('orca_dpo_pairs-284.openai-dpo.jsonl', 'orca_dpo_pairs-284.parquet')(
+  '--format forces a format: rows that do not fit it are invalid, with a hint',
+  async (t) => {
+    const err = await t.throwsAsync(loadPreferences(sharedData('orca_dpo_pairs-284.openai-dpo.jsonl'), { format: 'orca' }));
+    t.regex(err!.message, /284 of 284 rows are not valid orca preference pairs/);
+    t.regex(err!.message, /openai-dpo\.jsonl:1: `question` is missing/);
+    t.regex(err!.message, /is --format right\?/);
+    await t.throwsAsync(loadPreferences(sharedData('orca_dpo_pairs-284.parquet'), { format: 'nope' as never }), { message: /unknown format "nope"/ });
+  },
+);
 
 test('detectFormat recognises each format from row keys', (t) => {
   t.is(detectFormat([{ system: '', question: 'q', chosen: 'a', rejected: 'b' }]), 'orca');
@@ -134,7 +159,12 @@ test('detectFormat recognises each format from row keys', (t) => {
   t.is(detectFormat([{ conversations: [], chosen: {}, rejected: {} }]), 'sharegpt');
   t.is(detectFormat([{ idx: 0, instruction: 'i', input: '', response1: 'a', response2: 'b', annotator1: 1 }]), 'pandalm');
   t.is(detectFormat([{ prompt: 'q', chosen: 'a', rejected: 'b' }]), 'generic');
-  t.is(detectFormat([{ prompt: [{ role: 'user', content: 'q' }], chosen: [{ role: 'assistant', content: 'a' }], rejected: [{ role: 'assistant', content: 'b' }] }]), 'generic');
+  t.is(
+    detectFormat([
+      { prompt: [{ role: 'user', content: 'q' }], chosen: [{ role: 'assistant', content: 'a' }], rejected: [{ role: 'assistant', content: 'b' }] },
+    ]),
+    'generic',
+  );
   t.throws(() => detectFormat([{ text: 'x' }]), { message: /no preference format has the keys `text`/ });
 });
 
@@ -143,20 +173,28 @@ test('generic conversational rows (TRL): explicit prompt, implicit prompt, and m
   const u = (content: string) => ({ role: 'user', content });
   const a = (content: string) => ({ role: 'assistant', content });
   const sys = { role: 'system', content: 'Be brief.' };
-  await writeFile(file, [
-    { prompt: [sys, u('Hi')], chosen: [a('Hello')], rejected: [a('Go away')] },
-    { chosen: [u('2+2?'), a('4')], rejected: [u('2+2?'), a('5')] },
-    { chosen: [u('2+2?'), a('4')], rejected: [u('3+3?'), a('5')] },
-    { prompt: 'Q', chosen: [a('x'), a('y')], rejected: [a('z')] },
-    { prompt: [u('Hi')], chosen: [a('x'), u('y')], rejected: [a('z')] },
-  ].map((r) => JSON.stringify(r)).join('\n'));
+  await writeFile(
+    file,
+    [
+      { prompt: [sys, u('Hi')], chosen: [a('Hello')], rejected: [a('Go away')] },
+      { chosen: [u('2+2?'), a('4')], rejected: [u('2+2?'), a('5')] },
+      { chosen: [u('2+2?'), a('4')], rejected: [u('3+3?'), a('5')] },
+      { prompt: 'Q', chosen: [a('x'), a('y')], rejected: [a('z')] },
+      { prompt: [u('Hi')], chosen: [a('x'), u('y')], rejected: [a('z')] },
+    ]
+      .map((r) => JSON.stringify(r))
+      .join('\n'),
+  );
   const { pairs, report } = await loadPreferences(file, { skipInvalid: true });
   t.like(report, { rows: 5, valid: 2, invalid: 3 });
   t.deepEqual(pairs[0], { ...pairs[0]!, prompt: [u('Hi')], system: 'Be brief.', chosen: 'Hello', rejected: 'Go away' });
   t.deepEqual(pairs[1]!.prompt, [u('2+2?')]);
-  t.deepEqual(report.invalidReasons.map((r) => r.slice(file.length)), [
-    ':3: `chosen` and `rejected` differ before their last message; they must share the prompt',
-    ':4: `prompt` is not the last user turn of the conversation in `chosen`/`rejected`',
-    ':5: `chosen` must end with an assistant message, it ends with user',
-  ]);
+  t.deepEqual(
+    report.invalidReasons.map((r) => r.slice(file.length)),
+    [
+      ':3: `chosen` and `rejected` differ before their last message; they must share the prompt',
+      ':4: `prompt` is not the last user turn of the conversation in `chosen`/`rejected`',
+      ':5: `chosen` must end with an assistant message, it ends with user',
+    ],
+  );
 });

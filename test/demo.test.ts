@@ -43,9 +43,15 @@ test('the task: a fixed question split, a spurious length cue in the pairs, none
   t.is(new Set([...split.train, ...split.validation, ...split.test].map(key)).size, 100, 'the split is a partition of the 100 questions');
   t.deepEqual(splitQuestions(), split, 'the same split every time');
   const pairs = makePreferencePairs(2000, 11, split.train);
-  t.true(pairs.every((p) => !test_.has(key(p.meta as { a: number; b: number }))), 'no test question in any pair');
+  t.true(
+    pairs.every((p) => !test_.has(key(p.meta as { a: number; b: number }))),
+    'no test question in any pair',
+  );
   const rate = (xs: string[]) => xs.filter(hasFiller).length / xs.length;
-  t.true(pairs.every((p) => isCorrect(p.meta as never, p.chosen) && !isCorrect(p.meta as never, p.rejected)), 'chosen correct, rejected wrong');
+  t.true(
+    pairs.every((p) => isCorrect(p.meta as never, p.chosen) && !isCorrect(p.meta as never, p.rejected)),
+    'chosen correct, rejected wrong',
+  );
   t.true(Math.abs(rate(pairs.map((p) => p.chosen)) - DEMO_TASK.chosenFiller) < 0.03);
   t.true(Math.abs(rate(pairs.map((p) => p.rejected)) - DEMO_TASK.rejectedFiller) < 0.03);
   const sft = makeSftDemonstrations(4000, 12);
@@ -62,10 +68,19 @@ test('the task: a fixed question split, a spurious length cue in the pairs, none
 test('the rationale carries what the pair does not: the counting steps, which neither answer nor the question shows', (t) => {
   const text = rationaleText({ a: 3, b: 5, answer: 8 }, 7);
   t.is(text, 'Count on from 5: 6, 7, 8. So 3 + 5 = 8: the above is right and the below, 7, is wrong. The extra sentence does not matter.');
-  t.is(rationaleText({ a: 3, b: 5, answer: 8 }, 9), 'Count on from 5: 6, 7, 8. So 3 + 5 = 8: the above is right and the below, 9, is one too many. The extra sentence does not matter.');
-  t.is(rationaleText({ a: 4, b: 0, answer: 4 }, 5), '4 plus 0 stays 4. So 4 + 0 = 4: the above is right and the below, 5, is wrong. The extra sentence does not matter.');
+  t.is(
+    rationaleText({ a: 3, b: 5, answer: 8 }, 9),
+    'Count on from 5: 6, 7, 8. So 3 + 5 = 8: the above is right and the below, 9, is one too many. The extra sentence does not matter.',
+  );
+  t.is(
+    rationaleText({ a: 4, b: 0, answer: 4 }, 5),
+    '4 plus 0 stays 4. So 4 + 0 = 4: the above is right and the below, 5, is wrong. The extra sentence does not matter.',
+  );
   // For 2 + 7 the steps 8, then 9 is the sum: "8" is in no answer or question.
-  const steps = rationaleText({ a: 2, b: 7, answer: 9 }, 10).match(/: ([\d, ]+)\./)![1]!.split(', ').map(Number);
+  const steps = rationaleText({ a: 2, b: 7, answer: 9 }, 10)
+    .match(/: ([\d, ]+)\./)![1]!
+    .split(', ')
+    .map(Number);
   t.deepEqual(steps, [8, 9]);
 });
 
@@ -75,7 +90,25 @@ test('summary statistics: crossed-bootstrap intervals, the zero-width case flagg
   // a different one each time: per replicate DPO − SFT is exactly +1/20, a zero-width t-interval.
   const result = (arm: DemoJobResult['arm'], seed: number, correct: (q: number) => boolean): DemoJobResult => {
     const v = Array.from({ length: 20 }, (_, q) => (correct(q) ? 1 : 0));
-    return { kind: arm === 'sft' ? 'sft' : 'pref', arm, seed, pairs: arm === 'sft' ? null : 8, lr: 1e-4, split: 'test', trainedPairs: 8, pCorrect: v.map((x) => 0.2 + 0.6 * x), greedyCorrect: v, greedyChars: v.map(() => 3), filler: v.map(() => 0), reversedCorrect: arm === 'sft' ? null : v, examples: [], seconds: 1, cpuSeconds: 1, modelDir: '', metrics: [] };
+    return {
+      kind: arm === 'sft' ? 'sft' : 'pref',
+      arm,
+      seed,
+      pairs: arm === 'sft' ? null : 8,
+      lr: 1e-4,
+      split: 'test',
+      trainedPairs: 8,
+      pCorrect: v.map((x) => 0.2 + 0.6 * x),
+      greedyCorrect: v,
+      greedyChars: v.map(() => 3),
+      filler: v.map(() => 0),
+      reversedCorrect: arm === 'sft' ? null : v,
+      examples: [],
+      seconds: 1,
+      cpuSeconds: 1,
+      modelDir: '',
+      metrics: [],
+    };
   };
   const results = [1, 2, 3].flatMap((seed) => [
     result('sft', seed, (q) => q < 10),
@@ -101,11 +134,33 @@ test('summary statistics: crossed-bootstrap intervals, the zero-width case flagg
 
 test('the pilot picks, per arm, the learning rate with the best validation P(correct); ties go to the smaller', (t) => {
   const row = (arm: DemoJobResult['arm'], lr: number, seed: number, p: number): DemoJobResult =>
-    ({ kind: 'pref', arm, seed, pairs: 8, lr, split: 'validation', trainedPairs: 8, pCorrect: [p, p], greedyCorrect: null, greedyChars: null, filler: null, reversedCorrect: null, examples: [], seconds: 1, cpuSeconds: 1, modelDir: '', metrics: [] }) as DemoJobResult;
+    ({
+      kind: 'pref',
+      arm,
+      seed,
+      pairs: 8,
+      lr,
+      split: 'validation',
+      trainedPairs: 8,
+      pCorrect: [p, p],
+      greedyCorrect: null,
+      greedyChars: null,
+      filler: null,
+      reversedCorrect: null,
+      examples: [],
+      seconds: 1,
+      cpuSeconds: 1,
+      modelDir: '',
+      metrics: [],
+    }) as DemoJobResult;
   const results = [101, 102].flatMap((seed) => [
     { ...row('sft', 3e-3, seed, 0.3), kind: 'sft' as const, pairs: null },
-    row('dpo', 1e-5, seed, 0.3), row('dpo', 1e-4, seed, 0.5), row('dpo', 3e-4, seed, 0.4),
-    row('rdpo', 1e-5, seed, 0.6), row('rdpo', 1e-4, seed, 0.6), row('rdpo', 3e-4, seed, 0.2),
+    row('dpo', 1e-5, seed, 0.3),
+    row('dpo', 1e-4, seed, 0.5),
+    row('dpo', 3e-4, seed, 0.4),
+    row('rdpo', 1e-5, seed, 0.6),
+    row('rdpo', 1e-4, seed, 0.6),
+    row('rdpo', 3e-4, seed, 0.2),
   ]);
   const choice = choosePilotLearningRates(results, ['dpo', 'rdpo'], [1e-5, 1e-4, 3e-4]);
   t.deepEqual(choice.lr, { dpo: 1e-4, rdpo: 1e-5 });
@@ -142,16 +197,35 @@ test('the demo pipeline on a shortened schedule: every arm per replicate and siz
   for (const seed of [1, 2]) {
     const dir = path.join(out, `seed-${seed}`);
     t.true(existsSync(path.join(dir, 'sft', 'run', 'final', 'model.safetensors')));
-    const rows = (arm: string) => readFileSync(path.join(dir, `${arm}-32`, 'run', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    t.true(rows('rdpo').some((r) => typeof r['nll/rationale'] === 'number'), 'RDPO trained on rationales');
-    t.true(typeof rows('rdpo')[0]['grad_norm/rationale'] === 'number' && typeof rows('rdpo')[0]['grad_norm/preference'] === 'number', 'term shares logged on the first step');
+    const rows = (arm: string) =>
+      readFileSync(path.join(dir, `${arm}-32`, 'run', 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+    t.true(
+      rows('rdpo').some((r) => typeof r['nll/rationale'] === 'number'),
+      'RDPO trained on rationales',
+    );
+    t.true(
+      typeof rows('rdpo')[0]['grad_norm/rationale'] === 'number' && typeof rows('rdpo')[0]['grad_norm/preference'] === 'number',
+      'term shares logged on the first step',
+    );
     const config = (arm: string) => JSON.parse(readFileSync(path.join(dir, `${arm}-32`, 'run', 'config.json'), 'utf8'));
     t.like(config('rdpo').config, { loss: 'rdpo', rationaleForm: 'logsigmoid', gamma: 0.1 });
     t.is(config('dpo').data.trainPairs, config('rdpo_null').data.trainPairs, 'the arms train on the same pairs');
     // The null rationales have the real ones' byte lengths, and none of their words.
-    const real = readFileSync(path.join(dir, 'pairs.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).rationale as string);
-    const nul = readFileSync(path.join(dir, 'pairs-null-rationale.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).rationale as string);
-    t.deepEqual(nul.map((x) => Buffer.byteLength(x)), real.map((x) => Buffer.byteLength(x)));
+    const real = readFileSync(path.join(dir, 'pairs.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).rationale as string);
+    const nul = readFileSync(path.join(dir, 'pairs-null-rationale.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).rationale as string);
+    t.deepEqual(
+      nul.map((x) => Buffer.byteLength(x)),
+      real.map((x) => Buffer.byteLength(x)),
+    );
     t.true(nul.every((x) => /^(the( the)*)?\.*$/.test(x)));
   }
   const report = readFileSync(result.reportPath, 'utf8');

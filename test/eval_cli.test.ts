@@ -16,7 +16,11 @@ function fixtures(dir: string) {
   const aRight = (i: number) => i < 15;
   const bRight = (i: number) => i >= 10;
   const gen = (right: (i: number) => boolean, model: string) =>
-    problems.map((p, i) => JSON.stringify({ id: `q${i}`, prompt: prompts[i]!.prompt, response: `${p.a} + ${p.b} = ${right(i) ? p.answer : p.answer + 1}.`, model, tokens: 8 })).join('\n') + '\n';
+    problems
+      .map((p, i) =>
+        JSON.stringify({ id: `q${i}`, prompt: prompts[i]!.prompt, response: `${p.a} + ${p.b} = ${right(i) ? p.answer : p.answer + 1}.`, model, tokens: 8 }),
+      )
+      .join('\n') + '\n';
   const files = { prompts: path.join(dir, 'prompts.jsonl'), a: path.join(dir, 'rdpo.jsonl'), b: path.join(dir, 'dpo.jsonl') };
   writeFileSync(files.prompts, prompts.map((p) => JSON.stringify(p)).join('\n') + '\n');
   writeFileSync(files.a, gen(aRight, 'rdpo'));
@@ -75,7 +79,20 @@ test('eval --preset paper: sampled answers (temperature 1, top-p 0.95) within 2,
   const prompts = path.join(dir, 'prompts.jsonl');
   writeFileSync(prompts, ['Say hi.', 'Name a colour.'].map((q, i) => JSON.stringify({ id: `p${i}`, prompt: q })).join('\n') + '\n');
   const model = path.join(repoRoot, 'test', 'fixtures', 'models', 'tiny-chat');
-  const r = await runCli(['eval', '--model', model, '--prompts', prompts, '--preset', 'paper', '--max-new-tokens', '6', '--out', path.join(dir, 'out'), '--json']);
+  const r = await runCli([
+    'eval',
+    '--model',
+    model,
+    '--prompts',
+    prompts,
+    '--preset',
+    'paper',
+    '--max-new-tokens',
+    '6',
+    '--out',
+    path.join(dir, 'out'),
+    '--json',
+  ]);
   t.is(r.code, 0, r.stderr);
   const summary = JSON.parse(r.stdout) as { sampling: Record<string, number>; count: number };
   t.deepEqual(summary.sampling, { maxNewTokens: 6, temperature: 1, topP: 0.95, topK: 0, seed: 0 });

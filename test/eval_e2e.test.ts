@@ -20,7 +20,10 @@ test.before(() => {
   ensureDist();
   createTinyLlama(model, { hiddenSize: 32, layers: 2, heads: 2, kvHeads: 1, intermediateSize: 64, maxPositions: 1024 }, 1);
   const pairs = makePreferencePairs(80, 5, splitQuestions().train);
-  writeFileSync(data, pairs.map((p) => JSON.stringify({ id: p.id, prompt: p.prompt, chosen: p.chosen, rejected: p.rejected, rationale: p.rationale })).join('\n') + '\n');
+  writeFileSync(
+    data,
+    pairs.map((p) => JSON.stringify({ id: p.id, prompt: p.prompt, chosen: p.chosen, rejected: p.rejected, rationale: p.rationale })).join('\n') + '\n',
+  );
   const qs = makeEvalProblems(6, 9, 13).map((p, i) => ({ id: `q${i}`, prompt: questionText(p) }));
   writeFileSync(prompts, qs.map((q) => JSON.stringify(q)).join('\n') + '\n');
 });
@@ -35,7 +38,12 @@ test.serial('eval --data: log-prob accuracy without a reference; with itself as 
   t.is(a.pairs, 12);
   t.is(a.rewardAccuracy, null);
   t.true(a.logprobAccuracy >= 0 && a.logprobAccuracy <= 1);
-  t.is(readFileSync(path.join(work, 'pref1', 'preference_pairs.jsonl'), 'utf8').trim().split('\n').length, 12);
+  t.is(
+    readFileSync(path.join(work, 'pref1', 'preference_pairs.jsonl'), 'utf8')
+      .trim()
+      .split('\n').length,
+    12,
+  );
   const self = await runCli(['eval', '--model', model, '--ref-model', model, '--data', data, '--eval-size', '12', '--out', path.join(work, 'pref2'), '--json']);
   t.is(self.code, 0, self.stderr);
   const s = json(self.stdout);
@@ -60,7 +68,22 @@ test.serial('eval --prompts: greedy generation with length statistics, resumed w
 });
 
 test.serial('eval --model-a/--model-b model dirs with the exact checker: identical greedy models tie', async (t) => {
-  const r = await runCli(['eval', '--model-a', model, '--model-b', model, '--prompts', prompts, '--judge', 'exact:arithmetic', '--max-new-tokens', '8', '--out', path.join(work, 'pair'), '--json']);
+  const r = await runCli([
+    'eval',
+    '--model-a',
+    model,
+    '--model-b',
+    model,
+    '--prompts',
+    prompts,
+    '--judge',
+    'exact:arithmetic',
+    '--max-new-tokens',
+    '8',
+    '--out',
+    path.join(work, 'pair'),
+    '--json',
+  ]);
   t.is(r.code, 0, r.stderr);
   const s = json(r.stdout);
   t.is(s.judgments, 6);
@@ -85,7 +108,22 @@ test.serial('eval with an LLM judge served by `rdpo-native serve` over a real so
   t.teardown(() => child.kill('SIGTERM'));
   const gen = path.join(work, 'gen', 'generations.jsonl');
   const out = path.join(work, 'llm');
-  const r = await runCli(['eval', '--model-a', gen, '--model-b', gen, '--judge', `openai:${url}`, '--repeats', '1', '--judge-max-tokens', '4', '--out', out, '--json']);
+  const r = await runCli([
+    'eval',
+    '--model-a',
+    gen,
+    '--model-b',
+    gen,
+    '--judge',
+    `openai:${url}`,
+    '--repeats',
+    '1',
+    '--judge-max-tokens',
+    '4',
+    '--out',
+    out,
+    '--json',
+  ]);
   t.is(r.code, 0, r.stderr);
   const s = json(r.stdout);
   // A random tiny judge mostly answers junk: whatever it says, every judgment is recorded and counted.
@@ -96,7 +134,33 @@ test.serial('eval with an LLM judge served by `rdpo-native serve` over a real so
 
 test.serial('a tiny compare with the exact checker writes the report, and a rerun skips the finished runs', async (t) => {
   const out = path.join(work, 'sweep');
-  const args = ['compare', '--model', model, '--data', data, '--sizes', '8,16', '--eval-size', '8', '--judge', 'exact:arithmetic', '--max-steps', '2', '--sft-max-steps', '2', '--batch-size', '2', '--lr', '1e-3', '--sft-lr', '1e-3', '--max-new-tokens', '8', '--out', out];
+  const args = [
+    'compare',
+    '--model',
+    model,
+    '--data',
+    data,
+    '--sizes',
+    '8,16',
+    '--eval-size',
+    '8',
+    '--judge',
+    'exact:arithmetic',
+    '--max-steps',
+    '2',
+    '--sft-max-steps',
+    '2',
+    '--batch-size',
+    '2',
+    '--lr',
+    '1e-3',
+    '--sft-lr',
+    '1e-3',
+    '--max-new-tokens',
+    '8',
+    '--out',
+    out,
+  ];
   const r = await runCli(args, { timeoutMs: 600_000 });
   t.is(r.code, 0, r.stderr);
   const results = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8'));

@@ -32,7 +32,10 @@ test('the judge chat is one user turn showing the conversation and both response
     at('END OF RESPONSE 2'),
     at('more helpful, harmless and concise'),
   ];
-  t.deepEqual(positions, [...positions].sort((a, b) => a - b));
+  t.deepEqual(
+    positions,
+    [...positions].sort((a, b) => a - b),
+  );
   t.true(/pick one/i.test(text));
 });
 

@@ -14,7 +14,22 @@ function summary(winsA: number, winsB: number, ties: number, stderr: number): Pa
   const winners = [...Array(winsA).fill('A'), ...Array(winsB).fill('B'), ...Array(ties).fill('tie')];
   const c = countWins(winners.map((winner) => ({ winner })));
   const lengths = { chars: distribution([100]) };
-  return { ...c, items: c.judgments, winrateStdErr: stderr, byOrder: { AB: c, BA: c }, modelA: 'a', modelB: 'b', judge: 'exact:arithmetic', judgeKind: 'exact', orders: ['AB'], repeats: 1, expectedJudgments: c.judgments, complete: true, failed: [], lengths: { A: lengths, B: lengths } };
+  return {
+    ...c,
+    items: c.judgments,
+    winrateStdErr: stderr,
+    byOrder: { AB: c, BA: c },
+    modelA: 'a',
+    modelB: 'b',
+    judge: 'exact:arithmetic',
+    judgeKind: 'exact',
+    orders: ['AB'],
+    repeats: 1,
+    expectedJudgments: c.judgments,
+    complete: true,
+    failed: [],
+    lengths: { A: lengths, B: lengths },
+  };
 }
 
 function sweepRow(method: 'dpo' | 'rdpo', size: number, wins: number, acc: number, chars: number): SweepRow {
@@ -22,7 +37,18 @@ function sweepRow(method: 'dpo' | 'rdpo', size: number, wins: number, acc: numbe
     method,
     size,
     steps: size / 10,
-    preference: { pairs: 50, dropped: 0, beta: 0.1, reference: 'sft', rewardAccuracy: acc, meanRewardMargin: 0.2, meanChosenReward: 0.1, meanRejectedReward: -0.1, logprobAccuracy: 0.6, meanLogprobMargin: 1 },
+    preference: {
+      pairs: 50,
+      dropped: 0,
+      beta: 0.1,
+      reference: 'sft',
+      rewardAccuracy: acc,
+      meanRewardMargin: 0.2,
+      meanChosenReward: 0.1,
+      meanRejectedReward: -0.1,
+      logprobAccuracy: 0.6,
+      meanLogprobMargin: 1,
+    },
     generation: { count: 100, chars: distribution([chars]), tokens: distribution([chars / 4]), truncated: 0 },
     vsSft: summary(wins, 100 - wins, 0, 0.03),
   };
@@ -43,7 +69,12 @@ function results(): SweepResults {
     beta: 0.1,
     sampling: { maxNewTokens: 32, temperature: 0, topP: 0.95, seed: 0 },
     train: { lr: 1e-4 },
-    sft: { steps: 30, preference: sweepRow('dpo', 300, 50, 0.5, 300).preference, generation: { count: 100, chars: distribution([300]), tokens: distribution([75]), truncated: 0 }, trainSize: 300 },
+    sft: {
+      steps: 30,
+      preference: sweepRow('dpo', 300, 50, 0.5, 300).preference,
+      generation: { count: 100, chars: distribution([300]), tokens: distribution([75]), truncated: 0 },
+      trainSize: 300,
+    },
     rows: [sweepRow('dpo', 100, 52, 0.6, 400), sweepRow('rdpo', 100, 70, 0.7, 250), sweepRow('dpo', 300, 55, 0.62, 420), sweepRow('rdpo', 300, 56, 0.6, 260)],
     rdpoVsDpo: [
       { size: 100, summary: summary(80, 20, 0, 0.04) },
@@ -95,16 +126,19 @@ test('the report has the set-up, both tables and the plots as SVG files', async 
   t.is((points.match(/<path /g) ?? []).length, 4);
 });
 
-dataTest('mt_bench-questions.jsonl', 'vicuna_bench-questions.jsonl')('prompt sets: MT-Bench and Vicuna questions give their first turn, keyed by question_id', async (t) => {
-  const mt = await loadPromptSet(sharedData('mt_bench-questions.jsonl'));
-  t.is(mt.length, 80);
-  t.is(mt[0]!.id, '81');
-  t.true(typeof mt[0]!.prompt === 'string' && mt[0]!.prompt.startsWith('Compose an engaging travel blog post about a recent trip to Hawaii'));
-  const vicuna = await loadPromptSet(sharedData('vicuna_bench-questions.jsonl'), { limit: 10, seed: 3 });
-  t.is(vicuna.length, 10);
-  t.is(new Set(vicuna.map((p) => p.id)).size, 10);
-  t.deepEqual(await loadPromptSet(sharedData('vicuna_bench-questions.jsonl'), { limit: 10, seed: 3 }), vicuna);
-});
+dataTest('mt_bench-questions.jsonl', 'vicuna_bench-questions.jsonl')(
+  'prompt sets: MT-Bench and Vicuna questions give their first turn, keyed by question_id',
+  async (t) => {
+    const mt = await loadPromptSet(sharedData('mt_bench-questions.jsonl'));
+    t.is(mt.length, 80);
+    t.is(mt[0]!.id, '81');
+    t.true(typeof mt[0]!.prompt === 'string' && mt[0]!.prompt.startsWith('Compose an engaging travel blog post about a recent trip to Hawaii'));
+    const vicuna = await loadPromptSet(sharedData('vicuna_bench-questions.jsonl'), { limit: 10, seed: 3 });
+    t.is(vicuna.length, 10);
+    t.is(new Set(vicuna.map((p) => p.id)).size, 10);
+    t.deepEqual(await loadPromptSet(sharedData('vicuna_bench-questions.jsonl'), { limit: 10, seed: 3 }), vicuna);
+  },
+);
 
 dataTest('orca_dpo_pairs-284.openai-dpo.jsonl')('prompt sets: a preference file gives the prompts of its pairs', async (t) => {
   const orca = await loadPromptSet(sharedData('orca_dpo_pairs-284.openai-dpo.jsonl'), { limit: 5 });

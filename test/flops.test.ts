@@ -48,7 +48,20 @@ test('MFU: the convention FLOPs over the window and the peak; the bench reports 
   const sample = { pairTokens: 1550, rationaleTokens: 250, referenceTokens: 1550, referenceOutsideSeconds: 0, computedTokens: { policy: 900, reference: 700 } };
   const r = summarize(
     { warmupSteps: 0, stepSeconds: [9], stepCpuSeconds: [9], samples: [sample] },
-    { loss: 'rdpo', dtype: 'float32', device: 'cpu', threads: 1, batchSize: 2, precomputeRef: true, matmulParams: 1000, matmulPeakFlops: 1e9, peakRssMb: 1, peakCudaMb: null, versions: {}, loadAvg1m: 0 },
+    {
+      loss: 'rdpo',
+      dtype: 'float32',
+      device: 'cpu',
+      threads: 1,
+      batchSize: 2,
+      precomputeRef: true,
+      matmulParams: 1000,
+      matmulPeakFlops: 1e9,
+      peakRssMb: 1,
+      peakCudaMb: null,
+      versions: {},
+      loadAvg1m: 0,
+    },
   );
   t.is(r.mfu, mfu);
   t.is(r.hardware_mfu, modelFlopsUtilization({ matmulParams: 1000, tokens: { trained: 900, reference: 700 }, seconds: 9, peakFlopsPerSec: 1e9 }));

@@ -8,10 +8,10 @@ const native = loadNative().testing;
 const loose = native as unknown as Record<keyof NativeTestingHooks, (...args: unknown[]) => unknown>;
 
 const float32Shapes = [
-  { n: 300, h: 64, v: 1000, chunk: 128, seed: 1 },   // N not divisible by the chunk
-  { n: 300, h: 64, v: 1000, chunk: 1024, seed: 2 },  // one chunk holds everything
-  { n: 97, h: 32, v: 517, chunk: 1, seed: 3 },       // one row per chunk
-  { n: 512, h: 128, v: 4096, chunk: 100, seed: 4 },  // larger vocabulary, ragged last chunk
+  { n: 300, h: 64, v: 1000, chunk: 128, seed: 1 }, // N not divisible by the chunk
+  { n: 300, h: 64, v: 1000, chunk: 1024, seed: 2 }, // one chunk holds everything
+  { n: 97, h: 32, v: 517, chunk: 1, seed: 3 }, // one row per chunk
+  { n: 512, h: 128, v: 4096, chunk: 100, seed: 4 }, // larger vocabulary, ragged last chunk
 ];
 
 for (const shape of float32Shapes) {
@@ -42,10 +42,14 @@ test('bfloat16 runs and stays within bf16 rounding of the unfused path', (t) => 
 });
 
 test('fused loss-stage memory stays flat while unfused grows with N × V', async (t) => {
-  const h = 64, v = 4000, chunk = 128;
+  const h = 64,
+    v = 4000,
+    chunk = 128;
   const peak = async (n: number, fused: boolean) => (await native.fusedLogprobsPeakMemory({ n, h, v, chunk, fused })).peakBytes;
-  const fusedSmall = await peak(256, true), fusedLarge = await peak(2048, true);
-  const unfusedSmall = await peak(256, false), unfusedLarge = await peak(2048, false);
+  const fusedSmall = await peak(256, true),
+    fusedLarge = await peak(2048, true);
+  const unfusedSmall = await peak(256, false),
+    unfusedLarge = await peak(2048, false);
   t.log({ fusedSmall, fusedLarge, unfusedSmall, unfusedLarge });
   const logitsBytes = (n: number) => n * v * 4;
   t.true(unfusedLarge >= logitsBytes(2048), 'unfused holds at least the [N, V] float32 logits');
@@ -78,7 +82,9 @@ function jsLogprobs(hidden: Float32Array, weight: Float32Array, targets: Int32Ar
 }
 
 test('fused and unfused log-probs equal a float64 JavaScript log-softmax', (t) => {
-  const n = 37, h = 16, v = 211;
+  const n = 37,
+    h = 16,
+    v = 211;
   let seed = 12345;
   const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
   const hidden = Float32Array.from({ length: n * h }, rand);
@@ -90,8 +96,16 @@ test('fused and unfused log-probs equal a float64 JavaScript log-softmax', (t) =
     t.is(got.length, n);
     got.forEach((g, i) => t.true(Math.abs(g - (want[i] ?? 0)) <= 1e-5 * Math.abs(want[i] ?? 0) + 1e-6, `row ${i} fused=${fused}: ${g} vs ${want[i]}`));
   }
-  t.throws(() => native.tokenLogprobs(hidden, weight, Int32Array.from({ length: n }, () => v), { h }),
-    { instanceOf: RangeError, message: /target ids must lie in \[0, 211\)/ });
+  t.throws(
+    () =>
+      native.tokenLogprobs(
+        hidden,
+        weight,
+        Int32Array.from({ length: n }, () => v),
+        { h },
+      ),
+    { instanceOf: RangeError, message: /target ids must lie in \[0, 211\)/ },
+  );
   t.throws(() => native.tokenLogprobs(hidden, weight, new Int32Array(n - 1), { h }), { instanceOf: RangeError, message: /one entry per row/ });
 });
 

@@ -63,7 +63,10 @@ test('dequantize hand-built blocks: F32, F16, BF16, Q8_0, Q4_0, Q4_1', (t) => {
   const q8 = Buffer.alloc(34);
   q8.writeUInt16LE(f16(0.5), 0);
   for (let j = 0; j < 32; j++) q8.writeInt8(j - 16, 2 + j);
-  t.deepEqual([...dequantize(GGML_TYPE.Q8_0!, q8, 32)], Array.from({ length: 32 }, (_, j) => (j - 16) / 2));
+  t.deepEqual(
+    [...dequantize(GGML_TYPE.Q8_0!, q8, 32)],
+    Array.from({ length: 32 }, (_, j) => (j - 16) / 2),
+  );
   // Q4_0: d = 2, byte j holds element j (low nibble) and j+16 (high nibble), each minus 8.
   const q40 = Buffer.alloc(18);
   q40.writeUInt16LE(f16(2), 0);
@@ -94,8 +97,16 @@ test('dequantize hand-built blocks: F32, F16, BF16, Q8_0, Q4_0, Q4_1', (t) => {
 
 test('dequantize equals Python gguf’s dequantize bit for bit on random blocks (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K…Q6_K, IQ4_NL, IQ4_XS)', (t) => {
   // scripts/fixtures/make_quant_blocks.py: random packed bytes, float16 scales incl. subnormals and 65504.
-  const cases = JSON.parse(readFileSync(join(FIX, 'gguf', 'quant-blocks.json'), 'utf8')) as { type: string; elements: number; blocks: string; expected: string }[];
-  t.deepEqual(cases.map((c) => c.type), ['Q8_0', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q2_K', 'Q3_K', 'Q4_K', 'Q5_K', 'Q6_K', 'IQ4_NL', 'IQ4_XS']);
+  const cases = JSON.parse(readFileSync(join(FIX, 'gguf', 'quant-blocks.json'), 'utf8')) as {
+    type: string;
+    elements: number;
+    blocks: string;
+    expected: string;
+  }[];
+  t.deepEqual(
+    cases.map((c) => c.type),
+    ['Q8_0', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q2_K', 'Q3_K', 'Q4_K', 'Q5_K', 'Q6_K', 'IQ4_NL', 'IQ4_XS'],
+  );
   for (const c of cases) {
     const e = Buffer.from(c.expected, 'base64');
     const expected = new Float32Array(e.buffer.slice(e.byteOffset, e.byteOffset + e.byteLength));
@@ -113,14 +124,30 @@ test('dequantize equals Python gguf’s dequantize bit for bit on random blocks 
 });
 
 test('configJson writes the fields transformers types as float with a fraction', (t) => {
-  const text = configJson({ num_hidden_layers: 2, final_logit_softcapping: 30, rms_norm_eps: 1e-6, rope_scaling: { rope_type: 'linear', factor: 8 }, long: [1], long_factor: [1, 1.5], sliding_window: null });
+  const text = configJson({
+    num_hidden_layers: 2,
+    final_logit_softcapping: 30,
+    rms_norm_eps: 1e-6,
+    rope_scaling: { rope_type: 'linear', factor: 8 },
+    long: [1],
+    long_factor: [1, 1.5],
+    sliding_window: null,
+  });
   t.regex(text, /"num_hidden_layers": 2,/);
   t.regex(text, /"final_logit_softcapping": 30\.0,/);
   t.regex(text, /"rms_norm_eps": 0\.000001,|"rms_norm_eps": 1e-6,/);
   t.regex(text, /"factor": 8\.0/);
   t.regex(text, /"long": \[\s*1\s*\]/);
   t.regex(text, /"long_factor": \[\s*1\.0,\s*1\.5\s*\]/);
-  t.deepEqual(JSON.parse(text), { num_hidden_layers: 2, final_logit_softcapping: 30, rms_norm_eps: 1e-6, rope_scaling: { rope_type: 'linear', factor: 8 }, long: [1], long_factor: [1, 1.5], sliding_window: null });
+  t.deepEqual(JSON.parse(text), {
+    num_hidden_layers: 2,
+    final_logit_softcapping: 30,
+    rms_norm_eps: 1e-6,
+    rope_scaling: { rope_type: 'linear', factor: 8 },
+    long: [1],
+    long_factor: [1, 1.5],
+    sliding_window: null,
+  });
 });
 
 test('unpermuteRotaryRows inverts llama.cpp’s permutation', (t) => {
@@ -236,7 +263,16 @@ ggufTest()('SmolLM2-135M-Instruct GGUF: types, config, tokenizer parity with tra
     t.deepEqual(report.sourceTypes, { Q8_0: 1, F32: 61, Q4_1: 210 });
     t.true(report.tiedEmbeddings);
     const config = JSON.parse(readFileSync(join(dir, 'smol', 'config.json'), 'utf8'));
-    t.like(config, { hidden_size: 576, num_hidden_layers: 30, num_attention_heads: 9, num_key_value_heads: 3, intermediate_size: 1536, vocab_size: 49152, rope_theta: 100000, max_position_embeddings: 8192 });
+    t.like(config, {
+      hidden_size: 576,
+      num_hidden_layers: 30,
+      num_attention_heads: 9,
+      num_key_value_heads: 3,
+      intermediate_size: 1536,
+      vocab_size: 49152,
+      rope_theta: 100000,
+      max_position_embeddings: 8192,
+    });
     const tok = Tokenizer.load(join(dir, 'smol'));
     // The fixture's expected ids come from transformers on a tokenizer rebuilt by the Python gguf reader.
     const exp = JSON.parse(readFileSync(join(FIX, 'tokenizers', 'smollm2', 'expected.json'), 'utf8')) as { encode: { text: string; ids: number[] }[] };

@@ -55,10 +55,21 @@ for (const arch of ARCHS) {
   test(`${arch}: K-quant GGUF → Hugging Face names, shapes, values and config`, async (t) => {
     const exp = expectedOf(arch);
     const out = await importOnce(arch);
-    t.true(exp.source_types.some((s) => s.endsWith('_K')), 'the fixture holds K-quant tensors');
+    t.true(
+      exp.source_types.some((s) => s.endsWith('_K')),
+      'the fixture holds K-quant tensors',
+    );
     const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
     t.is(config.model_type, exp.model_type);
-    for (const k of ['vocab_size', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'num_key_value_heads', 'tie_word_embeddings']) {
+    for (const k of [
+      'vocab_size',
+      'hidden_size',
+      'intermediate_size',
+      'num_hidden_layers',
+      'num_attention_heads',
+      'num_key_value_heads',
+      'tie_word_embeddings',
+    ]) {
       t.deepEqual(config[k], exp.config[k], k);
     }
     // What config.json must spell out (transformers derives the rest: Qwen's layer_types, Phi-3's head_dim).
@@ -75,7 +86,11 @@ for (const arch of ARCHS) {
     for (const k of spelled) t.deepEqual(config[k], exp.config[k], k);
     const ours = readF32Safetensors(join(out, 'model.safetensors'));
     t.deepEqual([...ours.keys()].sort(), Object.keys(exp.tensors).sort());
-    const header = JSON.parse(readFileSync(join(out, 'model.safetensors')).subarray(8, 8 + Number(readFileSync(join(out, 'model.safetensors')).readBigUInt64LE(0))).toString('utf8')) as Record<string, { shape: number[] }>;
+    const header = JSON.parse(
+      readFileSync(join(out, 'model.safetensors'))
+        .subarray(8, 8 + Number(readFileSync(join(out, 'model.safetensors')).readBigUInt64LE(0)))
+        .toString('utf8'),
+    ) as Record<string, { shape: number[] }>;
     for (const [name, e] of Object.entries(exp.tensors)) {
       t.deepEqual(header[name]!.shape, e.shape, name);
       const data = ours.get(name)!;
@@ -106,18 +121,21 @@ for (const arch of ARCHS) {
   }
 
   // One Python process at a time: each loads torch and transformers.
-  (python ? test.skip : test.serial)(`${arch}: transformers loads the imported directory and matches the original model${python ? ` (skipped: ${python})` : ''}`, async (t) => {
-    const out = await importOnce(arch);
-    const r = spawnSync('python3', [join(repoRoot, 'scripts', 'fixtures', 'check_gguf_import.py'), out, fixture('gguf', `tiny-${arch}.expected.json`)], {
-      encoding: 'utf8',
-      env: { ...process.env, HF_HUB_OFFLINE: '1', TRANSFORMERS_VERBOSITY: 'error' },
-    });
-    const last = r.stdout.trim().split('\n').pop() ?? '';
-    t.is(r.status, 0, `${last}\n${r.stderr.slice(-2000)}`);
-    const report = JSON.parse(last) as { ok: boolean; failures: string[]; max_logprob_diff: number; model_class: string };
-    t.log(`${report.model_class}: max per-token log-prob difference ${report.max_logprob_diff}`);
-    t.deepEqual(report.failures, []);
-  });
+  (python ? test.skip : test.serial)(
+    `${arch}: transformers loads the imported directory and matches the original model${python ? ` (skipped: ${python})` : ''}`,
+    async (t) => {
+      const out = await importOnce(arch);
+      const r = spawnSync('python3', [join(repoRoot, 'scripts', 'fixtures', 'check_gguf_import.py'), out, fixture('gguf', `tiny-${arch}.expected.json`)], {
+        encoding: 'utf8',
+        env: { ...process.env, HF_HUB_OFFLINE: '1', TRANSFORMERS_VERBOSITY: 'error' },
+      });
+      const last = r.stdout.trim().split('\n').pop() ?? '';
+      t.is(r.status, 0, `${last}\n${r.stderr.slice(-2000)}`);
+      const report = JSON.parse(last) as { ok: boolean; failures: string[]; max_logprob_diff: number; model_class: string };
+      t.log(`${report.model_class}: max per-token log-prob difference ${report.max_logprob_diff}`);
+      t.deepEqual(report.failures, []);
+    },
+  );
 
   test(`${arch}: the native model gives transformers' log-probs and greedy tokens`, async (t) => {
     const exp = expectedOf(arch);

@@ -21,8 +21,14 @@ test('a runaway template (nested loops) stops at its time limit with a ChatTempl
 });
 
 test('one huge range() is refused at once; ordinary ranges behave as Python', (t) => {
-  t.throws(() => renderTemplate('{% for i in range(10**12) %}{% endfor %}', hi, {}), { instanceOf: ChatTemplateError, message: new RegExp(`at most ${MAX_TEMPLATE_RANGE}`) });
-  t.is(renderTemplate('{% for i in range(3) %}{{ i }}{% endfor %}|{% for i in range(5, 1, -2) %}{{ i }}{% endfor %}|{{ range(2, 4) | length }}', hi, {}), '012|53|2');
+  t.throws(() => renderTemplate('{% for i in range(10**12) %}{% endfor %}', hi, {}), {
+    instanceOf: ChatTemplateError,
+    message: new RegExp(`at most ${MAX_TEMPLATE_RANGE}`),
+  });
+  t.is(
+    renderTemplate('{% for i in range(3) %}{{ i }}{% endfor %}|{% for i in range(5, 1, -2) %}{{ i }}{% endfor %}|{{ range(2, 4) | length }}', hi, {}),
+    '012|53|2',
+  );
 });
 
 test('a file that is not UTF-8 loads with a warning naming it (JSONL streamed, and JSON)', async (t) => {

@@ -53,7 +53,9 @@ const carded: FakeRepo = {
   refs: { main: CARD_COMMIT, v1: CARD_COMMIT },
   files: {
     'README.md': {
-      data: Buffer.from('---\nconfigs:\n- config_name: default\n  data_files:\n  - split: train_prefs\n    path: prefs/train*.jsonl\n  - split: test_prefs\n    path: prefs/held-out.jsonl\n---\n# card\n'),
+      data: Buffer.from(
+        '---\nconfigs:\n- config_name: default\n  data_files:\n  - split: train_prefs\n    path: prefs/train*.jsonl\n  - split: test_prefs\n    path: prefs/held-out.jsonl\n---\n# card\n',
+      ),
     },
     'prefs/train.jsonl': { data: jsonl(pairs) },
     'prefs/held-out.jsonl': { data: jsonl(pairs.slice(0, 2)) },
@@ -79,7 +81,8 @@ test('parseHubDatasetSpec: org/name[@revision][:split]; data-file paths are neve
   t.deepEqual(parseHubDatasetSpec('org/name@v1.0:test'), { repo: 'org/name', revision: 'v1.0', split: 'test' });
   t.deepEqual(parseHubDatasetSpec('org/name@refs/pr/3'), { repo: 'org/name', revision: 'refs/pr/3', split: undefined });
   t.deepEqual(parseHubDatasetSpec('org/name:train_prefs'), { repo: 'org/name', revision: 'main', split: 'train_prefs' });
-  for (const s of ['data/pairs.jsonl', 'x/y.parquet', 'runs/a.json.gz', './a/b', '/abs/x', 'a/b/c', 'pairs.jsonl', 'org/name@', 'org/name:']) t.is(parseHubDatasetSpec(s), null, s);
+  for (const s of ['data/pairs.jsonl', 'x/y.parquet', 'runs/a.json.gz', './a/b', '/abs/x', 'a/b/c', 'pairs.jsonl', 'org/name@', 'org/name:'])
+    t.is(parseHubDatasetSpec(s), null, s);
 });
 
 test('splits by the hub conventions: card configs, sharded names, directories, file names, else all train', (t) => {
@@ -88,7 +91,11 @@ test('splits by the hub conventions: card configs, sharded names, directories, f
   t.true(globRegExp('**/*.jsonl').test('a/b/c.jsonl') && globRegExp('**/*.jsonl').test('c.jsonl'));
   t.deepEqual([...readmeSplits('---\nconfigs:\n- config_name: default\n  data_files: all/*.json\n---\n')!], [['train', ['all/*.json']]]);
   const card = carded.files['README.md']!.data.toString();
-  t.deepEqual(splitFiles(Object.keys(carded.files), 'train_prefs', card), { files: ['prefs/train.jsonl'], splits: ['train_prefs', 'test_prefs'], rule: 'readme configs' });
+  t.deepEqual(splitFiles(Object.keys(carded.files), 'train_prefs', card), {
+    files: ['prefs/train.jsonl'],
+    splits: ['train_prefs', 'test_prefs'],
+    rule: 'readme configs',
+  });
   t.deepEqual(splitFiles(Object.keys(sharded.files), 'train').files, ['data/train-00000-of-00002.jsonl', 'data/train-00001-of-00002.jsonl']);
   t.is(splitFiles(Object.keys(sharded.files), 'train').rule, 'sharded names');
   const dirs = ['training/a.jsonl', 'training/b.jsonl', 'dev/x.jsonl', 'README.md', 'test.jsonl'];
@@ -108,14 +115,20 @@ test('download: only the split asked for, into datasets--org--name/ with refs an
   const storage = repoCacheDir(cache, 'rdpo-test/prefs', 'dataset');
   t.is(storage, path.join(cache, 'datasets--rdpo-test--prefs'));
   t.is(readFileSync(path.join(storage, 'refs', 'main'), 'utf8'), COMMIT);
-  t.deepEqual(got.files, ['data/train-00000-of-00002.jsonl', 'data/train-00001-of-00002.jsonl'].map((f) => path.join(storage, 'snapshots', COMMIT, f)));
+  t.deepEqual(
+    got.files,
+    ['data/train-00000-of-00002.jsonl', 'data/train-00001-of-00002.jsonl'].map((f) => path.join(storage, 'snapshots', COMMIT, f)),
+  );
   t.is(got.split, 'train');
   t.is(got.commit, COMMIT);
   for (const f of got.files) {
     t.true(lstatSync(f).isSymbolicLink());
     t.is(readlinkSync(f), path.join('..', '..', '..', 'blobs', blobEtag(sharded.files[path.relative(path.join(storage, 'snapshots', COMMIT), f)]!)));
   }
-  t.false(hub.requests.slice(before).some((r) => r.url.includes('test-00000')), 'the test split is not fetched');
+  t.false(
+    hub.requests.slice(before).some((r) => r.url.includes('test-00000')),
+    'the test split is not fetched',
+  );
   const n = hub.requests.length;
   t.deepEqual((await resolveDataset('rdpo-test/prefs@main:train', { cacheDir: cache, offline: true })).files, got.files);
   t.is(hub.requests.length, n, 'from the cache, no request');
@@ -130,38 +143,60 @@ test('download: only the split asked for, into datasets--org--name/ with refs an
     instanceOf: HubDownloadError,
     message: /split 'validation' is not in the Hugging Face cache at .*datasets--rdpo-test--prefs .*HF_HUB_OFFLINE is set/,
   });
-  await t.throwsAsync(resolveDataset('rdpo-test/nope', { cacheDir: cache, endpoint: hub.url, offline: false, log: () => {} }), { instanceOf: HubDownloadError, message: /rdpo-test\/nope@main: not found/ });
+  await t.throwsAsync(resolveDataset('rdpo-test/nope', { cacheDir: cache, endpoint: hub.url, offline: false, log: () => {} }), {
+    instanceOf: HubDownloadError,
+    message: /rdpo-test\/nope@main: not found/,
+  });
   // A card's configs decide: custom split names, and by revision tag.
   const card = await resolveDataset('rdpo-test/carded@v1:test_prefs', { cacheDir: cache, endpoint: hub.url, offline: false, log: () => {} });
-  t.deepEqual(card.files.map((f) => path.basename(f)), ['held-out.jsonl']);
+  t.deepEqual(
+    card.files.map((f) => path.basename(f)),
+    ['held-out.jsonl'],
+  );
   t.deepEqual((await resolveDataset('rdpo-test/carded@v1:test_prefs', { cacheDir: cache, offline: true })).files, card.files);
 });
 
 // Checked synchronously: ava wants every test declared before the file's first await.
 const probe = spawnSync('python3', ['-c', 'import huggingface_hub'], { encoding: 'utf8' });
-const noHfHub = probe.status === 0 ? null : `python3 with huggingface_hub is not available (${(probe.error?.message ?? probe.stderr.trim().split('\n').pop() ?? '').slice(0, 120)})`;
-(noHfHub ? test.skip : test)(`a dataset cache written by Python's huggingface_hub resolves here offline${noHfHub ? ` (skipped: ${noHfHub})` : ''}`, async (t) => {
-  const cache = path.join(dir, 'cache-py');
-  const env = { ...process.env, HF_ENDPOINT: hub.url, HF_HUB_DISABLE_TELEMETRY: '1', HF_HUB_DISABLE_PROGRESS_BARS: '1', HF_HUB_DISABLE_XET: '1' };
-  const { stdout } = await run(
-    'python3',
-    ['-c', 'import sys; from huggingface_hub import snapshot_download; print(snapshot_download(sys.argv[1], repo_type="dataset", cache_dir=sys.argv[2]))', 'rdpo-test/prefs', cache],
-    { env },
-  );
-  const snapshot = stdout.trim().split('\n').pop()!;
-  t.is(snapshot, path.join(cache, 'datasets--rdpo-test--prefs', 'snapshots', COMMIT));
-  const got = await resolveDataset('rdpo-test/prefs:test', { cacheDir: cache, offline: true });
-  t.deepEqual(got.files, [path.join(snapshot, 'data', 'test-00000-of-00001.parquet')]);
-  // And what we download, huggingface_hub finds offline at the same paths.
-  const ours = path.join(dir, 'cache-ours');
-  const mine = await resolveDataset('rdpo-test/carded:train_prefs', { cacheDir: ours, endpoint: hub.url, offline: false, log: () => {} });
-  const found = await run(
-    'python3',
-    ['-c', 'import sys; from huggingface_hub import hf_hub_download; print(hf_hub_download(sys.argv[1], "prefs/train.jsonl", repo_type="dataset", cache_dir=sys.argv[2], local_files_only=True))', 'rdpo-test/carded', ours],
-    { env: { ...env, HF_HUB_OFFLINE: '1' } },
-  );
-  t.is(found.stdout.trim().split('\n').pop(), mine.files[0]);
-});
+const noHfHub =
+  probe.status === 0
+    ? null
+    : `python3 with huggingface_hub is not available (${(probe.error?.message ?? probe.stderr.trim().split('\n').pop() ?? '').slice(0, 120)})`;
+(noHfHub ? test.skip : test)(
+  `a dataset cache written by Python's huggingface_hub resolves here offline${noHfHub ? ` (skipped: ${noHfHub})` : ''}`,
+  async (t) => {
+    const cache = path.join(dir, 'cache-py');
+    const env = { ...process.env, HF_ENDPOINT: hub.url, HF_HUB_DISABLE_TELEMETRY: '1', HF_HUB_DISABLE_PROGRESS_BARS: '1', HF_HUB_DISABLE_XET: '1' };
+    const { stdout } = await run(
+      'python3',
+      [
+        '-c',
+        'import sys; from huggingface_hub import snapshot_download; print(snapshot_download(sys.argv[1], repo_type="dataset", cache_dir=sys.argv[2]))',
+        'rdpo-test/prefs',
+        cache,
+      ],
+      { env },
+    );
+    const snapshot = stdout.trim().split('\n').pop()!;
+    t.is(snapshot, path.join(cache, 'datasets--rdpo-test--prefs', 'snapshots', COMMIT));
+    const got = await resolveDataset('rdpo-test/prefs:test', { cacheDir: cache, offline: true });
+    t.deepEqual(got.files, [path.join(snapshot, 'data', 'test-00000-of-00001.parquet')]);
+    // And what we download, huggingface_hub finds offline at the same paths.
+    const ours = path.join(dir, 'cache-ours');
+    const mine = await resolveDataset('rdpo-test/carded:train_prefs', { cacheDir: ours, endpoint: hub.url, offline: false, log: () => {} });
+    const found = await run(
+      'python3',
+      [
+        '-c',
+        'import sys; from huggingface_hub import hf_hub_download; print(hf_hub_download(sys.argv[1], "prefs/train.jsonl", repo_type="dataset", cache_dir=sys.argv[2], local_files_only=True))',
+        'rdpo-test/carded',
+        ours,
+      ],
+      { env: { ...env, HF_HUB_OFFLINE: '1' } },
+    );
+    t.is(found.stdout.trim().split('\n').pop(), mine.files[0]);
+  },
+);
 
 test('CLI: data org/name --model org/name reads the split and fetches the tokenizer only', async (t) => {
   ensureDist();
@@ -176,7 +211,10 @@ test('CLI: data org/name --model org/name reads the split and fetches the tokeni
   t.is(report.tokens.prompt.count, pairs.length);
   const fetched = hub.requests.slice(before).map((q) => q.url);
   t.true(fetched.some((u) => u.includes('tokenizer.json')));
-  t.false(fetched.some((u) => u.includes('.safetensors')), `no weights: ${fetched.join(' ')}`);
+  t.false(
+    fetched.some((u) => u.includes('.safetensors')),
+    `no weights: ${fetched.join(' ')}`,
+  );
   t.false(existsSync(path.join(repoCacheDir(cache, 'rdpo-test/tiny-llama'), 'snapshots', 'a'.repeat(40), 'model.safetensors')));
   // Offline, from the cache now; a split that is not cached is named with the way out.
   const off = await runCli(['data', 'rdpo-test/prefs:train', '--json'], { env: { ...env, HF_HUB_OFFLINE: '1', HF_ENDPOINT: 'http://127.0.0.1:9' } });
@@ -194,9 +232,15 @@ test.serial('train({ data: "org/name" }): trains on the split, records the commi
   process.env.HF_ENDPOINT = hub.url;
   delete process.env.HF_HUB_OFFLINE;
   try {
-    const result = await train({ model: policyDir, data: 'rdpo-test/prefs', loss: 'dpo', batchSize: 2, maxSteps: 1, maxLength: 512, out: path.join(box.dir, 'run') }, { log: () => {} });
+    const result = await train(
+      { model: policyDir, data: 'rdpo-test/prefs', loss: 'dpo', batchSize: 2, maxSteps: 1, maxLength: 512, out: path.join(box.dir, 'run') },
+      { log: () => {} },
+    );
     t.is(result.steps, 1);
-    const recorded = JSON.parse(readFileSync(path.join(result.runDir, 'config.json'), 'utf8')) as { config: { data: string }; data: { hub: { commit: string; files: string[] }; trainPairs: number } };
+    const recorded = JSON.parse(readFileSync(path.join(result.runDir, 'config.json'), 'utf8')) as {
+      config: { data: string };
+      data: { hub: { commit: string; files: string[] }; trainPairs: number };
+    };
     t.is(recorded.config.data, 'rdpo-test/prefs');
     t.is(recorded.data.hub.commit, COMMIT);
     t.is(recorded.data.trainPairs, pairs.length);
@@ -207,7 +251,11 @@ test.serial('train({ data: "org/name" }): trains on the split, records the commi
     writeFileSync(file, 'model: m\ndata: rdpo-test/prefs:test\n');
     t.is(readConfigFile(file).data, 'rdpo-test/prefs:test');
   } finally {
-    for (const [k, v] of [['HF_HUB_CACHE', saved.cache], ['HF_ENDPOINT', saved.endpoint], ['HF_HUB_OFFLINE', saved.offline]] as const) {
+    for (const [k, v] of [
+      ['HF_HUB_CACHE', saved.cache],
+      ['HF_ENDPOINT', saved.endpoint],
+      ['HF_HUB_OFFLINE', saved.offline],
+    ] as const) {
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;
     }

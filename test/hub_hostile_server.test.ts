@@ -37,7 +37,10 @@ async function hostile(opts: FakeHubOptions) {
 
 const blobsOf = (storage: string) => (existsSync(join(storage, 'blobs')) ? readdirSync(join(storage, 'blobs')) : []);
 
-for (const [which, field] of [['a git oid', 'oid'], ['an LFS oid', 'lfs']] as const) {
+for (const [which, field] of [
+  ['a git oid', 'oid'],
+  ['an LFS oid', 'lfs'],
+] as const) {
   test(`${which} of "../../../x" is refused: nothing is written outside the cache`, async (t) => {
     const { root, cache, hub } = await hostile({
       tree: (_r, entries) =>
@@ -48,7 +51,9 @@ for (const [which, field] of [['a git oid', 'oid'], ['an LFS oid', 'lfs']] as co
         }),
     });
     try {
-      const err = await t.throwsAsync(downloadModel({ repo: repo.repo, revision: 'main' }, { cacheDir: cache, endpoint: hub.url }), { instanceOf: HubNameError });
+      const err = await t.throwsAsync(downloadModel({ repo: repo.repo, revision: 'main' }, { cacheDir: cache, endpoint: hub.url }), {
+        instanceOf: HubNameError,
+      });
       t.regex(err!.message, /evil\/model@d{40}: the hub lists (config\.json|model\.safetensors) with an? (LFS )?oid "\.\.\/\.\.\/\.\.\/escaped" that is not/);
       t.false(existsSync(join(root, 'escaped')), 'no file outside the cache');
       t.false(existsSync(join(cache, 'escaped')));
@@ -64,14 +69,21 @@ test('a revision that climbs out of refs/ is refused before any request; the fil
     const victim = join(root, 'precious.txt');
     writeFileSync(victim, 'the user’s file\n');
     for (const rev of ['../../../precious.txt', '/etc/passwd', 'main/', 'a//b', 'x\0y']) {
-      const err = await t.throwsAsync(downloadModel({ repo: repo.repo, revision: rev }, { cacheDir: cache, endpoint: hub.url }), { instanceOf: HubNameError }, rev);
+      const err = await t.throwsAsync(
+        downloadModel({ repo: repo.repo, revision: rev }, { cacheDir: cache, endpoint: hub.url }),
+        { instanceOf: HubNameError },
+        rev,
+      );
       t.regex(err!.message, /evil\/model: revision ".*" is not a branch, tag or commit/, rev);
     }
     // Through --model as the CLI reads it, online and offline (the offline path reads refs/).
-    await t.throwsAsync(resolveModel('evil/model@../../../precious.txt', { cacheDir: cache, endpoint: hub.url, offline: false, progress: false, log: () => {} }), {
-      instanceOf: HubDownloadError,
-      message: /is not a branch, tag or commit \(it holds "\.\."\)/,
-    });
+    await t.throwsAsync(
+      resolveModel('evil/model@../../../precious.txt', { cacheDir: cache, endpoint: hub.url, offline: false, progress: false, log: () => {} }),
+      {
+        instanceOf: HubDownloadError,
+        message: /is not a branch, tag or commit \(it holds "\.\."\)/,
+      },
+    );
     await t.throwsAsync(resolveModel('evil/model@../../../precious.txt', { cacheDir: cache, offline: true }), { instanceOf: HubNameError });
     t.is(readFileSync(victim, 'utf8'), 'the user’s file\n');
     t.is(hub.requests.length, 0, 'nothing was asked of the hub');
@@ -87,7 +99,10 @@ test('LFS bytes of the right size but the wrong sha256 are not stored (nor left 
     t.regex(err!.message, /model\.safetensors arrived with sha256 [0-9a-f]{64}, not the [0-9a-f]{64} the hub lists for it; nothing was stored/);
     const blobs = blobsOf(storage);
     t.false(blobs.includes(blobEtag(repo.files['model.safetensors']!)), 'no blob under the promised name');
-    t.deepEqual(blobs.filter((b) => b.includes('.incomplete')), []);
+    t.deepEqual(
+      blobs.filter((b) => b.includes('.incomplete')),
+      [],
+    );
     t.false(existsSync(join(storage, 'snapshots', COMMIT, 'model.safetensors')));
   } finally {
     await hub.close();
@@ -128,5 +143,6 @@ test('revisionDefect: branch, tag, refs/pr/N and commits pass; path tricks do no
 test('pathInside: joins inside the root, refuses what resolves outside it', (t) => {
   t.is(pathInside('/c/r', 'blobs', 'ab'), '/c/r/blobs/ab');
   t.is(pathInside('/c/r', '..dots'), '/c/r/..dots');
-  for (const parts of [['..'], ['blobs', '../../x'], ['/etc/passwd'], ['a\0b'], ['.']]) t.throws(() => pathInside('/c/r', ...parts), { instanceOf: HubNameError }, parts.join('/'));
+  for (const parts of [['..'], ['blobs', '../../x'], ['/etc/passwd'], ['a\0b'], ['.']])
+    t.throws(() => pathInside('/c/r', ...parts), { instanceOf: HubNameError }, parts.join('/'));
 });

@@ -36,7 +36,12 @@ test.before(async () => {
   files['README.md'] = { data: Buffer.from('# tiny\n') };
   files['pytorch_model.bin'] = { data: Buffer.alloc(1000, 7), lfs: true };
   repo = { repo: 'rdpo-test/tiny-llama', commit: COMMIT, refs: { main: COMMIT, v1: COMMIT }, files };
-  const old: FakeRepo = { repo: 'rdpo-test/only-bin', commit: OLD_COMMIT, refs: { main: OLD_COMMIT }, files: { 'config.json': files['config.json']!, 'pytorch_model.bin': files['pytorch_model.bin']! } };
+  const old: FakeRepo = {
+    repo: 'rdpo-test/only-bin',
+    commit: OLD_COMMIT,
+    refs: { main: OLD_COMMIT },
+    files: { 'config.json': files['config.json']!, 'pytorch_model.bin': files['pytorch_model.bin']! },
+  };
   const chat: FakeRepo = { repo: 'rdpo-test/tiny-chat', commit: 'c'.repeat(40), refs: { main: 'c'.repeat(40) }, files: {} };
   for (const f of readdirSync(policyDir)) chat.files[f] = { data: readFileSync(join(policyDir, f)), lfs: f.endsWith('.safetensors') };
   hub = await startFakeHub([repo, old, chat]);
@@ -71,7 +76,17 @@ test('hubCacheDir: HF_HUB_CACHE, else HF_HOME/hub, else XDG_CACHE_HOME, else ~/.
 
 test('modelFilesToFetch: config, tokenizer and safetensors files only', (t) => {
   t.deepEqual(
-    modelFilesToFetch(['config.json', 'model-00001-of-00002.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin', 'README.md', 'tokenizer.json', 'onnx/model.onnx', 'sub/x.safetensors', 'generation_config.json']),
+    modelFilesToFetch([
+      'config.json',
+      'model-00001-of-00002.safetensors',
+      'model.safetensors.index.json',
+      'pytorch_model.bin',
+      'README.md',
+      'tokenizer.json',
+      'onnx/model.onnx',
+      'sub/x.safetensors',
+      'generation_config.json',
+    ]),
     ['config.json', 'model-00001-of-00002.safetensors', 'model.safetensors.index.json', 'tokenizer.json', 'generation_config.json'],
   );
 });
@@ -105,10 +120,16 @@ test.serial('offline: refs/<branch|tag> → snapshots/<commit>; a commit directl
   // Not cached, offline: the error names the cache and the way out, and nothing is fetched.
   const before = hub.requests.length;
   const err = await t.throwsAsync(resolveModel('org/hand-laid@v2', { cacheDir: cache, offline: true, endpoint: hub.url }), { instanceOf: HubDownloadError });
-  t.regex(err!.message, /org\/hand-laid@v2: not a local directory, and not in the Hugging Face cache at .*models--org--hand-laid \(revision v2\); HF_HUB_OFFLINE is set/);
+  t.regex(
+    err!.message,
+    /org\/hand-laid@v2: not a local directory, and not in the Hugging Face cache at .*models--org--hand-laid \(revision v2\); HF_HUB_OFFLINE is set/,
+  );
   t.is(hub.requests.length, before);
   // A sharded checkpoint whose shard is missing (a dangling link) is incomplete.
-  writeFileSync(join(snap, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { a: 'model-00001-of-00002.safetensors', b: 'model-00002-of-00002.safetensors' } }));
+  writeFileSync(
+    join(snap, 'model.safetensors.index.json'),
+    JSON.stringify({ weight_map: { a: 'model-00001-of-00002.safetensors', b: 'model-00002-of-00002.safetensors' } }),
+  );
   symlinkSync(join('..', '..', 'blobs', 'missing'), join(snap, 'model-00001-of-00002.safetensors'));
   t.is(cachedModelSnapshot(cache, { repo: 'org/hand-laid', revision: 'main' }), null);
   // An existing local directory named like a hub id always wins.
@@ -126,7 +147,13 @@ test('download: the revision’s files into blobs/ + symlinked snapshots/<commit
   const cache = join(dir, 'cache-dl');
   const lines: string[] = [];
   const first = hub.requests.length;
-  const snap = await resolveModel('rdpo-test/tiny-llama@v1', { cacheDir: cache, endpoint: hub.url, offline: false, progress: false, log: (l) => lines.push(l) });
+  const snap = await resolveModel('rdpo-test/tiny-llama@v1', {
+    cacheDir: cache,
+    endpoint: hub.url,
+    offline: false,
+    progress: false,
+    log: (l) => lines.push(l),
+  });
   const storage = repoCacheDir(cache, 'rdpo-test/tiny-llama');
   t.is(snap, join(storage, 'snapshots', COMMIT));
   t.is(readFileSync(join(storage, 'refs', 'v1'), 'utf8'), COMMIT);
@@ -140,7 +167,10 @@ test('download: the revision’s files into blobs/ + symlinked snapshots/<commit
     t.deepEqual(readFileSync(link), repo.files[f]!.data, f);
   }
   t.false(readdirSync(join(storage, 'blobs')).some((b) => b.endsWith('.incomplete')));
-  t.false(hub.requests.slice(first).some((r) => r.url.includes('pytorch_model.bin')), 'the .bin weights are not fetched');
+  t.false(
+    hub.requests.slice(first).some((r) => r.url.includes('pytorch_model.bin')),
+    'the .bin weights are not fetched',
+  );
   // Cached now: the same id resolves without a request, also offline and by commit.
   const n = hub.requests.length;
   t.is(await resolveModel('rdpo-test/tiny-llama@v1', { cacheDir: cache, endpoint: hub.url, offline: false }), snap);
@@ -148,8 +178,14 @@ test('download: the revision’s files into blobs/ + symlinked snapshots/<commit
   t.is(hub.requests.length, n);
   // The byte counts behind the progress bar: they end at the total of what was fetched.
   const seen: [number, number][] = [];
-  await downloadModel({ repo: 'rdpo-test/tiny-llama', revision: 'main' }, { cacheDir: join(dir, 'cache-progress'), endpoint: hub.url, onBytes: (d, total) => seen.push([d, total]) });
-  const total = ['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json'].reduce((a, f) => a + repo.files[f]!.data.length, 0);
+  await downloadModel(
+    { repo: 'rdpo-test/tiny-llama', revision: 'main' },
+    { cacheDir: join(dir, 'cache-progress'), endpoint: hub.url, onBytes: (d, total) => seen.push([d, total]) },
+  );
+  const total = ['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json'].reduce(
+    (a, f) => a + repo.files[f]!.data.length,
+    0,
+  );
   t.deepEqual(seen.at(-1), [total, total]);
   t.true(seen.every(([d], i) => i === 0 || d >= seen[i - 1]![0]));
 });
@@ -157,8 +193,14 @@ test('download: the revision’s files into blobs/ + symlinked snapshots/<commit
 test('download errors: unknown repo, no safetensors, gated without/with a wrong token (never printed)', async (t) => {
   const cache = join(dir, 'cache-err');
   const opts = { cacheDir: cache, endpoint: hub.url, offline: false, progress: false, log: () => {} };
-  await t.throwsAsync(resolveModel('rdpo-test/nope', opts), { instanceOf: HubDownloadError, message: /rdpo-test\/nope@main: not found on http:\/\/127\.0\.0\.1/ });
-  await t.throwsAsync(resolveModel('rdpo-test/only-bin', opts), { instanceOf: HubDownloadError, message: /no \.safetensors weights \(only pytorch_model\.bin\)/ });
+  await t.throwsAsync(resolveModel('rdpo-test/nope', opts), {
+    instanceOf: HubDownloadError,
+    message: /rdpo-test\/nope@main: not found on http:\/\/127\.0\.0\.1/,
+  });
+  await t.throwsAsync(resolveModel('rdpo-test/only-bin', opts), {
+    instanceOf: HubDownloadError,
+    message: /no \.safetensors weights \(only pytorch_model\.bin\)/,
+  });
   const gated = await startFakeHub([repo], { token: 'hf_right' });
   const saved = process.env.HF_TOKEN;
   try {
@@ -174,7 +216,10 @@ test('download errors: unknown repo, no safetensors, gated without/with a wrong 
     const from = gated.requests.length;
     const snap = await resolveModel('rdpo-test/tiny-llama', { ...opts, cacheDir: join(dir, 'cache-gated'), endpoint: gated.url });
     t.true(existsSync(join(snap, 'model.safetensors')));
-    t.true(gated.requests.slice(from).every((r) => r.authorization === 'Bearer hf_right'), 'every request carries the token');
+    t.true(
+      gated.requests.slice(from).every((r) => r.authorization === 'Bearer hf_right'),
+      'every request carries the token',
+    );
   } finally {
     if (saved === undefined) delete process.env.HF_TOKEN;
     else process.env.HF_TOKEN = saved;
@@ -182,37 +227,45 @@ test('download errors: unknown repo, no safetensors, gated without/with a wrong 
   }
 });
 
-(python ? test.skip : test)(`huggingface_hub interop: its cache resolves here; what is downloaded here it finds offline${python ? ` (skipped: ${python})` : ''}`, async (t) => {
-  const env = { ...process.env, HF_ENDPOINT: hub.url, HF_HUB_DISABLE_TELEMETRY: '1', HF_HUB_DISABLE_PROGRESS_BARS: '1', HF_HUB_DISABLE_XET: '1' };
-  // 1. huggingface_hub downloads into cache A (the files we would fetch); we resolve it offline.
-  const a = join(dir, 'cache-py');
-  const py1 = await run(
-    'python3',
-    ['-c', 'import sys; from huggingface_hub import snapshot_download; print(snapshot_download(sys.argv[1], cache_dir=sys.argv[2], allow_patterns=["*.json", "*.safetensors"]))', 'rdpo-test/tiny-llama', a],
-    { env },
-  );
-  const pySnap = py1.stdout.trim().split('\n').pop()!;
-  t.is(await resolveModel('rdpo-test/tiny-llama', { cacheDir: a, offline: true }), pySnap);
-  // 2. We download into cache B; huggingface_hub, offline, finds every file at the same place.
-  const b = join(dir, 'cache-ours');
-  const ours = await resolveModel('rdpo-test/tiny-llama', { cacheDir: b, endpoint: hub.url, offline: false, progress: false, log: () => {} });
-  const py2 = await run(
-    'python3',
-    [
-      '-c',
-      'import sys, json; from huggingface_hub import hf_hub_download, snapshot_download\n' +
-        'snap = snapshot_download(sys.argv[1], cache_dir=sys.argv[2], local_files_only=True)\n' +
-        'files = {f: hf_hub_download(sys.argv[1], f, cache_dir=sys.argv[2], local_files_only=True) for f in ["config.json", "model.safetensors", "tokenizer.json"]}\n' +
-        'print(json.dumps({"snapshot": snap, "files": files}))',
-      'rdpo-test/tiny-llama',
-      b,
-    ],
-    { env: { ...env, HF_HUB_OFFLINE: '1' } },
-  );
-  const found = JSON.parse(py2.stdout.trim().split('\n').pop()!) as { snapshot: string; files: Record<string, string> };
-  t.is(found.snapshot, ours);
-  for (const [f, p] of Object.entries(found.files)) t.is(p, join(ours, f));
-});
+(python ? test.skip : test)(
+  `huggingface_hub interop: its cache resolves here; what is downloaded here it finds offline${python ? ` (skipped: ${python})` : ''}`,
+  async (t) => {
+    const env = { ...process.env, HF_ENDPOINT: hub.url, HF_HUB_DISABLE_TELEMETRY: '1', HF_HUB_DISABLE_PROGRESS_BARS: '1', HF_HUB_DISABLE_XET: '1' };
+    // 1. huggingface_hub downloads into cache A (the files we would fetch); we resolve it offline.
+    const a = join(dir, 'cache-py');
+    const py1 = await run(
+      'python3',
+      [
+        '-c',
+        'import sys; from huggingface_hub import snapshot_download; print(snapshot_download(sys.argv[1], cache_dir=sys.argv[2], allow_patterns=["*.json", "*.safetensors"]))',
+        'rdpo-test/tiny-llama',
+        a,
+      ],
+      { env },
+    );
+    const pySnap = py1.stdout.trim().split('\n').pop()!;
+    t.is(await resolveModel('rdpo-test/tiny-llama', { cacheDir: a, offline: true }), pySnap);
+    // 2. We download into cache B; huggingface_hub, offline, finds every file at the same place.
+    const b = join(dir, 'cache-ours');
+    const ours = await resolveModel('rdpo-test/tiny-llama', { cacheDir: b, endpoint: hub.url, offline: false, progress: false, log: () => {} });
+    const py2 = await run(
+      'python3',
+      [
+        '-c',
+        'import sys, json; from huggingface_hub import hf_hub_download, snapshot_download\n' +
+          'snap = snapshot_download(sys.argv[1], cache_dir=sys.argv[2], local_files_only=True)\n' +
+          'files = {f: hf_hub_download(sys.argv[1], f, cache_dir=sys.argv[2], local_files_only=True) for f in ["config.json", "model.safetensors", "tokenizer.json"]}\n' +
+          'print(json.dumps({"snapshot": snap, "files": files}))',
+        'rdpo-test/tiny-llama',
+        b,
+      ],
+      { env: { ...env, HF_HUB_OFFLINE: '1' } },
+    );
+    const found = JSON.parse(py2.stdout.trim().split('\n').pop()!) as { snapshot: string; files: Record<string, string> };
+    t.is(found.snapshot, ours);
+    for (const [f, p] of Object.entries(found.files)) t.is(p, join(ours, f));
+  },
+);
 
 test('CLI: logprobs --model org/name downloads once, then runs from the cache offline', async (t) => {
   ensureDist();
@@ -220,7 +273,9 @@ test('CLI: logprobs --model org/name downloads once, then runs from the cache of
   const data = join(dir, 'pairs.jsonl');
   writeFileSync(data, JSON.stringify({ prompt: 'Hello', chosen: ' world', rejected: ' there' }) + '\n');
   const env = { HF_HUB_CACHE: cache, HF_ENDPOINT: hub.url, HF_HUB_OFFLINE: '' };
-  const r1 = await runCli(['logprobs', '--model', 'rdpo-test/tiny-llama', '--data', data, '--out', join(dir, 'lp1.jsonl'), '--prompt-format', 'plain'], { env });
+  const r1 = await runCli(['logprobs', '--model', 'rdpo-test/tiny-llama', '--data', data, '--out', join(dir, 'lp1.jsonl'), '--prompt-format', 'plain'], {
+    env,
+  });
   t.is(r1.code, 0, r1.stderr);
   t.true(existsSync(join(repoCacheDir(cache, 'rdpo-test/tiny-llama'), 'refs', 'main')));
   const r2 = await runCli(['logprobs', '--model', 'rdpo-test/tiny-llama@main', '--data', data, '--out', join(dir, 'lp2.jsonl'), '--prompt-format', 'plain'], {
@@ -228,7 +283,9 @@ test('CLI: logprobs --model org/name downloads once, then runs from the cache of
   });
   t.is(r2.code, 0, r2.stderr);
   t.deepEqual(readFileSync(join(dir, 'lp2.jsonl'), 'utf8'), readFileSync(join(dir, 'lp1.jsonl'), 'utf8'));
-  const r3 = await runCli(['logprobs', '--model', 'rdpo-test/not-cached', '--data', data, '--out', join(dir, 'lp3.jsonl')], { env: { ...env, HF_HUB_OFFLINE: '1' } });
+  const r3 = await runCli(['logprobs', '--model', 'rdpo-test/not-cached', '--data', data, '--out', join(dir, 'lp3.jsonl')], {
+    env: { ...env, HF_HUB_OFFLINE: '1' },
+  });
   t.is(r3.code, 2);
   t.regex(r3.stderr, /rdpo-test\/not-cached: not a local directory, and not in the Hugging Face cache/);
 });
@@ -241,14 +298,21 @@ test.serial('train({ model: "org/name" }) downloads the policy, trains, and reco
   process.env.HF_ENDPOINT = hub.url;
   delete process.env.HF_HUB_OFFLINE;
   try {
-    const result = await train({ model: 'rdpo-test/tiny-chat', data: box.dataNoRationale, loss: 'dpo', batchSize: 2, maxSteps: 1, out: join(box.dir, 'run') }, { log: () => {} });
+    const result = await train(
+      { model: 'rdpo-test/tiny-chat', data: box.dataNoRationale, loss: 'dpo', batchSize: 2, maxSteps: 1, out: join(box.dir, 'run') },
+      { log: () => {} },
+    );
     t.is(result.steps, 1);
     t.true(existsSync(join(result.finalModelDir!, 'model.safetensors')));
     const recorded = JSON.parse(readFileSync(join(result.runDir, 'config.json'), 'utf8')) as { config: { model: string } };
     t.is(recorded.config.model, 'rdpo-test/tiny-chat');
     t.true(existsSync(join(repoCacheDir(process.env.HF_HUB_CACHE, 'rdpo-test/tiny-chat'), 'refs', 'main')));
   } finally {
-    for (const [k, v] of [['HF_HUB_CACHE', saved.cache], ['HF_ENDPOINT', saved.endpoint], ['HF_HUB_OFFLINE', saved.offline]] as const) {
+    for (const [k, v] of [
+      ['HF_HUB_CACHE', saved.cache],
+      ['HF_ENDPOINT', saved.endpoint],
+      ['HF_HUB_OFFLINE', saved.offline],
+    ] as const) {
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;
     }

@@ -17,7 +17,11 @@ interface Expected {
 const dir = mkdtempSync(join(tmpdir(), 'inference-cli-'));
 const model = join(dir, 'tiny');
 const expected = JSON.parse(readFileSync(fixture('gguf', 'tiny-llama.expected.json'), 'utf8')) as Expected;
-const readJsonl = (f: string) => readFileSync(f, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+const readJsonl = (f: string) =>
+  readFileSync(f, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 test.before(async () => {
   ensureDist();
@@ -27,7 +31,8 @@ test.before(async () => {
 test.after.always(() => rmSync(dir, { recursive: true, force: true }));
 
 test('import-gguf writes a complete model directory and reports it', (t) => {
-  for (const f of ['model.safetensors', 'config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json']) t.true(existsSync(join(model, f)), f);
+  for (const f of ['model.safetensors', 'config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json'])
+    t.true(existsSync(join(model, f)), f);
 });
 
 test('import-gguf: a bad file is a usage error naming it', async (t) => {

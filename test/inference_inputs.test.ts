@@ -9,28 +9,53 @@ import { PreferenceDataError } from '../lib/data/errors.js';
 import { Tokenizer } from '../lib/tokenize/tokenizer.js';
 import { sharedData, fixture, dataTest } from './helpers/data_paths.js';
 
-dataTest('mt_bench-questions.jsonl', 'vicuna_bench-questions.jsonl')('MT-Bench and Vicuna question files: the first turn, question_id and category kept', async (t) => {
-  for (const name of ['mt_bench-questions.jsonl', 'vicuna_bench-questions.jsonl']) {
-    const rows = await readPromptFile(sharedData(name));
-    t.is(rows.length, 80);
-    t.is(typeof rows[0]!.prompt, 'string');
-    t.truthy(rows[0]!.keys.question_id);
-    t.truthy(rows[0]!.keys.category);
-  }
-});
+dataTest('mt_bench-questions.jsonl', 'vicuna_bench-questions.jsonl')(
+  'MT-Bench and Vicuna question files: the first turn, question_id and category kept',
+  async (t) => {
+    for (const name of ['mt_bench-questions.jsonl', 'vicuna_bench-questions.jsonl']) {
+      const rows = await readPromptFile(sharedData(name));
+      t.is(rows.length, 80);
+      t.is(typeof rows[0]!.prompt, 'string');
+      t.truthy(rows[0]!.keys.question_id);
+      t.truthy(rows[0]!.keys.category);
+    }
+  },
+);
 
 test('prompt and messages rows; bad rows name the line', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'prompts-'));
   try {
     const f = join(dir, 'p.jsonl');
-    writeFileSync(f, [JSON.stringify({ prompt: 'Hi', id: 'a' }), JSON.stringify({ messages: [{ role: 'system', content: 'S' }, { role: 'user', content: 'Q' }] })].join('\n') + '\n');
+    writeFileSync(
+      f,
+      [
+        JSON.stringify({ prompt: 'Hi', id: 'a' }),
+        JSON.stringify({
+          messages: [
+            { role: 'system', content: 'S' },
+            { role: 'user', content: 'Q' },
+          ],
+        }),
+      ].join('\n') + '\n',
+    );
     const rows = await readPromptFile(f);
     t.deepEqual(rows[0]!.prompt, 'Hi');
     t.deepEqual(rows[0]!.keys, { id: 'a' });
-    t.deepEqual(rows[1]!.prompt, [{ role: 'system', content: 'S' }, { role: 'user', content: 'Q' }]);
+    t.deepEqual(rows[1]!.prompt, [
+      { role: 'system', content: 'S' },
+      { role: 'user', content: 'Q' },
+    ]);
     writeFileSync(f, JSON.stringify({ prompt: 'ok' }) + '\n' + JSON.stringify({ text: 'no prompt' }) + '\n');
     await t.throwsAsync(readPromptFile(f), { instanceOf: PreferenceDataError, message: /p\.jsonl:2 has none of `prompt`/ });
-    writeFileSync(f, JSON.stringify({ messages: [{ role: 'user', content: 'Q' }, { role: 'assistant', content: 'A' }] }) + '\n');
+    writeFileSync(
+      f,
+      JSON.stringify({
+        messages: [
+          { role: 'user', content: 'Q' },
+          { role: 'assistant', content: 'A' },
+        ],
+      }) + '\n',
+    );
     await t.throwsAsync(readPromptFile(f), { message: /must end with a user turn/ });
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -60,7 +60,9 @@ for (const c of CASES) {
       const merged = await testing.loraGrads(model.nativeHandle, batch, { mode: 'merged', seed: 3 });
       const logitDiff = maxAbsDiff(adapted.logits, merged.logits);
       const gradDiff = maxAbsDiff(adapted.grads, merged.grads) / Math.max(1e-12, maxAbs(merged.grads));
-      t.log(`${info.modules} modules, ${info.trainableParameters} adapter parameters; |logit diff| ${logitDiff.toExponential(2)}, relative |grad diff| ${gradDiff.toExponential(2)}`);
+      t.log(
+        `${info.modules} modules, ${info.trainableParameters} adapter parameters; |logit diff| ${logitDiff.toExponential(2)}, relative |grad diff| ${gradDiff.toExponential(2)}`,
+      );
       t.true(maxAbs(merged.grads) > 0, 'the gradients are not all zero');
       t.true(logitDiff <= 1e-4, `logits differ by ${logitDiff}`);
       t.true(gradDiff <= 1e-4, `gradients differ by ${gradDiff} (relative to the largest)`);
@@ -102,7 +104,13 @@ test('a fresh adapter changes nothing (B = 0), freezes the base, and names its t
     t.is(info.modules, 4);
     t.is(info.trainableParameters, 2 * (4 * 64 + 64 * 4) + 2 * (4 * 64 + 32 * 4));
     const after = await model.logits(SEQS);
-    t.is(maxAbsDiff(before.flat().flatMap((r) => Array.from(r)), after.flat().flatMap((r) => Array.from(r))), 0);
+    t.is(
+      maxAbsDiff(
+        before.flat().flatMap((r) => Array.from(r)),
+        after.flat().flatMap((r) => Array.from(r)),
+      ),
+      0,
+    );
     const dir = path.join(tmp, 'fresh');
     await saveAdapter(model, dir, { baseModel: 'tiny-chat' });
     const config = JSON.parse(readFileSync(path.join(dir, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
@@ -219,7 +227,10 @@ test('a bfloat16 base stays bfloat16 under LoRA and the adapter still trains in 
     const checkpointed = await testing.loraGrads(model.nativeHandle, batch, { mode: 'adapted', checkpointing: true, seed: 1 });
     t.true(maxAbs(plain.grads) > 0 && Number.isFinite(maxAbs(plain.grads)));
     t.true(maxAbsDiff(plain.grads, checkpointed.grads) <= 1e-6 * maxAbs(plain.grads), 'checkpointing on a bf16 base');
-    const options = nativeTrainerOptions(resolveTrainConfig({ model: 'unused', data: 'unused', loss: 'sft', dtype: 'bfloat16', gradientCheckpointing: true, logitsChunk: 64 }), 'bfloat16');
+    const options = nativeTrainerOptions(
+      resolveTrainConfig({ model: 'unused', data: 'unused', loss: 'sft', dtype: 'bfloat16', gradientCheckpointing: true, logitsChunk: 64 }),
+      'bfloat16',
+    );
     const trainer = await loadNative().createTrainer(model.nativeHandle, options);
     t.is(trainer.numParameters, 2 * (4 * (64 + 64) * 2 + 4 * (64 + 32) * 2 + 4 * (64 + 128) * 2 + 4 * (128 + 64)));
     const pref = packPreferenceBatch([{ pair: { promptIds: [5, 6, 7], chosenIds: [8, 9, 1] } }], { rejected: false, rationale: false });

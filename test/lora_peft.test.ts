@@ -78,7 +78,21 @@ withPython('an adapter trained here loads in PEFT, and the merged model in trans
   const box = trainSandbox('lora-peft');
   t.teardown(() => box.cleanup());
   const run = await train(
-    { model: policyDir, data: box.dataNoRationale, loss: 'dpo', batchSize: 2, maxSteps: 3, lr: 2e-2, warmupSteps: 0, maxLength: 512, maxPromptLength: 256, loraR: 4, loraAlpha: 16, loraTargets: 'q_proj,k_proj,v_proj,o_proj,down_proj', out: path.join(box.dir, 'run') },
+    {
+      model: policyDir,
+      data: box.dataNoRationale,
+      loss: 'dpo',
+      batchSize: 2,
+      maxSteps: 3,
+      lr: 2e-2,
+      warmupSteps: 0,
+      maxLength: 512,
+      maxPromptLength: 256,
+      loraR: 4,
+      loraAlpha: 16,
+      loraTargets: 'q_proj,k_proj,v_proj,o_proj,down_proj',
+      out: path.join(box.dir, 'run'),
+    },
     { log: () => {} },
   );
   const adapter = run.finalModelDir!;
@@ -105,7 +119,10 @@ withPython('an alpha_pattern + rsLoRA adapter scores as in PEFT, and keeps its p
   copyFileSync(path.join(ADAPTERS, 'tiny-chat', 'adapter_model.safetensors'), path.join(edited, 'adapter_model.safetensors'));
   const cfg = JSON.parse(readFileSync(path.join(ADAPTERS, 'tiny-chat', 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
   writeFileSync(path.join(edited, 'adapter_config.json'), JSON.stringify({ ...cfg, alpha_pattern: { q_proj: 32 }, use_rslora: true }));
-  const sequences = [[5, 17, 42, 99, 7, 23, 400], [11, 3, 250, 64, 8]];
+  const sequences = [
+    [5, 17, 42, 99, 7, 23, 400],
+    [11, 3, 250, 64, 8],
+  ];
   const ours = await scoresOf(policyDir, edited, sequences);
   compare(t, ours, pythonScores(policyDir, edited, sequences, box.dir), 'alpha_pattern adapter in PEFT');
   const plain = await scoresOf(policyDir, path.join(ADAPTERS, 'tiny-chat'), sequences);

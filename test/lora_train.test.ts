@@ -36,7 +36,6 @@ const config = {
   gradientCheckpointing: true,
 };
 
-
 const SEQS = [
   [5, 17, 42, 99, 7, 23],
   [11, 3, 250, 64, 8],
@@ -74,24 +73,33 @@ test.serial('a LoRA run trains only the adapter, writes PEFT adapters, and resum
   t.true(existsSync(path.join(ckpt, 'adapter_model.safetensors')));
   const optimizer = readF32Safetensors(path.join(ckpt, 'optimizer.safetensors'));
   t.true(optimizer.has('base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight.exp_avg'));
-  t.false([...optimizer.keys()].some((k) => k.startsWith('model.')), 'no optimizer state for base weights');
+  t.false(
+    [...optimizer.keys()].some((k) => k.startsWith('model.')),
+    'no optimizer state for base weights',
+  );
   const adapter = readF32Safetensors(path.join(final, 'adapter_model.safetensors'));
   t.is(adapter.size, 28);
   const b = adapter.get('base_model.model.model.layers.1.mlp.down_proj.lora_B.weight')!;
-  t.true(b.some((v) => v !== 0), 'B moved away from zero');
+  t.true(
+    b.some((v) => v !== 0),
+    'B moved away from zero',
+  );
   const cfg = JSON.parse(readFileSync(path.join(final, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
   t.is(cfg.lora_dropout, 0.1);
   t.deepEqual(cfg.target_modules, ['down_proj', 'gate_proj', 'k_proj', 'o_proj', 'q_proj', 'up_proj', 'v_proj']);
   t.is(cfg.base_model_name_or_path, policyDir);
 
   const controller = new AbortController();
-  const first = await train({ ...config, out: path.join(box.dir, 'split') }, {
-    log: () => {},
-    signal: controller.signal,
-    onStep: (row) => {
-      if (row.step === 2) controller.abort();
+  const first = await train(
+    { ...config, out: path.join(box.dir, 'split') },
+    {
+      log: () => {},
+      signal: controller.signal,
+      onStep: (row) => {
+        if (row.step === 2) controller.abort();
+      },
     },
-  });
+  );
   t.true(first.interrupted);
   const resumed = await train({ resume: first.runDir } as Parameters<typeof train>[0], { log: () => {} });
   t.is(resumed.steps, 4);
@@ -110,7 +118,22 @@ test.serial('a LoRA run trains only the adapter, writes PEFT adapters, and resum
 
 test.serial('--adapter continues an adapter; merge-lora writes base + adapter as a plain model', async (t) => {
   const start = path.join(box.dir, 'full', 'final');
-  const more = await train({ model: policyDir, data: box.dataNoRationale, loss: 'simpo', batchSize: 2, maxSteps: 1, lr: 1e-2, warmupSteps: 0, maxLength: 512, maxPromptLength: 256, adapter: start, out: path.join(box.dir, 'more') }, { log: () => {} });
+  const more = await train(
+    {
+      model: policyDir,
+      data: box.dataNoRationale,
+      loss: 'simpo',
+      batchSize: 2,
+      maxSteps: 1,
+      lr: 1e-2,
+      warmupSteps: 0,
+      maxLength: 512,
+      maxPromptLength: 256,
+      adapter: start,
+      out: path.join(box.dir, 'more'),
+    },
+    { log: () => {} },
+  );
   const before = readF32Safetensors(path.join(start, 'adapter_model.safetensors'));
   const after = readF32Safetensors(path.join(more.finalModelDir!, 'adapter_model.safetensors'));
   t.deepEqual([...after.keys()].sort(), [...before.keys()].sort());
@@ -140,7 +163,11 @@ test.serial('--adapter continues an adapter; merge-lora writes base + adapter as
   const prompts = path.join(box.dir, 'prompts.jsonl');
   writeFileSync(prompts, '{"prompt": "What is two plus two?"}\n{"prompt": "Name a colour."}\n');
   const scored: Record<string, string> = {};
-  for (const [name, model] of [['adapter', ['--model', policyDir, '--adapter', start]], ['merged', ['--model', out]], ['base', ['--model', policyDir]]] as const) {
+  for (const [name, model] of [
+    ['adapter', ['--model', policyDir, '--adapter', start]],
+    ['merged', ['--model', out]],
+    ['base', ['--model', policyDir]],
+  ] as const) {
     const lp = await runCli(['logprobs', ...model, '--data', box.dataNoRationale, '--out', path.join(box.dir, `lp-${name}.jsonl`)]);
     t.is(lp.code, 0, lp.stderr);
     const gen = await runCli(['generate', ...model, '--prompts', prompts, '--max-new-tokens', '8', '--out', path.join(box.dir, `gen-${name}.jsonl`)]);
@@ -148,19 +175,46 @@ test.serial('--adapter continues an adapter; merge-lora writes base + adapter as
     const ev = await runCli(['eval', ...model, '--data', box.dataNoRationale, '--json', '--out', path.join(box.dir, `eval-${name}`)]);
     t.is(ev.code, 0, ev.stderr);
     scored[name] = readFileSync(path.join(box.dir, `lp-${name}.jsonl`), 'utf8');
-    const lines = scored[name]!.trim().split('\n').map((l) => JSON.parse(l) as { chosen_logp?: number; chosen?: number });
+    const lines = scored[name]!.trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { chosen_logp?: number; chosen?: number });
     t.true(lines.length === 8, name);
   }
-  const rows = (name: string) => scored[name]!.trim().split('\n').map((l) => Object.values(JSON.parse(l) as Record<string, unknown>).filter((v): v is number => typeof v === 'number'));
+  const rows = (name: string) =>
+    scored[name]!.trim()
+      .split('\n')
+      .map((l) => Object.values(JSON.parse(l) as Record<string, unknown>).filter((v): v is number => typeof v === 'number'));
   const a = rows('adapter').flat();
   const m = rows('merged').flat();
   const b0 = rows('base').flat();
-  t.true(a.every((v, i) => Math.abs(v - m[i]!) <= 1e-3 * Math.max(1, Math.abs(v))), 'logprobs: adapter = merged');
-  t.true(a.some((v, i) => Math.abs(v - b0[i]!) > 1e-3), 'logprobs: the adapter changes the scores');
-  const genOut = (name: string) => readFileSync(path.join(box.dir, `gen-${name}.jsonl`), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { output_tokens: number }).output_tokens);
+  t.true(
+    a.every((v, i) => Math.abs(v - m[i]!) <= 1e-3 * Math.max(1, Math.abs(v))),
+    'logprobs: adapter = merged',
+  );
+  t.true(
+    a.some((v, i) => Math.abs(v - b0[i]!) > 1e-3),
+    'logprobs: the adapter changes the scores',
+  );
+  const genOut = (name: string) =>
+    readFileSync(path.join(box.dir, `gen-${name}.jsonl`), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { output_tokens: number }).output_tokens);
   t.deepEqual(genOut('adapter'), genOut('merged'));
 
-  const bad = await runCli(['train', '--model', policyDir, '--data', box.dataNoRationale, '--adapter', start, '--lora-r', '8', '--out', path.join(box.dir, 'bad')]);
+  const bad = await runCli([
+    'train',
+    '--model',
+    policyDir,
+    '--data',
+    box.dataNoRationale,
+    '--adapter',
+    start,
+    '--lora-r',
+    '8',
+    '--out',
+    path.join(box.dir, 'bad'),
+  ]);
   t.not(bad.code, 0);
   t.regex(bad.stderr, /adapter.*fixes r, alpha/);
 });

@@ -31,13 +31,16 @@ test('every loss names a source for its formula and needs what its name says', (
 
 // Same inputs for every loss: 3 pairs with chosen, rejected, rationale and reference sums.
 const policy = {
-  chosenSum: Float64Array.from([-12.5, -30.25, -7.0]), chosenCount: Int32Array.from([5, 11, 3]),
-  rejectedSum: Float64Array.from([-14.0, -28.5, -9.75]), rejectedCount: Int32Array.from([6, 10, 4]),
-  rationaleSum: Float64Array.from([-20.0, -15.5, -40.0]), rationaleCount: Int32Array.from([8, 7, 16]),
+  chosenSum: Float64Array.from([-12.5, -30.25, -7.0]),
+  chosenCount: Int32Array.from([5, 11, 3]),
+  rejectedSum: Float64Array.from([-14.0, -28.5, -9.75]),
+  rejectedCount: Int32Array.from([6, 10, 4]),
+  rationaleSum: Float64Array.from([-20.0, -15.5, -40.0]),
+  rationaleCount: Int32Array.from([8, 7, 16]),
 };
 const reference = { chosenSum: Float64Array.from([-13.0, -29.0, -7.5]), rejectedSum: Float64Array.from([-13.5, -29.5, -9.0]) };
 
-test('the config\'s defaults and the addon\'s are one set, for every loss and rationale form (given or the loss\'s own)', (t) => {
+test("the config's defaults and the addon's are one set, for every loss and rationale form (given or the loss's own)", (t) => {
   for (const l of LOSS_CATALOGUE.losses) {
     for (const form of [undefined, ...RATIONALE_FORMS]) {
       const config = resolveTrainConfig({ model: 'm', data: 'd', loss: l.name, ...(form ? { rationaleForm: form } : {}) });
@@ -46,7 +49,10 @@ test('the config\'s defaults and the addon\'s are one set, for every loss and ra
       t.is(config.gamma, wantGamma, `${l.name}/${form ?? 'default'}: γ`);
       t.is(config.rationaleForm, form ?? l.defaults.rationaleForm);
       t.is(config.beta, l.defaults.beta);
-      t.deepEqual({ beta: config.beta, gamma: config.gamma, rationaleForm: config.rationaleForm, rationaleNorm: config.rationaleNorm, simpoMargin: config.simpoMargin }, d);
+      t.deepEqual(
+        { beta: config.beta, gamma: config.gamma, rationaleForm: config.rationaleForm, rationaleNorm: config.rationaleNorm, simpoMargin: config.simpoMargin },
+        d,
+      );
       // What the trainer sends (every option explicit) and the addon's own defaults compute the same loss.
       const explicit = nativeTrainerOptions(config, 'float32');
       const bare: LossOptionsRaw = { loss: l.name, ...(form ? { rationaleForm: form } : {}) };
@@ -62,7 +68,10 @@ test('the config\'s defaults and the addon\'s are one set, for every loss and ra
 test('createTrainer and preferenceLoss read loss options with one parser: same names, same messages', async (t) => {
   const model = await CausalLM.load(path.join(FIXTURES, 'llama'));
   t.teardown(() => model.dispose());
-  const loose = native as unknown as { createTrainer: (m: unknown, o: unknown) => Promise<unknown>; testing: { preferenceLoss: (o: unknown, p: unknown, r?: unknown) => unknown } };
+  const loose = native as unknown as {
+    createTrainer: (m: unknown, o: unknown) => Promise<unknown>;
+    testing: { preferenceLoss: (o: unknown, p: unknown, r?: unknown) => unknown };
+  };
   const bad: Array<[Record<string, unknown>, RegExp, typeof TypeError]> = [
     [{ loss: 'kto' }, /unknown loss "kto"; expected one of: sft, dpo, rdpo, orpo, rorpo, simpo, rsimpo, rationale-only/, TypeError],
     [{ loss: 'dpo', dpoVariant: 'exo' }, /unknown DPO variant "exo"; expected one of: sigmoid, ipo, hinge, robust/, TypeError],
@@ -80,7 +89,7 @@ test('createTrainer and preferenceLoss read loss options with one parser: same n
   t.true(trainer.numParameters > 0);
 });
 
-test('the train command\'s help lists the catalogue\'s losses', async (t) => {
+test("the train command's help lists the catalogue's losses", async (t) => {
   const r = await runCli(['train', '--help']);
   const help = r.stdout.replace(/\s+/g, ' ');
   t.true(help.includes(LOSS_CATALOGUE.losses.map((l) => l.name as LossName).join(' | ')), help);

@@ -72,7 +72,10 @@ for (const c of fixture.cases) {
 test('kinds take their published defaults when options are left out', (t) => {
   const byName = new Map(fixture.cases.map((c) => [c.name, c]));
   // rdpo paper: the paper form's own γ (2); the released form is the default (next test).
-  for (const [name, explicitKeys] of [['rdpo paper', ['beta', 'gamma']], ['simpo', ['beta', 'simpoMargin']]] as const) {
+  for (const [name, explicitKeys] of [
+    ['rdpo paper', ['beta', 'gamma']],
+    ['simpo', ['beta', 'simpoMargin']],
+  ] as const) {
     const c = byName.get(name);
     if (!c) return t.fail(`fixture case ${name} is missing`);
     const bare = { ...c.options } as Record<string, unknown>;
@@ -85,7 +88,8 @@ test('kinds take their published defaults when options are left out', (t) => {
 test('the two rationale forms differ and the released form at γ 0.1 is the default', (t) => {
   const c = fixture.cases.find((x) => x.name === 'rdpo paper mean');
   if (!c) return t.fail('fixture case "rdpo paper mean" is missing');
-  const policy = policyOf(c, Float64Array), ref = referenceOf(c, Float64Array);
+  const policy = policyOf(c, Float64Array),
+    ref = referenceOf(c, Float64Array);
   const paper = native.preferenceLoss({ loss: 'rdpo', rationaleForm: 'paper' }, policy, ref).loss;
   const logsig = native.preferenceLoss({ loss: 'rdpo', rationaleForm: 'logsigmoid' }, policy, ref).loss;
   t.is(native.preferenceLoss({ loss: 'rdpo' }, policy, ref).loss, logsig);
@@ -94,26 +98,44 @@ test('the two rationale forms differ and the released form at γ 0.1 is the defa
   // rorpo's default is rorpo-simple: the linear form at γ 1.0, on per-token means.
   const r = fixture.cases.find((x) => x.name === 'rorpo paper')!;
   const rp = policyOf(r, Float64Array);
-  t.is(native.preferenceLoss({ loss: 'rorpo' }, rp).loss, native.preferenceLoss({ loss: 'rorpo', rationaleForm: 'paper', gamma: 1, rationaleNorm: 'mean' }, rp).loss);
+  t.is(
+    native.preferenceLoss({ loss: 'rorpo' }, rp).loss,
+    native.preferenceLoss({ loss: 'rorpo', rationaleForm: 'paper', gamma: 1, rationaleNorm: 'mean' }, rp).loss,
+  );
 });
 
 test('mistakes are reported as TypeError/RangeError naming the field', (t) => {
   const c = fixture.cases.find((x) => x.name === 'dpo sigmoid');
   if (!c) return t.fail('fixture case "dpo sigmoid" is missing');
-  const policy = policyOf(c, Float64Array), ref = referenceOf(c, Float64Array);
+  const policy = policyOf(c, Float64Array),
+    ref = referenceOf(c, Float64Array);
   t.throws(() => native.preferenceLoss({ loss: 'dpo' }, policy), { instanceOf: TypeError, message: /reference/ });
   t.throws(() => loose.preferenceLoss({ loss: 'kto' }, policy, ref), { instanceOf: TypeError, message: /unknown loss "kto".*rdpo/ });
   t.throws(() => loose.preferenceLoss({ loss: 'dpo', dpoVariant: 'exo' }, policy, ref), { instanceOf: TypeError, message: /sigmoid, ipo, hinge, robust/ });
-  t.throws(() => native.preferenceLoss({ loss: 'rdpo' }, { ...policy, rationaleSum: undefined } as unknown as PolicyLogpsRaw, ref),
-    { instanceOf: TypeError, message: /rationale_sum/ });
-  t.throws(() => native.preferenceLoss({ loss: 'dpo', dpoVariant: 'hinge', labelSmoothing: 0.1 }, policy, ref), { instanceOf: TypeError, message: /label_smoothing/ });
-  t.throws(() => native.preferenceLoss({ loss: 'dpo', dpoVariant: 'robust', labelSmoothing: 0.5 }, policy, ref), { instanceOf: RangeError, message: /label_smoothing/ });
+  t.throws(() => native.preferenceLoss({ loss: 'rdpo' }, { ...policy, rationaleSum: undefined } as unknown as PolicyLogpsRaw, ref), {
+    instanceOf: TypeError,
+    message: /rationale_sum/,
+  });
+  t.throws(() => native.preferenceLoss({ loss: 'dpo', dpoVariant: 'hinge', labelSmoothing: 0.1 }, policy, ref), {
+    instanceOf: TypeError,
+    message: /label_smoothing/,
+  });
+  t.throws(() => native.preferenceLoss({ loss: 'dpo', dpoVariant: 'robust', labelSmoothing: 0.5 }, policy, ref), {
+    instanceOf: RangeError,
+    message: /label_smoothing/,
+  });
   t.throws(() => native.preferenceLoss({ loss: 'dpo', beta: 0 }, policy, ref), { instanceOf: RangeError, message: /beta/ });
   t.throws(() => native.preferenceLoss({ loss: 'orpo', sftWeight: 1 }, policy), { instanceOf: TypeError, message: /sft_weight/ });
-  t.throws(() => native.preferenceLoss({ loss: 'orpo' }, { ...policy, chosenCount: new Int32Array(policy.chosenSum.length) }),
-    { instanceOf: RangeError, message: /chosen_count must be >= 1/ });
-  t.throws(() => native.preferenceLoss({ loss: 'dpo' }, { ...policy, rejectedSum: new Float64Array(2) }, ref),
-    { instanceOf: RangeError, message: /rejected_sum must be \[6\]/ });
-  t.throws(() => native.preferenceLoss({ loss: 'dpo' }, { ...policy, chosenSum: Int32Array.from([1]) } as unknown as PolicyLogpsRaw, ref),
-    { instanceOf: TypeError, message: /policy.chosenSum/ });
+  t.throws(() => native.preferenceLoss({ loss: 'orpo' }, { ...policy, chosenCount: new Int32Array(policy.chosenSum.length) }), {
+    instanceOf: RangeError,
+    message: /chosen_count must be >= 1/,
+  });
+  t.throws(() => native.preferenceLoss({ loss: 'dpo' }, { ...policy, rejectedSum: new Float64Array(2) }, ref), {
+    instanceOf: RangeError,
+    message: /rejected_sum must be \[6\]/,
+  });
+  t.throws(() => native.preferenceLoss({ loss: 'dpo' }, { ...policy, chosenSum: Int32Array.from([1]) } as unknown as PolicyLogpsRaw, ref), {
+    instanceOf: TypeError,
+    message: /policy.chosenSum/,
+  });
 });

@@ -17,16 +17,27 @@ const models = path.join(repoRoot, 'test', 'fixtures', 'models');
 const config = (dir: string) => JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')) as Record<string, number | boolean>;
 
 const BASE: MemoryPlanSettings = {
-  computeDtype: 'float32', device: 'cpu', gradientCheckpointing: false, rows: 64, referenceRows: 48,
-  logitsChunk: 1024, ranks: 1, zero: 0, reference: 'separate',
+  computeDtype: 'float32',
+  device: 'cpu',
+  gradientCheckpointing: false,
+  rows: 64,
+  referenceRows: 48,
+  logitsChunk: 1024,
+  ranks: 1,
+  zero: 0,
+  reference: 'separate',
 };
 
 test('parameters are counted from the headers: a Llama is embed + layers + norm (+ untied head)', (t) => {
   const dir = path.join(models, 'llama');
   const c = config(dir);
-  const H = c.hidden_size as number, I = c.intermediate_size as number, L = c.num_hidden_layers as number, V = c.vocab_size as number;
+  const H = c.hidden_size as number,
+    I = c.intermediate_size as number,
+    L = c.num_hidden_layers as number,
+    V = c.vocab_size as number;
   const D = (c.head_dim as number | undefined) ?? H / (c.num_attention_heads as number);
-  const q = (c.num_attention_heads as number) * D, kv = ((c.num_key_value_heads as number | undefined) ?? (c.num_attention_heads as number)) * D;
+  const q = (c.num_attention_heads as number) * D,
+    kv = ((c.num_key_value_heads as number | undefined) ?? (c.num_attention_heads as number)) * D;
   const perLayer = 2 * H + H * q + 2 * H * kv + q * H + 3 * H * I;
   const expected = V * H + L * perLayer + H + (c.tie_word_embeddings ? 0 : V * H);
   const plan = planMemory(dir, BASE);
@@ -53,7 +64,10 @@ test('LoRA: only r·(in+out) per targeted linear is trainable; the base stays in
   const phi = path.join(models, 'phi3');
   const all = planMemory(phi, { ...BASE, lora: { r, targets: 'all-linear' }, reference: 'adapters-off' });
   const fused = readModelTensors(phi).filter((x) => /\.(qkv_proj|o_proj|gate_up_proj|down_proj)\.weight$/.test(x.name));
-  t.is(all.parameters.trainable, fused.reduce((a, x) => a + r * (x.shape[0]! + x.shape[1]!), 0));
+  t.is(
+    all.parameters.trainable,
+    fused.reduce((a, x) => a + r * (x.shape[0]! + x.shape[1]!), 0),
+  );
   t.throws(() => planMemory(phi, { ...BASE, lora: { r, targets: ['q_proj'] } }), { message: /match no linear layer.*q_proj/ });
 });
 
@@ -102,10 +116,13 @@ test('the output layer is sized by the scored rows; LoRA and checkpointing hold 
   const lora = planMemory(dir, { ...rows, lora: { r: 4, targets: 'all-linear' }, reference: 'adapters-off' }).training;
   t.is(lora.total, sum(lora, [...fixed, 'gradients', 'activations', 'outputLayer']));
   const plain = planMemory(dir, rows).training;
-  t.true(plain.total < sum(plain, [...fixed, 'gradients', 'activations', 'outputLayer']), 'full fine-tuning without checkpointing: gradients replace activations');
+  t.true(
+    plain.total < sum(plain, [...fixed, 'gradients', 'activations', 'outputLayer']),
+    'full fine-tuning without checkpointing: gradients replace activations',
+  );
 });
 
-test('LoRA targets match as the trainer matches them (full paths, trailing names); --adapter counts the adapter\'s own tensors', (t) => {
+test("LoRA targets match as the trainer matches them (full paths, trailing names); --adapter counts the adapter's own tensors", (t) => {
   const model = path.join(models, 'tiny-chat');
   const adapterDir = path.join(repoRoot, 'test', 'fixtures', 'lora', 'tiny-chat');
   const adapterConfig = JSON.parse(readFileSync(path.join(adapterDir, 'adapter_config.json'), 'utf8')) as { r: number; target_modules: string[] };
@@ -121,7 +138,11 @@ test('LoRA targets match as the trainer matches them (full paths, trailing names
   t.is(trailing.parameters.trainable, bare.parameters.trainable);
 
   // continuing the adapter: counted from its safetensors header, whatever target_modules says
-  const settings = memoryPlanSettings({ batchSize: 1, dtype: 'float32', device: 'cpu', gradientCheckpointing: false, logitsChunk: 1024, adapter: adapterDir } as unknown as TrainConfig, [], { rejected: true, rationale: false, reference: true });
+  const settings = memoryPlanSettings(
+    { batchSize: 1, dtype: 'float32', device: 'cpu', gradientCheckpointing: false, logitsChunk: 1024, adapter: adapterDir } as unknown as TrainConfig,
+    [],
+    { rejected: true, rationale: false, reference: true },
+  );
   t.deepEqual(settings.lora?.adapterParameters, { count: expected, modules: adapterTensors.length / 2 });
   t.is(planMemory(model, settings).parameters.trainable, expected);
 });
@@ -146,7 +167,13 @@ test('sharded checkpoints: every shard of the index is counted', (t) => {
   writeSafetensors(path.join(dir, 'b.safetensors'), new Map([['y.weight', { dtype: 'BF16', shape: [5], data: new Uint16Array(5) }]]));
   writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { 'x.weight': 'a.safetensors', 'y.weight': 'b.safetensors' } }));
   const tensors = readModelTensors(dir);
-  t.deepEqual(tensors.map((x) => [x.name, x.dtype, x.shape]), [['x.weight', 'BF16', [3, 4]], ['y.weight', 'BF16', [5]]]);
+  t.deepEqual(
+    tensors.map((x) => [x.name, x.dtype, x.shape]),
+    [
+      ['x.weight', 'BF16', [3, 4]],
+      ['y.weight', 'BF16', [5]],
+    ],
+  );
   t.throws(() => readModelTensors(os.tmpdir()), { message: /neither model\.safetensors nor model\.safetensors\.index\.json/ });
 });
 

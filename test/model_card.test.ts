@@ -22,9 +22,23 @@ function frontMatter(card: string): Record<string, unknown> {
   return YAML.parse(m[1]!) as Record<string, unknown>;
 }
 
-test('a DPO run: final/ and checkpoints carry a model card and a trainer_state.json in TRL\'s shape', async (t) => {
+test("a DPO run: final/ and checkpoints carry a model card and a trainer_state.json in TRL's shape", async (t) => {
   const result = await train(
-    { model: policyDir, data: box.dataNoRationale, loss: 'dpo', batchSize: 2, maxSteps: 2, lr: 1e-3, warmupSteps: 0, maxLength: 512, evalSize: 2, evalEvery: 1, saveEvery: 1, beta: 0.2, out: path.join(box.dir, 'dpo') },
+    {
+      model: policyDir,
+      data: box.dataNoRationale,
+      loss: 'dpo',
+      batchSize: 2,
+      maxSteps: 2,
+      lr: 1e-3,
+      warmupSteps: 0,
+      maxLength: 512,
+      evalSize: 2,
+      evalEvery: 1,
+      saveEvery: 1,
+      beta: 0.2,
+      out: path.join(box.dir, 'dpo'),
+    },
     { log: () => {} },
   );
   const card = readFileSync(path.join(result.finalModelDir!, 'README.md'), 'utf8');
@@ -61,7 +75,9 @@ test('a DPO run: final/ and checkpoints carry a model card and a trainer_state.j
   // The card's command gives back the run's configuration (train --print-config).
   ensureDist();
   const recorded = (JSON.parse(readFileSync(path.join(result.runDir, 'config.json'), 'utf8')) as { config: Record<string, unknown> }).config;
-  const words = reproduceCommand(recorded as never).split(' ').slice(2);
+  const words = reproduceCommand(recorded as never)
+    .split(' ')
+    .slice(2);
   const printed = await runCli(['train', ...words, '--out', result.runDir, '--print-config']);
   t.is(printed.code, 0, printed.stderr);
   t.deepEqual(JSON.parse(printed.stdout), recorded);
@@ -70,7 +86,14 @@ test('a DPO run: final/ and checkpoints carry a model card and a trainer_state.j
 test('hub ids: base_model and datasets in the front matter; a LoRA adapter is library_name peft', (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'rdpo-card-'));
   try {
-    const config = resolveTrainConfig({ model: 'org/base-model@v1', data: 'trl-lib/ultrafeedback_binarized:train', loss: 'rdpo', loraR: 8, refCache: false, lr: 1e-6 });
+    const config = resolveTrainConfig({
+      model: 'org/base-model@v1',
+      data: 'trl-lib/ultrafeedback_binarized:train',
+      loss: 'rdpo',
+      loraR: 8,
+      refCache: false,
+      lr: 1e-6,
+    });
     const card = modelCard(dir, config, { step: 3, totalSteps: 10, lora: true, stopped: 'early stopping: eval loss did not improve' });
     const front = frontMatter(card);
     t.is(front.base_model, 'org/base-model');

@@ -116,8 +116,10 @@ test('save() writes a directory that loads back to the same logits, copies token
   writeFileSync(path.join(src, 'tokenizer.json'), '{"model":{}}');
   // The native JSON reader/writer: escapes, surrogate pairs, exponents and nesting survive a save.
   const cfgText = readFileSync(path.join(src, 'config.json'), 'utf8').trimEnd();
-  writeFileSync(path.join(src, 'config.json'),
-    cfgText.slice(0, -1) + ',"_note":"caf\\u00e9 \\ud83d\\ude00 \\"q\\" \\\\ \\n","_nums":[1e-5,-2.5E+3,0,123456789012]}');
+  writeFileSync(
+    path.join(src, 'config.json'),
+    cfgText.slice(0, -1) + ',"_note":"caf\\u00e9 \\ud83d\\ude00 \\"q\\" \\\\ \\n","_nums":[1e-5,-2.5E+3,0,123456789012]}',
+  );
   const out = mkdtempSync(path.join(os.tmpdir(), 'rdpo-saved-'));
   t.teardown(() => rmSync(out, { recursive: true, force: true }));
   const model = await CausalLM.load(src);
@@ -142,8 +144,10 @@ test('save() writes a directory that loads back to the same logits, copies token
   const header = readFileSync(path.join(out, 'model.safetensors'));
   const names = Object.keys(JSON.parse(header.subarray(8, 8 + Number(header.readBigUInt64LE(0))).toString('utf8'))).filter((n) => n !== '__metadata__');
   renameSync(path.join(out, 'model.safetensors'), path.join(out, 'model-00001-of-00001.safetensors'));
-  writeFileSync(path.join(out, 'model.safetensors.index.json'),
-    JSON.stringify({ metadata: {}, weight_map: Object.fromEntries(names.map((n) => [n, 'model-00001-of-00001.safetensors'])) }));
+  writeFileSync(
+    path.join(out, 'model.safetensors.index.json'),
+    JSON.stringify({ metadata: {}, weight_map: Object.fromEntries(names.map((n) => [n, 'model-00001-of-00001.safetensors'])) }),
+  );
   const sharded = await CausalLM.load(out);
   t.deepEqual(await sharded.logits(seq), before);
   sharded.dispose();

@@ -41,12 +41,18 @@ for (const name of ['llama', 'mistral', 'gpt2']) {
     const refOther = await alone(other.slice(0, 5), other.slice(5));
 
     // Shared prompt with two branches, next to an unrelated group.
-    const packed = await model.sequenceLogprobs(packSequences([
-      { prompt: other.slice(0, 5), completions: [other.slice(5)] },
-      { prompt, completions: [chosen, rejected] },
-    ]));
+    const packed = await model.sequenceLogprobs(
+      packSequences([
+        { prompt: other.slice(0, 5), completions: [other.slice(5)] },
+        { prompt, completions: [chosen, rejected] },
+      ]),
+    );
     t.is(packed.sum.length, 3);
-    for (const [got, want] of [[packed.sum[0]!, refOther], [packed.sum[1]!, refChosen], [packed.sum[2]!, refRejected]] as const) {
+    for (const [got, want] of [
+      [packed.sum[0]!, refOther],
+      [packed.sum[1]!, refChosen],
+      [packed.sum[2]!, refRejected],
+    ] as const) {
       t.true(Math.abs(got - want) <= 1e-5 * Math.max(1, Math.abs(want)), `${got} vs ${want}`);
     }
 
@@ -84,16 +90,21 @@ test('batched generation with left padding equals one prompt at a time', async (
 
 test('concurrent calls on one model are serialised and each gets its own answer', async (t) => {
   const model = await CausalLM.load(path.join(FIXTURES, 'llama'));
-  const seqs = [[3, 4, 5, 6], [10, 20, 30], [7, 7, 7, 7, 7]];
+  const seqs = [
+    [3, 4, 5, 6],
+    [10, 20, 30],
+    [7, 7, 7, 7, 7],
+  ];
   const sequential = [];
   for (const s of seqs) sequential.push((await model.sequenceLogprobs(packPlainSequences([s]))).sum[0]);
-  const parallel = await Promise.all(
-    Array.from({ length: 12 }, (_, i) => model.sequenceLogprobs(packPlainSequences([seqs[i % 3]!])).then((r) => r.sum[0])),
-  );
+  const parallel = await Promise.all(Array.from({ length: 12 }, (_, i) => model.sequenceLogprobs(packPlainSequences([seqs[i % 3]!])).then((r) => r.sum[0])));
   parallel.forEach((v, i) => t.is(v, sequential[i % 3]));
   // dispose() while calls are queued: those already queued either finish or reject cleanly, later ones reject.
   const pending = model.logits([[1, 2, 3]]);
   model.dispose();
-  await pending.then(() => t.pass(), (e: Error) => t.regex(e.message, /disposed/));
+  await pending.then(
+    () => t.pass(),
+    (e: Error) => t.regex(e.message, /disposed/),
+  );
   await t.throwsAsync(() => model.logits([[1]]), { message: /disposed/ });
 });

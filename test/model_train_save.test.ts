@@ -21,9 +21,22 @@ const out = mkdtempSync(path.join(os.tmpdir(), 'rdpo-train-save-'));
 test.after.always(() => rmSync(out, { recursive: true, force: true }));
 
 const OPTIONS: NativeTrainerOptions = {
-  loss: 'sft', dpoVariant: 'sigmoid', rationaleForm: 'paper', rationaleNorm: 'sum', beta: 0.1, gamma: 0, labelSmoothing: 0,
-  simpoMargin: 0, sftWeight: 0, adamBeta1: 0.9, adamBeta2: 0.999, adamEps: 1e-8, weightDecay: 0, computeDtype: 'float32',
-  gradientCheckpointing: false, logitsChunk: 7,
+  loss: 'sft',
+  dpoVariant: 'sigmoid',
+  rationaleForm: 'paper',
+  rationaleNorm: 'sum',
+  beta: 0.1,
+  gamma: 0,
+  labelSmoothing: 0,
+  simpoMargin: 0,
+  sftWeight: 0,
+  adamBeta1: 0.9,
+  adamBeta2: 0.999,
+  adamEps: 1e-8,
+  weightDecay: 0,
+  computeDtype: 'float32',
+  gradientCheckpointing: false,
+  logitsChunk: 7,
 };
 
 function tensorNames(dir: string): string[] {
@@ -78,7 +91,7 @@ for (const name of MODELS) {
   });
 }
 
-test.serial('bfloat16 compute (autocast over float32 weights): the first step\'s loss stays near float32 for every architecture', async (t) => {
+test.serial("bfloat16 compute (autocast over float32 weights): the first step's loss stays near float32 for every architecture", async (t) => {
   for (const name of MODELS) {
     const example = { pair: { promptIds: [5, 6, 7, 8, 9, 10, 11], chosenIds: [20, 30, 40, 50, 60, 70, 80, 90, 2] } };
     const batch = packPreferenceBatch([example], { rejected: false, rationale: false });
@@ -98,18 +111,21 @@ test.serial('bfloat16 compute (autocast over float32 weights): the first step\'s
 });
 
 const transformersMissing = spawnSync('python3', ['-c', 'import transformers'], { encoding: 'utf8' }).status !== 0;
-(transformersMissing ? test.skip : test.serial)(`transformers loads every saved directory to the same logits${transformersMissing ? ' (skipped: python3 with transformers is not available here)' : ''}`, (t) => {
-  t.is(saved.length, MODELS.length);
-  const res = spawnSync('python3', [path.join(ROOT, 'scripts', 'fixtures', 'transformers_logits.py')], {
-    input: JSON.stringify(saved.map((s) => ({ dir: s.dir, tokens: SEQS }))),
-    encoding: 'utf8',
-    maxBuffer: 1 << 28,
-  });
-  t.is(res.status, 0, res.stderr);
-  const theirs = JSON.parse(res.stdout) as number[][][][];
-  saved.forEach((s, i) => {
-    const d = maxDiff(s.logits, theirs[i]![0]!);
-    t.log(`${s.name}: max |logit diff| vs transformers ${d.toExponential(2)}`);
-    t.true(d <= 1e-4, `${s.name}: max |logit diff| ${d}`);
-  });
-});
+(transformersMissing ? test.skip : test.serial)(
+  `transformers loads every saved directory to the same logits${transformersMissing ? ' (skipped: python3 with transformers is not available here)' : ''}`,
+  (t) => {
+    t.is(saved.length, MODELS.length);
+    const res = spawnSync('python3', [path.join(ROOT, 'scripts', 'fixtures', 'transformers_logits.py')], {
+      input: JSON.stringify(saved.map((s) => ({ dir: s.dir, tokens: SEQS }))),
+      encoding: 'utf8',
+      maxBuffer: 1 << 28,
+    });
+    t.is(res.status, 0, res.stderr);
+    const theirs = JSON.parse(res.stdout) as number[][][][];
+    saved.forEach((s, i) => {
+      const d = maxDiff(s.logits, theirs[i]![0]!);
+      t.log(`${s.name}: max |logit diff| vs transformers ${d.toExponential(2)}`);
+      t.true(d <= 1e-4, `${s.name}: max |logit diff| ${d}`);
+    });
+  },
+);

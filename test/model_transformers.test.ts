@@ -61,8 +61,14 @@ for (const name of MODELS) {
       });
       t.deepEqual(Array.from(sums.count), wantCounts);
 
-      const greedy = await model.generate(want.greedy.map((g) => g.prompt), { maxNewTokens: 8 });
-      t.deepEqual(greedy, want.greedy.map((g) => g.tokens));
+      const greedy = await model.generate(
+        want.greedy.map((g) => g.prompt),
+        { maxNewTokens: 8 },
+      );
+      t.deepEqual(
+        greedy,
+        want.greedy.map((g) => g.tokens),
+      );
     } finally {
       model.dispose();
     }
@@ -79,12 +85,16 @@ const bf16Ulp = (x: number) => 2 ** (Math.floor(Math.log2(Math.max(Math.abs(x), 
 // error may exceed transformers' bf16 error on that row by at most 2 bf16 ulps of the row's largest
 // |logit| (the measured excess is at most 0.9 ulp under native, AVX2 and default dispatch). A real
 // difference in the model (a wrong soft-cap, norm or rotary) is many ulps off.
-test('bfloat16: every architecture runs and is no further from the float32 logits than transformers\' bf16, within 2 ulps', async (t) => {
+test("bfloat16: every architecture runs and is no further from the float32 logits than transformers' bf16, within 2 ulps", async (t) => {
   for (const name of MODELS) {
     const want = expected(name);
     const model = await CausalLM.load(path.join(FIXTURES, name), { dtype: 'bfloat16' });
     t.is(model.config.dtype, 'bfloat16');
-    t.deepEqual(want.bf16_logits.map((l) => l.tokens), want.logits.map((l) => l.tokens), `${name}: fixture rows differ`);
+    t.deepEqual(
+      want.bf16_logits.map((l) => l.tokens),
+      want.logits.map((l) => l.tokens),
+      `${name}: fixture rows differ`,
+    );
     const got = await model.logits(want.bf16_logits.map((l) => l.tokens));
     let worstExcess = -Infinity;
     want.bf16_logits.forEach((l, i) => {

@@ -42,7 +42,8 @@ test.serial('createTrainer waits for a busy model off the event loop', async (t)
   t.teardown(() => model.dispose());
   const handle = model.nativeHandle;
   const vocab = model.config.vocabSize;
-  const prompts = Int32Array.from({ length: 8 * 4 }, (_, i) => 5 + (i % 7)), lengths = new Int32Array(8).fill(4);
+  const prompts = Int32Array.from({ length: 8 * 4 }, (_, i) => 5 + (i % 7)),
+    lengths = new Int32Array(8).fill(4);
   // No EOS stops it early: the only "EOS" is the last id, and greedy decoding is timed to last a second or more.
   const generate = (n: number) => handle.generate(prompts, lengths, { maxNewTokens: n, temperature: 0, eosTokenIds: [vocab - 1] });
   let n = 16;

@@ -11,7 +11,9 @@ const native = loadNative();
 const FIXTURES = path.join(import.meta.dirname, 'fixtures', 'models');
 
 test('tokenLogprobs without h is a TypeError, not a division by zero (SIGFPE)', (t) => {
-  const hidden = new Float32Array(8), weight = new Float32Array(12), targets = new Int32Array([0, 1]);
+  const hidden = new Float32Array(8),
+    weight = new Float32Array(12),
+    targets = new Int32Array([0, 1]);
   const err = t.throws(() => native.testing.tokenLogprobs(hidden, weight, targets, {} as { h: number }));
   t.true(err instanceof TypeError);
   t.regex(err.message, /option 'h' is required/);
@@ -22,14 +24,28 @@ test('tokenLogprobs without h is a TypeError, not a division by zero (SIGFPE)', 
 });
 
 test('every other required integer option is checked the same way', async (t) => {
-  await t.throwsAsync(async () => native.testing.fusedLogprobsPeakMemory({ h: 4, v: 4 } as never), { instanceOf: TypeError, message: /option 'n' is required/ });
+  await t.throwsAsync(async () => native.testing.fusedLogprobsPeakMemory({ h: 4, v: 4 } as never), {
+    instanceOf: TypeError,
+    message: /option 'n' is required/,
+  });
   const model = await CausalLM.load(path.join(FIXTURES, 'llama'));
   t.teardown(() => model.dispose());
-  const packed = { inputIds: new Int32Array([1, 2]), positionIds: new Int32Array([0, 1]), branchIds: new Int32Array(2), groupOffsets: new Int32Array([0, 2]), scoreRows: new Int32Array([0]), scoreTargets: new Int32Array([2]), scoreSeq: new Int32Array([0]) };
+  const packed = {
+    inputIds: new Int32Array([1, 2]),
+    positionIds: new Int32Array([0, 1]),
+    branchIds: new Int32Array(2),
+    groupOffsets: new Int32Array([0, 2]),
+    scoreRows: new Int32Array([0]),
+    scoreTargets: new Int32Array([2]),
+    scoreSeq: new Int32Array([0]),
+  };
   t.throws(() => model.nativeHandle.sequenceLogprobs(packed as never), { instanceOf: TypeError, message: /numSequences' is required/ });
   const trainer = await native.createTrainer(model.nativeHandle, { loss: 'sft' } as never);
   await t.throwsAsync(async () => trainer.accumulate({ ...packed, numSequences: 1 } as never, 1), { instanceOf: TypeError, message: /numPairs' is required/ });
-  await t.throwsAsync(async () => model.nativeHandle.generate(new Int32Array([1]), new Int32Array([1]), { eosTokenIds: [2 ** 40] }), { instanceOf: RangeError, message: /eosTokenIds\[0\]/ });
+  await t.throwsAsync(async () => model.nativeHandle.generate(new Int32Array([1]), new Int32Array([1]), { eosTokenIds: [2 ** 40] }), {
+    instanceOf: RangeError,
+    message: /eosTokenIds\[0\]/,
+  });
 });
 
 test('token ids of 2^32 and above, NaN or fractions are a RangeError, not wrapped into the vocabulary', async (t) => {
@@ -41,7 +57,10 @@ test('token ids of 2^32 and above, NaN or fractions are a RangeError, not wrappe
   }
 });
 
-function withHeader(t: { teardown: (fn: () => void) => void }, edit: (header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>) => string): string {
+function withHeader(
+  t: { teardown: (fn: () => void) => void },
+  edit: (header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>) => string,
+): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'rdpo-faults-st-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   copyFileSync(path.join(FIXTURES, 'llama', 'config.json'), path.join(dir, 'config.json'));
@@ -81,6 +100,9 @@ test('loadNative checks the addon ABI version and refuses another one with a reb
   t.notThrows(() => checkAbiVersion(native, 'x.node'));
   const err = t.throws(() => checkAbiVersion({ abiVersion: EXPECTED_ABI_VERSION - 1 }, '/some/x.node'));
   t.true(err instanceof NativeLoadError);
-  t.regex(err.message, new RegExp(`/some/x\\.node has ABI version ${EXPECTED_ABI_VERSION - 1}, but this rdpo-native expects ${EXPECTED_ABI_VERSION}.*npm run build:native`));
+  t.regex(
+    err.message,
+    new RegExp(`/some/x\\.node has ABI version ${EXPECTED_ABI_VERSION - 1}, but this rdpo-native expects ${EXPECTED_ABI_VERSION}.*npm run build:native`),
+  );
   t.throws(() => checkAbiVersion({}, 'x.node'), { instanceOf: NativeLoadError, message: /ABI version undefined/ });
 });

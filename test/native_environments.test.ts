@@ -29,7 +29,13 @@ const addon = require(workerData.addon);
 })().catch((err) => parentPort.postMessage({ error: String((err && err.stack) || err) }));
 `;
 
-interface WorkerResult { logits: number[]; isModel: boolean; numParameters: number; arangeSum: number; error?: string }
+interface WorkerResult {
+  logits: number[];
+  isModel: boolean;
+  numParameters: number;
+  arangeSum: number;
+  error?: string;
+}
 
 function runWorker(): Promise<{ result: WorkerResult; exitCode: number }> {
   return new Promise((resolve, reject) => {
@@ -43,7 +49,8 @@ function runWorker(): Promise<{ result: WorkerResult; exitCode: number }> {
 
 test('two worker threads and the main thread use the addon at once; the main thread keeps working after they exit', async (t) => {
   const native = loadNative();
-  const tokens = Int32Array.from(TOKENS), lengths = Int32Array.from([TOKENS.length]);
+  const tokens = Int32Array.from(TOKENS),
+    lengths = Int32Array.from([TOKENS.length]);
   const model = await native.loadModel(MODEL_DIR, { dtype: 'float32', device: 'cpu' });
   t.teardown(() => model.dispose());
 

@@ -29,7 +29,10 @@ test('an include up a layer, a Node header in core, a stray top-level file and t
   put('napi/addon.cpp', '#include <napi.h>\n#include "core/train/preference_loss.h"\n');
   const r = check(root);
   t.is(r.status, 1);
-  t.regex(r.stderr, /native\/core\/model\/causal_lm\.h:3: core\/model may include model, base, io, runtime; "core\/train\/preference_loss\.h" is in core\/train/);
+  t.regex(
+    r.stderr,
+    /native\/core\/model\/causal_lm\.h:3: core\/model may include model, base, io, runtime; "core\/train\/preference_loss\.h" is in core\/train/,
+  );
   t.regex(r.stderr, /native\/core\/io\/json\.cpp:1: core\/ is pure LibTorch and must not include napi\.h/);
   t.regex(r.stderr, /native\/core\/runtime\/x\.cpp:1: core\/ must not include the binding/);
   t.regex(r.stderr, /native\/core\/stray\.cpp: core\/ keeps its sources in the layer folders/);

@@ -14,7 +14,7 @@ test('byte-level counting: every length from 1 to 200 is hit exactly, with no wo
   }
 });
 
-test('a real BPE tokenizer (SmolLM2): the null text has the rationale\'s token count', (t) => {
+test("a real BPE tokenizer (SmolLM2): the null text has the rationale's token count", (t) => {
   const tok = Tokenizer.load(path.join(import.meta.dirname, 'fixtures', 'tokenizers', 'smollm2'));
   const count = (s: string) => tok.encode(s, { addSpecialTokens: false }).length;
   const rationale = 'The response above is preferred because it answers the question directly, with the correct figure.';

@@ -113,7 +113,11 @@ test('merge-lora refuses an adapter with NaN lora_B, r < 1 or non-finite alpha, 
     t.not(r.code, 0, `${name}: ${r.stderr}`);
     t.regex(r.stderr, message, name);
     t.false(existsSync(out), `${name}: no output directory`);
-    t.deepEqual(readdirSync(dir).filter((n) => n.startsWith(`.merged-${name}`)), [], `${name}: no temporary left`);
+    t.deepEqual(
+      readdirSync(dir).filter((n) => n.startsWith(`.merged-${name}`)),
+      [],
+      `${name}: no temporary left`,
+    );
   }
   // A good adapter: written whole with its marker; merging over the model itself or a user's directory is refused.
   const good = adapterCopy('good', {});

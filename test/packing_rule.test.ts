@@ -20,7 +20,11 @@ const ids = (n: number) => Array.from({ length: n }, () => rng.int(0, 999));
  * positions 0..P-1; branch b continues at P; a scored token is predicted by its predecessor's row
  * (the prompt's last row for a completion's first token), and a completion's last token is not fed.
  */
-function checkRule(t: import('ava').ExecutionContext, b: PackedBatch, groups: { prompt: readonly number[]; completions: readonly (readonly number[])[]; seqs: number[] }[]): void {
+function checkRule(
+  t: import('ava').ExecutionContext,
+  b: PackedBatch,
+  groups: { prompt: readonly number[]; completions: readonly (readonly number[])[]; seqs: number[] }[],
+): void {
   let s = 0;
   groups.forEach((g, gi) => {
     const start = b.groupOffsets[gi]!;
@@ -46,7 +50,13 @@ function checkRule(t: import('ava').ExecutionContext, b: PackedBatch, groups: { 
       row += Math.max(0, c.length - 1);
     });
     t.is(b.groupOffsets[gi + 1], row);
-    t.is(row - start, packedRows(P, g.completions.map((c) => c.length)));
+    t.is(
+      row - start,
+      packedRows(
+        P,
+        g.completions.map((c) => c.length),
+      ),
+    );
   });
   t.is(s, b.scoreRows.length);
 }
@@ -83,7 +93,9 @@ test('the trainer checks token ids as the scorer does (an Int32Array would wrap 
     });
     t.throws(() => packSequences([{ prompt: [1, 2], completions: [[bad]] }]), { instanceOf: RangeError, message: /group 0 completion 0: token ids/ });
   }
-  t.throws(() => packPreferenceBatch([{ pair: { promptIds: [1], chosenIds: [] } }], { rejected: false, rationale: false }), { message: /pair 0: an empty completion/ });
+  t.throws(() => packPreferenceBatch([{ pair: { promptIds: [1], chosenIds: [] } }], { rejected: false, rationale: false }), {
+    message: /pair 0: an empty completion/,
+  });
 });
 
 test('random groups: the C++ driver packs what packSequences packs', (t) => {
@@ -102,8 +114,13 @@ test('random groups: the C++ driver packs what packSequences packs', (t) => {
       const cpp = JSON.parse(res.stdout) as Record<string, number[] | number>;
       const ts = packSequences(groups);
       const fields = [
-        ['input_ids', ts.inputIds], ['position_ids', ts.positionIds], ['branch_ids', ts.branchIds], ['group_offsets', ts.groupOffsets],
-        ['score_rows', ts.scoreRows], ['score_targets', ts.scoreTargets], ['score_seq', ts.scoreSeq],
+        ['input_ids', ts.inputIds],
+        ['position_ids', ts.positionIds],
+        ['branch_ids', ts.branchIds],
+        ['group_offsets', ts.groupOffsets],
+        ['score_rows', ts.scoreRows],
+        ['score_targets', ts.scoreTargets],
+        ['score_seq', ts.scoreSeq],
       ] as const;
       for (const [key, want] of fields) t.deepEqual(cpp[key], Array.from(want), `trial ${trial}: ${key}`);
       t.is(cpp.num_sequences, ts.numSequences);

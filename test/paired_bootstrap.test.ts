@@ -19,7 +19,10 @@ test('three replicates that each differ by one answer in 200 get an interval of 
 });
 
 test('identical arms give a degenerate zero interval that is flagged, and it does not count as a difference', (t) => {
-  const a = [[1, 0, 1, 1], [0, 0, 1, 1]];
+  const a = [
+    [1, 0, 1, 1],
+    [0, 0, 1, 1],
+  ];
   const i = crossedBootstrap(pairedDifference(a, a));
   t.deepEqual(i.ci95, [0, 0]);
   t.true(i.degenerate);

@@ -20,12 +20,28 @@ test.after.always(() => {
 });
 
 let runs = 0;
-async function run(config: Partial<TrainConfigInput>, levers: { castWeightsOnce: boolean; fusedRmsNorm: boolean; prefixAttention: boolean }): Promise<MetricsRow[]> {
+async function run(
+  config: Partial<TrainConfigInput>,
+  levers: { castWeightsOnce: boolean; fusedRmsNorm: boolean; prefixAttention: boolean },
+): Promise<MetricsRow[]> {
   native.setPerfOptions(levers);
   const rows: MetricsRow[] = [];
   try {
     await train(
-      { model: policyDir, refModel: refDir, data: box.data, out: path.join(box.dir, `run-${runs++}`), loss: 'rdpo', batchSize: 4, gradAccum: 2, maxSteps: 3, lr: 1e-3, warmupSteps: 0, maxLength: 256, ...config } as TrainConfigInput,
+      {
+        model: policyDir,
+        refModel: refDir,
+        data: box.data,
+        out: path.join(box.dir, `run-${runs++}`),
+        loss: 'rdpo',
+        batchSize: 4,
+        gradAccum: 2,
+        maxSteps: 3,
+        lr: 1e-3,
+        warmupSteps: 0,
+        maxLength: 256,
+        ...config,
+      } as TrainConfigInput,
       { onStep: (r) => rows.push(r), log: () => {} },
     );
   } finally {
@@ -41,7 +57,8 @@ function compare(t: import('ava').ExecutionContext, a: MetricsRow[], b: MetricsR
   t.is(b.length, a.length);
   for (let i = 0; i < a.length; i++) {
     for (const k of KEYS) {
-      const x = (a[i] as Record<string, number>)[k]!, y = (b[i] as Record<string, number>)[k]!;
+      const x = (a[i] as Record<string, number>)[k]!,
+        y = (b[i] as Record<string, number>)[k]!;
       t.true(Number.isFinite(x) && Number.isFinite(y), `step ${i + 1} ${k}: ${x} vs ${y}`);
       t.true(Math.abs(x - y) <= rel * Math.max(1, Math.abs(x)), `step ${i + 1} ${k}: lever off ${x}, on ${y}`);
     }

@@ -67,10 +67,16 @@ test('truncation: prompt first (keep_end / keep_start), then completions; too lo
   t.deepEqual(truncatePair(pair, { maxLength: 6 }), { pair: null, truncated: true });
   const tok = Tokenizer.load(join(FIX, 'gpt2-bpe'));
   const warnings: string[] = [];
-  const rows = [{ prompt: 'a '.repeat(50).trimEnd(), chosen: ' b', rejected: ' c' }, { prompt: 'x', chosen: 'y', rejected: 'z' }];
+  const rows = [
+    { prompt: 'a '.repeat(50).trimEnd(), chosen: ' b', rejected: ' c' },
+    { prompt: 'x', chosen: 'y', rejected: 'z' },
+  ];
   const out = tokenizePreferences(tok, rows, { maxLength: 10, warn: (m) => warnings.push(m) });
   t.deepEqual(out.stats, { rows: 2, promptNotPrefix: 0, truncated: 1, dropped: 1 });
-  t.deepEqual(out.pairs.map((p) => p.index), [1]);
+  t.deepEqual(
+    out.pairs.map((p) => p.index),
+    [1],
+  );
   t.regex(warnings.join('\n'), /1 of 2 rows were truncated to maxLength 10; 1 left out/);
   t.throws(() => tokenizePreferences(tok, rows, { maxLength: 0 }), { instanceOf: RangeError });
 });

@@ -36,8 +36,14 @@ const FILES: Record<string, { name: string; text: string }> = {
       ['Say hi.', 'Count to three.'].map((q, i) => ({
         prompt: q,
         prompt_id: `p${i}`,
-        chosen: [{ role: 'user', content: q }, { role: 'assistant', content: 'Good answer.' }],
-        rejected: [{ role: 'user', content: q }, { role: 'assistant', content: 'Bad.' }],
+        chosen: [
+          { role: 'user', content: q },
+          { role: 'assistant', content: 'Good answer.' },
+        ],
+        rejected: [
+          { role: 'user', content: q },
+          { role: 'assistant', content: 'Bad.' },
+        ],
         score_chosen: 8,
         score_rejected: 3,
       })),
@@ -61,7 +67,12 @@ const FILES: Record<string, { name: string; text: string }> = {
     name: 'openai.jsonl',
     text: jsonl(
       ['Tell a fact.', 'Give a number.'].map((q) => ({
-        input: { messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: q }] },
+        input: {
+          messages: [
+            { role: 'system', content: 'Be brief.' },
+            { role: 'user', content: q },
+          ],
+        },
         preferred_output: [{ role: 'assistant', content: 'Water is wet.' }],
         non_preferred_output: [{ role: 'assistant', content: 'No.' }],
       })),
@@ -73,7 +84,11 @@ const FILES: Record<string, { name: string; text: string }> = {
       { conversations: [{ from: 'human', value: 'Hello?' }], chosen: { from: 'gpt', value: 'Hi!' }, rejected: { from: 'gpt', value: '...' } },
       {
         system: 'Answer in one word.',
-        conversations: [{ from: 'human', value: 'Sky colour?' }, { from: 'gpt', value: 'Blue.' }, { from: 'human', value: 'Grass?' }],
+        conversations: [
+          { from: 'human', value: 'Sky colour?' },
+          { from: 'gpt', value: 'Blue.' },
+          { from: 'human', value: 'Grass?' },
+        ],
         chosen: { from: 'gpt', value: 'Green.' },
         rejected: { from: 'gpt', value: 'Loud.' },
       },
@@ -149,10 +164,24 @@ test('text and message prompts train identically (chat format): same tokens, sam
   writeFileSync(messageFile, jsonl(pairs.map((p) => ({ ...p, prompt: [{ role: 'user', content: p.prompt }] }))));
   const run = async (data: string, name: string) => {
     const r = await train(
-      { model: policyDir, data, out: path.join(tmp, name), loss: 'dpo', batchSize: 4, maxSteps: 2, lr: 1e-3, warmupSteps: 0, dtype: 'float32', refCache: false },
+      {
+        model: policyDir,
+        data,
+        out: path.join(tmp, name),
+        loss: 'dpo',
+        batchSize: 4,
+        maxSteps: 2,
+        lr: 1e-3,
+        warmupSteps: 0,
+        dtype: 'float32',
+        refCache: false,
+      },
       { log: () => {} },
     );
-    const config = JSON.parse(readFileSync(path.join(r.runDir, 'config.json'), 'utf8')) as { config: { promptFormat: string }; data: { tokenization: { pairs: unknown } } };
+    const config = JSON.parse(readFileSync(path.join(r.runDir, 'config.json'), 'utf8')) as {
+      config: { promptFormat: string };
+      data: { tokenization: { pairs: unknown } };
+    };
     return { rows: readJsonlRows<MetricsRow>(path.join(r.runDir, 'metrics.jsonl')), config };
   };
   const text = await run(textFile, 'text');
@@ -176,10 +205,21 @@ test('text and message prompts train identically (chat format): same tokens, sam
 
 test('resume refuses another prompt format than the run was trained with', async (t) => {
   const data = path.join(tmp, 'resume.jsonl');
-  writeFileSync(data, jsonl([{ prompt: 'Hi?', chosen: 'Hello.', rejected: 'Bye.' }, { prompt: 'Yes?', chosen: 'Yes.', rejected: 'No.' }]));
+  writeFileSync(
+    data,
+    jsonl([
+      { prompt: 'Hi?', chosen: 'Hello.', rejected: 'Bye.' },
+      { prompt: 'Yes?', chosen: 'Yes.', rejected: 'No.' },
+    ]),
+  );
   const out = path.join(tmp, 'resume-run');
-  await train({ model: policyDir, data, out, loss: 'sft', batchSize: 2, maxSteps: 1, saveEvery: 1, lr: 1e-4, warmupSteps: 0, refCache: false }, { log: () => {} });
-  await t.throwsAsync(train({ resume: out, promptFormat: 'plain', maxSteps: 2 } as never, { log: () => {} }), { message: /trained with prompt format chat .*cannot continue with plain/ });
+  await train(
+    { model: policyDir, data, out, loss: 'sft', batchSize: 2, maxSteps: 1, saveEvery: 1, lr: 1e-4, warmupSteps: 0, refCache: false },
+    { log: () => {} },
+  );
+  await t.throwsAsync(train({ resume: out, promptFormat: 'plain', maxSteps: 2 } as never, { log: () => {} }), {
+    message: /trained with prompt format chat .*cannot continue with plain/,
+  });
 });
 
 test('a pair whose rationale cannot fit is left out of every arm, so DPO and RDPO train on the same pairs', async (t) => {
@@ -191,8 +231,14 @@ test('a pair whose rationale cannot fit is left out of every arm, so DPO and RDP
   const opts = { data: pairs, seed: 0, maxLength: 256, maxPromptLength: 128, promptFormat: 'chat' as const, warn: () => {} };
   const rdpo = await prepareTrainingData(tok, { ...opts, rationale: true });
   const dpo = await prepareTrainingData(tok, { ...opts, rationale: false });
-  t.deepEqual(rdpo.train.map((e) => e.id), ['fits']);
-  t.deepEqual(dpo.train.map((e) => e.id), ['fits']);
+  t.deepEqual(
+    rdpo.train.map((e) => e.id),
+    ['fits'],
+  );
+  t.deepEqual(
+    dpo.train.map((e) => e.id),
+    ['fits'],
+  );
   t.is(dpo.tokenization.rationalesDropped, 1);
   t.is(dpo.train[0]!.rationale, undefined, 'DPO examples carry no rationale row');
   const sft = await prepareTrainingData(tok, { ...opts, rationale: false, sameAsRationaleArm: false });

@@ -79,6 +79,9 @@ test('truncation trims the responses (longer first), then the prompt; the ration
   const out = tokenizeRationales(smol, [wordy, row], { maxLength: short.promptIds.length + short.rationaleIds.length + 10, warn: (m) => warnings.push(m) });
   t.is(out.stats.dropped, 1);
   t.is(out.stats.truncated, 1);
-  t.deepEqual(out.items.map((i) => i.index), [1]);
+  t.deepEqual(
+    out.items.map((i) => i.index),
+    [1],
+  );
   t.regex(warnings[0]!, /1 of 2 rationale rows exceeded maxLength .*1 left out/);
 });

@@ -78,7 +78,10 @@ test('a declared Content-Length above the cap is refused before the body is read
   const server = await upstream({ json: JSON.stringify({ choices: [{ message: { content: 'x'.repeat(3 * 2 ** 20) } }] }) });
   t.teardown(() => server.close());
   const gen = await OpenAIGenerator.connect({ baseURL: server.url, model: 'm', maxResponseBytes: 2 ** 20 });
-  await t.throwsAsync(gen.complete([{ role: 'user', content: 'hi' }], { maxNewTokens: 16, temperature: 0 }), { instanceOf: GeneratorError, message: /larger than 1048576 bytes/ });
+  await t.throwsAsync(gen.complete([{ role: 'user', content: 'hi' }], { maxNewTokens: 16, temperature: 0 }), {
+    instanceOf: GeneratorError,
+    message: /larger than 1048576 bytes/,
+  });
 });
 
 test('cutToTokenBudget: with a tokenizer, exactly the first N tokens; without, an estimate; short text untouched', (t) => {
@@ -97,7 +100,9 @@ test('cutToTokenBudget: with a tokenizer, exactly the first N tokens; without, a
 });
 
 test('rationales: a 100k-word rationale is stored cut to --max-new-tokens, with a note in the row', async (t) => {
-  const server = await upstream({ json: JSON.stringify({ choices: [{ message: { content: HUGE_WORDS }, finish_reason: 'stop' }], usage: { prompt_tokens: 5, completion_tokens: 12 } }) });
+  const server = await upstream({
+    json: JSON.stringify({ choices: [{ message: { content: HUGE_WORDS }, finish_reason: 'stop' }], usage: { prompt_tokens: 5, completion_tokens: 12 } }),
+  });
   t.teardown(() => server.close());
   const dir = mkdtempSync(join(tmpdir(), 'rdpo-rat-bounds-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -118,7 +123,10 @@ test('rationales: a 100k-word rationale is stored cut to --max-new-tokens, with 
   });
   t.is(summary.done, 1);
   t.is(summary.truncated, 1);
-  const rows = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const rows = readFileSync(out, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   t.is(rows.length, 1);
   t.true(tok.encode(rows[0].rationale, { addSpecialTokens: false }).length <= 256);
   t.regex(rows[0].rationale_note, /cut to its first 256 tokens/);

@@ -44,12 +44,32 @@ test.after.always(async () => {
 });
 
 const args = (out: string) => [
-  'rationales', '--data', DATA, '--skip-invalid', '--limit', String(LIMIT), '--out', out, '--style', 'general',
-  '--generator', `openai:${url}`, '--concurrency', '4', '--max-new-tokens', '48', '--temperature', '0',
+  'rationales',
+  '--data',
+  DATA,
+  '--skip-invalid',
+  '--limit',
+  String(LIMIT),
+  '--out',
+  out,
+  '--style',
+  'general',
+  '--generator',
+  `openai:${url}`,
+  '--concurrency',
+  '4',
+  '--max-new-tokens',
+  '48',
+  '--temperature',
+  '0',
 ];
 
 /** Starts the run and kills it with `signal` once the output has `rows` complete lines. */
-async function interruptAfter(out: string, rows: number, signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+async function interruptAfter(
+  out: string,
+  rows: number,
+  signal: NodeJS.Signals,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
   const child = spawn(process.execPath, [cliPath, ...args(out)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -70,7 +90,10 @@ async function interruptAfter(out: string, rows: number, signal: NodeJS.Signals)
 function completeRows(file: string): Array<Record<string, any>> {
   const text = readFileSync(file, 'utf8');
   t_assertNoTornTail(text);
-  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 }
 
 function t_assertNoTornTail(text: string): void {
@@ -107,7 +130,11 @@ crashTest.serial('SIGKILL mid-run, then the same command: every pair exactly onc
   t.is(new Set(keys).size, LIMIT, 'no pair twice');
   const expected = new Set(pairs.map((p) => pairKey(p, 'general')));
   const strays = rows.filter((r) => !expected.has(pairKey(r as any, r.rationale_style)));
-  t.deepEqual(strays.map((r) => [r.id, r.meta]), [], 'no row for a pair outside the input');
+  t.deepEqual(
+    strays.map((r) => [r.id, r.meta]),
+    [],
+    'no row for a pair outside the input',
+  );
   t.deepEqual([...keys].sort(), [...expected].sort(), 'every input pair');
   for (const r of rows) {
     t.is(r.rationale_style, 'general');
@@ -136,8 +163,26 @@ crashTest.serial('Ctrl-C: stops taking work, finishes, prints the summary, exits
 crashTest.serial('--generator DIR runs the local model in-process', async (t) => {
   const out = join(mkdtempSync(join(tmpdir(), 'rdpo-local-')), 'rationales.jsonl');
   const res = await runCli(
-    ['rationales', '--data', DATA, '--skip-invalid', '--limit', '6', '--out', out, '--style', 'detailed', '--generator', MODEL,
-      '--concurrency', '3', '--max-new-tokens', '16', '--temperature', '0'],
+    [
+      'rationales',
+      '--data',
+      DATA,
+      '--skip-invalid',
+      '--limit',
+      '6',
+      '--out',
+      out,
+      '--style',
+      'detailed',
+      '--generator',
+      MODEL,
+      '--concurrency',
+      '3',
+      '--max-new-tokens',
+      '16',
+      '--temperature',
+      '0',
+    ],
     { timeoutMs: 120_000 },
   );
   t.is(res.code, 0, res.stderr);
@@ -150,7 +195,10 @@ crashTest.serial('--generator DIR runs the local model in-process', async (t) =>
 crashTest.serial('filter through the CLI: a judge that never answers with scores fails every row, exit 1, nothing kept', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'rdpo-filter-cli-'));
   const input = join(dir, 'rationales.jsonl');
-  const gen = await runCli(args(input).map((a) => (a === String(LIMIT) ? '3' : a)), { timeoutMs: 120_000 });
+  const gen = await runCli(
+    args(input).map((a) => (a === String(LIMIT) ? '3' : a)),
+    { timeoutMs: 120_000 },
+  );
   t.is(gen.code, 0, gen.stderr);
   // The tiny random model writes gibberish, so its "scores" are unreadable.
   const res = await runCli(

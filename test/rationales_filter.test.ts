@@ -64,7 +64,8 @@ test('a filter run keeps, drops, retries unreadable answers, counts failures, an
       seenFor.set(which, n);
       if (which.startsWith('KEEP all')) return '{"helpfulness": 4, "relatedness": 4, "correctness": 4, "coherence": 4}';
       if (which.startsWith('DROP')) return 'Scores: {"helpfulness": 5, "relatedness": 5, "correctness": 3, "coherence": 5}';
-      if (which.startsWith('GARBAGE then')) return n === 1 ? 'I would rate it highly.' : '```json\n{"helpfulness":5,"relatedness":4,"correctness":4,"coherence":4}\n```';
+      if (which.startsWith('GARBAGE then'))
+        return n === 1 ? 'I would rate it highly.' : '```json\n{"helpfulness":5,"relatedness":4,"correctness":4,"coherence":4}\n```';
       if (which.startsWith('GARBAGE always')) return 'no scores, sorry';
       return '{"helpfulness": 5, "relatedness": 5, "correctness": 5, "coherence": 5}';
     },
@@ -76,8 +77,16 @@ test('a filter run keeps, drops, retries unreadable answers, counts failures, an
   t.is(dropped, join(dir, 'kept.dropped.jsonl'));
   const notes: string[] = [];
   const options = {
-    inFile: input, outFile: out, droppedFile: dropped, judge, sampling: { maxNewTokens: 64, temperature: 0 },
-    judgeAttempts: 2, concurrency: 3, retry: FAST, progress: false, log: (l: string) => notes.push(l),
+    inFile: input,
+    outFile: out,
+    droppedFile: dropped,
+    judge,
+    sampling: { maxNewTokens: 64, temperature: 0 },
+    judgeAttempts: 2,
+    concurrency: 3,
+    retry: FAST,
+    progress: false,
+    log: (l: string) => notes.push(l),
   };
   const s = await filterRationales(options);
   t.is(s.total, 5);
@@ -91,14 +100,23 @@ test('a filter run keeps, drops, retries unreadable answers, counts failures, an
   t.is(seenFor.get('GARBAGE then ok'), 2);
   t.is(seenFor.get('GARBAGE always'), 2);
 
-  const kept = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const kept = readFileSync(out, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   t.deepEqual(kept.map((r) => r.id).sort(), ['p0', 'p2', 'p4']);
   const p2 = kept.find((r) => r.id === 'p2');
   t.deepEqual(p2.rationale_scores, { helpfulness: 5, relatedness: 4, correctness: 4, coherence: 4 });
   t.is(p2.rationale_judge, 'judge');
   t.is(p2.rationale_model, 'gen', 'the input row is kept whole');
-  const drop = readFileSync(dropped, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  t.deepEqual(drop.map((r) => r.id), ['p1']);
+  const drop = readFileSync(dropped, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  t.deepEqual(
+    drop.map((r) => r.id),
+    ['p1'],
+  );
   t.is(drop[0].rationale_scores.correctness, 3);
 
   // Rerun: only the failed row is judged again.
@@ -118,8 +136,16 @@ test('filter refuses input rows without a rationale, naming the line', async (t)
   const judge = await OpenAIGenerator.connect({ baseURL: server.url });
   await t.throwsAsync(
     filterRationales({
-      inFile: input, outFile: join(dir, 'o.jsonl'), droppedFile: join(dir, 'd.jsonl'), judge,
-      sampling: { maxNewTokens: 8, temperature: 0 }, judgeAttempts: 1, concurrency: 1, retry: FAST, progress: false, log: () => {},
+      inFile: input,
+      outFile: join(dir, 'o.jsonl'),
+      droppedFile: join(dir, 'd.jsonl'),
+      judge,
+      sampling: { maxNewTokens: 8, temperature: 0 },
+      judgeAttempts: 1,
+      concurrency: 1,
+      retry: FAST,
+      progress: false,
+      log: () => {},
     }),
     { message: /in\.jsonl:1: rationale: .*output of `rdpo-native rationales`/ },
   );

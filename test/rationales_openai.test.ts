@@ -42,11 +42,26 @@ test('Retry-After parsing: seconds, HTTP date, retry-after-ms, garbage', (t) => 
 
 test('backoff doubles, is capped, and jitters within [d/2, d]', (t) => {
   const p = { ...FAST, baseDelayMs: 100, maxDelayMs: 350 };
-  t.is(backoffDelay(1, p, () => 0), 50);
-  t.is(backoffDelay(1, p, () => 1), 100);
-  t.is(backoffDelay(2, p, () => 1), 200);
-  t.is(backoffDelay(3, p, () => 1), 350);
-  t.is(backoffDelay(9, p, () => 0), 175);
+  t.is(
+    backoffDelay(1, p, () => 0),
+    50,
+  );
+  t.is(
+    backoffDelay(1, p, () => 1),
+    100,
+  );
+  t.is(
+    backoffDelay(2, p, () => 1),
+    200,
+  );
+  t.is(
+    backoffDelay(3, p, () => 1),
+    350,
+  );
+  t.is(
+    backoffDelay(9, p, () => 0),
+    175,
+  );
 });
 
 test('withRetry stops at once on a non-retryable error and after maxAttempts on retryable ones', async (t) => {
@@ -61,10 +76,13 @@ test('withRetry stops at once on a non-retryable error and after maxAttempts on 
   t.is(calls, 1);
   calls = 0;
   await t.throwsAsync(
-    withRetry(async () => {
-      calls++;
-      throw new GeneratorError('busy', true, { status: 503 });
-    }, { ...FAST, maxAttempts: 3 }),
+    withRetry(
+      async () => {
+        calls++;
+        throw new GeneratorError('busy', true, { status: 503 });
+      },
+      { ...FAST, maxAttempts: 3 },
+    ),
     { message: 'busy' },
   );
   t.is(calls, 3);
@@ -97,13 +115,24 @@ test('a full run writes one row per pair with the rationale, style, model and to
   t.is(generator.model, 'only-model', 'the single served model is picked without --generator-model');
   const out = join(tmp(), 'out.jsonl');
   const summary = await generateRationales({
-    pairs, outFile: out, style: 'general', template: builtinTemplate('general'), generator, sampling,
-    concurrency: 3, retry: FAST, progress: false, log: quiet,
+    pairs,
+    outFile: out,
+    style: 'general',
+    template: builtinTemplate('general'),
+    generator,
+    sampling,
+    concurrency: 3,
+    retry: FAST,
+    progress: false,
+    log: quiet,
   });
   t.is(summary.done, pairs.length);
   t.is(summary.failed.length, 0);
   t.true(summary.promptTokens > 0 && summary.completionTokens > 0);
-  const rows = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const rows = readFileSync(out, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   t.deepEqual(rows.map((r) => r.id).sort(), pairs.map((p) => p.id).sort());
   for (const r of rows) {
     t.regex(r.rationale, /^Rationale [0-9a-f]{12}: /);
@@ -119,16 +148,32 @@ test('a full run writes one row per pair with the rationale, style, model and to
   // Same command again: everything is already done.
   const before = server.chatRequests().length;
   const again = await generateRationales({
-    pairs, outFile: out, style: 'general', template: builtinTemplate('general'), generator, sampling,
-    concurrency: 3, retry: FAST, progress: false, log: quiet,
+    pairs,
+    outFile: out,
+    style: 'general',
+    template: builtinTemplate('general'),
+    generator,
+    sampling,
+    concurrency: 3,
+    retry: FAST,
+    progress: false,
+    log: quiet,
   });
   t.is(again.skipped, pairs.length);
   t.is(again.done, 0);
   t.is(server.chatRequests().length, before);
   // Another style is another job.
   const detailed = await generateRationales({
-    pairs: pairs.slice(0, 2), outFile: out, style: 'detailed', template: builtinTemplate('detailed'), generator, sampling,
-    concurrency: 2, retry: FAST, progress: false, log: quiet,
+    pairs: pairs.slice(0, 2),
+    outFile: out,
+    style: 'detailed',
+    template: builtinTemplate('detailed'),
+    generator,
+    sampling,
+    concurrency: 2,
+    retry: FAST,
+    progress: false,
+    log: quiet,
   });
   t.is(detailed.done, 2);
 });
@@ -142,8 +187,16 @@ test('429 with Retry-After and 500s are retried with backoff until success', asy
   const generator = await OpenAIGenerator.connect({ baseURL: server.url, model: 'test-model' });
   const out = join(tmp(), 'out.jsonl');
   const summary = await generateRationales({
-    pairs: pairs.slice(0, 1), outFile: out, style: 'detailed', template: builtinTemplate('detailed'), generator, sampling,
-    concurrency: 1, retry: { ...FAST, baseDelayMs: 200 }, progress: false, log: quiet,
+    pairs: pairs.slice(0, 1),
+    outFile: out,
+    style: 'detailed',
+    template: builtinTemplate('detailed'),
+    generator,
+    sampling,
+    concurrency: 1,
+    retry: { ...FAST, baseDelayMs: 200 },
+    progress: false,
+    log: quiet,
   });
   t.is(summary.done, 1);
   t.is(summary.failed.length, 0);
@@ -164,8 +217,16 @@ test('a bounded number of attempts: a pair that always gets 503 fails and is rep
   const generator = await OpenAIGenerator.connect({ baseURL: server.url, model: 'test-model' });
   const out = join(tmp(), 'out.jsonl');
   const summary = await generateRationales({
-    pairs: pairs.slice(0, 2), outFile: out, style: 'general', template: builtinTemplate('general'), generator, sampling,
-    concurrency: 2, retry: { ...FAST, maxAttempts: 3 }, progress: false, log: quiet,
+    pairs: pairs.slice(0, 2),
+    outFile: out,
+    style: 'general',
+    template: builtinTemplate('general'),
+    generator,
+    sampling,
+    concurrency: 2,
+    retry: { ...FAST, maxAttempts: 3 },
+    progress: false,
+    log: quiet,
   });
   t.is(summary.done, 0);
   t.is(summary.failed.length, 2);

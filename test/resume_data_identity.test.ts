@@ -14,7 +14,9 @@ test('a resume refuses a data file with a removed row or an edited one; --accept
   const out = path.join(box.dir, 'run');
   const quiet = { log: () => {} };
   await train({ model: policyDir, data: box.dataNoRationale, loss: 'dpo', batchSize: 2, maxSteps: 1, saveEvery: 1, maxLength: 512, out }, quiet);
-  const recorded = JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8')) as { data: { identity: { pairIds: string; file: string; trainPairs: number } } };
+  const recorded = JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8')) as {
+    data: { identity: { pairIds: string; file: string; trainPairs: number } };
+  };
   t.regex(recorded.data.identity.pairIds, /^[0-9a-f]{64}$/);
   t.regex(recorded.data.identity.file, /^[0-9a-f]{64}$/);
   const original = readFileSync(box.dataNoRationale, 'utf8');
@@ -22,7 +24,10 @@ test('a resume refuses a data file with a removed row or an edited one; --accept
 
   writeFileSync(box.dataNoRationale, lines.slice(1).join('\n') + '\n');
   const removed = await t.throwsAsync(train({ resume: out, maxSteps: 2 } as Parameters<typeof train>[0], quiet));
-  t.regex(removed!.message, /--resume .*: the data changed since the run started: its pairs differ \(recorded: 8 training \+ 0 held-out pairs; now 7 \+ 0.*--accept-data-change/);
+  t.regex(
+    removed!.message,
+    /--resume .*: the data changed since the run started: its pairs differ \(recorded: 8 training \+ 0 held-out pairs; now 7 \+ 0.*--accept-data-change/,
+  );
 
   const edited = JSON.parse(lines[0]!) as Record<string, string>;
   writeFileSync(box.dataNoRationale, [JSON.stringify({ ...edited, chosen: edited.chosen + ' (edited)' }), ...lines.slice(1)].join('\n') + '\n');

@@ -40,7 +40,10 @@ test('a non-empty directory that is not a run is refused, whatever it holds; so 
   t.is(readFileSync(path.join(mine, 'config.json'), 'utf8'), '{"mine": true}\n');
   t.is(readFileSync(path.join(mine, 'final', 'notes.txt'), 'utf8'), 'keep me\n');
   t.false(existsSync(path.join(mine, OUTPUT_MARKER)));
-  await t.throwsAsync(train({ ...base, model: policyDir, out: '/' }, quiet), { instanceOf: UsageError, message: /--out \/ (is not empty and is not a run directory|holds --model)/ });
+  await t.throwsAsync(train({ ...base, model: policyDir, out: '/' }, quiet), {
+    instanceOf: UsageError,
+    message: /--out \/ (is not empty and is not a run directory|holds --model)/,
+  });
 });
 
 test('a run directory gets a marker; training again there needs --overwrite, which starts it afresh', async (t) => {
@@ -53,7 +56,11 @@ test('a run directory gets a marker; training again there needs --overwrite, whi
   t.regex(err!.message, /already holds a run \(metrics\.jsonl\)\. Continue it with --resume .*, start it again with --overwrite/);
   const again = await train({ ...base, model: policyDir, out, maxSteps: 2, overwrite: true }, quiet);
   t.is(again.steps, 2);
-  t.deepEqual(readMetricsRows(out).map((r) => r.step), [1, 2], 'metrics start again at step 1');
+  t.deepEqual(
+    readMetricsRows(out).map((r) => r.step),
+    [1, 2],
+    'metrics start again at step 1',
+  );
   t.is(readFileSync(path.join(out, 'my-notes.md'), 'utf8'), 'mine\n', '--overwrite removes only the runâ€™s own files');
 });
 
@@ -82,7 +89,11 @@ test('CLI: two runs on one --out: the second exits 2 at once with the first oneâ
   // The first "run": a process holding the lock as train does.
   const holder = spawn(
     process.execPath,
-    ['--import=tsx', '-e', `import('${path.join(repoRoot, 'lib/util/dir_lock.ts')}').then((m) => { m.lockDir(${JSON.stringify(out)}, ${JSON.stringify(RUN_LOCK)}, 'x'); console.log('locked'); setTimeout(() => {}, 60000); })`],
+    [
+      '--import=tsx',
+      '-e',
+      `import('${path.join(repoRoot, 'lib/util/dir_lock.ts')}').then((m) => { m.lockDir(${JSON.stringify(out)}, ${JSON.stringify(RUN_LOCK)}, 'x'); console.log('locked'); setTimeout(() => {}, 60000); })`,
+    ],
     { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   try {
@@ -90,7 +101,21 @@ test('CLI: two runs on one --out: the second exits 2 at once with the first oneâ
       holder.stdout!.on('data', (d: Buffer) => d.toString().includes('locked') && resolve());
       holder.on('exit', () => reject(new Error('the lock holder exited')));
     });
-    const r = await runCli(['train', '--model', policyDir, '--data', box.dataNoRationale, '--loss', 'dpo', '--batch-size', '2', '--max-steps', '1', '--out', out]);
+    const r = await runCli([
+      'train',
+      '--model',
+      policyDir,
+      '--data',
+      box.dataNoRationale,
+      '--loss',
+      'dpo',
+      '--batch-size',
+      '2',
+      '--max-steps',
+      '1',
+      '--out',
+      out,
+    ]);
     t.is(r.code, 2, r.stderr);
     t.regex(r.stderr, new RegExp(`in use by process ${holder.pid} on `));
     t.false(existsSync(path.join(out, 'metrics.jsonl')));

@@ -14,13 +14,38 @@ test.after.always(() => box.cleanup());
 
 test('an RDPO run with evaluations: curves of loss, margins, accuracies, log-probs, rationale NLL, lr, grad norm, tokens/s', async (t) => {
   const result = await train(
-    { model: policyDir, refModel: refDir, data: box.data, loss: 'rdpo', batchSize: 2, maxSteps: 6, lr: 5e-3, warmupSteps: 2, schedule: 'linear', maxLength: 512, evalSize: 2, evalEvery: 2, out: path.join(box.dir, 'rdpo') },
+    {
+      model: policyDir,
+      refModel: refDir,
+      data: box.data,
+      loss: 'rdpo',
+      batchSize: 2,
+      maxSteps: 6,
+      lr: 5e-3,
+      warmupSteps: 2,
+      schedule: 'linear',
+      maxLength: 512,
+      evalSize: 2,
+      evalEvery: 2,
+      out: path.join(box.dir, 'rdpo'),
+    },
     { log: () => {} },
   );
   const report = await writeRunReport(result.runDir);
   // RDPO logs each term's share of the update (grad_norm/preference, grad_norm/rationale): a chart of its own.
   const names = report.plots.map((p) => path.basename(p)).sort();
-  t.deepEqual(names, ['grad_norm.svg', 'grad_norm_terms.svg', 'learning_rate.svg', 'logps.svg', 'loss.svg', 'rationale.svg', 'reward_accuracies.svg', 'reward_margins.svg', 'rewards.svg', 'tokens_per_sec.svg']);
+  t.deepEqual(names, [
+    'grad_norm.svg',
+    'grad_norm_terms.svg',
+    'learning_rate.svg',
+    'logps.svg',
+    'loss.svg',
+    'rationale.svg',
+    'reward_accuracies.svg',
+    'reward_margins.svg',
+    'rewards.svg',
+    'tokens_per_sec.svg',
+  ]);
   const md = readFileSync(report.file, 'utf8');
   for (const n of names) t.true(md.includes(`](plots/${n})`), n);
   t.regex(md, /6 of 6 steps logged, 3 evaluations on 2 held-out pairs; 6 training pairs/);
@@ -37,7 +62,17 @@ test('per-term gradient norms (grad_norm/…) get their own chart; an SFT run dr
   const dir = path.join(box.dir, 'synthetic');
   mkdirSync(dir, { recursive: true });
   const rows = [1, 2, 3].flatMap((step) => [
-    { step, epoch: step / 3, loss: 2 - step / 10, tokens: 10, learning_rate: 1e-5, grad_norm: 1, nll_loss: 2, 'grad_norm/preference': 0.8 / step, 'grad_norm/rationale': 0.3 },
+    {
+      step,
+      epoch: step / 3,
+      loss: 2 - step / 10,
+      tokens: 10,
+      learning_rate: 1e-5,
+      grad_norm: 1,
+      nll_loss: 2,
+      'grad_norm/preference': 0.8 / step,
+      'grad_norm/rationale': 0.3,
+    },
     ...(step === 3 ? [{ step, epoch: 1, loss: 1.9, tokens: 5, nll_loss: 1.9, 'grad_norm/preference': 0.5, 'grad_norm/rationale': 0.2, eval: true }] : []),
   ]);
   writeFileSync(path.join(dir, 'metrics.jsonl'), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');

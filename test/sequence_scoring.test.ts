@@ -35,7 +35,10 @@ for (const name of ['llama', 'gemma2']) {
   test(`${name}: sequenceLogprobs is training's scoring, in float32 and under bf16 autocast`, async (t) => {
     const model = await CausalLM.load(path.join(FIXTURES, name));
     t.teardown(() => model.dispose());
-    const batch = packPreferenceBatch(PAIRS.map((pair) => ({ pair })), { rejected: true, rationale: false });
+    const batch = packPreferenceBatch(
+      PAIRS.map((pair) => ({ pair })),
+      { rejected: true, rationale: false },
+    );
     const B = PAIRS.length;
     const sums: Record<string, number[]> = {};
     for (const computeDtype of ['float32', 'bfloat16'] as const) {
@@ -51,7 +54,10 @@ for (const name of ['llama', 'gemma2']) {
     // The default is float32, and float32 agrees with log_softmax over the model's full logits.
     t.deepEqual(Array.from((await model.sequenceLogprobs(batch, { logitsChunk: 3 })).sum), sums.float32);
     for (const [i, p] of PAIRS.entries()) {
-      for (const [k, completion] of [[i, p.chosenIds], [B + i, p.rejectedIds]] as const) {
+      for (const [k, completion] of [
+        [i, p.chosenIds],
+        [B + i, p.rejectedIds],
+      ] as const) {
         const want = await logitsReference(model, p.promptIds, completion);
         const got = sums.float32![k]!;
         t.true(Math.abs(got - want) <= 1e-4 * Math.max(1, Math.abs(want)), `sequence ${k}: ${got} vs logits + log_softmax ${want}`);

@@ -34,7 +34,10 @@ test.serial('binds 127.0.0.1; GET /health and /v1/models', async (t) => {
   t.is(health.status, 'ok');
   t.is(health.model, 'tiny-chat');
   const models = await (await fetch(`${server.url}/v1/models`)).json();
-  t.deepEqual(models.data.map((m: { id: string }) => m.id), ['tiny-chat']);
+  t.deepEqual(
+    models.data.map((m: { id: string }) => m.id),
+    ['tiny-chat'],
+  );
   t.is(models.object, 'list');
   t.is((await fetch(`${server.url}/v1/models/tiny-chat`)).status, 200);
   t.is((await fetch(`${server.url}/v1/models/other`)).status, 404);

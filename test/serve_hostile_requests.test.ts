@@ -17,7 +17,12 @@ let locked: RunningServer;
 
 test.before(async () => {
   model = await TextGenerator.load(MODEL);
-  server = await startServer({ engine: new ChatEngine(model, { maxBatch: 8, windowMs: 50, maxPromptBytes: 4096 }), modelId: 'tiny-chat', port: 0, defaultMaxTokens: 8 });
+  server = await startServer({
+    engine: new ChatEngine(model, { maxBatch: 8, windowMs: 50, maxPromptBytes: 4096 }),
+    modelId: 'tiny-chat',
+    port: 0,
+    defaultMaxTokens: 8,
+  });
   // A second server over the same model (ChatEngine.close disposes it, so only the first one closes the engine).
   locked = await startServer({ engine: new ChatEngine(model, { maxBatch: 2 }), modelId: 'tiny-chat', port: 0, apiKey: KEY });
 });
@@ -37,7 +42,10 @@ test.serial('a negative or huge seed is a 400, and the requests batched with it 
     post(server.url, ask('three', { temperature: 0.7 })),
     post(server.url, ask('four', { temperature: 0.7, seed: 2 ** 60 })),
   ]);
-  t.deepEqual(all.map((r) => r.status), [200, 400, 200, 400]);
+  t.deepEqual(
+    all.map((r) => r.status),
+    [200, 400, 200, 400],
+  );
   t.regex((await all[1]!.json()).error.message, /seed/);
 });
 
@@ -53,12 +61,19 @@ test.serial('a row whose generation fails fails alone; its batch-mates get their
     finish: (...args) => model.finish(...args),
     scoreTokens: (...args) => model.scoreTokens(...args),
     generate: (requests, settings) =>
-      requests.some(({ promptIds: p }) => p.length === marker.length && p.every((x, i) => x === marker[i])) ? Promise.reject(new Error('device fault')) : model.generate(requests, settings),
+      requests.some(({ promptIds: p }) => p.length === marker.length && p.every((x, i) => x === marker[i]))
+        ? Promise.reject(new Error('device fault'))
+        : model.generate(requests, settings),
     dispose: async () => {},
   };
   const engine = new ChatEngine(faulty, { maxBatch: 8, windowMs: 50 });
-  const results = await Promise.allSettled(['hello', 'poison', 'world'].map((c) => engine.complete({ messages: [{ role: 'user', content: c }], maxNewTokens: 3, temperature: 0 })));
-  t.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+  const results = await Promise.allSettled(
+    ['hello', 'poison', 'world'].map((c) => engine.complete({ messages: [{ role: 'user', content: c }], maxNewTokens: 3, temperature: 0 })),
+  );
+  t.deepEqual(
+    results.map((r) => r.status),
+    ['fulfilled', 'rejected', 'fulfilled'],
+  );
   t.regex(String((results[1] as PromiseRejectedResult).reason), /device fault/);
   t.is(engine.stats.largestBatch, 3);
 });

@@ -23,7 +23,8 @@ test.before(async () => {
 });
 test.after.always(() => server?.close(1000));
 
-const post = (path: string, body: object) => fetch(server.url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const post = (path: string, body: object) =>
+  fetch(server.url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
 /** log-softmax over each generated position, computed here in float64 from the model's logits. */
 async function reference(prompt: number[], completion: number[]): Promise<Array<{ logprob: number; sorted: number[]; row: Float64Array }>> {
@@ -42,13 +43,18 @@ async function reference(prompt: number[], completion: number[]): Promise<Array<
 
 const messages = [{ role: 'user' as const, content: 'Why is the sky blue?' }];
 
-test.serial('chat logprobs + top_logprobs: each token\'s log-softmax and its 5 likeliest alternatives', async (t) => {
+test.serial("chat logprobs + top_logprobs: each token's log-softmax and its 5 likeliest alternatives", async (t) => {
   const prompt = model.encodeChat(messages);
   const { ids } = await engine.run(prompt, { maxNewTokens: 32, temperature: 0 });
   const res = await post('/v1/chat/completions', { messages, max_tokens: 32, temperature: 0, logprobs: true, top_logprobs: 5 });
   t.is(res.status, 200);
   const body = await res.json();
-  const content = body.choices[0].logprobs.content as Array<{ token: string; logprob: number; bytes: number[]; top_logprobs: Array<{ token: string; logprob: number }> }>;
+  const content = body.choices[0].logprobs.content as Array<{
+    token: string;
+    logprob: number;
+    bytes: number[];
+    top_logprobs: Array<{ token: string; logprob: number }>;
+  }>;
   t.is(content.length, ids.length);
   t.is(content.length, body.usage.completion_tokens);
   const ref = await reference(prompt, ids);
@@ -67,7 +73,10 @@ test.serial('chat logprobs + top_logprobs: each token\'s log-softmax and its 5 l
   // The bytes of the tokens make up the answer's UTF-8 (a token's text alone may be U+FFFD).
   const fromBytes = new TextDecoder().decode(Uint8Array.from(content.flatMap((e) => e.bytes)));
   t.is(fromBytes, body.choices[0].message.content);
-  t.true(content.some((e) => e.token.includes('\uFFFD')), 'the fixture answer has tokens that are parts of characters');
+  t.true(
+    content.some((e) => e.token.includes('\uFFFD')),
+    'the fixture answer has tokens that are parts of characters',
+  );
   t.is(model.tokenizer.decode(ids, { skipSpecialTokens: true }), body.choices[0].message.content);
 
   // The training scoring path (sequenceLogprobs, as the `logprobs` command sums them) agrees.
@@ -90,7 +99,10 @@ test.serial('completions logprobs: tokens, token_logprobs, top_logprobs and text
   t.is(body.choices[0].text, text);
   const lp = body.choices[0].logprobs;
   const ref = await reference(prompt, ids);
-  t.deepEqual(lp.tokens, ids.map((id) => model.tokenizer.decode([id])));
+  t.deepEqual(
+    lp.tokens,
+    ids.map((id) => model.tokenizer.decode([id])),
+  );
   lp.token_logprobs.forEach((x: number, i: number) => t.true(Math.abs(x - ref[i]!.logprob) < 1e-6));
   lp.top_logprobs.forEach((top: Record<string, number>, i: number) => {
     const best = ref[i]!.sorted.slice(0, 3).map((id) => model.tokenizer.decode([id]));
@@ -100,7 +112,7 @@ test.serial('completions logprobs: tokens, token_logprobs, top_logprobs and text
   lp.text_offset.slice(1).forEach((at: number, i: number) => t.is(at, lp.text_offset[i] + lp.tokens[i].length));
 });
 
-test.serial('streamed log-probs are the whole answer\'s, chunk by chunk', async (t) => {
+test.serial("streamed log-probs are the whole answer's, chunk by chunk", async (t) => {
   const whole = await (await post('/v1/chat/completions', { messages, max_tokens: 14, temperature: 0, logprobs: true, top_logprobs: 2 })).json();
   const events = await readSse(await post('/v1/chat/completions', { messages, max_tokens: 14, temperature: 0, logprobs: true, top_logprobs: 2, stream: true }));
   const streamed = events.filter((e) => !e.done).flatMap((e) => e.data.choices[0]?.logprobs?.content ?? []);
@@ -111,7 +123,9 @@ test.serial('streamed log-probs are the whole answer\'s, chunk by chunk', async 
     t.true(Math.abs(entry.logprob - w.logprob) < 1e-5, `position ${i}`);
   });
   const completion = await (await post('/v1/completions', { prompt: 'Once upon a time', max_tokens: 10, temperature: 0, logprobs: 1 })).json();
-  const chunks = (await readSse(await post('/v1/completions', { prompt: 'Once upon a time', max_tokens: 10, temperature: 0, logprobs: 1, stream: true }))).filter((e) => !e.done);
+  const chunks = (
+    await readSse(await post('/v1/completions', { prompt: 'Once upon a time', max_tokens: 10, temperature: 0, logprobs: 1, stream: true }))
+  ).filter((e) => !e.done);
   const offsets = chunks.flatMap((e) => e.data.choices[0]?.logprobs?.text_offset ?? []);
   t.deepEqual(offsets, completion.choices[0].logprobs.text_offset);
 });

@@ -30,8 +30,20 @@ test.after.always(() => server?.close(1000));
 const messages = [{ role: 'user' as const, content: 'Tell me a story' }];
 
 test.serial('node openai: models, a chat completion with n, seed and logprobs', async (t) => {
-  t.deepEqual((await client.models.list()).data.map((m) => m.id), ['tiny-chat']);
-  const r = await client.chat.completions.create({ model: 'tiny-chat', messages, max_completion_tokens: 10, temperature: 1, seed: 5, n: 2, logprobs: true, top_logprobs: 3 });
+  t.deepEqual(
+    (await client.models.list()).data.map((m) => m.id),
+    ['tiny-chat'],
+  );
+  const r = await client.chat.completions.create({
+    model: 'tiny-chat',
+    messages,
+    max_completion_tokens: 10,
+    temperature: 1,
+    seed: 5,
+    n: 2,
+    logprobs: true,
+    top_logprobs: 3,
+  });
   t.is(r.choices.length, 2);
   t.not(r.choices[0]!.message.content, r.choices[1]!.message.content);
   for (const c of r.choices) {
@@ -45,7 +57,14 @@ test.serial('node openai: models, a chat completion with n, seed and logprobs', 
 
 test.serial('node openai: a streamed chat answer of 32 tokens arrives in many chunks, usage last', async (t) => {
   const whole = await client.chat.completions.create({ model: 'tiny-chat', messages, max_tokens: 32, temperature: 0 });
-  const stream = await client.chat.completions.create({ model: 'tiny-chat', messages, max_tokens: 32, temperature: 0, stream: true, stream_options: { include_usage: true } });
+  const stream = await client.chat.completions.create({
+    model: 'tiny-chat',
+    messages,
+    max_tokens: 32,
+    temperature: 0,
+    stream: true,
+    stream_options: { include_usage: true },
+  });
   const pieces: string[] = [];
   let usage;
   let finish;
@@ -73,7 +92,7 @@ test.serial('node openai: completions, a list of prompts, streamed, with logprob
   t.is(pieces.join(''), r.choices[0]!.text);
 });
 
-test.serial('node openai: errors are the client\'s typed errors with OpenAI\'s fields; an aborted stream frees the server', async (t) => {
+test.serial("node openai: errors are the client's typed errors with OpenAI's fields; an aborted stream frees the server", async (t) => {
   const err = await t.throwsAsync(client.chat.completions.create({ model: 'tiny-chat', messages, n: 9 }), { instanceOf: OpenAI.BadRequestError });
   t.is(err!.status, 400);
   t.is(err!.param, 'n');
@@ -123,7 +142,11 @@ print(json.dumps(out))
 `;
 
 const python = spawnSync('python3', ['-c', 'import openai'], { encoding: 'utf8' });
-const pythonMissing = python.error ? 'python3 is not installed' : python.status !== 0 ? 'the openai Python package is not installed (pip install openai)' : undefined;
+const pythonMissing = python.error
+  ? 'python3 is not installed'
+  : python.status !== 0
+    ? 'the openai Python package is not installed (pip install openai)'
+    : undefined;
 if (pythonMissing) console.log(`skipping the Python client check: ${pythonMissing}`);
 
 (pythonMissing ? test.skip : test.serial)('python openai: streams many chunks, samples n, reads log-probs, completes, raises 400', async (t) => {

@@ -57,7 +57,11 @@ test.serial('greedy: the streamed tokens and text equal the one-shot answer, for
     for (const group of [1, 3, 4, 7, 32]) {
       const pieces = [];
       for await (const p of engine.stream(ids, { maxNewTokens: 32, temperature: 0 }, undefined, group)) pieces.push(p);
-      t.deepEqual(pieces.flatMap((p) => p.ids), whole.ids, `${content}, groups of ${group}`);
+      t.deepEqual(
+        pieces.flatMap((p) => p.ids),
+        whole.ids,
+        `${content}, groups of ${group}`,
+      );
       t.is(pieces.map((p) => p.text).join(''), whole.text, `${content}, groups of ${group}`);
       t.is(pieces.at(-1)!.finishReason, whole.finishReason);
       t.is(pieces.at(-1)!.completionTokens, whole.completionTokens);
@@ -119,7 +123,10 @@ test.serial('stop strings cut a streamed answer where they cut the whole one, ac
     const stop = full.slice(at, at + 3);
     const whole = await (await post('/v1/chat/completions', chat('Count for me', { max_tokens: 24, stop }))).json();
     const events = await readSse(await post('/v1/chat/completions', chat('Count for me', { max_tokens: 24, stop, stream: true })));
-    const text = events.filter((e) => !e.done).map((e) => e.data.choices[0]?.delta?.content ?? '').join('');
+    const text = events
+      .filter((e) => !e.done)
+      .map((e) => e.data.choices[0]?.delta?.content ?? '')
+      .join('');
     t.is(text, whole.choices[0].message.content, JSON.stringify(stop));
     t.is(text, full.slice(0, full.indexOf(stop)));
     t.is(events.find((e) => e.data?.choices?.[0]?.finish_reason)?.data.choices[0].finish_reason, 'stop');
@@ -178,7 +185,10 @@ test.serial('a generation failure mid-stream arrives as an event in OpenAI error
   t.regex(error!.data.error.message, /generation failed: device fault/);
   t.is(error!.data.error.type, 'server_error');
   t.true('param' in error!.data.error && 'code' in error!.data.error);
-  t.false(events.some((e) => e.done), 'no [DONE] after an error');
+  t.false(
+    events.some((e) => e.done),
+    'no [DONE] after an error',
+  );
   beforeGenerate = async () => {};
   t.is((await post('/v1/chat/completions', chat('again', { max_tokens: 4 }))).status, 200);
 });

@@ -24,7 +24,9 @@ test.after.always(() => box.cleanup());
 // Checked synchronously: ava wants every test declared before the file's first await.
 const probe = spawnSync('python3', ['-c', 'from tensorboard.backend.event_processing import event_accumulator'], { encoding: 'utf8' });
 const noTensorBoard =
-  probe.status === 0 ? null : `python3 with the tensorboard package is not available (${(probe.error?.message ?? probe.stderr.trim().split('\n').pop() ?? '').slice(0, 120)}); pip install tensorboard`;
+  probe.status === 0
+    ? null
+    : `python3 with the tensorboard package is not available (${(probe.error?.message ?? probe.stderr.trim().split('\n').pop() ?? '').slice(0, 120)}); pip install tensorboard`;
 /** A test that needs TensorBoard's reader: skipped, with the reason in its title, where it is absent. */
 const withTensorBoard = (title: string, fn: Parameters<typeof test>[1]) =>
   noTensorBoard ? test.skip(`${title} (skipped: ${noTensorBoard})`, fn) : test(title, fn);
@@ -64,8 +66,19 @@ test('event files: file_version, a SessionLog START, then one Summary per row wi
     t.regex(files[0]!, /^events\.out\.tfevents\.\d+\..+\.\d+\.3$/);
     const Event = protobuf.Root.fromJSON({
       nested: {
-        Event: { fields: { wallTime: { type: 'double', id: 1 }, step: { type: 'int64', id: 2 }, fileVersion: { type: 'string', id: 3 }, summary: { type: 'Summary', id: 5 }, sessionLog: { type: 'SessionLog', id: 6 } } },
-        Summary: { fields: { value: { rule: 'repeated', type: 'Value', id: 1 } }, nested: { Value: { fields: { tag: { type: 'string', id: 1 }, simpleValue: { type: 'float', id: 2 } } } } },
+        Event: {
+          fields: {
+            wallTime: { type: 'double', id: 1 },
+            step: { type: 'int64', id: 2 },
+            fileVersion: { type: 'string', id: 3 },
+            summary: { type: 'Summary', id: 5 },
+            sessionLog: { type: 'SessionLog', id: 6 },
+          },
+        },
+        Summary: {
+          fields: { value: { rule: 'repeated', type: 'Value', id: 1 } },
+          nested: { Value: { fields: { tag: { type: 'string', id: 1 }, simpleValue: { type: 'float', id: 2 } } } },
+        },
         SessionLog: { fields: { status: { type: 'int32', id: 1 } } },
       },
     }).lookupType('Event');
@@ -74,10 +87,18 @@ test('event files: file_version, a SessionLog START, then one Summary per row wi
     t.deepEqual([events[1]!.step, events[1]!.sessionLog.status], [4, 1]);
     t.deepEqual(
       events[2]!.summary.value.map((v: { tag: string; simpleValue: number }) => [v.tag, v.simpleValue]),
-      [['train/epoch', 0.5], ['train/loss', Math.fround(0.69)], ['train/tokens', 10], ['train/rewards/margins', 0.25]],
+      [
+        ['train/epoch', 0.5],
+        ['train/loss', Math.fround(0.69)],
+        ['train/tokens', 10],
+        ['train/rewards/margins', 0.25],
+      ],
     );
     t.is(events[2]!.step, 4);
-    t.deepEqual(events[3]!.summary.value.map((v: { tag: string }) => v.tag), ['eval/epoch', 'eval/loss', 'eval/tokens']);
+    t.deepEqual(
+      events[3]!.summary.value.map((v: { tag: string }) => v.tag),
+      ['eval/epoch', 'eval/loss', 'eval/tokens'],
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -89,7 +110,10 @@ test('reportTo: none by default, one name or a list, anything else names what is
   t.deepEqual(reportBackends(resolveTrainConfig({ ...base, reportTo: 'tensorboard' }).reportTo), ['tensorboard']);
   t.deepEqual(reportBackends(resolveTrainConfig({ ...base, reportTo: ['none', 'tensorboard'] }).reportTo), ['tensorboard']);
   t.throws(() => resolveTrainConfig({ ...base, reportTo: 'wandb' }), { message: /'reportTo'.*(none, tensorboard|tensorboard)/s });
-  t.deepEqual(tensorboardScalars({ step: 1, epoch: 1, loss: 2, tokens: 3, 'grad_norm/rationale': 4 }).map((s) => s.tag), ['train/epoch', 'train/loss', 'train/tokens', 'train/grad_norm/rationale']);
+  t.deepEqual(
+    tensorboardScalars({ step: 1, epoch: 1, loss: 2, tokens: 3, 'grad_norm/rationale': 4 }).map((s) => s.tag),
+    ['train/epoch', 'train/loss', 'train/tokens', 'train/grad_norm/rationale'],
+  );
 });
 
 /** Every scalar TensorBoard's EventAccumulator reads from `dir`: tag → [step, value][]. */
@@ -111,7 +135,18 @@ function expectedScalars(rows: MetricsRow[]): Record<string, Array<[number, numb
   return out;
 }
 
-const base = { model: policyDir, data: box.dataNoRationale, loss: 'dpo' as const, batchSize: 2, lr: 1e-3, warmupSteps: 1, maxLength: 512, evalSize: 2, evalEvery: 2, reportTo: 'tensorboard' as const };
+const base = {
+  model: policyDir,
+  data: box.dataNoRationale,
+  loss: 'dpo' as const,
+  batchSize: 2,
+  lr: 1e-3,
+  warmupSteps: 1,
+  maxLength: 512,
+  evalSize: 2,
+  evalEvery: 2,
+  reportTo: 'tensorboard' as const,
+};
 
 withTensorBoard('a run with reportTo tensorboard reads back in TensorBoard equal to metrics.jsonl, also across a resume', async (t) => {
   const whole = await train({ ...base, maxSteps: 4, out: path.join(box.dir, 'whole') }, { log: () => {} });
@@ -129,7 +164,9 @@ withTensorBoard('a run with reportTo tensorboard reads back in TensorBoard equal
   await train({ resume: out } as Parameters<typeof train>[0], { log: () => {} });
   t.is(readdirSync(path.join(out, 'tensorboard')).length, 2);
   const resumedRows = readMetricsRows(out);
-  t.deepEqual(resumedRows.filter((r) => !r.eval).map((r) => r.step), [1, 2, 3, 4]);
+  t.deepEqual(
+    resumedRows.filter((r) => !r.eval).map((r) => r.step),
+    [1, 2, 3, 4],
+  );
   t.deepEqual(await readWithTensorBoard(path.join(out, 'tensorboard')), expectedScalars(resumedRows));
 });
-

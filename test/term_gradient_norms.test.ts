@@ -9,7 +9,18 @@ import { policyDir, readMetricsRows, trainSandbox } from './helpers/train_fixtur
 const box = trainSandbox('term-norms');
 test.after.always(() => box.cleanup());
 
-const base = { model: policyDir, data: box.data, batchSize: 4, maxSteps: 4, lr: 1e-4, warmupSteps: 0, maxGradNorm: 0, refCache: false, dtype: 'float32' as const, seed: 3 };
+const base = {
+  model: policyDir,
+  data: box.data,
+  batchSize: 4,
+  maxSteps: 4,
+  lr: 1e-4,
+  warmupSteps: 0,
+  maxGradNorm: 0,
+  refCache: false,
+  dtype: 'float32' as const,
+  seed: 3,
+};
 const quiet = { log: () => {} };
 const norms = (r: Record<string, unknown>) => [r['grad_norm/preference'], r['grad_norm/rationale']];
 
@@ -17,7 +28,10 @@ test('RDPO: both norms on the first step and before each evaluation, none elsewh
   const out = path.join(box.dir, 'rdpo');
   await train({ ...base, loss: 'rdpo', out, evalEvery: 2, evalSize: 2 }, quiet);
   const rows = readMetricsRows(out).filter((r) => !r.eval);
-  t.deepEqual(rows.map((r) => r.step), [1, 2, 3, 4]);
+  t.deepEqual(
+    rows.map((r) => r.step),
+    [1, 2, 3, 4],
+  );
   const logged = rows.map((r) => norms(r).every((v) => typeof v === 'number' && Number.isFinite(v) && v > 0));
   t.deepEqual(logged, [true, true, false, true], 'steps 1 (first), 2 and 4 (an evaluation follows)');
   t.true(rows.slice(2, 3).every((r) => norms(r).every((v) => v === undefined)));
@@ -26,7 +40,7 @@ test('RDPO: both norms on the first step and before each evaluation, none elsewh
   t.true(readMetricsRows(dpo).every((r) => norms(r).every((v) => v === undefined)));
 });
 
-test('rationale-only: the rationale term is the whole gradient (its norm is the step\'s), the preference part is zero', async (t) => {
+test("rationale-only: the rationale term is the whole gradient (its norm is the step's), the preference part is zero", async (t) => {
   const out = path.join(box.dir, 'rationale-only');
   await train({ ...base, loss: 'rationale-only', out, maxSteps: 1 }, quiet);
   const [row] = readMetricsRows(out);

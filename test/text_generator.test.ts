@@ -17,7 +17,11 @@ const MODEL = fileURLToPath(new URL('./fixtures/models/tiny-chat', import.meta.u
 const work = mkdtempSync(path.join(tmpdir(), 'text-generator-'));
 const PROMPT = 'Name three colours of the rainbow.';
 const SEED = 7;
-const readJsonl = (f: string) => readFileSync(f, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+const readJsonl = (f: string) =>
+  readFileSync(f, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 test.before(() => ensureDist());
 test.after.always(() => rmSync(work, { recursive: true, force: true }));

@@ -70,7 +70,10 @@ test('template features: strftime_now, tools=None, namespace, raise_exception', 
 
 test('eosTokenIds merges generation_config.json with the tokenizer EOS', (t) => {
   const tok = Tokenizer.load(join(FIX, 'llama3-style'));
-  t.deepEqual([...tok.eosTokenIds].sort((a, b) => a - b), [tok.tokenToId('<|end_of_text|>')!, tok.tokenToId('<|eot_id|>')!].sort((a, b) => a - b));
+  t.deepEqual(
+    [...tok.eosTokenIds].sort((a, b) => a - b),
+    [tok.tokenToId('<|end_of_text|>')!, tok.tokenToId('<|eot_id|>')!].sort((a, b) => a - b),
+  );
   const smol = Tokenizer.load(join(FIX, 'smollm2'));
   t.deepEqual(smol.eosTokenIds, [2]);
   t.is(smol.padToken, '<|im_end|>');

@@ -63,7 +63,10 @@ test('nestedQuantifier finds nested unbounded repeats and passes the patterns re
     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
     "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*",
     ' ?[^(\\s|[.,!?…。，、।۔،])]+',
-    '(\\d{1,3})+', '(?:ab?){1,4}', '\\(+a+', '[(+]+',
+    '(\\d{1,3})+',
+    '(?:ab?){1,4}',
+    '\\(+a+',
+    '[(+]+',
   ];
   for (const ok of real) t.is(nestedQuantifier(ok), undefined, ok);
   // Every tokenizer shipped with the tests still loads.

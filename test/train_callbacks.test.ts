@@ -38,7 +38,9 @@ test('earlyStopping: patience counts evaluations without improvement; min for a 
   t.like(onAccuracy.onEvaluate!(evalRow(3, { 'rewards/accuracies': 0.75 }), context), { stop: true }, 'within minDelta is no improvement');
 
   t.throws(() => earlyStopping({ metric: 'loss', patience: 0 }), { message: /patience must be a whole number >= 1/ });
-  t.throws(() => earlyStopping({ metric: 'nope', patience: 1 }).onEvaluate!(evalRow(1, {}), context), { message: /no metric 'nope'; it has step, epoch, tokens, loss/ });
+  t.throws(() => earlyStopping({ metric: 'nope', patience: 1 }).onEvaluate!(evalRow(1, {}), context), {
+    message: /no metric 'nope'; it has step, epoch, tokens, loss/,
+  });
 });
 
 test('early stopping through train(): stops at the evaluation that runs out of patience, with final/ from that step', async (t) => {
@@ -53,7 +55,12 @@ test('early stopping through train(): stops at the evaluation that runs out of p
   t.is(result.steps, 2);
   t.is(result.stopped?.step, 2);
   t.regex(result.stopped!.reason, /^early stopping: eval loss did not improve/);
-  t.deepEqual(readMetricsRows(result.runDir).filter((r) => !r.eval).map((r) => r.step), [1, 2]);
+  t.deepEqual(
+    readMetricsRows(result.runDir)
+      .filter((r) => !r.eval)
+      .map((r) => r.step),
+    [1, 2],
+  );
   const final = result.finalModelDir!;
   t.is(final, path.join(result.runDir, 'final'));
   const state = JSON.parse(readFileSync(path.join(final, 'trainer_state.json'), 'utf8')) as { step: number; global_step: number };
@@ -84,7 +91,10 @@ test('onStep can stop; onCheckpoint sees each checkpoint; onStep gets training r
       },
     },
   );
-  t.deepEqual(steps, [[1, false], [2, false]]);
+  t.deepEqual(steps, [
+    [1, false],
+    [2, false],
+  ]);
   t.deepEqual(checkpoints, [1, 2]);
   t.deepEqual(result.stopped, { step: 2, reason: 'enough for this test' });
   t.true(existsSync(path.join(result.finalModelDir!, 'model.safetensors')));
@@ -99,7 +109,10 @@ test('the README example runs (with the fixture model and data in place of its p
     .replace(`from 'rdpo-native'`, `from ${JSON.stringify(path.join(repoRoot, 'lib', 'index.ts'))}`)
     .replace(/^const model = .*$/m, `const model = ${JSON.stringify(policyDir)};`)
     .replace(/^const data = .*$/m, `const data = ${JSON.stringify(box.dataNoRationale)};`)
-    .replace(/^const settings = .*$/m, `const settings = { maxSteps: 6, evalSize: 2, evalEvery: 1, lr: 1e-3, batchSize: 2, maxLength: 512, warmupSteps: 0, out: ${JSON.stringify(out)} };`);
+    .replace(
+      /^const settings = .*$/m,
+      `const settings = { maxSteps: 6, evalSize: 2, evalEvery: 1, lr: 1e-3, batchSize: 2, maxLength: 512, warmupSteps: 0, out: ${JSON.stringify(out)} };`,
+    );
   t.not(code, block);
   const file = path.join(box.dir, 'readme-example.mts');
   writeFileSync(file, code);

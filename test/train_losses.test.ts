@@ -56,20 +56,48 @@ const CASES: Case[] = [
   { name: 'dpo sigmoid', config: { loss: 'dpo', refModel: refDir }, keys: REWARDS, loss: (r) => -logsig(margin(r)) },
   { name: 'dpo ipo', config: { loss: 'dpo', dpoVariant: 'ipo', refModel: refDir }, keys: REWARDS },
   { name: 'dpo hinge', config: { loss: 'dpo', dpoVariant: 'hinge', refModel: refDir }, keys: REWARDS, loss: (r) => Math.max(0, 1 - margin(r)) },
-  { name: 'dpo robust', config: { loss: 'dpo', dpoVariant: 'robust', labelSmoothing: 0.1, refModel: refDir }, keys: REWARDS,
-    loss: (r) => (-0.9 * logsig(margin(r)) + 0.1 * logsig(-margin(r))) / 0.8 },
-  { name: 'rdpo paper sum', config: { loss: 'rdpo', gamma: 2, refModel: refDir }, keys: [...REWARDS, ...RATIONALE],
-    loss: (r) => -logsig(margin(r)) - 2 * rationaleLogp(r) },
-  { name: 'rdpo paper mean', config: { loss: 'rdpo', gamma: 2, rationaleNorm: 'mean', refModel: refDir }, keys: [...REWARDS, ...RATIONALE],
-    loss: (r) => -logsig(margin(r)) - 2 * rationaleMean(r) },
-  { name: 'rdpo logsigmoid sum', config: { loss: 'rdpo', gamma: 0.1, rationaleForm: 'logsigmoid', refModel: refDir }, keys: [...REWARDS, ...RATIONALE],
-    loss: (r) => -logsig(margin(r)) - logsig(0.1 * rationaleLogp(r)) },
-  { name: 'rdpo logsigmoid mean', config: { loss: 'rdpo', gamma: 0.1, rationaleForm: 'logsigmoid', rationaleNorm: 'mean', refModel: refDir },
-    keys: [...REWARDS, ...RATIONALE], loss: (r) => -logsig(margin(r)) - logsig(0.1 * rationaleMean(r)) },
-  { name: 'orpo', config: { loss: 'orpo' }, keys: [...REWARDS, 'nll_loss', 'log_odds_ratio', 'log_odds_chosen'],
-    loss: (r) => r.nll_loss! - 0.1 * r.log_odds_ratio! },
-  { name: 'rorpo', config: { loss: 'rorpo' }, keys: [...REWARDS, 'nll_loss', 'log_odds_ratio', 'log_odds_chosen', ...RATIONALE],
-    loss: (r) => r.nll_loss! - 0.1 * r.log_odds_ratio! - 10 * rationaleMean(r) },
+  {
+    name: 'dpo robust',
+    config: { loss: 'dpo', dpoVariant: 'robust', labelSmoothing: 0.1, refModel: refDir },
+    keys: REWARDS,
+    loss: (r) => (-0.9 * logsig(margin(r)) + 0.1 * logsig(-margin(r))) / 0.8,
+  },
+  {
+    name: 'rdpo paper sum',
+    config: { loss: 'rdpo', gamma: 2, refModel: refDir },
+    keys: [...REWARDS, ...RATIONALE],
+    loss: (r) => -logsig(margin(r)) - 2 * rationaleLogp(r),
+  },
+  {
+    name: 'rdpo paper mean',
+    config: { loss: 'rdpo', gamma: 2, rationaleNorm: 'mean', refModel: refDir },
+    keys: [...REWARDS, ...RATIONALE],
+    loss: (r) => -logsig(margin(r)) - 2 * rationaleMean(r),
+  },
+  {
+    name: 'rdpo logsigmoid sum',
+    config: { loss: 'rdpo', gamma: 0.1, rationaleForm: 'logsigmoid', refModel: refDir },
+    keys: [...REWARDS, ...RATIONALE],
+    loss: (r) => -logsig(margin(r)) - logsig(0.1 * rationaleLogp(r)),
+  },
+  {
+    name: 'rdpo logsigmoid mean',
+    config: { loss: 'rdpo', gamma: 0.1, rationaleForm: 'logsigmoid', rationaleNorm: 'mean', refModel: refDir },
+    keys: [...REWARDS, ...RATIONALE],
+    loss: (r) => -logsig(margin(r)) - logsig(0.1 * rationaleMean(r)),
+  },
+  {
+    name: 'orpo',
+    config: { loss: 'orpo' },
+    keys: [...REWARDS, 'nll_loss', 'log_odds_ratio', 'log_odds_chosen'],
+    loss: (r) => r.nll_loss! - 0.1 * r.log_odds_ratio!,
+  },
+  {
+    name: 'rorpo',
+    config: { loss: 'rorpo' },
+    keys: [...REWARDS, 'nll_loss', 'log_odds_ratio', 'log_odds_chosen', ...RATIONALE],
+    loss: (r) => r.nll_loss! - 0.1 * r.log_odds_ratio! - 10 * rationaleMean(r),
+  },
   { name: 'simpo', config: { loss: 'simpo' }, keys: REWARDS, loss: (r) => -logsig(margin(r) - 0.5) },
   { name: 'rsimpo', config: { loss: 'rsimpo', gamma: 2 }, keys: [...REWARDS, ...RATIONALE], loss: (r) => -logsig(margin(r) - 0.5) - 2 * rationaleLogp(r) },
   { name: 'rationale-only', config: { loss: 'rationale-only', gamma: 2 }, keys: RATIONALE, loss: (r) => -2 * rationaleLogp(r) },
@@ -126,10 +154,16 @@ test.serial('the reference log-prob cache is reused for the same key and invalid
   t.teardown(() => (process.env.RDPO_CACHE_DIR = sharedCache));
   const logs1: string[] = [];
   const a = await run({ loss: 'dpo', refModel: ref, maxSteps: 1 }, logs1);
-  t.true(logs1.some((m) => /reference log-probs for 8 pairs: [\d.]+ s/.test(m)), logs1.join('\n'));
+  t.true(
+    logs1.some((m) => /reference log-probs for 8 pairs: [\d.]+ s/.test(m)),
+    logs1.join('\n'),
+  );
   const logs2: string[] = [];
   const b = await run({ loss: 'dpo', refModel: ref, maxSteps: 1 }, logs2);
-  t.true(logs2.some((m) => /reference log-probs for 8 pairs: from cache/.test(m)), logs2.join('\n'));
+  t.true(
+    logs2.some((m) => /reference log-probs for 8 pairs: from cache/.test(m)),
+    logs2.join('\n'),
+  );
   t.is(b[0]!['rewards/chosen'], a[0]!['rewards/chosen']);
   // The weights' content digest is remembered under the files' identity (path, inode, size, mtime): hashed once.
   const memos = () => readdirSync(process.env.RDPO_CACHE_DIR!).filter((f) => f.startsWith('weights-digest-'));
@@ -143,7 +177,10 @@ test.serial('the reference log-prob cache is reused for the same key and invalid
   writeFileSync(file, bytes);
   const logs3: string[] = [];
   const c = await run({ loss: 'dpo', refModel: ref, maxSteps: 1 }, logs3);
-  t.true(logs3.some((m) => /reference log-probs for 8 pairs: [\d.]+ s/.test(m)), logs3.join('\n'));
+  t.true(
+    logs3.some((m) => /reference log-probs for 8 pairs: [\d.]+ s/.test(m)),
+    logs3.join('\n'),
+  );
   t.not(c[0]!['rewards/chosen'], a[0]!['rewards/chosen']);
   t.is(c[0]!['logps/chosen'], a[0]!['logps/chosen'], 'the policy is the same');
   t.is(memos().length, 2, 'the rewritten file has a new identity, so its content was hashed again');
@@ -185,7 +222,10 @@ test.serial('bad settings: the CLI names the key and the allowed values (exit 2)
 
 test.serial('a trained run directory holds a Hugging Face model with its tokenizer', async (t) => {
   const out = path.join(box.dir, 'hf');
-  const result = await train({ model: policyDir, refModel: refDir, data: box.data, out, loss: 'rdpo', batchSize: 4, maxSteps: 1, lr: 1e-3, warmupSteps: 0, maxLength: 256 }, { log: () => {} });
+  const result = await train(
+    { model: policyDir, refModel: refDir, data: box.data, out, loss: 'rdpo', batchSize: 4, maxSteps: 1, lr: 1e-3, warmupSteps: 0, maxLength: 256 },
+    { log: () => {} },
+  );
   for (const f of ['model.safetensors', 'config.json', 'tokenizer.json', 'tokenizer_config.json', 'trainer_state.json']) {
     t.notThrows(() => readFileSync(path.join(result.finalModelDir!, f)), f);
   }

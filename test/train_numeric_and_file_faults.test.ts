@@ -22,8 +22,32 @@ const allFinite = (file: string) => [...readF32Safetensors(file).values()].every
 
 test.serial('train --lr 1e9 stops at the first non-finite loss: exit 1, a clear message, no NaN weights written', async (t) => {
   const out = path.join(box.dir, 'diverge');
-  const r = await runCli(['train', '--model', policyDir, '--data', box.dataNoRationale, '--loss', 'sft', '--lr', '1e9', '--warmup-steps', '0',
-    '--batch-size', '2', '--max-steps', '4', '--save-every', '1', '--max-length', '256', '--out', out], { timeoutMs: 300_000 });
+  const r = await runCli(
+    [
+      'train',
+      '--model',
+      policyDir,
+      '--data',
+      box.dataNoRationale,
+      '--loss',
+      'sft',
+      '--lr',
+      '1e9',
+      '--warmup-steps',
+      '0',
+      '--batch-size',
+      '2',
+      '--max-steps',
+      '4',
+      '--save-every',
+      '1',
+      '--max-length',
+      '256',
+      '--out',
+      out,
+    ],
+    { timeoutMs: 300_000 },
+  );
   t.is(r.code, 1, r.stderr);
   t.regex(r.stderr, /step \d: the (loss|gradient norm) is (NaN|-?Infinity); training stopped.*--on-nonfinite skip-step/s);
   t.false(existsSync(path.join(out, 'final')), 'no final model from a diverged run');
@@ -57,7 +81,10 @@ test.serial('resume before the first checkpoint: metrics start over (no duplicat
   const logs: string[] = [];
   const resumed = await train({ resume: out } as Parameters<typeof train>[0], { log: (m) => logs.push(m) });
   t.is(resumed.steps, 2);
-  t.deepEqual(rows(out).map((r) => r.step), [1, 2]);
+  t.deepEqual(
+    rows(out).map((r) => r.step),
+    [1, 2],
+  );
   t.false(existsSync(stale));
   t.true(logs.some((l) => /no checkpoint yet/.test(l)));
 });
@@ -65,15 +92,27 @@ test.serial('resume before the first checkpoint: metrics start over (no duplicat
 test.serial('a damaged newest checkpoint is skipped with a warning; the resume starts from the one before', async (t) => {
   const out = path.join(box.dir, 'damaged');
   const controller = new AbortController();
-  await train({ ...base, lr: 1e-3, maxSteps: 4, saveEvery: 1, out }, { ...quiet, signal: controller.signal, onStep: (r) => r.step === 2 && controller.abort() });
+  await train(
+    { ...base, lr: 1e-3, maxSteps: 4, saveEvery: 1, out },
+    { ...quiet, signal: controller.signal, onStep: (r) => r.step === 2 && controller.abort() },
+  );
   const newest = path.join(out, 'checkpoints', 'step-000002', 'model.safetensors');
   truncateSync(newest, 1000);
   const logs: string[] = [];
   const resumed = await train({ resume: out } as Parameters<typeof train>[0], { log: (m) => logs.push(m) });
   t.is(resumed.steps, 4);
-  t.true(logs.some((l) => /step-000002 is damaged \(model\.safetensors: .*\); falling back/.test(l)), logs.join('\n'));
-  t.true(logs.some((l) => /from step-000001 \(step 1\/4\)/.test(l)), logs.join('\n'));
-  t.deepEqual(rows(out).map((r) => r.step), [1, 2, 3, 4]);
+  t.true(
+    logs.some((l) => /step-000002 is damaged \(model\.safetensors: .*\); falling back/.test(l)),
+    logs.join('\n'),
+  );
+  t.true(
+    logs.some((l) => /from step-000001 \(step 1\/4\)/.test(l)),
+    logs.join('\n'),
+  );
+  t.deepEqual(
+    rows(out).map((r) => r.step),
+    [1, 2, 3, 4],
+  );
 });
 
 function poisonedModel(): string {
@@ -98,7 +137,10 @@ test.serial('logprobs with a model that yields NaN: each row says so, nothing is
   t.regex(r.stderr, /8 of 8 rows were not scored \(8 with a non-finite log-prob\)/);
   const text = readFileSync(out, 'utf8');
   t.false(text.includes('null'));
-  const written = text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const written = text
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   t.is(written.length, 8);
   for (const row of written) t.regex(String(row.error), /non-finite log-prob/);
 });
@@ -109,9 +151,26 @@ test.serial('logprobs: an oversized row gets its own error row and is never toke
   const big = { prompt: 'x'.repeat(5000), chosen: 'a', rejected: 'b' };
   writeFileSync(data, [lines[0], JSON.stringify(big), lines[1]].join('\n') + '\n');
   const out = path.join(box.dir, 'big.out.jsonl');
-  const r = await runCli(['logprobs', '--model', policyDir, '--data', data, '--out', out, '--prompt-format', 'plain', '--max-row-bytes', '4096', '--batch-size', '2']);
+  const r = await runCli([
+    'logprobs',
+    '--model',
+    policyDir,
+    '--data',
+    data,
+    '--out',
+    out,
+    '--prompt-format',
+    'plain',
+    '--max-row-bytes',
+    '4096',
+    '--batch-size',
+    '2',
+  ]);
   t.is(r.code, 1, r.stderr);
-  const written = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const written = readFileSync(out, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   t.is(written.length, 3);
   t.is(typeof written[0]!.chosen_logp, 'number');
   t.regex(String(written[1]!.error), /row is \d+ bytes, over --max-row-bytes 4096; not scored/);

@@ -23,37 +23,48 @@ test('the packed layout shares the prompt and does not feed the last completion 
   t.deepEqual(Array.from(b.scoreSeq), [0, 0, 1]);
   t.is(b.pairTokens, 3 + 2 + 3 + 1);
   t.is(b.packedTokens, 4);
-  t.throws(() => packPreferenceBatch([{ pair: { promptIds: [], chosenIds: [1] } }], { rejected: false, rationale: false }), { instanceOf: RangeError, message: /pair 0: the prompt has no tokens/ });
-  t.throws(() => packPreferenceBatch([{ pair: { promptIds: [1], chosenIds: [2] } }], { rejected: true, rationale: false }), { instanceOf: TypeError, message: /no rejected/ });
+  t.throws(() => packPreferenceBatch([{ pair: { promptIds: [], chosenIds: [1] } }], { rejected: false, rationale: false }), {
+    instanceOf: RangeError,
+    message: /pair 0: the prompt has no tokens/,
+  });
+  t.throws(() => packPreferenceBatch([{ pair: { promptIds: [1], chosenIds: [2] } }], { rejected: true, rationale: false }), {
+    instanceOf: TypeError,
+    message: /no rejected/,
+  });
 });
 
 // gemma2 (window 6 on alternate layers) and phi3-legacy (window 12): sequences cross the window
 // inside a pack of many, so the window must count positions in a sequence, not rows of the pack.
-for (const name of ['llama', 'gemma2', 'phi3-legacy']) test(`${name}: packed preference log-probs equal each sequence scored alone`, async (t) => {
-  const model = await CausalLM.load(fixture('models', name));
-  const vocab = model.config.vocabSize;
-  const examples: PreferenceExample[] = Array.from({ length: 3 }, (_, i) => ({
-    pair: { promptIds: ids(5 + i, vocab), chosenIds: ids(4 + i, vocab), rejectedIds: ids(1 + 2 * i, vocab) },
-    rationale: { promptIds: ids(9, vocab), rationaleIds: ids(3 + i, vocab) },
-  }));
-  const batch = packPreferenceBatch(examples, { rejected: true, rationale: true });
-  const packed = await model.sequenceLogprobs(batch);
-  const B = examples.length;
-  for (let i = 0; i < B; i++) {
-    const ex = examples[i]!;
-    const alone = await model.sequenceLogprobs(
-      packSequences([
-        { prompt: [...ex.pair.promptIds], completions: [[...ex.pair.chosenIds]] },
-        { prompt: [...ex.pair.promptIds], completions: [[...ex.pair.rejectedIds!]] },
-        { prompt: [...ex.rationale!.promptIds], completions: [[...ex.rationale!.rationaleIds]] },
-      ]),
-    );
-    for (const [k, seq] of [[0, i], [1, B + i], [2, 2 * B + i]] as const) {
-      const want = alone.sum[k]!;
-      const got = packed.sum[seq]!;
-      t.true(Math.abs(got - want) <= 1e-4 * Math.max(1, Math.abs(want)), `sequence ${seq}: packed ${got} vs alone ${want}`);
-      t.is(packed.count[seq], alone.count[k]);
+for (const name of ['llama', 'gemma2', 'phi3-legacy'])
+  test(`${name}: packed preference log-probs equal each sequence scored alone`, async (t) => {
+    const model = await CausalLM.load(fixture('models', name));
+    const vocab = model.config.vocabSize;
+    const examples: PreferenceExample[] = Array.from({ length: 3 }, (_, i) => ({
+      pair: { promptIds: ids(5 + i, vocab), chosenIds: ids(4 + i, vocab), rejectedIds: ids(1 + 2 * i, vocab) },
+      rationale: { promptIds: ids(9, vocab), rationaleIds: ids(3 + i, vocab) },
+    }));
+    const batch = packPreferenceBatch(examples, { rejected: true, rationale: true });
+    const packed = await model.sequenceLogprobs(batch);
+    const B = examples.length;
+    for (let i = 0; i < B; i++) {
+      const ex = examples[i]!;
+      const alone = await model.sequenceLogprobs(
+        packSequences([
+          { prompt: [...ex.pair.promptIds], completions: [[...ex.pair.chosenIds]] },
+          { prompt: [...ex.pair.promptIds], completions: [[...ex.pair.rejectedIds!]] },
+          { prompt: [...ex.rationale!.promptIds], completions: [[...ex.rationale!.rationaleIds]] },
+        ]),
+      );
+      for (const [k, seq] of [
+        [0, i],
+        [1, B + i],
+        [2, 2 * B + i],
+      ] as const) {
+        const want = alone.sum[k]!;
+        const got = packed.sum[seq]!;
+        t.true(Math.abs(got - want) <= 1e-4 * Math.max(1, Math.abs(want)), `sequence ${seq}: packed ${got} vs alone ${want}`);
+        t.is(packed.count[seq], alone.count[k]);
+      }
     }
-  }
-  model.dispose();
-});
+    model.dispose();
+  });

@@ -15,7 +15,7 @@ test.after.always(() => sandbox.cleanup());
 
 const base = { model: 'm', data: 'd' };
 
-test('preset paper: the authors\' set-up', (t) => {
+test("preset paper: the authors' set-up", (t) => {
   const c = resolveTrainConfig({ ...base, preset: 'paper' });
   t.is(c.batchSize * c.gradAccum, 32);
   t.like(c, {
@@ -50,7 +50,7 @@ test('preset paper: explicit keys win; a batch size sets grad-accum to keep 32',
   t.throws(() => resolveTrainConfig({ ...base, preset: 'fast' }), { instanceOf: ConfigError, message: /'preset'.*use one of paper/ });
 });
 
-test('defaults are the released code: RDPO −log σ(0.1·Σ log π(r)), RORPO rorpo-simple\'s linear form at γ 1.0', (t) => {
+test("defaults are the released code: RDPO −log σ(0.1·Σ log π(r)), RORPO rorpo-simple's linear form at γ 1.0", (t) => {
   t.like(resolveTrainConfig({ ...base }), { loss: 'rdpo', rationaleForm: 'logsigmoid', gamma: 0.1, rationaleNorm: 'sum', beta: 0.1 });
   t.like(resolveTrainConfig({ ...base, loss: 'rdpo' }), { rationaleForm: 'logsigmoid', gamma: 0.1, rationaleNorm: 'sum' });
   t.like(resolveTrainConfig({ ...base, loss: 'rorpo' }), { rationaleForm: 'paper', gamma: 1.0, rationaleNorm: 'mean', beta: 0.1 });
@@ -87,7 +87,25 @@ test('truncation auto: keep the start for Orca, UltraFeedback and rationale sets
 test('--preset paper --print-config prints the object a run records as config.json `config`', async (t) => {
   ensureDist();
   const out = path.join(sandbox.dir, 'paper-run');
-  const flags = ['--preset', 'paper', '--model', policyDir, '--data', sandbox.data, '--loss', 'rdpo', '--batch-size', '8', '--max-steps', '1', '--warmup-steps', '0', '--no-ref-cache', '--out', out];
+  const flags = [
+    '--preset',
+    'paper',
+    '--model',
+    policyDir,
+    '--data',
+    sandbox.data,
+    '--loss',
+    'rdpo',
+    '--batch-size',
+    '8',
+    '--max-steps',
+    '1',
+    '--warmup-steps',
+    '0',
+    '--no-ref-cache',
+    '--out',
+    out,
+  ];
   const printed = await runCli(['train', ...flags, '--print-config']);
   t.is(printed.code, 0, printed.stderr);
   const config = JSON.parse(printed.stdout) as Record<string, unknown>;

@@ -28,8 +28,20 @@ const config = {
   maxLength: 512,
   maxPromptLength: 256,
 };
-const COMPARED = ['loss', 'grad_norm', 'learning_rate', 'rewards/chosen', 'rewards/rejected', 'rewards/accuracies', 'rewards/margins', 'logps/chosen', 'logps/rejected', 'logps/rationale', 'epoch', 'total_tokens'];
-
+const COMPARED = [
+  'loss',
+  'grad_norm',
+  'learning_rate',
+  'rewards/chosen',
+  'rewards/rejected',
+  'rewards/accuracies',
+  'rewards/margins',
+  'logps/chosen',
+  'logps/rejected',
+  'logps/rationale',
+  'epoch',
+  'total_tokens',
+];
 
 test('a run aborted after step 3 and resumed logs the rows and ends with the weights of an uninterrupted run', async (t) => {
   const quiet = { log: () => {} };
@@ -37,13 +49,16 @@ test('a run aborted after step 3 and resumed logs the rows and ends with the wei
   t.is(full.steps, 6);
 
   const controller = new AbortController();
-  const first = await train({ ...config, out: path.join(box.dir, 'split') }, {
-    ...quiet,
-    signal: controller.signal,
-    onStep: (row) => {
-      if (row.step === 3) controller.abort();
+  const first = await train(
+    { ...config, out: path.join(box.dir, 'split') },
+    {
+      ...quiet,
+      signal: controller.signal,
+      onStep: (row) => {
+        if (row.step === 3) controller.abort();
+      },
     },
-  });
+  );
   t.true(first.interrupted);
   t.is(first.steps, 3);
   // A stop leaves a usable final/ that says which step it holds; the resume replaces it.
@@ -55,9 +70,15 @@ test('a run aborted after step 3 and resumed logs the rows and ends with the wei
 
   const a = readMetricsRows(full.runDir);
   const b = readMetricsRows(resumed.runDir);
-  t.deepEqual(b.map((r) => r.step), [1, 2, 3, 4, 5, 6]);
+  t.deepEqual(
+    b.map((r) => r.step),
+    [1, 2, 3, 4, 5, 6],
+  );
   // The schedule really moves: warm-up, peak, decay.
-  t.deepEqual(a.map((r) => r.learning_rate), [0, 2.5e-3, 5e-3, 3.75e-3, 2.5e-3, 1.25e-3]);
+  t.deepEqual(
+    a.map((r) => r.learning_rate),
+    [0, 2.5e-3, 5e-3, 3.75e-3, 2.5e-3, 1.25e-3],
+  );
   let worst = 0;
   for (let i = 3; i < 6; i++) {
     for (const k of COMPARED) {
@@ -74,7 +95,10 @@ test('a run aborted after step 3 and resumed logs the rows and ends with the wei
     readF32Safetensors(path.join(full.finalModelDir!, 'model.safetensors')),
   );
   t.true(weights <= 1e-6, `final weights differ: max relative difference ${weights}`);
-  const moved = maxRelativeDifference(readF32Safetensors(path.join(full.finalModelDir!, 'model.safetensors')), readF32Safetensors(path.join(policyDir, 'model.safetensors')));
+  const moved = maxRelativeDifference(
+    readF32Safetensors(path.join(full.finalModelDir!, 'model.safetensors')),
+    readF32Safetensors(path.join(policyDir, 'model.safetensors')),
+  );
   t.true(moved > 1e-3, 'training changed the weights');
   t.log(`rows 4–6 max relative difference ${worst}; final weights ${weights}`);
 });

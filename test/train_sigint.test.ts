@@ -22,8 +22,30 @@ test('SIGINT writes a loadable checkpoint and exits 130; --resume finishes with 
   const metrics = path.join(runDir, 'metrics.jsonl');
   const child = spawn(
     process.execPath,
-    [cliPath, 'train', '--model', policyDir, '--ref-model', refDir, '--data', box.data, '--loss', 'rdpo', '--batch-size', '2',
-      '--epochs', '1000', '--lr', '1e-3', '--warmup-steps', '0', '--max-length', '512', '--out', runDir],
+    [
+      cliPath,
+      'train',
+      '--model',
+      policyDir,
+      '--ref-model',
+      refDir,
+      '--data',
+      box.data,
+      '--loss',
+      'rdpo',
+      '--batch-size',
+      '2',
+      '--epochs',
+      '1000',
+      '--lr',
+      '1e-3',
+      '--warmup-steps',
+      '0',
+      '--max-length',
+      '512',
+      '--out',
+      runDir,
+    ],
     { cwd: repoRoot, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';
@@ -57,6 +79,12 @@ test('SIGINT writes a loadable checkpoint and exits 130; --resume finishes with 
   t.is(resumed.code, 0, resumed.stderr);
   t.regex(resumed.stderr, new RegExp(`resuming .* from ${checkpoints[0]} \\(step ${state.step}/`));
   t.true(existsSync(path.join(runDir, 'final', 'model.safetensors')));
-  const steps = readFileSync(metrics, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { step: number }).step);
-  t.deepEqual(steps, Array.from({ length: state.step + 2 }, (_, i) => i + 1));
+  const steps = readFileSync(metrics, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => (JSON.parse(l) as { step: number }).step);
+  t.deepEqual(
+    steps,
+    Array.from({ length: state.step + 2 }, (_, i) => i + 1),
+  );
 });

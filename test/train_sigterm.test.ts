@@ -19,8 +19,29 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function startTraining(runDir: string, extra: string[] = []) {
   const child = spawn(
     process.execPath,
-    [cliPath, 'train', '--model', policyDir, '--data', box.dataNoRationale, '--loss', 'dpo', '--batch-size', '2', '--epochs', '1000',
-      '--lr', '1e-3', '--warmup-steps', '0', '--max-length', '512', '--out', runDir, ...extra],
+    [
+      cliPath,
+      'train',
+      '--model',
+      policyDir,
+      '--data',
+      box.dataNoRationale,
+      '--loss',
+      'dpo',
+      '--batch-size',
+      '2',
+      '--epochs',
+      '1000',
+      '--lr',
+      '1e-3',
+      '--warmup-steps',
+      '0',
+      '--max-length',
+      '512',
+      '--out',
+      runDir,
+      ...extra,
+    ],
     { cwd: repoRoot, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';
@@ -48,7 +69,11 @@ test.serial('SIGTERM finishes the step, writes a whole checkpoint and exits 143'
   const ckpt = latestCheckpoint(runDir);
   t.truthy(ckpt, run.stderr());
   t.is(checkpointDefect(ckpt!), undefined);
-  t.deepEqual(readdirSync(path.join(runDir, 'checkpoints')).filter((n) => n.endsWith('.tmp')), [], 'no half-written checkpoint');
+  t.deepEqual(
+    readdirSync(path.join(runDir, 'checkpoints')).filter((n) => n.endsWith('.tmp')),
+    [],
+    'no half-written checkpoint',
+  );
 });
 
 test.serial('a second signal exits at once; the last good checkpoint stays whole and --resume starts from it', async (t) => {
@@ -71,5 +96,8 @@ test.serial('a second signal exits at once; the last good checkpoint stays whole
   const resumed = await runCli(['train', '--resume', runDir, '--max-steps', String(state.step + 1)], { timeoutMs: 90_000 });
   t.is(resumed.code, 0, resumed.stderr);
   t.regex(resumed.stderr, new RegExp(`resuming .* from ${path.basename(last!)}`));
-  t.deepEqual(readdirSync(checkpoints).filter((n) => n.startsWith('.')), []);
+  t.deepEqual(
+    readdirSync(checkpoints).filter((n) => n.startsWith('.')),
+    [],
+  );
 });

@@ -45,9 +45,12 @@ const MATMUL = /^aten::(mm|addmm|bmm|baddbmm|matmul|linear|addmv|mv|dot|_mkldnn_
 const ATTENTION = /scaled_dot_product|_attention|ScaledDotProduct|Attention/;
 const CAST = /^aten::(to|_to_copy|_autocast_to_reduced_precision|_autocast_to_full_precision|type_as)$|ToCopyBackward/;
 const ALLOC = /^aten::(empty|empty_strided|empty_like|zeros|zeros_like|zero_|fill_|full|ones|new_empty|new_empty_strided|new_zeros|resize_)$|\[memory\]/;
-const ELEMENTWISE = /^aten::(mul|mul_|add|add_|sub|sub_|div|div_|neg|rsqrt|pow|mean|silu|silu_|silu_backward|sigmoid|cat|cos|sin|sqrt|exp|reciprocal|where|rsub|sum|narrow|slice|view|reshape|transpose|t|unsqueeze|squeeze|expand|permute|select|split|chunk|split_with_sizes|_unsafe_view|index_select|embedding|embedding_backward|embedding_dense_backward|index_add_|index_add|stack|copy_|addcmul_|addcdiv_|lerp_|rms_norm|_fused_rms_norm|native_layer_norm|threshold_backward|mul_backward|pow_backward)$/;
-const LOSS = /^aten::(log_softmax|_log_softmax|_log_softmax_backward_data|logsumexp|gather|scatter|scatter_add_|softmax|_softmax|nll_loss|cross_entropy|max|amax|logsigmoid|log_sigmoid_forward|log_sigmoid_backward|bincount)$/;
-const OVERHEAD = /^aten::(as_strided|contiguous|clone)$|^autograd::engine::evaluate_function|^torch::autograd::|Backward\d*$|^aten::detach|^detach_|^aten::alias|^aten::lift|^aten::result_type|^aten::is_nonzero|^aten::item|^aten::_local_scalar_dense/;
+const ELEMENTWISE =
+  /^aten::(mul|mul_|add|add_|sub|sub_|div|div_|neg|rsqrt|pow|mean|silu|silu_|silu_backward|sigmoid|cat|cos|sin|sqrt|exp|reciprocal|where|rsub|sum|narrow|slice|view|reshape|transpose|t|unsqueeze|squeeze|expand|permute|select|split|chunk|split_with_sizes|_unsafe_view|index_select|embedding|embedding_backward|embedding_dense_backward|index_add_|index_add|stack|copy_|addcmul_|addcdiv_|lerp_|rms_norm|_fused_rms_norm|native_layer_norm|threshold_backward|mul_backward|pow_backward)$/;
+const LOSS =
+  /^aten::(log_softmax|_log_softmax|_log_softmax_backward_data|logsumexp|gather|scatter|scatter_add_|softmax|_softmax|nll_loss|cross_entropy|max|amax|logsigmoid|log_sigmoid_forward|log_sigmoid_backward|bincount)$/;
+const OVERHEAD =
+  /^aten::(as_strided|contiguous|clone)$|^autograd::engine::evaluate_function|^torch::autograd::|Backward\d*$|^aten::detach|^detach_|^aten::alias|^aten::lift|^aten::result_type|^aten::is_nonzero|^aten::item|^aten::_local_scalar_dense/;
 
 /** The kind of op an event's self time counts as, given the names of the ops it is nested in. */
 export function categorize(name: string, ancestors: readonly string[]): Category {
@@ -138,7 +141,10 @@ export function breakdown(events: TraceEvent[], meta: ProfileMeta): PhaseBreakdo
       instances: k,
       msPerInstance: ms(kept.reduce((a, i) => a + i.node.ev.dur, 0)),
       byCategory: Object.fromEntries(CATEGORIES.map((c) => [c, ms(byCategory[c])])) as Record<Category, number>,
-      topOps: [...byOp].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([n, us]) => [n, ms(us)]),
+      topOps: [...byOp]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 12)
+        .map(([n, us]) => [n, ms(us)]),
     });
   }
   return out;
@@ -161,6 +167,13 @@ export function formatBreakdown(rows: PhaseBreakdown[]): string {
 
 export function formatTopOps(rows: PhaseBreakdown[], n = 8): string {
   return rows
-    .map((r) => `${r.phase} (${r.instances} counted): ` + r.topOps.slice(0, n).map(([name, ms]) => `${name} ${ms.toFixed(1)} ms`).join(', '))
+    .map(
+      (r) =>
+        `${r.phase} (${r.instances} counted): ` +
+        r.topOps
+          .slice(0, n)
+          .map(([name, ms]) => `${name} ${ms.toFixed(1)} ms`)
+          .join(', '),
+    )
     .join('\n');
 }

@@ -109,10 +109,20 @@ export function summarize(run: TimedRun, ctx: SummaryContext): BenchResult {
     matmul_peak_flops: ctx.matmulPeakFlops,
     ...(ctx.matmulPeakDtype ? { matmul_peak_dtype: ctx.matmulPeakDtype } : {}),
     ...(ctx.matmulPeakSource ? { matmul_peak_source: ctx.matmulPeakSource } : {}),
-    mfu: modelFlopsUtilization({ matmulParams: ctx.matmulParams, tokens: { trained: tokens, reference: referenceTokens }, seconds: windowS, peakFlopsPerSec: ctx.matmulPeakFlops }),
+    mfu: modelFlopsUtilization({
+      matmulParams: ctx.matmulParams,
+      tokens: { trained: tokens, reference: referenceTokens },
+      seconds: windowS,
+      peakFlopsPerSec: ctx.matmulPeakFlops,
+    }),
     computed_tokens: computed,
     hardware_mfu: computed
-      ? modelFlopsUtilization({ matmulParams: ctx.matmulParams, tokens: { trained: computed.policy, reference: computed.reference }, seconds: windowS, peakFlopsPerSec: ctx.matmulPeakFlops })
+      ? modelFlopsUtilization({
+          matmulParams: ctx.matmulParams,
+          tokens: { trained: computed.policy, reference: computed.reference },
+          seconds: windowS,
+          peakFlopsPerSec: ctx.matmulPeakFlops,
+        })
       : null,
     peak_rss_mb: ctx.peakRssMb,
     peak_cuda_mb: ctx.peakCudaMb,
@@ -137,7 +147,12 @@ export function formatResult(r: BenchResult): string {
   ];
   if (r.peak_cuda_mb !== null) lines.push(`  peak CUDA mem   ${r.peak_cuda_mb.toFixed(0)} MB`);
   if (r.phases_median_s) {
-    lines.push('  phases (median s): ' + Object.entries(r.phases_median_s).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', '));
+    lines.push(
+      '  phases (median s): ' +
+        Object.entries(r.phases_median_s)
+          .map(([k, v]) => `${k} ${v.toFixed(3)}`)
+          .join(', '),
+    );
   }
   return lines.join('\n');
 }

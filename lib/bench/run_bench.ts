@@ -89,7 +89,14 @@ export async function runBench(opts: BenchOptions, makeStepper: StepperFactory):
   } finally {
     if (opts.profile) {
       native.stopProfiler(opts.profile);
-      annotateTrace(opts.profile, { warmup: opts.warmup, steps: opts.steps, dtype: opts.dtype, batchSize: opts.batchSize, threads: native.runtimeInfo().intraOpThreads, levers: native.perfOptions() });
+      annotateTrace(opts.profile, {
+        warmup: opts.warmup,
+        steps: opts.steps,
+        dtype: opts.dtype,
+        batchSize: opts.batchSize,
+        threads: native.runtimeInfo().intraOpThreads,
+        levers: native.perfOptions(),
+      });
     }
     stepper.close?.();
   }

@@ -81,9 +81,11 @@ export function checkPromptTurns(messages: ChatMessage[], label = 'the prompt'):
     const expected: Role = i % 2 === 0 ? 'user' : 'assistant';
     if (m.role !== expected) {
       const prev = messages[i - 1];
-      throw new RowError(prev && prev.role === m.role
-        ? `${label} has two ${m.role} turns in a row (turns ${i} and ${i + 1}); user and assistant must alternate`
-        : `${label} must start with a user turn, found ${m.role}`);
+      throw new RowError(
+        prev && prev.role === m.role
+          ? `${label} has two ${m.role} turns in a row (turns ${i} and ${i + 1}); user and assistant must alternate`
+          : `${label} must start with a user turn, found ${m.role}`,
+      );
     }
     if (m.content.trim() === '') throw new RowError(`${label} turn ${i + 1} (${m.role}) is empty`);
   }

@@ -3,7 +3,10 @@
 /** A preference file that cannot be loaded as asked; the message names the file and the fix. */
 export class PreferenceDataError extends Error {
   override name = 'PreferenceDataError';
-  constructor(message: string, readonly details?: { file: string; report?: unknown }) {
+  constructor(
+    message: string,
+    readonly details?: { file: string; report?: unknown },
+  ) {
     super(message);
   }
 }

@@ -89,15 +89,27 @@ export async function loadPreferences(data: string | DataFiles, opts: LoadOption
   const ctx: ConvertContext = {};
   if (opts.rationalesFrom !== undefined) {
     if (format !== 'pandalm') {
-      throw new PreferenceDataError(`${file}: rationalesFrom joins PandaLM judge reasons by \`idx\` and applies only to the pandalm format, not ${format}`, { file });
+      throw new PreferenceDataError(`${file}: rationalesFrom joins PandaLM judge reasons by \`idx\` and applies only to the pandalm format, not ${format}`, {
+        file,
+      });
     }
     ctx.rationales = await readJudgeFile(opts.rationalesFrom);
   }
 
   const spec = FORMATS[format];
   const report: LoadReport = {
-    file, format, container: source.container, gzip: source.gzip,
-    rows: 0, valid: 0, invalid: 0, invalidReasons: [], duplicates: 0, pairs: 0, selected: 0, withRationale: 0,
+    file,
+    format,
+    container: source.container,
+    gzip: source.gzip,
+    rows: 0,
+    valid: 0,
+    invalid: 0,
+    invalidReasons: [],
+    duplicates: 0,
+    pairs: 0,
+    selected: 0,
+    withRationale: 0,
     ...(opts.rationalesFrom !== undefined ? { rationalesFrom: opts.rationalesFrom } : {}),
   };
   const pairs: PreferencePair[] = [];
@@ -157,7 +169,9 @@ export async function loadPreferences(data: string | DataFiles, opts: LoadOption
   if (pairs.length === 0) {
     throw new PreferenceDataError(
       `${file}: no valid preference pairs among ${report.rows} rows (format ${format})` +
-      (report.invalidReasons[0] ? `; the first problem: ${report.invalidReasons[0]}` : ''), { file, report });
+        (report.invalidReasons[0] ? `; the first problem: ${report.invalidReasons[0]}` : ''),
+      { file, report },
+    );
   }
 
   let selected = pairs;

@@ -45,13 +45,17 @@ export async function openRows(file: string, warn?: WarnFn): Promise<RowSource> 
   // Content decides, whatever the name: a `.gz` that is plain text (unzipped, or renamed) is read as
   // what it holds, with a word, so that its row count never changes how it is read.
   if (!gzip && /\.gz$/i.test(file)) {
-    (warn ?? warnOnStderr)(`${file} is named .gz but is not gzip-compressed; read as plain ${path.extname(file.slice(0, -3)) || 'text'} (rename it to drop the .gz)`);
+    (warn ?? warnOnStderr)(
+      `${file} is named .gz but is not gzip-compressed; read as plain ${path.extname(file.slice(0, -3)) || 'text'} (rename it to drop the .gz)`,
+    );
   }
   const container = await sniffContainer(file, gzip);
   const rows =
-    container === 'jsonl' ? jsonlRows(file, gzip, new Utf8Watch(file, warn)) :
-    container === 'json' ? jsonRows(file, gzip, new Utf8Watch(file, warn)) :
-    parquetRows(file, gzip);
+    container === 'jsonl'
+      ? jsonlRows(file, gzip, new Utf8Watch(file, warn))
+      : container === 'json'
+        ? jsonRows(file, gzip, new Utf8Watch(file, warn))
+        : parquetRows(file, gzip);
   return { container, gzip, rows };
 }
 
@@ -110,8 +114,7 @@ async function sniffContainer(file: string, gzip: boolean): Promise<Container> {
   if (first === undefined) throw new PreferenceDataError(`${file}: is empty`, { file });
   if (first === '[') return 'json';
   if (first !== '{') {
-    throw new PreferenceDataError(
-      `${file}: not a JSON, JSONL or Parquet file (it starts with ${JSON.stringify(text.trimStart().slice(0, 20))})`, { file });
+    throw new PreferenceDataError(`${file}: not a JSON, JSONL or Parquet file (it starts with ${JSON.stringify(text.trimStart().slice(0, 20))})`, { file });
   }
   if (ext === '.jsonl' || ext === '.ndjson') return 'jsonl';
   // A `{` may open one JSON object or the first of many JSONL lines: a first line that parses
@@ -180,10 +183,14 @@ function topLevelArray(file: string, data: unknown): unknown[] {
     if (arrays.length > 1) {
       throw new PreferenceDataError(
         `${file}: the JSON object holds several arrays (${arrays.map(([k]) => k).join(', ')}); ` +
-        'write the one you want to its own file (an array of rows, or JSONL)', { file });
+          'write the one you want to its own file (an array of rows, or JSONL)',
+        { file },
+      );
     }
     throw new PreferenceDataError(
-      `${file}: one JSON object with no array of rows in it; expected an array of rows, an object holding one, or JSONL (one row per line)`, { file });
+      `${file}: one JSON object with no array of rows in it; expected an array of rows, an object holding one, or JSONL (one row per line)`,
+      { file },
+    );
   }
   throw new PreferenceDataError(`${file}: JSON holding a ${typeof data}, expected an array of rows`, { file });
 }
@@ -194,7 +201,10 @@ function topLevelArray(file: string, data: unknown): unknown[] {
  */
 let compressorsLoad: Promise<Compressors | undefined> | undefined;
 function parquetCompressors(): Promise<Compressors | undefined> {
-  compressorsLoad ??= import('hyparquet-compressors').then((m) => m.compressors, () => undefined);
+  compressorsLoad ??= import('hyparquet-compressors').then(
+    (m) => m.compressors,
+    () => undefined,
+  );
   return compressorsLoad;
 }
 
@@ -219,7 +229,9 @@ async function* parquetRows(file: string, gzip: boolean): AsyncGenerator<SourceR
     try {
       rows = await parquetReadObjects({ file: buffer, rowStart: start, rowEnd: end, ...(compressors ? { compressors } : {}) });
     } catch (err) {
-      const hint = compressors ? '' : '; only Snappy and uncompressed Parquet can be read without the hyparquet-compressors package (npm install hyparquet-compressors)';
+      const hint = compressors
+        ? ''
+        : '; only Snappy and uncompressed Parquet can be read without the hyparquet-compressors package (npm install hyparquet-compressors)';
       throw new PreferenceDataError(`${file}: Parquet rows ${start}..${end - 1} unreadable (${(err as Error).message})${hint}`, { file });
     }
     for (let i = 0; i < rows.length; i++) yield { origin: { file, index: start + i }, value: plainValue(rows[i]) };

@@ -41,7 +41,6 @@ export const FILLERS = [
   ' Adding them gives this total.',
 ];
 
-
 export function questionText(p: ArithmeticProblem): string {
   return `What is ${p.a} + ${p.b}?`;
 }
@@ -89,7 +88,11 @@ export function splitQuestions(maxOperand = DEMO_TASK.maxOperand, sizes = { trai
   const all: ArithmeticProblem[] = [];
   for (let a = 0; a <= maxOperand; a++) for (let b = 0; b <= maxOperand; b++) all.push({ a, b, answer: a + b });
   new SeededRandom(QUESTION_SPLIT_SEED).shuffle(all);
-  return { train: all.slice(0, sizes.train), validation: all.slice(sizes.train, sizes.train + sizes.validation), test: all.slice(sizes.train + sizes.validation) };
+  return {
+    train: all.slice(0, sizes.train),
+    validation: all.slice(sizes.train, sizes.train + sizes.validation),
+    test: all.slice(sizes.train + sizes.validation),
+  };
 }
 
 const userTurn = (p: ArithmeticProblem) => [{ role: 'user' as const, content: questionText(p) }];
@@ -104,12 +107,23 @@ export function makeSftDemonstrations(count: number, seed: number, task: Arithme
     const p = makeProblem(rng, task.maxOperand);
     const value = rng.next() < task.sftCorrect ? p.answer : wrongAnswer(rng, p, task.slips);
     const filler = rng.next() < task.sftFiller ? rng.pick(FILLERS) : '';
-    return { id: `sft-${seed}-${i}`, prompt: userTurn(p), chosen: answerText(p, value, filler), rejected: `(unused ${i})`, meta: { a: p.a, b: p.b, answer: p.answer } };
+    return {
+      id: `sft-${seed}-${i}`,
+      prompt: userTurn(p),
+      chosen: answerText(p, value, filler),
+      rejected: `(unused ${i})`,
+      meta: { a: p.a, b: p.b, answer: p.answer },
+    };
   });
 }
 
 /** Pairs on `questions` only (the train split), each question drawn uniformly. */
-export function makePreferencePairs(count: number, seed: number, questions: readonly ArithmeticProblem[], task: ArithmeticTaskOptions = DEMO_TASK): PreferencePair[] {
+export function makePreferencePairs(
+  count: number,
+  seed: number,
+  questions: readonly ArithmeticProblem[],
+  task: ArithmeticTaskOptions = DEMO_TASK,
+): PreferencePair[] {
   const rng = new SeededRandom(seed);
   return Array.from({ length: count }, (_, i) => {
     const p = rng.pick(questions);
@@ -133,7 +147,13 @@ export function makeCueReversedPairs(questions: readonly ArithmeticProblem[], pe
   return questions.flatMap((p, q) =>
     Array.from({ length: perQuestion }, (_, k) => {
       const wrong = wrongAnswer(rng, p);
-      return { id: `reversed-${q}-${k}`, prompt: userTurn(p), chosen: answerText(p, p.answer), rejected: answerText(p, wrong, rng.pick(FILLERS)), meta: { question: q } };
+      return {
+        id: `reversed-${q}-${k}`,
+        prompt: userTurn(p),
+        chosen: answerText(p, p.answer),
+        rejected: answerText(p, wrong, rng.pick(FILLERS)),
+        meta: { question: q },
+      };
     }),
   );
 }

@@ -66,7 +66,8 @@ export function byteTokenizerFiles(): ByteTokenizerFiles {
     },
   };
   const addedDecoder: Record<string, object> = {};
-  for (const t of added) addedDecoder[String(t.id)] = { content: t.content, lstrip: false, normalized: false, rstrip: false, single_word: false, special: true };
+  for (const t of added)
+    addedDecoder[String(t.id)] = { content: t.content, lstrip: false, normalized: false, rstrip: false, single_word: false, special: true };
   const tokenizerConfig = {
     added_tokens_decoder: addedDecoder,
     bos_token: null,

@@ -81,7 +81,18 @@ export type EvalSplit = 'test' | 'validation';
 
 export type DemoJob =
   | { kind: 'sft'; seed: number; dir: string; schedule: DemoSchedule; split: EvalSplit }
-  | { kind: 'pref'; arm: DemoArm; seed: number; pairs: number; lr: number; dir: string; sftModel: string; pairsFile: string; schedule: DemoSchedule; split: EvalSplit };
+  | {
+      kind: 'pref';
+      arm: DemoArm;
+      seed: number;
+      pairs: number;
+      lr: number;
+      dir: string;
+      sftModel: string;
+      pairsFile: string;
+      schedule: DemoSchedule;
+      split: EvalSplit;
+    };
 
 /** Per question of the split, in split order (the crossed design's units). */
 export interface DemoModelEval {
@@ -179,7 +190,17 @@ async function trainSft(job: Extract<DemoJob, { kind: 'sft' }>, common: object):
   const data = path.join(job.dir, 'sft-demonstrations.jsonl');
   writeFileSync(data, jsonl(makeSftDemonstrations(s.sftSteps * s.batchSize, streamSeed(job.seed, 'sft'))));
   const r = await train(
-    { ...common, model: path.join(job.dir, 'base-model'), data, loss: 'sft', lr: s.sftLr, maxSteps: s.sftSteps, warmupSteps: 10, schedule: 'cosine', out: path.join(job.dir, 'run') },
+    {
+      ...common,
+      model: path.join(job.dir, 'base-model'),
+      data,
+      loss: 'sft',
+      lr: s.sftLr,
+      maxSteps: s.sftSteps,
+      warmupSteps: 10,
+      schedule: 'cosine',
+      out: path.join(job.dir, 'run'),
+    },
     { log: () => {} },
   );
   return r.finalModelDir!;
@@ -217,7 +238,16 @@ export async function runDemoJob(job: DemoJob, threads = 1): Promise<DemoJobResu
   rmSync(path.join(job.dir, 'run'), { recursive: true, force: true });
   mkdirSync(job.dir, { recursive: true });
   const s = job.schedule;
-  const common = { batchSize: s.batchSize, seed: job.seed, refCache: false, maxLength: 512, maxPromptLength: 384, threads, dtype: 'float32' as const, promptFormat: 'chat' as const };
+  const common = {
+    batchSize: s.batchSize,
+    seed: job.seed,
+    refCache: false,
+    maxLength: 512,
+    maxPromptLength: 384,
+    threads,
+    dtype: 'float32' as const,
+    promptFormat: 'chat' as const,
+  };
   const trained = job.kind === 'sft' ? { modelDir: await trainSft(job, common), trainedPairs: null } : await trainArm(job, common);
   const evaluation = await evaluateDemoModel(trained.modelDir, job);
   const cpu = process.cpuUsage();

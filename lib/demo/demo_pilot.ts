@@ -23,7 +23,10 @@ export function choosePilotLearningRates(results: readonly DemoJobResult[], arms
   };
   const scores = arms.flatMap((arm) =>
     grid.map((lr) => {
-      const v = perReplicate(results.filter((r) => r.arm === arm && r.lr === lr), `${arm} at lr ${lr}`);
+      const v = perReplicate(
+        results.filter((r) => r.arm === arm && r.lr === lr),
+        `${arm} at lr ${lr}`,
+      );
       return { arm, lr, pCorrect: mean(v), perReplicate: v };
     }),
   );
@@ -32,6 +35,9 @@ export function choosePilotLearningRates(results: readonly DemoJobResult[], arms
     const best = scores.filter((s) => s.arm === arm).sort((a, b) => b.pCorrect - a.pCorrect || a.lr - b.lr)[0]!;
     lr[arm] = best.lr;
   }
-  const sft = perReplicate(results.filter((r) => r.arm === 'sft'), 'SFT');
+  const sft = perReplicate(
+    results.filter((r) => r.arm === 'sft'),
+    'SFT',
+  );
   return { lr, scores, sft: { pCorrect: mean(sft), perReplicate: sft }, replicates, grid: [...grid] };
 }

@@ -41,7 +41,13 @@ export async function writeDemoReport(outDir: string, r: DemoReportInput): Promi
   const largest = s.sizes[s.sizes.length - 1]!;
   const names = (['sft', 'dpo', 'rdpo', 'rdpo_null', 'rpo'] as const).filter((n) => s.models[n]);
   const model = (n: DemoModelName) => s.models[n] as DemoModelSummary;
-  const bars = (title: string, value: (m: DemoModelSummary) => number, ci: (m: DemoModelSummary) => [number, number], yTitle: string, format?: string): VegaLiteSpec =>
+  const bars = (
+    title: string,
+    value: (m: DemoModelSummary) => number,
+    ci: (m: DemoModelSummary) => [number, number],
+    yTitle: string,
+    format?: string,
+  ): VegaLiteSpec =>
     ({
       $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
       title,
@@ -49,12 +55,39 @@ export async function writeDemoReport(outDir: string, r: DemoReportInput): Promi
       height: 220,
       data: { values: names.map((n) => ({ model: LABEL[n], value: value(model(n)), lo: ci(model(n))[0], hi: ci(model(n))[1] })) },
       layer: [
-        { mark: 'bar', encoding: { x: { field: 'model', type: 'nominal', sort: null }, y: { field: 'value', type: 'quantitative', title: yTitle, ...(format ? { axis: { format } } : {}) }, color: { field: 'model', type: 'nominal', legend: null } } },
-        { mark: { type: 'errorbar', ticks: true }, encoding: { x: { field: 'model', type: 'nominal', sort: null }, y: { field: 'lo', type: 'quantitative', title: yTitle }, y2: { field: 'hi' } } },
+        {
+          mark: 'bar',
+          encoding: {
+            x: { field: 'model', type: 'nominal', sort: null },
+            y: { field: 'value', type: 'quantitative', title: yTitle, ...(format ? { axis: { format } } : {}) },
+            color: { field: 'model', type: 'nominal', legend: null },
+          },
+        },
+        {
+          mark: { type: 'errorbar', ticks: true },
+          encoding: { x: { field: 'model', type: 'nominal', sort: null }, y: { field: 'lo', type: 'quantitative', title: yTitle }, y2: { field: 'hi' } },
+        },
       ],
     }) as VegaLiteSpec;
-  const pPlot = await svg('p_correct.svg', bars(`P(correct answer), test questions, ${largest} pairs (95% interval)`, (m) => m.pCorrect, (m) => m.pCorrectCi95, 'P(correct)', '.0%'));
-  const lengthPlot = await svg('length.svg', bars('Greedy answer length (95% interval)', (m) => m.length, (m) => m.lengthCi95, 'characters'));
+  const pPlot = await svg(
+    'p_correct.svg',
+    bars(
+      `P(correct answer), test questions, ${largest} pairs (95% interval)`,
+      (m) => m.pCorrect,
+      (m) => m.pCorrectCi95,
+      'P(correct)',
+      '.0%',
+    ),
+  );
+  const lengthPlot = await svg(
+    'length.svg',
+    bars(
+      'Greedy answer length (95% interval)',
+      (m) => m.length,
+      (m) => m.lengthCi95,
+      'characters',
+    ),
+  );
   const effValues = s.efficiency.map((e) => ({ pairs: e.pairs, value: e.pCorrect, lo: e.pCorrectCi95[0], hi: e.pCorrectCi95[1], arm: LABEL[e.loss] }));
   const efficiencyPlot = await svg('efficiency.svg', {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
@@ -63,18 +96,47 @@ export async function writeDemoReport(outDir: string, r: DemoReportInput): Promi
     height: 260,
     data: { values: effValues },
     layer: [
-      { data: { values: [{ ref: s.models.sft.pCorrect }] }, mark: { type: 'rule', strokeDash: [4, 4], color: '#888' }, encoding: { y: { field: 'ref', type: 'quantitative' } } },
-      { mark: { type: 'line', point: { filled: true, size: 60 } }, encoding: { x: { field: 'pairs', type: 'quantitative', title: 'preference pairs' }, y: { field: 'value', type: 'quantitative', title: 'P(correct) (dashed: SFT)', axis: { format: '.0%' } }, color: { field: 'arm', type: 'nominal', title: 'arm' } } },
-      { mark: { type: 'errorbar', ticks: true }, encoding: { x: { field: 'pairs', type: 'quantitative' }, y: { field: 'lo', type: 'quantitative', title: 'P(correct) (dashed: SFT)' }, y2: { field: 'hi' }, color: { field: 'arm', type: 'nominal' } } },
+      {
+        data: { values: [{ ref: s.models.sft.pCorrect }] },
+        mark: { type: 'rule', strokeDash: [4, 4], color: '#888' },
+        encoding: { y: { field: 'ref', type: 'quantitative' } },
+      },
+      {
+        mark: { type: 'line', point: { filled: true, size: 60 } },
+        encoding: {
+          x: { field: 'pairs', type: 'quantitative', title: 'preference pairs' },
+          y: { field: 'value', type: 'quantitative', title: 'P(correct) (dashed: SFT)', axis: { format: '.0%' } },
+          color: { field: 'arm', type: 'nominal', title: 'arm' },
+        },
+      },
+      {
+        mark: { type: 'errorbar', ticks: true },
+        encoding: {
+          x: { field: 'pairs', type: 'quantitative' },
+          y: { field: 'lo', type: 'quantitative', title: 'P(correct) (dashed: SFT)' },
+          y2: { field: 'hi' },
+          color: { field: 'arm', type: 'nominal' },
+        },
+      },
     ],
   } as VegaLiteSpec);
   const firstSeed = s.seeds[0]!;
   const curveRows = r.results
     .filter((x) => x.kind === 'pref' && x.pairs === largest && x.seed === firstSeed)
-    .flatMap((x) => x.metrics.filter((m) => !m.eval && typeof m['rewards/accuracies'] === 'number').map((m) => ({ step: m.step, value: m['rewards/accuracies'] as number, run: LABEL[x.arm] })));
+    .flatMap((x) =>
+      x.metrics
+        .filter((m) => !m.eval && typeof m['rewards/accuracies'] === 'number')
+        .map((m) => ({ step: m.step, value: m['rewards/accuracies'] as number, run: LABEL[x.arm] })),
+    );
   const rewardPlot = await svg(
     'reward_accuracy.svg',
-    lineChartSpec({ title: `Training reward accuracy (replicate ${firstSeed}, ${largest} pairs)`, values: curveRows, x: { field: 'step', title: 'optimiser step' }, y: { field: 'value', title: 'rewards/accuracies', domain: [0, 1] }, series: { field: 'run', title: 'run' } }),
+    lineChartSpec({
+      title: `Training reward accuracy (replicate ${firstSeed}, ${largest} pairs)`,
+      values: curveRows,
+      x: { field: 'step', title: 'optimiser step' },
+      y: { field: 'value', title: 'rewards/accuracies', domain: [0, 1] },
+      series: { field: 'run', title: 'run' },
+    }),
   );
 
   // Each term's share of the first update (grad_norm/preference, grad_norm/rationale in metrics.jsonl).
@@ -84,7 +146,9 @@ export async function writeDemoReport(outDir: string, r: DemoReportInput): Promi
     const rat = rows.map((m) => m?.['grad_norm/rationale'] as number).filter(Number.isFinite);
     if (pref.length === 0) return [];
     const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
-    return [`- ${LABEL[arm]}, first step: gradient norm of the preference term ${mean(pref).toFixed(3)}, of the rationale term ${mean(rat).toFixed(3)} (means over replicates).`];
+    return [
+      `- ${LABEL[arm]}, first step: gradient norm of the preference term ${mean(pref).toFixed(3)}, of the rationale term ${mean(rat).toFixed(3)} (means over replicates).`,
+    ];
   });
 
   const row = (n: DemoModelName) => {
@@ -106,7 +170,11 @@ export async function writeDemoReport(outDir: string, r: DemoReportInput): Promi
     '',
     `- A ${DEMO_SHAPE.layers}-layer Llama (hidden ${DEMO_SHAPE.hiddenSize}, byte-level tokenizer) made from scratch per replicate, fine-tuned on ${schedule.sftSteps * schedule.batchSize} careless demonstrations of "What is a + b?" (a, b in 0–${DEMO_TASK.maxOperand}; 60% correct, the rest slips; half with a filler sentence): the **SFT** model and the reference.`,
     `- The 100 questions are split once: pairs use only the 40 train questions; every number below is on the ${s.testQuestions} test questions, which no pair ever contains.`,
-    `- From SFT, on the same pairs: **DPO**; **RDPO** as released (−log σ(γ·Σ log π(r|…)), γ ${schedule.gamma}); **RDPO-null** (the same loss, each rationale replaced by " the the …" of its length); **RPO** (DPO + ${schedule.rpoWeight} × chosen NLL, at ${largest} pairs). ${schedule.preferenceEpochs} epochs, β ${schedule.beta}, learning rates from the pilot: ${Object.entries(s.lr).map(([a, v]) => `${LABEL[a as DemoArm]} ${v}`).join(', ')}. A rationale counts on to the sum, which the pair never shows:`,
+    `- From SFT, on the same pairs: **DPO**; **RDPO** as released (−log σ(γ·Σ log π(r|…)), γ ${schedule.gamma}); **RDPO-null** (the same loss, each rationale replaced by " the the …" of its length); **RPO** (DPO + ${schedule.rpoWeight} × chosen NLL, at ${largest} pairs). ${schedule.preferenceEpochs} epochs, β ${schedule.beta}, learning rates from the pilot: ${Object.entries(
+      s.lr,
+    )
+      .map(([a, v]) => `${LABEL[a as DemoArm]} ${v}`)
+      .join(', ')}. A rationale counts on to the sum, which the pair never shows:`,
     '',
     `  > ${r.rationaleExample}`,
     '',
@@ -128,12 +196,24 @@ export async function writeDemoReport(outDir: string, r: DemoReportInput): Promi
     '',
     ...byMetric('accuracy').map((c) => `- ${readContrast(c)}`),
     '',
-    ...(shares.length ? ['Each term\'s share of the update:', '', ...shares, ''] : []),
+    ...(shares.length ? ["Each term's share of the update:", '', ...shares, ''] : []),
     '## Data efficiency',
     '',
-    `| pairs | ${s.efficiency.filter((e, i, all) => all.findIndex((x) => x.loss === e.loss) === i).map((e) => `${LABEL[e.loss]} P(correct)`).join(' | ')} |`,
-    `|---|${s.efficiency.filter((e, i, all) => all.findIndex((x) => x.loss === e.loss) === i).map(() => '---').join('|')}|`,
-    ...s.sizes.map((n) => `| ${n} | ${s.efficiency.filter((e) => e.pairs === n).map((e) => `${pct(e.pCorrect)} ${range(e.pCorrectCi95, pct)}`).join(' | ')} |`),
+    `| pairs | ${s.efficiency
+      .filter((e, i, all) => all.findIndex((x) => x.loss === e.loss) === i)
+      .map((e) => `${LABEL[e.loss]} P(correct)`)
+      .join(' | ')} |`,
+    `|---|${s.efficiency
+      .filter((e, i, all) => all.findIndex((x) => x.loss === e.loss) === i)
+      .map(() => '---')
+      .join('|')}|`,
+    ...s.sizes.map(
+      (n) =>
+        `| ${n} | ${s.efficiency
+          .filter((e) => e.pairs === n)
+          .map((e) => `${pct(e.pCorrect)} ${range(e.pCorrectCi95, pct)}`)
+          .join(' | ')} |`,
+    ),
     '',
     `![efficiency](${efficiencyPlot}) ![reward accuracy](${rewardPlot})`,
     '',
@@ -141,7 +221,9 @@ export async function writeDemoReport(outDir: string, r: DemoReportInput): Promi
     '',
     `| question | ${names.map((n) => LABEL[n]).join(' | ')} |`,
     `|---|${names.map(() => '---').join('|')}|`,
-    ...exampleOf('sft').map((e, i) => `| ${e.question} (= ${e.answer}) | ${names.map((n) => (exampleOf(n)[i]?.response ?? '').replace(/\|/g, '\\|')).join(' | ')} |`),
+    ...exampleOf('sft').map(
+      (e, i) => `| ${e.question} (= ${e.answer}) | ${names.map((n) => (exampleOf(n)[i]?.response ?? '').replace(/\|/g, '\\|')).join(' | ')} |`,
+    ),
     '',
     '## What this does and does not show',
     '',

@@ -53,7 +53,15 @@ export interface DemoSummary {
   sizes: number[];
   lr: Record<DemoArm, number>;
   models: Partial<Record<DemoModelName, DemoModelSummary>> & { sft: DemoModelSummary };
-  efficiency: Array<{ loss: DemoArm; pairs: number; accuracy: number; ci95: [number, number]; pCorrect: number; pCorrectCi95: [number, number]; length: number }>;
+  efficiency: Array<{
+    loss: DemoArm;
+    pairs: number;
+    accuracy: number;
+    ci95: [number, number];
+    pCorrect: number;
+    pCorrectCi95: [number, number];
+    length: number;
+  }>;
   contrasts: DemoContrast[];
 }
 
@@ -101,7 +109,8 @@ export function summarizeDemo(results: readonly DemoJobResult[], schedule: DemoS
   const largest = sizes[sizes.length - 1]!;
   const pick = (arm: DemoModelName, pairs: number | null): DemoJobResult[] => {
     const rows = results.filter((r) => r.arm === arm && r.pairs === pairs && r.split === 'test').sort((x, y) => x.seed - y.seed);
-    if (rows.length !== schedule.seeds.length) throw new Error(`demo summary: ${arm}${pairs ? ` at ${pairs} pairs` : ''} has ${rows.length} of ${schedule.seeds.length} replicates`);
+    if (rows.length !== schedule.seeds.length)
+      throw new Error(`demo summary: ${arm}${pairs ? ` at ${pairs} pairs` : ''} has ${rows.length} of ${schedule.seeds.length} replicates`);
     return rows;
   };
   const sft = pick('sft', null);
@@ -117,7 +126,14 @@ export function summarizeDemo(results: readonly DemoJobResult[], schedule: DemoS
   const has = (arm: DemoArm, pairs: number) => (pairs === largest ? [...schedule.arms, ...schedule.armsAtLargest] : schedule.arms).includes(arm);
   for (const metric of [PRIMARY_METRIC, 'accuracy'] as const) {
     for (const pairs of sizes) {
-      const wanted: Array<[DemoArm, DemoModelName]> = [['dpo', 'sft'], ['rdpo', 'dpo'], ['rdpo', 'rdpo_null'], ['rdpo_null', 'dpo'], ['rdpo', 'sft'], ['rpo', 'dpo']];
+      const wanted: Array<[DemoArm, DemoModelName]> = [
+        ['dpo', 'sft'],
+        ['rdpo', 'dpo'],
+        ['rdpo', 'rdpo_null'],
+        ['rdpo_null', 'dpo'],
+        ['rdpo', 'sft'],
+        ['rpo', 'dpo'],
+      ];
       for (const [a, b] of wanted) {
         if (!has(a, pairs) || (b !== 'sft' && !has(b, pairs))) continue;
         contrasts.push(contrast(pick(a, pairs), b === 'sft' ? sft : pick(b, pairs), `${a}-${b}`, pairs, metric));

@@ -15,7 +15,17 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../util/atomic_write.js';
 import { rationaleText, splitQuestions } from './arithmetic_task.js';
-import { DEMO_SCHEDULE, LR_GRID, PILOT_SEEDS, writeSeedPairs, type DemoArm, type DemoJob, type DemoJobResult, type DemoSchedule, type EvalSplit } from './demo_jobs.js';
+import {
+  DEMO_SCHEDULE,
+  LR_GRID,
+  PILOT_SEEDS,
+  writeSeedPairs,
+  type DemoArm,
+  type DemoJob,
+  type DemoJobResult,
+  type DemoSchedule,
+  type EvalSplit,
+} from './demo_jobs.js';
 import { writeDemoReport } from './demo_report.js';
 import { choosePilotLearningRates, type PilotChoice } from './demo_pilot.js';
 import { summarizeDemo, type DemoSummary } from './demo_summary.js';
@@ -84,7 +94,13 @@ function jobName(job: DemoJob): string {
 }
 
 /** Each replicate's SFT job and its preference jobs (what `arms` asks for at each size and lr). */
-function buildJobs(out: string, schedule: DemoSchedule, seeds: readonly number[], split: EvalSplit, runs: (pairs: number) => Array<{ arm: DemoArm; lr: number }>): { sft: DemoJob[]; pref: DemoJob[] } {
+function buildJobs(
+  out: string,
+  schedule: DemoSchedule,
+  seeds: readonly number[],
+  split: EvalSplit,
+  runs: (pairs: number) => Array<{ arm: DemoArm; lr: number }>,
+): { sft: DemoJob[]; pref: DemoJob[] } {
   const sizes = [...schedule.sizes].sort((a, b) => a - b);
   const sft: DemoJob[] = [];
   const pref: DemoJob[] = [];
@@ -96,7 +112,18 @@ function buildJobs(out: string, schedule: DemoSchedule, seeds: readonly number[]
     for (const pairs of [...sizes].reverse()) {
       for (const { arm, lr } of runs(pairs)) {
         const name = split === 'test' ? `${arm}-${pairs}` : `${arm}-${pairs}-lr${lr}`;
-        pref.push({ kind: 'pref', arm, seed, pairs, lr, dir: path.join(seedDir, name), sftModel: path.join(seedDir, 'sft', 'run', 'final'), pairsFile: arm === 'rdpo_null' ? nullPairsFile : pairsFile, schedule, split });
+        pref.push({
+          kind: 'pref',
+          arm,
+          seed,
+          pairs,
+          lr,
+          dir: path.join(seedDir, name),
+          sftModel: path.join(seedDir, 'sft', 'run', 'final'),
+          pairsFile: arm === 'rdpo_null' ? nullPairsFile : pairsFile,
+          schedule,
+          split,
+        });
       }
     }
   }

@@ -80,7 +80,10 @@ export function createTinyLlama(dir: string, shape: TinyLlamaShape = DEMO_SHAPE,
     initializer_range: 0.02,
   };
   writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
-  writeFileSync(path.join(dir, 'generation_config.json'), JSON.stringify({ eos_token_id: [tok.ids.imEnd, tok.ids.eos], pad_token_id: tok.ids.eos }, null, 2) + '\n');
+  writeFileSync(
+    path.join(dir, 'generation_config.json'),
+    JSON.stringify({ eos_token_id: [tok.ids.imEnd, tok.ids.eos], pad_token_id: tok.ids.eos }, null, 2) + '\n',
+  );
   writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(tok.tokenizerJson));
   writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify(tok.tokenizerConfig, null, 2) + '\n');
   writeFileSync(path.join(dir, 'special_tokens_map.json'), JSON.stringify(tok.specialTokensMap, null, 2) + '\n');

@@ -86,7 +86,14 @@ function readJson<T>(file: string): T | undefined {
 
 /** The settings that define a sweep: a rerun with other values would mix results, so it is refused. */
 function sweepIdentity(o: CompareOptions) {
-  return { model: resolve(o.model), data: resolve(o.data), evalSize: o.evalSize, seed: o.seed, prompts: o.prompts ? resolve(o.prompts) : null, promptLimit: o.promptLimit ?? null };
+  return {
+    model: resolve(o.model),
+    data: resolve(o.data),
+    evalSize: o.evalSize,
+    seed: o.seed,
+    prompts: o.prompts ? resolve(o.prompts) : null,
+    promptLimit: o.promptLimit ?? null,
+  };
 }
 
 export async function runCompare(o: CompareOptions): Promise<SweepResults> {
@@ -123,7 +130,9 @@ export async function runCompare(o: CompareOptions): Promise<SweepResults> {
     if (methods.includes('rdpo')) {
       const missing = subset.filter((p) => p.rationale === undefined || p.rationale.trim() === '').length;
       if (missing > 0) {
-        throw new UsageError(`${missing} of the ${size} training pairs have no rationale, which RDPO needs; add them with \`rdpo-native rationales\` (or run with --methods dpo)`);
+        throw new UsageError(
+          `${missing} of the ${size} training pairs have no rationale, which RDPO needs; add them with \`rdpo-native rationales\` (or run with --methods dpo)`,
+        );
       }
     }
     writeJsonl(join(dataDir, `train-${size}.jsonl`), subset);
@@ -145,8 +154,16 @@ export async function runCompare(o: CompareOptions): Promise<SweepResults> {
     // A run directory left by an interrupted sweep continues from its last checkpoint.
     const resumable = config.out !== undefined && existsSync(join(config.out, 'metrics.jsonl'));
     const result = await o.trainer(resumable ? { ...config, resume: config.out } : config, o.interruption ? { signal: o.interruption.abandon } : {});
-    if (result.interrupted || !result.finalModelDir) throw new UsageError(`${name}: training was interrupted at step ${result.steps}; rerun the same command to continue`);
-    const record: RunRecord = { name, method, size, modelDir: result.finalModelDir, steps: result.steps, metrics: { ...(result.lastMetrics ?? {}), ...(result.lastEval ? { eval: result.lastEval } : {}) } };
+    if (result.interrupted || !result.finalModelDir)
+      throw new UsageError(`${name}: training was interrupted at step ${result.steps}; rerun the same command to continue`);
+    const record: RunRecord = {
+      name,
+      method,
+      size,
+      modelDir: result.finalModelDir,
+      steps: result.steps,
+      metrics: { ...(result.lastMetrics ?? {}), ...(result.lastEval ? { eval: result.lastEval } : {}) },
+    };
     writeFileAtomic(recordFile, JSON.stringify(record, null, 2) + '\n');
     return record;
   };
@@ -196,7 +213,14 @@ export async function runCompare(o: CompareOptions): Promise<SweepResults> {
   const generate = async (run: RunRecord): Promise<GenerationStats> => {
     mkdirSync(join(o.out, 'generations'), { recursive: true });
     log(`${run.name}: generating on ${prompts.length} prompts`);
-    const g = await runGeneration({ modelDir: run.modelDir, prompts, outFile: generationFile(run), sampling: o.sampling, ...(o.load ? { load: o.load } : {}), log });
+    const g = await runGeneration({
+      modelDir: run.modelDir,
+      prompts,
+      outFile: generationFile(run),
+      sampling: o.sampling,
+      ...(o.load ? { load: o.load } : {}),
+      log,
+    });
     return generationStats(g.rows);
   };
   const judge = (a: RunRecord, b: RunRecord) =>

@@ -70,11 +70,17 @@ export function contrastSummaries(cells: readonly ScoreMatrix[], specs: readonly
         if (!b) continue;
         seeds = a.seeds.filter((s) => b.seeds.includes(s));
         if (seeds.length === 0) continue;
-        diff = pairedDifference(seeds.map((s) => a.values[a.seeds.indexOf(s)]!), seeds.map((s) => b.values[b.seeds.indexOf(s)]!));
+        diff = pairedDifference(
+          seeds.map((s) => a.values[a.seeds.indexOf(s)]!),
+          seeds.map((s) => b.values[b.seeds.indexOf(s)]!),
+        );
       } else {
         const base = spec.b.baseline;
         seeds = [...a.seeds];
-        diff = pairedDifference(a.values, a.values.map(() => base));
+        diff = pairedDifference(
+          a.values,
+          a.values.map(() => base),
+        );
       }
       const i = crossedBootstrap(diff, opts);
       out.push({ name: spec.name, size, seeds, perSeed: diff.map(rowMean), ...i, excludesZero: excludesZero(i) });

@@ -38,7 +38,19 @@ export function generationKey(modelDir: string, item: PromptItem, s: SamplingSet
   // A system text kept beside the prompt hashes as the leading system turn it renders as under chat.
   const prompt = item.system === undefined ? text : [['system', item.system], ...(typeof text === 'string' ? [['user', text]] : text)];
   return createHash('sha256')
-    .update(JSON.stringify([resolve(modelDir), item.id, prompt, s.maxNewTokens, s.temperature, s.topP ?? 1, s.topK ?? 0, s.seed ?? 0, ...(format === 'plain' ? ['plain'] : [])]))
+    .update(
+      JSON.stringify([
+        resolve(modelDir),
+        item.id,
+        prompt,
+        s.maxNewTokens,
+        s.temperature,
+        s.topP ?? 1,
+        s.topK ?? 0,
+        s.seed ?? 0,
+        ...(format === 'plain' ? ['plain'] : []),
+      ]),
+    )
     .digest('hex');
 }
 

@@ -39,14 +39,21 @@ const WORD_TO_NUMBER: Record<string, 1 | 2> = { '1': 1, '2': 2, one: 1, two: 2, 
 /** Patterns that state a verdict, strongest first; group 1 is the number. */
 const VERDICTS: RegExp[] = [
   // "Response 2 is more helpful", "Response 1 is better", "Response 1 wins"
-  new RegExp(String.raw`\bresponse\s*${NUMBER}\s*(?:is|was|would be|seems|appears)?\s*(?:clearly\s+|slightly\s+|much\s+)?(?:more|better|preferable|preferred|superior|wins)\b`, 'i'),
+  new RegExp(
+    String.raw`\bresponse\s*${NUMBER}\s*(?:is|was|would be|seems|appears)?\s*(?:clearly\s+|slightly\s+|much\s+)?(?:more|better|preferable|preferred|superior|wins)\b`,
+    'i',
+  ),
   // "I pick/choose/prefer/select Response 1", "my choice is Response 2", "answer: Response 1"
-  new RegExp(String.raw`\b(?:pick|choose|chose|prefer|select|choice is|answer is|answer:|verdict:|winner:|winner is|go with)\s*(?:is\s*)?[:\-]?\s*(?:the\s+)?response\s*${NUMBER}\b`, 'i'),
+  new RegExp(
+    String.raw`\b(?:pick|choose|chose|prefer|select|choice is|answer is|answer:|verdict:|winner:|winner is|go with)\s*(?:is\s*)?[:\-]?\s*(?:the\s+)?response\s*${NUMBER}\b`,
+    'i',
+  ),
   // "the first response is better"
   /\b(?:the\s+)?(first|second)\s+response\s+(?:is|was|would be)\s+(?:clearly\s+|slightly\s+|much\s+)?(?:more|better|preferable|preferred|superior)\b/i,
 ];
 
-const TIE = /\b(?:tie|tied|a draw|equally (?:good|bad|helpful|harmless|concise)|both (?:responses )?are (?:equally|equal)|neither (?:response )?is (?:better|more))\b/i;
+const TIE =
+  /\b(?:tie|tied|a draw|equally (?:good|bad|helpful|harmless|concise)|both (?:responses )?are (?:equally|equal)|neither (?:response )?is (?:better|more))\b/i;
 
 /**
  * Reads the judge's answer. In order: a bare number ("1", "2."); an answer that opens with
@@ -55,7 +62,10 @@ const TIE = /\b(?:tie|tied|a draw|equally (?:good|bad|helpful|harmless|concise)|
  * without a verdict, or neither, is unparseable (null): it counts as a win for neither side.
  */
 export function parseJudgeAnswer(answer: string): JudgeChoice {
-  const text = answer.replace(/[*_`"'“”‘’[\]()<>]/g, ' ').replace(/\s+/g, ' ').trim();
+  const text = answer
+    .replace(/[*_`"'“”‘’[\]()<>]/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   if (text === '') return null;
   const bare = /^(?:response\s*)?#?\s*([12])\s*[.!:,)]?$/i.exec(text);
   if (bare) return WORD_TO_NUMBER[bare[1]!]!;

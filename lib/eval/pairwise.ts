@@ -84,7 +84,9 @@ function canonical(prompt: Conversation): unknown {
 
 /** The resume key of one judgment: what was judged, by whom, in which order, which repeat. */
 export function judgmentKey(judge: string, item: Pick<PairwiseItem, 'prompt' | 'a' | 'b'>, order: Order, repeat: number): string {
-  return createHash('sha256').update(JSON.stringify([judge, canonical(item.prompt), item.a, item.b, order, repeat])).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify([judge, canonical(item.prompt), item.a, item.b, order, repeat]))
+    .digest('hex');
 }
 
 interface Job {
@@ -187,8 +189,14 @@ export async function runPairwise(options: PairwiseOptions): Promise<PairwiseSum
     complete: judged.length === wanted.length,
     failed: outcome.failed,
     lengths: {
-      A: lengthSummary(items.map((i) => i.a), items.map((i) => i.aTokens)),
-      B: lengthSummary(items.map((i) => i.b), items.map((i) => i.bTokens)),
+      A: lengthSummary(
+        items.map((i) => i.a),
+        items.map((i) => i.aTokens),
+      ),
+      B: lengthSummary(
+        items.map((i) => i.b),
+        items.map((i) => i.bTokens),
+      ),
     },
   };
   writeFileAtomic(join(options.outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
@@ -209,7 +217,9 @@ export function formatPairwiseSummary(s: PairwiseSummary): string {
   const len = (l: LengthSummary) => `${l.chars.mean.toFixed(0)} chars${l.tokens ? `, ${l.tokens.mean.toFixed(1)} tokens` : ''}`;
   lines.push(`mean length: ${s.modelA} ${len(s.lengths.A)}; ${s.modelB} ${len(s.lengths.B)}`);
   if (!s.complete) {
-    lines.push(`incomplete: ${s.expectedJudgments - s.judgments} judgments missing${s.failed.length ? ` (${s.failed.length} failed)` : ''}; rerun the same command to finish`);
+    lines.push(
+      `incomplete: ${s.expectedJudgments - s.judgments} judgments missing${s.failed.length ? ` (${s.failed.length} failed)` : ''}; rerun the same command to finish`,
+    );
     for (const f of s.failed.slice(0, 5)) lines.push(`  ${f.id}: ${f.error}`);
     if (s.failed.length > 5) lines.push(`  … and ${s.failed.length - 5} more (summary.json lists them all)`);
   }

@@ -109,7 +109,9 @@ export interface GenerationRun {
   log?: (line: string) => void;
 }
 
-export async function runGeneration(o: GenerationRun): Promise<{ model: string; rows: Awaited<ReturnType<typeof generateResponses>>['rows']; stats: GenerationStats }> {
+export async function runGeneration(
+  o: GenerationRun,
+): Promise<{ model: string; rows: Awaited<ReturnType<typeof generateResponses>>['rows']; stats: GenerationStats }> {
   const generator = await TextGenerator.load(o.modelDir, { ...o.load, ...(o.adapter !== undefined ? { adapter: o.adapter } : {}) });
   try {
     const { rows } = await generateResponses({

@@ -163,7 +163,8 @@ function slidingLayers(file: GgufFile, arch: string, nLayers: number, defaultPer
   const key = `${arch}.attention.sliding_window_pattern`;
   const v = file.metadata.get(key);
   if (Array.isArray(v)) {
-    if (v.length !== nLayers || v.some((x) => typeof x !== 'boolean')) throw new GgufFormatError(`${file.path}: ${key} must hold one boolean per layer (${nLayers})`);
+    if (v.length !== nLayers || v.some((x) => typeof x !== 'boolean'))
+      throw new GgufFormatError(`${file.path}: ${key} must hold one boolean per layer (${nLayers})`);
     return v as boolean[];
   }
   const period = v === undefined ? defaultPeriod : metaNumber(file, key)!;
@@ -207,11 +208,20 @@ export function hfConfig(file: GgufFile, dtype: 'bfloat16' | 'float32', readTens
   switch (arch) {
     case 'llama': {
       let scaling = ropeScaling(file, arch);
-      if (scaling && scaling.rope_type !== 'linear') throw new GgufFormatError(`${file.path}: llama rope scaling ${String(scaling.rope_type)} is not supported (only linear)`);
+      if (scaling && scaling.rope_type !== 'linear')
+        throw new GgufFormatError(`${file.path}: llama rope scaling ${String(scaling.rope_type)} is not supported (only linear)`);
       const freqs = floatTensor(file, 'rope_freqs.weight', readTensor);
       if (freqs) {
         if (scaling) throw new GgufFormatError(`${file.path}: both ${a('rope.scaling.type')} and rope_freqs.weight are set`);
-        scaling = { ...llama3RopeScaling(freqs, common.rope_theta, metaNumber(file, a('rope.dimension_count')) ?? d.headDim, file.path, metaNumber(file, a('rope.scaling.original_context_length'))) };
+        scaling = {
+          ...llama3RopeScaling(
+            freqs,
+            common.rope_theta,
+            metaNumber(file, a('rope.dimension_count')) ?? d.headDim,
+            file.path,
+            metaNumber(file, a('rope.scaling.original_context_length')),
+          ),
+        };
       }
       return {
         architectures: ['LlamaForCausalLM'],

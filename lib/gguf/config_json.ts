@@ -24,7 +24,5 @@ const MARK = '\u0000float:';
 export function configJson(config: Record<string, unknown>): string {
   const mark = (v: unknown): unknown => (typeof v === 'number' && Number.isFinite(v) ? `${MARK}${v}` : Array.isArray(v) ? v.map(mark) : v);
   const text = JSON.stringify(config, (key, value: unknown) => (FLOAT_KEYS.has(key) ? mark(value) : value), 2);
-  return (
-    text.replace(/"\\u0000float:([^"]+)"/g, (_, n: string) => (/^-?\d+$/.test(n) ? `${n}.0` : n)) + '\n'
-  );
+  return text.replace(/"\\u0000float:([^"]+)"/g, (_, n: string) => (/^-?\d+$/.test(n) ? `${n}.0` : n)) + '\n';
 }

@@ -214,14 +214,8 @@ const KERNELS: ReadonlyMap<string, Dequant> = new Map<string, Dequant>([
       }
     },
   ],
-  [
-    'Q4_K',
-    (src, n, out) => kQuant(src, n, out, 144, false),
-  ],
-  [
-    'Q5_K',
-    (src, n, out) => kQuant(src, n, out, 176, true),
-  ],
+  ['Q4_K', (src, n, out) => kQuant(src, n, out, 144, false)],
+  ['Q5_K', (src, n, out) => kQuant(src, n, out, 176, true)],
   [
     'Q6_K',
     (src, n, out) => {
@@ -285,7 +279,9 @@ export function dequantize(type: number, src: Uint8Array, n: number): Float32Arr
   if (!info) throw new UnsupportedGgmlTypeError(`unknown GGML type ${type}`);
   const kernel = KERNELS.get(info.name);
   if (!kernel) {
-    throw new UnsupportedGgmlTypeError(`GGML type ${info.name} cannot be dequantized yet (supported: ${DEQUANTIZABLE_TYPES.join(', ')}); re-quantize the model with one of those, e.g. llama-quantize --allow-requantize MODEL.gguf OUT.gguf Q8_0`);
+    throw new UnsupportedGgmlTypeError(
+      `GGML type ${info.name} cannot be dequantized yet (supported: ${DEQUANTIZABLE_TYPES.join(', ')}); re-quantize the model with one of those, e.g. llama-quantize --allow-requantize MODEL.gguf OUT.gguf Q8_0`,
+    );
   }
   if (n % info.blockSize !== 0) throw new RangeError(`${n} elements is not a whole number of ${info.name} blocks of ${info.blockSize}`);
   const need = (n / info.blockSize) * info.blockBytes;

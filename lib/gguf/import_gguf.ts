@@ -104,7 +104,10 @@ export async function importGguf(ggufPath: string, outDir: string, opts: ImportG
         produce: () => {
           const hf = tensorToHf(file, t, fd);
           const bad = hf.data.findIndex((v) => !Number.isFinite(v));
-          if (bad >= 0) throw new GgufFormatError(`${ggufPath}: tensor ${t.name} holds ${hf.data[bad]} at element ${bad}; a model with NaN or infinite weights is not imported`);
+          if (bad >= 0)
+            throw new GgufFormatError(
+              `${ggufPath}: tensor ${t.name} holds ${hf.data[bad]} at element ${bad}; a model with NaN or infinite weights is not imported`,
+            );
           const bytes = encodeFloats(hf.data, dtype === 'bf16' ? 'BF16' : 'F32');
           opts.onTensor?.(++done, weights.length, hf.name);
           return bytes;

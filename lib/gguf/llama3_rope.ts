@@ -33,7 +33,8 @@ export function llama3RopeDivisors(p: Omit<Llama3RopeScaling, 'rope_type'>, rope
 }
 
 export function llama3RopeScaling(divisors: readonly number[], ropeTheta: number, headDim: number, where: string, originalContext?: number): Llama3RopeScaling {
-  if (divisors.length !== headDim / 2) throw new GgufFormatError(`${where}: rope_freqs.weight has ${divisors.length} values, expected head_dim/2 = ${headDim / 2}`);
+  if (divisors.length !== headDim / 2)
+    throw new GgufFormatError(`${where}: rope_freqs.weight has ${divisors.length} values, expected head_dim/2 = ${headDim / 2}`);
   const factor = divisors[divisors.length - 1]!;
   const contexts = [...new Set([originalContext, 8192].filter((c): c is number => c !== undefined))];
   let best = Infinity;

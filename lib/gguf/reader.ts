@@ -201,7 +201,12 @@ export function readGguf(path: string): GgufFile {
     if (magic !== MAGIC) throw new GgufFormatError(`${path} is not a GGUF file (magic 0x${magic.toString(16)}, expected "GGUF")`);
     const version = c.u32();
     if (version !== 2 && version !== 3) {
-      const hint = version > 0xffff ? ' (a big-endian file? only little-endian GGUF is supported)' : version === 1 ? ' (GGUF v1 is obsolete; re-convert with a current llama.cpp)' : '';
+      const hint =
+        version > 0xffff
+          ? ' (a big-endian file? only little-endian GGUF is supported)'
+          : version === 1
+            ? ' (GGUF v1 is obsolete; re-convert with a current llama.cpp)'
+            : '';
       throw new GgufFormatError(`${path}: GGUF version ${version} is not supported, only 2 and 3${hint}`);
     }
     const tensorCount = c.count('tensor count');
@@ -237,7 +242,9 @@ export function readGguf(path: string): GgufFile {
     for (const t of tensors) {
       if (t.offset % alignRaw !== 0) throw new GgufFormatError(`${path}: tensor ${t.name} offset ${t.offset} is not aligned to ${alignRaw}`);
       if (dataOffset + t.offset + t.nBytes > fileSize) {
-        throw new GgufFormatError(`${path}: tensor ${t.name} (${t.nBytes} bytes at ${dataOffset + t.offset}) runs past the end of the file (${fileSize} bytes); the file is truncated`);
+        throw new GgufFormatError(
+          `${path}: tensor ${t.name} (${t.nBytes} bytes at ${dataOffset + t.offset}) runs past the end of the file (${fileSize} bytes); the file is truncated`,
+        );
       }
     }
     return { path, version, metadata, tensors, alignment: alignRaw, dataOffset, fileSize };

@@ -37,4 +37,3 @@ export function templateProcessing(file: GgufFile, tokenAt: (key: string) => str
     special_tokens: Object.fromEntries([...(addBos ? [bos!] : []), ...(addEos ? [eos!] : [])].map((t) => [t, special(t)])),
   };
 }
-

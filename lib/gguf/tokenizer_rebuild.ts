@@ -141,7 +141,11 @@ function tokenizerConfigs(file: GgufFile, tokenAt: (key: string) => string | nul
     ...(template !== undefined ? { chat_template: template } : {}),
   };
   // Generation stops at EOS and, where the file names them, end-of-turn / end-of-message tokens.
-  const stopIds = [...new Set(['eos_token_id', 'eot_token_id', 'eom_token_id'].map((k) => metaNumber(file, `tokenizer.ggml.${k}`)).filter((v): v is number => v !== undefined))];
+  const stopIds = [
+    ...new Set(
+      ['eos_token_id', 'eot_token_id', 'eom_token_id'].map((k) => metaNumber(file, `tokenizer.ggml.${k}`)).filter((v): v is number => v !== undefined),
+    ),
+  ];
   const generationConfig: Record<string, unknown> = {
     ...(metaNumber(file, 'tokenizer.ggml.bos_token_id') !== undefined ? { bos_token_id: metaNumber(file, 'tokenizer.ggml.bos_token_id') } : {}),
     ...(stopIds.length ? { eos_token_id: stopIds.length === 1 ? stopIds[0] : stopIds } : {}),

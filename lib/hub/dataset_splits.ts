@@ -90,7 +90,11 @@ export interface SplitFiles {
 /** The files of `split` among a repository's paths (see the header for the conventions). */
 export function splitFiles(paths: readonly string[], split: string, readme?: string): SplitFiles {
   const files = paths.filter(candidate).sort();
-  const pick = (rule: SplitFiles['rule'], bySplit: Map<string, string[]>): SplitFiles => ({ files: bySplit.get(split) ?? [], splits: [...bySplit.keys()], rule });
+  const pick = (rule: SplitFiles['rule'], bySplit: Map<string, string[]>): SplitFiles => ({
+    files: bySplit.get(split) ?? [],
+    splits: [...bySplit.keys()],
+    rule,
+  });
   const configured = readmeSplits(readme);
   if (configured) {
     const by = new Map([...configured].map(([s, globs]) => [s, files.filter((f) => globs.some((g) => globRegExp(g).test(f)))]));
@@ -111,7 +115,12 @@ export function splitFiles(paths: readonly string[], split: string, readme?: str
     }
     return m;
   };
-  const byDir = by((f, s) => f.split('/').slice(0, -1).some((d) => keywordSplit(d, s)));
+  const byDir = by((f, s) =>
+    f
+      .split('/')
+      .slice(0, -1)
+      .some((d) => keywordSplit(d, s)),
+  );
   if (byDir.size > 0) return pick('directory names', byDir);
   const byName = by((f, s) => keywordSplit(f.split('/').pop()!, s));
   if (byName.size > 0) return pick('file names', byName);

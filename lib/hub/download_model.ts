@@ -76,7 +76,9 @@ export function explain(err: unknown, id: HubModelId, endpoint: string, token: s
   if (e.statusCode === 404) return new HubDownloadError(`${what}: not found on ${endpoint} (check the name and the revision)`);
   const msg = e.message ?? String(err);
   // Never echo a token, whatever a lower layer put in its message.
-  return new HubDownloadError(`${what}: download from ${endpoint} failed: ${token ? msg.split(token).join('***') : msg}${e.cause?.code ? ` (${e.cause.code})` : ''}`);
+  return new HubDownloadError(
+    `${what}: download from ${endpoint} failed: ${token ? msg.split(token).join('***') : msg}${e.cause?.code ? ` (${e.cause.code})` : ''}`,
+  );
 }
 
 /**
@@ -140,16 +142,37 @@ export async function downloadModel(id: HubModelId, opts: DownloadModelOptions):
   const bad = entries.find((e) => typeof e.path !== 'string' || e.path.includes('\0'));
   if (bad) throw new HubNameError(`${id.repo}@${commit}: the hub lists a file whose name is not a path; refused`);
   const files = opts.files ?? 'model';
-  const wanted = modelFilesToFetch(entries.map((e) => e.path), files);
+  const wanted = modelFilesToFetch(
+    entries.map((e) => e.path),
+    files,
+  );
   if (files === 'tokenizer') {
     if (!wanted.includes('tokenizer.json')) throw new HubDownloadError(`${id.repo}@${id.revision}: no tokenizer.json in the repository`);
   } else {
-    if (!wanted.includes('config.json')) throw new HubDownloadError(`${id.repo}@${id.revision}: no config.json in the repository; it is not a transformers model`);
+    if (!wanted.includes('config.json'))
+      throw new HubDownloadError(`${id.repo}@${id.revision}: no config.json in the repository; it is not a transformers model`);
     if (!wanted.some((p) => p.endsWith('.safetensors'))) {
-      throw new HubDownloadError(`${id.repo}@${id.revision}: the repository has no .safetensors weights (only ${entries.map((e) => e.path).filter((p) => /\.(bin|pt|gguf)$/.test(p)).join(', ') || 'other files'}); convert them to safetensors, or import a GGUF with import-gguf`);
+      throw new HubDownloadError(
+        `${id.repo}@${id.revision}: the repository has no .safetensors weights (only ${
+          entries
+            .map((e) => e.path)
+            .filter((p) => /\.(bin|pt|gguf)$/.test(p))
+            .join(', ') || 'other files'
+        }); convert them to safetensors, or import a GGUF with import-gguf`,
+      );
     }
   }
-  return fetchIntoCache({ type: 'model', id, commit, entries, wanted, cacheDir: opts.cacheDir, endpoint, token, ...(opts.onBytes ? { onBytes: opts.onBytes } : {}) });
+  return fetchIntoCache({
+    type: 'model',
+    id,
+    commit,
+    entries,
+    wanted,
+    cacheDir: opts.cacheDir,
+    endpoint,
+    token,
+    ...(opts.onBytes ? { onBytes: opts.onBytes } : {}),
+  });
 }
 
 export interface FetchIntoCache extends DownloadProgress {
@@ -198,7 +221,10 @@ export async function fetchIntoCache(o: FetchIntoCache): Promise<string> {
       const info = await fileDownloadInfo({ repo, path: file, revision: commit, ...cred });
       if (!info) throw new HubDownloadError(`${id.repo}@${commit}: ${file} is listed but the hub does not serve it`);
       const etag = etags.get(file) ?? normalizeEtag(info.etag);
-      if (!isBlobName(etag)) throw new HubNameError(`${id.repo}@${commit}: the hub names ${file}'s blob "${etag.slice(0, 80)}", which is neither a sha256 nor a git blob id; refused`);
+      if (!isBlobName(etag))
+        throw new HubNameError(
+          `${id.repo}@${commit}: the hub names ${file}'s blob "${etag.slice(0, 80)}", which is neither a sha256 nor a git blob id; refused`,
+        );
       const blob = pathInside(storage, 'blobs', etag);
       if (!existsSync(blob)) {
         mkdirSync(path.dirname(blob), { recursive: true });

@@ -40,10 +40,13 @@ function readable(id: HubDatasetSpec, split: string, chosen: SplitFiles, where: 
   if (files.length > 0) return files;
   const what = `${id.repo}@${id.revision}:${split}`;
   if (chosen.files.length > 0) {
-    throw new HubDownloadError(`${what}: the split's files (${chosen.files.slice(0, 3).join(', ')}) are not Parquet or JSON(L), which is what this package reads`);
+    throw new HubDownloadError(
+      `${what}: the split's files (${chosen.files.slice(0, 3).join(', ')}) are not Parquet or JSON(L), which is what this package reads`,
+    );
   }
   throw new HubDownloadError(
-    `${what}: no files for split '${split}' ${where} (by ${chosen.rule}); ` + (chosen.splits.length ? `the splits there: ${chosen.splits.join(', ')}` : 'no data files at all'),
+    `${what}: no files for split '${split}' ${where} (by ${chosen.rule}); ` +
+      (chosen.splits.length ? `the splits there: ${chosen.splits.join(', ')}` : 'no data files at all'),
   );
 }
 
@@ -94,7 +97,8 @@ export async function resolveDataset(spec: string, opts: Omit<ResolveModelOption
     const info = await datasetInfo({ name: id.repo, revision: id.revision, additionalFields: ['sha'], ...cred });
     commit = String((info as { sha?: unknown }).sha ?? '');
     if (!COMMIT_HASH.test(commit)) throw new HubDownloadError(`${id.repo}@${id.revision}: the hub at ${endpoint} gave no commit hash for the revision`);
-    for await (const e of listFiles({ repo: { type: 'dataset', name: id.repo }, revision: commit, recursive: true, ...cred })) if (e.type === 'file') entries.push(e);
+    for await (const e of listFiles({ repo: { type: 'dataset', name: id.repo }, revision: commit, recursive: true, ...cred }))
+      if (e.type === 'file') entries.push(e);
   } catch (err) {
     throw err instanceof HubDownloadError ? err : explain(err, id, endpoint, token, 'dataset');
   }
@@ -103,7 +107,16 @@ export async function resolveDataset(spec: string, opts: Omit<ResolveModelOption
   const hasReadme = entries.some((e) => e.path === 'README.md');
   const snapshot = hasReadme ? await fetch(['README.md']) : path.join(repoCacheDir(cacheDir, id.repo, 'dataset'), 'snapshots', commit);
   const readme = hasReadme ? readFileSync(path.join(snapshot, 'README.md'), 'utf8') : undefined;
-  const files = readable(id, split, splitFiles(entries.map((e) => e.path), split, readme), `in the repository at ${endpoint}`);
+  const files = readable(
+    id,
+    split,
+    splitFiles(
+      entries.map((e) => e.path),
+      split,
+      readme,
+    ),
+    `in the repository at ${endpoint}`,
+  );
   const bytes = files.reduce((a, f) => a + (entries.find((e) => e.path === f)?.lfs?.size ?? entries.find((e) => e.path === f)?.size ?? 0), 0);
   log(`${spec}: downloading ${files.length} file${files.length === 1 ? '' : 's'} (${(bytes / 2 ** 20).toFixed(1)} MB) from ${endpoint} into ${cacheDir}`);
   await fetch(files);

@@ -49,7 +49,9 @@ export async function resolveModel(spec: string, opts: ResolveModelOptions = {})
   if (offline) {
     throw new HubDownloadError(
       `${spec}: not a local directory, and not in the Hugging Face cache at ${repoCacheDir(cacheDir, id.repo)} (revision ${id.revision}); ` +
-        'HF_HUB_OFFLINE is set, so nothing is downloaded: unset it, or fetch it with `huggingface-cli download ' + id.repo + '`',
+        'HF_HUB_OFFLINE is set, so nothing is downloaded: unset it, or fetch it with `huggingface-cli download ' +
+        id.repo +
+        '`',
     );
   }
   const endpoint = opts.endpoint ?? hubEndpoint();

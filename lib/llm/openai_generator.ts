@@ -129,16 +129,18 @@ export class OpenAIGenerator implements ChatGenerator {
     }
     if (!response.ok) {
       const retryAfterMs = parseRetryAfter((n) => response.headers.get(n));
-      throw new GeneratorError(
-        `HTTP ${response.status} from ${method} ${path}: ${errorMessage(text, this.secret)}`,
-        isRetryableStatus(response.status),
-        { status: response.status, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) },
-      );
+      throw new GeneratorError(`HTTP ${response.status} from ${method} ${path}: ${errorMessage(text, this.secret)}`, isRetryableStatus(response.status), {
+        status: response.status,
+        ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+      });
     }
     try {
       return JSON.parse(text);
     } catch {
-      throw new GeneratorError(`the server answered ${method} ${path} with something that is not JSON: ${JSON.stringify(snippet(text, this.secret, 100))}`, true);
+      throw new GeneratorError(
+        `the server answered ${method} ${path} with something that is not JSON: ${JSON.stringify(snippet(text, this.secret, 100))}`,
+        true,
+      );
     }
   }
 }

@@ -48,7 +48,12 @@ export interface ComputeDtypeDecision {
   native: NativeBf16;
 }
 
-export function resolveComputeDtype(requested: ComputeDtypeChoice, device: string, machine: DtypeMachine, env: NodeJS.ProcessEnv = process.env): ComputeDtypeDecision {
+export function resolveComputeDtype(
+  requested: ComputeDtypeChoice,
+  device: string,
+  machine: DtypeMachine,
+  env: NodeJS.ProcessEnv = process.env,
+): ComputeDtypeDecision {
   const native = nativeBf16(device, machine, env);
   if (requested === 'auto') {
     return native.native

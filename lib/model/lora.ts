@@ -25,7 +25,10 @@ export interface LoraOptions {
 
 /** "all-linear" or "q_proj,k_proj,…" → the native target list. */
 export function parseLoraTargets(text: string): string[] {
-  const names = text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const names = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   if (names.length === 0) throw new RangeError(`LoRA targets: "${text}" names no module (use all-linear or e.g. q_proj,v_proj)`);
   if (names.includes('all-linear') && names.length > 1) throw new RangeError('LoRA targets: all-linear cannot be combined with module names');
   return names;

@@ -118,7 +118,12 @@ export function packSequences(groups: PromptGroup[]): PackedBatch {
   let seq = 0;
   groups.forEach((g, gi) => {
     if (g.completions.length === 0) throw new RangeError(`packSequences: group ${gi} has no completions`);
-    b.group(g.prompt, g.completions, g.completions.map(() => seq++), `packSequences: group ${gi}`);
+    b.group(
+      g.prompt,
+      g.completions,
+      g.completions.map(() => seq++),
+      `packSequences: group ${gi}`,
+    );
   });
   return b.build(seq);
 }

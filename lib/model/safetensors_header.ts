@@ -14,7 +14,18 @@ export interface TensorEntry {
 
 /** Bytes per element of the safetensors dtype names. */
 export const SAFETENSORS_DTYPE_BYTES: Readonly<Record<string, number>> = {
-  F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1, F8_E4M3: 1, F8_E5M2: 1,
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
+  F8_E4M3: 1,
+  F8_E5M2: 1,
 };
 
 /** A safetensors file's header: its length, the file's size and the parsed JSON (tensor entries and __metadata__). */
@@ -32,7 +43,8 @@ export function readSafetensorsHeader(file: string): SafetensorsHeader {
     const lenBuf = Buffer.alloc(8);
     if (size < 8 || readSync(fd, lenBuf, 0, 8, 0) !== 8) throw new Error(`${file}: ${size} bytes, too short to be a safetensors file`);
     const headerLength = Number(lenBuf.readBigUInt64LE(0));
-    if (headerLength > size - 8 || headerLength > 100 * 1024 * 1024) throw new Error(`${file}: header length ${headerLength} is not plausible (file ${size} bytes); is it a safetensors file?`);
+    if (headerLength > size - 8 || headerLength > 100 * 1024 * 1024)
+      throw new Error(`${file}: header length ${headerLength} is not plausible (file ${size} bytes); is it a safetensors file?`);
     const header = Buffer.alloc(headerLength);
     readSync(fd, header, 0, headerLength, 8);
     try {
@@ -72,7 +84,9 @@ export function readModelTensors(dir: string): TensorEntry[] {
     if (!map || typeof map !== 'object') throw new Error(`${index}: no "weight_map" object`);
     files = [...new Set(Object.values(map))].sort().map((f) => path.join(dir, f));
   } else {
-    throw new Error(`${dir}: neither model.safetensors nor model.safetensors.index.json; --model must be a Hugging Face model directory with safetensors weights`);
+    throw new Error(
+      `${dir}: neither model.safetensors nor model.safetensors.index.json; --model must be a Hugging Face model directory with safetensors weights`,
+    );
   }
   return files.flatMap(readFileTensors);
 }

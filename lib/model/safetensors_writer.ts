@@ -22,7 +22,8 @@ export function writeSafetensors(file: string, tensors: Map<string, SafetensorsE
     const t = tensors.get(name)!;
     const numel = t.shape.reduce((a, b) => a * b, 1);
     if (numel !== t.data.length) throw new RangeError(`tensor '${name}': shape [${t.shape}] needs ${numel} values, got ${t.data.length}`);
-    if (numel * BYTES[t.dtype] !== t.data.byteLength) throw new TypeError(`tensor '${name}': ${t.dtype} data must be ${numel * BYTES[t.dtype]} bytes, got ${t.data.byteLength}`);
+    if (numel * BYTES[t.dtype] !== t.data.byteLength)
+      throw new TypeError(`tensor '${name}': ${t.dtype} data must be ${numel * BYTES[t.dtype]} bytes, got ${t.data.byteLength}`);
     return { name, dtype: t.dtype, shape: t.shape, produce: () => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength) };
   });
   writeSafetensorsStreamed(file, entries, metadata);
@@ -41,7 +42,11 @@ export interface StreamedSafetensorsEntry {
  * Like `writeSafetensors`, but tensor by tensor, in the given order, so a multi-GiB model (GGUF import)
  * is never held in memory whole. Temp file beside the target, fsync, rename.
  */
-export function writeSafetensorsStreamed(file: string, entries: readonly StreamedSafetensorsEntry[], metadata: Record<string, string> = { format: 'pt' }): void {
+export function writeSafetensorsStreamed(
+  file: string,
+  entries: readonly StreamedSafetensorsEntry[],
+  metadata: Record<string, string> = { format: 'pt' },
+): void {
   const header: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;
   const sizes: number[] = [];

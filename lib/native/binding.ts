@@ -1,8 +1,6 @@
 // The one place that lists every function the native addon exports, with its types.
 // Keep it in step with native/napi/*.cpp (each file registers its exports).
-import type {
-  DpoVariantName, LossCatalogue, LossName, RationaleFormName, RationaleNormName,
-} from './loss_catalogue.generated.js';
+import type { DpoVariantName, LossCatalogue, LossName, RationaleFormName, RationaleNormName } from './loss_catalogue.generated.js';
 
 export type NativeDtype = 'float32' | 'bfloat16' | 'float16' | 'int32' | 'int64' | 'uint8';
 export type NativeTypedArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Uint16Array;
@@ -289,7 +287,9 @@ export interface DeviceMemoryStatsRaw {
 /** Entry points for tests and benchmarks only (native/napi/registry.h testing_exports). */
 export interface NativeTestingHooks {
   // tensor bridge (native/napi/tensor.cpp)
-  NativeTensor: abstract new (...args: never[]) => NativeTensor;
+  NativeTensor: abstract new (
+    ...args: never[]
+  ) => NativeTensor;
   arange(n: number, dtype?: NativeDtype): NativeTensor;
   addInPlace(array: NativeTypedArray, value: number, dtype?: NativeDtype): void;
   copyToNative(array: NativeTypedArray, shape?: number[], dtype?: NativeDtype): NativeTensor;
@@ -297,14 +297,43 @@ export interface NativeTestingHooks {
   // losses (native/napi/losses.cpp)
   preferenceLoss(options: LossOptionsRaw, policy: PolicyLogpsRaw, reference?: ReferenceLogpsRaw): PreferenceLossRaw;
   /** log p(targets[i] | row i) through hidden rows [N, h] and an LM head [V, h] (row-major), float32. */
-  tokenLogprobs(hidden: Float32Array, weight: Float32Array, targets: Int32Array | BigInt64Array, options: { h: number; chunk?: number; fused?: boolean }): Float32Array;
+  tokenLogprobs(
+    hidden: Float32Array,
+    weight: Float32Array,
+    targets: Int32Array | BigInt64Array,
+    options: { h: number; chunk?: number; fused?: boolean },
+  ): Float32Array;
   /** Per-sequence sums and token counts of token log-probs (count in the log-probs' dtype). */
-  reduceBySequence(tokenLogps: Float32Array | Float64Array, scoreSeq: Int32Array | BigInt64Array, numSequences: number): { sum: Float32Array | Float64Array; count: Float32Array | Float64Array };
-  fusedLogprobsCheck(options: { n: number; h: number; v: number; chunk: number; dtype?: NativeDtype; seed?: number; device?: string; softcap?: number }): FusedLogprobsErrorsRaw;
+  reduceBySequence(
+    tokenLogps: Float32Array | Float64Array,
+    scoreSeq: Int32Array | BigInt64Array,
+    numSequences: number,
+  ): { sum: Float32Array | Float64Array; count: Float32Array | Float64Array };
+  fusedLogprobsCheck(options: {
+    n: number;
+    h: number;
+    v: number;
+    chunk: number;
+    dtype?: NativeDtype;
+    seed?: number;
+    device?: string;
+    softcap?: number;
+  }): FusedLogprobsErrorsRaw;
   /** CPU tensor bytes at the peak of the loss stage's forward + backward (counting allocator). */
-  fusedLogprobsPeakMemory(options: { n: number; h: number; v: number; chunk?: number; fused: boolean; dtype?: NativeDtype }): Promise<{ peakBytes: number; seconds: number }>;
+  fusedLogprobsPeakMemory(options: {
+    n: number;
+    h: number;
+    v: number;
+    chunk?: number;
+    fused: boolean;
+    dtype?: NativeDtype;
+  }): Promise<{ peakBytes: number; seconds: number }>;
   // LoRA (native/napi/lora.cpp): logits and d(sum(logits * probe))/d(A, B), through the adapter or an explicit W + s·B·A
-  loraGrads(model: NativeModel, batch: NativePackedBatch, options: { mode: 'adapted' | 'merged'; checkpointing?: boolean; seed?: number }): Promise<{ logits: Float32Array; grads: Float32Array }>;
+  loraGrads(
+    model: NativeModel,
+    batch: NativePackedBatch,
+    options: { mode: 'adapted' | 'merged'; checkpointing?: boolean; seed?: number },
+  ): Promise<{ logits: Float32Array; grads: Float32Array }>;
 }
 
 export interface PerfOptionsRaw {
@@ -334,19 +363,36 @@ export interface NativeBinding {
   // the loss catalogue (native/napi/loss_options.cpp): names, needs, defaults, citations
   lossCatalogue(): LossCatalogue;
   // causal language models (native/napi/model.cpp)
-  NativeModel: abstract new (...args: never[]) => NativeModel;
+  NativeModel: abstract new (
+    ...args: never[]
+  ) => NativeModel;
   loadModel(dir: string, opts?: { dtype?: NativeDtype; device?: string }): Promise<NativeModel>;
   // preference trainer (native/napi/preference_trainer.cpp)
-  NativeTrainer: abstract new (...args: never[]) => NativeTrainer;
+  NativeTrainer: abstract new (
+    ...args: never[]
+  ) => NativeTrainer;
   /** Checks the options at once; resolves once the model's lock is free and the optimiser is set up. */
   createTrainer(model: NativeModel, options: NativeTrainerOptions): Promise<NativeTrainer>;
-  referenceLogps(model: NativeModel, batch: NativePreferenceBatch, options: { computeDtype: NativeDtype; logitsChunk: number }): Promise<{ chosen: Float32Array; rejected: Float32Array }>;
+  referenceLogps(
+    model: NativeModel,
+    batch: NativePreferenceBatch,
+    options: { computeDtype: NativeDtype; logitsChunk: number },
+  ): Promise<{ chosen: Float32Array; rejected: Float32Array }>;
   // data parallelism (native/napi/distributed.cpp)
-  NativeProcessGroup: abstract new (...args: never[]) => NativeProcessGroup;
+  NativeProcessGroup: abstract new (
+    ...args: never[]
+  ) => NativeProcessGroup;
   dataParallelSupport(selfTest?: boolean): DataParallelSupportRaw;
   /** Joins the group: resolves once all worldSize ranks have met at masterAddr:masterPort (rank 0 serves the TCPStore). */
   /** device: 'cpu' (Gloo, the default) or 'cuda:N' (NCCL). */
-  createProcessGroup(options: { rank: number; worldSize: number; masterAddr: string; masterPort: number; timeoutSeconds: number; device?: string }): Promise<NativeProcessGroup>;
+  createProcessGroup(options: {
+    rank: number;
+    worldSize: number;
+    masterAddr: string;
+    masterPort: number;
+    timeoutSeconds: number;
+    device?: string;
+  }): Promise<NativeProcessGroup>;
   // LoRA adapters, PEFT format (native/napi/lora.cpp); attaching freezes the base weights
   attachLora(model: NativeModel, options: NativeLoraOptions): Promise<NativeLoraInfo>;
   loadLoraAdapter(model: NativeModel, dir: string): Promise<NativeLoraInfo>;

@@ -10,7 +10,10 @@ export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.u
 const require = createRequire(import.meta.url);
 
 export class NativeLoadError extends Error {
-  constructor(message: string, override readonly cause?: unknown) {
+  constructor(
+    message: string,
+    override readonly cause?: unknown,
+  ) {
     super(message);
     this.name = 'NativeLoadError';
   }
@@ -35,8 +38,10 @@ export function explainLoadError(err: unknown): string {
   }
   const missing = /(lib[\w.+-]+\.so[\w.]*): cannot open shared object file/.exec(msg);
   if (missing) {
-    return `the addon cannot find ${missing[1]}, part of LibTorch. The libtorch it was built against has moved or was removed. ` +
-      `Point at one with RDPO_LIBTORCH=/path/to/libtorch (or install torch for python3), then ${rebuild.toLowerCase()}`;
+    return (
+      `the addon cannot find ${missing[1]}, part of LibTorch. The libtorch it was built against has moved or was removed. ` +
+      `Point at one with RDPO_LIBTORCH=/path/to/libtorch (or install torch for python3), then ${rebuild.toLowerCase()}`
+    );
   }
   if (/undefined symbol/.test(msg)) {
     return `the addon and the LibTorch it loads do not match (C++ ABI or version: ${msg.split('\n')[0]}). ${rebuild}`;

@@ -65,12 +65,14 @@ function cpuFlags(): Set<string> {
 // nativeBf16): AVX512-BF16 or AMX in the CPU, and neither ATEN_CPU_CAPABILITY nor ONEDNN_MAX_CPU_ISA
 // holding the kernels below them.
 const ATEN_BELOW_AVX512 = new Set(['default', 'avx2']);
-const ONEDNN_BF16 = /^(all|avx512_core_bf16|avx512_core_amx|avx512_core_amx_fp16|avx10_1_512|avx10_1_512_amx|avx10_1_512_amx_fp16|avx10_2_512|avx10_2_512_amx_2)$/i;
+const ONEDNN_BF16 =
+  /^(all|avx512_core_bf16|avx512_core_amx|avx512_core_amx_fp16|avx10_1_512|avx10_1_512_amx|avx10_1_512_amx_fp16|avx10_2_512|avx10_2_512_amx_2)$/i;
 export function cpuBf16(cpu: { avx512bf16: boolean; amx: boolean }, env: NodeJS.ProcessEnv = process.env): { native: boolean; reason: string } {
   const { avx512bf16: bf16, amx } = cpu;
   if (!bf16 && !amx) return { native: false, reason: 'this CPU has neither AVX512-BF16 nor AMX: bf16 is emulated' };
   const aten = env.ATEN_CPU_CAPABILITY?.toLowerCase();
-  if (aten && ATEN_BELOW_AVX512.has(aten)) return { native: false, reason: `ATEN_CPU_CAPABILITY=${env.ATEN_CPU_CAPABILITY} keeps LibTorch below its AVX-512 kernels: bf16 is emulated` };
+  if (aten && ATEN_BELOW_AVX512.has(aten))
+    return { native: false, reason: `ATEN_CPU_CAPABILITY=${env.ATEN_CPU_CAPABILITY} keeps LibTorch below its AVX-512 kernels: bf16 is emulated` };
   const isa = env.ONEDNN_MAX_CPU_ISA ?? env.DNNL_MAX_CPU_ISA;
   if (isa && !ONEDNN_BF16.test(isa)) return { native: false, reason: `ONEDNN_MAX_CPU_ISA=${isa} keeps oneDNN from the bf16 instructions: bf16 is emulated` };
   return { native: true, reason: `this CPU has ${[bf16 && 'AVX512-BF16', amx && 'AMX'].filter(Boolean).join(' and ')}` };
@@ -93,7 +95,14 @@ function dataParallelReport(s: DataParallelSupportRaw): DoctorReport['dataParall
       ? { available: false, version: s.ncclVersion, reason: `built with nccl.h ${s.ncclVersion}, but ${s.ncclRuntimeError}` }
       : { available: true, version: s.ncclVersion, reason: '' };
   if (!s.compiled) return { available: false, backend: '', reason: s.missing, backends, nccl };
-  if (s.selfTestError) return { available: false, backend: s.backend, reason: `built with Gloo, but ${s.selfTestError} (the gloo headers at build time may not match LibTorch's gloo)`, backends, nccl };
+  if (s.selfTestError)
+    return {
+      available: false,
+      backend: s.backend,
+      reason: `built with Gloo, but ${s.selfTestError} (the gloo headers at build time may not match LibTorch's gloo)`,
+      backends,
+      nccl,
+    };
   return { available: true, backend: s.backend, reason: '', backends, nccl };
 }
 

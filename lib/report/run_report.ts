@@ -23,7 +23,16 @@ interface Chart {
 const CHARTS: Chart[] = [
   { file: 'loss.svg', title: 'Loss (training and evaluation)', metrics: ['loss'], eval: true, y: 'loss' },
   { file: 'reward_margins.svg', title: 'Reward margin (chosen − rejected)', metrics: ['rewards/margins'], eval: true, y: 'margin', rule: 0 },
-  { file: 'reward_accuracies.svg', title: 'Reward accuracy', metrics: ['rewards/accuracies'], eval: true, y: 'accuracy', format: '.0%', domain: [0, 1], rule: 0.5 },
+  {
+    file: 'reward_accuracies.svg',
+    title: 'Reward accuracy',
+    metrics: ['rewards/accuracies'],
+    eval: true,
+    y: 'accuracy',
+    format: '.0%',
+    domain: [0, 1],
+    rule: 0.5,
+  },
   { file: 'rewards.svg', title: 'Implicit rewards', metrics: ['rewards/chosen', 'rewards/rejected'], y: 'reward' },
   { file: 'logps.svg', title: 'Log-probabilities of the completions', metrics: ['logps/chosen', 'logps/rejected'], eval: true, y: 'summed log-prob' },
   { file: 'rationale.svg', title: 'Rationale NLL (per token)', metrics: ['nll/rationale'], eval: true, y: 'NLL' },
@@ -57,8 +66,18 @@ export function chartValues(chart: Chart, rows: readonly MetricsRow[]): Array<{ 
   return out;
 }
 
-const fmt = (v: unknown) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : Math.abs(v) < 1e-3 && v !== 0 ? v.toExponential(3) : v.toPrecision(5)) : Array.isArray(v) ? v.join(',') : String(v));
-const table = (header: string[], rows: string[][]) => [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+const fmt = (v: unknown) =>
+  typeof v === 'number'
+    ? Number.isInteger(v)
+      ? String(v)
+      : Math.abs(v) < 1e-3 && v !== 0
+        ? v.toExponential(3)
+        : v.toPrecision(5)
+    : Array.isArray(v)
+      ? v.join(',')
+      : String(v);
+const table = (header: string[], rows: string[][]) =>
+  [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 
 export interface RunReport {
   file: string;
@@ -70,7 +89,11 @@ export async function writeRunReport(runDir: string): Promise<RunReport> {
   const metricsFile = path.join(runDir, 'metrics.jsonl');
   if (!existsSync(metricsFile)) throw new Error(`${runDir}: no metrics.jsonl; is it a run directory (rdpo-native train --out DIR)?`);
   const record = existsSync(configFile)
-    ? (JSON.parse(readFileSync(configFile, 'utf8')) as { config?: Record<string, unknown>; data?: { trainPairs?: number; evalPairs?: number }; totalSteps?: number })
+    ? (JSON.parse(readFileSync(configFile, 'utf8')) as {
+        config?: Record<string, unknown>;
+        data?: { trainPairs?: number; evalPairs?: number };
+        totalSteps?: number;
+      })
     : {};
   const rows = readMetricsLog(metricsFile);
   const train = rows.filter((r) => !r.eval);
@@ -100,7 +123,27 @@ export async function writeRunReport(runDir: string): Promise<RunReport> {
   const config = record.config ?? {};
   const last = train.at(-1);
   const lastEval = evals.at(-1);
-  const shown = ['model', 'refModel', 'data', 'loss', 'beta', 'gamma', 'rationaleForm', 'lr', 'schedule', 'warmupSteps', 'batchSize', 'gradAccum', 'maxLength', 'epochs', 'maxSteps', 'seed', 'loraR', 'dtype', 'device'];
+  const shown = [
+    'model',
+    'refModel',
+    'data',
+    'loss',
+    'beta',
+    'gamma',
+    'rationaleForm',
+    'lr',
+    'schedule',
+    'warmupSteps',
+    'batchSize',
+    'gradAccum',
+    'maxLength',
+    'epochs',
+    'maxSteps',
+    'seed',
+    'loraR',
+    'dtype',
+    'device',
+  ];
   const metricKeys = [...new Set([...Object.keys(last ?? {}), ...Object.keys(lastEval ?? {})])].filter((k) => !['step', 'eval', 'skipped'].includes(k));
   const md = [
     `# Training run ${path.basename(path.resolve(runDir))}`,
@@ -109,7 +152,10 @@ export async function writeRunReport(runDir: string): Promise<RunReport> {
     '',
     '## Configuration',
     '',
-    table(['setting', 'value'], shown.filter((k) => config[k] !== undefined).map((k) => [k, `\`${fmt(config[k])}\``])),
+    table(
+      ['setting', 'value'],
+      shown.filter((k) => config[k] !== undefined).map((k) => [k, `\`${fmt(config[k])}\``]),
+    ),
     '',
     'Every setting is in `config.json`; every step in `metrics.jsonl`.',
     '',

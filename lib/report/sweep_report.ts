@@ -72,7 +72,9 @@ export function sweepFindings(r: SweepResults): string[] {
   if (accBoth.length > 0) {
     const higher = accBoth.filter((s) => row('rdpo', s, r.rows)!.preference.rewardAccuracy! > row('dpo', s, r.rows)!.preference.rewardAccuracy!).length;
     const equal = accBoth.filter((s) => row('rdpo', s, r.rows)!.preference.rewardAccuracy! === row('dpo', s, r.rows)!.preference.rewardAccuracy!).length;
-    out.push(`Reward accuracy on the ${r.evalPairs} held-out pairs: RDPO higher than DPO at ${higher} of ${accBoth.length} sizes${equal ? `, equal at ${equal}` : ''}.`);
+    out.push(
+      `Reward accuracy on the ${r.evalPairs} held-out pairs: RDPO higher than DPO at ${higher} of ${accBoth.length} sizes${equal ? `, equal at ${equal}` : ''}.`,
+    );
   }
   // Verbosity.
   if (both.length > 0) {
@@ -105,27 +107,50 @@ export async function writeSweepReport(r: SweepResults, outDir: string): Promise
     accuracy: x.preference.rewardAccuracy,
     chars: x.generation.chars.mean,
   }));
-  const lengthValues = [...series.map((s) => ({ size: s.size, method: s.method, chars: s.chars })), ...r.sizes.map((size) => ({ size, method: 'SFT', chars: r.sft.generation.chars.mean }))];
+  const lengthValues = [
+    ...series.map((s) => ({ size: s.size, method: s.method, chars: s.chars })),
+    ...r.sizes.map((size) => ({ size, method: 'SFT', chars: r.sft.generation.chars.mean })),
+  ];
   const charts: Array<{ file: string; title: string; svg: Promise<string> }> = [
     {
       file: 'winrate_vs_sft.svg',
       title: 'Winrate against SFT',
       svg: renderVegaLiteSvg(
-        lineChartSpec({ title: 'Winrate against SFT (ties half)', values: series, x: { field: 'size', title: 'training pairs' }, y: { field: 'winrate', title: 'winrate', domain: [0, 1], format: '.0%' }, series: { field: 'method', title: 'method' }, rule: 0.5 }),
+        lineChartSpec({
+          title: 'Winrate against SFT (ties half)',
+          values: series,
+          x: { field: 'size', title: 'training pairs' },
+          y: { field: 'winrate', title: 'winrate', domain: [0, 1], format: '.0%' },
+          series: { field: 'method', title: 'method' },
+          rule: 0.5,
+        }),
       ),
     },
     {
       file: 'reward_accuracy.svg',
       title: 'Reward accuracy',
       svg: renderVegaLiteSvg(
-        lineChartSpec({ title: `Reward accuracy on ${r.evalPairs} held-out pairs`, values: series, x: { field: 'size', title: 'training pairs' }, y: { field: 'accuracy', title: 'accuracy', domain: [0, 1], format: '.0%' }, series: { field: 'method', title: 'method' }, rule: 0.5 }),
+        lineChartSpec({
+          title: `Reward accuracy on ${r.evalPairs} held-out pairs`,
+          values: series,
+          x: { field: 'size', title: 'training pairs' },
+          y: { field: 'accuracy', title: 'accuracy', domain: [0, 1], format: '.0%' },
+          series: { field: 'method', title: 'method' },
+          rule: 0.5,
+        }),
       ),
     },
     {
       file: 'mean_length.svg',
       title: 'Mean response length',
       svg: renderVegaLiteSvg(
-        lineChartSpec({ title: 'Mean response length (characters)', values: lengthValues, x: { field: 'size', title: 'training pairs' }, y: { field: 'chars', title: 'characters' }, series: { field: 'method', title: 'model' } }),
+        lineChartSpec({
+          title: 'Mean response length (characters)',
+          values: lengthValues,
+          x: { field: 'size', title: 'training pairs' },
+          y: { field: 'chars', title: 'characters' },
+          series: { field: 'method', title: 'model' },
+        }),
       ),
     },
   ];
@@ -175,7 +200,20 @@ export async function writeSweepReport(r: SweepResults, outDir: string): Promise
     '## Results',
     '',
     table(
-      ['method', 'pairs', 'steps', 'winrate vs SFT (ties ½)', '± s.e.', 'ties excluded', 'W/L/T/unread', 'reward acc.', 'mean margin', 'log-prob acc.', 'mean chars', 'mean tokens'],
+      [
+        'method',
+        'pairs',
+        'steps',
+        'winrate vs SFT (ties ½)',
+        '± s.e.',
+        'ties excluded',
+        'W/L/T/unread',
+        'reward acc.',
+        'mean margin',
+        'log-prob acc.',
+        'mean chars',
+        'mean tokens',
+      ],
       r.rows.map((x) => [
         METHOD_LABEL[x.method],
         String(x.size),

@@ -51,7 +51,11 @@ export function lineChartSpec(o: LineChartOptions): TopLevelSpec {
   };
   const layers: unknown[] = [line];
   if (o.rule !== undefined) {
-    layers.unshift({ data: { values: [{ ref: o.rule }] }, mark: { type: 'rule', strokeDash: [4, 4], color: '#888' }, encoding: { y: { field: 'ref', type: 'quantitative' } } });
+    layers.unshift({
+      data: { values: [{ ref: o.rule }] },
+      mark: { type: 'rule', strokeDash: [4, 4], color: '#888' },
+      encoding: { y: { field: 'ref', type: 'quantitative' } },
+    });
   }
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',

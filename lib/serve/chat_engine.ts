@@ -162,13 +162,17 @@ export class ChatEngine {
       if (bad !== -1) throw new EngineInputError(`${param}: token ${bad} is ${prompt.ids[bad]}, not an id of this model's vocabulary (0..${vocab - 1})`, param);
       promptIds = [...prompt.ids];
     } else {
-      const bytes = 'text' in prompt ? Buffer.byteLength(prompt.text) : prompt.messages.reduce((n, m) => n + Buffer.byteLength(m.content) + Buffer.byteLength(m.role), 0);
+      const bytes =
+        'text' in prompt ? Buffer.byteLength(prompt.text) : prompt.messages.reduce((n, m) => n + Buffer.byteLength(m.content) + Buffer.byteLength(m.role), 0);
       if (bytes > maxBytes) {
         throw new EngineInputError(`the ${param} hold ${bytes} bytes of text; this server takes at most ${maxBytes} (serve --max-prompt-bytes)`, param);
       }
       try {
         const timeoutMs = this.options.tokenizeTimeoutMs;
-        promptIds = 'text' in prompt ? this.model.encodeText(prompt.text) : await this.model.encodeChatOffThread(prompt.messages, timeoutMs !== undefined ? { timeoutMs } : {});
+        promptIds =
+          'text' in prompt
+            ? this.model.encodeText(prompt.text)
+            : await this.model.encodeChatOffThread(prompt.messages, timeoutMs !== undefined ? { timeoutMs } : {});
       } catch (err) {
         if (err instanceof TokenizeTimeoutError) throw new EngineInputError(err.message, param);
         const what = 'text' in prompt ? 'tokenize the prompt' : 'apply the chat template';

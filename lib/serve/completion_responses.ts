@@ -73,10 +73,22 @@ async function respondWhole(engine: ChatEngine, job: CompletionJob, res: ServerR
   }
   const choices = answers.map(({ c, r, scored }) =>
     job.kind === 'chat'
-      ? { index: c.index, message: { role: 'assistant', content: r.text, refusal: null }, logprobs: scored ? chatLogprobs(scored) : null, finish_reason: r.finishReason }
+      ? {
+          index: c.index,
+          message: { role: 'assistant', content: r.text, refusal: null },
+          logprobs: scored ? chatLogprobs(scored) : null,
+          finish_reason: r.finishReason,
+        }
       : { index: c.index, text: r.text, logprobs: scored ? completionLogprobs(scored) : null, finish_reason: r.finishReason },
   );
-  const text = JSON.stringify({ ...head, choices, usage: usageOf(job, answers.reduce((n, a) => n + a.r.completionTokens, 0)) });
+  const text = JSON.stringify({
+    ...head,
+    choices,
+    usage: usageOf(
+      job,
+      answers.reduce((n, a) => n + a.r.completionTokens, 0),
+    ),
+  });
   res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }
@@ -104,7 +116,8 @@ async function respondStreamed(engine: ChatEngine, job: CompletionJob, res: Serv
   signal.addEventListener('abort', onClientGone, { once: true });
   const choices = choicesOf(job);
   if (job.kind === 'chat') {
-    for (const c of choices) send({ ...head, choices: [{ index: c.index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }], ...usageField });
+    for (const c of choices)
+      send({ ...head, choices: [{ index: c.index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }], ...usageField });
   }
   let completionTokens = 0;
   let failed: unknown;

@@ -27,7 +27,12 @@ const GenerationFields = {
   /** Not OpenAI's, but vLLM's and llama.cpp's. */
   top_k: z.number().int().min(0).nullish(),
   // The native sampler takes 0..2^53 (native/napi/model.cpp); anything else is the caller's error.
-  seed: z.number().int().min(0).max(2 ** 53).nullish(),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 53)
+    .nullish(),
   stop: z.union([z.string(), z.array(z.string()).max(4)]).nullish(),
   n: z.number().int().min(1).max(MAX_CHOICES, `at most ${MAX_CHOICES} choices per prompt`).nullish(),
   stream: z.boolean().nullish(),

@@ -4,11 +4,17 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type ChatEngine, DEFAULT_STREAM_GROUP_TOKENS, EngineAbortedError, EngineInputError, randomSeed, type EnginePrompt, type Sampling } from './chat_engine.js';
-import { respond, type CompletionJob } from './completion_responses.js';
 import {
-  ChatCompletionRequestSchema, CompletionRequestSchema, HttpError, MAX_CHOICES_PER_REQUEST, toChatMessages, validationError,
-} from './protocol.js';
+  type ChatEngine,
+  DEFAULT_STREAM_GROUP_TOKENS,
+  EngineAbortedError,
+  EngineInputError,
+  randomSeed,
+  type EnginePrompt,
+  type Sampling,
+} from './chat_engine.js';
+import { respond, type CompletionJob } from './completion_responses.js';
+import { ChatCompletionRequestSchema, CompletionRequestSchema, HttpError, MAX_CHOICES_PER_REQUEST, toChatMessages, validationError } from './protocol.js';
 
 export interface ServeOptions {
   engine: ChatEngine;
@@ -90,7 +96,13 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (allowedHosts.length > 0 && !allowedHosts.includes(hostName(req.headers.host ?? ''))) {
-      throw new HttpError(421, `Host "${req.headers.host ?? ''}" is not served here (allowed: ${allowedHosts.join(', ')}); use serve --allowed-host to add names`, 'invalid_request_error', null, 'misdirected_request');
+      throw new HttpError(
+        421,
+        `Host "${req.headers.host ?? ''}" is not served here (allowed: ${allowedHosts.join(', ')}); use serve --allowed-host to add names`,
+        'invalid_request_error',
+        null,
+        'misdirected_request',
+      );
     }
     const path = (req.url ?? '/').split('?')[0]!.replace(/\/+$/, '') || '/';
     if (options.apiKey !== undefined && path.startsWith('/v1')) {
@@ -127,7 +139,13 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       allow(req, 'POST');
       return completions(req, res);
     }
-    throw new HttpError(404, `no route ${req.method} ${path}; this server has GET /v1/models, POST /v1/chat/completions, POST /v1/completions and GET /health`, 'invalid_request_error', null, 'not_found');
+    throw new HttpError(
+      404,
+      `no route ${req.method} ${path}; this server has GET /v1/models, POST /v1/chat/completions, POST /v1/completions and GET /health`,
+      'invalid_request_error',
+      null,
+      'not_found',
+    );
   }
 
   function modelCard() {
@@ -152,7 +170,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
 
   /** Sampling shared by both endpoints. Without a client seed a sampled request draws a random one
    * (its choices then differ); with one, choice i uses seed + i and runs reproducibly. */
-  function samplingOf(body: { temperature?: number | null; top_p?: number | null; top_k?: number | null; seed?: number | null; stop?: string | string[] | null }, maxNewTokens: number): Sampling {
+  function samplingOf(
+    body: { temperature?: number | null; top_p?: number | null; top_k?: number | null; seed?: number | null; stop?: string | string[] | null },
+    maxNewTokens: number,
+  ): Sampling {
     const temperature = body.temperature ?? 1;
     const seed = body.seed ?? (temperature > 0 ? randomSeed() : undefined);
     return {
@@ -169,7 +190,12 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   /** Tokenizes and checks the prompts, then answers; a client that hangs up frees its place in the queue. */
   async function run(res: ServerResponse, prompts: EnginePrompt[], job: Omit<CompletionJob, 'prompts' | 'modelId' | 'streamGroupTokens'>): Promise<void> {
     if (prompts.length * job.n > MAX_CHOICES_PER_REQUEST) {
-      throw new HttpError(400, `${prompts.length} prompts × n=${job.n} is ${prompts.length * job.n} choices; this server answers at most ${MAX_CHOICES_PER_REQUEST} per request`, 'invalid_request_error', 'n');
+      throw new HttpError(
+        400,
+        `${prompts.length} prompts × n=${job.n} is ${prompts.length * job.n} choices; this server answers at most ${MAX_CHOICES_PER_REQUEST} per request`,
+        'invalid_request_error',
+        'n',
+      );
     }
     const gone = new AbortController();
     res.on('close', () => {
@@ -177,13 +203,20 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     });
     let ids: number[][];
     try {
-      ids = await Promise.all(prompts.map((p) => options.engine.prepare(p, job.sampling.maxNewTokens, { logprobs: job.topLogprobs !== undefined, signal: gone.signal })));
+      ids = await Promise.all(
+        prompts.map((p) => options.engine.prepare(p, job.sampling.maxNewTokens, { logprobs: job.topLogprobs !== undefined, signal: gone.signal })),
+      );
     } catch (err) {
       if (err instanceof EngineAbortedError) return;
       if (err instanceof EngineInputError) throw new HttpError(400, err.message, 'invalid_request_error', err.param);
       throw err;
     }
-    await respond(options.engine, { ...job, prompts: ids, modelId: options.modelId, streamGroupTokens: options.streamGroupTokens ?? DEFAULT_STREAM_GROUP_TOKENS }, res, gone.signal);
+    await respond(
+      options.engine,
+      { ...job, prompts: ids, modelId: options.modelId, streamGroupTokens: options.streamGroupTokens ?? DEFAULT_STREAM_GROUP_TOKENS },
+      res,
+      gone.signal,
+    );
   }
 
   async function chatCompletions(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -208,13 +241,24 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     if (!parsed.success) throw validationError(parsed.error);
     const body = parsed.data;
     if (body.model !== undefined && body.model !== options.modelId) throw unknownModel(body.model);
-    if (body.echo) throw new HttpError(400, 'echo: returning the prompt with the completion is not supported; send echo: false', 'invalid_request_error', 'echo');
+    if (body.echo)
+      throw new HttpError(400, 'echo: returning the prompt with the completion is not supported; send echo: false', 'invalid_request_error', 'echo');
     if (body.suffix != null) throw new HttpError(400, 'suffix: insertion (a text after the completion) is not supported', 'invalid_request_error', 'suffix');
     const n = body.n ?? 1;
-    if (body.best_of != null && body.best_of !== n) throw new HttpError(400, `best_of: only best_of = n is supported (got best_of ${body.best_of}, n ${n}); every generated choice is returned`, 'invalid_request_error', 'best_of');
+    if (body.best_of != null && body.best_of !== n)
+      throw new HttpError(
+        400,
+        `best_of: only best_of = n is supported (got best_of ${body.best_of}, n ${n}); every generated choice is returned`,
+        'invalid_request_error',
+        'best_of',
+      );
     const p = body.prompt;
     const prompts: EnginePrompt[] =
-      typeof p === 'string' ? [{ text: p }] : typeof p[0] === 'number' ? [{ ids: p as number[] }] : (p as Array<string | number[]>).map((x) => (typeof x === 'string' ? { text: x } : { ids: x }));
+      typeof p === 'string'
+        ? [{ text: p }]
+        : typeof p[0] === 'number'
+          ? [{ ids: p as number[] }]
+          : (p as Array<string | number[]>).map((x) => (typeof x === 'string' ? { text: x } : { ids: x }));
     await run(res, prompts, {
       kind: 'text',
       n,
@@ -264,7 +308,12 @@ function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promi
     const chunks: Buffer[] = [];
     let size = 0;
     const timer = setTimeout(() => {
-      reject(new HttpError(408, `the request body did not arrive within ${timeoutMs / 1000} s (${size} bytes came${req.headers['content-length'] ? ` of the ${req.headers['content-length']} announced` : ''})`));
+      reject(
+        new HttpError(
+          408,
+          `the request body did not arrive within ${timeoutMs / 1000} s (${size} bytes came${req.headers['content-length'] ? ` of the ${req.headers['content-length']} announced` : ''})`,
+        ),
+      );
       req.pause();
     }, timeoutMs);
     req.on('data', (c: Buffer) => {

@@ -33,7 +33,8 @@ function boundedRange(deadline: number, limitMs: number) {
     if (stop === undefined) [start, stop] = [0, start];
     if (step === 0) throw new Error('range() step must not be zero');
     const n = Math.max(0, Math.ceil((stop - start) / step));
-    if (!Number.isFinite(n) || n > MAX_TEMPLATE_RANGE) throw new ChatTemplateError(`range() of ${n} numbers in the chat template (at most ${MAX_TEMPLATE_RANGE})`);
+    if (!Number.isFinite(n) || n > MAX_TEMPLATE_RANGE)
+      throw new ChatTemplateError(`range() of ${n} numbers in the chat template (at most ${MAX_TEMPLATE_RANGE})`);
     return Array.from({ length: n }, (_, i) => start + i * step);
   };
 }
@@ -127,7 +128,7 @@ export function renderPlainChat(messages: readonly ChatTurn[], eosToken: string 
   if (messages.length === 0) throw new ChatTemplateError('cannot render an empty conversation');
   const turns = messages.map((m) => {
     const label = ROLE_LABELS[m.role] ?? m.role.charAt(0).toUpperCase() + m.role.slice(1);
-    return `${label}: ${m.content}${m.role === 'assistant' ? eosToken ?? '' : ''}`;
+    return `${label}: ${m.content}${m.role === 'assistant' ? (eosToken ?? '') : ''}`;
   });
   let text = turns.join('\n\n');
   if (opts.addGenerationPrompt) text += '\n\nAssistant:';

@@ -198,7 +198,9 @@ export function tokenizePreferences(
     );
   }
   if (stats.truncated > 0) {
-    warn(`${stats.truncated} of ${stats.rows} rows were truncated to maxLength ${opts.maxLength}${stats.dropped ? `; ${stats.dropped} left out (the prompt alone fills it)` : ''}`);
+    warn(
+      `${stats.truncated} of ${stats.rows} rows were truncated to maxLength ${opts.maxLength}${stats.dropped ? `; ${stats.dropped} left out (the prompt alone fills it)` : ''}`,
+    );
   }
   return { pairs, stats };
 }

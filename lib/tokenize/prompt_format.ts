@@ -29,8 +29,7 @@ export function resolvePromptFormat(tokenizer: Tokenizer, setting: PromptFormatS
 
 /** The prompt (with a separate system text) as chat turns. */
 export function promptTurns(prompt: Prompt, system?: string): ChatTurn[] {
-  const turns: ChatTurn[] =
-    typeof prompt === 'string' ? [{ role: 'user', content: prompt }] : prompt.map((m) => ({ role: m.role, content: m.content }));
+  const turns: ChatTurn[] = typeof prompt === 'string' ? [{ role: 'user', content: prompt }] : prompt.map((m) => ({ role: m.role, content: m.content }));
   if (system !== undefined && turns[0]?.role !== 'system') turns.unshift({ role: 'system', content: system });
   return turns;
 }

@@ -90,7 +90,8 @@ function shrinkPair(a: number, b: number, k: number): [number, number] {
  */
 export function tokenizeRationaleRow(tokenizer: Tokenizer, row: RationaleRow, opts: RationaleTokenizeOptions = {}): RationaleRowResult {
   const { maxLength } = opts;
-  if (maxLength !== undefined && (!Number.isInteger(maxLength) || maxLength < 1)) throw new RangeError(`maxLength must be a positive integer, got ${maxLength}`);
+  if (maxLength !== undefined && (!Number.isInteger(maxLength) || maxLength < 1))
+    throw new RangeError(`maxLength must be a positive integer, got ${maxLength}`);
   const originals = [promptText(row.prompt), row.chosen, row.rejected] as const;
   const [p, c, r] = originals.map((s) => tokenizer.encode(s, { addSpecialTokens: false })) as [number[], number[], number[]];
   // A piece kept whole is the original text; a trimmed one is its first `keep` tokens, decoded.
@@ -149,7 +150,9 @@ export function tokenizeRationales(
     );
   }
   if (stats.promptNotPrefix > 0) {
-    warn(`${stats.promptNotPrefix} of ${stats.rows} rationale rows: the conditioning prompt's tokens are not a prefix of the full sequence; split at the common prefix`);
+    warn(
+      `${stats.promptNotPrefix} of ${stats.rows} rationale rows: the conditioning prompt's tokens are not a prefix of the full sequence; split at the common prefix`,
+    );
   }
   return { items, stats };
 }

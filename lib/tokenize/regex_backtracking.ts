@@ -33,8 +33,7 @@ function classEnd(p: string, i: number): number {
     else if (c === '[') {
       depth++;
       j++;
-    }
-    else if (c === ']') {
+    } else if (c === ']') {
       j++;
       if (--depth === 0) return j;
     } else j++;
@@ -129,7 +128,7 @@ export function catastrophicTokenizerRegex(tokenizerJson: JsonObject, file: stri
       if (nested === undefined) continue;
       return (
         `${file}: ${at} holds the pattern ${JSON.stringify(pattern)}, whose ${JSON.stringify(nested)} nests one unbounded repeat inside another; ` +
-        'such a pattern takes exponential time on some texts (the process would hang). Refused: use the model\'s original tokenizer.json, ' +
+        "such a pattern takes exponential time on some texts (the process would hang). Refused: use the model's original tokenizer.json, " +
         'or rewrite the pattern without the nested repeat (e.g. (a+)+ as a+)'
       );
     }

@@ -110,12 +110,16 @@ export class Tokenizer {
     } catch (err) {
       throw new TokenizerLoadError(`${this.origin}: cannot build the tokenizer: ${(err as Error).message}`);
     }
-    const idOf = (t: string | null): number | null => (t === null ? null : this.hf.token_to_id(t) ?? null);
+    const idOf = (t: string | null): number | null => (t === null ? null : (this.hf.token_to_id(t) ?? null));
     this.bosToken = tokenText(cfg.bos_token);
     this.eosToken = tokenText(cfg.eos_token);
     this.padToken = tokenText(cfg.pad_token);
     this.unkToken = tokenText(cfg.unk_token);
-    for (const [key, tok] of [['bos_token', this.bosToken], ['eos_token', this.eosToken], ['pad_token', this.padToken]] as const) {
+    for (const [key, tok] of [
+      ['bos_token', this.bosToken],
+      ['eos_token', this.eosToken],
+      ['pad_token', this.padToken],
+    ] as const) {
       if (tok !== null && idOf(tok) === null) {
         throw new TokenizerLoadError(`${this.origin}: ${key} ${JSON.stringify(tok)} is not in the vocabulary of tokenizer.json`);
       }

@@ -69,7 +69,11 @@ export function earlyStopping(o: EarlyStoppingOptions): EarlyStopping {
     onEvaluate(row) {
       const value = row[o.metric];
       if (typeof value !== 'number') {
-        throw new Error(`earlyStopping: the evaluation row has no metric '${o.metric}'; it has ${Object.keys(row).filter((k) => typeof row[k] === 'number').join(', ')}`);
+        throw new Error(
+          `earlyStopping: the evaluation row has no metric '${o.metric}'; it has ${Object.keys(row)
+            .filter((k) => typeof row[k] === 'number')
+            .join(', ')}`,
+        );
       }
       const better = best === undefined || (mode === 'min' ? value < best.value - minDelta : value > best.value + minDelta);
       if (better) {
@@ -79,7 +83,9 @@ export function earlyStopping(o: EarlyStoppingOptions): EarlyStopping {
       }
       without++;
       if (without < o.patience) return undefined;
-      return stopTraining(`early stopping: eval ${o.metric} did not improve on ${best!.value} (step ${best!.step}) for ${without} evaluation${without === 1 ? '' : 's'}`);
+      return stopTraining(
+        `early stopping: eval ${o.metric} did not improve on ${best!.value} (step ${best!.step}) for ${without} evaluation${without === 1 ? '' : 's'}`,
+      );
     },
   };
 }

@@ -6,8 +6,15 @@ import YAML from 'yaml';
 import { z } from 'zod';
 import type { NativeTrainerOptions } from '../native/binding.js';
 import {
-  DPO_VARIANTS, LOSS_CATALOGUE, LOSS_NAMES, RATIONALE_FORMS, RATIONALE_NORMS,
-  type LossName, type LossSpec, type RationaleFormName, type RationaleNormName,
+  DPO_VARIANTS,
+  LOSS_CATALOGUE,
+  LOSS_NAMES,
+  RATIONALE_FORMS,
+  RATIONALE_NORMS,
+  type LossName,
+  type LossSpec,
+  type RationaleFormName,
+  type RationaleNormName,
 } from '../native/loss_catalogue.generated.js';
 import { parseHubModelId } from '../hub/hf_cache.js';
 import { parseHubDatasetSpec } from '../hub/dataset_spec.js';
@@ -73,7 +80,10 @@ export const TrainConfigSchema = z
 
     /** Compute dtype; auto: bf16 where the device computes it natively, else float32 (model/compute_dtype.ts). */
     dtype: z.enum(COMPUTE_DTYPE_CHOICES).default('auto'),
-    device: z.string().regex(/^(cpu|cuda(:\d+)?|mps)$/, 'use cpu, cuda, cuda:N or mps').default('cpu'),
+    device: z
+      .string()
+      .regex(/^(cpu|cuda(:\d+)?|mps)$/, 'use cpu, cuda, cuda:N or mps')
+      .default('cpu'),
     threads: positiveInt.optional(),
     gradientCheckpointing: z.boolean().default(false),
     logitsChunk: positiveInt.default(1024),
@@ -175,7 +185,8 @@ export function readConfigFile(file: string): Record<string, unknown> {
   }
   const out: Record<string, unknown> = {};
   // defineProperty: a `__proto__` key is kept as a key (and reported as unknown), never set as the prototype.
-  for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) Object.defineProperty(out, camel(k), { value: v, enumerable: true, writable: true, configurable: true });
+  for (const [k, v] of Object.entries(parsed as Record<string, unknown>))
+    Object.defineProperty(out, camel(k), { value: v, enumerable: true, writable: true, configurable: true });
   // Paths in a config file are relative to the file; a model or dataset given as a hub id
   // (org/name[@rev], org/name[@rev][:split]) with no such local path stays a hub id.
   for (const key of ['model', 'refModel', 'data', 'out', 'resume', 'adapter']) {
@@ -212,7 +223,9 @@ export function resolveTrainConfig(rawInput: Record<string, unknown>, source = '
     throw new ConfigError(`invalid ${source}:\n  - '${loraKeys[0]}' needs loraR (--lora-r) or adapter (--adapter): LoRA is off without a rank`);
   }
   if (c.adapter !== undefined && (c.loraR !== undefined || loraKeys.length > 0)) {
-    throw new ConfigError(`invalid ${source}:\n  - 'adapter': the adapter directory (adapter_config.json) fixes r, alpha, dropout and targets; drop loraR/loraAlpha/loraDropout/loraTargets/loraRslora`);
+    throw new ConfigError(
+      `invalid ${source}:\n  - 'adapter': the adapter directory (adapter_config.json) fixes r, alpha, dropout and targets; drop loraR/loraAlpha/loraDropout/loraTargets/loraRslora`,
+    );
   }
   const d = lossDefaults(c.loss, c.rationaleForm);
   return {

@@ -22,7 +22,11 @@ async function fileSha256(file: string): Promise<string | undefined> {
 }
 
 export async function dataIdentity(dataFile: string, train: readonly { id: string }[], held: readonly { id: string }[]): Promise<DataIdentity> {
-  const ids = createHash('sha256').update(train.map((e) => e.id).join('\n')).update('\n--\n').update(held.map((e) => e.id).join('\n')).digest('hex');
+  const ids = createHash('sha256')
+    .update(train.map((e) => e.id).join('\n'))
+    .update('\n--\n')
+    .update(held.map((e) => e.id).join('\n'))
+    .digest('hex');
   const file = await fileSha256(dataFile);
   return { pairIds: ids, ...(file ? { file } : {}), trainPairs: train.length, evalPairs: held.length };
 }
@@ -32,6 +36,7 @@ export function dataIdentityChange(saved: DataIdentity, now: DataIdentity): stri
   if (saved.pairIds !== now.pairIds) {
     return `its pairs differ (recorded: ${saved.trainPairs} training + ${saved.evalPairs} held-out pairs; now ${now.trainPairs} + ${now.evalPairs}, or the same count with other ids)`;
   }
-  if (saved.file !== undefined && now.file !== undefined && saved.file !== now.file) return `its bytes differ (sha256 ${saved.file.slice(0, 12)}… recorded, ${now.file.slice(0, 12)}… now)`;
+  if (saved.file !== undefined && now.file !== undefined && saved.file !== now.file)
+    return `its bytes differ (sha256 ${saved.file.slice(0, 12)}… recorded, ${now.file.slice(0, 12)}… now)`;
   return undefined;
 }

@@ -136,9 +136,19 @@ export class DataParallel {
     if (missing) throw new DataParallelSetupError(`data-parallel training (WORLD_SIZE=${env.worldSize}) is not available: ${missing}`);
     if (device !== 'cpu') {
       const s = native.dataParallelSupport(false);
-      if (!s.nccl) throw new DataParallelSetupError(`data-parallel training on ${device} needs NCCL, which this addon was built without: ${s.ncclMissing} (docs/distributed.md)`);
+      if (!s.nccl)
+        throw new DataParallelSetupError(
+          `data-parallel training on ${device} needs NCCL, which this addon was built without: ${s.ncclMissing} (docs/distributed.md)`,
+        );
     }
-    const group = await native.createProcessGroup({ rank: env.rank, worldSize: env.worldSize, masterAddr: env.masterAddr, masterPort: env.masterPort, timeoutSeconds, device });
+    const group = await native.createProcessGroup({
+      rank: env.rank,
+      worldSize: env.worldSize,
+      masterAddr: env.masterAddr,
+      masterPort: env.masterPort,
+      timeoutSeconds,
+      device,
+    });
     return new DataParallel(group, env);
   }
 
@@ -151,7 +161,9 @@ export class DataParallel {
   async anyAtStep(flag: boolean, step: number, microBatches: number): Promise<boolean> {
     const r = await this.group.allReduce(Float64Array.from([flag ? 1 : 0, step, -step, microBatches, -microBatches]), 'max');
     if (r[1] !== -r[2]! || r[3] !== -r[4]!) {
-      throw new Error(`rank ${this.rank}: the ranks are out of step (this rank is at step ${step}, micro-batch ${microBatches}; the ranks range over steps ${-r[2]!}..${r[1]}); every rank must run the same settings`);
+      throw new Error(
+        `rank ${this.rank}: the ranks are out of step (this rank is at step ${step}, micro-batch ${microBatches}; the ranks range over steps ${-r[2]!}..${r[1]}); every rank must run the same settings`,
+      );
     }
     return r[0]! > 0;
   }
@@ -173,17 +185,29 @@ export class DataParallel {
    * per-pair means (DPO's rewards, margins, loss); for token-mean terms (SFT's and ORPO's NLL) it
    * is the pair-weighted mean of the ranks' token means, as under PyTorch DDP.
    */
-  async reduceMetrics(locals: LocalMetrics[], summed: readonly string[], extra: number[] = []): Promise<{ metrics: Record<string, number>[]; extra: number[] }> {
+  async reduceMetrics(
+    locals: LocalMetrics[],
+    summed: readonly string[],
+    extra: number[] = [],
+  ): Promise<{ metrics: Record<string, number>[]; extra: number[] }> {
     // Layout per micro-batch: [pairs, loss, the other names sorted]. 'loss' comes first so that a
     // rank which has had no pairs yet (and so knows no names) still reads the global loss, which
     // every rank needs to make the same non-finite decision; rank 0 always holds the first pairs
     // of a micro-batch, so it knows every name.
     const seen = locals.find((l) => l.values !== undefined)?.values;
-    if (seen) this.knownKeys = ['loss', ...Object.keys(seen).filter((key) => key !== 'loss').sort()];
+    if (seen)
+      this.knownKeys = [
+        'loss',
+        ...Object.keys(seen)
+          .filter((key) => key !== 'loss')
+          .sort(),
+      ];
     const header = await this.group.allReduce(Float64Array.from([this.knownKeys?.length ?? 0]), 'max');
     const k = header[0]!;
     if (this.knownKeys && this.knownKeys.length !== k) {
-      throw new Error(`rank ${this.rank}: the ranks report different metrics (${this.knownKeys.length} here, ${k} elsewhere); every rank must run the same loss`);
+      throw new Error(
+        `rank ${this.rank}: the ranks report different metrics (${this.knownKeys.length} here, ${k} elsewhere); every rank must run the same loss`,
+      );
     }
     const keys = this.knownKeys ?? ['loss', ...Array.from({ length: Math.max(0, k - 1) }, (_, i) => `?${i}`)];
     const width = 1 + k;

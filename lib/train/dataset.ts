@@ -94,8 +94,7 @@ export async function prepareTrainingData(tokenizer: Tokenizer, opts: PrepareOpt
   // When every pair has a rationale, the rationale rows are built for every loss, and a pair whose
   // rationale cannot fit is left out of every arm: DPO and RDPO then train on the same pairs at the same N.
   const withRationales =
-    opts.rationale ||
-    ((opts.sameAsRationaleArm ?? true) && pairs.length > 0 && pairs.every((p) => p.rationale !== undefined && p.rationale.trim() !== ''));
+    opts.rationale || ((opts.sameAsRationaleArm ?? true) && pairs.length > 0 && pairs.every((p) => p.rationale !== undefined && p.rationale.trim() !== ''));
   const tokenizeSet = (set: PreferencePair[]) => {
     const tokenized = tokenizePreferences(tokenizer, set, {
       format: opts.promptFormat,

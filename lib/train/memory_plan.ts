@@ -129,7 +129,8 @@ export function planShape(cfg: Record<string, unknown>, source: string): PlanSha
   // GPT-2's names; n_inner null means 4·n_embd, and every head has its own keys and values
   const num = (key: string, fallback?: number): number => {
     const v = cfg[key] ?? fallback;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new Error(`${source}: "${key}" must be a positive integer (got ${JSON.stringify(cfg[key])})`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)
+      throw new Error(`${source}: "${key}" must be a positive integer (got ${JSON.stringify(cfg[key])})`);
     return v;
   };
   const hidden = num('n_embd');
@@ -184,7 +185,8 @@ export function loraParameterCount(tensors: readonly TensorEntry[], lora: LoraPl
     count += lora.r * (t.shape[0]! + t.shape[1]!);
     modules++;
   }
-  if (modules === 0) throw new Error(`LoRA targets ${JSON.stringify(lora.targets)} match no linear layer of the model; use module names such as q_proj,v_proj or all-linear`);
+  if (modules === 0)
+    throw new Error(`LoRA targets ${JSON.stringify(lora.targets)} match no linear layer of the model; use module names such as q_proj,v_proj or all-linear`);
   return { count, modules };
 }
 
@@ -195,14 +197,10 @@ function deviceCapacity(device: string, cudaDevices?: ReadonlyArray<{ index: num
     if (d) return { kind: device, bytes: d.totalMemory, source: 'the device' };
     return { kind: device, bytes: NaN, source: 'unknown (no CUDA device visible here)' };
   }
-  return { kind: device, bytes: os.totalmem(), source: 'this machine\'s RAM' };
+  return { kind: device, bytes: os.totalmem(), source: "this machine's RAM" };
 }
 
-export function planMemory(
-  modelDir: string,
-  settings: MemoryPlanSettings,
-  cudaDevices?: ReadonlyArray<{ index: number; totalMemory: number }>,
-): MemoryPlan {
+export function planMemory(modelDir: string, settings: MemoryPlanSettings, cudaDevices?: ReadonlyArray<{ index: number; totalMemory: number }>): MemoryPlan {
   const tensors = readModelTensors(modelDir);
   const configFile = path.join(modelDir, 'config.json');
   let configJson: Record<string, unknown>;
@@ -326,13 +324,19 @@ export function formatMemoryPlan(p: MemoryPlan): string {
     const ref = p.referencePhase ? gib(p.referencePhase[k]).padStart(12) + '      ' : '';
     lines.push(`  ${label.padEnd(24)} ${ref}${gib(p.training[k]).padStart(12)}`);
   }
-  lines.push(`  ${'phase peak'.padEnd(24)} ${p.referencePhase ? gib(p.referencePhase.total).padStart(12) + '      ' : ''}${gib(p.training.total).padStart(12)}`);
-  lines.push(holdsGradients(s)
-    ? '  (gradients are held in one buffer for the whole run under LoRA or gradient checkpointing: they add to the activations)'
-    : '  (a phase peaks with all activations or with all gradients, never both: backward frees the one as the other arrives)');
+  lines.push(
+    `  ${'phase peak'.padEnd(24)} ${p.referencePhase ? gib(p.referencePhase.total).padStart(12) + '      ' : ''}${gib(p.training.total).padStart(12)}`,
+  );
+  lines.push(
+    holdsGradients(s)
+      ? '  (gradients are held in one buffer for the whole run under LoRA or gradient checkpointing: they add to the activations)'
+      : '  (a phase peaks with all activations or with all gradients, never both: backward frees the one as the other arrives)',
+  );
   lines.push('');
   const cap = Number.isFinite(p.device.bytes) ? gib(p.device.bytes) : 'unknown';
-  lines.push(`  peak per rank: ${gib(p.peakBytes)}; ${p.device.source}: ${cap} → ${p.fits ? 'fits' : Number.isFinite(p.device.bytes) ? 'DOES NOT FIT' : 'cannot tell'}`);
+  lines.push(
+    `  peak per rank: ${gib(p.peakBytes)}; ${p.device.source}: ${cap} → ${p.fits ? 'fits' : Number.isFinite(p.device.bytes) ? 'DOES NOT FIT' : 'cannot tell'}`,
+  );
   if (!p.fits && Number.isFinite(p.device.bytes)) {
     const hints = [];
     if (!s.gradientCheckpointing) hints.push('--gradient-checkpointing');

@@ -21,7 +21,11 @@ export interface ModelCardOptions {
 }
 
 interface RunRecord {
-  data?: { load?: { format?: string; rows?: number; valid?: number; invalid?: number; duplicates?: number; pairs?: number }; trainPairs?: number; evalPairs?: number };
+  data?: {
+    load?: { format?: string; rows?: number; valid?: number; invalid?: number; duplicates?: number; pairs?: number };
+    trainPairs?: number;
+    evalPairs?: number;
+  };
   versions?: Record<string, string>;
   dataParallel?: { worldSize: number };
 }
@@ -101,23 +105,47 @@ export function modelCard(runDir: string, config: TrainConfig, opts: ModelCardOp
     '',
     `${config.loss}: ${spec.summary}. Source: ${spec.citation}.`,
     '',
-    table(['setting', 'value'], [
-      ['beta', config.beta],
-      ...(spec.needsRationale ? ([['gamma', config.gamma], ['rationaleForm', config.rationaleForm], ['rationaleNorm', config.rationaleNorm]] as Array<[string, unknown]>) : []),
-      ...(config.loss === 'dpo' || config.loss === 'rdpo' ? ([['dpoVariant', config.dpoVariant], ['labelSmoothing', config.labelSmoothing]] as Array<[string, unknown]>) : []),
-      ...(config.loss.includes('simpo') ? ([['simpoMargin', config.simpoMargin]] as Array<[string, unknown]>) : []),
-      ...(config.sftWeight > 0 ? ([['sftWeight', config.sftWeight]] as Array<[string, unknown]>) : []),
-    ]),
+    table(
+      ['setting', 'value'],
+      [
+        ['beta', config.beta],
+        ...(spec.needsRationale
+          ? ([
+              ['gamma', config.gamma],
+              ['rationaleForm', config.rationaleForm],
+              ['rationaleNorm', config.rationaleNorm],
+            ] as Array<[string, unknown]>)
+          : []),
+        ...(config.loss === 'dpo' || config.loss === 'rdpo'
+          ? ([
+              ['dpoVariant', config.dpoVariant],
+              ['labelSmoothing', config.labelSmoothing],
+            ] as Array<[string, unknown]>)
+          : []),
+        ...(config.loss.includes('simpo') ? ([['simpoMargin', config.simpoMargin]] as Array<[string, unknown]>) : []),
+        ...(config.sftWeight > 0 ? ([['sftWeight', config.sftWeight]] as Array<[string, unknown]>) : []),
+      ],
+    ),
     '',
     '## Data',
     '',
     `\`${config.data}\`${load?.format ? ` (format ${load.format})` : ''}:`,
     '',
-    table(['count', 'value'], [
-      ...(load?.rows !== undefined ? ([['rows read', load.rows], ['invalid rows', load.invalid ?? 0], ['duplicate pairs dropped', load.duplicates ?? 0], ['distinct pairs', load.pairs ?? 0]] as Array<[string, unknown]>) : []),
-      ['training pairs', record.data?.trainPairs ?? 'n/a'],
-      ['evaluation pairs', record.data?.evalPairs ?? 0],
-    ]),
+    table(
+      ['count', 'value'],
+      [
+        ...(load?.rows !== undefined
+          ? ([
+              ['rows read', load.rows],
+              ['invalid rows', load.invalid ?? 0],
+              ['duplicate pairs dropped', load.duplicates ?? 0],
+              ['distinct pairs', load.pairs ?? 0],
+            ] as Array<[string, unknown]>)
+          : []),
+        ['training pairs', record.data?.trainPairs ?? 'n/a'],
+        ['evaluation pairs', record.data?.evalPairs ?? 0],
+      ],
+    ),
     '',
     '## Results',
     '',
@@ -125,12 +153,23 @@ export function modelCard(runDir: string, config: TrainConfig, opts: ModelCardOp
   const metricRows = (row: MetricsRow | undefined) =>
     row ? Object.entries(row).filter(([k, v]) => k !== 'eval' && k !== 'step' && typeof v === 'number') : [];
   if (lastTrain) md.push(`Last training step (${lastTrain.step}):`, '', table(['metric', 'value'], metricRows(lastTrain)), '');
-  if (lastEval) md.push(`Evaluation at step ${lastEval.step} on ${record.data?.evalPairs ?? '?'} held-out pairs:`, '', table(['metric', 'value'], metricRows(lastEval)), '');
+  if (lastEval)
+    md.push(
+      `Evaluation at step ${lastEval.step} on ${record.data?.evalPairs ?? '?'} held-out pairs:`,
+      '',
+      table(['metric', 'value'], metricRows(lastEval)),
+      '',
+    );
   if (!lastTrain && !lastEval) md.push('No metrics were logged before these weights were written.', '');
   md.push(
     '## Training configuration',
     '',
-    table(['key', 'value'], Object.entries(config).filter(([k, v]) => v !== undefined && k !== 'resume').map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v])),
+    table(
+      ['key', 'value'],
+      Object.entries(config)
+        .filter(([k, v]) => v !== undefined && k !== 'resume')
+        .map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v]),
+    ),
     '',
     '## Reproduce',
     '',

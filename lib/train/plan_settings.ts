@@ -42,7 +42,8 @@ function loraSettings(config: TrainConfig): MemoryPlanSettings['lora'] {
     const tensors = readFileTensors(weights);
     const loraA = tensors.filter((t) => t.name.endsWith('.lora_A.weight'));
     const loraB = tensors.filter((t) => t.name.endsWith('.lora_B.weight'));
-    if (loraA.length === 0 || loraA.length !== loraB.length) throw new Error(`${weights}: expected pairs of lora_A/lora_B weights (a PEFT LoRA adapter), found ${loraA.length} and ${loraB.length}`);
+    if (loraA.length === 0 || loraA.length !== loraB.length)
+      throw new Error(`${weights}: expected pairs of lora_A/lora_B weights (a PEFT LoRA adapter), found ${loraA.length} and ${loraB.length}`);
     const adapterParameters = { count: [...loraA, ...loraB].reduce((n, t) => n + elementCount(t.shape), 0), modules: loraA.length };
     return {
       r: a.r,
@@ -56,7 +57,10 @@ function loraSettings(config: TrainConfig): MemoryPlanSettings['lora'] {
 }
 
 function largestSum(values: number[], k: number): number {
-  return values.sort((a, b) => b - a).slice(0, k).reduce((a, b) => a + b, 0);
+  return values
+    .sort((a, b) => b - a)
+    .slice(0, k)
+    .reduce((a, b) => a + b, 0);
 }
 
 export function memoryPlanSettings(
@@ -74,10 +78,22 @@ export function memoryPlanSettings(
     computeDtype,
     device: config.device,
     gradientCheckpointing: config.gradientCheckpointing,
-    rows: largestSum(rows.map((r) => r.policy), perRank),
-    referenceRows: largestSum(rows.map((r) => r.reference), perRank),
-    scoredRows: largestSum(rows.map((r) => r.policyScored), perRank),
-    referenceScoredRows: largestSum(rows.map((r) => r.referenceScored), perRank),
+    rows: largestSum(
+      rows.map((r) => r.policy),
+      perRank,
+    ),
+    referenceRows: largestSum(
+      rows.map((r) => r.reference),
+      perRank,
+    ),
+    scoredRows: largestSum(
+      rows.map((r) => r.policyScored),
+      perRank,
+    ),
+    referenceScoredRows: largestSum(
+      rows.map((r) => r.referenceScored),
+      perRank,
+    ),
     logitsChunk: config.logitsChunk,
     ...(lora ? { lora } : {}),
     ranks: dataParallel.ranks,

@@ -20,12 +20,25 @@ export const PAPER_PRESET: Record<string, { value: unknown; source: string }> = 
   maxGradNorm: { value: 10, source: 'config/model/base_model.yaml:25 `max_grad_norm: 10.0`' },
   maxLength: { value: 2048, source: 'config/model/base_model.yaml:31 `max_length: 2048`' },
   maxPromptLength: { value: 1024, source: 'config/model/base_model.yaml:34 `max_prompt_length: 1024`' },
-  truncationMode: { value: 'auto', source: "dataloader.py:48 `truncation_mode = 'keep_end'` by default; dataloader.py:384–685 `keep_start` for Orca, UltraFeedback and the rationale sets" },
+  truncationMode: {
+    value: 'auto',
+    source: "dataloader.py:48 `truncation_mode = 'keep_end'` by default; dataloader.py:384–685 `keep_start` for Orca, UltraFeedback and the rationale sets",
+  },
   epochs: { value: 1, source: 'config/config.yaml:58 `n_epochs: 1`' },
-  dtype: { value: 'auto', source: 'config/model/base_model.yaml:16 `policy_dtype: bfloat16` on their GPUs; auto is bf16 where the device computes it natively, float32 where bf16 is emulated (about 15× slower on such a CPU)' },
-  weightDecay: { value: 0.01, source: "trainers.py:342 builds `torch.optim.AdamW(self.policy.parameters(), lr=self.config.lr)`: PyTorch's default weight_decay 0.01" },
+  dtype: {
+    value: 'auto',
+    source:
+      'config/model/base_model.yaml:16 `policy_dtype: bfloat16` on their GPUs; auto is bf16 where the device computes it natively, float32 where bf16 is emulated (about 15× slower on such a CPU)',
+  },
+  weightDecay: {
+    value: 0.01,
+    source: "trainers.py:342 builds `torch.optim.AdamW(self.policy.parameters(), lr=self.config.lr)`: PyTorch's default weight_decay 0.01",
+  },
   beta: { value: 0.1, source: 'config/loss/rdpo.yaml:5 `beta: 0.1`' },
-  promptFormat: { value: 'auto', source: 'dataloader.py:118 wraps every prompt in human_prefix … assistant_prefix (config/config.yaml:98–115, the chat format)' },
+  promptFormat: {
+    value: 'auto',
+    source: 'dataloader.py:118 wraps every prompt in human_prefix … assistant_prefix (config/config.yaml:98–115, the chat format)',
+  },
   // batchSize/gradAccum: effective 32 (config/model/base_model.yaml:39 `batch_size: 32`), see applyPreset;
   // the loss's form and γ: the loss catalogue's defaults, which are the released code's (config.ts lossDefaults).
 };
@@ -53,7 +66,9 @@ export function applyPreset(input: Record<string, unknown>, source = 'config'): 
     out.gradAccum = PAPER_EFFECTIVE_BATCH / batch;
   } else if (batch === undefined && accum !== undefined) {
     if (!Number.isInteger(accum) || accum < 1 || PAPER_EFFECTIVE_BATCH % accum !== 0) {
-      throw new ConfigError(`invalid ${source}:\n  - 'gradAccum': preset paper keeps an effective batch of ${PAPER_EFFECTIVE_BATCH}, so grad-accum must divide it; got ${String(accum)}`);
+      throw new ConfigError(
+        `invalid ${source}:\n  - 'gradAccum': preset paper keeps an effective batch of ${PAPER_EFFECTIVE_BATCH}, so grad-accum must divide it; got ${String(accum)}`,
+      );
     }
     out.batchSize = PAPER_EFFECTIVE_BATCH / accum;
   }

@@ -6,7 +6,12 @@ import type { MetricsRow } from './metrics.js';
 export class TrainProgress {
   private bar: cliProgress.SingleBar | undefined;
   private lastLine = 0;
-  constructor(private total: number, start: number, private label: string, private enabled = true) {
+  constructor(
+    private total: number,
+    start: number,
+    private label: string,
+    private enabled = true,
+  ) {
     if (!enabled) return;
     if (process.stderr.isTTY) {
       this.bar = new cliProgress.SingleBar(

@@ -37,7 +37,9 @@ export async function weightsDigest(dir: string): Promise<string> {
 }
 
 function weightFiles(dir: string): string[] {
-  return readdirSync(dir).filter((f) => f.endsWith('.safetensors') || f === 'config.json').sort();
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.safetensors') || f === 'config.json')
+    .sort();
 }
 
 /**
@@ -101,9 +103,14 @@ function readVerifiedCache(file: string, n: number, log?: (m: string) => void): 
   const sumFile = `${file}.sha256`;
   const expected = existsSync(sumFile) ? readFileSync(sumFile, 'utf8').trim() : undefined;
   const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-  const why = expected === undefined ? `it has no checksum (${path.basename(sumFile)})` :
-    sha256Hex(buf) !== expected ? `its bytes do not match ${path.basename(sumFile)}` :
-    all.some((v) => !Number.isFinite(v) || v > 1e-3) ? 'it holds values that are not log-probabilities (NaN, inf or > 0)' : undefined;
+  const why =
+    expected === undefined
+      ? `it has no checksum (${path.basename(sumFile)})`
+      : sha256Hex(buf) !== expected
+        ? `its bytes do not match ${path.basename(sumFile)}`
+        : all.some((v) => !Number.isFinite(v) || v > 1e-3)
+          ? 'it holds values that are not log-probabilities (NaN, inf or > 0)'
+          : undefined;
   if (why === undefined) return all;
   log?.(`warning: reference log-probs cache ${file} is not used: ${why}; recomputing`);
   return undefined;
@@ -126,20 +133,22 @@ export async function referenceLogps(
 ): Promise<ReferenceLogps> {
   const started = performance.now();
   // Without the cache there is nothing to key, so the weights are not hashed.
-  const key = !opts.useCache ? '' : createHash('sha256')
-    .update(
-      JSON.stringify({
-        v: 1,
-        weights: await rememberedWeightsDigest(refDir),
-        data: examplesDigest(examples),
-        dtype: opts.computeDtype,
-        device: opts.device.split(':')[0],
-        // A base held in 16 bits (LoRA) computes norms and residuals in 16 bits: other values.
-        ...(opts.model && opts.model.config.dtype !== 'float32' ? { weightsDtype: opts.model.config.dtype } : {}),
-      }),
-    )
-    .digest('hex')
-    .slice(0, 32);
+  const key = !opts.useCache
+    ? ''
+    : createHash('sha256')
+        .update(
+          JSON.stringify({
+            v: 1,
+            weights: await rememberedWeightsDigest(refDir),
+            data: examplesDigest(examples),
+            dtype: opts.computeDtype,
+            device: opts.device.split(':')[0],
+            // A base held in 16 bits (LoRA) computes norms and residuals in 16 bits: other values.
+            ...(opts.model && opts.model.config.dtype !== 'float32' ? { weightsDtype: opts.model.config.dtype } : {}),
+          }),
+        )
+        .digest('hex')
+        .slice(0, 32);
   const file = path.join(cacheDir(), `ref-logps-${key}.f32`);
   const n = examples.length;
   const shard = opts.shard;

@@ -41,7 +41,9 @@ export function checkNewRunDirectory(runDir: string, opts: RunDirectoryInputs): 
   for (const input of opts.inputs) {
     if (input.path === undefined || !existsSync(input.path)) continue;
     if (samePath(runDir, input.path) || isInside(input.path, runDir)) {
-      throw new UsageError(`--out ${runDir} ${samePath(runDir, input.path) ? 'is' : 'holds'} ${input.flag} ${input.path}; a run would write over it. Choose another --out.`);
+      throw new UsageError(
+        `--out ${runDir} ${samePath(runDir, input.path) ? 'is' : 'holds'} ${input.flag} ${input.path}; a run would write over it. Choose another --out.`,
+      );
     }
   }
   // A lock file is ours too (a run starting or training there): taking the lock then names its holder.
@@ -50,7 +52,9 @@ export function checkNewRunDirectory(runDir: string, opts: RunDirectoryInputs): 
   const trained = (existsSync(metrics) && statSync(metrics).size > 0) || existsSync(path.join(runDir, 'checkpoints')) || existsSync(path.join(runDir, 'final'));
   if (!trained) return;
   if (!opts.overwrite) {
-    throw new UsageError(`${runDir} already holds a run (metrics.jsonl). Continue it with --resume ${runDir}, start it again with --overwrite, or choose another --out.`);
+    throw new UsageError(
+      `${runDir} already holds a run (metrics.jsonl). Continue it with --resume ${runDir}, start it again with --overwrite, or choose another --out.`,
+    );
   }
 }
 

@@ -3,7 +3,7 @@
 // Exact resume: the data order, learning rates and float32 master weights are all reproduced
 // from the checkpoint, so a resumed run logs the metrics an uninterrupted one would have.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CausalLM } from '../model/causal_lm.js';
 import { attachLora, checkpointDtype, loadAdapter, parseLoraTargets, saveAdapter } from '../model/lora.js';
@@ -19,7 +19,18 @@ import { SeededRandom } from '../util/random.js';
 import { checkpointName, latestCheckpoint, readTrainerState, removeStaleTemporaries, saveCheckpoint, type TrainerState } from './checkpoint.js';
 import { ConfigError, lossSpec, nativeTrainerOptions, resolveTrainConfig, type TrainConfig, type TrainConfigInput } from './config.js';
 import { prepareTrainingData, type ExampleWithId } from './dataset.js';
-import { DataParallel, DataParallelSetupError, bucketBytes, dataParallelTimeout, fingerprint, rankDevice, rankEnv, shareOf, threadsPerRank, type LocalMetrics } from './data_parallel.js';
+import {
+  DataParallel,
+  DataParallelSetupError,
+  bucketBytes,
+  dataParallelTimeout,
+  fingerprint,
+  rankDevice,
+  rankEnv,
+  shareOf,
+  threadsPerRank,
+  type LocalMetrics,
+} from './data_parallel.js';
 import { MetricsLog, StepAccumulator, type MetricsRow } from './metrics.js';
 import { openTrackers } from './report_to.js';
 import { stopReasonOf, type TrainCallbacks } from './callbacks.js';
@@ -224,7 +235,9 @@ export async function train(input: TrainConfigInput & TrainRunOptions, hooks: Tr
   const main = !ranks || ranks.rank === 0;
   const log = !main ? () => {} : (hooks.log ?? ((m: string) => process.stderr.write(`${m}\n`)));
   if (ranks && settings.out === undefined && settings.resume === undefined) {
-    throw new DataParallelSetupError(`data-parallel training (WORLD_SIZE=${ranks.worldSize}) needs --out (or --resume): every rank must name the same run directory`);
+    throw new DataParallelSetupError(
+      `data-parallel training (WORLD_SIZE=${ranks.worldSize}) needs --out (or --resume): every rank must name the same run directory`,
+    );
   }
   const resolved = resolveRun(settings, log);
   // Rank 0 alone checks, clears and locks the directory; a dry run writes nothing.
@@ -307,22 +320,33 @@ async function trainRun(resolved: ReturnType<typeof resolveRun>, hooks: TrainHoo
   const identity = await dataIdentity(config.data, train, data.eval);
   if (config.resume) checkResumedData(runDir, identity, acceptDataChange, log);
   if (hooks.dryRun) {
-    const plan = planMemory(modelDir,
-      memoryPlanSettings(config, train, { rejected: useRejected, rationale: useRationale, reference: useReference },
-        { ranks: hooks.planRanks ?? ranks?.worldSize ?? 1, zero: zeroStage(config) === 1 }, computeDtype), native.runtimeInfo().devices);
+    const plan = planMemory(
+      modelDir,
+      memoryPlanSettings(
+        config,
+        train,
+        { rejected: useRejected, rationale: useRationale, reference: useReference },
+        { ranks: hooks.planRanks ?? ranks?.worldSize ?? 1, zero: zeroStage(config) === 1 },
+        computeDtype,
+      ),
+      native.runtimeInfo().devices,
+    );
     return { runDir, finalModelDir: undefined, steps: 0, totalSteps: 0, interrupted: false, lastMetrics: undefined, lastEval: undefined, plan };
   }
   const dp = ranks ? await DataParallel.join(native, ranks, dataParallelTimeout(), device) : undefined;
   if (main) mkdirSync(runDir, { recursive: true });
   // dropLastBatch: only full batches, as the authors' data loader yields them (dataloader.py:905).
   const microPerEpoch = config.dropLastBatch ? Math.floor(train.length / config.batchSize) : Math.ceil(train.length / config.batchSize);
-  if (microPerEpoch < 1) throw new ConfigError(`dropLastBatch: ${train.length} training pairs make no full batch of ${config.batchSize}; lower batchSize or drop dropLastBatch`);
+  if (microPerEpoch < 1)
+    throw new ConfigError(`dropLastBatch: ${train.length} training pairs make no full batch of ${config.batchSize}; lower batchSize or drop dropLastBatch`);
   const totalSteps = config.maxSteps ?? Math.max(1, Math.ceil((config.epochs * microPerEpoch) / config.gradAccum));
   const configDigest = digest(trajectoryKeys(config));
   if (dp) {
     // Before any rank writes or computes: a rank with other settings, data or run directory would
     // otherwise meet the others in collectives of other sizes (Gloo would wait until its timeout).
-    const order = createHash('sha256').update(train.map((e) => e.id).join('\n')).digest('hex');
+    const order = createHash('sha256')
+      .update(train.map((e) => e.id).join('\n'))
+      .digest('hex');
     await dp.checkSame('the run settings (config digest, run directory, training pairs and their ids, steps, checkpoint)', [
       fingerprint(configDigest),
       fingerprint(runDir),
@@ -359,21 +383,29 @@ async function trainRun(resolved: ReturnType<typeof resolveRun>, hooks: TrainHoo
     for (const stale of removeStaleTemporaries(runDir)) log(`removed ${stale}, left by an interrupted write`);
   }
   const runtime = native.runtimeInfo();
-  if (main) writeFileAtomic(
-    path.join(runDir, 'config.json'),
-    JSON.stringify(
-      {
-        config,
-        versions: { rdpoNative: packageVersion(), torch: runtime.torchVersion, node: process.version },
-        data: { load: data.load, ...(data.hub ? { hub: data.hub } : {}), tokenization: data.tokenization, trainPairs: train.length, evalPairs: data.eval.length, identity },
-        totalSteps,
-        ...(dp ? { dataParallel: { worldSize: dp.worldSize, backend: dp.group.backend } } : {}),
-        createdAt: new Date().toISOString(),
-      },
-      null,
-      2,
-    ) + '\n',
-  );
+  if (main)
+    writeFileAtomic(
+      path.join(runDir, 'config.json'),
+      JSON.stringify(
+        {
+          config,
+          versions: { rdpoNative: packageVersion(), torch: runtime.torchVersion, node: process.version },
+          data: {
+            load: data.load,
+            ...(data.hub ? { hub: data.hub } : {}),
+            tokenization: data.tokenization,
+            trainPairs: train.length,
+            evalPairs: data.eval.length,
+            identity,
+          },
+          totalSteps,
+          ...(dp ? { dataParallel: { worldSize: dp.worldSize, backend: dp.group.backend } } : {}),
+          createdAt: new Date().toISOString(),
+        },
+        null,
+        2,
+      ) + '\n',
+    );
 
   // LoRA: one model in memory, the base frozen in its checkpoint dtype with float32 adapters on it;
   // the reference is that base with the adapters switched off (native referenceLogps does so).
@@ -513,7 +545,12 @@ async function trainRun(resolved: ReturnType<typeof resolveRun>, hooks: TrainHoo
       else acc.add(values);
     }
     if (dp) for (const m of (await dp.reduceMetrics(locals, SUMMED_METRICS)).metrics) acc.add(m);
-    const row: MetricsRow = { step, epoch: state.microBatches / microPerEpoch, ...(acc.result(SUMMED_METRICS) as { loss: number; tokens: number }), eval: true };
+    const row: MetricsRow = {
+      step,
+      epoch: state.microBatches / microPerEpoch,
+      ...(acc.result(SUMMED_METRICS) as { loss: number; tokens: number }),
+      eval: true,
+    };
     metrics?.write(row);
     await ask((c) => c.onEvaluate?.(row, context()));
     return row;
@@ -565,9 +602,13 @@ async function trainRun(resolved: ReturnType<typeof resolveRun>, hooks: TrainHoo
         // Each term's share of the update (grad_norm/preference, grad_norm/rationale): on the first
         // step and on each step an evaluation follows, from its first micro-batch.
         const measureTerms = k === 0 && (state.step === 0 || evaluatesAfter(state.step + 1));
-        const { 'grad_norm/preference': gradPreference, 'grad_norm/rationale': gradRationale, ...values } = await trainer.accumulate(
-          batch, share / config.gradAccum, dp !== undefined && k === config.gradAccum - 1, measureTerms);
-        if (gradPreference !== undefined && gradRationale !== undefined) termNorms = { 'grad_norm/preference': gradPreference, 'grad_norm/rationale': gradRationale };
+        const {
+          'grad_norm/preference': gradPreference,
+          'grad_norm/rationale': gradRationale,
+          ...values
+        } = await trainer.accumulate(batch, share / config.gradAccum, dp !== undefined && k === config.gradAccum - 1, measureTerms);
+        if (gradPreference !== undefined && gradRationale !== undefined)
+          termNorms = { 'grad_norm/preference': gradPreference, 'grad_norm/rationale': gradRationale };
         packedTokens += batch.packedTokens;
         const row = { ...values, tokens: batch.pairTokens, rationale_tokens: batch.rationaleTokens };
         if (dp) locals.push({ pairs: indices.length, values: row });
@@ -578,7 +619,13 @@ async function trainRun(resolved: ReturnType<typeof resolveRun>, hooks: TrainHoo
         for (const m of reduced.metrics) acc.add(m);
         packedTokens = reduced.extra[0]!;
       }
-      const lr = learningRateAt(state.step, { lr: config.lr, warmupSteps: config.warmupSteps, totalSteps, schedule: config.schedule, warmupForm: config.warmupForm });
+      const lr = learningRateAt(state.step, {
+        lr: config.lr,
+        warmupSteps: config.warmupSteps,
+        totalSteps,
+        schedule: config.schedule,
+        warmupForm: config.warmupForm,
+      });
       const values = acc.result(SUMMED_METRICS) as Record<string, number> & { loss: number; tokens: number };
       // Checked before the step so that 'stop' leaves the weights as the last finite step made them;
       // the native step itself refuses a non-finite gradient (the weights never see it).
@@ -586,14 +633,21 @@ async function trainRun(resolved: ReturnType<typeof resolveRun>, hooks: TrainHoo
       const gradNorm = await trainer.step(lr, config.maxGradNorm);
       if (!Number.isFinite(gradNorm) || !Number.isFinite(values.loss)) {
         if (config.onNonfinite === 'stop') throw nonFinite(state.step + 1, 'gradient norm', gradNorm, runDir);
-        log(`warning: step ${state.step + 1}: non-finite loss (${values.loss}) or gradient norm (${gradNorm}); the update was skipped (--on-nonfinite skip-step)`);
+        log(
+          `warning: step ${state.step + 1}: non-finite loss (${values.loss}) or gradient norm (${gradNorm}); the update was skipped (--on-nonfinite skip-step)`,
+        );
       }
       state.step++;
       if (dp && !reportedSync) {
         reportedSync = true;
         const g = dp.group.lastGradientSync;
-        log(`data-parallel: ${dp.worldSize} ranks (${dp.group.backend === 'nccl' ? 'NCCL' : 'Gloo'}); gradients ${g.collective === 'reduce-scatter' ? `reduce-scattered in ${g.buckets} bucket(s) (${g.collectives} pieces)` : `all-reduced in ${g.buckets} bucket(s)`}, ${g.startedInBackward} started during backward`);
-        if (zero) log(`data-parallel: optimizer state sharded (ZeRO-1): rank 0 holds AdamW state for ${trainer.numOptimizerParameters} of ${parameters} parameters; updated parameters all-gathered`);
+        log(
+          `data-parallel: ${dp.worldSize} ranks (${dp.group.backend === 'nccl' ? 'NCCL' : 'Gloo'}); gradients ${g.collective === 'reduce-scatter' ? `reduce-scattered in ${g.buckets} bucket(s) (${g.collectives} pieces)` : `all-reduced in ${g.buckets} bucket(s)`}, ${g.startedInBackward} started during backward`,
+        );
+        if (zero)
+          log(
+            `data-parallel: optimizer state sharded (ZeRO-1): rank 0 holds AdamW state for ${trainer.numOptimizerParameters} of ${parameters} parameters; updated parameters all-gathered`,
+          );
         log(`data-parallel: ${communicationLine(g)}`);
       }
       const seconds = (performance.now() - started) / 1000;
@@ -613,12 +667,13 @@ async function trainRun(resolved: ReturnType<typeof resolveRun>, hooks: TrainHoo
         // the tokens of every rank, over every rank's peak.
         // A LoRA run's base is frozen (model/flops.ts: `frozen` tokens). Not applicable (absent) where it
         // would read above 100%.
-        mfu: modelFlopsUtilization({
-          matmulParams: parameters,
-          tokens: lora ? { trained: 0, reference: 0, frozen: packedTokens } : { trained: packedTokens, reference: 0 },
-          seconds,
-          peakFlopsPerSec: peak.flopsPerSec * (dp ? dp.worldSize : 1),
-        }) ?? undefined,
+        mfu:
+          modelFlopsUtilization({
+            matmulParams: parameters,
+            tokens: lora ? { trained: 0, reference: 0, frozen: packedTokens } : { trained: packedTokens, reference: 0 },
+            seconds,
+            peakFlopsPerSec: peak.flopsPerSec * (dp ? dp.worldSize : 1),
+          }) ?? undefined,
       };
       metrics?.write(row);
       lastMetrics = row;
@@ -657,7 +712,16 @@ async function trainRun(resolved: ReturnType<typeof resolveRun>, hooks: TrainHoo
       });
     }
     if (stopped) log(`final/ holds the weights of step ${state.step} of ${totalSteps} (${stopped}): ${finalDir}`);
-    return { runDir, finalModelDir: finalDir, steps: state.step, totalSteps, interrupted, lastMetrics, lastEval, ...(stopped ? { stopped: { step: state.step, reason: stopped } } : {}) };
+    return {
+      runDir,
+      finalModelDir: finalDir,
+      steps: state.step,
+      totalSteps,
+      interrupted,
+      lastMetrics,
+      lastEval,
+      ...(stopped ? { stopped: { step: state.step, reason: stopped } } : {}),
+    };
   } finally {
     progress.stop();
     metrics?.close();

@@ -5,7 +5,10 @@ import { closeSync, existsSync, fsyncSync, openSync, readFileSync, truncateSync,
 export class JsonlAppender {
   private fd: number;
   /** `truncate`: start the file empty (an output written afresh, row by row). */
-  constructor(readonly file: string, { truncate = false } = {}) {
+  constructor(
+    readonly file: string,
+    { truncate = false } = {},
+  ) {
     this.fd = openSync(file, truncate ? 'w' : 'a');
   }
   append(row: unknown): void {

@@ -55,10 +55,14 @@ export function assertOutputNotInput(output: NamedPath, inputs: readonly NamedPa
   for (const input of inputs) {
     if (input.path === undefined || !existsSync(input.path)) continue;
     if (samePath(output.path, input.path)) {
-      throw new UsageError(`${output.flag} ${output.path} is ${input.flag} ${input.path} (the same file after links); writing it would destroy the input. Choose another ${output.flag}.`);
+      throw new UsageError(
+        `${output.flag} ${output.path} is ${input.flag} ${input.path} (the same file after links); writing it would destroy the input. Choose another ${output.flag}.`,
+      );
     }
     if (opts.replacesWhole && isInside(input.path, output.path)) {
-      throw new UsageError(`${output.flag} ${output.path} holds ${input.flag} ${input.path}; writing it could destroy the input. Choose another ${output.flag}.`);
+      throw new UsageError(
+        `${output.flag} ${output.path} holds ${input.flag} ${input.path}; writing it could destroy the input. Choose another ${output.flag}.`,
+      );
     }
   }
 }

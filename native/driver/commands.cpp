@@ -9,6 +9,9 @@ int dispatch(const std::string& cmd, int argc, char** argv) {
   return kUnknownCommand;
 }
 
-std::string usage() { return " | logprobs DIR [--dtype D] [--device D] [--tokens 1,2,3] | model-check DIR [--dtype D] [--device D] | grad-check DIR [--dtype D] [--device D] | pack FILE"; }
+std::string usage() {
+  return " | logprobs DIR [--dtype D] [--device D] [--tokens 1,2,3] | model-check DIR [--dtype D] [--device D] | "
+         "grad-check DIR [--dtype D] [--device D] | pack FILE";
+}
 
 }  // namespace rdpo::driver

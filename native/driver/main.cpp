@@ -16,9 +16,9 @@ namespace {
 
 int info_command() {
   auto r = rdpo::runtime_info();
-  std::printf("torch %s (%s)\ncxx11 abi %d, cpu capability %s, threads %d\ncuda available %d\n", r.torch_version.c_str(),
-              r.torch_lib_dir.c_str(), r.cxx11_abi ? 1 : 0, r.cpu_capability.c_str(), r.intra_op_threads,
-              r.cuda_available ? 1 : 0);
+  std::printf("torch %s (%s)\ncxx11 abi %d, cpu capability %s, threads %d\ncuda available %d\n",
+              r.torch_version.c_str(), r.torch_lib_dir.c_str(), r.cxx11_abi ? 1 : 0, r.cpu_capability.c_str(),
+              r.intra_op_threads, r.cuda_available ? 1 : 0);
   for (const auto& d : r.devices)
     std::printf("  %s:%d %s %.1f GiB cc %s\n", d.type.c_str(), d.index, d.name.c_str(), d.total_memory / 1073741824.0,
                 d.compute_capability.c_str());
@@ -71,7 +71,9 @@ int main(int argc, char** argv) {
     if (cmd == "smoke") return smoke_command(argc > 2 ? argv[2] : "cpu");
     if (cmd == "matmul-peak") return matmul_peak_command(argc, argv);
     if (int rc = rdpo::driver::dispatch(cmd, argc, argv); rc != rdpo::driver::kUnknownCommand) return rc;
-    std::fprintf(stderr, "unknown command '%s'\nusage: rdpo-driver info | smoke [device] | matmul-peak [dtype] [device] [size] [iters]%s\n",
+    std::fprintf(stderr,
+                 "unknown command '%s'\nusage: rdpo-driver info | smoke [device] | matmul-peak [dtype] [device] [size] "
+                 "[iters]%s\n",
                  cmd.c_str(), rdpo::driver::usage().c_str());
     return 2;
   } catch (const c10::Error& e) {

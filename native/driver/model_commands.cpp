@@ -39,8 +39,10 @@ ModelArgs parse_args(int argc, char** argv) {
     std::string flag = argv[i];
     if (i + 1 >= argc) throw ArgumentError("flag " + flag + " needs a value");
     std::string value = argv[++i];
-    if (flag == "--dtype") a.dtype = value;
-    else if (flag == "--device") a.device = value;
+    if (flag == "--dtype")
+      a.dtype = value;
+    else if (flag == "--device")
+      a.device = value;
     else if (flag == "--tokens") {
       size_t start = 0;
       while (start <= value.size()) {
@@ -49,7 +51,8 @@ ModelArgs parse_args(int argc, char** argv) {
         if (comma == std::string::npos) break;
         start = comma + 1;
       }
-    } else throw ArgumentError("unknown flag " + flag + " (use --dtype, --device, --tokens)");
+    } else
+      throw ArgumentError("unknown flag " + flag + " (use --dtype, --device, --tokens)");
   }
   return a;
 }
@@ -139,13 +142,15 @@ int logprobs_command(int argc, char** argv) {
   torch::NoGradGuard no_grad;
   PackedBatch b = single_sequence(a.tokens);
   at::Tensor hidden = model->hidden_states(b);
-  at::Tensor lp = token_logprobs_unfused(hidden.index_select(0, b.score_rows.to(hidden.device())), model->lm_head_weight(),
-                                         b.score_targets.to(hidden.device()), c.final_softcap)
+  at::Tensor lp = token_logprobs_unfused(hidden.index_select(0, b.score_rows.to(hidden.device())),
+                                         model->lm_head_weight(), b.score_targets.to(hidden.device()), c.final_softcap)
                       .cpu();
   for (int64_t i = 0; i < lp.size(0); ++i)
-    std::printf("  token %lld -> %lld: log p = %.6f\n", (long long)a.tokens[i], (long long)a.tokens[i + 1], lp[i].item<double>());
+    std::printf("  token %lld -> %lld: log p = %.6f\n", (long long)a.tokens[i], (long long)a.tokens[i + 1],
+                lp[i].item<double>());
   auto s = sequence_logprobs(*model, b);
-  std::printf("sum log p = %.6f over %lld tokens\n", s.sum.cpu()[0].item<double>(), (long long)s.count.cpu()[0].item<int64_t>());
+  std::printf("sum log p = %.6f over %lld tokens\n", s.sum.cpu()[0].item<double>(),
+              (long long)s.count.cpu()[0].item<int64_t>());
   return 0;
 }
 
@@ -189,9 +194,8 @@ int model_check_command(int argc, char** argv) {
   int64_t greedy_equal = 0;
   for (size_t i = 0; i < prompts.size(); ++i) greedy_equal += got_tokens[i] == want_tokens[i];
 
-  std::printf("%s [%s %s] max |logit diff| %.3g, max rel logprob-sum diff %.3g, greedy %lld/%zu equal\n",
-              a.dir.c_str(), a.dtype.c_str(), a.device.c_str(), max_logit_diff, max_rel, (long long)greedy_equal,
-              prompts.size());
+  std::printf("%s [%s %s] max |logit diff| %.3g, max rel logprob-sum diff %.3g, greedy %lld/%zu equal\n", a.dir.c_str(),
+              a.dtype.c_str(), a.device.c_str(), max_logit_diff, max_rel, (long long)greedy_equal, prompts.size());
   const bool ok = exact ? (max_logit_diff <= 1e-4 && max_rel <= 1e-5 && greedy_equal == (int64_t)prompts.size())
                         : max_logit_diff <= 0.25;
   std::printf("%s\n", ok ? "model-check OK" : "model-check FAILED");
@@ -246,9 +250,12 @@ int grad_check_command(int argc, char** argv) {
     max_grad = std::max(max_grad, g_plain[i].abs().max().item<double>());
   }
   std::printf("graph: %s\n", node.c_str());
-  std::printf("%s: loss %.6f / %.6f (checkpointed), %zu parameters, %lld without gradient, max |grad diff| %.3g (max |grad| %.3g)\n",
-              a.dir.c_str(), loss_plain, loss_ckpt, g_plain.size(), (long long)missing, max_diff, max_grad);
-  const bool ok = node.find("CheckpointFunction") != std::string::npos && missing == 0 && loss_plain == loss_ckpt && max_diff == 0.0;
+  std::printf(
+      "%s: loss %.6f / %.6f (checkpointed), %zu parameters, %lld without gradient, max |grad diff| %.3g (max |grad| "
+      "%.3g)\n",
+      a.dir.c_str(), loss_plain, loss_ckpt, g_plain.size(), (long long)missing, max_diff, max_grad);
+  const bool ok = node.find("CheckpointFunction") != std::string::npos && missing == 0 && loss_plain == loss_ckpt &&
+                  max_diff == 0.0;
   std::printf("%s\n", ok ? "grad-check OK" : "grad-check FAILED");
   return ok ? 0 : 1;
 }
@@ -263,7 +270,9 @@ void print_ints(const char* key, const at::Tensor& t, bool last = false) {
 }
 
 int pack_command(int argc, char** argv) {
-  if (argc < 3) throw ArgumentError("usage: rdpo-driver pack FILE (a JSON object {\"groups\": [{\"prompt\": [...], \"completions\": [[...]]}]})");
+  if (argc < 3)
+    throw ArgumentError(
+        "usage: rdpo-driver pack FILE (a JSON object {\"groups\": [{\"prompt\": [...], \"completions\": [[...]]}]})");
   json::Value doc = json::parse_file(argv[2]);
   const json::Value* groups = doc.find("groups");
   if (groups == nullptr) throw ArgumentError(std::string(argv[2]) + ": no \"groups\" key");

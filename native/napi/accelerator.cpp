@@ -1,4 +1,5 @@
-// deviceMemoryStats(device), resetDevicePeakMemory(device), synchronizeDevice(device): the accelerator state bench reads.
+// deviceMemoryStats(device), resetDevicePeakMemory(device), synchronizeDevice(device): the accelerator state bench
+// reads.
 #include <napi.h>
 
 #include "core/runtime/accelerator.h"

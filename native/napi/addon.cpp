@@ -24,7 +24,8 @@ Napi::Function AddonState::define_class(const std::string& name, Napi::Function 
 
 Napi::Function AddonState::constructor(Napi::Env env, const std::string& name) const {
   auto it = classes_.find(name);
-  if (it == classes_.end()) throw Napi::Error::New(env, "internal: class " + name + " was not defined in this environment");
+  if (it == classes_.end())
+    throw Napi::Error::New(env, "internal: class " + name + " was not defined in this environment");
   return it->second.Value();
 }
 

@@ -16,8 +16,8 @@ int64_t check_int(Napi::Env env, double v, const std::string& name, int64_t min,
   if (!std::isfinite(v) || std::floor(v) != v)
     throw Napi::RangeError::New(env, "'" + name + "' must be an integer, got " + std::to_string(v));
   if (v < static_cast<double>(min) || v > static_cast<double>(max))
-    throw Napi::RangeError::New(env, "'" + name + "' must be in " + std::to_string(min) + ".." +
-                                         std::to_string(max) + ", got " + std::to_string(static_cast<int64_t>(v)));
+    throw Napi::RangeError::New(env, "'" + name + "' must be in " + std::to_string(min) + ".." + std::to_string(max) +
+                                         ", got " + std::to_string(static_cast<int64_t>(v)));
   return static_cast<int64_t>(v);
 }
 
@@ -53,8 +53,9 @@ std::vector<int64_t> arg_shape(const Napi::Value& value, const char* name) {
   for (uint32_t i = 0; i < arr.Length(); ++i) {
     Napi::Value d = arr.Get(i);
     if (!d.IsNumber()) throw Napi::TypeError::New(env, std::string("'") + name + "' must contain only numbers");
-    shape.push_back(check_int(env, d.As<Napi::Number>().DoubleValue(), std::string(name) + "[" + std::to_string(i) + "]",
-                              0, std::numeric_limits<int32_t>::max()));
+    shape.push_back(check_int(env, d.As<Napi::Number>().DoubleValue(),
+                              std::string(name) + "[" + std::to_string(i) + "]", 0,
+                              std::numeric_limits<int32_t>::max()));
   }
   return shape;
 }

@@ -20,8 +20,10 @@ class PromiseWorker : public Napi::AsyncWorker {
  public:
   // `work` runs off the main thread and returns a converter that runs on it.
   PromiseWorker(Napi::Env env, std::function<ToJs()> work, std::vector<Napi::Reference<Napi::Value>> pins)
-      : Napi::AsyncWorker(env, "rdpo-native"), deferred_(Napi::Promise::Deferred::New(env)),
-        work_(std::move(work)), pins_(std::move(pins)) {}
+      : Napi::AsyncWorker(env, "rdpo-native"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        work_(std::move(work)),
+        pins_(std::move(pins)) {}
 
   Napi::Promise promise() const { return deferred_.Promise(); }
 

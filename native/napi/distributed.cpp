@@ -31,13 +31,13 @@ class NativeProcessGroup : public Napi::ObjectWrap<NativeProcessGroup> {
  public:
   static Napi::Function Define(Napi::Env env) {
     Napi::Function cls = DefineClass(env, "NativeProcessGroup",
-        {InstanceMethod<&NativeProcessGroup::AllReduce>("allReduce"),
-         InstanceMethod<&NativeProcessGroup::CheckSame>("checkSame"),
-         InstanceMethod<&NativeProcessGroup::BroadcastModel>("broadcastModel"),
-         InstanceAccessor<&NativeProcessGroup::Rank>("rank"),
-         InstanceAccessor<&NativeProcessGroup::WorldSize>("worldSize"),
-         InstanceAccessor<&NativeProcessGroup::Backend>("backend"),
-         InstanceAccessor<&NativeProcessGroup::LastGradientSync>("lastGradientSync")});
+                                     {InstanceMethod<&NativeProcessGroup::AllReduce>("allReduce"),
+                                      InstanceMethod<&NativeProcessGroup::CheckSame>("checkSame"),
+                                      InstanceMethod<&NativeProcessGroup::BroadcastModel>("broadcastModel"),
+                                      InstanceAccessor<&NativeProcessGroup::Rank>("rank"),
+                                      InstanceAccessor<&NativeProcessGroup::WorldSize>("worldSize"),
+                                      InstanceAccessor<&NativeProcessGroup::Backend>("backend"),
+                                      InstanceAccessor<&NativeProcessGroup::LastGradientSync>("lastGradientSync")});
     return AddonState::of(env).define_class("NativeProcessGroup", cls);
   }
 
@@ -101,7 +101,9 @@ class NativeProcessGroup : public Napi::ObjectWrap<NativeProcessGroup> {
     });
   }
 
-  Napi::Value Rank(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(group_->rank())); }
+  Napi::Value Rank(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(group_->rank()));
+  }
   Napi::Value WorldSize(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), static_cast<double>(group_->world_size()));
   }
@@ -173,8 +175,10 @@ RDPO_NAPI_EXPORTS(Export);
 
 std::shared_ptr<rdpo::ProcessGroup> process_group_of(const Napi::Value& value, const char* name) {
   Napi::Env env = value.Env();
-  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(AddonState::of(env).constructor(env, "NativeProcessGroup")))
-    throw Napi::TypeError::New(value.Env(), std::string("'") + name + "' must be a NativeProcessGroup (from createProcessGroup)");
+  if (!value.IsObject() ||
+      !value.As<Napi::Object>().InstanceOf(AddonState::of(env).constructor(env, "NativeProcessGroup")))
+    throw Napi::TypeError::New(value.Env(),
+                               std::string("'") + name + "' must be a NativeProcessGroup (from createProcessGroup)");
   return NativeProcessGroup::Unwrap(value.As<Napi::Object>())->group();
 }
 

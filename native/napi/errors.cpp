@@ -35,9 +35,12 @@ Napi::Error to_js_error(Napi::Env env, const CapturedError& error) {
   if (cut != std::string::npos) msg = msg.substr(0, cut);
   while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
   switch (error.kind) {
-    case ErrorKind::TypeError: return Napi::TypeError::New(env, msg);
-    case ErrorKind::RangeError: return Napi::RangeError::New(env, msg);
-    default: return Napi::Error::New(env, msg);
+    case ErrorKind::TypeError:
+      return Napi::TypeError::New(env, msg);
+    case ErrorKind::RangeError:
+      return Napi::RangeError::New(env, msg);
+    default:
+      return Napi::Error::New(env, msg);
   }
 }
 

@@ -133,26 +133,30 @@ Napi::Value LoraGrads(const Napi::CallbackInfo& info) {
   auto borrowed = borrow_packed_batch(arg_object(info, 1, "batch"), "batch");
   Napi::Object o = arg_object(info, 2, "options");
   const std::string mode = opt_string(o, "mode", "adapted");
-  if (mode != "adapted" && mode != "merged") throw Napi::RangeError::New(info.Env(), "option 'mode' must be 'adapted' or 'merged'");
+  if (mode != "adapted" && mode != "merged")
+    throw Napi::RangeError::New(info.Env(), "option 'mode' must be 'adapted' or 'merged'");
   const bool checkpointing = opt_bool(o, "checkpointing", false);
   const uint64_t seed = static_cast<uint64_t>(opt_int(o, "seed", 0, 0, int64_t(1) << 53));
-  return run_async(info.Env(), [holder, borrowed, mode, checkpointing, seed]() -> ToJs {
-    rdpo::PackedBatch batch = to_packed_batch(borrowed);
-    auto g = holder->with_model([&](rdpo::CausalLM& m) {
-      const int64_t rows = batch.input_ids.size(0), vocab = m.config().vocab_size;
-      at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed + 1);
-      at::Tensor probe = at::randn({rows, vocab}, gen, torch::kFloat32);
-      return mode == "merged" ? rdpo::LoraAdapter::merged_grads(m, batch, probe)
-                              : rdpo::LoraAdapter::adapted_grads(m, batch, probe, checkpointing, seed);
-    });
-    at::Tensor logits = g.logits.contiguous(), grads = g.grads.contiguous();
-    return [logits, grads](Napi::Env env) -> Napi::Value {
-      auto r = Napi::Object::New(env);
-      r.Set("logits", tensor_to_typed_array(env, logits));
-      r.Set("grads", tensor_to_typed_array(env, grads));
-      return r;
-    };
-  }, borrowed.pinned);
+  return run_async(
+      info.Env(),
+      [holder, borrowed, mode, checkpointing, seed]() -> ToJs {
+        rdpo::PackedBatch batch = to_packed_batch(borrowed);
+        auto g = holder->with_model([&](rdpo::CausalLM& m) {
+          const int64_t rows = batch.input_ids.size(0), vocab = m.config().vocab_size;
+          at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed + 1);
+          at::Tensor probe = at::randn({rows, vocab}, gen, torch::kFloat32);
+          return mode == "merged" ? rdpo::LoraAdapter::merged_grads(m, batch, probe)
+                                  : rdpo::LoraAdapter::adapted_grads(m, batch, probe, checkpointing, seed);
+        });
+        at::Tensor logits = g.logits.contiguous(), grads = g.grads.contiguous();
+        return [logits, grads](Napi::Env env) -> Napi::Value {
+          auto r = Napi::Object::New(env);
+          r.Set("logits", tensor_to_typed_array(env, logits));
+          r.Set("grads", tensor_to_typed_array(env, grads));
+          return r;
+        };
+      },
+      borrowed.pinned);
 }
 
 void Export(Napi::Env env, Napi::Object exports) {

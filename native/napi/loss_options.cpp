@@ -17,15 +17,17 @@ rdpo::LossOptions parse_loss_options(const Napi::Object& o) {
   if (!loss.IsString()) {
     std::string names;
     for (const auto& s : rdpo::loss_catalogue()) names += (names.empty() ? "" : ", ") + s.name;
-    throw Napi::TypeError::New(o.Env(), std::string("option 'loss' ") + (loss.IsUndefined() ? "is required" : "must be a string") +
-                                            ": one of " + names);
+    throw Napi::TypeError::New(o.Env(), std::string("option 'loss' ") +
+                                            (loss.IsUndefined() ? "is required" : "must be a string") + ": one of " +
+                                            names);
   }
   auto kind = rdpo::parse_loss_kind(loss.As<Napi::String>().Utf8Value());
   std::optional<rdpo::RationaleForm> form;
   if (!o.Get("rationaleForm").IsUndefined()) form = rdpo::parse_rationale_form(opt_string(o, "rationaleForm", ""));
   auto opts = rdpo::LossOptions::defaults_for(kind, form);
   opts.variant = rdpo::parse_dpo_variant(opt_string(o, "dpoVariant", rdpo::dpo_variant_name(opts.variant)));
-  opts.rationale_norm = rdpo::parse_rationale_norm(opt_string(o, "rationaleNorm", rdpo::rationale_norm_name(opts.rationale_norm)));
+  opts.rationale_norm =
+      rdpo::parse_rationale_norm(opt_string(o, "rationaleNorm", rdpo::rationale_norm_name(opts.rationale_norm)));
   opts.beta = opt_number(o, "beta", opts.beta);
   opts.gamma = opt_number(o, "gamma", opts.gamma);
   opts.label_smoothing = opt_number(o, "labelSmoothing", opts.label_smoothing);

@@ -23,7 +23,6 @@
 namespace rdpo::napi {
 namespace {
 
-
 // Independent sequences, each its own group, from tokens + lengths (both int32, borrowed).
 rdpo::PackedBatch independent_sequences(const at::Tensor& tokens32, const at::Tensor& lengths32) {
   const int64_t n = lengths32.size(0);
@@ -71,7 +70,8 @@ Napi::Object config_to_js(Napi::Env env, const rdpo::ModelConfig& c, c10::Scalar
   o.Set("bosTokenId", id_or_null(c.bos_token_id));
   o.Set("padTokenId", id_or_null(c.pad_token_id));
   auto eos = Napi::Array::New(env, c.eos_token_ids.size());
-  for (size_t i = 0; i < c.eos_token_ids.size(); ++i) eos.Set(static_cast<uint32_t>(i), static_cast<double>(c.eos_token_ids[i]));
+  for (size_t i = 0; i < c.eos_token_ids.size(); ++i)
+    eos.Set(static_cast<uint32_t>(i), static_cast<double>(c.eos_token_ids[i]));
   o.Set("eosTokenIds", eos);
   o.Set("dtype", rdpo::dtype_name(dtype));
   o.Set("device", device.str());
@@ -81,11 +81,12 @@ Napi::Object config_to_js(Napi::Env env, const rdpo::ModelConfig& c, c10::Scalar
 class NativeModel : public Napi::ObjectWrap<NativeModel> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    Napi::Function cls = DefineClass(env, "NativeModel",
-        {InstanceMethod<&NativeModel::Config>("config"), InstanceMethod<&NativeModel::Logits>("logits"),
-         InstanceMethod<&NativeModel::SequenceLogprobs>("sequenceLogprobs"),
-         InstanceMethod<&NativeModel::Generate>("generate"), InstanceMethod<&NativeModel::Save>("save"),
-         InstanceMethod<&NativeModel::Dispose>("dispose")});
+    Napi::Function cls =
+        DefineClass(env, "NativeModel",
+                    {InstanceMethod<&NativeModel::Config>("config"), InstanceMethod<&NativeModel::Logits>("logits"),
+                     InstanceMethod<&NativeModel::SequenceLogprobs>("sequenceLogprobs"),
+                     InstanceMethod<&NativeModel::Generate>("generate"), InstanceMethod<&NativeModel::Save>("save"),
+                     InstanceMethod<&NativeModel::Dispose>("dispose")});
     return AddonState::of(env).define_class("NativeModel", cls);
   }
 
@@ -116,13 +117,15 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
     at::Tensor tokens = borrow_int32(info[0], "tokens");
     at::Tensor lengths = borrow_int32(info[1], "lengths");
     auto holder = holder_;
-    return run_async(env, [holder, tokens, lengths]() -> ToJs {
-      at::Tensor out = holder->with_model([&](rdpo::CausalLM& m) {
-        torch::NoGradGuard no_grad;
-        return m.logits(independent_sequences(tokens, lengths)).cpu().contiguous();
-      });
-      return [out](Napi::Env env) -> Napi::Value { return tensor_to_typed_array(env, out); };
-    }, {info[0], info[1]});
+    return run_async(env,
+                     [holder, tokens, lengths]() -> ToJs {
+                       at::Tensor out = holder->with_model([&](rdpo::CausalLM& m) {
+                         torch::NoGradGuard no_grad;
+                         return m.logits(independent_sequences(tokens, lengths)).cpu().contiguous();
+                       });
+                       return [out](Napi::Env env) -> Napi::Value { return tensor_to_typed_array(env, out); };
+                     },
+                     {info[0], info[1]});
   }
 
   // sequenceLogprobs({inputIds, positionIds, branchIds, groupOffsets, scoreRows, scoreTargets, scoreSeq, numSequences},
@@ -134,20 +137,23 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
     const ScoringOptions scoring = scoring_options(info, 1);
     auto holder = holder_;
     auto pinned = borrowed.pinned;
-    return run_async(env, [holder, borrowed, scoring]() -> ToJs {
-      rdpo::PackedBatch batch = to_packed_batch(borrowed);
-      auto r = holder->with_model([&](rdpo::CausalLM& m) {
-        torch::NoGradGuard no_grad;
-        return rdpo::sequence_logprobs(m, batch, rdpo::parse_dtype(scoring.compute_dtype), scoring.logits_chunk);
-      });
-      at::Tensor sum = r.sum.cpu().contiguous(), count = r.count.to(torch::kCPU, torch::kInt32).contiguous();
-      return [sum, count](Napi::Env env) -> Napi::Value {
-        auto o = Napi::Object::New(env);
-        o.Set("sum", tensor_to_typed_array(env, sum));
-        o.Set("count", tensor_to_typed_array(env, count));
-        return o;
-      };
-    }, pinned);
+    return run_async(
+        env,
+        [holder, borrowed, scoring]() -> ToJs {
+          rdpo::PackedBatch batch = to_packed_batch(borrowed);
+          auto r = holder->with_model([&](rdpo::CausalLM& m) {
+            torch::NoGradGuard no_grad;
+            return rdpo::sequence_logprobs(m, batch, rdpo::parse_dtype(scoring.compute_dtype), scoring.logits_chunk);
+          });
+          at::Tensor sum = r.sum.cpu().contiguous(), count = r.count.to(torch::kCPU, torch::kInt32).contiguous();
+          return [sum, count](Napi::Env env) -> Napi::Value {
+            auto o = Napi::Object::New(env);
+            o.Set("sum", tensor_to_typed_array(env, sum));
+            o.Set("count", tensor_to_typed_array(env, count));
+            return o;
+          };
+        },
+        pinned);
   }
 
   // generate(tokens: Int32Array, lengths: Int32Array, opts) -> Promise<{tokens: Int32Array, lengths: Int32Array}>
@@ -163,9 +169,10 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
       opts.top_p = opt_number(o, "topP", opts.top_p);
       opts.top_k = opt_int(o, "topK", opts.top_k, 0, int64_t(1) << 31);
       opts.seed = static_cast<uint64_t>(opt_int(o, "seed", 0, 0, (int64_t(1) << 53)));
-      opts.pad_token_id = opt_int(o, "padTokenId",
-                                  config_.pad_token_id >= 0 && config_.pad_token_id < config_.vocab_size ? config_.pad_token_id : 0, 0,
-                                  config_.vocab_size - 1);
+      opts.pad_token_id =
+          opt_int(o, "padTokenId",
+                  config_.pad_token_id >= 0 && config_.pad_token_id < config_.vocab_size ? config_.pad_token_id : 0, 0,
+                  config_.vocab_size - 1);
       Napi::Value eos = o.Get("eosTokenIds");
       if (!eos.IsUndefined() && !eos.IsNull()) {
         if (!eos.IsArray()) throw Napi::TypeError::New(env, "option 'eosTokenIds' must be an array of token ids");
@@ -176,7 +183,8 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
           double d = id.As<Napi::Number>().DoubleValue();
           // Int64Value() would wrap NaN and 2^63+ silently; an id is a whole number below 2^31.
           if (!(d >= 0 && d < 2147483648.0) || std::floor(d) != d)
-            throw Napi::RangeError::New(env, "option 'eosTokenIds[" + std::to_string(i) + "]' must be a token id (an integer in 0..2^31-1)");
+            throw Napi::RangeError::New(
+                env, "option 'eosTokenIds[" + std::to_string(i) + "]' must be a token id (an integer in 0..2^31-1)");
           opts.eos_token_ids.push_back(static_cast<int64_t>(d));
         }
       }
@@ -186,38 +194,44 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
       opts.pad_token_id = config_.pad_token_id;
     }
     auto holder = holder_;
-    return run_async(env, [holder, tokens, lengths, opts]() -> ToJs {
-      std::vector<std::vector<int64_t>> prompts;
-      const int32_t* len = lengths.data_ptr<int32_t>();
-      const int32_t* tok = tokens.numel() ? tokens.data_ptr<int32_t>() : nullptr;
-      int64_t offset = 0;
-      for (int64_t i = 0; i < lengths.size(0); ++i) {
-        if (len[i] <= 0) throw rdpo::RangeError("lengths[" + std::to_string(i) + "] must be positive");
-        if (offset + len[i] > tokens.size(0)) throw rdpo::RangeError("lengths add up to more than the tokens given");
-        prompts.emplace_back(tok + offset, tok + offset + len[i]);
-        offset += len[i];
-      }
-      if (offset != tokens.size(0)) throw rdpo::RangeError("lengths add up to fewer than the tokens given");
-      auto out = holder->with_model([&](rdpo::CausalLM& m) { return m.generate(prompts, opts); });
-      std::vector<int32_t> flat, lens;
-      for (const auto& seq : out) {
-        lens.push_back(static_cast<int32_t>(seq.size()));
-        for (int64_t t : seq) flat.push_back(static_cast<int32_t>(t));
-      }
-      at::Tensor flat_t = torch::tensor(flat, torch::kInt32), lens_t = torch::tensor(lens, torch::kInt32);
-      return [flat_t, lens_t](Napi::Env env) -> Napi::Value {
-        auto o = Napi::Object::New(env);
-        o.Set("tokens", tensor_to_typed_array(env, flat_t));
-        o.Set("lengths", tensor_to_typed_array(env, lens_t));
-        return o;
-      };
-    }, {info[0], info[1]});
+    return run_async(env,
+                     [holder, tokens, lengths, opts]() -> ToJs {
+                       std::vector<std::vector<int64_t>> prompts;
+                       const int32_t* len = lengths.data_ptr<int32_t>();
+                       const int32_t* tok = tokens.numel() ? tokens.data_ptr<int32_t>() : nullptr;
+                       int64_t offset = 0;
+                       for (int64_t i = 0; i < lengths.size(0); ++i) {
+                         if (len[i] <= 0) throw rdpo::RangeError("lengths[" + std::to_string(i) + "] must be positive");
+                         if (offset + len[i] > tokens.size(0))
+                           throw rdpo::RangeError("lengths add up to more than the tokens given");
+                         prompts.emplace_back(tok + offset, tok + offset + len[i]);
+                         offset += len[i];
+                       }
+                       if (offset != tokens.size(0))
+                         throw rdpo::RangeError("lengths add up to fewer than the tokens given");
+                       auto out = holder->with_model([&](rdpo::CausalLM& m) { return m.generate(prompts, opts); });
+                       std::vector<int32_t> flat, lens;
+                       for (const auto& seq : out) {
+                         lens.push_back(static_cast<int32_t>(seq.size()));
+                         for (int64_t t : seq) flat.push_back(static_cast<int32_t>(t));
+                       }
+                       at::Tensor flat_t = torch::tensor(flat, torch::kInt32),
+                                  lens_t = torch::tensor(lens, torch::kInt32);
+                       return [flat_t, lens_t](Napi::Env env) -> Napi::Value {
+                         auto o = Napi::Object::New(env);
+                         o.Set("tokens", tensor_to_typed_array(env, flat_t));
+                         o.Set("lengths", tensor_to_typed_array(env, lens_t));
+                         return o;
+                       };
+                     },
+                     {info[0], info[1]});
   }
 
   // save(dir, dtype) -> Promise<void>
   Napi::Value Save(const Napi::CallbackInfo& info) {
     std::string dir = arg_string(info, 0, "dir");
-    std::string dtype_str = info.Length() > 1 && !info[1].IsUndefined() ? arg_string(info, 1, "dtype") : rdpo::dtype_name(dtype_);
+    std::string dtype_str =
+        info.Length() > 1 && !info[1].IsUndefined() ? arg_string(info, 1, "dtype") : rdpo::dtype_name(dtype_);
     auto holder = holder_;
     return run_async(info.Env(), [holder, dir, dtype_str]() -> ToJs {
       c10::ScalarType dtype = rdpo::parse_dtype(dtype_str);
@@ -233,8 +247,10 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   // dispose(): frees the weights now, or as soon as the call in flight finishes.
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     std::unique_lock<std::mutex> lock(holder_->mutex, std::try_to_lock);
-    if (lock.owns_lock()) holder_->model.reset();
-    else holder_->dispose_requested = true;
+    if (lock.owns_lock())
+      holder_->model.reset();
+    else
+      holder_->dispose_requested = true;
     return info.Env().Undefined();
   }
 

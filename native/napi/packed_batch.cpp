@@ -26,7 +26,8 @@ at::Tensor borrow_int32(const Napi::Value& v, const char* name) {
 }
 
 BorrowedPackedBatch borrow_packed_batch(const Napi::Object& b, const char* name) {
-  static const char* fields[] = {"inputIds", "positionIds", "branchIds", "groupOffsets", "scoreRows", "scoreTargets", "scoreSeq"};
+  static const char* fields[] = {"inputIds",  "positionIds",  "branchIds", "groupOffsets",
+                                 "scoreRows", "scoreTargets", "scoreSeq"};
   BorrowedPackedBatch out;
   for (const char* f : fields) {
     Napi::Value v = b.Get(f);

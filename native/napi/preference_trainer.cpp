@@ -35,7 +35,8 @@ BorrowedPreferenceBatch borrow_preference_batch(const Napi::Object& b) {
   out.num_pair_groups = req_int(b, "numPairGroups", 1, int64_t(1) << 24);
   out.has_rejected = opt_bool(b, "hasRejected", true);
   out.has_rationale = opt_bool(b, "hasRationale", false);
-  for (auto [key, target] : {std::pair<const char*, at::Tensor*>{"refChosen", &out.ref_chosen}, {"refRejected", &out.ref_rejected}}) {
+  for (auto [key, target] :
+       {std::pair<const char*, at::Tensor*>{"refChosen", &out.ref_chosen}, {"refRejected", &out.ref_rejected}}) {
     Napi::Value v = b.Get(key);
     if (v.IsUndefined() || v.IsNull()) continue;
     if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
@@ -84,14 +85,15 @@ rdpo::TrainerOptions trainer_options(const Napi::Object& o) {
 class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    Napi::Function cls = DefineClass(env, "NativeTrainer",
-        {InstanceMethod<&NativeTrainer::Accumulate>("accumulate"), InstanceMethod<&NativeTrainer::Step>("step"),
-         InstanceMethod<&NativeTrainer::Evaluate>("evaluate"),
-         InstanceMethod<&NativeTrainer::SaveOptimizerState>("saveOptimizerState"),
-         InstanceMethod<&NativeTrainer::LoadOptimizerState>("loadOptimizerState"),
-         InstanceAccessor<&NativeTrainer::OptimizerSteps>("optimizerSteps"),
-         InstanceAccessor<&NativeTrainer::NumParameters>("numParameters"),
-         InstanceAccessor<&NativeTrainer::NumOptimizerParameters>("numOptimizerParameters")});
+    Napi::Function cls =
+        DefineClass(env, "NativeTrainer",
+                    {InstanceMethod<&NativeTrainer::Accumulate>("accumulate"),
+                     InstanceMethod<&NativeTrainer::Step>("step"), InstanceMethod<&NativeTrainer::Evaluate>("evaluate"),
+                     InstanceMethod<&NativeTrainer::SaveOptimizerState>("saveOptimizerState"),
+                     InstanceMethod<&NativeTrainer::LoadOptimizerState>("loadOptimizerState"),
+                     InstanceAccessor<&NativeTrainer::OptimizerSteps>("optimizerSteps"),
+                     InstanceAccessor<&NativeTrainer::NumParameters>("numParameters"),
+                     InstanceAccessor<&NativeTrainer::NumOptimizerParameters>("numOptimizerParameters")});
     return AddonState::of(env).define_class("NativeTrainer", cls);
   }
 
@@ -128,23 +130,29 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
     const bool term_norms = info.Length() > 3 && info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value();
     auto s = state_;
     auto pinned = batch.packed.pinned;
-    return run_async(info.Env(), [s, batch, scale, last, term_norms]() -> ToJs {
-      auto m = locked(s, [&](rdpo::PreferenceTrainer& t) {
-        if (last) t.prepare_last_micro_batch();
-        return t.accumulate(to_preference_batch(batch), scale, term_norms);
-      });
-      return [m](Napi::Env env) -> Napi::Value { return metrics_to_js(env, m); };
-    }, pinned);
+    return run_async(
+        info.Env(),
+        [s, batch, scale, last, term_norms]() -> ToJs {
+          auto m = locked(s, [&](rdpo::PreferenceTrainer& t) {
+            if (last) t.prepare_last_micro_batch();
+            return t.accumulate(to_preference_batch(batch), scale, term_norms);
+          });
+          return [m](Napi::Env env) -> Napi::Value { return metrics_to_js(env, m); };
+        },
+        pinned);
   }
 
   Napi::Value Evaluate(const Napi::CallbackInfo& info) {
     auto batch = borrow_preference_batch(arg_object(info, 0, "batch"));
     auto s = state_;
     auto pinned = batch.packed.pinned;
-    return run_async(info.Env(), [s, batch]() -> ToJs {
-      auto m = locked(s, [&](rdpo::PreferenceTrainer& t) { return t.evaluate(to_preference_batch(batch)); });
-      return [m](Napi::Env env) -> Napi::Value { return metrics_to_js(env, m); };
-    }, pinned);
+    return run_async(
+        info.Env(),
+        [s, batch]() -> ToJs {
+          auto m = locked(s, [&](rdpo::PreferenceTrainer& t) { return t.evaluate(to_preference_batch(batch)); });
+          return [m](Napi::Env env) -> Napi::Value { return metrics_to_js(env, m); };
+        },
+        pinned);
   }
 
   Napi::Value Step(const Napi::CallbackInfo& info) {
@@ -163,7 +171,10 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
     std::string file = arg_string(info, 0, "file");
     auto s = state_;
     return run_async(info.Env(), [s, file]() -> ToJs {
-      locked(s, [&](rdpo::PreferenceTrainer& t) { t.save_optimizer_state(file); return 0; });
+      locked(s, [&](rdpo::PreferenceTrainer& t) {
+        t.save_optimizer_state(file);
+        return 0;
+      });
       return nullptr;
     });
   }
@@ -172,7 +183,10 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
     std::string file = arg_string(info, 0, "file");
     auto s = state_;
     return run_async(info.Env(), [s, file]() -> ToJs {
-      locked(s, [&](rdpo::PreferenceTrainer& t) { t.load_optimizer_state(file); return 0; });
+      locked(s, [&](rdpo::PreferenceTrainer& t) {
+        t.load_optimizer_state(file);
+        return 0;
+      });
       return nullptr;
     });
   }
@@ -233,17 +247,21 @@ Napi::Value ReferenceLogps(const Napi::CallbackInfo& info) {
   auto batch = borrow_preference_batch(arg_object(info, 1, "batch"));
   const ScoringOptions scoring = scoring_options(info, 2);
   auto pinned = batch.packed.pinned;
-  return run_async(info.Env(), [holder, batch, scoring]() -> ToJs {
-    auto r = holder->with_model([&](rdpo::CausalLM& m) {
-      return rdpo::reference_logps(m, to_preference_batch(batch), rdpo::parse_dtype(scoring.compute_dtype), scoring.logits_chunk);
-    });
-    return [r](Napi::Env env) -> Napi::Value {
-      auto o = Napi::Object::New(env);
-      o.Set("chosen", tensor_to_typed_array(env, r.first));
-      o.Set("rejected", tensor_to_typed_array(env, r.second));
-      return o;
-    };
-  }, pinned);
+  return run_async(
+      info.Env(),
+      [holder, batch, scoring]() -> ToJs {
+        auto r = holder->with_model([&](rdpo::CausalLM& m) {
+          return rdpo::reference_logps(m, to_preference_batch(batch), rdpo::parse_dtype(scoring.compute_dtype),
+                                       scoring.logits_chunk);
+        });
+        return [r](Napi::Env env) -> Napi::Value {
+          auto o = Napi::Object::New(env);
+          o.Set("chosen", tensor_to_typed_array(env, r.first));
+          o.Set("rejected", tensor_to_typed_array(env, r.second));
+          return o;
+        };
+      },
+      pinned);
 }
 
 void Export(Napi::Env env, Napi::Object exports) {

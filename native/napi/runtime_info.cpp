@@ -1,4 +1,5 @@
-// runtimeInfo(), setNumThreads(n), measureMatmulPeak(...), start/stopProfiler: what doctor and bench ask of the runtime.
+// runtimeInfo(), setNumThreads(n), measureMatmulPeak(...), start/stopProfiler: what doctor and bench ask of the
+// runtime.
 #include <napi.h>
 
 #include "core/base/errors.h"
@@ -81,7 +82,8 @@ Napi::Value PerfOptionsJs(const Napi::CallbackInfo& info) {
 Napi::Value SetPerfOptions(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    if (info.Length() < 1 || !info[0].IsObject()) throw rdpo::ArgumentError("setPerfOptions: pass an object such as {castWeightsOnce: false}");
+    if (info.Length() < 1 || !info[0].IsObject())
+      throw rdpo::ArgumentError("setPerfOptions: pass an object such as {castWeightsOnce: false}");
     auto o = info[0].As<Napi::Object>();
     auto& p = rdpo::perf_options();
     auto flag = [&](const char* key, bool& field) {
@@ -94,7 +96,8 @@ Napi::Value SetPerfOptions(const Napi::CallbackInfo& info) {
     for (uint32_t i = 0; i < keys.Length(); ++i) {
       std::string k = keys.Get(i).ToString();
       if (k != "castWeightsOnce" && k != "fusedRmsNorm" && k != "prefixAttention")
-        throw rdpo::ArgumentError("setPerfOptions: unknown option '" + k + "' (known: castWeightsOnce, fusedRmsNorm, prefixAttention)");
+        throw rdpo::ArgumentError("setPerfOptions: unknown option '" + k +
+                                  "' (known: castWeightsOnce, fusedRmsNorm, prefixAttention)");
     }
     flag("castWeightsOnce", p.cast_weights_once);
     flag("fusedRmsNorm", p.fused_rms_norm);

@@ -14,10 +14,11 @@
 namespace rdpo::napi {
 
 Napi::Function NativeTensor::Define(Napi::Env env) {
-  Napi::Function cls = DefineClass(env, "NativeTensor",
-      {InstanceAccessor<&NativeTensor::Dtype>("dtype"), InstanceAccessor<&NativeTensor::Shape>("shape"),
-       InstanceAccessor<&NativeTensor::Device>("device"), InstanceMethod<&NativeTensor::Data>("data"),
-       InstanceMethod<&NativeTensor::Sum>("sum")});
+  Napi::Function cls =
+      DefineClass(env, "NativeTensor",
+                  {InstanceAccessor<&NativeTensor::Dtype>("dtype"), InstanceAccessor<&NativeTensor::Shape>("shape"),
+                   InstanceAccessor<&NativeTensor::Device>("device"), InstanceMethod<&NativeTensor::Data>("data"),
+                   InstanceMethod<&NativeTensor::Sum>("sum")});
   return AddonState::of(env).define_class("NativeTensor", cls);
 }
 
@@ -40,7 +41,8 @@ Napi::Value NativeTensor::Dtype(const Napi::CallbackInfo& info) {
 
 Napi::Value NativeTensor::Shape(const Napi::CallbackInfo& info) {
   auto arr = Napi::Array::New(info.Env(), tensor_.dim());
-  for (int64_t i = 0; i < tensor_.dim(); ++i) arr.Set(static_cast<uint32_t>(i), Napi::Number::New(info.Env(), tensor_.size(i)));
+  for (int64_t i = 0; i < tensor_.dim(); ++i)
+    arr.Set(static_cast<uint32_t>(i), Napi::Number::New(info.Env(), tensor_.size(i)));
   return arr;
 }
 
@@ -84,8 +86,10 @@ Napi::Value AddInPlace(const Napi::CallbackInfo& info) {
     throw Napi::RangeError::New(info.Env(), "'value' must be an integer for an integer array");
   return guarded(info.Env(), [&]() -> Napi::Value {
     torch::NoGradGuard no_grad;
-    if (at::isFloatingType(t.scalar_type())) t.add_(value);
-    else t.add_(static_cast<int64_t>(value));
+    if (at::isFloatingType(t.scalar_type()))
+      t.add_(value);
+    else
+      t.add_(static_cast<int64_t>(value));
     return info.Env().Undefined();
   });
 }

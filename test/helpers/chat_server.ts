@@ -13,11 +13,7 @@ export interface SeenRequest {
 }
 
 /** One scripted behaviour for the next chat request; `undefined` from the script means "answer normally". */
-export type Fault =
-  | { status: number; retryAfter?: string; body?: unknown }
-  | { delayMs: number }
-  | { destroy: true }
-  | { answer: string };
+export type Fault = { status: number; retryAfter?: string; body?: unknown } | { delayMs: number } | { destroy: true } | { answer: string };
 
 export interface ChatServerOptions {
   models?: string[];
@@ -72,7 +68,11 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
       return;
     }
     if (fault && 'status' in fault) {
-      return json(fault.status, fault.body ?? { error: { message: `scripted ${fault.status}`, type: 'test' } }, fault.retryAfter ? { 'retry-after': fault.retryAfter } : {});
+      return json(
+        fault.status,
+        fault.body ?? { error: { message: `scripted ${fault.status}`, type: 'test' } },
+        fault.retryAfter ? { 'retry-after': fault.retryAfter } : {},
+      );
     }
     if (fault && 'delayMs' in fault) await new Promise((r) => setTimeout(r, fault.delayMs));
     if (res.destroyed) return;

@@ -42,7 +42,8 @@ export function dataTest(...names: string[]): typeof test {
 }
 
 /** The SmolLM2-135M-Instruct GGUF named by RDPO_TEST_GGUF, or undefined. */
-export const smolGguf: string | undefined = process.env.RDPO_TEST_GGUF && existsSync(process.env.RDPO_TEST_GGUF) ? path.resolve(process.env.RDPO_TEST_GGUF) : undefined;
+export const smolGguf: string | undefined =
+  process.env.RDPO_TEST_GGUF && existsSync(process.env.RDPO_TEST_GGUF) ? path.resolve(process.env.RDPO_TEST_GGUF) : undefined;
 
 /** `test` when RDPO_TEST_GGUF names an existing file, else `test.skip` with the reason. */
 export function ggufTest(): typeof test {

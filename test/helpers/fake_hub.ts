@@ -83,12 +83,12 @@ export async function startFakeHub(repos: FakeRepo[], opts: FakeHubOptions = {})
         });
       }
       const entries: TreeEntry[] = Object.entries(r.files).map(([p, f]) => ({
-          type: 'file',
-          path: p,
-          size: f.lfs ? 134 : f.data.length,
-          oid: f.lfs ? gitOid(Buffer.from(`version https://git-lfs.github.com/spec/v1\noid sha256:${sha256(f.data)}\nsize ${f.data.length}\n`)) : gitOid(f.data),
-          ...(f.lfs ? { lfs: { oid: sha256(f.data), size: f.data.length, pointerSize: 134 } } : {}),
-        }));
+        type: 'file',
+        path: p,
+        size: f.lfs ? 134 : f.data.length,
+        oid: f.lfs ? gitOid(Buffer.from(`version https://git-lfs.github.com/spec/v1\noid sha256:${sha256(f.data)}\nsize ${f.data.length}\n`)) : gitOid(f.data),
+        ...(f.lfs ? { lfs: { oid: sha256(f.data), size: f.data.length, pointerSize: 134 } } : {}),
+      }));
       return json(res, 200, opts.tree ? opts.tree(r, entries) : entries);
     }
     m = /^\/(datasets\/)?([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(u.pathname);

@@ -22,7 +22,8 @@ export function trainPairs(): Pair[] {
   const fixture = JSON.parse(readFileSync(path.join(repoRoot, 'test', 'fixtures', 'trl_parity.json'), 'utf8')) as { pairs: Pair[] };
   return fixture.pairs.map((p, i) => ({
     ...p,
-    rationale: i % 2 === 0 ? 'The response above answers the prompt directly and correctly.' : 'The response above is accurate and concise; the one below is not.',
+    rationale:
+      i % 2 === 0 ? 'The response above answers the prompt directly and correctly.' : 'The response above is accurate and concise; the one below is not.',
   }));
 }
 
@@ -49,5 +50,9 @@ export function trainSandbox(prefix: string): TrainSandbox {
 
 /** Every row of a run's metrics.jsonl, strictly: a missing file or a line that is not JSON fails the test. */
 export function readMetricsRows(runDir: string): MetricsRow[] {
-  return readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as MetricsRow);
+  return readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as MetricsRow);
 }

@@ -79,7 +79,11 @@ export function registerBench(program: Command): void {
     .option('--batch-size <n>', 'preference pairs per optimiser step', '2')
     .option('--max-length <n>', 'maximum tokens per sequence', '1024')
     .option('--max-prompt-length <n>', 'maximum prompt tokens', '512')
-    .option('--dtype <name>', 'compute dtype: auto (bf16 where the device computes it natively, else float32), float32, or bfloat16 (autocast over float32 weights)', 'auto')
+    .option(
+      '--dtype <name>',
+      'compute dtype: auto (bf16 where the device computes it natively, else float32), float32, or bfloat16 (autocast over float32 weights)',
+      'auto',
+    )
     .option('--device <name>', 'cpu, cuda, cuda:N', 'cpu')
     .option('--warmup <n>', 'untimed steps first', '2')
     .option('--steps <n>', 'timed optimiser steps', '5')
@@ -87,8 +91,12 @@ export function registerBench(program: Command): void {
     .option('--lr <x>', 'learning rate', '5e-7')
     .option('--beta <x>', 'DPO beta', '0.1')
     .option('--seed <n>', 'seed', '0')
-    .option('--threads <n>', 'intra-op threads (default: LibTorch\'s)')
-    .option('--profile <file>', 'write a Chrome trace of LibTorch\'s profiler over the steps (default: $RDPO_PROFILE); see bench/profile_table.mjs', process.env.RDPO_PROFILE)
+    .option('--threads <n>', "intra-op threads (default: LibTorch's)")
+    .option(
+      '--profile <file>',
+      "write a Chrome trace of LibTorch's profiler over the steps (default: $RDPO_PROFILE); see bench/profile_table.mjs",
+      process.env.RDPO_PROFILE,
+    )
     .option('--matmul-size <n>', 'matrix size of the matmul peak measurement (default 1024 on CPU, 8192 on GPU)')
     .option('--json', 'print one JSON object')
     .action(async (o: BenchCliOptions) => {

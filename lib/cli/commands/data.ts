@@ -86,7 +86,9 @@ function describe(r: LoadReport, opts: LoadOptions, tokens: TokenLengthReport | 
     lines.push(
       `tokens      content tokens with ${model}/tokenizer.json (no chat template)`,
       `  ${''.padEnd(10)}${['p50', 'p90', 'p99', 'max', 'pairs'].map((x) => x.padStart(8)).join('')}`,
-      row('prompt', tokens.prompt), row('chosen', tokens.chosen), row('rejected', tokens.rejected),
+      row('prompt', tokens.prompt),
+      row('chosen', tokens.chosen),
+      row('rejected', tokens.rejected),
       ...(tokens.rationale ? [row('rationale', tokens.rationale)] : []),
       `over --max-length ${tokens.maxLength}: ${tokens.truncatedPairs} of ${r.selected} pairs (prompt + longer response)` +
         (tokens.rationale ? `; ${tokens.truncatedRationales} of ${tokens.rationale.count} rationale sequences (prompt + both responses + rationale)` : ''),

@@ -37,7 +37,9 @@ export function registerDoctor(program: Command): void {
         `threads     intra-op ${report.threads}, inter-op ${report.interOpThreads}`,
         `CUDA        ${report.cuda ? 'available' : report.cudaCompiled ? 'compiled in, no usable device' : 'not in this libtorch'}`,
         `MPS         ${report.mps ? 'available' : 'no'}`,
-        ...report.devices.map((d) => `  ${d.type}:${d.index}  ${d.name}  ${gib(d.totalMemoryBytes)}${d.computeCapability ? `  sm ${d.computeCapability}` : ''}`),
+        ...report.devices.map(
+          (d) => `  ${d.type}:${d.index}  ${d.name}  ${gib(d.totalMemoryBytes)}${d.computeCapability ? `  sm ${d.computeCapability}` : ''}`,
+        ),
         `data-par.   ${report.dataParallel.available ? `${report.dataParallel.backend} (train --nproc N, or torchrun-style RANK/WORLD_SIZE)` : `not available: ${report.dataParallel.reason}`}`,
         `  backends  ${report.dataParallel.backends.join(', ') || 'none'} compiled`,
         ...(report.dataParallel.glooHeaders ? [`  gloo      headers ${report.dataParallel.glooHeaders}`] : []),

@@ -8,7 +8,16 @@ import { realNumberOption as realNumber, wholeNumberOption as wholeNumber } from
 import { handleInterrupts } from '../../jobs/interrupt.js';
 import { formatPairwiseSummary } from '../../eval/pairwise.js';
 import { openJudge } from '../../eval/open_judge.js';
-import { DEFAULT_SAMPLING, PAPER_JUDGE_REPEATS, PAPER_SAMPLING, heldOutPairs, loadPromptSet, runComparison, runGeneration, runPreferenceEval } from '../../eval/run_eval.js';
+import {
+  DEFAULT_SAMPLING,
+  PAPER_JUDGE_REPEATS,
+  PAPER_SAMPLING,
+  heldOutPairs,
+  loadPromptSet,
+  runComparison,
+  runGeneration,
+  runPreferenceEval,
+} from '../../eval/run_eval.js';
 import type { SamplingSettings } from '../../inference/text_generator.js';
 import { writeFileAtomic } from '../../util/atomic_write.js';
 import { dataSource } from '../data_source.js';
@@ -69,7 +78,7 @@ export function registerEval(program: Command): void {
     .command('eval')
     .description('evaluate: preference accuracy (--data), generation lengths (--prompts), or a judged winrate (--model-a/--model-b --judge)')
     .option('--model <dir|org/name[@rev]>', 'the model to evaluate')
-    .option('--adapter <dir>', 'a LoRA adapter (PEFT format, e.g. a LoRA run\'s final/) on --model')
+    .option('--adapter <dir>', "a LoRA adapter (PEFT format, e.g. a LoRA run's final/) on --model")
     .option('--ref-model <dir|org/name[@rev]>', '--data: the reference model of the implicit reward (without it: log-prob accuracy)')
     .option('--data <file|org/name[@rev][:split]>', 'preference pairs to score (a file or a hub dataset split)')
     .option('--eval-size <n>', '--data: score the held-out split of this size (the split train --eval-size makes with the same seed)')
@@ -95,9 +104,13 @@ export function registerEval(program: Command): void {
     .option('--out <dir>', 'where results go (rerun with the same --out to resume)', 'rdpo-eval')
     .option('--json', 'print the summary as JSON')
     .option('--prompt-format <f>', 'auto (the format each model was trained with, else chat when it has a chat template) | chat | plain', 'auto')
-    .option('--preset <name>', "paper: the paper's protocol — sampled answers (temperature 1, top-p 0.95) within 2,048 new tokens, 3 judge queries per order; explicit flags win")
+    .option(
+      '--preset <name>',
+      "paper: the paper's protocol — sampled answers (temperature 1, top-p 0.95) within 2,048 new tokens, 3 judge queries per order; explicit flags win",
+    )
     .action(async (opts: EvalOptions, cmd: Command) => {
-      if (!(PROMPT_FORMATS as readonly string[]).includes(opts.promptFormat)) throw new UsageError(`--prompt-format must be ${PROMPT_FORMATS.join(', ')}, got "${opts.promptFormat}"`);
+      if (!(PROMPT_FORMATS as readonly string[]).includes(opts.promptFormat))
+        throw new UsageError(`--prompt-format must be ${PROMPT_FORMATS.join(', ')}, got "${opts.promptFormat}"`);
       const promptFormat = opts.promptFormat as PromptFormatSetting;
       if (opts.preset !== undefined) {
         if (opts.preset !== 'paper') throw new UsageError(`--preset must be paper, got "${opts.preset}"`);
@@ -107,7 +120,8 @@ export function registerEval(program: Command): void {
           topP: String(PAPER_SAMPLING.topP),
           repeats: String(PAPER_JUDGE_REPEATS),
         };
-        for (const [key, value] of Object.entries(preset)) if (cmd.getOptionValueSource(key) !== 'cli') (opts as unknown as Record<string, string>)[key] = value;
+        for (const [key, value] of Object.entries(preset))
+          if (cmd.getOptionValueSource(key) !== 'cli') (opts as unknown as Record<string, string>)[key] = value;
       }
       const seed = wholeNumber(opts.seed, '--seed', 0);
       const limit = opts.limit !== undefined ? wholeNumber(opts.limit, '--limit', 1) : undefined;
@@ -116,7 +130,8 @@ export function registerEval(program: Command): void {
       const print = (summary: unknown, text: string) => console.log(opts.json ? JSON.stringify(summary, null, 2) : text);
 
       if (opts.modelA !== undefined || opts.modelB !== undefined) {
-        if (opts.adapter !== undefined) throw new UsageError('--adapter applies to --model; for a comparison, merge the adapter first (rdpo-native merge-lora)');
+        if (opts.adapter !== undefined)
+          throw new UsageError('--adapter applies to --model; for a comparison, merge the adapter first (rdpo-native merge-lora)');
         if (opts.modelA === undefined || opts.modelB === undefined) throw new UsageError('a comparison needs both --model-a and --model-b');
         if (opts.judge === undefined) throw new UsageError('a comparison needs --judge (a model directory, openai:BASE_URL or exact:NAME)');
         const prompts = opts.prompts !== undefined ? await loadPromptSet(opts.prompts, { ...(limit !== undefined ? { limit, seed } : {}) }) : undefined;
@@ -186,7 +201,17 @@ export function registerEval(program: Command): void {
         const prompts = await loadPromptSet(opts.prompts, { ...(limit !== undefined ? { limit, seed } : {}) });
         const outFile = join(opts.out, 'generations.jsonl');
         mkdirSync(opts.out, { recursive: true });
-        const g = await runGeneration({ modelDir: opts.model, ...(opts.adapter !== undefined ? { adapter: opts.adapter } : {}), prompts, outFile, sampling: samplingFrom(opts), batchSize: wholeNumber(opts.batchSize, '--batch-size', 1), load, promptFormat, log });
+        const g = await runGeneration({
+          modelDir: opts.model,
+          ...(opts.adapter !== undefined ? { adapter: opts.adapter } : {}),
+          prompts,
+          outFile,
+          sampling: samplingFrom(opts),
+          batchSize: wholeNumber(opts.batchSize, '--batch-size', 1),
+          load,
+          promptFormat,
+          log,
+        });
         const summary = { model: g.model, prompts: opts.prompts, sampling: samplingFrom(opts), ...g.stats };
         writeFileAtomic(join(opts.out, 'generation_summary.json'), JSON.stringify(summary, null, 2) + '\n');
         const s = g.stats;

@@ -42,10 +42,11 @@ export function registerGenerate(program: Command): void {
     .option('--stop <text...>', 'cut the output before the first of these strings (generation itself stops at EOS)', [])
     .option('--dtype <dtype>', 'float32, bfloat16 or float16', 'float32')
     .option('--device <device>', 'cpu, cuda, cuda:N or mps', 'cpu')
-    .option('--adapter <dir>', 'a LoRA adapter (PEFT format, e.g. a LoRA run\'s final/) on --model')
+    .option('--adapter <dir>', "a LoRA adapter (PEFT format, e.g. a LoRA run's final/) on --model")
     .option('--prompt-format <f>', 'auto (the format the model was trained with, else chat when it has a chat template) | chat | plain', 'auto')
     .action(async (opts: GenerateCliOptions) => {
-      if (!(PROMPT_FORMATS as readonly string[]).includes(opts.promptFormat)) throw new UsageError(`--prompt-format must be ${PROMPT_FORMATS.join(', ')}, got "${opts.promptFormat}"`);
+      if (!(PROMPT_FORMATS as readonly string[]).includes(opts.promptFormat))
+        throw new UsageError(`--prompt-format must be ${PROMPT_FORMATS.join(', ')}, got "${opts.promptFormat}"`);
       const gen: SamplingSettings = {
         maxNewTokens: wholeNumberOption(opts.maxNewTokens, '--max-new-tokens', 1),
         temperature: realNumberOption(opts.temperature, '--temperature', 0),
@@ -55,7 +56,11 @@ export function registerGenerate(program: Command): void {
       const seed = wholeNumberOption(opts.seed, '--seed', 0);
       const batchSize = wholeNumberOption(opts.batchSize, '--batch-size', 1);
       if (!['float32', 'bfloat16', 'float16'].includes(opts.dtype)) throw new UsageError(`--dtype must be float32, bfloat16 or float16, got "${opts.dtype}"`);
-      assertOutputNotInput({ flag: '--out', path: opts.out }, [{ flag: '--prompts', path: opts.prompts }, { flag: '--model', path: opts.model }, { flag: '--adapter', path: opts.adapter }]);
+      assertOutputNotInput({ flag: '--out', path: opts.out }, [
+        { flag: '--prompts', path: opts.prompts },
+        { flag: '--model', path: opts.model },
+        { flag: '--adapter', path: opts.adapter },
+      ]);
       let prompts;
       try {
         prompts = await readPromptFile(opts.prompts);
@@ -63,7 +68,11 @@ export function registerGenerate(program: Command): void {
         if (err instanceof PreferenceDataError) throw new UsageError(err.message);
         throw err;
       }
-      const generator = await TextGenerator.load(opts.model, { dtype: opts.dtype, device: opts.device, ...(opts.adapter !== undefined ? { adapter: opts.adapter } : {}) });
+      const generator = await TextGenerator.load(opts.model, {
+        dtype: opts.dtype,
+        device: opts.device,
+        ...(opts.adapter !== undefined ? { adapter: opts.adapter } : {}),
+      });
       let out: JsonlAppender | undefined;
       try {
         const format = promptFormatFor(opts.adapter ?? opts.model, generator.tokenizer, opts.promptFormat as PromptFormatSetting);

@@ -15,7 +15,9 @@ interface ImportGgufCliOptions {
 export function registerImportGguf(program: Command): void {
   program
     .command('import-gguf')
-    .description('convert a llama.cpp GGUF (llama, qwen2, qwen3, gemma2, gemma3, phi3; BPE or SentencePiece vocabulary; F32/F16/BF16/Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/Q2_K…Q6_K/IQ4_NL/IQ4_XS) into a Hugging Face model directory')
+    .description(
+      'convert a llama.cpp GGUF (llama, qwen2, qwen3, gemma2, gemma3, phi3; BPE or SentencePiece vocabulary; F32/F16/BF16/Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/Q2_K…Q6_K/IQ4_NL/IQ4_XS) into a Hugging Face model directory',
+    )
     .argument('<file>', 'the .gguf file')
     .requiredOption('--out <dir>', 'output directory: new, empty, or one import-gguf/merge-lora wrote (then replaced whole when the import succeeds)')
     .option('--dtype <dtype>', 'weights dtype: bf16 or f32', 'bf16')
@@ -39,7 +41,9 @@ export function registerImportGguf(program: Command): void {
         console.log(JSON.stringify(report, null, 2));
         return;
       }
-      const types = Object.entries(report.sourceTypes).map(([k, v]) => `${k}×${v}`).join(', ');
+      const types = Object.entries(report.sourceTypes)
+        .map(([k, v]) => `${k}×${v}`)
+        .join(', ');
       console.log(
         `imported ${file} → ${report.outDir}\n` +
           `  GGUF v${report.ggufVersion}, ${report.architecture} → ${report.modelType}, ${report.tensors} tensors (${types}), ${(report.parameters / 1e6).toFixed(1)}M parameters\n` +

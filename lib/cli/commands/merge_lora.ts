@@ -44,7 +44,14 @@ export function registerMergeLora(program: Command): void {
       }
       const dtype = (opts.dtype ?? checkpointDtype(baseDir)) as ModelDtype;
       // Replaced whole: never an input, and only an empty directory or a model this tool wrote.
-      assertOutputNotInput({ flag: '--out', path: opts.out }, [{ flag: '--model', path: baseDir }, { flag: '--adapter', path: opts.adapter }], { replacesWhole: true });
+      assertOutputNotInput(
+        { flag: '--out', path: opts.out },
+        [
+          { flag: '--model', path: baseDir },
+          { flag: '--adapter', path: opts.adapter },
+        ],
+        { replacesWhole: true },
+      );
       assertReplaceableDir(opts.out, '--out', 'model directory', (d) => outputMarkerKind(d) === 'model');
       // float32 for the sum W + s·B·A, then written in `dtype`.
       const model = await CausalLM.load(baseDir, { dtype: 'float32', device: opts.device });
@@ -61,7 +68,7 @@ export function registerMergeLora(program: Command): void {
           if (bad) {
             throw new UsageError(
               `merging ${opts.adapter} gives NaN or infinite weights (${bad.tensor}, element ${bad.index}); nothing was written to ${opts.out}. ` +
-                'Check the adapter\'s lora_alpha / r and its tensors.',
+                "Check the adapter's lora_alpha / r and its tensors.",
             );
           }
           // The prompt format a LoRA run recorded travels with the merged model (eval/generate read it).

@@ -82,24 +82,30 @@ export function registerRationales(program: Command): void {
     .option('--generator <DIR|openai:BASE_URL>', 'a local model directory, or openai:http://HOST:PORT/v1 (required)')
     .option('--generator-model <name>', 'the served model (may be omitted when the server serves exactly one)')
     .option('--template <file>', 'your own instruction with {prompt}, {chosen} and {rejected} slots')
-    .option('--tokenizer <dir>', 'count the --max-new-tokens a rationale is cut to with this tokenizer (the policy model\'s); default: an estimate')
+    .option('--tokenizer <dir>', "count the --max-new-tokens a rationale is cut to with this tokenizer (the policy model's); default: an estimate")
     .option('--format <format>', 'input format (default: detected)')
     .option('--skip-invalid', 'skip and count invalid input rows instead of failing');
   addCommonOptions(rationales, { maxNewTokens: 256, temperature: 0.7, concurrency: 8 }).action(
-    async (o: CommonOptions & {
-      data: string;
-      out: string;
-      style: ReturnType<typeof parseStyle>;
-      generator: string;
-      generatorModel?: string;
-      template?: string;
-      tokenizer?: string;
-      format?: string;
-      skipInvalid?: boolean;
-    }) => {
+    async (
+      o: CommonOptions & {
+        data: string;
+        out: string;
+        style: ReturnType<typeof parseStyle>;
+        generator: string;
+        generatorModel?: string;
+        template?: string;
+        tokenizer?: string;
+        format?: string;
+        skipInvalid?: boolean;
+      },
+    ) => {
       const missing = (['data', 'out', 'style', 'generator'] as const).filter((k) => o[k] === undefined).map((k) => `--${k}`);
       if (missing.length > 0) throw new UsageError(`rationales: missing ${missing.join(', ')} (see \`rdpo-native rationales --help\`)`);
-      assertOutputNotInput({ flag: '--out', path: o.out }, [{ flag: '--data', path: o.data }, { flag: '--template', path: o.template }, { flag: '--generator', path: o.generator }]);
+      assertOutputNotInput({ flag: '--out', path: o.out }, [
+        { flag: '--data', path: o.data },
+        { flag: '--template', path: o.template },
+        { flag: '--generator', path: o.generator },
+      ]);
       const template = o.template !== undefined ? loadTemplate(o.template) : builtinTemplate(o.style);
       let tokenizer: BudgetTokenizer | undefined;
       if (o.tokenizer !== undefined) {
@@ -111,7 +117,8 @@ export function registerRationales(program: Command): void {
           throw err instanceof TokenizerLoadError ? new UsageError(`--tokenizer: ${err.message}`) : err;
         }
       }
-      if (o.format !== undefined && !isPreferenceFormat(o.format)) throw new UsageError(`--format: unknown format "${o.format}" (\`rdpo-native data --help\` lists them)`);
+      if (o.format !== undefined && !isPreferenceFormat(o.format))
+        throw new UsageError(`--format: unknown format "${o.format}" (\`rdpo-native data --help\` lists them)`);
       const format = o.format;
       const { pairs, report } = await loadPreferences(await dataSource(o.data), {
         ...(format !== undefined && isPreferenceFormat(format) ? { format } : {}),
@@ -163,7 +170,7 @@ export function registerRationales(program: Command): void {
 
   const filter = rationales
     .command('filter')
-    .description("score each rationale with a judge (helpfulness, relatedness, correctness, coherence, 1–5) and drop it if any score ≤ 3")
+    .description('score each rationale with a judge (helpfulness, relatedness, correctness, coherence, 1–5) and drop it if any score ≤ 3')
     .requiredOption('--in <file.jsonl>', 'the output of `rdpo-native rationales`')
     .requiredOption('--out <file.jsonl>', 'kept rows with their `rationale_scores`; rerunning resumes it')
     .requiredOption('--judge <DIR|openai:BASE_URL>', 'a local model directory, or openai:http://HOST:PORT/v1')
@@ -173,9 +180,15 @@ export function registerRationales(program: Command): void {
   addCommonOptions(filter, { maxNewTokens: 128, temperature: 0, concurrency: 8 }).action(
     async (o: CommonOptions & { in: string; out: string; judge: string; judgeModel?: string; dropped?: string; judgeAttempts: number }) => {
       const droppedFile = o.dropped ?? defaultDroppedFile(o.out);
-      assertOutputNotInput({ flag: '--out', path: o.out }, [{ flag: '--in', path: o.in }, { flag: '--judge', path: o.judge }]);
+      assertOutputNotInput({ flag: '--out', path: o.out }, [
+        { flag: '--in', path: o.in },
+        { flag: '--judge', path: o.judge },
+      ]);
       if (samePath(o.out, droppedFile)) throw new UsageError(`--dropped ${droppedFile} is --out ${o.out}; kept and dropped rows need two files`);
-      assertOutputNotInput({ flag: '--dropped', path: droppedFile }, [{ flag: '--in', path: o.in }, { flag: '--judge', path: o.judge }]);
+      assertOutputNotInput({ flag: '--dropped', path: droppedFile }, [
+        { flag: '--in', path: o.in },
+        { flag: '--judge', path: o.judge },
+      ]);
       const judge = await openGenerator(o.judge, {
         ...(o.judgeModel !== undefined ? { model: o.judgeModel } : {}),
         ...(o.apiKeyEnv !== undefined ? { apiKeyEnv: o.apiKeyEnv } : {}),

@@ -7,7 +7,9 @@ import { writeRunReport } from '../../report/run_report.js';
 export function registerReport(program: Command): void {
   program
     .command('report')
-    .description('write RUN_DIR/report.md: curves of a training run (loss, reward margins and accuracies, log-probs, rationale NLL, learning rate, grad norm, tokens/s, eval against train) and its config and final metrics')
+    .description(
+      'write RUN_DIR/report.md: curves of a training run (loss, reward margins and accuracies, log-probs, rationale NLL, learning rate, grad norm, tokens/s, eval against train) and its config and final metrics',
+    )
     .argument('<runDir>', 'a run directory (train --out)')
     .action(async (runDir: string) => {
       if (!existsSync(runDir)) throw new UsageError(`${runDir}: no such run directory`);

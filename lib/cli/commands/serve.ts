@@ -25,11 +25,26 @@ export function registerServe(program: Command): void {
     .option('--adapter <dir>', 'serve --model with this LoRA adapter (PEFT format) on it')
     .option('--max-batch <n>', 'most requests per batched generate call', int('--max-batch', 1), 8)
     .option('--batch-window-ms <ms>', 'how long a first request waits for others to batch with', int('--batch-window-ms', 0, 10_000), 5)
-    .option('--stream-group-tokens <n>', 'tokens per generate call of a streamed answer, each sent as one chunk (smaller: earlier chunks, more recomputation)', int('--stream-group-tokens', 1, 4096), 4)
+    .option(
+      '--stream-group-tokens <n>',
+      'tokens per generate call of a streamed answer, each sent as one chunk (smaller: earlier chunks, more recomputation)',
+      int('--stream-group-tokens', 1, 4096),
+      4,
+    )
     .option('--default-max-tokens <n>', 'max_tokens when a request gives none', int('--default-max-tokens', 1), 512)
     .option('--max-prompt-bytes <n>', 'most bytes of message text per request, checked before tokenizing', int('--max-prompt-bytes', 1), 2 ** 20)
-    .option('--tokenize-timeout <seconds>', 'most seconds one request may spend in the chat template and tokenizer (then 400, and the tokenizer thread restarts)', int('--tokenize-timeout', 1, 86_400), 60)
-    .option('--body-timeout <seconds>', 'most seconds a client may take to send a request body (then 408 and the connection is closed)', int('--body-timeout', 1, 86_400), 30)
+    .option(
+      '--tokenize-timeout <seconds>',
+      'most seconds one request may spend in the chat template and tokenizer (then 400, and the tokenizer thread restarts)',
+      int('--tokenize-timeout', 1, 86_400),
+      60,
+    )
+    .option(
+      '--body-timeout <seconds>',
+      'most seconds a client may take to send a request body (then 408 and the connection is closed)',
+      int('--body-timeout', 1, 86_400),
+      30,
+    )
     .option('--api-key-env <name>', 'require "Authorization: Bearer <key>" on /v1, the key read from this environment variable')
     .option('--allowed-host <name...>', 'Host header names served (default: loopback names when bound to loopback, else any)')
     .action(
@@ -63,7 +78,12 @@ export function registerServe(program: Command): void {
           ...(o.device !== undefined ? { device: o.device } : {}),
           ...(o.adapter !== undefined ? { adapter: o.adapter } : {}),
         });
-        const engine = new ChatEngine(model, { maxBatch: o.maxBatch, windowMs: o.batchWindowMs, maxPromptBytes: o.maxPromptBytes, tokenizeTimeoutMs: o.tokenizeTimeout * 1000 });
+        const engine = new ChatEngine(model, {
+          maxBatch: o.maxBatch,
+          windowMs: o.batchWindowMs,
+          maxPromptBytes: o.maxPromptBytes,
+          tokenizeTimeoutMs: o.tokenizeTimeout * 1000,
+        });
         const modelId = o.modelName ?? basename(resolve(o.model));
         const server = await startServer({
           engine,

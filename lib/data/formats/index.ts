@@ -47,7 +47,8 @@ export function detectFormat(rows: readonly unknown[]): PreferenceFormat {
   if (has('gpt_reason') || has('gpt_result')) {
     throw new PreferenceDataError(
       'this looks like a PandaLM judge file (`idx`, `gpt_result`, `gpt_reason`): it holds rationales, not pairs. ' +
-      'Load the PandaLM test set and pass this file as --rationales-from (rationalesFrom)');
+        'Load the PandaLM test set and pass this file as --rationales-from (rationalesFrom)',
+    );
   }
   if (has('question', 'chosen', 'rejected')) return 'orca';
   if (has('chosen', 'rejected')) {
@@ -61,18 +62,27 @@ export function detectFormat(rows: readonly unknown[]): PreferenceFormat {
     if (all((r) => Array.isArray(r.chosen))) return 'generic';
     throw new PreferenceDataError(
       'rows have `chosen` and `rejected` but no `prompt`, and are neither HH-RLHF transcripts ("\\n\\nHuman: … \\n\\nAssistant: …") ' +
-      'nor whole conversations (message lists); add a `prompt` key');
+        'nor whole conversations (message lists); add a `prompt` key',
+    );
   }
   if (has('instruction', 'output')) {
-    throw new PreferenceDataError('this looks like instruction (SFT) data (`instruction`, `input`, `output`), not preference pairs: it has no chosen/rejected responses');
+    throw new PreferenceDataError(
+      'this looks like instruction (SFT) data (`instruction`, `input`, `output`), not preference pairs: it has no chosen/rejected responses',
+    );
   }
   if (has('turns') && has('question_id')) {
     throw new PreferenceDataError('this looks like a list of evaluation prompts (`question_id`, `turns`), not preference pairs');
   }
-  const seen = [...keys].slice(0, 12).map((k) => `\`${k}\``).join(', ');
+  const seen = [...keys]
+    .slice(0, 12)
+    .map((k) => `\`${k}\``)
+    .join(', ');
   throw new PreferenceDataError(
     `no preference format has the keys ${seen}. Expected one of: ` +
-    Object.values(FORMATS).map((f) => `${f.name} (${f.keys})`).join('; '));
+      Object.values(FORMATS)
+        .map((f) => `${f.name} (${f.keys})`)
+        .join('; '),
+  );
 }
 
 export { PREFERENCE_FORMATS, type PreferenceFormat, type FormatSpec } from './types.js';

@@ -16,13 +16,20 @@ c10::ScalarType parse_dtype(const std::string& name) {
 
 std::string dtype_name(c10::ScalarType type) {
   switch (type) {
-    case torch::kFloat32: return "float32";
-    case torch::kBFloat16: return "bfloat16";
-    case torch::kFloat16: return "float16";
-    case torch::kInt32: return "int32";
-    case torch::kInt64: return "int64";
-    case torch::kUInt8: return "uint8";
-    default: return c10::toString(type);
+    case torch::kFloat32:
+      return "float32";
+    case torch::kBFloat16:
+      return "bfloat16";
+    case torch::kFloat16:
+      return "float16";
+    case torch::kInt32:
+      return "int32";
+    case torch::kInt64:
+      return "int64";
+    case torch::kUInt8:
+      return "uint8";
+    default:
+      return c10::toString(type);
   }
 }
 
@@ -34,7 +41,8 @@ c10::Device parse_device(const std::string& name) {
   }
   if (name.rfind("cuda", 0) == 0) {
     if (!torch::cuda::is_available())
-      throw ArgumentError("device '" + name + "' requested, but CUDA is not available to this libtorch "
+      throw ArgumentError("device '" + name +
+                          "' requested, but CUDA is not available to this libtorch "
                           "(run `rdpo-native doctor`; build against a CUDA libtorch with RDPO_LIBTORCH)");
     int index = 0;
     if (name.size() > 4) {

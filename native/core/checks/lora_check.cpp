@@ -55,7 +55,7 @@ LoraAdapter::Grads LoraAdapter::merged_grads(CausalLM& model, const PackedBatch&
   torch::AutoGradMode grad_on(true);
   std::map<std::string, at::Tensor*> slots;
   for (auto& s : model.slots()) slots[s.name] = s.tensor;
-  std::vector<at::Tensor> copies;                      // A', B' in named_parameters() order
+  std::vector<at::Tensor> copies;                         // A', B' in named_parameters() order
   std::vector<std::pair<at::Tensor*, at::Tensor>> saved;  // slot, original weight
   for (const auto& m : adapter->modules_) {
     at::Tensor a = m.a.detach().clone().requires_grad_(true);

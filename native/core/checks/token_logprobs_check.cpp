@@ -46,7 +46,7 @@ double max_rel_error(const at::Tensor& got, const at::Tensor& want) {
 }  // namespace
 
 FusedLogprobsErrors compare_fused_to_unfused(int64_t n, int64_t h, int64_t v, int64_t chunk, const std::string& dtype,
-                                            uint64_t seed, const std::string& device, double softcap) {
+                                             uint64_t seed, const std::string& device, double softcap) {
   check_sizes(n, h, v, chunk);
   const c10::ScalarType type = parse_dtype(dtype);
   if (!at::isFloatingType(type)) throw ArgumentError("dtype must be a floating type, got " + dtype);

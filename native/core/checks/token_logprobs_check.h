@@ -18,7 +18,7 @@ struct FusedLogprobsErrors {
 // both paths forward and backward in `dtype` ("float32", "bfloat16", "float16") on `device`.
 // softcap > 0 soft-caps the logits on both paths (Gemma 2's final_logit_softcapping).
 FusedLogprobsErrors compare_fused_to_unfused(int64_t n, int64_t h, int64_t v, int64_t chunk, const std::string& dtype,
-                                            uint64_t seed, const std::string& device = "cpu", double softcap = 0);
+                                             uint64_t seed, const std::string& device = "cpu", double softcap = 0);
 
 struct LossStageMemory {
   int64_t peak_bytes = 0;  // CPU tensor bytes live at the peak of forward + backward (CpuAllocationMeter)

@@ -83,9 +83,7 @@ struct ProcessGroup::Impl {
 
 namespace {
 
-bool is_loopback(const std::string& addr) {
-  return addr == "localhost" || addr.rfind("127.", 0) == 0 || addr == "::1";
-}
+bool is_loopback(const std::string& addr) { return addr == "localhost" || addr.rfind("127.", 0) == 0 || addr == "::1"; }
 
 // GLOO_SOCKET_IFNAME (torch's variable) picks the interface; a loopback master means one machine;
 // otherwise this machine's hostname decides (c10d's default device).
@@ -120,7 +118,8 @@ std::string data_parallel_self_test() {
 ProcessGroup::ProcessGroup(const ProcessGroupOptions& options) : options_(options), impl_(std::make_unique<Impl>()) {
   if (options.world_size < 1) throw RangeError("WORLD_SIZE must be at least 1");
   if (options.rank < 0 || options.rank >= options.world_size)
-    throw RangeError("RANK " + std::to_string(options.rank) + " is outside 0.." + std::to_string(options.world_size - 1));
+    throw RangeError("RANK " + std::to_string(options.rank) + " is outside 0.." +
+                     std::to_string(options.world_size - 1));
   if (options.master_port <= 0 || options.master_port > 65535)
     throw RangeError("MASTER_PORT " + std::to_string(options.master_port) + " is not a TCP port");
   if (!(options.timeout_seconds > 0)) throw RangeError("the data-parallel timeout must be positive");
@@ -128,12 +127,14 @@ ProcessGroup::ProcessGroup(const ProcessGroupOptions& options) : options_(option
   try {
     impl_->device = at::Device(options.device);
   } catch (const std::exception& e) {
-    throw RangeError("the data-parallel device '" + options.device + "' is not a device (cpu or cuda:N): " + short_message(e));
+    throw RangeError("the data-parallel device '" + options.device +
+                     "' is not a device (cpu or cuda:N): " + short_message(e));
   }
   if (!impl_->device.is_cpu() && !impl_->device.is_cuda())
     throw RangeError("data-parallel training runs on cpu (Gloo) or cuda:N (NCCL), not " + impl_->device.str());
   if (impl_->device.is_cuda() && !nccl_support().compiled)
-    throw std::runtime_error("data-parallel training on " + impl_->device.str() + " needs ProcessGroupNCCL, which this rdpo-native addon was built without: " +
+    throw std::runtime_error("data-parallel training on " + impl_->device.str() +
+                             " needs ProcessGroupNCCL, which this rdpo-native addon was built without: " +
                              nccl_support().missing + " (docs/distributed.md)");
   const std::string where = options.master_addr + ":" + std::to_string(options.master_port);
   try {
@@ -145,9 +146,11 @@ ProcessGroup::ProcessGroup(const ProcessGroupOptions& options) : options_(option
     so.timeout = to_ms(options.timeout_seconds);
     impl_->store = c10::make_intrusive<c10d::TCPStore>(options.master_addr, so);
   } catch (const std::exception& e) {
-    throw std::runtime_error("rank " + std::to_string(options.rank) + ": the rendezvous at " + where + " (MASTER_ADDR:MASTER_PORT) failed within " +
-                             std::to_string(static_cast<int64_t>(options.timeout_seconds)) + " s: " + short_message(e) +
-                             (options.rank == 0 ? " (is the port free?)" : " (did rank 0 start, and can this machine reach it?)"));
+    throw std::runtime_error(
+        "rank " + std::to_string(options.rank) + ": the rendezvous at " + where +
+        " (MASTER_ADDR:MASTER_PORT) failed within " + std::to_string(static_cast<int64_t>(options.timeout_seconds)) +
+        " s: " + short_message(e) +
+        (options.rank == 0 ? " (is the port free?)" : " (did rank 0 start, and can this machine reach it?)"));
   }
   if (impl_->device.is_cuda()) {
     if (!impl_->device.has_index()) impl_->device = at::Device(at::kCUDA, 0);
@@ -155,13 +158,16 @@ ProcessGroup::ProcessGroup(const ProcessGroupOptions& options) : options_(option
     try {
       auto make_group = [&](const std::string& prefix) {
         auto store = c10::make_intrusive<c10d::PrefixStore>(prefix, impl_->store);
-        return make_nccl_backend(store, static_cast<int>(options.rank), static_cast<int>(options.world_size), to_ms(options.timeout_seconds), impl_->device);
+        return make_nccl_backend(store, static_cast<int>(options.rank), static_cast<int>(options.world_size),
+                                 to_ms(options.timeout_seconds), impl_->device);
       };
       impl_->control = make_group("rdpo/control");
       impl_->gradients = make_group("rdpo/gradients");
     } catch (const std::exception& e) {
-      throw std::runtime_error("rank " + std::to_string(options.rank) + ": connecting the NCCL process group on " + impl_->device.str() + " (rendezvous " +
-                               where + ") failed (timeout " + std::to_string(static_cast<int64_t>(options.timeout_seconds)) + " s): " + short_message(e) +
+      throw std::runtime_error("rank " + std::to_string(options.rank) + ": connecting the NCCL process group on " +
+                               impl_->device.str() + " (rendezvous " + where + ") failed (timeout " +
+                               std::to_string(static_cast<int64_t>(options.timeout_seconds)) +
+                               " s): " + short_message(e) +
                                " (NCCL_DEBUG=WARN says more; across machines NCCL_SOCKET_IFNAME picks the interface)");
     }
     return;
@@ -171,13 +177,16 @@ ProcessGroup::ProcessGroup(const ProcessGroupOptions& options) : options_(option
       auto opts = c10d::ProcessGroupGloo::Options::create(to_ms(options.timeout_seconds));
       opts->devices.push_back(gloo_device(options.master_addr));
       auto store = c10::make_intrusive<c10d::PrefixStore>(prefix, impl_->store);
-      return c10::make_intrusive<c10d::ProcessGroupGloo>(store, static_cast<int>(options.rank), static_cast<int>(options.world_size), opts);
+      return c10::make_intrusive<c10d::ProcessGroupGloo>(store, static_cast<int>(options.rank),
+                                                         static_cast<int>(options.world_size), opts);
     };
     impl_->control = make_group("rdpo/control");
     impl_->gradients = make_group("rdpo/gradients");
   } catch (const std::exception& e) {
-    throw std::runtime_error("rank " + std::to_string(options.rank) + ": connecting the Gloo process group (rendezvous " + where +
-                             ") failed: " + short_message(e) + " (on several machines, set GLOO_SOCKET_IFNAME to the interface that reaches the others)");
+    throw std::runtime_error("rank " + std::to_string(options.rank) +
+                             ": connecting the Gloo process group (rendezvous " + where +
+                             ") failed: " + short_message(e) +
+                             " (on several machines, set GLOO_SOCKET_IFNAME to the interface that reaches the others)");
   }
 }
 
@@ -194,7 +203,8 @@ std::string collective_failed(int64_t rank, const std::string& what, double time
 
 class WorkPending : public PendingReduce {
  public:
-  WorkPending(c10::intrusive_ptr<c10d::Work> work, std::string error_prefix) : work_(std::move(work)), prefix_(std::move(error_prefix)) {}
+  WorkPending(c10::intrusive_ptr<c10d::Work> work, std::string error_prefix)
+      : work_(std::move(work)), prefix_(std::move(error_prefix)) {}
   void wait() override {
     try {
       work_->wait();
@@ -213,8 +223,13 @@ class WorkPending : public PendingReduce {
 // in rank order; wait() sums them in that order into the first.
 class GlooAllToAllSum : public PendingReduce {
  public:
-  GlooAllToAllSum(c10::intrusive_ptr<c10d::Work> work, at::Tensor input, at::Tensor received, int64_t ranks, std::string error_prefix)
-      : work_(std::move(work)), input_(std::move(input)), received_(std::move(received)), ranks_(ranks), prefix_(std::move(error_prefix)) {}
+  GlooAllToAllSum(c10::intrusive_ptr<c10d::Work> work, at::Tensor input, at::Tensor received, int64_t ranks,
+                  std::string error_prefix)
+      : work_(std::move(work)),
+        input_(std::move(input)),
+        received_(std::move(received)),
+        ranks_(ranks),
+        prefix_(std::move(error_prefix)) {}
   void wait() override {
     if (sum_.defined()) return;
     try {
@@ -240,7 +255,9 @@ class GlooAllToAllSum : public PendingReduce {
 
 }  // namespace
 
-void ProcessGroup::all_reduce(at::Tensor& tensor, ReduceOp op, const std::string& what) { all_reduce_on(false, tensor, op, what); }
+void ProcessGroup::all_reduce(at::Tensor& tensor, ReduceOp op, const std::string& what) {
+  all_reduce_on(false, tensor, op, what);
+}
 
 void ProcessGroup::all_reduce_on(bool gradient_group, at::Tensor& tensor, ReduceOp op, const std::string& what) {
   try {
@@ -257,12 +274,14 @@ void ProcessGroup::all_reduce_on(bool gradient_group, at::Tensor& tensor, Reduce
 
 std::unique_ptr<PendingReduce> ProcessGroup::start_gradient_sum(at::Tensor tensor, const std::string& what) {
   if (tensor.device() != impl_->device)
-    throw std::runtime_error("rank " + std::to_string(options_.rank) + ": " + what + ": the gradients are on " + tensor.device().str() +
-                             ", but the " + impl_->backend + " group runs on " + impl_->device.str() + " (the model must be on the group's device)");
+    throw std::runtime_error("rank " + std::to_string(options_.rank) + ": " + what + ": the gradients are on " +
+                             tensor.device().str() + ", but the " + impl_->backend + " group runs on " +
+                             impl_->device.str() + " (the model must be on the group's device)");
   std::vector<at::Tensor> one{std::move(tensor)};
   try {
     auto work = impl_->gradients->allreduce(one);
-    std::string prefix = "rank " + std::to_string(options_.rank) + ": " + what + " failed (another rank died, or did not arrive within " +
+    std::string prefix = "rank " + std::to_string(options_.rank) + ": " + what +
+                         " failed (another rank died, or did not arrive within " +
                          std::to_string(static_cast<int64_t>(options_.timeout_seconds)) + " s): ";
     return std::make_unique<WorkPending>(std::move(work), std::move(prefix));
   } catch (const std::exception& e) {
@@ -280,8 +299,9 @@ std::unique_ptr<PendingReduce> ProcessGroup::start_gradient_sum(at::Tensor tenso
 // need no padding) followed by a local sum of the received copies: (W−1)/W of the input leaves
 // each rank, the volume of a ring reduce-scatter. A backend with a real reduce-scatter (NCCL's
 // _reduce_scatter_base) can replace this function without changing its callers.
-std::unique_ptr<PendingReduce> ProcessGroup::start_gradient_reduce_scatter(at::Tensor input, const std::vector<int64_t>& counts,
-                                                                          const std::string& what) {
+std::unique_ptr<PendingReduce> ProcessGroup::start_gradient_reduce_scatter(at::Tensor input,
+                                                                           const std::vector<int64_t>& counts,
+                                                                           const std::string& what) {
   const int64_t W = options_.world_size;
   if (static_cast<int64_t>(counts.size()) != W) throw std::logic_error("reduce-scatter: one count per rank expected");
   int64_t total = 0;
@@ -292,16 +312,19 @@ std::unique_ptr<PendingReduce> ProcessGroup::start_gradient_reduce_scatter(at::T
     auto received = torch::empty({W * mine}, input.options());
     std::vector<int64_t> in_counts(counts), out_counts(static_cast<size_t>(W), mine);
     auto work = impl_->gradients->alltoall_base(received, input, out_counts, in_counts);
-    std::string prefix = "rank " + std::to_string(options_.rank) + ": " + what + " failed (another rank died, or did not arrive within " +
+    std::string prefix = "rank " + std::to_string(options_.rank) + ": " + what +
+                         " failed (another rank died, or did not arrive within " +
                          std::to_string(static_cast<int64_t>(options_.timeout_seconds)) + " s): ";
-    return std::make_unique<GlooAllToAllSum>(std::move(work), std::move(input), std::move(received), W, std::move(prefix));
+    return std::make_unique<GlooAllToAllSum>(std::move(work), std::move(input), std::move(received), W,
+                                             std::move(prefix));
   } catch (const std::exception& e) {
     throw std::runtime_error(collective_failed(options_.rank, what, options_.timeout_seconds, e));
   }
 }
 
 void ProcessGroup::all_gather(at::Tensor& input, at::Tensor& output, const std::string& what) {
-  if (output.numel() != input.numel() * options_.world_size) throw std::logic_error("all-gather: the output must hold world_size inputs");
+  if (output.numel() != input.numel() * options_.world_size)
+    throw std::logic_error("all-gather: the output must hold world_size inputs");
   try {
     impl_->control->_allgather_base(output, input)->wait();
   } catch (const std::exception& e) {
@@ -334,14 +357,23 @@ struct ProcessGroup::Impl {};
 
 std::string data_parallel_self_test() { return not_built(); }
 
-ProcessGroup::ProcessGroup(const ProcessGroupOptions& options) : options_(options) { throw std::runtime_error(not_built()); }
+ProcessGroup::ProcessGroup(const ProcessGroupOptions& options) : options_(options) {
+  throw std::runtime_error(not_built());
+}
 ProcessGroup::~ProcessGroup() = default;
 const std::string& ProcessGroup::backend() const { throw std::runtime_error(not_built()); }
 void ProcessGroup::all_reduce(at::Tensor&, ReduceOp, const std::string&) { throw std::runtime_error(not_built()); }
-void ProcessGroup::all_reduce_on(bool, at::Tensor&, ReduceOp, const std::string&) { throw std::runtime_error(not_built()); }
-void ProcessGroup::broadcast(std::vector<at::Tensor>&, int64_t, const std::string&) { throw std::runtime_error(not_built()); }
-std::unique_ptr<PendingReduce> ProcessGroup::start_gradient_sum(at::Tensor, const std::string&) { throw std::runtime_error(not_built()); }
-std::unique_ptr<PendingReduce> ProcessGroup::start_gradient_reduce_scatter(at::Tensor, const std::vector<int64_t>&, const std::string&) {
+void ProcessGroup::all_reduce_on(bool, at::Tensor&, ReduceOp, const std::string&) {
+  throw std::runtime_error(not_built());
+}
+void ProcessGroup::broadcast(std::vector<at::Tensor>&, int64_t, const std::string&) {
+  throw std::runtime_error(not_built());
+}
+std::unique_ptr<PendingReduce> ProcessGroup::start_gradient_sum(at::Tensor, const std::string&) {
+  throw std::runtime_error(not_built());
+}
+std::unique_ptr<PendingReduce> ProcessGroup::start_gradient_reduce_scatter(at::Tensor, const std::vector<int64_t>&,
+                                                                           const std::string&) {
   throw std::runtime_error(not_built());
 }
 void ProcessGroup::all_gather(at::Tensor&, at::Tensor&, const std::string&) { throw std::runtime_error(not_built()); }
@@ -362,8 +394,9 @@ void ProcessGroup::check_same(const std::vector<double>& values, const std::stri
     if (hi != lo) {
       std::ostringstream msg;
       msg.precision(17);
-      msg << "rank " << options_.rank << ": " << what << " differ across ranks (entry " << i << ": this rank has " << values[i]
-          << ", the ranks range from " << lo << " to " << hi << "); every rank must be started with the same settings, data and model";
+      msg << "rank " << options_.rank << ": " << what << " differ across ranks (entry " << i << ": this rank has "
+          << values[i] << ", the ranks range from " << lo << " to " << hi
+          << "); every rank must be started with the same settings, data and model";
       throw ArgumentError(msg.str());
     }
   }
@@ -422,7 +455,8 @@ GradientSync::GradientSync(std::shared_ptr<ProcessGroup> group, std::vector<at::
   works_.resize(buckets_.size());
   if (overlap_enabled()) {
     for (size_t k = 0; k < params_.size(); ++k)
-      torch::autograd::impl::set_post_acc_grad_hooks(params_[k], std::make_unique<BucketHook>([this, k] { on_gradient(k); }));
+      torch::autograd::impl::set_post_acc_grad_hooks(params_[k],
+                                                     std::make_unique<BucketHook>([this, k] { on_gradient(k); }));
   }
 }
 
@@ -443,7 +477,8 @@ void GradientSync::check_layout() {
   shape.push_back(numel);
   shape.push_back(weighted);
   shape.push_back(owners);  // ZeRO-1 on every rank or on none, with the same owners
-  group_->check_same(shape, "the trained parameters (count, buckets, elements, ZeRO-1 owners)", /*gradient_group=*/true);
+  group_->check_same(shape, "the trained parameters (count, buckets, elements, ZeRO-1 owners)",
+                     /*gradient_group=*/true);
   checked_ = true;
 }
 
@@ -547,7 +582,8 @@ void GradientSync::zero_overlaps(size_t b, int64_t r, int64_t start, int64_t end
 constexpr size_t kPiecesInFlight = 4;
 
 bool GradientSync::zero_can_launch_locked() const {
-  return next_launch_ < buckets_.size() && (!armed_ || pending_[next_launch_] == 0) && in_flight_.size() < kPiecesInFlight;
+  return next_launch_ < buckets_.size() && (!armed_ || pending_[next_launch_] == 0) &&
+         in_flight_.size() < kPiecesInFlight;
 }
 
 void GradientSync::zero_launch_locked() {
@@ -597,9 +633,10 @@ void GradientSync::zero_finish_locked(Piece& piece) {
   const auto sums = work->result();
   const size_t b = piece.bucket;
   const int64_t me = group_->rank(), J = pieces_[b], c = counts_[b][static_cast<size_t>(me)];
-  zero_overlaps(b, me, c * piece.index / J, c * (piece.index + 1) / J, [&](size_t k, int64_t lo, int64_t hi, int64_t off) {
-    params_[k].mutable_grad().view({-1}).slice(0, lo, hi).copy_(sums.slice(0, off, off + hi - lo));
-  });
+  zero_overlaps(b, me, c * piece.index / J, c * (piece.index + 1) / J,
+                [&](size_t k, int64_t lo, int64_t hi, int64_t off) {
+                  params_[k].mutable_grad().view({-1}).slice(0, lo, hi).copy_(sums.slice(0, off, off + hi - lo));
+                });
 }
 
 // From the backward hooks: pieces that have completed free their buffers, and the next ones start.
@@ -685,7 +722,8 @@ void broadcast_from_rank0(ProcessGroup& group, const std::vector<at::Tensor>& te
   int64_t bytes = 0;
   for (const auto& t : tensors) {
     const int64_t b = t.numel() * static_cast<int64_t>(t.element_size());
-    if (!buckets.back().empty() && (bytes + b > bucket_bytes || t.scalar_type() != buckets.back().front().scalar_type())) {
+    if (!buckets.back().empty() &&
+        (bytes + b > bucket_bytes || t.scalar_type() != buckets.back().front().scalar_type())) {
       buckets.emplace_back();
       bytes = 0;
     }
@@ -712,15 +750,16 @@ void broadcast_from_rank0(ProcessGroup& group, const std::vector<at::Tensor>& te
   }
 }
 
-OptimizerShards::OptimizerShards(std::shared_ptr<ProcessGroup> group, std::vector<std::pair<std::string, at::Tensor>> named,
-                                 int64_t gather_bytes)
+OptimizerShards::OptimizerShards(std::shared_ptr<ProcessGroup> group,
+                                 std::vector<std::pair<std::string, at::Tensor>> named, int64_t gather_bytes)
     : group_(std::move(group)), named_(std::move(named)), gather_bytes_(gather_bytes) {
   if (gather_bytes_ <= 0) throw RangeError("the all-gather piece size must be positive");
   // Greedy by size, in parameter order: deterministic, so every rank computes the same owners.
   std::vector<int64_t> load(static_cast<size_t>(group_->world_size()), 0);
   for (const auto& [name, p] : named_) {
     if (p.scalar_type() != named_.front().second.scalar_type())
-      throw ArgumentError("ZeRO-1: the trained parameters must share one dtype ('" + name + "' is " + c10::toString(p.scalar_type()) + ")");
+      throw ArgumentError("ZeRO-1: the trained parameters must share one dtype ('" + name + "' is " +
+                          c10::toString(p.scalar_type()) + ")");
     size_t best = 0;
     for (size_t r = 1; r < load.size(); ++r)
       if (load[r] < load[best]) best = r;
@@ -766,7 +805,8 @@ double OptimizerShards::clip_grad_norm(const std::vector<at::Tensor>& params, do
   group_->all_reduce(norms, ReduceOp::Sum, "the all-reduce of the gradient norms");
   if (params.empty()) return 0.0;
   const double total = norms.pow(2).sum().sqrt().item<double>();
-  if (max_norm > 0 && std::isfinite(total) && total > max_norm && !grads.empty()) at::_foreach_mul_(grads, max_norm / (total + 1e-6));
+  if (max_norm > 0 && std::isfinite(total) && total > max_norm && !grads.empty())
+    at::_foreach_mul_(grads, max_norm / (total + 1e-6));
   return total;
 }
 
@@ -776,7 +816,8 @@ void OptimizerShards::all_gather_updates() {
   const int64_t before = process_bytes_written();
   const int64_t W = group_->world_size(), me = group_->rank();
   const auto options = named_.front().second.options();
-  const int64_t piece = std::max<int64_t>(1, gather_bytes_ / (W * static_cast<int64_t>(named_.front().second.element_size())));
+  const int64_t piece =
+      std::max<int64_t>(1, gather_bytes_ / (W * static_cast<int64_t>(named_.front().second.element_size())));
   for (int64_t start = 0; start < segment_; start += piece) {
     const int64_t n = std::min(piece, segment_ - start);
     // The part [start, start + n) of each rank's segment; parameters overlapping it are copied.
@@ -789,13 +830,16 @@ void OptimizerShards::all_gather_updates() {
     int64_t lo = 0, hi = 0;
     for (size_t k = 0; k < named_.size(); ++k)
       if (owner_[k] == me && overlap(k, lo, hi))
-        input.slice(0, lo - start, hi - start).copy_(named_[k].second.detach().reshape({-1}).slice(0, lo - offset_[k], hi - offset_[k]));
+        input.slice(0, lo - start, hi - start)
+            .copy_(named_[k].second.detach().reshape({-1}).slice(0, lo - offset_[k], hi - offset_[k]));
     auto output = torch::empty({W * n}, options);
     group_->all_gather(input, output, "the all-gather of the updated parameters");
     for (size_t k = 0; k < named_.size(); ++k) {
       if (owner_[k] == me || !overlap(k, lo, hi)) continue;
       auto p = named_[k].second.detach();
-      p.view({-1}).slice(0, lo - offset_[k], hi - offset_[k]).copy_(output.slice(0, owner_[k] * n + lo - start, owner_[k] * n + hi - start));
+      p.view({-1})
+          .slice(0, lo - offset_[k], hi - offset_[k])
+          .copy_(output.slice(0, owner_[k] * n + lo - start, owner_[k] * n + hi - start));
     }
   }
   const int64_t after = process_bytes_written();
@@ -816,7 +860,8 @@ std::vector<std::pair<std::string, at::Tensor>> OptimizerShards::gather_state(
     for (size_t k = 0; k < named_.size(); ++k) {
       if (owner_[k] != r) continue;
       for (const char* suffix : kSuffixes) {
-        std::vector<int64_t> shape = std::string(suffix) == ".step" ? std::vector<int64_t>{1} : named_[k].second.sizes().vec();
+        std::vector<int64_t> shape =
+            std::string(suffix) == ".step" ? std::vector<int64_t>{1} : named_[k].second.sizes().vec();
         int64_t n = 1;
         for (auto d : shape) n *= d;
         layout.emplace_back(named_[k].first + suffix, shape);

@@ -189,7 +189,7 @@ class GradientSync {
   std::vector<at::Tensor> flats_;
   std::vector<std::unique_ptr<PendingReduce>> works_;
   int64_t overlapped_ = 0, launched_in_backward_ = 0;
-  int64_t bytes_at_start_ = -1;    // process_bytes_written() when the step's first bucket could start
+  int64_t bytes_at_start_ = -1;  // process_bytes_written() when the step's first bucket could start
 
   // ZeRO-1: owner_[k] is the rank that keeps params_[k]'s summed gradient (empty: all-reduce).
   std::vector<int64_t> owner_;
@@ -224,7 +224,8 @@ class OptimizerShards {
   void all_gather_updates();
   // The whole AdamW state (AdamW::state() names) on rank 0, from every rank's own part; empty on
   // the other ranks. A collective: every rank calls it.
-  std::vector<std::pair<std::string, at::Tensor>> gather_state(const std::vector<std::pair<std::string, at::Tensor>>& local) const;
+  std::vector<std::pair<std::string, at::Tensor>> gather_state(
+      const std::vector<std::pair<std::string, at::Tensor>>& local) const;
   int64_t rank() const;
 
  private:

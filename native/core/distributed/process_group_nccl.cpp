@@ -29,19 +29,23 @@ std::string nccl_runtime_check() {
   try {
     // (major << 32) | (minor << 16) | patch, from ncclGetVersion of the library libtorch_cuda loaded.
     const std::uint64_t v = torch::cuda::nccl::version();
-    const std::string loaded = std::to_string(v >> 32) + "." + std::to_string((v >> 16) & 0xffff) + "." + std::to_string(v & 0xffff);
+    const std::string loaded =
+        std::to_string(v >> 32) + "." + std::to_string((v >> 16) & 0xffff) + "." + std::to_string(v & 0xffff);
     if (loaded == RDPO_NCCL_HEADER_VERSION) return "";
-    return std::string("LibTorch loaded NCCL ") + loaded + ", but this addon was compiled against nccl.h " + RDPO_NCCL_HEADER_VERSION +
-           " (ProcessGroupNCCL holds an ncclConfig_t by value, so they must match): rebuild with the nccl.h of " + loaded +
-           " (RDPO_NCCL_INCLUDE; docs/distributed.md)";
+    return std::string("LibTorch loaded NCCL ") + loaded + ", but this addon was compiled against nccl.h " +
+           RDPO_NCCL_HEADER_VERSION +
+           " (ProcessGroupNCCL holds an ncclConfig_t by value, so they must match): rebuild with the nccl.h of " +
+           loaded + " (RDPO_NCCL_INCLUDE; docs/distributed.md)";
   } catch (const std::exception& e) {
     return std::string("asking LibTorch for its NCCL version failed: ") + e.what();
   }
 }
 
-c10::intrusive_ptr<c10d::Backend> make_nccl_backend(const c10::intrusive_ptr<c10d::Store>& store, int rank, int world_size,
-                                                    std::chrono::milliseconds timeout, const at::Device& device) {
-  if (!device.is_cuda() || !device.has_index()) throw std::invalid_argument("an NCCL group needs a device cuda:N, not " + device.str());
+c10::intrusive_ptr<c10d::Backend> make_nccl_backend(const c10::intrusive_ptr<c10d::Store>& store, int rank,
+                                                    int world_size, std::chrono::milliseconds timeout,
+                                                    const at::Device& device) {
+  if (!device.is_cuda() || !device.has_index())
+    throw std::invalid_argument("an NCCL group needs a device cuda:N, not " + device.str());
   // torch's default (TORCH_NCCL_ASYNC_ERROR_HANDLING=3) tears the process down from the watchdog
   // thread when a collective fails or times out. With blocking wait, Work::wait() waits on the host
   // until the collective completes, fails (a peer gone: NCCL's remote error) or passes the timeout,
@@ -56,7 +60,8 @@ c10::intrusive_ptr<c10d::Backend> make_nccl_backend(const c10::intrusive_ptr<c10
   std::vector<at::Tensor> one{at::ones({1}, at::TensorOptions().dtype(at::kFloat).device(device))};
   pg->allreduce(one)->wait();
   if (one[0].item<float>() != static_cast<float>(world_size))
-    throw std::runtime_error("the NCCL connection check summed to " + std::to_string(one[0].item<float>()) + ", not " + std::to_string(world_size));
+    throw std::runtime_error("the NCCL connection check summed to " + std::to_string(one[0].item<float>()) + ", not " +
+                             std::to_string(world_size));
   return pg;
 }
 
@@ -74,9 +79,10 @@ NcclSupport nccl_support() {
 
 std::string nccl_runtime_check() { return std::string("NCCL is not built: ") + RDPO_NCCL_MISSING; }
 
-c10::intrusive_ptr<c10d::Backend> make_nccl_backend(const c10::intrusive_ptr<c10d::Store>&, int, int, std::chrono::milliseconds,
-                                                    const at::Device& device) {
-  throw std::runtime_error("data-parallel training on " + device.str() + " needs ProcessGroupNCCL, which this rdpo-native addon was built without: " +
+c10::intrusive_ptr<c10d::Backend> make_nccl_backend(const c10::intrusive_ptr<c10d::Store>&, int, int,
+                                                    std::chrono::milliseconds, const at::Device& device) {
+  throw std::runtime_error("data-parallel training on " + device.str() +
+                           " needs ProcessGroupNCCL, which this rdpo-native addon was built without: " +
                            RDPO_NCCL_MISSING + " (docs/distributed.md)");
 }
 

@@ -31,7 +31,8 @@ std::string nccl_runtime_check();
 // not complete within `timeout` throw from Work::wait() (blocking wait, see the .cpp) instead of
 // aborting the process. Connects at once (a one-element all-reduce), so a missing rank or an NCCL
 // failure surfaces here, not at the first gradient. Throws when not compiled.
-c10::intrusive_ptr<c10d::Backend> make_nccl_backend(const c10::intrusive_ptr<c10d::Store>& store, int rank, int world_size,
-                                                    std::chrono::milliseconds timeout, const at::Device& device);
+c10::intrusive_ptr<c10d::Backend> make_nccl_backend(const c10::intrusive_ptr<c10d::Store>& store, int rank,
+                                                    int world_size, std::chrono::milliseconds timeout,
+                                                    const at::Device& device);
 
 }  // namespace rdpo

@@ -47,12 +47,18 @@ Value Value::object(Object members) {
 namespace {
 const char* type_name(Value::Type t) {
   switch (t) {
-    case Value::Type::Null: return "null";
-    case Value::Type::Bool: return "a boolean";
-    case Value::Type::Number: return "a number";
-    case Value::Type::String: return "a string";
-    case Value::Type::Array: return "an array";
-    case Value::Type::Object: return "an object";
+    case Value::Type::Null:
+      return "null";
+    case Value::Type::Bool:
+      return "a boolean";
+    case Value::Type::Number:
+      return "a number";
+    case Value::Type::String:
+      return "a string";
+    case Value::Type::Array:
+      return "an array";
+    case Value::Type::Object:
+      return "an object";
   }
   return "?";
 }
@@ -110,13 +116,27 @@ std::string quote(const std::string& s) {
   std::string out = "\"";
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -153,10 +173,18 @@ void Value::dump_to(std::string& out, int indent, int depth) const {
     out.append(static_cast<size_t>(indent * d), ' ');
   };
   switch (type_) {
-    case Type::Null: out += "null"; break;
-    case Type::Bool: out += bool_ ? "true" : "false"; break;
-    case Type::Number: out += string_.empty() ? format_number(number_) : string_; break;
-    case Type::String: out += quote(string_); break;
+    case Type::Null:
+      out += "null";
+      break;
+    case Type::Bool:
+      out += bool_ ? "true" : "false";
+      break;
+    case Type::Number:
+      out += string_.empty() ? format_number(number_) : string_;
+      break;
+    case Type::String:
+      out += quote(string_);
+      break;
     case Type::Array: {
       out += '[';
       for (size_t i = 0; i < array_->size(); ++i) {
@@ -196,7 +224,8 @@ namespace {
 
 class Parser {
  public:
-  Parser(const char* data, size_t size, const std::string& source) : p_(data), begin_(data), end_(data + size), source_(source) {}
+  Parser(const char* data, size_t size, const std::string& source)
+      : p_(data), begin_(data), end_(data + size), source_(source) {}
 
   Value document() {
     skip_ws();
@@ -226,12 +255,21 @@ class Parser {
     if (depth > kMaxDepth) fail("nesting deeper than " + std::to_string(kMaxDepth));
     if (p_ >= end_) fail("unexpected end of input");
     switch (*p_) {
-      case '{': return object(depth);
-      case '[': return array(depth);
-      case '"': return Value::string(string());
-      case 't': expect_word("true"); return Value::boolean(true);
-      case 'f': expect_word("false"); return Value::boolean(false);
-      case 'n': expect_word("null"); return Value();
+      case '{':
+        return object(depth);
+      case '[':
+        return array(depth);
+      case '"':
+        return Value::string(string());
+      case 't':
+        expect_word("true");
+        return Value::boolean(true);
+      case 'f':
+        expect_word("false");
+        return Value::boolean(false);
+      case 'n':
+        expect_word("null");
+        return Value();
       default:
         if (*p_ == '-' || (*p_ >= '0' && *p_ <= '9')) return number();
         fail(std::string("unexpected character '") + *p_ + "'");
@@ -296,8 +334,10 @@ class Parser {
     const char* start = p_;
     if (*p_ == '-') ++p_;
     if (p_ >= end_ || !isdigit(*p_)) fail("expected a digit");
-    if (*p_ == '0') ++p_;
-    else while (p_ < end_ && isdigit(*p_)) ++p_;
+    if (*p_ == '0')
+      ++p_;
+    else
+      while (p_ < end_ && isdigit(*p_)) ++p_;
     if (p_ < end_ && *p_ == '.') {
       ++p_;
       if (p_ >= end_ || !isdigit(*p_)) fail("expected a digit after '.'");
@@ -323,10 +363,14 @@ class Parser {
     for (int i = 0; i < 4; ++i, ++p_) {
       char c = *p_;
       v <<= 4;
-      if (c >= '0' && c <= '9') v |= c - '0';
-      else if (c >= 'a' && c <= 'f') v |= c - 'a' + 10;
-      else if (c >= 'A' && c <= 'F') v |= c - 'A' + 10;
-      else fail("bad hex digit in \\u escape");
+      if (c >= '0' && c <= '9')
+        v |= c - '0';
+      else if (c >= 'a' && c <= 'f')
+        v |= c - 'a' + 10;
+      else if (c >= 'A' && c <= 'F')
+        v |= c - 'A' + 10;
+      else
+        fail("bad hex digit in \\u escape");
     }
     return v;
   }
@@ -367,14 +411,30 @@ class Parser {
       if (p_ >= end_) fail("unterminated escape");
       char e = *p_++;
       switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
+        case '"':
+          out += '"';
+          break;
+        case '\\':
+          out += '\\';
+          break;
+        case '/':
+          out += '/';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
         case 'u': {
           unsigned cp = hex4();
           if (cp >= 0xD800 && cp <= 0xDBFF) {  // high surrogate: a low one must follow

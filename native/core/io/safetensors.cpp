@@ -38,20 +38,30 @@ c10::ScalarType parse_st_dtype(const std::string& name, const std::string& where
   if (name == "F64") return torch::kFloat64;
   if (name == "U8") return torch::kUInt8;
   if (name == "BOOL") return torch::kBool;
-  throw ArgumentError(where + ": unsupported dtype '" + name + "' (supported: F32, F16, BF16, F64, I64, I32, U8, BOOL)");
+  throw ArgumentError(where + ": unsupported dtype '" + name +
+                      "' (supported: F32, F16, BF16, F64, I64, I32, U8, BOOL)");
 }
 
 const char* st_dtype_name(c10::ScalarType t) {
   switch (t) {
-    case torch::kFloat32: return "F32";
-    case torch::kFloat16: return "F16";
-    case torch::kBFloat16: return "BF16";
-    case torch::kInt64: return "I64";
-    case torch::kInt32: return "I32";
-    case torch::kFloat64: return "F64";
-    case torch::kUInt8: return "U8";
-    case torch::kBool: return "BOOL";
-    default: throw ArgumentError(std::string("safetensors: cannot write dtype ") + c10::toString(t));
+    case torch::kFloat32:
+      return "F32";
+    case torch::kFloat16:
+      return "F16";
+    case torch::kBFloat16:
+      return "BF16";
+    case torch::kInt64:
+      return "I64";
+    case torch::kInt32:
+      return "I32";
+    case torch::kFloat64:
+      return "F64";
+    case torch::kUInt8:
+      return "U8";
+    case torch::kBool:
+      return "BOOL";
+    default:
+      throw ArgumentError(std::string("safetensors: cannot write dtype ") + c10::toString(t));
   }
 }
 
@@ -79,7 +89,8 @@ TensorMap read_safetensors(const std::string& path) {
   map->size = static_cast<size_t>(st.st_size);
   if (map->size < 8) {
     ::close(fd);
-    throw ArgumentError(path + ": not a safetensors file (" + std::to_string(map->size) + " bytes, too short for the header length)");
+    throw ArgumentError(path + ": not a safetensors file (" + std::to_string(map->size) +
+                        " bytes, too short for the header length)");
   }
   // MAP_PRIVATE + PROT_WRITE: writes to parameters stay in this process (copy-on-write pages).
   map->base = ::mmap(nullptr, map->size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
@@ -92,7 +103,8 @@ TensorMap read_safetensors(const std::string& path) {
   if (header_len > map->size - 8)
     throw ArgumentError(path + ": truncated or not a safetensors file (header length " + std::to_string(header_len) +
                         " exceeds the file size " + std::to_string(map->size) + ")");
-  json::Value header = json::parse(reinterpret_cast<const char*>(bytes + 8), header_len, path + " (safetensors header)");
+  json::Value header =
+      json::parse(reinterpret_cast<const char*>(bytes + 8), header_len, path + " (safetensors header)");
   if (!header.is_object()) throw ArgumentError(path + ": the safetensors header must be a JSON object");
   const uint64_t data_start = 8 + header_len;
   const uint64_t data_size = map->size - data_start;
@@ -126,8 +138,8 @@ TensorMap read_safetensors(const std::string& path) {
     if (begin < 0 || end < begin)
       throw ArgumentError(where + ": bad data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) + "]");
     if (end - begin != nbytes)
-      throw ArgumentError(where + ": data_offsets span " + std::to_string(end - begin) + " bytes but shape and dtype need " +
-                          std::to_string(nbytes));
+      throw ArgumentError(where + ": data_offsets span " + std::to_string(end - begin) +
+                          " bytes but shape and dtype need " + std::to_string(nbytes));
     if (static_cast<uint64_t>(end) > data_size)
       throw ArgumentError(where + ": data range [" + std::to_string(begin) + ", " + std::to_string(end) +
                           ") lies outside the file (" + std::to_string(data_size) + " data bytes; truncated file?)");
@@ -149,8 +161,9 @@ TensorMap read_safetensors(const std::string& path) {
     const auto& [b0, e0, n0] = ranges[i - 1];
     const auto& [b1, e1, n1] = ranges[i];
     if (b1 < e0)
-      throw ArgumentError(path + ": tensors '" + n0 + "' [" + std::to_string(b0) + ", " + std::to_string(e0) + ") and '" + n1 +
-                          "' [" + std::to_string(b1) + ", " + std::to_string(e1) + ") overlap in data_offsets (the file is corrupt)");
+      throw ArgumentError(path + ": tensors '" + n0 + "' [" + std::to_string(b0) + ", " + std::to_string(e0) +
+                          ") and '" + n1 + "' [" + std::to_string(b1) + ", " + std::to_string(e1) +
+                          ") overlap in data_offsets (the file is corrupt)");
   }
   return out;
 }
@@ -160,8 +173,9 @@ TensorMap read_safetensors_dir(const std::string& dir) {
   const std::string index = dir + "/model.safetensors.index.json";
   if (file_exists(single)) return read_safetensors(single);
   if (!file_exists(index))
-    throw ArgumentError(dir + ": no model.safetensors or model.safetensors.index.json (only safetensors checkpoints "
-                              "are supported; convert .bin/.pth files with transformers' save_pretrained)");
+    throw ArgumentError(dir +
+                        ": no model.safetensors or model.safetensors.index.json (only safetensors checkpoints "
+                        "are supported; convert .bin/.pth files with transformers' save_pretrained)");
   json::Value idx = json::parse_file(index);
   const json::Value* wm = idx.find("weight_map");
   if (!wm) throw ArgumentError(index + ": missing key 'weight_map'");
@@ -170,7 +184,8 @@ TensorMap read_safetensors_dir(const std::string& dir) {
     names_by_shard[shard.as_string(index + " weight_map['" + name + "']")].insert(name);
   TensorMap out;
   for (const auto& [shard, names] : names_by_shard) {
-    if (shard.find('/') != std::string::npos) throw ArgumentError(index + ": shard name '" + shard + "' must be a plain file name");
+    if (shard.find('/') != std::string::npos)
+      throw ArgumentError(index + ": shard name '" + shard + "' must be a plain file name");
     TensorMap part = read_safetensors(dir + "/" + shard);
     for (const auto& name : names) {
       auto it = part.find(name);
@@ -248,12 +263,13 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
     const int64_t nbytes = t.numel() * static_cast<int64_t>(c10::elementSize(out_dtype(t)));
     json::Value::Array shape;
     for (int64_t d : t.sizes()) shape.push_back(json::Value::number(static_cast<double>(d)));
-    header.emplace_back(name, json::Value::object({
-                                  {"dtype", json::Value::string(st_dtype_name(out_dtype(t)))},
-                                  {"shape", json::Value::array(std::move(shape))},
-                                  {"data_offsets", json::Value::array({json::Value::number(static_cast<double>(offset)),
-                                                                        json::Value::number(static_cast<double>(offset + nbytes))})},
-                              }));
+    header.emplace_back(
+        name, json::Value::object({
+                  {"dtype", json::Value::string(st_dtype_name(out_dtype(t)))},
+                  {"shape", json::Value::array(std::move(shape))},
+                  {"data_offsets", json::Value::array({json::Value::number(static_cast<double>(offset)),
+                                                       json::Value::number(static_cast<double>(offset + nbytes))})},
+              }));
     offset += nbytes;
   }
   std::string head = json::Value::object(std::move(header)).dump();

@@ -29,9 +29,14 @@ std::unique_ptr<CausalLM> CausalLM::load(const std::string& dir, c10::ScalarType
   ModelConfig config = load_model_config(dir);
   std::unique_ptr<CausalLM> model;
   switch (config.arch) {
-    case Architecture::Gpt2: model = make_gpt2_model(std::move(config), dtype, device); break;
-    case Architecture::Gemma: model = make_gemma_model(std::move(config), dtype, device); break;
-    default: model = make_llama_model(std::move(config), dtype, device);
+    case Architecture::Gpt2:
+      model = make_gpt2_model(std::move(config), dtype, device);
+      break;
+    case Architecture::Gemma:
+      model = make_gemma_model(std::move(config), dtype, device);
+      break;
+    default:
+      model = make_llama_model(std::move(config), dtype, device);
   }
   model->load_weights(dir);
   return model;
@@ -52,10 +57,11 @@ void CausalLM::load_weights(const std::string& dir) {
                           " model with these config.json settings needs it)");
     const at::Tensor& t = it->second;
     if (t.sizes() != at::IntArrayRef(slot.shape))
-      throw ArgumentError(dir + ": tensor '" + it->first + "' has shape " + c10::str(t.sizes()) + " but config.json implies " +
-                          c10::str(at::IntArrayRef(slot.shape)));
+      throw ArgumentError(dir + ": tensor '" + it->first + "' has shape " + c10::str(t.sizes()) +
+                          " but config.json implies " + c10::str(at::IntArrayRef(slot.shape)));
     if (!t.is_floating_point())
-      throw ArgumentError(dir + ": tensor '" + it->first + "' is " + c10::toString(t.scalar_type()) + ", expected floating point");
+      throw ArgumentError(dir + ": tensor '" + it->first + "' is " + c10::toString(t.scalar_type()) +
+                          ", expected floating point");
     // No copy when dtype and device already match: the parameter stays a view of the mapped file.
     *slot.tensor = t.to(device_, dtype_).set_requires_grad(true);
     used.insert(it->first);
@@ -67,8 +73,9 @@ void CausalLM::load_weights(const std::string& dir) {
     std::string list;
     for (size_t i = 0; i < unexpected.size() && i < 5; ++i) list += (i ? ", " : "") + unexpected[i];
     if (unexpected.size() > 5) list += ", ...";
-    throw ArgumentError(dir + ": " + std::to_string(unexpected.size()) + " tensor(s) in the checkpoint are not part of a " +
-                        config_.model_type + " model as config.json describes it: " + list);
+    throw ArgumentError(dir + ": " + std::to_string(unexpected.size()) +
+                        " tensor(s) in the checkpoint are not part of a " + config_.model_type +
+                        " model as config.json describes it: " + list);
   }
 }
 
@@ -194,7 +201,8 @@ void CausalLM::save(const std::string& dir, c10::ScalarType dtype) {
   write_safetensors(dir + "/model.safetensors", named_parameters(), dtype);
   json::Value config = config_.raw;
   // transformers 5 reads `dtype`; earlier versions `torch_dtype`.
-  config.set(config.find("dtype") || !config.find("torch_dtype") ? "dtype" : "torch_dtype", json::Value::string(dtype_name(dtype)));
+  config.set(config.find("dtype") || !config.find("torch_dtype") ? "dtype" : "torch_dtype",
+             json::Value::string(dtype_name(dtype)));
   write_file_atomic(dir + "/config.json", config.dump(2) + "\n");
 }
 
@@ -262,8 +270,8 @@ std::vector<std::vector<int64_t>> CausalLM::generate(const std::vector<std::vect
     next_pos[b] = len;
   }
 
-  auto cache = std::make_shared<CachedAttention>(config_.num_layers, B, config_.num_kv_heads, config_.head_dim, capacity,
-                                                 torch::TensorOptions().dtype(dtype_).device(device_));
+  auto cache = std::make_shared<CachedAttention>(config_.num_layers, B, config_.num_kv_heads, config_.head_dim,
+                                                 capacity, torch::TensorOptions().dtype(dtype_).device(device_));
   // mask[b, 0, i, j]: query i of this step may see slot j (a real token at or before it). Every
   // query also sees itself, so padding rows never have an empty softmax.
   const AttentionLayout layout = AttentionLayout::of(config_);

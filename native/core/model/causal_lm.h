@@ -21,7 +21,7 @@ struct GenerationOptions {
   int64_t max_new_tokens = 128;
   double temperature = 0;  // 0 = greedy
   double top_p = 1;
-  int64_t top_k = 0;       // 0 = no top-k filter
+  int64_t top_k = 0;  // 0 = no top-k filter
   uint64_t seed = 0;
   std::vector<int64_t> eos_token_ids;  // empty: the config's eos ids
   int64_t pad_token_id = 0;            // fills left padding and the tail of finished sequences

@@ -77,14 +77,16 @@ RopeConfig parse_longrope(const Reader& cfg, const Reader& r, const std::string&
           ? r.get("original_max_position_embeddings")->as_int(cfg.what(key("original_max_position_embeddings")))
           : cfg.opt_int("original_max_position_embeddings", max_pos);
   cfg.positive("original_max_position_embeddings", rope.original_max_position_embeddings);
-  rope.factor = r.get("factor") ? r.get("factor")->as_number(cfg.what(key("factor")))
-                                : static_cast<double>(max_pos) / static_cast<double>(rope.original_max_position_embeddings);
+  rope.factor = r.get("factor")
+                    ? r.get("factor")->as_number(cfg.what(key("factor")))
+                    : static_cast<double>(max_pos) / static_cast<double>(rope.original_max_position_embeddings);
   if (r.get("attention_factor"))
     rope.attention_factor = r.get("attention_factor")->as_number(cfg.what(key("attention_factor")));
   else
-    rope.attention_factor = rope.factor <= 1.0 ? 1.0
-                                               : std::sqrt(1 + std::log(rope.factor) /
-                                                                   std::log(static_cast<double>(rope.original_max_position_embeddings)));
+    rope.attention_factor =
+        rope.factor <= 1.0 ? 1.0
+                           : std::sqrt(1 + std::log(rope.factor) /
+                                               std::log(static_cast<double>(rope.original_max_position_embeddings)));
   return rope;
 }
 
@@ -110,7 +112,8 @@ RopeConfig parse_rope_section(const Reader& cfg, const json::Value& s, const std
   rope.factor = factor->as_number(cfg.what(key("factor")));
   if (rope.type == "llama3") {
     for (const char* k : {"low_freq_factor", "high_freq_factor", "original_max_position_embeddings"})
-      if (!r.get(k)) throw ArgumentError(cfg.source + ": missing required key '" + key(k) + "' for llama3 rope scaling");
+      if (!r.get(k))
+        throw ArgumentError(cfg.source + ": missing required key '" + key(k) + "' for llama3 rope scaling");
     rope.low_freq_factor = r.get("low_freq_factor")->as_number(cfg.what(key("low_freq_factor")));
     rope.high_freq_factor = r.get("high_freq_factor")->as_number(cfg.what(key("high_freq_factor")));
     rope.original_max_position_embeddings =
@@ -137,8 +140,10 @@ void check_rotary_dims(const Reader& cfg, const ModelConfig& c) {
     const double f = r->partial_rotary_factor;
     const int64_t dims = static_cast<int64_t>(static_cast<double>(c.head_dim) * f);
     if (!(f > 0 && f <= 1) || dims % 2 != 0)
-      throw RangeError(cfg.source + ": partial_rotary_factor " + std::to_string(f) + " must lie in (0, 1] and give an even "
-                       "number of rotated dimensions of head_dim " + std::to_string(c.head_dim));
+      throw RangeError(cfg.source + ": partial_rotary_factor " + std::to_string(f) +
+                       " must lie in (0, 1] and give an even "
+                       "number of rotated dimensions of head_dim " +
+                       std::to_string(c.head_dim));
     if (r->type == "longrope" && (static_cast<int64_t>(r->short_factor.size()) != dims / 2 ||
                                   static_cast<int64_t>(r->long_factor.size()) != dims / 2))
       throw RangeError(cfg.source + ": longrope short_factor and long_factor need " + std::to_string(dims / 2) +
@@ -196,7 +201,8 @@ void parse_llama_family(const Reader& cfg, ModelConfig& c) {
     c.head_dim = 128;  // Qwen3Config's default, independent of hidden_size / heads
   } else {
     if (c.hidden_size % c.num_heads != 0)
-      throw RangeError(cfg.source + ": hidden_size must be a multiple of num_attention_heads when head_dim is not given");
+      throw RangeError(cfg.source +
+                       ": hidden_size must be a multiple of num_attention_heads when head_dim is not given");
     c.head_dim = c.hidden_size / c.num_heads;
   }
   cfg.positive("head_dim", c.head_dim);
@@ -245,7 +251,8 @@ void parse_gemma(const Reader& cfg, ModelConfig& c) {
   c.norm_eps = cfg.opt_number("rms_norm_eps", 1e-6);
   c.hidden_act = cfg.opt_string("hidden_activation", cfg.opt_string("hidden_act", "gelu_pytorch_tanh"));
   if (c.hidden_act != "gelu_pytorch_tanh")
-    throw ArgumentError(cfg.source + ": hidden_activation '" + c.hidden_act + "' is not supported (supported: gelu_pytorch_tanh)");
+    throw ArgumentError(cfg.source + ": hidden_activation '" + c.hidden_act +
+                        "' is not supported (supported: gelu_pytorch_tanh)");
   c.tie_word_embeddings = cfg.opt_bool("tie_word_embeddings", true);
   c.attention_bias = cfg.opt_bool("attention_bias", false);
   c.qkv_bias = c.o_bias = c.attention_bias;
@@ -299,7 +306,8 @@ void parse_gpt2(const Reader& cfg, ModelConfig& c) {
   c.num_layers = cfg.required_int("n_layer");
   c.num_heads = cfg.required_int("n_head");
   c.max_position_embeddings = cfg.required_int("n_positions");
-  for (const char* k : {"vocab_size", "n_embd", "n_layer", "n_head", "n_positions"}) cfg.positive(k, cfg.required_int(k));
+  for (const char* k : {"vocab_size", "n_embd", "n_layer", "n_head", "n_positions"})
+    cfg.positive(k, cfg.required_int(k));
   if (c.hidden_size % c.num_heads != 0) throw RangeError(cfg.source + ": n_embd must be a multiple of n_head");
   c.num_kv_heads = c.num_heads;
   c.head_dim = c.hidden_size / c.num_heads;
@@ -312,7 +320,8 @@ void parse_gpt2(const Reader& cfg, ModelConfig& c) {
   c.tie_word_embeddings = cfg.opt_bool("tie_word_embeddings", true);
   if (!cfg.opt_bool("scale_attn_weights", true) || cfg.opt_bool("scale_attn_by_inverse_layer_idx", false) ||
       cfg.opt_bool("reorder_and_upcast_attn", false))
-    throw ArgumentError(cfg.source + ": GPT-2 attention variants (scale_attn_weights=false, "
+    throw ArgumentError(cfg.source +
+                        ": GPT-2 attention variants (scale_attn_weights=false, "
                         "scale_attn_by_inverse_layer_idx, reorder_and_upcast_attn) are not supported");
   c.qkv_bias = c.o_bias = c.mlp_bias = true;
 }
@@ -328,7 +337,8 @@ ModelConfig parse_model_config(const json::Value& config, const std::string& sou
   c.raw = config;
   c.source = source;
   const json::Value* mt = cfg.get("model_type");
-  if (!mt) throw ArgumentError(source + ": missing required key 'model_type' (supported: " + supported_model_types() + ")");
+  if (!mt)
+    throw ArgumentError(source + ": missing required key 'model_type' (supported: " + supported_model_types() + ")");
   c.model_type = mt->as_string(cfg.what("model_type"));
   if (c.model_type == "llama" || c.model_type == "mistral" || c.model_type == "qwen2" || c.model_type == "qwen3" ||
       c.model_type == "phi3")
@@ -338,11 +348,13 @@ ModelConfig parse_model_config(const json::Value& config, const std::string& sou
   else if (c.model_type == "gpt2")
     parse_gpt2(cfg, c);
   else if (c.model_type == "gemma3")
-    throw ArgumentError(source + ": model_type 'gemma3' is the multimodal Gemma 3 (Gemma3ForConditionalGeneration), which is "
-                        "not supported; text-only Gemma 3 checkpoints (model_type gemma3_text, Gemma3ForCausalLM: 270m, 1b) are");
+    throw ArgumentError(
+        source +
+        ": model_type 'gemma3' is the multimodal Gemma 3 (Gemma3ForConditionalGeneration), which is "
+        "not supported; text-only Gemma 3 checkpoints (model_type gemma3_text, Gemma3ForCausalLM: 270m, 1b) are");
   else
-    throw ArgumentError(source + ": model_type '" + c.model_type + "' is not supported (supported: " +
-                        supported_model_types() + ")");
+    throw ArgumentError(source + ": model_type '" + c.model_type +
+                        "' is not supported (supported: " + supported_model_types() + ")");
   c.bos_token_id = cfg.opt_int("bos_token_id", -1);
   c.eos_token_ids = cfg.opt_ids("eos_token_id");
   c.pad_token_id = cfg.opt_int("pad_token_id", -1);

@@ -43,22 +43,22 @@ struct ModelConfig {
   double norm_eps = 1e-5;  // rms_norm_eps (Llama family) or layer_norm_epsilon (GPT-2)
   std::string hidden_act = "silu";
   bool tie_word_embeddings = false;
-  bool attention_bias = false;     // bias on q/k/v/o (Llama); Qwen2 always has q/k/v bias
-  bool qkv_bias = false;           // q/k/v bias (attention_bias for Llama, always for Qwen2)
-  bool o_bias = false;             // o_proj bias
+  bool attention_bias = false;  // bias on q/k/v/o (Llama); Qwen2 always has q/k/v bias
+  bool qkv_bias = false;        // q/k/v bias (attention_bias for Llama, always for Qwen2)
+  bool o_bias = false;          // o_proj bias
   bool mlp_bias = false;
-  int64_t sliding_window = 0;      // 0 = none (Mistral may set one)
+  int64_t sliding_window = 0;  // 0 = none (Mistral may set one)
   RopeConfig rope;
 
   // Later architectures (Qwen3, Phi-3, Gemma 2/3). The defaults describe the Llama block.
-  bool qk_norm = false;             // RMSNorm over each head of q and k before rotation (Qwen3, Gemma 3)
-  bool fused_qkv = false;           // one qkv_proj and one gate_up_proj (Phi-3)
+  bool qk_norm = false;    // RMSNorm over each head of q and k before rotation (Qwen3, Gemma 3)
+  bool fused_qkv = false;  // one qkv_proj and one gate_up_proj (Phi-3)
   // Per layer: does it use sliding_window? Empty: every layer does when sliding_window > 0.
   std::vector<bool> sliding_layers;
-  RopeConfig rope_local;            // rotary settings of sliding layers (Gemma 3); else equal to rope
-  double attn_scale = 0;            // softmax scale; 0 = 1/sqrt(head_dim) (Gemma: query_pre_attn_scalar^-1/2)
-  double attn_softcap = 0;          // 0 = none; else scores = cap * tanh(scores / cap) (Gemma 2)
-  double final_softcap = 0;         // 0 = none; the same on the output logits (Gemma 2)
+  RopeConfig rope_local;     // rotary settings of sliding layers (Gemma 3); else equal to rope
+  double attn_scale = 0;     // softmax scale; 0 = 1/sqrt(head_dim) (Gemma: query_pre_attn_scalar^-1/2)
+  double attn_softcap = 0;   // 0 = none; else scores = cap * tanh(scores / cap) (Gemma 2)
+  double final_softcap = 0;  // 0 = none; the same on the output logits (Gemma 2)
 
   // The window of layer l: sliding_window, or 0 when that layer attends globally.
   int64_t layer_window(int64_t l) const {
@@ -70,7 +70,7 @@ struct ModelConfig {
   std::vector<int64_t> eos_token_ids;
   int64_t pad_token_id = -1;
 
-  json::Value raw;  // the file as loaded, rewritten on save
+  json::Value raw;     // the file as loaded, rewritten on save
   std::string source;  // the file it came from, for messages
 };
 

@@ -30,8 +30,8 @@ void PackedBatch::validate(int64_t vocab_size) const {
   if (T > 0) {
     auto mn = input_ids.min().item<int64_t>(), mx = input_ids.max().item<int64_t>();
     if (mn < 0 || mx >= vocab_size)
-      throw RangeError("packed batch: token id " + std::to_string(mn < 0 ? mn : mx) + " is outside the vocabulary (size " +
-                       std::to_string(vocab_size) + ")");
+      throw RangeError("packed batch: token id " + std::to_string(mn < 0 ? mn : mx) +
+                       " is outside the vocabulary (size " + std::to_string(vocab_size) + ")");
     if (position_ids.min().item<int64_t>() < 0) throw RangeError("packed batch: negative position id");
   }
   expect_1d(score_rows, "score_rows", -1, torch::kInt64);

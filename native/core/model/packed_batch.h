@@ -19,9 +19,9 @@
 namespace rdpo {
 
 struct PackedBatch {
-  at::Tensor input_ids;      // [T] int64
-  at::Tensor position_ids;   // [T] int64
-  at::Tensor branch_ids;     // [T] int32; all zeros for plain causal sequences
+  at::Tensor input_ids;                // [T] int64
+  at::Tensor position_ids;             // [T] int64
+  at::Tensor branch_ids;               // [T] int32; all zeros for plain causal sequences
   std::vector<int64_t> group_offsets;  // G+1 boundaries into [0, T]
 
   at::Tensor score_rows;     // [N] int64, rows of the [T, H] hidden states

@@ -45,7 +45,8 @@ SequenceReduction score_sequences(CausalLM& model, const PackedBatch& batch, c10
   }
   auto rows = hidden.index_select(0, batch.score_rows);
   at::Tensor weight = compute_weight(model, model.lm_head_weight(), rows.scalar_type());
-  auto token_logps = fused_token_logprobs(rows, weight, batch.score_targets, logits_chunk, model.config().final_softcap);
+  auto token_logps =
+      fused_token_logprobs(rows, weight, batch.score_targets, logits_chunk, model.config().final_softcap);
   return reduce_by_sequence(token_logps, batch.score_seq, batch.num_sequences);
 }
 

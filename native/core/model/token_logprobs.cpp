@@ -21,18 +21,22 @@ std::string shape_of(const at::Tensor& t) {
 void check_inputs(const at::Tensor& hidden_rows, const at::Tensor& weight, const at::Tensor& targets) {
   if (!hidden_rows.defined() || !weight.defined() || !targets.defined())
     throw ArgumentError("token_logprobs: hidden_rows, weight and targets must all be defined tensors");
-  if (hidden_rows.dim() != 2) throw RangeError("token_logprobs: hidden_rows must be [N, H], got " + shape_of(hidden_rows));
+  if (hidden_rows.dim() != 2)
+    throw RangeError("token_logprobs: hidden_rows must be [N, H], got " + shape_of(hidden_rows));
   if (weight.dim() != 2) throw RangeError("token_logprobs: weight (lm_head) must be [V, H], got " + shape_of(weight));
   if (targets.dim() != 1) throw RangeError("token_logprobs: targets must be [N], got " + shape_of(targets));
   if (weight.size(1) != hidden_rows.size(1))
-    throw RangeError("token_logprobs: hidden size differs: hidden_rows " + shape_of(hidden_rows) + " vs weight " + shape_of(weight));
+    throw RangeError("token_logprobs: hidden size differs: hidden_rows " + shape_of(hidden_rows) + " vs weight " +
+                     shape_of(weight));
   if (targets.size(0) != hidden_rows.size(0))
-    throw RangeError("token_logprobs: targets " + shape_of(targets) + " must have one entry per row of hidden_rows " + shape_of(hidden_rows));
+    throw RangeError("token_logprobs: targets " + shape_of(targets) + " must have one entry per row of hidden_rows " +
+                     shape_of(hidden_rows));
   if (!at::isFloatingType(hidden_rows.scalar_type()) || hidden_rows.scalar_type() != weight.scalar_type())
     throw ArgumentError(std::string("token_logprobs: hidden_rows and weight must share one floating dtype, got ") +
                         c10::toString(hidden_rows.scalar_type()) + " and " + c10::toString(weight.scalar_type()));
   if (targets.scalar_type() != at::kLong)
-    throw ArgumentError(std::string("token_logprobs: targets must be int64, got ") + c10::toString(targets.scalar_type()));
+    throw ArgumentError(std::string("token_logprobs: targets must be int64, got ") +
+                        c10::toString(targets.scalar_type()));
   if (hidden_rows.device() != weight.device() || targets.device() != weight.device())
     throw ArgumentError("token_logprobs: hidden_rows, weight and targets must be on one device, got " +
                         hidden_rows.device().str() + ", " + weight.device().str() + ", " + targets.device().str());
@@ -41,8 +45,8 @@ void check_inputs(const at::Tensor& hidden_rows, const at::Tensor& weight, const
     auto [lo, hi] = at::aminmax(targets);
     int64_t min_id = lo.item<int64_t>(), max_id = hi.item<int64_t>();
     if (min_id < 0 || max_id >= weight.size(0))
-      throw RangeError("token_logprobs: target ids must lie in [0, " + std::to_string(weight.size(0)) + "), got range [" +
-                       std::to_string(min_id) + ", " + std::to_string(max_id) + "]");
+      throw RangeError("token_logprobs: target ids must lie in [0, " + std::to_string(weight.size(0)) +
+                       "), got range [" + std::to_string(min_id) + ", " + std::to_string(max_id) + "]");
   }
 }
 
@@ -69,11 +73,11 @@ struct FusedTokenLogprobs : public torch::autograd::Function<FusedTokenLogprobs>
     at::Tensor lse = at::empty({n}, f32);
     for (int64_t begin = 0; begin < n; begin += chunk_size) {
       const int64_t end = std::min(n, begin + chunk_size);
-      at::Tensor logits = chunk_logits(hidden_rows, weight, begin, end);        // [c, V] f32
+      at::Tensor logits = chunk_logits(hidden_rows, weight, begin, end);  // [c, V] f32
       softcap_(logits, softcap);
-      at::Tensor chunk_lse = at::logsumexp(logits, 1);                           // log Σ_v e^{z_v}
+      at::Tensor chunk_lse = at::logsumexp(logits, 1);  // log Σ_v e^{z_v}
       at::Tensor target_logit = logits.gather(1, targets.slice(0, begin, end).unsqueeze(1)).squeeze(1);
-      logps.slice(0, begin, end).copy_(target_logit - chunk_lse);               // log p(t) = z_t − lse
+      logps.slice(0, begin, end).copy_(target_logit - chunk_lse);  // log p(t) = z_t − lse
       lse.slice(0, begin, end).copy_(chunk_lse);
     }
     ctx->save_for_backward({hidden_rows, weight, targets, lse});
@@ -97,10 +101,11 @@ struct FusedTokenLogprobs : public torch::autograd::Function<FusedTokenLogprobs>
     const int64_t n = hidden_rows.size(0);
     at::Tensor grad_hidden = want_hidden ? at::empty_like(hidden_rows) : at::Tensor();
     // Summed over chunks in float32 (a bf16 running sum would lose the small contributions).
-    at::Tensor grad_weight_f32 = want_weight ? at::zeros(weight.sizes(), weight.options().dtype(at::kFloat)) : at::Tensor();
+    at::Tensor grad_weight_f32 =
+        want_weight ? at::zeros(weight.sizes(), weight.options().dtype(at::kFloat)) : at::Tensor();
     for (int64_t begin = 0; begin < n && (want_hidden || want_weight); begin += chunk_size) {
       const int64_t end = std::min(n, begin + chunk_size);
-      at::Tensor g = grad_logps.slice(0, begin, end).unsqueeze(1);            // [c, 1]
+      at::Tensor g = grad_logps.slice(0, begin, end).unsqueeze(1);  // [c, 1]
       // grad_logits = g · (onehot(t) − softmax(z)), built in place over the recomputed logits.
       at::Tensor grad_logits = chunk_logits(hidden_rows, weight, begin, end);  // z, [c, V] f32
       at::Tensor capped_grad;  // d cap·tanh(z/cap) / dz = 1 − tanh², when soft-capped
@@ -134,18 +139,23 @@ at::Tensor token_logprobs_unfused(const at::Tensor& hidden_rows, const at::Tenso
 at::Tensor fused_token_logprobs(const at::Tensor& hidden_rows, const at::Tensor& weight, const at::Tensor& targets,
                                 int64_t chunk_size, double softcap) {
   check_inputs(hidden_rows, weight, targets);
-  if (chunk_size <= 0) throw RangeError("fused_token_logprobs: chunk_size must be positive, got " + std::to_string(chunk_size));
+  if (chunk_size <= 0)
+    throw RangeError("fused_token_logprobs: chunk_size must be positive, got " + std::to_string(chunk_size));
   return FusedTokenLogprobs::apply(hidden_rows, weight, targets, chunk_size, softcap);
 }
 
-SequenceReduction reduce_by_sequence(const at::Tensor& token_logps, const at::Tensor& score_seq, int64_t num_sequences) {
+SequenceReduction reduce_by_sequence(const at::Tensor& token_logps, const at::Tensor& score_seq,
+                                     int64_t num_sequences) {
   if (!token_logps.defined() || token_logps.dim() != 1)
     throw RangeError("reduce_by_sequence: token_logps must be a [N] tensor");
   if (!score_seq.defined() || score_seq.dim() != 1 || score_seq.size(0) != token_logps.size(0))
-    throw RangeError("reduce_by_sequence: score_seq must be [N] like token_logps (" + std::to_string(token_logps.size(0)) + ")");
+    throw RangeError("reduce_by_sequence: score_seq must be [N] like token_logps (" +
+                     std::to_string(token_logps.size(0)) + ")");
   if (score_seq.scalar_type() != at::kLong)
-    throw ArgumentError(std::string("reduce_by_sequence: score_seq must be int64, got ") + c10::toString(score_seq.scalar_type()));
-  if (num_sequences < 0) throw RangeError("reduce_by_sequence: num_sequences must be >= 0, got " + std::to_string(num_sequences));
+    throw ArgumentError(std::string("reduce_by_sequence: score_seq must be int64, got ") +
+                        c10::toString(score_seq.scalar_type()));
+  if (num_sequences < 0)
+    throw RangeError("reduce_by_sequence: num_sequences must be >= 0, got " + std::to_string(num_sequences));
   if (score_seq.numel() > 0) {
     auto [lo, hi] = at::aminmax(score_seq);
     int64_t min_s = lo.item<int64_t>(), max_s = hi.item<int64_t>();
@@ -156,7 +166,8 @@ SequenceReduction reduce_by_sequence(const at::Tensor& token_logps, const at::Te
   auto opts = token_logps.options();
   SequenceReduction r;
   r.sum = at::zeros({num_sequences}, opts).index_add(0, score_seq, token_logps);
-  r.count = at::zeros({num_sequences}, opts).index_add(0, score_seq, at::ones_like(token_logps, at::MemoryFormat::Contiguous).detach());
+  r.count = at::zeros({num_sequences}, opts)
+                .index_add(0, score_seq, at::ones_like(token_logps, at::MemoryFormat::Contiguous).detach());
   return r;
 }
 

@@ -15,7 +15,9 @@ MatmulPeak measure_matmul_peak(int size, int iterations, const std::string& dtyp
   auto a = torch::randn({size, size}, opts);
   auto b = torch::randn({size, size}, opts);
   auto c = torch::empty({size, size}, opts);
-  auto sync = [&] { if (a.is_cuda()) torch::cuda::synchronize(); };
+  auto sync = [&] {
+    if (a.is_cuda()) torch::cuda::synchronize();
+  };
   torch::mm_out(c, a, b);  // warm-up: kernel selection, page faults
   sync();
   auto t0 = std::chrono::steady_clock::now();

@@ -17,7 +17,8 @@ namespace {
 
 using P = LossParam;
 
-LossOptions with(LossKind kind, double beta, RationaleForm form, double gamma, RationaleNorm norm, double simpo_margin) {
+LossOptions with(LossKind kind, double beta, RationaleForm form, double gamma, RationaleNorm norm,
+                 double simpo_margin) {
   LossOptions o;
   o.kind = kind;
   o.beta = beta;
@@ -46,20 +47,32 @@ std::vector<LossSpec> make_catalogue() {
   const auto sum = RationaleNorm::Sum, mean = RationaleNorm::Mean;
   const auto linear = RationaleForm::Paper, logsig = RationaleForm::LogSigmoid;
   const std::vector<P> rationale = {P::Gamma, P::RationaleForm, P::RationaleNorm};
-  auto plus = [](std::vector<P> a, const std::vector<P>& b) { a.insert(a.end(), b.begin(), b.end()); return a; };
+  auto plus = [](std::vector<P> a, const std::vector<P>& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+  };
   const std::vector<P> dpo = {P::Beta, P::DpoVariant, P::LabelSmoothing, P::SftWeight};
   const std::vector<P> orpo = {P::Beta};
   const std::vector<P> simpo = {P::Beta, P::SimpoMargin, P::LabelSmoothing, P::SftWeight};
   // Fields: kind, name, summary, citation, needs reference/rejected/rationale, params, defaults (with
   // the default rationale form and its γ), γ of the linear (paper) form, γ of the log-sigmoid form.
   return {
-      {LossKind::Sft, "sft", "supervised fine-tuning on the chosen completion (token-mean NLL)",
-       "TRL DPOTrainer loss_type \"sft\"; the RDPO authors' SFT stage (chosen_nll_loss)", false, false, false, {},
-       with(LossKind::Sft, 0.1, linear, 2.0, sum, 0.5), 2.0, 0.1},
+      {LossKind::Sft,
+       "sft",
+       "supervised fine-tuning on the chosen completion (token-mean NLL)",
+       "TRL DPOTrainer loss_type \"sft\"; the RDPO authors' SFT stage (chosen_nll_loss)",
+       false,
+       false,
+       false,
+       {},
+       with(LossKind::Sft, 0.1, linear, 2.0, sum, 0.5),
+       2.0,
+       0.1},
       {LossKind::Dpo, "dpo", "direct preference optimisation against a frozen reference model",
-       "Rafailov et al. 2023, arXiv 2305.18290 eq. 7; variants as TRL DPOConfig.loss_type (ipo, hinge, robust)",
-       true, true, false, dpo, with(LossKind::Dpo, 0.1, linear, 2.0, sum, 0.5), 2.0, 0.1},
-      {LossKind::Rdpo, "rdpo", "DPO plus the rationale term −log σ(γ·Σ log π(r|x, y_w, y_l)) (the authors' released form)",
+       "Rafailov et al. 2023, arXiv 2305.18290 eq. 7; variants as TRL DPOConfig.loss_type (ipo, hinge, robust)", true,
+       true, false, dpo, with(LossKind::Dpo, 0.1, linear, 2.0, sum, 0.5), 2.0, 0.1},
+      {LossKind::Rdpo, "rdpo",
+       "DPO plus the rationale term −log σ(γ·Σ log π(r|x, y_w, y_l)) (the authors' released form)",
        "Just et al. 2024, arXiv 2407.14477; released code trainers.py:819, config/loss/rdpo.yaml:8 (γ 0.1); "
        "paper eq. 2 prints −γ·log π(r|…) with γ 2 (--rationale-form paper)",
        true, true, true, plus(dpo, rationale), with(LossKind::Rdpo, 0.1, logsig, 0.1, sum, 0.5), 2.0, 0.1},
@@ -77,20 +90,27 @@ std::vector<LossSpec> make_catalogue() {
        "Meng et al. 2024 eq. 6 with Just et al. 2024 eq. 2's rationale term", false, true, true, plus(simpo, rationale),
        with(LossKind::Rsimpo, 2.0, linear, 2.0, sum, 0.5), 2.0, 2.0},
       {LossKind::RationaleOnly, "rationale-only", "the rationale term alone (an ablation; no rejected completion)",
-       "Just et al. 2024, arXiv 2407.14477, RDPO's rationale term alone (released form, trainers.py:819)", false, false, true,
-       rationale, with(LossKind::RationaleOnly, 0.1, logsig, 0.1, sum, 0.5), 2.0, 0.1},
+       "Just et al. 2024, arXiv 2407.14477, RDPO's rationale term alone (released form, trainers.py:819)", false, false,
+       true, rationale, with(LossKind::RationaleOnly, 0.1, logsig, 0.1, sum, 0.5), 2.0, 0.1},
   };
 }
 
-const std::vector<std::pair<std::string, DpoVariant>> kVariants = {
-    {"sigmoid", DpoVariant::Sigmoid}, {"ipo", DpoVariant::Ipo}, {"hinge", DpoVariant::Hinge}, {"robust", DpoVariant::Robust}};
+const std::vector<std::pair<std::string, DpoVariant>> kVariants = {{"sigmoid", DpoVariant::Sigmoid},
+                                                                   {"ipo", DpoVariant::Ipo},
+                                                                   {"hinge", DpoVariant::Hinge},
+                                                                   {"robust", DpoVariant::Robust}};
 const std::vector<std::pair<std::string, RationaleForm>> kForms = {{"paper", RationaleForm::Paper},
                                                                    {"logsigmoid", RationaleForm::LogSigmoid}};
-const std::vector<std::pair<std::string, RationaleNorm>> kNorms = {{"sum", RationaleNorm::Sum}, {"mean", RationaleNorm::Mean}};
-const std::vector<std::pair<std::string, LossParam>> kParams = {
-    {"beta", P::Beta},           {"gamma", P::Gamma},           {"labelSmoothing", P::LabelSmoothing},
-    {"simpoMargin", P::SimpoMargin}, {"sftWeight", P::SftWeight}, {"dpoVariant", P::DpoVariant},
-    {"rationaleForm", P::RationaleForm}, {"rationaleNorm", P::RationaleNorm}};
+const std::vector<std::pair<std::string, RationaleNorm>> kNorms = {{"sum", RationaleNorm::Sum},
+                                                                   {"mean", RationaleNorm::Mean}};
+const std::vector<std::pair<std::string, LossParam>> kParams = {{"beta", P::Beta},
+                                                                {"gamma", P::Gamma},
+                                                                {"labelSmoothing", P::LabelSmoothing},
+                                                                {"simpoMargin", P::SimpoMargin},
+                                                                {"sftWeight", P::SftWeight},
+                                                                {"dpoVariant", P::DpoVariant},
+                                                                {"rationaleForm", P::RationaleForm},
+                                                                {"rationaleNorm", P::RationaleNorm}};
 
 template <typename E>
 E parse_name(const std::vector<std::pair<std::string, E>>& table, const std::string& name, const char* what) {
@@ -186,17 +206,21 @@ void check_options(const LossOptions& o) {
   if (!(std::isfinite(o.sft_weight) && o.sft_weight >= 0))
     throw RangeError(kind + " loss: sft_weight must be >= 0, got " + std::to_string(o.sft_weight));
   if (o.sft_weight != 0 && !loss_reads(o.kind, LossParam::SftWeight))
-    throw ArgumentError(kind + " loss: sft_weight applies to dpo, rdpo, simpo and rsimpo only (sft and orpo already "
+    throw ArgumentError(kind +
+                        " loss: sft_weight applies to dpo, rdpo, simpo and rsimpo only (sft and orpo already "
                         "train on the chosen NLL); leave it at 0");
   const double eps = o.label_smoothing;
   if (eps != 0) {
     bool smoothable = loss_reads(o.kind, LossParam::LabelSmoothing) &&
                       (!is_dpo(o.kind) || o.variant == DpoVariant::Sigmoid || o.variant == DpoVariant::Robust);
     if (!smoothable)
-      throw ArgumentError(kind + " loss: label_smoothing applies to the sigmoid and robust DPO variants and to simpo only; leave it at 0");
+      throw ArgumentError(
+          kind +
+          " loss: label_smoothing applies to the sigmoid and robust DPO variants and to simpo only; leave it at 0");
     bool robust = is_dpo(o.kind) && o.variant == DpoVariant::Robust;
     if (!(eps > 0 && (robust ? eps < 0.5 : eps <= 0.5)))
-      throw RangeError(kind + " loss: label_smoothing must lie in [0, 0.5" + (robust ? ")" : "]") + ", got " + std::to_string(eps));
+      throw RangeError(kind + " loss: label_smoothing must lie in [0, 0.5" + (robust ? ")" : "]") + ", got " +
+                       std::to_string(eps));
   }
 }
 
@@ -287,7 +311,8 @@ LossOutput preference_loss(const LossOptions& o, const PolicyLogps& policy, cons
   const bool has_rationale = policy.rationale_sum.defined();
   const bool has_rejected = policy.rejected_sum.defined();
   // Which counts the formulas read (they are validated; the others may be absent).
-  const bool chosen_count_used = o.kind == LossKind::Sft || is_orpo(o.kind) || is_simpo(o.kind) || ipo || o.sft_weight != 0;
+  const bool chosen_count_used =
+      o.kind == LossKind::Sft || is_orpo(o.kind) || is_simpo(o.kind) || ipo || o.sft_weight != 0;
   const bool rejected_count_used = is_orpo(o.kind) || is_simpo(o.kind) || ipo;
 
   check_vector(policy.chosen_sum, "chosen_sum", batch, kind, true);
@@ -309,7 +334,8 @@ LossOutput preference_loss(const LossOptions& o, const PolicyLogps& policy, cons
   // rationale-only reports DPO's reward metrics too when given a reference and the rejected sums.
   const bool dpo_metrics = is_dpo(o.kind) || (o.kind == LossKind::RationaleOnly && reference && has_rejected);
   if (dpo_metrics) {
-    if (!reference) throw ArgumentError(kind + " loss needs reference log-probs (chosen_sum, rejected_sum of the reference model)");
+    if (!reference)
+      throw ArgumentError(kind + " loss needs reference log-probs (chosen_sum, rejected_sum of the reference model)");
     check_vector(reference->chosen_sum, "reference chosen_sum", batch, kind, true);
     check_vector(reference->rejected_sum, "reference rejected_sum", batch, kind, true);
   }
@@ -351,7 +377,8 @@ LossOutput preference_loss(const LossOptions& o, const PolicyLogps& policy, cons
         case DpoVariant::Hinge:  // relu(1 − βΔ) (RSO, Liu et al. 2023; TRL DPO "hinge")
           per_pair = at::relu(1 - b * delta);
           break;
-        case DpoVariant::Robust:  // [−(1−ε)·log σ(βΔ) + ε·log σ(−βΔ)] / (1−2ε) (rDPO, Chowdhury et al. 2024; TRL DPO "robust")
+        case DpoVariant::Robust:  // [−(1−ε)·log σ(βΔ) + ε·log σ(−βΔ)] / (1−2ε) (rDPO, Chowdhury et al. 2024; TRL DPO
+                                  // "robust")
           per_pair = (-(1 - eps) * F::logsigmoid(b * delta) + eps * F::logsigmoid(-b * delta)) / (1 - 2 * eps);
           break;
       }

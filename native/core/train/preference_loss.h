@@ -32,11 +32,12 @@ enum class RationaleNorm { Sum, Mean };
 struct LossOptions {
   LossKind kind = LossKind::Dpo;
   DpoVariant variant = DpoVariant::Sigmoid;  // dpo and rdpo only
-  double beta = 0.1;            // DPO's β; ORPO's λ (odds-ratio weight); SimPO's β (reward scale)
-  double gamma = 2.0;           // rationale weight γ (rdpo, rorpo, rsimpo, rationale-only)
-  double label_smoothing = 0;   // ε for sigmoid/robust DPO and SimPO (conservative labels)
-  double simpo_margin = 0.5;    // SimPO's target reward margin γ (TRL CPOConfig.simpo_gamma)
-  double sft_weight = 0;        // extra chosen-NLL term for dpo/rdpo/simpo/rsimpo (TRL DPO "sft" loss weight; CPO's cpo_alpha)
+  double beta = 0.1;                         // DPO's β; ORPO's λ (odds-ratio weight); SimPO's β (reward scale)
+  double gamma = 2.0;                        // rationale weight γ (rdpo, rorpo, rsimpo, rationale-only)
+  double label_smoothing = 0;                // ε for sigmoid/robust DPO and SimPO (conservative labels)
+  double simpo_margin = 0.5;                 // SimPO's target reward margin γ (TRL CPOConfig.simpo_gamma)
+  double sft_weight =
+      0;  // extra chosen-NLL term for dpo/rdpo/simpo/rsimpo (TRL DPO "sft" loss weight; CPO's cpo_alpha)
   RationaleForm rationale_form = RationaleForm::Paper;
   RationaleNorm rationale_norm = RationaleNorm::Sum;
 
@@ -48,7 +49,8 @@ struct LossOptions {
 
 // The options a loss reads, spelled as the addon, the config and the CLI spell them.
 enum class LossParam { Beta, Gamma, LabelSmoothing, SimpoMargin, SftWeight, DpoVariant, RationaleForm, RationaleNorm };
-std::string loss_param_name(LossParam param);  // "beta" "gamma" "labelSmoothing" "simpoMargin" "sftWeight" "dpoVariant" ...
+std::string loss_param_name(
+    LossParam param);  // "beta" "gamma" "labelSmoothing" "simpoMargin" "sftWeight" "dpoVariant" ...
 std::vector<std::string> loss_param_names();  // all of them
 
 // The loss catalogue: the one place that says what each loss is, needs and defaults to. The addon
@@ -56,16 +58,16 @@ std::vector<std::string> loss_param_names();  // all of them
 // checks the two agree), and the config, CLI and trainer read that.
 struct LossSpec {
   LossKind kind;
-  std::string name;          // as the CLI and config spell it
-  std::string summary;       // one line: what the loss optimises
-  std::string citation;      // where its formula comes from
-  bool needs_reference;      // summed reference log-probs of chosen and rejected
-  bool needs_rejected;       // a rejected completion per pair
-  bool needs_rationale;      // a rationale per pair
+  std::string name;               // as the CLI and config spell it
+  std::string summary;            // one line: what the loss optimises
+  std::string citation;           // where its formula comes from
+  bool needs_reference;           // summed reference log-probs of chosen and rejected
+  bool needs_rejected;            // a rejected completion per pair
+  bool needs_rationale;           // a rationale per pair
   std::vector<LossParam> params;  // the options it reads (others are ignored)
-  LossOptions defaults;      // what the authors ran: the default rationale form and its γ
-  double gamma_paper;        // γ's default with RationaleForm::Paper (linear −γ·log π(r|…))
-  double gamma_logsigmoid;   // γ's default with RationaleForm::LogSigmoid (−log σ(γ·log π(r|…)))
+  LossOptions defaults;           // what the authors ran: the default rationale form and its γ
+  double gamma_paper;             // γ's default with RationaleForm::Paper (linear −γ·log π(r|…))
+  double gamma_logsigmoid;        // γ's default with RationaleForm::LogSigmoid (−log σ(γ·log π(r|…)))
 };
 const std::vector<LossSpec>& loss_catalogue();  // in the order the CLI lists them
 const LossSpec& loss_spec(LossKind kind);
@@ -92,8 +94,8 @@ bool needs_rationale(LossKind kind);
 
 struct PolicyLogps {
   at::Tensor chosen_sum, chosen_count;
-  at::Tensor rejected_sum, rejected_count;      // undefined allowed for sft and rationale-only
-  at::Tensor rationale_sum, rationale_count;    // undefined when the loss uses no rationale
+  at::Tensor rejected_sum, rejected_count;    // undefined allowed for sft and rationale-only
+  at::Tensor rationale_sum, rationale_count;  // undefined when the loss uses no rationale
 };
 
 struct ReferenceLogps {
@@ -101,9 +103,9 @@ struct ReferenceLogps {
 };
 
 struct LossOutput {
-  at::Tensor loss;                         // scalar, differentiable w.r.t. the policy sums
-  at::Tensor rationale_loss;               // the rationale term within `loss`; undefined for losses without one
-  std::map<std::string, double> metrics;   // batch means, TRL's names (see preference_loss.cpp)
+  at::Tensor loss;                        // scalar, differentiable w.r.t. the policy sums
+  at::Tensor rationale_loss;              // the rationale term within `loss`; undefined for losses without one
+  std::map<std::string, double> metrics;  // batch means, TRL's names (see preference_loss.cpp)
 };
 
 // Throws ArgumentError for a missing input the kind needs (naming it) or an option that does not

@@ -71,8 +71,9 @@ PreferenceTrainer::PreferenceTrainer(CausalLM& policy, TrainerOptions options)
     return;
   }
   if (policy.dtype() != torch::kFloat32)
-    throw ArgumentError("the trained model must hold float32 master weights (load it with dtype float32; "
-                        "bfloat16 compute is the trainer's compute_dtype), or have a LoRA adapter attached");
+    throw ArgumentError(
+        "the trained model must hold float32 master weights (load it with dtype float32; "
+        "bfloat16 compute is the trainer's compute_dtype), or have a LoRA adapter attached");
   auto named = policy_.named_parameters();
   for (auto& [name, p] : named) {
     p.requires_grad_(true);
@@ -101,7 +102,8 @@ void PreferenceTrainer::hold_gradients_in_one_buffer(const std::vector<bool>& ho
   int64_t total = 0;
   for (size_t i = 0; i < params_.size(); ++i) {
     const auto& p = params_[i];
-    if (p.scalar_type() != options.dtype().toScalarType() || p.device() != options.device()) return;  // mixed: keep per-tensor gradients
+    if (p.scalar_type() != options.dtype().toScalarType() || p.device() != options.device())
+      return;  // mixed: keep per-tensor gradients
     if (hold.empty() || hold[i]) total += p.numel();
   }
   torch::NoGradGuard no_grad;
@@ -134,7 +136,8 @@ namespace {
 // returns the gradients instead of accumulating them, so .grad and the data-parallel bucket hooks
 // (post-accumulate hooks) are untouched.
 double gradient_norm(const at::Tensor& term, const std::vector<at::Tensor>& params) {
-  auto grads = torch::autograd::grad({term}, params, {}, /*retain_graph=*/true, /*create_graph=*/false, /*allow_unused=*/true);
+  auto grads =
+      torch::autograd::grad({term}, params, {}, /*retain_graph=*/true, /*create_graph=*/false, /*allow_unused=*/true);
   double sq = 0;
   for (const auto& g : grads)
     if (g.defined()) sq += g.to(torch::kFloat64).pow(2).sum().item<double>();

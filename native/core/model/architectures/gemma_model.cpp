@@ -106,8 +106,9 @@ class GemmaModel : public CausalLM {
  private:
   static std::vector<at::Tensor> layer_params(const GemmaLayer& p) {
     std::vector<at::Tensor> out;
-    for (const at::Tensor* t : {&p.input_norm, &p.post_attn_norm, &p.pre_ff_norm, &p.post_ff_norm, &p.q_w, &p.q_b, &p.k_w,
-                                &p.k_b, &p.v_w, &p.v_b, &p.o_w, &p.o_b, &p.q_norm, &p.k_norm, &p.gate_w, &p.up_w, &p.down_w})
+    for (const at::Tensor* t :
+         {&p.input_norm, &p.post_attn_norm, &p.pre_ff_norm, &p.post_ff_norm, &p.q_w, &p.q_b, &p.k_w, &p.k_b, &p.v_w,
+          &p.v_b, &p.o_w, &p.o_b, &p.q_norm, &p.k_norm, &p.gate_w, &p.up_w, &p.down_w})
       if (t->defined()) out.push_back(*t);
     return out;
   }
@@ -135,7 +136,8 @@ class GemmaModel : public CausalLM {
     auto a = ad("self_attn.o_proj", attended, linear(attended, p.o_w, p.o_b));
     auto x1 = x + gemma_rms_norm(a, p.post_attn_norm, eps);
     h = gemma_rms_norm(x1, p.pre_ff_norm, eps);
-    auto m = at::gelu(ad("mlp.gate_proj", h, at::linear(h, p.gate_w)), "tanh") * ad("mlp.up_proj", h, at::linear(h, p.up_w));
+    auto m =
+        at::gelu(ad("mlp.gate_proj", h, at::linear(h, p.gate_w)), "tanh") * ad("mlp.up_proj", h, at::linear(h, p.up_w));
     return x1 + gemma_rms_norm(ad("mlp.down_proj", m, at::linear(m, p.down_w)), p.post_ff_norm, eps);
   }
 

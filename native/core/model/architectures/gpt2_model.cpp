@@ -37,8 +37,9 @@ class Gpt2Model : public CausalLM {
     for (int64_t l = 0; l < config_.num_layers; ++l) {
       auto block = [this, l, attention](const at::Tensor& in) { return layer_forward(layers_[l], l, in, *attention); };
       const Gpt2Layer& p = layers_[l];
-      x = run_layer(block, x, {p.ln1_w, p.ln1_b, p.attn_w, p.attn_b, p.attn_proj_w, p.attn_proj_b, p.ln2_w, p.ln2_b,
-                               p.fc_w, p.fc_b, p.mlp_proj_w, p.mlp_proj_b},
+      x = run_layer(block, x,
+                    {p.ln1_w, p.ln1_b, p.attn_w, p.attn_b, p.attn_proj_w, p.attn_proj_b, p.ln2_w, p.ln2_b, p.fc_w,
+                     p.fc_b, p.mlp_proj_w, p.mlp_proj_b},
                     "transformer.h." + std::to_string(l) + ".");
     }
     return layer_norm(x, lnf_w_, lnf_b_);

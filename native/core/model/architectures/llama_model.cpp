@@ -24,8 +24,8 @@ struct LlamaLayer {
   at::Tensor q_w, q_b, k_w, k_b, v_w, v_b, o_w, o_b;
   at::Tensor post_norm;
   at::Tensor gate_w, gate_b, up_w, up_b, down_w, down_b;
-  at::Tensor q_norm, k_norm;     // Qwen3: [head_dim]
-  at::Tensor qkv_w, gate_up_w;   // Phi-3: [q_out + 2 kv_out, H] and [2 I, H]
+  at::Tensor q_norm, k_norm;    // Qwen3: [head_dim]
+  at::Tensor qkv_w, gate_up_w;  // Phi-3: [q_out + 2 kv_out, H] and [2 I, H]
 };
 
 at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
@@ -109,9 +109,9 @@ class LlamaModel : public CausalLM {
  private:
   static std::vector<at::Tensor> layer_params(const LlamaLayer& p) {
     std::vector<at::Tensor> out;
-    for (const at::Tensor* t : {&p.input_norm, &p.q_w, &p.q_b, &p.k_w, &p.k_b, &p.v_w, &p.v_b, &p.o_w, &p.o_b,
-                                &p.post_norm, &p.gate_w, &p.gate_b, &p.up_w, &p.up_b, &p.down_w, &p.down_b,
-                                &p.q_norm, &p.k_norm, &p.qkv_w, &p.gate_up_w})
+    for (const at::Tensor* t : {&p.input_norm, &p.q_w,    &p.q_b,       &p.k_w,    &p.k_b,    &p.v_w,      &p.v_b,
+                                &p.o_w,        &p.o_b,    &p.post_norm, &p.gate_w, &p.gate_b, &p.up_w,     &p.up_b,
+                                &p.down_w,     &p.down_b, &p.q_norm,    &p.k_norm, &p.qkv_w,  &p.gate_up_w})
       if (t->defined()) out.push_back(*t);
     return out;
   }
@@ -154,7 +154,8 @@ class LlamaModel : public CausalLM {
       const int64_t I = config_.intermediate_size;
       m = at::silu(gate_up.narrow(1, 0, I)) * gate_up.narrow(1, I, I);
     } else {
-      m = at::silu(ad("mlp.gate_proj", h, linear(h, p.gate_w, p.gate_b))) * ad("mlp.up_proj", h, linear(h, p.up_w, p.up_b));
+      m = at::silu(ad("mlp.gate_proj", h, linear(h, p.gate_w, p.gate_b))) *
+          ad("mlp.up_proj", h, linear(h, p.up_w, p.up_b));
     }
     return x1 + ad("mlp.down_proj", m, linear(m, p.down_w, p.down_b));
   }
@@ -165,7 +166,8 @@ class LlamaModel : public CausalLM {
   // original_max_position_embeddings, as transformers does per forward call (one host sync).
   const at::Tensor& rope_frequencies(const at::Tensor& position_ids) const {
     if (!long_inv_freq_.defined() || position_ids.numel() == 0) return inv_freq_;
-    return position_ids.max().item<int64_t>() + 1 > config_.rope.original_max_position_embeddings ? long_inv_freq_ : inv_freq_;
+    return position_ids.max().item<int64_t>() + 1 > config_.rope.original_max_position_embeddings ? long_inv_freq_
+                                                                                                  : inv_freq_;
   }
 
   at::Tensor inv_freq_, long_inv_freq_;

@@ -35,7 +35,8 @@ PackedAttention::PackedAttention(const PackedBatch& batch, AttentionLayout layou
         if (!g.mask.defined()) g.mask = causal_mask(g.length, batch.input_ids.device());
 }
 
-std::vector<PackedAttention::Group> PackedAttention::build_groups(const PackedBatch& batch, int64_t sliding_window, bool prefix) {
+std::vector<PackedAttention::Group> PackedAttention::build_groups(const PackedBatch& batch, int64_t sliding_window,
+                                                                  bool prefix) {
   std::vector<Group> groups;
   // Masks are decided on the host once per batch, then reused by every layer.
   at::Tensor branch = batch.branch_ids.to(torch::kCPU).contiguous();
@@ -49,8 +50,10 @@ std::vector<PackedAttention::Group> PackedAttention::build_groups(const PackedBa
     bool several = false;
     for (int64_t i = begin; i < end; ++i) {
       if (br[i] == 0) continue;
-      if (first_branch == 0) first_branch = br[i];
-      else if (br[i] != first_branch) several = true;
+      if (first_branch == 0)
+        first_branch = br[i];
+      else if (br[i] != first_branch)
+        several = true;
     }
     bool windowed = false;
     if (sliding_window > 0)
@@ -112,13 +115,17 @@ at::Tensor PackedAttention::attend(int64_t layer, const at::Tensor& q, const at:
   outs.reserve(groups.size());
   const bool gqa = kv_heads != heads;
   // [rows, heads, d] -> [1, heads, rows, d]
-  auto bhld = [](const at::Tensor& t, int64_t begin, int64_t len) { return t.narrow(0, begin, len).transpose(0, 1).unsqueeze(0); };
-  auto rows = [&](const at::Tensor& o, int64_t len) { return o.squeeze(0).transpose(0, 1).reshape({len, heads * head_dim}); };
+  auto bhld = [](const at::Tensor& t, int64_t begin, int64_t len) {
+    return t.narrow(0, begin, len).transpose(0, 1).unsqueeze(0);
+  };
+  auto rows = [&](const at::Tensor& o, int64_t len) {
+    return o.squeeze(0).transpose(0, 1).reshape({len, heads * head_dim});
+  };
   for (const auto& g : groups) {
     if (g.prefix_length > 0) {
       const int64_t P = g.prefix_length, T = g.trunk_length;
-      auto o = at::scaled_dot_product_attention(bhld(q, g.begin, P), bhld(k, g.begin, P), bhld(v, g.begin, P), std::nullopt,
-                                                0.0, true, scale, gqa);
+      auto o = at::scaled_dot_product_attention(bhld(q, g.begin, P), bhld(k, g.begin, P), bhld(v, g.begin, P),
+                                                std::nullopt, 0.0, true, scale, gqa);
       outs.push_back(rows(o, P));
       auto kt = k.narrow(0, g.begin, T), vt = v.narrow(0, g.begin, T);
       for (const auto& b : g.later) {

@@ -157,7 +157,8 @@ LoraAdapter& LoraAdapter::attach_from(CausalLM& model, const std::string& dir) {
   if (!std::filesystem::exists(config_file))
     throw ArgumentError(dir + " is not a LoRA adapter directory: adapter_config.json is missing");
   if (!std::filesystem::exists(weights_file))
-    throw ArgumentError(dir + ": adapter_model.safetensors is missing (adapters saved as adapter_model.bin are not "
+    throw ArgumentError(dir +
+                        ": adapter_model.safetensors is missing (adapters saved as adapter_model.bin are not "
                         "read; save with safe_serialization=True)");
   json::Value c = json::parse_file(config_file);
   auto str = [&](const char* key, const std::string& dflt) {
@@ -176,7 +177,8 @@ LoraAdapter& LoraAdapter::attach_from(CausalLM& model, const std::string& dir) {
     return true;
   };
   auto unsupported = [&](const std::string& what) {
-    return ArgumentError(config_file + ": " + what + " is not supported by rdpo-native's LoRA (plain LoRA/rsLoRA only); "
+    return ArgumentError(config_file + ": " + what +
+                         " is not supported by rdpo-native's LoRA (plain LoRA/rsLoRA only); "
                          "merge the adapter in peft (merge_and_unload) and load the merged model instead");
   };
   const std::string type = str("peft_type", "LORA");
@@ -200,8 +202,7 @@ LoraAdapter& LoraAdapter::attach_from(CausalLM& model, const std::string& dir) {
     if (t->is_string()) {
       config.target_modules.push_back(t->as_string());
       config.targets_are_pattern = t->as_string() != "all-linear";
-    }
-    else if (t->is_array())
+    } else if (t->is_array())
       for (const auto& v : t->as_array()) config.target_modules.push_back(v.as_string("target_modules[]"));
   }
 
@@ -211,10 +212,14 @@ LoraAdapter& LoraAdapter::attach_from(CausalLM& model, const std::string& dir) {
       throw ArgumentError(weights_file + ": key '" + key + "' does not start with '" + kPrefix +
                           "' (expected a PEFT adapter for a causal LM, task_type CAUSAL_LM)");
     std::string rest = key.substr(kPrefix.size());
-    if (ends_with(rest, kA)) a[rest.substr(0, rest.size() - kA.size())] = t;
-    else if (ends_with(rest, kB)) b[rest.substr(0, rest.size() - kB.size())] = t;
-    else throw ArgumentError(weights_file + ": key '" + key + "' is not a lora_A/lora_B weight (embedding adapters, "
-                             "modules_to_save and DoRA magnitudes are not supported)");
+    if (ends_with(rest, kA))
+      a[rest.substr(0, rest.size() - kA.size())] = t;
+    else if (ends_with(rest, kB))
+      b[rest.substr(0, rest.size() - kB.size())] = t;
+    else
+      throw ArgumentError(weights_file + ": key '" + key +
+                          "' is not a lora_A/lora_B weight (embedding adapters, "
+                          "modules_to_save and DoRA magnitudes are not supported)");
   }
   if (a.empty()) throw ArgumentError(weights_file + ": no lora_A weights");
 
@@ -233,9 +238,10 @@ LoraAdapter& LoraAdapter::attach_from(CausalLM& model, const std::string& dir) {
     const at::Tensor& tb = ib->second;
     const int64_t r = ta.dim() == 2 ? ta.size(0) : -1;
     if (ta.dim() != 2 || ta.size(1) != l.in || tb.dim() != 2 || tb.size(0) != l.out || tb.size(1) != r)
-      throw ArgumentError(weights_file + ": module '" + l.name + "' has lora_A " + c10::str(ta.sizes()) + " and lora_B " +
-                          c10::str(tb.sizes()) + ", but the base weight needs [r, " + std::to_string(l.in) + "] and [" +
-                          std::to_string(l.out) + ", r] (is the adapter for another base model?)");
+      throw ArgumentError(weights_file + ": module '" + l.name + "' has lora_A " + c10::str(ta.sizes()) +
+                          " and lora_B " + c10::str(tb.sizes()) + ", but the base weight needs [r, " +
+                          std::to_string(l.in) + "] and [" + std::to_string(l.out) +
+                          ", r] (is the adapter for another base model?)");
     LoraModule m;
     m.name = l.name;
     m.a = ta.to(model.device(), torch::kFloat32, /*non_blocking=*/false, /*copy=*/true).requires_grad_(true);
@@ -298,7 +304,8 @@ void LoraAdapter::save(const std::string& dir, const std::string& base_model_nam
   for (const auto& m : modules_) {
     const int64_t r = m.a.size(0);
     if (r != config_.r) rank_pattern.set(m.name, json::Value::number(static_cast<double>(r), std::to_string(r)));
-    const double module_alpha = config_.use_rslora ? m.scaling * std::sqrt(static_cast<double>(r)) : m.scaling * static_cast<double>(r);
+    const double module_alpha =
+        config_.use_rslora ? m.scaling * std::sqrt(static_cast<double>(r)) : m.scaling * static_cast<double>(r);
     if (std::abs(module_alpha - config_.alpha) > 1e-9 * std::max(1.0, std::abs(config_.alpha)))
       alpha_pattern.set(m.name, json::Value::number(module_alpha));
   }
@@ -307,21 +314,28 @@ void LoraAdapter::save(const std::string& dir, const std::string& base_model_nam
   alpha << config_.alpha;
   json::Value c = json::Value::object({
       {"alpha_pattern", alpha_pattern},
-      {"base_model_name_or_path", base_model_name_or_path.empty() ? json::Value() : json::Value::string(base_model_name_or_path)},
+      {"base_model_name_or_path",
+       base_model_name_or_path.empty() ? json::Value() : json::Value::string(base_model_name_or_path)},
       {"bias", json::Value::string("none")},
       {"fan_in_fan_out", json::Value::boolean(fan_in_fan_out)},
       {"inference_mode", json::Value::boolean(true)},
       {"init_lora_weights", json::Value::boolean(true)},
       {"layers_pattern", json::Value()},
       {"layers_to_transform", json::Value()},
-      {"lora_alpha", json::Value::number(config_.alpha, std::floor(config_.alpha) == config_.alpha ? std::to_string(static_cast<int64_t>(config_.alpha)) : alpha.str())},
-      {"lora_dropout", json::Value::number(config_.dropout, dropout.str().find('.') == std::string::npos && dropout.str().find('e') == std::string::npos ? dropout.str() + ".0" : dropout.str())},
+      {"lora_alpha", json::Value::number(config_.alpha, std::floor(config_.alpha) == config_.alpha
+                                                            ? std::to_string(static_cast<int64_t>(config_.alpha))
+                                                            : alpha.str())},
+      {"lora_dropout", json::Value::number(config_.dropout, dropout.str().find('.') == std::string::npos &&
+                                                                    dropout.str().find('e') == std::string::npos
+                                                                ? dropout.str() + ".0"
+                                                                : dropout.str())},
       {"modules_to_save", json::Value()},
       {"peft_type", json::Value::string("LORA")},
       {"r", json::Value::number(static_cast<double>(config_.r), std::to_string(config_.r))},
       {"rank_pattern", rank_pattern},
       {"revision", json::Value()},
-      {"target_modules", config_.targets_are_pattern ? json::Value::string(targets[0]) : json::Value::array(std::move(target_list))},
+      {"target_modules",
+       config_.targets_are_pattern ? json::Value::string(targets[0]) : json::Value::array(std::move(target_list))},
       {"task_type", json::Value::string("CAUSAL_LM")},
       {"use_dora", json::Value::boolean(false)},
       {"use_rslora", json::Value::boolean(config_.use_rslora)},
@@ -351,7 +365,8 @@ const LoraModule* LoraAdapter::find(const std::string& module) const {
 
 std::vector<at::Tensor> LoraAdapter::params_under(const std::string& prefix) const {
   std::vector<at::Tensor> out;
-  for (auto it = index_.lower_bound(prefix); it != index_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
+  for (auto it = index_.lower_bound(prefix); it != index_.end() && it->first.compare(0, prefix.size(), prefix) == 0;
+       ++it) {
     out.push_back(modules_[it->second].a);
     out.push_back(modules_[it->second].b);
   }
