@@ -168,7 +168,7 @@ export async function writeDemoReport(outDir: string, r: DemoReportInput): Promi
     '',
     verdict,
     '',
-    `- A ${DEMO_SHAPE.layers}-layer Llama (hidden ${DEMO_SHAPE.hiddenSize}, byte-level tokenizer) made from scratch per replicate, fine-tuned on ${schedule.sftSteps * schedule.batchSize} careless demonstrations of "What is a + b?" (a, b in 0–${DEMO_TASK.maxOperand}; 60% correct, the rest slips; half with a filler sentence): the **SFT** model and the reference.`,
+    `- A ${DEMO_SHAPE.layers}-layer Llama (hidden ${DEMO_SHAPE.hiddenSize}, byte-level tokenizer) made from scratch per replicate, fine-tuned on ${schedule.sftSteps * schedule.batchSize} careless demonstrations of "What is a + b?" (a, b in 0–${DEMO_TASK.maxOperand}; ${Math.round(100 * DEMO_TASK.sftCorrect)}% correct, the rest ${DEMO_TASK.slips.length === 1 && DEMO_TASK.slips[0] === 1 ? 'one too many (the sum + 1)' : `off by ${DEMO_TASK.slips.join(', ')}`}; half with a filler sentence): the **SFT** model and the reference.`,
     `- The 100 questions are split once: pairs use only the 40 train questions; every number below is on the ${s.testQuestions} test questions, which no pair ever contains.`,
     `- From SFT, on the same pairs: **DPO**; **RDPO** as released (−log σ(γ·Σ log π(r|…)), γ ${schedule.gamma}); **RDPO-null** (the same loss, each rationale replaced by " the the …" of its length); **RPO** (DPO + ${schedule.rpoWeight} × chosen NLL, at ${largest} pairs). ${schedule.preferenceEpochs} epochs, β ${schedule.beta}, learning rates from the pilot: ${Object.entries(
       s.lr,
