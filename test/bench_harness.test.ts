@@ -135,15 +135,15 @@ test('summarize: hardware MFU over the rows actually computed (shared prompts on
     batchSize: 2,
     precomputeRef: true,
     matmulParams: 10,
-    matmulPeakFlops: 1e4,
+    matmulPeakFlops: 1e5,
     peakRssMb: 1,
     peakCudaMb: null,
     versions: {},
     loadAvg1m: 0,
   });
   t.deepEqual(r.computed_tokens, { policy: 600, reference: 560 });
-  t.is(r.mfu, (8 * 10 * 1000) / 2 / 1e4);
-  t.is(r.hardware_mfu, (6 * 10 * 600 + 2 * 10 * 560) / 2 / 1e4);
+  t.is(r.mfu, (8 * 10 * 1000) / 2 / 1e5);
+  t.is(r.hardware_mfu, (6 * 10 * 600 + 2 * 10 * 560) / 2 / 1e5);
 });
 
 test('machine probes: a real matmul peak, the process RSS, no accelerator memory on cpu', async (t) => {

@@ -73,8 +73,8 @@ test('the rationale carries what the pair does not: the counting steps, which ne
     'Count on from 5: 6, 7, 8. So 3 + 5 = 8: the above is right and the below, 9, is one too many. The extra sentence does not matter.',
   );
   t.is(
-    rationaleText({ a: 4, b: 0, answer: 4 }, 5),
-    '4 plus 0 stays 4. So 4 + 0 = 4: the above is right and the below, 5, is wrong. The extra sentence does not matter.',
+    rationaleText({ a: 4, b: 0, answer: 4 }, 3),
+    '4 plus 0 stays 4. So 4 + 0 = 4: the above is right and the below, 3, is wrong. The extra sentence does not matter.',
   );
   // For 2 + 7 the steps 8, then 9 is the sum: "8" is in no answer or question.
   const steps = rationaleText({ a: 2, b: 7, answer: 9 }, 10)

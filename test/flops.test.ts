@@ -72,9 +72,10 @@ test('the trainer and the bench compute MFU only through model/flops.ts', (t) =>
     const src = readFileSync(path.join(repo, file), 'utf8');
     t.regex(src, /import \{[^}]*\bmodelFlopsUtilization\b[^}]*\} from '\.\.\/model\/flops\.js'/, file);
     // No FLOP arithmetic of its own: every `mfu:` is the shared function.
-    const lines = src.split('\n').filter((l) => /\bmfu: (?!number\b)/.test(l));
-    t.true(lines.length > 0, `${file} computes an mfu`);
-    for (const line of lines) t.regex(line, /modelFlopsUtilization\(/, `${file}: ${line.trim()}`);
+    // (the formatter may put the value on the next line: `mfu:` is read with what follows it)
+    const uses = [...src.matchAll(/\bmfu:\s*(?!number\b|null\b)(\S[^,;]*)/g)].map((m) => m[1]!);
+    t.true(uses.length > 0, `${file} computes an mfu`);
+    for (const use of uses) t.regex(use, /^modelFlopsUtilization\(/, `${file}: mfu: ${use.trim()}`);
   }
   t.notRegex(readFileSync(path.join(repo, 'lib/train/trainer.ts'), 'utf8'), /numParameters/, 'the trainer counts N as the bench does');
 });

@@ -29,6 +29,8 @@ async function run(config: Partial<TrainConfigInput>, logs?: string[]): Promise<
       lr: 1e-3,
       warmupSteps: 0,
       maxLength: 256,
+      // Exact arithmetic below: float32, not `auto` (bf16 where the CPU computes it natively).
+      dtype: 'float32',
       ...config,
     } as TrainConfigInput,
     { onStep: (r) => rows.push(r), log: (m) => logs?.push(m) },
@@ -64,13 +66,13 @@ const CASES: Case[] = [
   },
   {
     name: 'rdpo paper sum',
-    config: { loss: 'rdpo', gamma: 2, refModel: refDir },
+    config: { loss: 'rdpo', gamma: 2, rationaleForm: 'paper', refModel: refDir },
     keys: [...REWARDS, ...RATIONALE],
     loss: (r) => -logsig(margin(r)) - 2 * rationaleLogp(r),
   },
   {
     name: 'rdpo paper mean',
-    config: { loss: 'rdpo', gamma: 2, rationaleNorm: 'mean', refModel: refDir },
+    config: { loss: 'rdpo', gamma: 2, rationaleForm: 'paper', rationaleNorm: 'mean', refModel: refDir },
     keys: [...REWARDS, ...RATIONALE],
     loss: (r) => -logsig(margin(r)) - 2 * rationaleMean(r),
   },
@@ -96,11 +98,17 @@ const CASES: Case[] = [
     name: 'rorpo',
     config: { loss: 'rorpo' },
     keys: [...REWARDS, 'nll_loss', 'log_odds_ratio', 'log_odds_chosen', ...RATIONALE],
-    loss: (r) => r.nll_loss! - 0.1 * r.log_odds_ratio! - 10 * rationaleMean(r),
+    // The default is rorpo-simple: the linear term at γ 1.0 on the per-token mean.
+    loss: (r) => r.nll_loss! - 0.1 * r.log_odds_ratio! - 1 * rationaleMean(r),
   },
   { name: 'simpo', config: { loss: 'simpo' }, keys: REWARDS, loss: (r) => -logsig(margin(r) - 0.5) },
-  { name: 'rsimpo', config: { loss: 'rsimpo', gamma: 2 }, keys: [...REWARDS, ...RATIONALE], loss: (r) => -logsig(margin(r) - 0.5) - 2 * rationaleLogp(r) },
-  { name: 'rationale-only', config: { loss: 'rationale-only', gamma: 2 }, keys: RATIONALE, loss: (r) => -2 * rationaleLogp(r) },
+  {
+    name: 'rsimpo',
+    config: { loss: 'rsimpo', gamma: 2, rationaleForm: 'paper' },
+    keys: [...REWARDS, ...RATIONALE],
+    loss: (r) => -logsig(margin(r) - 0.5) - 2 * rationaleLogp(r),
+  },
+  { name: 'rationale-only', config: { loss: 'rationale-only', gamma: 2, rationaleForm: 'paper' }, keys: RATIONALE, loss: (r) => -2 * rationaleLogp(r) },
 ];
 
 for (const c of CASES) {
@@ -208,7 +216,7 @@ test.serial('bad settings: the CLI names the key and the allowed values (exit 2)
   t.regex(loss.stderr, /'loss': "dpo2" is not allowed; use one of sft, dpo, rdpo, orpo, rorpo, simpo, rsimpo, rationale-only/);
   const dtype = await runCli([...base, '--dtype', 'float64']);
   t.is(dtype.code, 2, dtype.stderr);
-  t.regex(dtype.stderr, /'dtype': "float64" is not allowed; use one of float32, bfloat16/);
+  t.regex(dtype.stderr, /'dtype': "float64" is not allowed; use one of auto, float32, bfloat16/);
 
   const yaml = path.join(box.dir, 'run.yaml');
   writeFileSync(yaml, `model: ${policyDir}\ndata: ${box.data}\nloss: dpo\nlearning_rate: 1e-6\n`);
