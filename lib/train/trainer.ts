@@ -11,7 +11,7 @@ import { matmulParams, modelFlopsUtilization } from '../model/flops.js';
 import type { NativePreferenceBatch, NativeTrainer } from '../native/binding.js';
 import { loadNative } from '../native/load.js';
 import { measureMatmulPeak } from '../model/matmul_peak.js';
-import { dtypeMachine, packageVersion } from '../native/runtime.js';
+import { packageVersion } from '../native/runtime.js';
 import { resolvePromptFormat, type PromptFormat } from '../tokenize/prompt_format.js';
 import { Tokenizer } from '../tokenize/tokenizer.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic_write.js';
@@ -42,7 +42,7 @@ import { TrainProgress } from './progress.js';
 import { referenceLogps } from './reference.js';
 import { learningRateAt } from './schedule.js';
 import { resolveRunDtype } from './run_dtype.js';
-import { nativeBf16, peakDtype } from '../model/compute_dtype.js';
+import { peakDtype } from '../model/compute_dtype.js';
 import { isHubModelSpec, resolveModel } from '../hub/resolve_model.js';
 import { cachedModelSnapshot, hubCacheDir, parseHubModelId } from '../hub/hf_cache.js';
 import { checkNewRunDirectory, clearRun, isRunDirectory, openRunDirectory } from './run_directory.js';
@@ -281,7 +281,8 @@ async function trainRun(resolved: ReturnType<typeof resolveRun>, hooks: TrainHoo
   // Data-parallel ranks on CUDA train on their own GPU (cuda:LOCAL_RANK) and all-reduce with NCCL.
   // config.device stays as given: it is part of the settings every rank must share.
   const device = ranks ? rankDevice(config.device, ranks) : config.device;
-  const computeDtype = resolveRunDtype(config.dtype, device, main ? log : () => {}).dtype;
+  const dtypeDecision = resolveRunDtype(config.dtype, device, main ? log : () => {});
+  const computeDtype = dtypeDecision.dtype;
 
   const loss = config.loss;
   // What the loss needs, from the core's loss catalogue.
@@ -479,7 +480,7 @@ async function trainRun(resolved: ReturnType<typeof resolveRun>, hooks: TrainHoo
   // The bench's measurement (best of 5 trials of 1024² matmuls on the CPU); a single 512² trial
   // read far below the machine's peak on a busy machine (the 7B LoRA run logged an MFU of 3.5).
   // In the dtype the matmuls really run in: emulated bf16 is measured against the float32 peak.
-  const peak = { flopsPerSec: await measureMatmulPeak({ dtype: peakDtype(computeDtype, nativeBf16(device, dtypeMachine())), device }) };
+  const peak = { flopsPerSec: await measureMatmulPeak({ dtype: peakDtype(computeDtype, dtypeDecision.native), device }) };
   // The FLOP convention's N (model/flops.ts), as the bench counts it.
   const parameters = matmulParams(policy.config);
 
