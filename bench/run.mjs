@@ -190,14 +190,45 @@ function table(rows) {
   return [head, sep, ...body].join('\n');
 }
 
+// The CPU's vector flags and the ISA LibTorch dispatches to: rows from different kinds of machine
+// (or dispatch) are kept in different sections of docs/benchmarks.md, never mixed in one table.
+function cpuFlags() {
+  const info = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
+  const line = info.split('\n').find((l) => l.startsWith('flags')) ?? '';
+  return [...new Set(line.split(/\s+/).filter((f) => /^(avx|amx|fma)/.test(f)))].sort();
+}
+function dispatchIsa(flags) {
+  const forced = process.env.ATEN_CPU_CAPABILITY?.toLowerCase();
+  if (forced && forced !== 'default') return forced;
+  return flags.includes('avx512f') ? 'avx512' : flags.includes('avx2') ? 'avx2' : 'default';
+}
+
 function machine() {
+  const flags = cpuFlags();
   return {
     cpu: os.cpus()[0]?.model ?? 'unknown',
     cores,
     memory_gib: Math.round(os.totalmem() / 2 ** 30),
     platform: `${process.platform}-${process.arch}`,
     load_avg_1m: os.loadavg()[0],
+    cpu_flags: flags,
+    dispatch: dispatchIsa(flags),
+    dispatch_env: ['ATEN_CPU_CAPABILITY', 'ONEDNN_MAX_CPU_ISA'].filter((k) => process.env[k]).map((k) => `${k}=${process.env[k]}`),
   };
+}
+
+// One line saying what the rows were measured on: the flags, and the dispatch when it was forced.
+function machineLine(m) {
+  const forced = m.dispatch_env.length ? `; LibTorch dispatch forced to ${m.dispatch.toUpperCase()} by \`${m.dispatch_env.join(' ')}\` (both sides)` : '';
+  return `${m.cpu}, ${m.cores} cores, ${m.memory_gib} GiB, ${m.platform}; CPU flags: ${m.cpu_flags.join(' ') || 'none read'}${forced}`;
+}
+
+// What the data is, for the record.
+function dataNote(file) {
+  const seq = /^scaling-(\d+)\.jsonl$/.exec(path.basename(file));
+  if (seq) return `bench/make_scaling_data.py --seq-len ${seq[1]}: HH-RLHF text cut so that prompt + completion + EOS ≈ ${seq[1]} tokens, half prompt`;
+  if (path.basename(file) === 'hh-bench-pairs.jsonl') return 'bench/make_bench_data.py: HH-RLHF harmless-base test pairs of 262 ± 20 tokens';
+  return 'given with --data';
 }
 
 // What bench/make_bench_model.py wrote about the model, if it made it.
@@ -240,15 +271,15 @@ async function sideBySide() {
   const first = records.find((r) => r.result)?.result;
   if (!first) fail('--record: no side produced a result; nothing to record');
   writeSection(
-    'trl-throughput',
+    `trl-throughput-${m.dispatch}`,
     [
-      SECTION,
+      `${SECTION} (${m.dispatch.toUpperCase()})`,
       '',
       `Recorded ${new Date().toISOString().slice(0, 10)} by \`node bench/run.mjs --record\` (generated section: rerun to update).`,
       '',
-      `- Machine: ${m.cpu}, ${m.cores} cores, ${m.memory_gib} GiB, ${m.platform}; ${first.threads} intra-op threads.`,
+      `- Machine: ${machineLine(m)}; ${first.threads} intra-op threads.`,
       `- Versions: ${versionsOf(records)}.`,
-      `- Model: \`${path.relative(root, model) || model}\` (${first.matmul_params.toLocaleString('en-US')} matmul parameters)${modelNote()}; data: \`${path.relative(root, data) || data}\` (bench/make_bench_data.py: HH-RLHF harmless-base test pairs of 262 ± 20 tokens), the first (warm-up + steps) × batch pairs in file order.`,
+      `- Model: \`${path.relative(root, model) || model}\` (${first.matmul_params.toLocaleString('en-US')} matmul parameters)${modelNote()}; data: \`${path.relative(root, data) || data}\` (${dataNote(data)}), the first (warm-up + steps) × batch pairs in file order.`,
       `- Settings: DPO (sigmoid, β 0.1), ${first.warmup_steps} warm-up + ${first.steps} timed optimiser steps, max length ${a['max-length']}, reference: ours precomputes its log-probs (the reference model alone in memory; the time is charged to the steps), TRL ${records.find((r) => r.result && r.side === 'trl')?.result?.precompute_ref ? 'precomputes too (precompute_ref_log_probs, time prorated to the steps)' : 'forwards a second model copy each step (its default)'}; bfloat16 = autocast over float32 master weights on both sides.`,
       `- Method: each side in a fresh process; sides interleaved (TRL, ours, TRL, ours: ${repeats} run(s) each per row); each side counts its best run's tokens/s and its lowest peak RSS. Before each side the 1-minute load average had to fall to ${MAX_LOAD_PER_CORE} per core (≤ ${(MAX_LOAD_PER_CORE * cores).toFixed(1)} here; waiting up to ${maxWait} s); the load columns give it before→after each run. A row where any side started above it is marked **not a verdict**: the README quotes verdict rows only.`,
       '- tokens/s: non-pad tokens of the chosen and rejected sequences (prompt included) over the wall time of the timed steps, reference work included. MFU: (6·N per trained token + 2·N per reference-forwarded token) / time / a matmul peak of the same dtype measured in the same process; N = matmul parameters (decoder linears + LM head). Hardware MFU: the same over the rows actually computed (a shared prompt once).',
@@ -310,11 +341,11 @@ async function scaling() {
   if (!decision.record) fail(decision.message);
   const m = machine();
   writeSection(
-    'scaling',
+    `scaling-${m.dispatch}`,
     [
-      '## Scaling with sequence length and batch',
+      `## Scaling with sequence length and batch (${m.dispatch.toUpperCase()})`,
       '',
-      `Recorded ${new Date().toISOString().slice(0, 10)} by \`node bench/run.mjs --scaling --record\`: ${m.cpu}, ${m.cores} cores; the bench model; synthetic pairs (bench/make_scaling_data.py: HH-RLHF text cut so that prompt + completion + EOS ≈ the sequence length, half prompt); ${a.warmup} warm-up + ${a.steps} timed steps; one run per side (TRL first), each in a fresh process after the load settled (see the method above). Sequence-length sweep at batch ${scalingBatch} pairs, batch sweep at sequence length ${scalingSeqLen}.`,
+      `Recorded ${new Date().toISOString().slice(0, 10)} by \`node bench/run.mjs --scaling --record\`: ${machineLine(m)}; the bench model; synthetic pairs (bench/make_scaling_data.py: HH-RLHF text cut so that prompt + completion + EOS ≈ the sequence length, half prompt); ${a.warmup} warm-up + ${a.steps} timed steps; one run per side (TRL first), each in a fresh process after the load settled (see the method above). Sequence-length sweep at batch ${scalingBatch} pairs, batch sweep at sequence length ${scalingSeqLen}.`,
       '',
       tbl,
     ].join('\n'),
