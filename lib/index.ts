@@ -57,6 +57,7 @@ export { OpenAIGenerator, type OpenAIGeneratorOptions } from './llm/openai_gener
 export type { ChatGenerator, Completion, SamplingOptions } from './llm/generator.js';
 export { DEFAULT_RETRY, GeneratorError, withRetry, type RetryPolicy } from './llm/retry.js';
 export { TextGenerator, NoEosTokenError, type SamplingSettings, type TextRequest, type GeneratedText } from './inference/text_generator.js';
+export { generateRows, generationKey, promptSeed, type GenerationPrompt, type GenerationRow, type IndexedPrompt } from './inference/generation.js';
 export { pairLogprobs, type PairLogprobs } from './inference/pair_logprobs.js';
 export { ChatEngine, type TextModel, type EngineRequest, type EngineResult } from './serve/chat_engine.js';
 export { startServer, type ServeOptions, type RunningServer } from './serve/server.js';
