@@ -37,7 +37,8 @@ export {
   type PreferenceTokenizeOptions,
   type PreferenceTokenizeStats,
 } from './tokenize/preference_tokens.js';
-export { tokenizeRationales, tokenizeRationaleRow, rationaleQuestion, type RationaleRow, type TokenizedRationale } from './tokenize/rationale_conditioning.js';
+export { tokenizeRationales, tokenizeRationaleRow, rationaleQuestion, type TokenizedRationale } from './tokenize/rationale_conditioning.js';
+export { RationaleRowSchema, type RationaleRow, type RationaleText, type RationaleRow as GeneratedRationaleRow } from './data/rationale_row.js';
 export { importGguf, type ImportGgufOptions, type ImportGgufReport } from './gguf/import_gguf.js';
 export { readGguf, GgufFormatError, type GgufFile, type GgufTensorInfo, type GgufValue } from './gguf/reader.js';
 export { resolveModel, type ResolveModelOptions } from './hub/resolve_model.js';
@@ -47,7 +48,6 @@ export {
   generateRationales,
   type GenerateOptions as RationaleGenerateOptions,
   type GenerateSummary,
-  type RationaleRow as GeneratedRationaleRow,
 } from './rationales/generate.js';
 export { filterRationales, type FilterOptions, type FilterSummary } from './rationales/filter.js';
 export { builtinTemplate, loadTemplate, rationaleRequest, RATIONALE_STYLES, type RationaleStyle, type RationaleTemplate } from './rationales/prompts.js';
@@ -57,6 +57,8 @@ export { OpenAIGenerator, type OpenAIGeneratorOptions } from './llm/openai_gener
 export type { ChatGenerator, Completion, SamplingOptions } from './llm/generator.js';
 export { DEFAULT_RETRY, GeneratorError, withRetry, type RetryPolicy } from './llm/retry.js';
 export { TextGenerator, NoEosTokenError, type SamplingSettings, type TextRequest, type GeneratedText } from './inference/text_generator.js';
+export { generateRows, generationKey, promptSeed, type GenerationPrompt, type GenerationRow, type IndexedPrompt } from './inference/generation.js';
+export { pairLogprobs, type PairLogprobs } from './inference/pair_logprobs.js';
 export { ChatEngine, type TextModel, type EngineRequest, type EngineResult } from './serve/chat_engine.js';
 export { startServer, type ServeOptions, type RunningServer } from './serve/server.js';
 export { train, resolvedRunConfig, type TrainHooks, type TrainResult } from './train/trainer.js';

@@ -75,18 +75,18 @@ test('generate: chat template applied, greedy tokens equal transformers, stop st
     const kept = eosAt >= 0 ? e.new_tokens.slice(0, eosAt) : e.new_tokens;
     t.is(row.question_id, i + 1);
     t.is(row.prompt, e.prompt);
-    t.is(row.output, tok.decode(kept, { skipSpecialTokens: true }));
-    t.is(row.output_tokens, kept.length);
+    t.is(row.response, tok.decode(kept, { skipSpecialTokens: true }));
+    t.is(row.tokens, kept.length);
   });
   // --stop cuts the text before the stop string.
-  const first = rows[0]!.output as string;
+  const first = rows[0]!.response as string;
   const stop = first.slice(Math.floor(first.length / 2), Math.floor(first.length / 2) + 1);
   if (stop.trim().length > 0) {
     const r2 = await runCli(['generate', '--model', model, '--prompts', prompts, '--out', out, '--max-new-tokens', '6', '--stop', stop]);
     t.is(r2.code, 0, r2.stderr);
     const cut = readJsonl(out)[0]!;
-    t.is(cut.output, first.slice(0, first.indexOf(stop)));
-    t.is(cut.stopped_by, 'stop');
+    t.is(cut.response, first.slice(0, first.indexOf(stop)));
+    t.is(cut.stoppedBy, 'stop');
   }
 });
 
@@ -100,7 +100,7 @@ ggufTest()('SmolLM2-135M-Instruct from its GGUF answers a simple chat prompt', a
   const r = await runCli(['generate', '--model', smol, '--prompts', prompts, '--out', out, '--max-new-tokens', '30']);
   t.is(r.code, 0, r.stderr);
   const row = readJsonl(out)[0]!;
-  t.log(row.output);
-  t.regex(row.output as string, /Paris/);
-  t.is(row.stopped_by, 'eos');
+  t.log(row.response);
+  t.regex(row.response as string, /Paris/);
+  t.is(row.stoppedBy, 'eos');
 });

@@ -199,7 +199,7 @@ test.serial('--adapter continues an adapter; merge-lora writes base + adapter as
     readFileSync(path.join(box.dir, `gen-${name}.jsonl`), 'utf8')
       .trim()
       .split('\n')
-      .map((l) => (JSON.parse(l) as { output_tokens: number }).output_tokens);
+      .map((l) => (JSON.parse(l) as { tokens: number }).tokens);
   t.deepEqual(genOut('adapter'), genOut('merged'));
 
   const bad = await runCli([

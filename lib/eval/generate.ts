@@ -1,29 +1,14 @@
 // Responses of a local model to a prompt set, appended to a crash-safe JSONL file (one row per
 // prompt, resumable: a rerun generates only what is missing) with their lengths in characters and
 // tokens — the paper's verbosity measure.
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
+import { generateRows, generationKey, type GenerationRow } from '../inference/generation.js';
 import type { SamplingSettings, TextGenerator } from '../inference/text_generator.js';
-import { Journal } from '../jobs/journal.js';
+import { ResumableJournals } from '../jobs/resumable_job.js';
 import type { PromptFormat } from '../tokenize/prompt_format.js';
-import type { Conversation } from './judge_prompt.js';
 import type { PromptItem } from './prompts.js';
 import { distribution, type Distribution } from './stats.js';
-
-/** One line of a generation file; also what `eval --model-a FILE.jsonl` reads. */
-export interface GenerationRow {
-  key: string;
-  id: string;
-  prompt: Conversation;
-  response: string;
-  model: string;
-  /** Response tokens, EOS excluded. */
-  tokens: number;
-  /** `stop`: the model ended; `length`: it hit maxNewTokens. */
-  finishReason: 'stop' | 'length';
-}
 
 export interface GenerationStats {
   count: number;
@@ -33,27 +18,6 @@ export interface GenerationStats {
   truncated: number;
 }
 
-export function generationKey(modelDir: string, item: PromptItem, s: SamplingSettings, format: PromptFormat = 'chat'): string {
-  const text = typeof item.prompt === 'string' ? item.prompt : item.prompt.map((m) => [m.role, m.content]);
-  // A system text kept beside the prompt hashes as the leading system turn it renders as under chat.
-  const prompt = item.system === undefined ? text : [['system', item.system], ...(typeof text === 'string' ? [['user', text]] : text)];
-  return createHash('sha256')
-    .update(
-      JSON.stringify([
-        resolve(modelDir),
-        item.id,
-        prompt,
-        s.maxNewTokens,
-        s.temperature,
-        s.topP ?? 1,
-        s.topK ?? 0,
-        s.seed ?? 0,
-        ...(format === 'plain' ? ['plain'] : []),
-      ]),
-    )
-    .digest('hex');
-}
-
 export interface GenerateOptions {
   generator: TextGenerator;
   prompts: readonly PromptItem[];
@@ -61,7 +25,7 @@ export interface GenerateOptions {
   sampling: SamplingSettings;
   /** How prompts become tokens (tokenize/prompt_format.ts): the format the model was trained with. */
   promptFormat: PromptFormat;
-  /** Prompts per generate call. */
+  /** Prompts per generate call (greedy decoding; inference/generation.ts). */
   batchSize?: number;
   log?: (line: string) => void;
 }
@@ -69,47 +33,35 @@ export interface GenerateOptions {
 /** Generates what is missing from `outFile`; returns the rows for `prompts`, in their order. */
 export async function generateResponses(options: GenerateOptions): Promise<{ rows: GenerationRow[]; generated: number; skipped: number }> {
   const { generator, sampling } = options;
-  const model = generator.model;
   const log = options.log ?? ((line) => process.stderr.write(line + '\n'));
-  const batchSize = options.batchSize ?? 8;
-  const { journal, rows, tornBytes } = Journal.open(options.outFile);
+  const journals = ResumableJournals.open([options.outFile], 'that response is redone', log);
+  const journal = journals.journals[0]!;
   const done = new Map<string, GenerationRow>();
   let generated = 0;
   try {
-    if (tornBytes > 0) log(`${options.outFile}: cut off a torn last line (${tornBytes} bytes); that response is redone`);
-    for (const row of rows) {
+    for (const row of journals.rows[0]!) {
       const r = row as Partial<GenerationRow>;
       if (typeof r.key === 'string' && typeof r.response === 'string') done.set(r.key, r as GenerationRow);
     }
-    const keyed = options.prompts.map((item) => ({ item, key: generationKey(model.dir, item, sampling, options.promptFormat) }));
+    // A prompt's index is its place in the whole prompt set, so a resumed run samples what a fresh one would.
+    const keyed = options.prompts.map((item, index) => ({ item, index, key: generationKey(generator.model.dir, item, sampling, options.promptFormat) }));
     const todo = keyed.filter((k) => !done.has(k.key));
-    for (let start = 0; start < todo.length; start += batchSize) {
-      const batch = todo.slice(start, start + batchSize);
-      const outputs = await generator.generate(
-        batch.map(({ item }) => ({ promptIds: generator.encode(item.prompt, options.promptFormat, item.system) })),
-        // One seed per batch position in the whole run, so that a resumed run samples like a fresh one would for the same batch.
-        { ...sampling, seed: (sampling.seed ?? 0) + start },
-      );
-      batch.forEach(({ item, key }, i) => {
-        const out = outputs[i]!;
-        const row: GenerationRow = {
-          key,
-          id: item.id,
-          prompt: item.prompt,
-          response: out.text,
-          model: model.name,
-          tokens: out.tokens,
-          finishReason: out.stoppedBy === 'length' ? 'length' : 'stop',
-        };
-        journal.append(row);
-        done.set(key, row);
-        generated++;
-      });
-      journal.sync();
-    }
+    await generateRows(generator, todo, {
+      sampling,
+      promptFormat: options.promptFormat,
+      ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
+      onRows: (rows) => {
+        for (const row of rows) {
+          journal.append(row);
+          done.set(row.key, row);
+          generated++;
+        }
+        journal.sync();
+      },
+    });
     return { rows: keyed.map((k) => done.get(k.key)!), generated, skipped: keyed.length - todo.length };
   } finally {
-    journal.close();
+    journals.close();
   }
 }
 
@@ -142,6 +94,7 @@ export function readGenerations(file: string): Map<string, Partial<GenerationRow
       throw new UsageError(`${file}:${i + 1} is not valid JSON`);
     }
     const id = typeof row.id === 'number' ? String(row.id) : row.id;
+    // `output`: the key `generate` wrote before it wrote these rows; such files still read.
     const response = row.response ?? row.output;
     if (typeof id !== 'string' || typeof response !== 'string') {
       throw new UsageError(`${file}:${i + 1}: a generation row needs \`id\` and \`response\` (or \`output\`) strings`);

@@ -5,10 +5,9 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { Journal } from '../jobs/journal.js';
-import { Progress } from '../jobs/progress.js';
+import { ResumableJournals, runQueue } from '../jobs/resumable_job.js';
+import type { Interruption, JobOutcome } from '../jobs/runner.js';
 import { DEFAULT_RETRY, GeneratorError, type RetryPolicy } from '../llm/retry.js';
-import { runJobs, type Interruption } from '../jobs/runner.js';
 import { writeFileAtomic } from '../util/atomic_write.js';
 import type { PairwiseJudge } from './judge.js';
 import { choiceToWinner, type Conversation, type JudgeChoice, type Order } from './judge_prompt.js';
@@ -118,13 +117,13 @@ export async function runPairwise(options: PairwiseOptions): Promise<PairwiseSum
 
   mkdirSync(options.outDir, { recursive: true });
   const journalFile = join(options.outDir, 'judgments.jsonl');
-  const { journal, rows, tornBytes } = Journal.open(journalFile);
+  const journals = ResumableJournals.open([journalFile], 'that judgment is redone', log);
+  const journal = journals.journals[0]!;
   const done = new Map<string, JudgmentRow>();
-  let outcome: Awaited<ReturnType<typeof runJobs>> = { failed: [], notRun: 0, interrupted: false };
+  let outcome: JobOutcome = { failed: [], notRun: 0, interrupted: false };
   const wanted: Job[] = [];
   try {
-    if (tornBytes > 0) log(`${journalFile}: cut off a torn last line (${tornBytes} bytes) left by an interrupted run; that judgment is redone`);
-    for (const row of rows) {
+    for (const row of journals.rows[0]!) {
       const r = row as Partial<JudgmentRow>;
       if (typeof r.key === 'string') done.set(r.key, r as JudgmentRow);
     }
@@ -133,47 +132,45 @@ export async function runPairwise(options: PairwiseOptions): Promise<PairwiseSum
         for (const order of orders) wanted.push({ key: judgmentKey(judge.name, item, order, repeat), item, order, repeat });
       }
     }
+    // Not queueUndone: two items with the same texts share a key, and the summary counts each of them.
     const jobs = wanted.filter((j) => !done.has(j.key)).map((j) => ({ id: `${j.item.id}/${j.order}/${j.repeat}`, item: j }));
     if (jobs.length < wanted.length) log(`${journalFile}: ${wanted.length - jobs.length} of ${wanted.length} judgments already done; ${jobs.length} to go`);
-    const progress = new Progress(jobs.length, 'judging', options.progress ?? process.stderr.isTTY === true);
-    try {
-      outcome = await runJobs(jobs, {
-        concurrency: options.concurrency ?? 4,
-        retry: options.retry ?? DEFAULT_RETRY,
-        ...(options.interruption ? { interruption: options.interruption } : {}),
-        progress,
-        onRetry: (job, e) => progress.note(`judging ${job.id}: ${e.error.message}; try ${e.attempt + 1} in ${(e.delayMs / 1000).toFixed(1)} s`, log),
-        work: async (job, signal) => {
-          const [first, second] = job.order === 'AB' ? [job.item.a, job.item.b] : [job.item.b, job.item.a];
-          let answer;
-          try {
-            answer = await judge.judge(job.item.prompt, first, second, { repeat: job.repeat, ...(signal ? { signal } : {}) });
-          } catch (err) {
-            // A failing exact checker is a bug in the checker, not worth retrying; report it per item.
-            if (err instanceof GeneratorError) throw err;
-            throw new GeneratorError(err instanceof Error ? err.message : String(err), false);
-          }
-          const row: JudgmentRow = {
-            key: job.key,
-            id: job.item.id,
-            order: job.order,
-            repeat: job.repeat,
-            judge: judge.name,
-            choice: answer.choice,
-            winner: choiceToWinner(answer.choice, job.order),
-            ...(answer.raw !== undefined ? { raw: answer.raw } : {}),
-            modelA: options.modelA,
-            modelB: options.modelB,
-          };
-          journal.append(row);
-          done.set(job.key, row);
-        },
-      });
-    } finally {
-      progress.stop();
-    }
+    outcome = await runQueue(jobs, {
+      label: 'judging',
+      noun: 'judging',
+      concurrency: options.concurrency ?? 4,
+      retry: options.retry ?? DEFAULT_RETRY,
+      ...(options.interruption ? { interruption: options.interruption } : {}),
+      ...(options.progress !== undefined ? { progress: options.progress } : {}),
+      log,
+      work: async (job, signal) => {
+        const [first, second] = job.order === 'AB' ? [job.item.a, job.item.b] : [job.item.b, job.item.a];
+        let answer;
+        try {
+          answer = await judge.judge(job.item.prompt, first, second, { repeat: job.repeat, ...(signal ? { signal } : {}) });
+        } catch (err) {
+          // A failing exact checker is a bug in the checker, not worth retrying; report it per item.
+          if (err instanceof GeneratorError) throw err;
+          throw new GeneratorError(err instanceof Error ? err.message : String(err), false);
+        }
+        const row: JudgmentRow = {
+          key: job.key,
+          id: job.item.id,
+          order: job.order,
+          repeat: job.repeat,
+          judge: judge.name,
+          choice: answer.choice,
+          winner: choiceToWinner(answer.choice, job.order),
+          ...(answer.raw !== undefined ? { raw: answer.raw } : {}),
+          modelA: options.modelA,
+          modelB: options.modelB,
+        };
+        journal.append(row);
+        done.set(job.key, row);
+      },
+    });
   } finally {
-    journal.close();
+    journals.close();
   }
 
   const judged = wanted.map((j) => done.get(j.key)).filter((r): r is JudgmentRow => r !== undefined);

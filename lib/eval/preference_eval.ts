@@ -5,9 +5,8 @@
 // policy's own log-probs (log-prob accuracy).
 import type { PreferencePair } from '../data/schema.js';
 import { tokenizePreferences, type PreferenceTokenizeOptions } from '../tokenize/preference_tokens.js';
-import { packSequences } from '../model/packing.js';
 import type { LoadedModel } from '../inference/load_model.js';
-import { sequenceSums } from './model.js';
+import { pairLogprobs } from '../inference/pair_logprobs.js';
 
 export interface PairScore {
   id: string;
@@ -60,15 +59,13 @@ export async function evaluatePreferences(options: PreferenceEvalOptions): Promi
   const scores: PairScore[] = [];
   for (let start = 0; start < tokenized.pairs.length; start += batchSize) {
     const slice = tokenized.pairs.slice(start, start + batchSize);
-    // One group per pair: the prompt once, chosen and rejected as its two branches (sequences 2i, 2i+1).
-    const batch = packSequences(slice.map((p) => ({ prompt: p.promptIds, completions: [p.chosenIds, p.rejectedIds] })));
-    const pol = await sequenceSums(policy.lm, batch);
-    const ref = reference ? await sequenceSums(reference.lm, batch) : undefined;
+    const pol = await pairLogprobs(policy.lm, slice);
+    const ref = reference ? await pairLogprobs(reference.lm, slice) : undefined;
     slice.forEach((p, i) => {
-      const s: PairScore = { id: options.pairs[p.index]!.id, policyChosen: pol[2 * i]!, policyRejected: pol[2 * i + 1]! };
+      const s: PairScore = { id: options.pairs[p.index]!.id, policyChosen: pol[i]!.chosen, policyRejected: pol[i]!.rejected };
       if (ref) {
-        s.refChosen = ref[2 * i]!;
-        s.refRejected = ref[2 * i + 1]!;
+        s.refChosen = ref[i]!.chosen;
+        s.refRejected = ref[i]!.rejected;
         s.chosenReward = beta * (s.policyChosen - s.refChosen);
         s.rejectedReward = beta * (s.policyRejected - s.refRejected);
       }

@@ -1,23 +1,15 @@
 // `rdpo-native rationales filter`: a judge scores every rationale; kept rows go to the output,
 // dropped ones to a side file, both crash-safe journals (so a rerun skips rows judged either way).
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
-import { PreferencePairSchema } from '../data/schema.js';
+import { RationaleRowSchema, type RationaleRow } from '../data/rationale_row.js';
 import { UsageError } from '../errors.js';
+import type { Journal } from '../jobs/journal.js';
+import { ResumableJournals, queueUndone, runQueue } from '../jobs/resumable_job.js';
+import type { Interruption } from '../jobs/runner.js';
 import type { ChatGenerator, SamplingOptions } from '../llm/generator.js';
-import { Journal } from '../jobs/journal.js';
+import { GeneratorError, type RetryPolicy } from '../llm/retry.js';
 import { judgedKey } from './pair_key.js';
 import { judgeRequest, keepRationale, parseScores, type RationaleScores } from './judge.js';
-import { Progress } from '../jobs/progress.js';
-import { GeneratorError, type RetryPolicy } from '../llm/retry.js';
-import { runJobs, type Interruption } from '../jobs/runner.js';
-
-/** A row written by `rationales` (extra keys are kept as they are). */
-export const RationaleRowSchema = PreferencePairSchema.extend({
-  rationale: z.string().min(1),
-  rationale_style: z.string(),
-}).loose();
-export type InputRow = z.infer<typeof RationaleRowSchema>;
 
 export interface FilterOptions {
   inFile: string;
@@ -55,7 +47,7 @@ export function defaultDroppedFile(outFile: string): string {
 }
 
 /** Reads the rationale rows; a torn last line (a generation run still going, or killed) is ignored with a note. */
-export function readRationaleRows(file: string, log: (line: string) => void): InputRow[] {
+export function readRationaleRows(file: string, log: (line: string) => void): RationaleRow[] {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -65,7 +57,7 @@ export function readRationaleRows(file: string, log: (line: string) => void): In
   const lines = text.split('\n');
   const tail = lines.pop() ?? '';
   if (tail.trim() !== '') log(`${file}: ignoring an unfinished last line (${tail.length} characters); rerun \`rationales\` to complete it`);
-  const rows: InputRow[] = [];
+  const rows: RationaleRow[] = [];
   lines.forEach((line, i) => {
     if (line.trim() === '') return;
     let json: unknown;
@@ -92,68 +84,45 @@ export async function filterRationales(options: FilterOptions): Promise<FilterSu
   const log = options.log ?? ((line) => process.stderr.write(line + '\n'));
   let input = readRationaleRows(options.inFile, log);
   if (options.limit !== undefined) input = input.slice(0, options.limit);
-  const keyOf = (r: { prompt: InputRow['prompt']; chosen: string; rejected: string; rationale_style?: unknown; rationale?: unknown }) =>
+  const keyOf = (r: { prompt: RationaleRow['prompt']; chosen: string; rejected: string; rationale_style?: unknown; rationale?: unknown }) =>
     judgedKey(r, String(r.rationale_style), String(r.rationale));
 
-  const kept = Journal.open(options.outFile);
-  let dropped;
+  const journals = ResumableJournals.open([options.outFile, options.droppedFile], 'that row is judged again', log);
+  const [kept, dropped] = journals.journals as [Journal, Journal];
   try {
-    dropped = Journal.open(options.droppedFile);
-  } catch (err) {
-    kept.journal.close();
-    throw err;
-  }
-  try {
-    for (const j of [kept, dropped]) {
-      if (j.tornBytes > 0) log(`${j.journal.path}: cut off a torn last line (${j.tornBytes} bytes); that row is judged again`);
-    }
-    const done = new Set<string>();
-    for (const row of [...kept.rows, ...dropped.rows]) {
+    const done = journals.doneKeys((row) => {
       const parsed = RationaleRowSchema.safeParse(row);
-      if (parsed.success) done.add(keyOf(parsed.data));
-    }
-    let skipped = 0;
-    const queued = new Set<string>();
-    const jobs: Array<{ id: string; item: InputRow }> = [];
-    for (const row of input) {
-      const key = keyOf(row);
-      if (done.has(key) || queued.has(key)) skipped++;
-      else {
-        queued.add(key);
-        jobs.push({ id: row.id, item: row });
-      }
-    }
+      return parsed.success ? keyOf(parsed.data) : undefined;
+    });
+    // A row judged twice in one input is judged once: it counts as skipped.
+    const { jobs, skipped, duplicates } = queueUndone(input, done, keyOf, (row) => row.id);
 
     const totals = { kept: 0, dropped: 0, unparseable: 0, promptTokens: 0, completionTokens: 0 };
-    const progress = new Progress(jobs.length, 'filter', options.progress ?? process.stderr.isTTY === true);
-    let outcome;
-    try {
-      outcome = await runJobs(jobs, {
-        concurrency: options.concurrency,
-        retry: options.retry,
-        ...(options.interruption ? { interruption: options.interruption } : {}),
-        progress,
-        onRetry: (job, e) => progress.note(`row ${job.id}: ${e.error.message}; try ${e.attempt + 1} in ${(e.delayMs / 1000).toFixed(1)} s`, log),
-        work: async (row, signal) => {
-          const scores = await judgeOnce(row, options, signal, totals);
-          const out = { ...row, rationale_scores: scores, rationale_judge: options.judge.model };
-          if (keepRationale(scores)) {
-            kept.journal.append(out);
-            totals.kept++;
-          } else {
-            dropped.journal.append(out);
-            totals.dropped++;
-          }
-        },
-      });
-    } finally {
-      progress.stop();
-    }
+    const outcome = await runQueue(jobs, {
+      label: 'filter',
+      noun: 'row',
+      concurrency: options.concurrency,
+      retry: options.retry,
+      ...(options.interruption ? { interruption: options.interruption } : {}),
+      ...(options.progress !== undefined ? { progress: options.progress } : {}),
+      log,
+      work: async (row, signal) => {
+        const scores = await judgeOnce(row, options, signal, totals);
+        const out = { ...row, rationale_scores: scores, rationale_judge: options.judge.model };
+        if (keepRationale(scores)) {
+          kept.append(out);
+          totals.kept++;
+        } else {
+          dropped.append(out);
+          totals.dropped++;
+        }
+      },
+    });
     return {
       total: input.length,
       kept: totals.kept,
       dropped: totals.dropped,
-      skipped,
+      skipped: skipped + duplicates,
       failed: outcome.failed,
       unparseable: totals.unparseable,
       notRun: outcome.notRun,
@@ -163,14 +132,13 @@ export async function filterRationales(options: FilterOptions): Promise<FilterSu
       seconds: (Date.now() - started) / 1000,
     };
   } finally {
-    kept.journal.close();
-    dropped.journal.close();
+    journals.close();
   }
 }
 
 /** Asks up to `judgeAttempts` times for a readable answer; later tries sample (temperature ≥ 0.7) so they can differ. */
 async function judgeOnce(
-  row: InputRow,
+  row: RationaleRow,
   options: FilterOptions,
   signal: AbortSignal | undefined,
   totals: { unparseable: number; promptTokens: number; completionTokens: number },

@@ -1,16 +1,13 @@
 // `rdpo-native rationales`: one rationale per preference pair, appended to a crash-safe JSONL file.
 import type { PreferencePair } from '../data/schema.js';
 import type { ChatGenerator, SamplingOptions } from '../llm/generator.js';
-import { Journal } from '../jobs/journal.js';
+import type { RationaleRow } from '../data/rationale_row.js';
+import { queueUndone, ResumableJournals, runQueue } from '../jobs/resumable_job.js';
+import type { Interruption } from '../jobs/runner.js';
+import { GeneratorError, type RetryPolicy } from '../llm/retry.js';
 import { pairKey } from './pair_key.js';
 import { rationaleRequest, type RationaleStyle, type RationaleTemplate } from './prompts.js';
-import { Progress } from '../jobs/progress.js';
-import { GeneratorError, type RetryPolicy } from '../llm/retry.js';
-import { runJobs, type Interruption } from '../jobs/runner.js';
 import { cutToTokenBudget, type BudgetTokenizer } from './token_budget.js';
-
-/** What `rationales` appends per pair: the normalised pair plus these fields (a note when the rationale was cut). */
-export type RationaleRow = PreferencePair & { rationale: string; rationale_style: string; rationale_model: string; rationale_note?: string };
 
 export interface GenerateOptions {
   pairs: PreferencePair[];
@@ -47,66 +44,52 @@ export interface GenerateSummary {
 export async function generateRationales(options: GenerateOptions): Promise<GenerateSummary> {
   const started = Date.now();
   const log = options.log ?? ((line) => process.stderr.write(line + '\n'));
-  const { journal, rows, tornBytes } = Journal.open(options.outFile);
+  const journals = ResumableJournals.open([options.outFile], 'that pair is redone', log);
+  const journal = journals.journals[0]!;
   try {
-    if (tornBytes > 0) log(`${options.outFile}: cut off a torn last line (${tornBytes} bytes) left by an interrupted run; that pair is redone`);
-    const done = new Set<string>();
-    for (const row of rows) {
+    const done = journals.doneKeys((row) => {
       const r = row as Partial<RationaleRow>;
-      if (r.prompt !== undefined && typeof r.chosen === 'string' && typeof r.rejected === 'string' && typeof r.rationale_style === 'string') {
-        done.add(pairKey(r as PreferencePair, r.rationale_style));
-      }
-    }
-
-    let skipped = 0;
-    let duplicates = 0;
-    const queued = new Set<string>();
-    const jobs: Array<{ id: string; item: PreferencePair }> = [];
-    for (const pair of options.pairs) {
-      const key = pairKey(pair, options.style);
-      if (done.has(key)) skipped++;
-      else if (queued.has(key)) duplicates++;
-      else {
-        queued.add(key);
-        jobs.push({ id: pair.id, item: pair });
-      }
-    }
+      const complete = r.prompt !== undefined && typeof r.chosen === 'string' && typeof r.rejected === 'string' && typeof r.rationale_style === 'string';
+      return complete ? pairKey(r as PreferencePair, r.rationale_style!) : undefined;
+    });
+    const { jobs, skipped, duplicates } = queueUndone(
+      options.pairs,
+      done,
+      (pair) => pairKey(pair, options.style),
+      (pair) => pair.id,
+    );
 
     const totals = { done: 0, promptTokens: 0, completionTokens: 0, truncated: 0 };
-    const progress = new Progress(jobs.length, 'rationales', options.progress ?? process.stderr.isTTY === true);
-    let outcome;
-    try {
-      outcome = await runJobs(jobs, {
-        concurrency: options.concurrency,
-        retry: options.retry,
-        ...(options.interruption ? { interruption: options.interruption } : {}),
-        progress,
-        onRetry: (job, e) => progress.note(`pair ${job.id}: ${e.error.message}; try ${e.attempt + 1} in ${(e.delayMs / 1000).toFixed(1)} s`, log),
-        work: async (pair, signal) => {
-          const completion = await options.generator.complete([{ role: 'user', content: rationaleRequest(options.template, pair) }], {
-            ...options.sampling,
-            ...(signal ? { signal } : {}),
-          });
-          if (completion.text.trim() === '') throw new GeneratorError('the model answered with an empty rationale', true);
-          // A server may ignore max_tokens: what is stored never exceeds the budget asked for.
-          const { text: rationale, note } = cutToTokenBudget(completion.text.trim(), options.sampling.maxNewTokens, options.tokenizer);
-          const row: RationaleRow = {
-            ...pair,
-            rationale,
-            rationale_style: options.style,
-            rationale_model: options.generator.model,
-            ...(note !== undefined ? { rationale_note: note } : {}),
-          };
-          journal.append(row);
-          totals.done++;
-          totals.promptTokens += completion.promptTokens;
-          totals.completionTokens += completion.completionTokens;
-          if (completion.finishReason === 'length' || note !== undefined) totals.truncated++;
-        },
-      });
-    } finally {
-      progress.stop();
-    }
+    const outcome = await runQueue(jobs, {
+      label: 'rationales',
+      noun: 'pair',
+      concurrency: options.concurrency,
+      retry: options.retry,
+      ...(options.interruption ? { interruption: options.interruption } : {}),
+      ...(options.progress !== undefined ? { progress: options.progress } : {}),
+      log,
+      work: async (pair, signal) => {
+        const completion = await options.generator.complete([{ role: 'user', content: rationaleRequest(options.template, pair) }], {
+          ...options.sampling,
+          ...(signal ? { signal } : {}),
+        });
+        if (completion.text.trim() === '') throw new GeneratorError('the model answered with an empty rationale', true);
+        // A server may ignore max_tokens: what is stored never exceeds the budget asked for.
+        const { text: rationale, note } = cutToTokenBudget(completion.text.trim(), options.sampling.maxNewTokens, options.tokenizer);
+        const row: RationaleRow = {
+          ...pair,
+          rationale,
+          rationale_style: options.style,
+          rationale_model: options.generator.model,
+          ...(note !== undefined ? { rationale_note: note } : {}),
+        };
+        journal.append(row);
+        totals.done++;
+        totals.promptTokens += completion.promptTokens;
+        totals.completionTokens += completion.completionTokens;
+        if (completion.finishReason === 'length' || note !== undefined) totals.truncated++;
+      },
+    });
     return {
       total: options.pairs.length,
       ...totals,
@@ -115,11 +98,11 @@ export async function generateRationales(options: GenerateOptions): Promise<Gene
       failed: outcome.failed,
       notRun: outcome.notRun,
       interrupted: outcome.interrupted,
-      tornBytes,
+      tornBytes: journals.tornBytes[0]!,
       seconds: (Date.now() - started) / 1000,
     };
   } finally {
-    journal.close();
+    journals.close();
   }
 }
 

@@ -5,17 +5,10 @@
 // no explicit label. The rationale is the assistant's answer (end-of-turn and EOS included).
 // The wording below is ours; every slot of theirs is kept.
 import type { ChatMessage } from '../data/schema.js';
+import type { RationaleText } from '../data/rationale_row.js';
 import type { Tokenizer } from './tokenizer.js';
 import { applyChatTemplate, renderPlainChat, type ChatTurn } from './chat_template.js';
 import { splitAtCommonPrefix, type WarnFn, warnToStderr } from './preference_tokens.js';
-
-export interface RationaleRow {
-  prompt: string | readonly ChatMessage[];
-  chosen: string;
-  rejected: string;
-  rationale: string;
-  system?: string;
-}
 
 /** A group with one branch: the conditioning prompt (trunk) and the rationale (branch). */
 export interface TokenizedRationale {
@@ -88,7 +81,7 @@ function shrinkPair(a: number, b: number, k: number): [number, number] {
  * its first tokens), then the prompt (keeping its first tokens, as the authors' code kept the first 1024);
  * the rationale stays whole. A row whose rationale alone does not fit is left out (null).
  */
-export function tokenizeRationaleRow(tokenizer: Tokenizer, row: RationaleRow, opts: RationaleTokenizeOptions = {}): RationaleRowResult {
+export function tokenizeRationaleRow(tokenizer: Tokenizer, row: RationaleText, opts: RationaleTokenizeOptions = {}): RationaleRowResult {
   const { maxLength } = opts;
   if (maxLength !== undefined && (!Number.isInteger(maxLength) || maxLength < 1))
     throw new RangeError(`maxLength must be a positive integer, got ${maxLength}`);
@@ -129,7 +122,7 @@ export interface TokenizedRationales {
 /** Tokenize a dataset's rationales; one warning summarises truncated and dropped rows. */
 export function tokenizeRationales(
   tokenizer: Tokenizer,
-  rows: Iterable<RationaleRow>,
+  rows: Iterable<RationaleText>,
   opts: RationaleTokenizeOptions & { warn?: WarnFn } = {},
 ): TokenizedRationales {
   const stats = { rows: 0, truncated: 0, dropped: 0, promptNotPrefix: 0 };

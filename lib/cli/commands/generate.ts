@@ -4,6 +4,7 @@ import { UsageError } from '../../errors.js';
 import { assertOutputNotInput } from '../../util/output_paths.js';
 import { realNumberOption, wholeNumberOption } from '../number_options.js';
 import { readPromptFile } from '../../inference/prompt_file.js';
+import { generateRows, generationKey } from '../../inference/generation.js';
 import { TextGenerator, type SamplingSettings } from '../../inference/text_generator.js';
 import { PreferenceDataError } from '../../data/errors.js';
 import { PROMPT_FORMATS, promptFormatFor, type PromptFormatSetting } from '../../tokenize/prompt_format.js';
@@ -32,13 +33,13 @@ export function registerGenerate(program: Command): void {
     .description('generate answers for a prompt file (JSONL with prompt, messages, or MT-Bench/Vicuna turns — the first turn)')
     .requiredOption('--model <dir|org/name[@rev]>', 'model directory (config.json, safetensors, tokenizer.json)')
     .requiredOption('--prompts <file>', 'JSONL/JSON prompts')
-    .requiredOption('--out <file>', 'output JSONL, one row per prompt, written as each batch finishes')
+    .requiredOption('--out <file>', 'output JSONL, one row per prompt (id, prompt, response, tokens, finishReason, stoppedBy), written as each batch finishes')
     .option('--max-new-tokens <n>', 'most tokens generated per prompt', '256')
     .option('--temperature <t>', 'sampling temperature; 0 = greedy', '0')
     .option('--top-p <p>', 'nucleus sampling mass', '1')
     .option('--top-k <k>', 'sample from the k most likely tokens; 0 = all', '0')
-    .option('--seed <n>', 'sampling seed (batch b uses seed + b)', '0')
-    .option('--batch-size <n>', 'prompts per generate call', '8')
+    .option('--seed <n>', 'sampling seed: the prompt at index i samples with seed + i, in a generate call of its own', '0')
+    .option('--batch-size <n>', 'prompts per generate call (greedy decoding; a sampled prompt runs alone)', '8')
     .option('--stop <text...>', 'cut the output before the first of these strings (generation itself stops at EOS)', [])
     .option('--dtype <dtype>', 'float32, bfloat16 or float16', 'float32')
     .option('--device <device>', 'cpu, cuda, cuda:N or mps', 'cpu')
@@ -76,18 +77,26 @@ export function registerGenerate(program: Command): void {
       let out: JsonlAppender | undefined;
       try {
         const format = promptFormatFor(opts.adapter ?? opts.model, generator.tokenizer, opts.promptFormat as PromptFormatSetting);
-        const encoded = prompts.map((p) => ({ promptIds: generator.encode(p.prompt, format), stop: opts.stop }));
+        const sampling = { ...gen, seed };
+        const indexed = prompts.map((p, index) => {
+          // Ids as eval reads prompt files (id, question_id, else the row number), so eval can read this file.
+          const rawId = p.keys.id ?? p.keys.question_id;
+          const item = { id: typeof rawId === 'string' || typeof rawId === 'number' ? String(rawId) : `row-${index + 1}`, prompt: p.prompt };
+          return { item, index, key: generationKey(generator.model.dir, item, sampling, format) };
+        });
         writeFileSync(opts.out, '');
         out = new JsonlAppender(opts.out);
-        for (let b = 0, start = 0; start < prompts.length; b++, start += batchSize) {
-          const batch = encoded.slice(start, start + batchSize);
-          const generated = await generator.generate(batch, { ...gen, seed: seed + b });
-          generated.forEach((cut, i) => {
-            const p = prompts[start + i]!;
-            out!.append({ ...p.keys, prompt: p.prompt, output: cut.text, output_tokens: cut.tokens, stopped_by: cut.stoppedBy });
-          });
-          process.stderr.write(`generated ${Math.min(start + batchSize, prompts.length)}/${prompts.length}\n`);
-        }
+        await generateRows(generator, indexed, {
+          sampling,
+          promptFormat: format,
+          batchSize,
+          stop: opts.stop,
+          onRows: (rows, done) => {
+            // The prompt file's identifying fields (question_id, category) travel with each row.
+            rows.forEach((row, i) => out!.append({ ...prompts[done - rows.length + i]!.keys, ...row }));
+            process.stderr.write(`generated ${done}/${prompts.length}\n`);
+          },
+        });
       } finally {
         out?.close();
         await generator.dispose();

@@ -10,7 +10,7 @@ import { tokenizePreferences, warnToStderr } from '../../tokenize/preference_tok
 import { PROMPT_FORMATS, promptFormatFor, type PromptFormatSetting } from '../../tokenize/prompt_format.js';
 import type { ModelDtype } from '../../model/causal_lm.js';
 import { loadModelWithAdapter } from '../../model/lora.js';
-import { packSequences } from '../../model/packing.js';
+import { pairLogprobs } from '../../inference/pair_logprobs.js';
 import { JsonlAppender } from '../../util/jsonl_append.js';
 import { assertOutputNotInput } from '../../util/output_paths.js';
 
@@ -104,11 +104,9 @@ export function registerLogprobs(program: Command): void {
               `${opts.data}: pair ${slice[empty.at]!.id} has an empty prompt after tokenization; a completion needs at least one prompt token to be scored`,
             );
           if (batch.length > 0) {
-            const packed = packSequences(batch.map((p) => ({ prompt: p.promptIds, completions: [p.chosenIds, p.rejectedIds] })));
-            const lp = await model.sequenceLogprobs(packed);
+            const scores = await pairLogprobs(model, batch);
             batch.forEach((p, i) => {
-              const chosen = lp.sum[2 * i]!,
-                rejected = lp.sum[2 * i + 1]!;
+              const { chosen, rejected } = scores[i]!;
               const counts = { chosen_tokens: p.chosenIds.length, rejected_tokens: p.rejectedIds.length, prompt_tokens: p.promptIds.length };
               if (!Number.isFinite(chosen) || !Number.isFinite(rejected)) {
                 // JSON has no NaN: writing the number would turn it into null, read later as "no score".
