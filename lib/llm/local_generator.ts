@@ -14,7 +14,9 @@ export class LocalGenerator implements ChatGenerator {
   async complete(messages: ChatMessage[], options: SamplingOptions): Promise<Completion> {
     try {
       const { signal, ...sampling } = options;
-      return await this.engine.complete({ messages, ...sampling }, signal);
+      // A seeded request runs alone (as serve does it), so its text does not depend on what it is batched with.
+      const reproducible = sampling.seed !== undefined ? { reproducible: true } : {};
+      return await this.engine.complete({ messages, ...sampling, ...reproducible }, signal);
     } catch (err) {
       if (err instanceof EngineAbortedError) throw new GeneratorError('aborted', false, { aborted: true });
       // A local failure (prompt too long, out of memory) would fail the same way again.
