@@ -4,8 +4,6 @@
 // train() instead, so its run's config.json records the hub id as given.
 import type { Command } from 'commander';
 import { isHubModelSpec, resolveModel } from '../hub/resolve_model.js';
-import { HubDownloadError } from '../hub/download_model.js';
-import { UsageError } from '../errors.js';
 
 /** Option keys (commander's camelCase) whose value may be a model directory. */
 const MODEL_OPTIONS = ['model', 'refModel', 'modelA', 'modelB', 'judge', 'generator'];
@@ -19,16 +17,12 @@ export async function resolveModelOptions(_program: Command, command: Command): 
     const v = opts[key];
     // Generation files (--model-a x.jsonl) and server specs (openai:URL, exact:NAME) are never hub ids.
     if (typeof v !== 'string' || /\.(jsonl?|gz)$/i.test(v) || v.includes(':') || !isHubModelSpec(v)) continue;
-    try {
-      // `data --model` reads only the tokenizer: the weights are neither needed nor fetched.
-      const files = TOKENIZER_ONLY.has(command.name()) ? 'tokenizer' : 'model';
-      command.setOptionValue(key, await resolveModel(v, { files }));
-      // `serve` names the model after its directory; a snapshot's is a commit hash, so use the id.
-      const named = command.options.some((o) => o.attributeName() === 'modelName');
-      if (key === 'model' && named && opts.modelName === undefined) command.setOptionValue('modelName', v.split('@')[0]);
-    } catch (err) {
-      if (err instanceof HubDownloadError) throw new UsageError(err.message);
-      throw err;
-    }
+    // `data --model` reads only the tokenizer: the weights are neither needed nor fetched.
+    // A failed download is a HubDownloadError: exit_codes.ts shows it as a usage error.
+    const files = TOKENIZER_ONLY.has(command.name()) ? 'tokenizer' : 'model';
+    command.setOptionValue(key, await resolveModel(v, { files }));
+    // `serve` names the model after its directory; a snapshot's is a commit hash, so use the id.
+    const named = command.options.some((o) => o.attributeName() === 'modelName');
+    if (key === 'model' && named && opts.modelName === undefined) command.setOptionValue('modelName', v.split('@')[0]);
   }
 }

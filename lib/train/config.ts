@@ -123,6 +123,129 @@ export const TrainConfigSchema = z
   .strict();
 
 export type TrainConfigInput = z.input<typeof TrainConfigSchema>;
+
+/**
+ * How the command line reads a key's flag: a number (checked here, then by the schema), a string
+ * (the schema checks it), a switch (`--skip-invalid`), a negated switch (`--no-ref-cache` for a
+ * key that defaults to true), a comma-separated list (one item stays a string), or a dtype (its short
+ * spellings bf16/f32 read as the full names).
+ */
+export type ConfigFlagKind = 'number' | 'string' | 'switch' | 'negated-switch' | 'list' | 'dtype';
+
+export interface ConfigKeyFlag {
+  kind: ConfigFlagKind;
+  /** The value's placeholder in `--help` (`--lr <x>`); switches take none. */
+  value?: string;
+  /** The help text; `--help` adds the schema's default. */
+  help: string;
+}
+
+// The rationale-weight defaults per loss, from the core's loss catalogue, for --gamma's help.
+const GAMMA_DEFAULTS = LOSS_CATALOGUE.losses
+  .filter((l) => l.needsRationale)
+  .map((l) => `${l.name} ${l.defaults.gamma} (${l.defaults.rationaleForm})`)
+  .join(', ');
+
+/**
+ * Each schema key's command-line flag (the key in kebab-case: `batchSize` → `--batch-size`), in the
+ * order `train --help` lists them. The CLI's train options are generated from this table, and the
+ * `satisfies` makes a key without a flag, or a flag without a key, a type error.
+ */
+export const TRAIN_CONFIG_FLAGS = {
+  preset: { kind: 'string', value: 'name', help: "paper: the RDPO authors' set-up (docs/presets.md); flags and config keys override it" },
+  promptFormat: {
+    kind: 'string',
+    value: 'f',
+    help: 'auto (chat when the tokenizer has a chat template) | chat (text prompts as a user turn) | plain (TRL: text as text)',
+  },
+  truncationMode: { kind: 'string', value: 'm', help: 'auto (per dataset, as the authors) | keep_start | keep_end: which end of an over-long prompt survives' },
+  model: { kind: 'string', value: 'dir|org/name[@rev]', help: 'starting policy (Hugging Face directory)' },
+  refModel: { kind: 'string', value: 'dir|org/name[@rev]', help: 'reference model (default: the starting policy)' },
+  data: {
+    kind: 'string',
+    value: 'file|org/name[@rev][:split]',
+    help: 'preference data (JSONL, JSON, Parquet, .gz), or a hub dataset split (default split train)',
+  },
+  dataFormat: { kind: 'string', value: 'name', help: 'force the data format' },
+  skipInvalid: { kind: 'switch', help: 'skip invalid rows instead of stopping' },
+  limit: { kind: 'number', value: 'n', help: 'train on a seeded subset of n pairs (nested across sizes)' },
+  loss: { kind: 'string', value: 'name', help: LOSS_NAMES.join(' | ') },
+  dpoVariant: { kind: 'string', value: 'name', help: DPO_VARIANTS.join(' | ') },
+  rationaleForm: {
+    kind: 'string',
+    value: 'form',
+    help: `${RATIONALE_FORMS.join(' | ')}: logsigmoid −log σ(γ·Σ log π(r)) (the authors' released code; RDPO's default, γ 0.1), paper −γ·log π(r) as printed (γ 2: about 20× the released weight)`,
+  },
+  rationaleNorm: { kind: 'string', value: 'norm', help: `${RATIONALE_NORMS.join(' | ')} (rationale log-prob over its tokens; default: the loss's own)` },
+  beta: { kind: 'number', value: 'x', help: "β (DPO temperature; ORPO λ; SimPO reward scale; default: the loss's own)" },
+  gamma: { kind: 'number', value: 'x', help: `γ, the rationale weight (defaults: ${GAMMA_DEFAULTS})` },
+  labelSmoothing: { kind: 'number', value: 'x', help: 'label smoothing ε for sigmoid/robust DPO' },
+  simpoMargin: { kind: 'number', value: 'x', help: "SimPO target margin (default: the loss's own)" },
+  sftWeight: { kind: 'number', value: 'x', help: 'extra chosen-NLL weight' },
+  lr: { kind: 'number', value: 'x', help: "peak learning rate (the paper's)" },
+  schedule: { kind: 'string', value: 'name', help: 'constant | linear | cosine (after warm-up)' },
+  warmupSteps: { kind: 'number', value: 'n', help: 'linear warm-up steps' },
+  warmupForm: { kind: 'string', value: 'form', help: "hf: lr·s/W (transformers; default) | halos: lr·(s+1)/(W+1) (the RDPO authors' code; --preset paper)" },
+  dropLastBatch: { kind: 'switch', help: "only full batches, as the RDPO authors' data loader (--preset paper)" },
+  weightDecay: { kind: 'number', value: 'x', help: 'AdamW weight decay' },
+  adamBeta1: { kind: 'number', value: 'x', help: 'AdamW β1' },
+  adamBeta2: { kind: 'number', value: 'x', help: 'AdamW β2' },
+  adamEps: { kind: 'number', value: 'x', help: 'AdamW ε' },
+  maxGradNorm: { kind: 'number', value: 'x', help: 'gradient clipping (0 = off)' },
+  batchSize: { kind: 'number', value: 'n', help: 'pairs per micro-batch' },
+  gradAccum: { kind: 'number', value: 'n', help: 'micro-batches per optimiser step' },
+  maxLength: { kind: 'number', value: 'n', help: 'prompt + completion tokens' },
+  maxPromptLength: { kind: 'number', value: 'n', help: 'prompt tokens kept when truncating' },
+  maxSteps: { kind: 'number', value: 'n', help: 'optimiser steps (overrides --epochs)' },
+  epochs: { kind: 'number', value: 'x', help: 'passes over the training pairs' },
+  dtype: {
+    kind: 'dtype',
+    value: 'dtype',
+    help: 'compute dtype: auto (bf16 where the device computes it natively, else float32) | float32 (f32) | bfloat16 (bf16); the master weights stay float32 either way',
+  },
+  device: { kind: 'string', value: 'device', help: 'cpu | cuda | cuda:N | mps' },
+  threads: { kind: 'number', value: 'n', help: "CPU threads for LibTorch (default: LibTorch's)" },
+  gradientCheckpointing: { kind: 'switch', help: 'recompute layers in backward to save memory' },
+  logitsChunk: { kind: 'number', value: 'n', help: 'rows per chunk of the fused output layer' },
+  seed: { kind: 'number', value: 'n', help: 'data order and subsets' },
+  evalEvery: { kind: 'number', value: 'n', help: 'evaluate on the held-out split every n steps (0 = never)' },
+  evalSize: { kind: 'number', value: 'n', help: 'held-out pairs' },
+  evalFraction: { kind: 'number', value: 'x', help: 'held-out share' },
+  saveEvery: { kind: 'number', value: 'n', help: 'checkpoint every n steps (0 = only at the end)' },
+  onNonfinite: {
+    kind: 'string',
+    value: 'mode',
+    help: 'stop (exit non-zero, keep the last good checkpoint) | skip-step, on a NaN/inf loss or gradient',
+  },
+  refCache: { kind: 'negated-switch', help: 'recompute reference log-probs instead of reusing the on-disk cache' },
+  loraR: { kind: 'number', value: 'n', help: 'train LoRA adapters of rank n (PEFT format) on the frozen base, kept in its checkpoint dtype (docs/lora.md)' },
+  loraAlpha: { kind: 'number', value: 'x', help: 'LoRA alpha; the update is scaled by alpha / r (default alpha = r)' },
+  loraDropout: { kind: 'number', value: 'p', help: "dropout on the adapters' input while training (default 0)" },
+  loraTargets: { kind: 'string', value: 'list', help: 'all-linear (default: every linear layer but the LM head) | q_proj,k_proj,v_proj,o_proj,…' },
+  loraRslora: { kind: 'switch', help: 'rank-stabilised scaling alpha / sqrt(r)' },
+  adapter: { kind: 'string', value: 'dir', help: 'continue training this PEFT LoRA adapter on --model (its r, alpha, targets)' },
+  reportTo: {
+    kind: 'list',
+    value: 'list',
+    help: `where metrics go besides metrics.jsonl: ${REPORT_TO.join(' | ')}, comma-separated (default none; tensorboard: RUN_DIR/tensorboard/)`,
+  },
+  out: { kind: 'string', value: 'dir', help: 'run directory (default runs/<time>-<loss>)' },
+  resume: { kind: 'string', value: 'runDir', help: 'continue a run exactly where its last checkpoint left it' },
+  zero: {
+    kind: 'number',
+    value: 'stage',
+    help: 'data-parallel ZeRO stage: 1 shards the AdamW state over the ranks, reduce-scatters the gradients and all-gathers the parameters (default 0, or RDPO_DDP_ZERO=1)',
+  },
+} as const satisfies Record<keyof TrainConfigInput, ConfigKeyFlag>;
+
+export type TrainConfigKey = keyof typeof TRAIN_CONFIG_FLAGS;
+
+/** The schema's default for a key (what an unset key becomes), or undefined where it has none or it depends on the loss. */
+export function schemaDefault(key: TrainConfigKey): unknown {
+  const field = TrainConfigSchema.shape[key] as z.ZodType;
+  const r = field.safeParse(undefined);
+  return r.success ? r.data : undefined;
+}
 export type TrainConfig = z.output<typeof TrainConfigSchema> & {
   beta: number;
   gamma: number;

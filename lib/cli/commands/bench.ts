@@ -5,6 +5,7 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../../errors.js';
 import { wholeNumberOption as wholeNumber } from '../number_options.js';
+import { canonicalDtype } from '../dtype_option.js';
 import { runBench, type BenchDtype, type BenchLoss, type BenchOptions } from '../../bench/run_bench.js';
 import { formatResult } from '../../bench/result.js';
 import { trainerStepper } from '../../bench/trainer_stepper.js';
@@ -81,7 +82,7 @@ export function registerBench(program: Command): void {
     .option('--max-prompt-length <n>', 'maximum prompt tokens', '512')
     .option(
       '--dtype <name>',
-      'compute dtype: auto (bf16 where the device computes it natively, else float32), float32, or bfloat16 (autocast over float32 weights)',
+      'compute dtype: auto (bf16 where the device computes it natively, else float32) | float32 (f32) | bfloat16 (bf16) (autocast over float32 weights)',
       'auto',
     )
     .option('--device <name>', 'cpu, cuda, cuda:N', 'cpu')
@@ -100,6 +101,7 @@ export function registerBench(program: Command): void {
     .option('--matmul-size <n>', 'matrix size of the matmul peak measurement (default 1024 on CPU, 8192 on GPU)')
     .option('--json', 'print one JSON object')
     .action(async (o: BenchCliOptions) => {
+      o = { ...o, dtype: canonicalDtype(o.dtype) };
       if (o.dtype === 'auto' || o.dtype === 'bfloat16') {
         const decision = resolveComputeDtype(o.dtype, o.device, dtypeMachine());
         process.stderr.write(`${decision.reason}\n${decision.warning ? `warning: ${decision.warning}\n` : ''}`);

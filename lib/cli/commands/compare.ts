@@ -47,9 +47,14 @@ interface CompareFlags {
 }
 
 export function registerCompare(program: Command): void {
-  program
+  const cmd = program
     .command('compare')
-    .description("the paper's data-efficiency sweep: SFT, then DPO and RDPO per training size, judged against SFT and each other, with a report")
+    .description("the paper's data-efficiency sweep: SFT, then DPO and RDPO per training size, judged against SFT and each other, with a report");
+  addCompareOptions(cmd).action(compareAction);
+}
+
+function addCompareOptions(cmd: Command): Command {
+  return cmd
     .requiredOption('--model <dir|org/name[@rev]>', 'the base model (SFT starts from it)')
     .requiredOption('--data <file>', 'preference pairs with rationales')
     .option('--sizes <list>', 'training sizes, comma-separated', '1000,3000,5000')
@@ -78,70 +83,77 @@ export function registerCompare(program: Command): void {
     .option('--temperature <t>', 'sampling temperature of the evaluated models', String(DEFAULT_SAMPLING.temperature))
     .option('--top-p <p>', 'nucleus sampling of the evaluated models', String(DEFAULT_SAMPLING.topP))
     .option('--top-k <k>', 'top-k filter (0: none)', '0')
-    .option('--dtype <dtype>', 'float32 or bfloat16')
+    .option('--dtype <dtype>', 'compute dtype of the training runs, and the weight dtype the evaluated models load in: float32 (f32) | bfloat16 (bf16)')
     .option('--device <device>', 'cpu, cuda, cuda:N or mps')
-    .option('--out <dir>', 'where everything goes; rerun with the same --out to resume', 'rdpo-compare')
-    .action(async (f: CompareFlags) => {
-      const sizes = f.sizes.split(',').map((s) => wholeNumber(s.trim(), '--sizes', 1));
-      const methods = f.methods.split(',').map((m) => m.trim());
-      for (const m of methods) if (m !== 'dpo' && m !== 'rdpo') throw new UsageError(`--methods takes dpo and/or rdpo, got "${m}"`);
-      const seed = wholeNumber(f.seed, '--seed', 0);
-      const dtype = dtypeFrom(f.dtype);
-      const shared: Partial<TrainConfigInput> = {
-        ...(f.config !== undefined ? (readConfigFile(f.config) as Partial<TrainConfigInput>) : {}),
-        ...(f.lr !== undefined ? { lr: realNumber(f.lr, '--lr', 0) } : {}),
-        ...(f.batchSize !== undefined ? { batchSize: wholeNumber(f.batchSize, '--batch-size', 1) } : {}),
-        ...(f.maxSteps !== undefined ? { maxSteps: wholeNumber(f.maxSteps, '--max-steps', 1) } : {}),
-        ...(f.epochs !== undefined ? { epochs: realNumber(f.epochs, '--epochs', 0) } : {}),
-        ...(f.beta !== undefined ? { beta: realNumber(f.beta, '--beta', 0) } : {}),
-        ...(f.gamma !== undefined ? { gamma: realNumber(f.gamma, '--gamma', 0) } : {}),
-        ...(f.maxLength !== undefined ? { maxLength: wholeNumber(f.maxLength, '--max-length', 1) } : {}),
-        ...(f.maxPromptLength !== undefined ? { maxPromptLength: wholeNumber(f.maxPromptLength, '--max-prompt-length', 1) } : {}),
-        ...(dtype ? { dtype } : {}),
-        ...(f.device !== undefined ? { device: f.device } : {}),
-      };
-      // The sweep decides these per run.
-      for (const key of ['model', 'refModel', 'data', 'loss', 'out', 'limit', 'resume'] as const) delete shared[key];
-      const sftTrain: Partial<TrainConfigInput> = {
-        ...(f.sftLr !== undefined ? { lr: realNumber(f.sftLr, '--sft-lr', 0) } : {}),
-        ...(f.sftMaxSteps !== undefined ? { maxSteps: wholeNumber(f.sftMaxSteps, '--sft-max-steps', 1) } : {}),
-      };
-      const judge = await openJudge(f.judge, {
-        ...(f.judgeModel !== undefined ? { judgeModel: f.judgeModel } : {}),
-        ...(f.apiKeyEnv !== undefined ? { apiKeyEnv: f.apiKeyEnv } : {}),
-        maxNewTokens: wholeNumber(f.judgeMaxTokens, '--judge-max-tokens', 1),
-        seed,
-        ...(dtype ? { dtype } : {}),
-        ...(f.device !== undefined ? { device: f.device } : {}),
-      });
-      const log = (line: string) => process.stderr.write(line + '\n');
-      const interrupts = handleInterrupts(log);
-      try {
-        const results = await runCompare({
-          model: f.model,
-          data: f.data,
-          sizes,
-          evalSize: wholeNumber(f.evalSize, '--eval-size', 1),
-          ...(f.prompts !== undefined ? { prompts: f.prompts } : {}),
-          ...(f.promptLimit !== undefined ? { promptLimit: wholeNumber(f.promptLimit, '--prompt-limit', 1) } : {}),
-          judge,
-          repeats: wholeNumber(f.repeats, '--repeats', 1),
-          out: f.out,
-          seed,
-          methods: methods as SweepMethod[],
-          train: shared,
-          sftTrain,
-          ...(shared.beta !== undefined ? { beta: shared.beta } : {}),
-          sampling: samplingFrom(f),
-          load: { ...(dtype ? { dtype } : {}), ...(f.device !== undefined ? { device: f.device } : {}) },
-          trainer: (config, options) => train(config, options ?? {}),
-          interruption: interrupts.interruption,
-          log,
-        });
-        console.log(`report: ${join(f.out, 'report.md')} (${results.rows.length} runs, ${results.prompts.count} prompts)`);
-      } finally {
-        interrupts.dispose();
-        await judge.close();
-      }
+    .option('--out <dir>', 'where everything goes; rerun with the same --out to resume', 'rdpo-compare');
+}
+
+/** The training settings every run of the sweep shares (--config, then the flags), and the SFT run's own. */
+function trainSettings(f: CompareFlags, dtype: 'float32' | 'bfloat16' | undefined): { shared: Partial<TrainConfigInput>; sftTrain: Partial<TrainConfigInput> } {
+  const shared: Partial<TrainConfigInput> = {
+    ...(f.config !== undefined ? (readConfigFile(f.config) as Partial<TrainConfigInput>) : {}),
+    ...(f.lr !== undefined ? { lr: realNumber(f.lr, '--lr', 0) } : {}),
+    ...(f.batchSize !== undefined ? { batchSize: wholeNumber(f.batchSize, '--batch-size', 1) } : {}),
+    ...(f.maxSteps !== undefined ? { maxSteps: wholeNumber(f.maxSteps, '--max-steps', 1) } : {}),
+    ...(f.epochs !== undefined ? { epochs: realNumber(f.epochs, '--epochs', 0) } : {}),
+    ...(f.beta !== undefined ? { beta: realNumber(f.beta, '--beta', 0) } : {}),
+    ...(f.gamma !== undefined ? { gamma: realNumber(f.gamma, '--gamma', 0) } : {}),
+    ...(f.maxLength !== undefined ? { maxLength: wholeNumber(f.maxLength, '--max-length', 1) } : {}),
+    ...(f.maxPromptLength !== undefined ? { maxPromptLength: wholeNumber(f.maxPromptLength, '--max-prompt-length', 1) } : {}),
+    ...(dtype ? { dtype } : {}),
+    ...(f.device !== undefined ? { device: f.device } : {}),
+  };
+  // The sweep decides these per run.
+  for (const key of ['model', 'refModel', 'data', 'loss', 'out', 'limit', 'resume'] as const) delete shared[key];
+  const sftTrain: Partial<TrainConfigInput> = {
+    ...(f.sftLr !== undefined ? { lr: realNumber(f.sftLr, '--sft-lr', 0) } : {}),
+    ...(f.sftMaxSteps !== undefined ? { maxSteps: wholeNumber(f.sftMaxSteps, '--sft-max-steps', 1) } : {}),
+  };
+  return { shared, sftTrain };
+}
+
+async function compareAction(f: CompareFlags): Promise<void> {
+  const sizes = f.sizes.split(',').map((s) => wholeNumber(s.trim(), '--sizes', 1));
+  const methods = f.methods.split(',').map((m) => m.trim());
+  for (const m of methods) if (m !== 'dpo' && m !== 'rdpo') throw new UsageError(`--methods takes dpo and/or rdpo, got "${m}"`);
+  const seed = wholeNumber(f.seed, '--seed', 0);
+  const dtype = dtypeFrom(f.dtype);
+  const { shared, sftTrain } = trainSettings(f, dtype);
+  const judge = await openJudge(f.judge, {
+    ...(f.judgeModel !== undefined ? { judgeModel: f.judgeModel } : {}),
+    ...(f.apiKeyEnv !== undefined ? { apiKeyEnv: f.apiKeyEnv } : {}),
+    maxNewTokens: wholeNumber(f.judgeMaxTokens, '--judge-max-tokens', 1),
+    seed,
+    ...(dtype ? { dtype } : {}),
+    ...(f.device !== undefined ? { device: f.device } : {}),
+  });
+  const log = (line: string) => process.stderr.write(line + '\n');
+  const interrupts = handleInterrupts(log);
+  try {
+    const results = await runCompare({
+      model: f.model,
+      data: f.data,
+      sizes,
+      evalSize: wholeNumber(f.evalSize, '--eval-size', 1),
+      ...(f.prompts !== undefined ? { prompts: f.prompts } : {}),
+      ...(f.promptLimit !== undefined ? { promptLimit: wholeNumber(f.promptLimit, '--prompt-limit', 1) } : {}),
+      judge,
+      repeats: wholeNumber(f.repeats, '--repeats', 1),
+      out: f.out,
+      seed,
+      methods: methods as SweepMethod[],
+      train: shared,
+      sftTrain,
+      ...(shared.beta !== undefined ? { beta: shared.beta } : {}),
+      sampling: samplingFrom(f),
+      load: { ...(dtype ? { dtype } : {}), ...(f.device !== undefined ? { device: f.device } : {}) },
+      trainer: (config, options) => train(config, options ?? {}),
+      interruption: interrupts.interruption,
+      log,
     });
+    console.log(`report: ${join(f.out, 'report.md')} (${results.rows.length} runs, ${results.prompts.count} prompts)`);
+  } finally {
+    interrupts.dispose();
+    await judge.close();
+  }
 }

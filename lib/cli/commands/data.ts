@@ -4,6 +4,7 @@ import { wholeNumberOption as wholeNumber } from '../number_options.js';
 import { loadPreferences, type LoadOptions, type LoadReport } from '../../data/load.js';
 import { PreferenceDataError } from '../../data/errors.js';
 import { dataSource } from '../data_source.js';
+import { EXIT } from '../exit_codes.js';
 import { isPreferenceFormat, PREFERENCE_FORMATS } from '../../data/formats/index.js';
 import { loadTokenCounter, tokenLengthReport, type LengthStats, type TokenLengthReport } from '../../data/token_lengths.js';
 
@@ -47,22 +48,32 @@ export function registerData(program: Command): void {
       try {
         loaded = await loadPreferences(await dataSource(file), load);
       } catch (err) {
-        if (opts.json && err instanceof PreferenceDataError) {
-          console.log(JSON.stringify({ ok: false, error: err.message, ...(err.details?.report as object | undefined) }, null, 2));
-          console.error(`rdpo-native: ${err.message}`);
-          process.exitCode = 1;
-          return;
-        }
-        throw err;
+        if (!(err instanceof PreferenceDataError)) throw err;
+        if (opts.json) console.log(JSON.stringify({ ok: false, error: err.message, ...(err.details?.report as object | undefined) }, null, 2));
+        return failed(err);
       }
       const { pairs, report } = loaded;
-      const tokens = opts.model !== undefined ? tokenLengthReport(pairs, await loadTokenCounter(opts.model), maxLength) : undefined;
+      let counter;
+      try {
+        counter = opts.model !== undefined ? await loadTokenCounter(opts.model) : undefined;
+      } catch (err) {
+        if (!(err instanceof PreferenceDataError)) throw err;
+        return failed(err);
+      }
+      const tokens = counter !== undefined ? tokenLengthReport(pairs, counter, maxLength) : undefined;
       if (opts.json) {
         console.log(JSON.stringify({ ok: true, ...report, ...(tokens ? { model: opts.model, tokens } : {}) }, null, 2));
         return;
       }
       console.log(describe(report, load, tokens, opts.model));
     });
+}
+
+// `data` is a checker: a file (or a --model tokenizer) it cannot read is its verdict, exit 1, where
+// other commands show a PreferenceDataError as a usage error (exit_codes.ts).
+function failed(err: PreferenceDataError): void {
+  console.error(`rdpo-native: ${err.message}`);
+  process.exitCode = EXIT.failure;
 }
 
 function describe(r: LoadReport, opts: LoadOptions, tokens: TokenLengthReport | undefined, model: string | undefined): string {

@@ -2,9 +2,8 @@ import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { assertOutputNotInput } from '../../util/output_paths.js';
+import { parseDtypeOption } from '../dtype_option.js';
 import { importGguf } from '../../gguf/import_gguf.js';
-import { GgufFormatError } from '../../gguf/reader.js';
-import { UnsupportedGgmlTypeError } from '../../gguf/dequantize.js';
 
 interface ImportGgufCliOptions {
   out?: string;
@@ -20,22 +19,17 @@ export function registerImportGguf(program: Command): void {
     )
     .argument('<file>', 'the .gguf file')
     .requiredOption('--out <dir>', 'output directory: new, empty, or one import-gguf/merge-lora wrote (then replaced whole when the import succeeds)')
-    .option('--dtype <dtype>', 'weights dtype: bf16 or f32', 'bf16')
+    .option('--dtype <dtype>', 'weight dtype (storage) of the written model: bfloat16 (bf16) | float32 (f32)', 'bf16')
     .option('--json', 'print the report as one JSON object')
     .action(async (file: string, opts: ImportGgufCliOptions) => {
-      if (opts.dtype !== 'bf16' && opts.dtype !== 'f32') throw new UsageError(`--dtype must be bf16 or f32, got "${opts.dtype}"`);
+      const dtype = parseDtypeOption(opts.dtype, ['bfloat16', 'float32']) === 'bfloat16' ? 'bf16' : 'f32';
       if (!existsSync(file)) throw new UsageError(`${file}: no such file`);
       assertOutputNotInput({ flag: '--out', path: opts.out }, [{ flag: '<file>', path: file }], { replacesWhole: true });
-      let report;
-      try {
-        report = await importGguf(file, opts.out!, {
-          dtype: opts.dtype,
-          onTensor: opts.json || !process.stderr.isTTY ? undefined : (done, total) => process.stderr.write(`\rtensors ${done}/${total}`),
-        });
-      } catch (err) {
-        if (err instanceof GgufFormatError || err instanceof UnsupportedGgmlTypeError) throw new UsageError(err.message);
-        throw err;
-      }
+      // A malformed GGUF or an unsupported tensor type is a usage error (exit_codes.ts).
+      const report = await importGguf(file, opts.out!, {
+        dtype,
+        onTensor: opts.json || !process.stderr.isTTY ? undefined : (done, total) => process.stderr.write(`\rtensors ${done}/${total}`),
+      });
       if (!opts.json && process.stderr.isTTY) process.stderr.write('\n');
       if (opts.json) {
         console.log(JSON.stringify(report, null, 2));

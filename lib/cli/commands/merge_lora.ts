@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { copyFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../../errors.js';
+import { dtypeChoices, WEIGHT_DTYPES, weightDtypeOption } from '../dtype_option.js';
 import { resolveModel } from '../../hub/resolve_model.js';
 import { CausalLM, type ModelDtype } from '../../model/causal_lm.js';
 import { adapterBaseModel, adapterDefect, checkpointDtype, isAdapterDir, loadAdapter, mergeAdapter } from '../../model/lora.js';
@@ -29,7 +30,11 @@ export function registerMergeLora(program: Command): void {
     .option('--model <dir|org/name[@rev]>', "the base model (default: the adapter's base_model_name_or_path)")
     .requiredOption('--adapter <dir>', 'adapter directory (adapter_config.json, adapter_model.safetensors)')
     .requiredOption('--out <dir>', 'where the merged model goes')
-    .option('--dtype <dtype>', "dtype of the written weights: float32, bfloat16 or float16 (default: the base checkpoint's)")
+    .option(
+      '--dtype <dtype>',
+      `weight dtype (storage) of the written model: ${dtypeChoices(WEIGHT_DTYPES)} (default: the base checkpoint's)`,
+      weightDtypeOption,
+    )
     .option('--device <device>', 'cpu, cuda, cuda:N or mps (where the merge is computed)', 'cpu')
     .action(async (opts: MergeLoraOptions) => {
       if (!isAdapterDir(opts.adapter)) throw new UsageError(`--adapter ${opts.adapter}: adapter_config.json is missing (is it a LoRA adapter directory?)`);
@@ -39,9 +44,6 @@ export function registerMergeLora(program: Command): void {
       if (baseSpec === undefined) throw new UsageError(`${opts.adapter}/adapter_config.json names no base_model_name_or_path; give --model BASE`);
       const baseDir = await resolveModel(baseSpec);
       if (!existsSync(path.join(baseDir, 'config.json'))) throw new UsageError(`--model ${baseSpec}: no config.json there (the base model directory)`);
-      if (opts.dtype !== undefined && !['float32', 'bfloat16', 'float16'].includes(opts.dtype)) {
-        throw new UsageError(`--dtype must be float32, bfloat16 or float16, got "${opts.dtype}"`);
-      }
       const dtype = (opts.dtype ?? checkpointDtype(baseDir)) as ModelDtype;
       // Replaced whole: never an input, and only an empty directory or a model this tool wrote.
       assertOutputNotInput(
