@@ -6,6 +6,7 @@ import path from 'node:path';
 import { runDemo, runDemoPilot } from '../../demo/run_demo.js';
 import { ConfigError, readConfigFile, type TrainConfigInput } from '../../train/config.js';
 import { resolvedRunConfig, train, type TrainRunOptions } from '../../train/trainer.js';
+import { planTraining } from '../../train/plan.js';
 import { handleStopSignals } from '../../jobs/interrupt.js';
 import { DirLockedError } from '../../util/dir_lock.js';
 import { DataParallelSetupError, rankEnv } from '../../train/data_parallel.js';
@@ -230,9 +231,9 @@ export function registerTrain(program: Command): void {
       if (opts.dryRun) {
         if (input.resume !== undefined) throw new UsageError('--dry-run plans a new run; drop --resume');
         try {
-          const { plan } = await train(input as TrainConfigInput, { dryRun: true, ...(nproc !== undefined ? { planRanks: nproc } : {}) });
-          console.log(formatMemoryPlan(plan!));
-          if (!plan!.fits) process.exitCode = 3;
+          const plan = await planTraining(input as TrainConfigInput, nproc !== undefined ? { ranks: nproc } : {});
+          console.log(formatMemoryPlan(plan));
+          if (!plan.fits) process.exitCode = 3;
         } catch (err) {
           if (err instanceof ConfigError || err instanceof HubDownloadError) throw new UsageError(err.message);
           throw err;
