@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { ChatEngine } from '../../serve/chat_engine.js';
 import { startServer } from '../../serve/server.js';
+import { onTerminationSignal } from '../../util/termination_signals.js';
 
 function int(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
@@ -104,14 +105,11 @@ export function registerServe(program: Command): void {
         // The one line on stdout: scripts wait for it.
         console.log(`serving ${modelId} at ${server.url}/v1 (max batch ${o.maxBatch})`);
         await new Promise<void>((done) => {
-          const stop = (signal: NodeJS.Signals) => {
+          const off = onTerminationSignal((signal) => {
             process.stderr.write(`${signal}: closing the server\n`);
-            process.off('SIGINT', stop);
-            process.off('SIGTERM', stop);
+            off();
             void server.close().then(done);
-          };
-          process.on('SIGINT', stop);
-          process.on('SIGTERM', stop);
+          });
         });
       },
     );
