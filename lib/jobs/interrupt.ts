@@ -1,12 +1,15 @@
 // Ctrl-C for long runs: the first SIGINT stops taking new work and lets running requests finish,
 // a second one abandons them; SIGTERM does both at once. The caller then flushes and exits.
+// Training's policy is the other one here (handleStopSignals). Both listen through
+// util/termination_signals.ts, the one listener of the package.
 import { setMaxListeners } from 'node:events';
+import { onTerminationSignal, signalExitCode, type TerminationSignal } from '../util/termination_signals.js';
 import type { Interruption } from './runner.js';
 
 export interface InterruptHandle {
   interruption: Interruption;
   /** The signal that interrupted the run, if any. */
-  readonly signal: NodeJS.Signals | undefined;
+  readonly signal: TerminationSignal | undefined;
   /** 130 after SIGINT, 143 after SIGTERM, undefined otherwise. */
   readonly exitCode: number | undefined;
   dispose(): void;
@@ -17,36 +20,29 @@ export function handleInterrupts(notice: (line: string) => void): InterruptHandl
   const abandon = new AbortController();
   // Every request in flight listens to these (--concurrency of them); that is not a leak.
   setMaxListeners(0, stop.signal, abandon.signal);
-  let signal: NodeJS.Signals | undefined;
-  const onInt = () => {
-    signal ??= 'SIGINT';
-    if (!stop.signal.aborted) {
+  let signal: TerminationSignal | undefined;
+  const off = onTerminationSignal((received) => {
+    signal ??= received;
+    if (received === 'SIGTERM') {
+      stop.abort();
+      abandon.abort();
+    } else if (!stop.signal.aborted) {
       stop.abort();
       notice('interrupted: no new requests; waiting for the running ones (Ctrl-C again to abandon them)');
     } else if (!abandon.signal.aborted) {
       abandon.abort();
       notice('abandoning the running requests; they are redone on the next run');
     }
-  };
-  const onTerm = () => {
-    signal ??= 'SIGTERM';
-    stop.abort();
-    abandon.abort();
-  };
-  process.on('SIGINT', onInt);
-  process.on('SIGTERM', onTerm);
+  });
   return {
     interruption: { stop: stop.signal, abandon: abandon.signal },
     get signal() {
       return signal;
     },
     get exitCode() {
-      return signal === 'SIGINT' ? 130 : signal === 'SIGTERM' ? 143 : undefined;
+      return signal && signalExitCode(signal);
     },
-    dispose() {
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
-    },
+    dispose: off,
   };
 }
 
@@ -54,13 +50,11 @@ export interface StopSignalHandle {
   /** Aborted by the first SIGINT or SIGTERM: finish (or abandon) the step, checkpoint, stop. */
   signal: AbortSignal;
   /** The first signal received, if any. */
-  readonly received: NodeJS.Signals | undefined;
+  readonly received: TerminationSignal | undefined;
   /** 130 after SIGINT, 143 after SIGTERM (what a shell reports for a process killed by it), undefined otherwise. */
   readonly exitCode: number | undefined;
   dispose(): void;
 }
-
-const signalExitCode = (s: NodeJS.Signals) => (s === 'SIGTERM' ? 143 : 130);
 
 /**
  * Training's signals: SIGINT (Ctrl-C) and SIGTERM (what Kubernetes, Slurm and `docker stop` send)
@@ -70,8 +64,8 @@ const signalExitCode = (s: NodeJS.Signals) => (s === 'SIGTERM' ? 143 : 130);
  */
 export function handleStopSignals(notice: (line: string) => void): StopSignalHandle {
   const stop = new AbortController();
-  let received: NodeJS.Signals | undefined;
-  const on = (sig: NodeJS.Signals) => {
+  let received: TerminationSignal | undefined;
+  const off = onTerminationSignal((sig) => {
     if (received === undefined) {
       received = sig;
       stop.abort();
@@ -79,9 +73,7 @@ export function handleStopSignals(notice: (line: string) => void): StopSignalHan
       return;
     }
     process.exit(signalExitCode(received));
-  };
-  process.on('SIGINT', on);
-  process.on('SIGTERM', on);
+  });
   return {
     signal: stop.signal,
     get received() {
@@ -90,9 +82,6 @@ export function handleStopSignals(notice: (line: string) => void): StopSignalHan
     get exitCode() {
       return received && signalExitCode(received);
     },
-    dispose() {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-    },
+    dispose: off,
   };
 }

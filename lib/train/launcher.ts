@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import os from 'node:os';
+import { onTerminationSignal } from '../util/termination_signals.js';
 
 /** Above this many ranks per CPU core, `--nproc` is refused unless forced. */
 export const MAX_RANKS_PER_CORE = 4;
@@ -88,13 +89,11 @@ export async function launchRanks(nproc: number, args: readonly string[], opts: 
   let exited = 0;
   const timers: NodeJS.Timeout[] = [];
 
-  const onTerm = () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
-  };
-  // Ctrl-C reaches every rank from the terminal (one process group): each stops after its step.
-  const onInt = () => {};
-  process.on('SIGTERM', onTerm);
-  process.on('SIGINT', onInt);
+  // SIGTERM is passed on to every rank; Ctrl-C reaches every rank from the terminal (one process
+  // group), so the launcher only waits: each rank stops after its step.
+  const offSignals = onTerminationSignal((signal) => {
+    if (signal === 'SIGTERM') for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+  });
 
   const done = new Promise<number>((resolve) => {
     for (let rank = 0; rank < nproc; rank++) {
@@ -150,7 +149,6 @@ export async function launchRanks(nproc: number, args: readonly string[], opts: 
     return await done;
   } finally {
     for (const t of timers) clearTimeout(t);
-    process.off('SIGTERM', onTerm);
-    process.off('SIGINT', onInt);
+    offSignals();
   }
 }

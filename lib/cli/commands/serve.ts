@@ -4,6 +4,7 @@ import { UsageError } from '../../errors.js';
 import { dtypeChoices, WEIGHT_DTYPES, weightDtypeOption } from '../dtype_option.js';
 import { ChatEngine } from '../../serve/chat_engine.js';
 import { startServer } from '../../serve/server.js';
+import { onTerminationSignal } from '../../util/termination_signals.js';
 
 function int(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
@@ -118,13 +119,10 @@ async function serveAction(o: ServeOptions): Promise<void> {
 /** Serves until SIGINT or SIGTERM, then closes the server. */
 function closeOnStopSignal(server: { close(): Promise<void> }): Promise<void> {
   return new Promise<void>((done) => {
-    const stop = (signal: NodeJS.Signals) => {
+    const off = onTerminationSignal((signal) => {
       process.stderr.write(`${signal}: closing the server\n`);
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
+      off();
       void server.close().then(done);
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
+    });
   });
 }

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { runDemo, runDemoPilot } from '../../demo/run_demo.js';
 import { readConfigFile, type TrainConfigInput } from '../../train/config.js';
 import { resolvedRunConfig, train, type TrainRunOptions } from '../../train/trainer.js';
+import { planTraining } from '../../train/plan.js';
 import { handleStopSignals } from '../../jobs/interrupt.js';
 import { rankEnv } from '../../train/data_parallel.js';
 import { launchRanks, MAX_RANKS_PER_CORE, rankCountVerdict, withoutNproc } from '../../train/launcher.js';
@@ -89,9 +90,9 @@ async function runBuiltinDemo(opts: Record<string, unknown>): Promise<void> {
 /** `--dry-run` / `plan`: the memory plan, exit 3 when it does not fit. */
 async function printPlan(input: Record<string, unknown>, nproc: number | undefined): Promise<void> {
   if (input.resume !== undefined) throw new UsageError('--dry-run plans a new run; drop --resume');
-  const { plan } = await train(input as TrainConfigInput, { dryRun: true, ...(nproc !== undefined ? { planRanks: nproc } : {}) });
-  console.log(formatMemoryPlan(plan!));
-  if (!plan!.fits) process.exitCode = EXIT.doesNotFit;
+  const plan = await planTraining(input as TrainConfigInput, nproc !== undefined ? { ranks: nproc } : {});
+  console.log(formatMemoryPlan(plan));
+  if (!plan.fits) process.exitCode = EXIT.doesNotFit;
 }
 
 /** `--nproc n`: checks the rank count; true when it started n > 1 ranks (which then train), false when this process trains alone. */
