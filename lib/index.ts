@@ -62,6 +62,9 @@ export { pairLogprobs, type PairLogprobs } from './inference/pair_logprobs.js';
 export { ChatEngine, type TextModel, type EngineRequest, type EngineResult } from './serve/chat_engine.js';
 export { startServer, type ServeOptions, type RunningServer } from './serve/server.js';
 export { train, resolvedRunConfig, type TrainHooks, type TrainResult } from './train/trainer.js';
+export { planTraining, type PlanOptions } from './train/plan.js';
+export { TrainingRun, type StepReport } from './train/training_run.js';
+export { openTrainingRun } from './train/training_run_setup.js';
 export { PRESETS, PAPER_PRESET, applyPreset, type PresetName } from './train/presets.js';
 export {
   PROMPT_FORMATS,
