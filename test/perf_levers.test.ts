@@ -22,7 +22,7 @@ test.after.always(() => {
 let runs = 0;
 async function run(
   config: Partial<TrainConfigInput>,
-  levers: { castWeightsOnce: boolean; fusedRmsNorm: boolean; prefixAttention: boolean },
+  levers: { castWeightsOnce: boolean; fusedRmsNorm: boolean; prefixAttention: boolean; fuseProjections?: boolean },
 ): Promise<MetricsRow[]> {
   native.setPerfOptions(levers);
   const rows: MetricsRow[] = [];
@@ -66,7 +66,7 @@ function compare(t: import('ava').ExecutionContext, a: MetricsRow[], b: MetricsR
 }
 
 test.serial('only the levers that measured faster are on by default', (t) => {
-  t.deepEqual(defaults, { castWeightsOnce: false, fusedRmsNorm: true, prefixAttention: false });
+  t.deepEqual(defaults, { castWeightsOnce: false, fusedRmsNorm: true, prefixAttention: false, fuseProjections: false });
   t.throws(() => native.setPerfOptions({ nope: true } as never), { message: /unknown option 'nope'/ });
 });
 
@@ -85,5 +85,11 @@ test.serial('float32: the fused RMSNorm gives the same steps as the composite on
 test.serial('float32: prefix attention gives the same steps as the masked group attention, to float32 rounding', async (t) => {
   const off = await run({ dtype: 'float32' }, { castWeightsOnce: true, fusedRmsNorm: true, prefixAttention: false });
   const on = await run({ dtype: 'float32' }, { castWeightsOnce: true, fusedRmsNorm: true, prefixAttention: true });
+  compare(t, off, on, 2e-5);
+});
+
+test.serial('float32: fused q/k/v and gate/up matmuls give the same steps as the separate ones, to float32 rounding', async (t) => {
+  const off = await run({ dtype: 'float32' }, { castWeightsOnce: false, fusedRmsNorm: true, prefixAttention: false, fuseProjections: false });
+  const on = await run({ dtype: 'float32' }, { castWeightsOnce: false, fusedRmsNorm: true, prefixAttention: false, fuseProjections: true });
   compare(t, off, on, 2e-5);
 });

@@ -340,6 +340,7 @@ export interface PerfOptionsRaw {
   castWeightsOnce: boolean;
   fusedRmsNorm: boolean;
   prefixAttention: boolean;
+  fuseProjections: boolean;
 }
 
 export interface NativeBinding {

@@ -76,6 +76,7 @@ Napi::Value PerfOptionsJs(const Napi::CallbackInfo& info) {
   o.Set("castWeightsOnce", p.cast_weights_once);
   o.Set("fusedRmsNorm", p.fused_rms_norm);
   o.Set("prefixAttention", p.prefix_attention);
+  o.Set("fuseProjections", p.fuse_projections);
   return o;
 }
 
@@ -95,13 +96,14 @@ Napi::Value SetPerfOptions(const Napi::CallbackInfo& info) {
     Napi::Array keys = o.GetPropertyNames();
     for (uint32_t i = 0; i < keys.Length(); ++i) {
       std::string k = keys.Get(i).ToString();
-      if (k != "castWeightsOnce" && k != "fusedRmsNorm" && k != "prefixAttention")
+      if (k != "castWeightsOnce" && k != "fusedRmsNorm" && k != "prefixAttention" && k != "fuseProjections")
         throw rdpo::ArgumentError("setPerfOptions: unknown option '" + k +
-                                  "' (known: castWeightsOnce, fusedRmsNorm, prefixAttention)");
+                                  "' (known: castWeightsOnce, fusedRmsNorm, prefixAttention, fuseProjections)");
     }
     flag("castWeightsOnce", p.cast_weights_once);
     flag("fusedRmsNorm", p.fused_rms_norm);
     flag("prefixAttention", p.prefix_attention);
+    flag("fuseProjections", p.fuse_projections);
     return env.Undefined();
   });
 }

@@ -20,6 +20,11 @@ struct PerfOptions {
   // rejected completion against the prompt's keys/values, instead of one masked attention over the
   // whole group (core/attention.h). Same values up to float rounding.
   bool prefix_attention = false;  // off: no faster on the bench pairs (docs/benchmarks.md, "Levers")
+  // Llama-family layers stored as separate q/k/v and gate/up weights: one matmul over the
+  // concatenated weights for each group (fewer, larger GEMMs) instead of three and two. The
+  // concatenation is redone every forward (autograd splits the gradient back). Not used where LoRA
+  // adapts those modules. Same values up to float rounding.
+  bool fuse_projections = false;
 };
 
 PerfOptions& perf_options();

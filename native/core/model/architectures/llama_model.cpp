@@ -15,6 +15,7 @@
 #include "core/model/causal_lm.h"
 #include "core/model/layers/fused_norm.h"  // rms_norm: as transformers' LlamaRMSNorm, fused where it can be
 #include "core/model/layers/rotary.h"
+#include "core/runtime/perf_options.h"
 
 namespace rdpo {
 namespace {
@@ -30,6 +31,12 @@ struct LlamaLayer {
 
 at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
   return b.defined() ? at::linear(x, w, b) : at::linear(x, w);
+}
+
+// The biases of a fused projection: all of them concatenated, or none (a layer has all or none).
+at::Tensor cat_defined(std::initializer_list<at::Tensor> biases) {
+  std::vector<at::Tensor> b(biases);
+  return b.front().defined() ? at::cat(b) : at::Tensor();
 }
 
 class LlamaModel : public CausalLM {
@@ -116,6 +123,9 @@ class LlamaModel : public CausalLM {
     return out;
   }
 
+  // PerfOptions::fuse_projections, where no LoRA adapter needs the separate module outputs.
+  bool fuse_projections() const { return perf_options().fuse_projections && !lora(); }
+
   at::Tensor layer_forward(const LlamaLayer& p, int64_t layer, const at::Tensor& x, const at::Tensor& cos,
                            const at::Tensor& sin, AttentionKernel& attention) {
     const int64_t N = x.size(0), D = config_.head_dim;
@@ -130,6 +140,11 @@ class LlamaModel : public CausalLM {
     at::Tensor q, k, v;
     if (p.qkv_w.defined()) {
       auto qkv = ad("self_attn.qkv_proj", h, at::linear(h, p.qkv_w));
+      q = qkv.narrow(1, 0, q_out).reshape({N, config_.num_heads, D});
+      k = qkv.narrow(1, q_out, kv_out).reshape({N, config_.num_kv_heads, D});
+      v = qkv.narrow(1, q_out + kv_out, kv_out).reshape({N, config_.num_kv_heads, D});
+    } else if (fuse_projections()) {
+      auto qkv = linear(h, at::cat({p.q_w, p.k_w, p.v_w}), cat_defined({p.q_b, p.k_b, p.v_b}));
       q = qkv.narrow(1, 0, q_out).reshape({N, config_.num_heads, D});
       k = qkv.narrow(1, q_out, kv_out).reshape({N, config_.num_kv_heads, D});
       v = qkv.narrow(1, q_out + kv_out, kv_out).reshape({N, config_.num_kv_heads, D});
@@ -151,6 +166,10 @@ class LlamaModel : public CausalLM {
     at::Tensor m;
     if (p.gate_up_w.defined()) {
       auto gate_up = ad("mlp.gate_up_proj", h, at::linear(h, p.gate_up_w));
+      const int64_t I = config_.intermediate_size;
+      m = at::silu(gate_up.narrow(1, 0, I)) * gate_up.narrow(1, I, I);
+    } else if (fuse_projections()) {
+      auto gate_up = linear(h, at::cat({p.gate_w, p.up_w}), cat_defined({p.gate_b, p.up_b}));
       const int64_t I = config_.intermediate_size;
       m = at::silu(gate_up.narrow(1, 0, I)) * gate_up.narrow(1, I, I);
     } else {
