@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { repoRoot } from './helpers/cli.js';
+import { driverPath as driver, driverTest } from './helpers/driver.js';
 import { packedRows, packSequences, type PackedBatch } from '../lib/model/packing.js';
 import { packPreferenceBatch, type PreferenceExample } from '../lib/train/preference_batch.js';
 import { SeededRandom } from '../lib/util/random.js';
@@ -98,8 +98,7 @@ test('the trainer checks token ids as the scorer does (an Int32Array would wrap 
   });
 });
 
-test('random groups: the C++ driver packs what packSequences packs', (t) => {
-  const driver = path.join(repoRoot, 'build', 'rdpo-driver');
+driverTest('random groups: the C++ driver packs what packSequences packs', (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'pack-rule-'));
   try {
     for (let trial = 0; trial < 10; trial++) {
