@@ -1,4 +1,4 @@
-// Data-parallel training (lib/train/data_parallel.ts, native/core/distributed/distributed.cpp) on Gloo:
+// Data-parallel training (lib/train/data_parallel.ts, native/core/distributed/, native/core/train/data_parallel.h) on Gloo:
 //   - two ranks with a global batch of 4 follow one process with a batch of 4, step by step;
 //   - an uneven split (batch 3 → 2 + 1 pairs) with gradient accumulation does too;
 //   - ZeRO-1 (reduce-scattered gradients, sharded AdamW, all-gathered parameters) does too, sends
