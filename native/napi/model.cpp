@@ -134,7 +134,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   Napi::Value SequenceLogprobs(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto borrowed = borrow_packed_batch(arg_object(info, 0, "batch"), "batch");
-    const ScoringOptions scoring = scoring_options(info, 1);
+    const rdpo::ScoringOptions scoring = scoring_options(info, 1);
     auto holder = holder_;
     auto pinned = borrowed.pinned;
     return run_async(

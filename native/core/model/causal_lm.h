@@ -113,7 +113,8 @@ class CausalLM {
   std::unique_ptr<ComputeWeightCache> compute_cache_;
   std::unique_ptr<LoraAdapter> lora_;
   friend class ComputeWeightsScope;
-  friend class LoraAdapter;  // reaches slots() to freeze, merge and name the linear modules
+  friend class LoraAdapter;       // reaches slots() to freeze, merge and name the linear modules
+  friend struct LoraCheckAccess;  // the test-only LoRA checks swap target weights (core/checks/lora_check.cpp)
   friend at::Tensor compute_weight(CausalLM&, const at::Tensor&, c10::ScalarType);
 };
 
