@@ -23,6 +23,7 @@ import {
   DataParallel,
   DataParallelSetupError,
   bucketBytes,
+  overlapBackward,
   dataParallelTimeout,
   fingerprint,
   rankDevice,
@@ -471,7 +472,7 @@ async function trainRun(resolved: ReturnType<typeof resolveRun>, hooks: TrainHoo
   if (dp) await dp.group.broadcastModel(policy.nativeHandle);
   const trainer: NativeTrainer = await native.createTrainer(policy.nativeHandle, {
     ...nativeTrainerOptions(config, computeDtype),
-    ...(dp ? { processGroup: dp.group, bucketBytes: bucketBytes(), shardOptimizer: zero } : {}),
+    ...(dp ? { processGroup: dp.group, bucketBytes: bucketBytes(), overlapBackward: overlapBackward(), shardOptimizer: zero } : {}),
   });
   if (resumeFrom) await trainer.loadOptimizerState(path.join(resumeFrom, 'optimizer.safetensors'));
   // A LoRA run's checkpoints and final/ hold the adapter (PEFT's format), not the model.
@@ -641,7 +642,7 @@ async function trainRun(resolved: ReturnType<typeof resolveRun>, hooks: TrainHoo
       state.step++;
       if (dp && !reportedSync) {
         reportedSync = true;
-        const g = dp.group.lastGradientSync;
+        const g = trainer.lastGradientSync;
         log(
           `data-parallel: ${dp.worldSize} ranks (${dp.group.backend === 'nccl' ? 'NCCL' : 'Gloo'}); gradients ${g.collective === 'reduce-scatter' ? `reduce-scattered in ${g.buckets} bucket(s) (${g.collectives} pieces)` : `all-reduced in ${g.buckets} bucket(s)`}, ${g.startedInBackward} started during backward`,
         );
