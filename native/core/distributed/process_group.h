@@ -19,7 +19,7 @@ struct DataParallelSupport {
   bool compiled = false;
   std::string backend;  // "gloo" when compiled
   std::string missing;  // why not, when not compiled
-  // ProcessGroupNCCL (core/process_group_nccl.h), for groups on CUDA.
+  // ProcessGroupNCCL (core/distributed/process_group_nccl.h), for groups on CUDA.
   bool nccl = false;
   std::string nccl_version;  // the nccl.h compiled against
   std::string nccl_missing;  // why not compiled

@@ -1,5 +1,5 @@
 // The one way a model's per-sequence log-probabilities are computed: training (the policy and the
-// reference pass, core/preference_trainer.h), evaluation and the `logprobs` command all score
+// reference pass, core/train/preference_trainer.h), evaluation and the `logprobs` command all score
 // through it, so their numbers and their memory agree. Hidden states run under autocast to the
 // compute dtype over the model's weights, and the output layer is the fused chunked kernel
 // (core/token_logprobs.h), which never materialises the [N, vocab] logits.
