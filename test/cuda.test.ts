@@ -186,14 +186,14 @@ ncclTest.serial('NCCL with one rank: all-reduces on cuda:0, and a group-backed t
       const trainer = await native.createTrainer(model.nativeHandle, { ...OPTIONS, ...(withGroup ? { processGroup: group, bucketBytes: 4096 } : {}) });
       const metrics = await trainer.accumulate(batch, 1, true);
       const gradNorm = await trainer.step(1e-3, 1);
-      return { loss: metrics.loss as number, gradNorm, logits: (await model.logits(SEQS)).flat() };
+      return { loss: metrics.loss as number, gradNorm, logits: (await model.logits(SEQS)).flat(), sync: trainer.lastGradientSync };
     } finally {
       model.dispose();
     }
   };
   const plain = await run(false);
   const grouped = await run(true);
-  const sync = group.lastGradientSync;
+  const sync = grouped.sync;
   t.true(sync.buckets > 1, `buckets ${sync.buckets}`);
   t.log(`gradient buckets ${sync.buckets}, started during backward ${sync.startedInBackward}`);
   // One rank: the all-reduce is an exact identity, so the step is the same arithmetic; the bound

@@ -1,4 +1,4 @@
-// Data-parallel training (lib/train/data_parallel.ts, native/core/distributed/distributed.cpp) on Gloo:
+// Data-parallel training (lib/train/data_parallel.ts, native/core/distributed/, native/core/train/data_parallel.h) on Gloo:
 //   - two ranks with a global batch of 4 follow one process with a batch of 4, step by step;
 //   - an uneven split (batch 3 → 2 + 1 pairs) with gradient accumulation does too;
 //   - ZeRO-1 (reduce-scattered gradients, sharded AdamW, all-gathered parameters) does too, sends
@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadNative } from '../lib/native/load.js';
-import { rankEnv, shareOf } from '../lib/train/data_parallel.js';
+import { bucketBytes, defaultBucketBytes, overlapBackward, rankEnv, shareOf } from '../lib/train/data_parallel.js';
 import { freePort, withoutNproc } from '../lib/train/launcher.js';
 import type { MetricsRow } from '../lib/train/metrics.js';
 import { train } from '../lib/train/trainer.js';
@@ -150,6 +150,16 @@ test('shares of a global micro-batch are contiguous, cover it once, and front-lo
       { start: 1, end: 1 },
     ],
   );
+});
+
+test("the knobs: the bucket size defaults to the core's 25 MiB, RDPO_DDP_BUCKET_MB overrides it; RDPO_DDP_OVERLAP=0 turns overlap off", (t) => {
+  t.is(defaultBucketBytes(), 25 * 2 ** 20, 'native/core/distributed/buckets.h kDefaultBucketBytes');
+  t.is(bucketBytes({}), defaultBucketBytes());
+  t.is(bucketBytes({ RDPO_DDP_BUCKET_MB: '0.0625' }), 65536);
+  t.throws(() => bucketBytes({ RDPO_DDP_BUCKET_MB: 'lots' }), { message: /RDPO_DDP_BUCKET_MB=lots/ });
+  t.true(overlapBackward({}));
+  t.true(overlapBackward({ RDPO_DDP_OVERLAP: '1' }));
+  t.false(overlapBackward({ RDPO_DDP_OVERLAP: '0' }));
 });
 
 test('torchrun variables: WORLD_SIZE unset or 1 is one process; bad values name the variable', (t) => {

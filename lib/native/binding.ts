@@ -2,6 +2,8 @@
 // Keep it in step with native/napi/*.cpp (each file registers its exports).
 import type { DpoVariantName, LossCatalogue, LossName, RationaleFormName, RationaleNormName } from './loss_catalogue.generated.js';
 
+/** A class the addon exports: its instances come from the factory functions, not from `new`. */
+export type NativeClass<T> = abstract new (...args: never[]) => T;
 export type NativeDtype = 'float32' | 'bfloat16' | 'float16' | 'int32' | 'int64' | 'uint8';
 export type NativeTypedArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Uint16Array;
 
@@ -181,8 +183,10 @@ export interface NativeTrainerOptions extends Required<LossOptionsRaw> {
   logitsChunk: number;
   /** Data-parallel: step() first sums the gradients over this group (each rank scales its loss by its share). */
   processGroup?: NativeProcessGroup;
-  /** Gradient all-reduce bucket size in bytes (default 25 MiB). */
+  /** Gradient bucket size in bytes (default: dataParallelSupport().defaultBucketBytes). */
   bucketBytes?: number;
+  /** Start each bucket's collective from backward as it fills (default true; RDPO_DDP_OVERLAP=0 turns it off). */
+  overlapBackward?: boolean;
   /** ZeRO-1: each rank keeps the AdamW state of its own parameters; saveOptimizerState becomes a collective (rank 0 writes). */
   shardOptimizer?: boolean;
 }
@@ -199,22 +203,6 @@ export interface NativeProcessGroup {
   checkSame(values: Float64Array, what: string): Promise<void>;
   /** Every rank's weights become rank 0's. */
   broadcastModel(model: NativeModel): Promise<void>;
-  /**
-   * The last optimiser step's gradient synchronisation: its buckets, how many started during
-   * backward, the collective ('reduce-scatter' under ZeRO-1), the bytes this process sent while the
-   * gradient collectives ran and while the parameters were all-gathered (/proc/self/io; -1: not
-   * measured), the gradient elements summed, and the collectives launched.
-   */
-  readonly lastGradientSync: {
-    buckets: number;
-    startedInBackward: number;
-    collective: 'all-reduce' | 'reduce-scatter';
-    gradientBytesSent: number;
-    parameterBytesSent: number;
-    gradientElements: number;
-    /** collectives launched: one per bucket, or under ZeRO-1 the pieces the buckets were split into */
-    collectives: number;
-  };
 }
 
 export interface DataParallelSupportRaw {
@@ -231,6 +219,8 @@ export interface DataParallelSupportRaw {
   ncclVersion: string;
   /** Why NCCL is not built. */
   ncclMissing: string;
+  /** The gradient bucket size the core uses when none is given (native/core/distributed/buckets.h). */
+  defaultBucketBytes: number;
   /** With selfTest and NCCL built: "" when LibTorch loaded the NCCL version compiled against, else what differs. */
   ncclRuntimeError?: string;
 }
@@ -252,9 +242,22 @@ export interface NativeTrainer {
   readonly numParameters: number;
   /** Parameters whose AdamW state this rank holds (fewer than numParameters under ZeRO-1). */
   readonly numOptimizerParameters: number;
+  /** What the last step's gradient synchronisation did (data-parallel; defaults before the first step). */
+  readonly lastGradientSync: NativeGradientSyncStats;
 }
 
-/** LoRA settings for attachLora (native/napi/lora.cpp, core/lora.h). */
+/** One step's gradient sync (native/core/distributed/gradient_sync.h GradientSyncStats); bytes from /proc/self/io, -1: not measured. */
+export interface NativeGradientSyncStats {
+  buckets: number;
+  startedInBackward: number;
+  collective: 'all-reduce' | 'reduce-scatter';
+  gradientBytesSent: number;
+  parameterBytesSent: number;
+  gradientElements: number;
+  collectives: number;
+}
+
+/** LoRA settings for attachLora (native/napi/lora.cpp, core/model/lora/lora.h). */
 export interface NativeLoraOptions {
   r: number;
   /** Default r (scaling 1). */
@@ -287,9 +290,7 @@ export interface DeviceMemoryStatsRaw {
 /** Entry points for tests and benchmarks only (native/napi/registry.h testing_exports). */
 export interface NativeTestingHooks {
   // tensor bridge (native/napi/tensor.cpp)
-  NativeTensor: abstract new (
-    ...args: never[]
-  ) => NativeTensor;
+  NativeTensor: NativeClass<NativeTensor>;
   arange(n: number, dtype?: NativeDtype): NativeTensor;
   addInPlace(array: NativeTypedArray, value: number, dtype?: NativeDtype): void;
   copyToNative(array: NativeTypedArray, shape?: number[], dtype?: NativeDtype): NativeTensor;
@@ -364,14 +365,10 @@ export interface NativeBinding {
   // the loss catalogue (native/napi/loss_options.cpp): names, needs, defaults, citations
   lossCatalogue(): LossCatalogue;
   // causal language models (native/napi/model.cpp)
-  NativeModel: abstract new (
-    ...args: never[]
-  ) => NativeModel;
+  NativeModel: NativeClass<NativeModel>;
   loadModel(dir: string, opts?: { dtype?: NativeDtype; device?: string }): Promise<NativeModel>;
   // preference trainer (native/napi/preference_trainer.cpp)
-  NativeTrainer: abstract new (
-    ...args: never[]
-  ) => NativeTrainer;
+  NativeTrainer: NativeClass<NativeTrainer>;
   /** Checks the options at once; resolves once the model's lock is free and the optimiser is set up. */
   createTrainer(model: NativeModel, options: NativeTrainerOptions): Promise<NativeTrainer>;
   referenceLogps(
@@ -380,12 +377,9 @@ export interface NativeBinding {
     options: { computeDtype: NativeDtype; logitsChunk: number },
   ): Promise<{ chosen: Float32Array; rejected: Float32Array }>;
   // data parallelism (native/napi/distributed.cpp)
-  NativeProcessGroup: abstract new (
-    ...args: never[]
-  ) => NativeProcessGroup;
+  NativeProcessGroup: NativeClass<NativeProcessGroup>;
   dataParallelSupport(selfTest?: boolean): DataParallelSupportRaw;
-  /** Joins the group: resolves once all worldSize ranks have met at masterAddr:masterPort (rank 0 serves the TCPStore). */
-  /** device: 'cpu' (Gloo, the default) or 'cuda:N' (NCCL). */
+  /** Joins the group once all worldSize ranks met at masterAddr:masterPort (rank 0 serves the TCPStore); device cpu: Gloo, cuda:N: NCCL. */
   createProcessGroup(options: {
     rank: number;
     worldSize: number;

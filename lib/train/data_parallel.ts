@@ -1,5 +1,5 @@
 // Data-parallel training (docs/distributed.md): every rank runs the same training loop over its
-// share of each global micro-batch; the gradients are summed in native code (core/distributed.h)
+// share of each global micro-batch; the gradients are summed in native code (native/core/distributed/)
 // and the metrics here, so rank 0's metrics.jsonl reads as a one-process run's.
 //
 // A rank's share: the global micro-batch (the one-process batch of `batchSize` pairs, in the same
@@ -8,6 +8,7 @@
 // gradient is the gradient of the global batch mean.
 import os from 'node:os';
 import type { NativeBinding, NativeProcessGroup } from '../native/binding.js';
+import { loadNative } from '../native/load.js';
 
 /** torchrun's variables: RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT. */
 export interface RankEnv {
@@ -60,13 +61,23 @@ export function dataParallelTimeout(env: NodeJS.ProcessEnv = process.env): numbe
   return n;
 }
 
-/** RDPO_DDP_BUCKET_MB (default 25): the gradient all-reduce bucket size, in bytes. */
+/** The gradient bucket size when RDPO_DDP_BUCKET_MB is not set: the native core's (25 MiB, native/core/distributed/buckets.h). */
+export function defaultBucketBytes(native: NativeBinding = loadNative()): number {
+  return native.dataParallelSupport(false).defaultBucketBytes;
+}
+
+/** RDPO_DDP_BUCKET_MB (default: defaultBucketBytes()): the gradient bucket size, in bytes. */
 export function bucketBytes(env: NodeJS.ProcessEnv = process.env): number {
   const text = env.RDPO_DDP_BUCKET_MB;
-  if (text === undefined || text === '') return 25 * 2 ** 20;
+  if (text === undefined || text === '') return defaultBucketBytes();
   const n = Number(text);
   if (!Number.isFinite(n) || n * 2 ** 20 < 1024) throw new DataParallelSetupError(`RDPO_DDP_BUCKET_MB=${text}: expected a size in MiB of at least 0.001`);
   return Math.round(n * 2 ** 20);
+}
+
+/** RDPO_DDP_OVERLAP=0 starts the gradient collectives after backward instead of during it (for A/B runs). */
+export function overlapBackward(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.RDPO_DDP_OVERLAP !== '0';
 }
 
 /** Why this addon cannot train data-parallel, or undefined when it can. */

@@ -4,7 +4,7 @@ import type { NativeTrainer } from '../native/binding.js';
 import type { DataParallel } from './data_parallel.js';
 
 export function gradientSyncReport(dp: DataParallel, trainer: NativeTrainer, o: { zero: boolean; parameters: number }): string[] {
-  const g = dp.group.lastGradientSync;
+  const g = trainer.lastGradientSync;
   const how =
     g.collective === 'reduce-scatter' ? `reduce-scattered in ${g.buckets} bucket(s) (${g.collectives} pieces)` : `all-reduced in ${g.buckets} bucket(s)`;
   return [

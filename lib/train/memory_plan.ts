@@ -26,6 +26,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { decoderShape } from '../model/flops.js';
 import { elementCount, readModelTensors, SAFETENSORS_DTYPE_BYTES, type TensorEntry } from '../model/safetensors_header.js';
+import { defaultBucketBytes } from './data_parallel.js';
 
 export interface LoraPlanSettings {
   r: number;
@@ -238,10 +239,11 @@ export function planMemory(modelDir: string, settings: MemoryPlanSettings, cudaD
   const outputLayer = 2 * chunk * shape.vocab * 4;
   const lmHeadGradient = lmHeadTrained ? shape.vocab * shape.hidden * 4 : 0;
   const runtime = cuda ? CUDA_RUNTIME_BYTES : CPU_RUNTIME_BYTES;
-  const bucket = settings.bucketBytes ?? 25 * 2 ** 20;
+  // The native default (the addon says) only when data-parallel and no size was given.
+  const bucket = settings.ranks <= 1 ? 0 : (settings.bucketBytes ?? defaultBucketBytes());
   const zero1 = settings.ranks > 1 && settings.zero === 1;
-  // All-reduce: two buckets' flat copies in flight. ZeRO-1's reduce-scatter (native/core/
-  // distributed.cpp) runs in pieces of at most about a bucket each way (send, and the receive
+  // All-reduce: two buckets' flat copies in flight. ZeRO-1's reduce-scatter (native/core/distributed/
+  // reduce_scatter_sync.cpp) runs in pieces of at most about a bucket each way (send, and the receive
   // buffer of every rank's copy of this rank's part), four pieces in flight.
   const communication = settings.ranks <= 1 ? 0 : zero1 ? 8 * bucket : 2 * bucket;
   // ZeRO-1, one micro-batch per step: a rank ends backward with its own tensors' summed gradients,

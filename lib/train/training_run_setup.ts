@@ -17,7 +17,7 @@ import { packageVersion } from '../native/runtime.js';
 import { isHubModelSpec, resolveModel } from '../hub/resolve_model.js';
 import { readTrainerState, removeStaleTemporaries, type TrainerState } from './checkpoint.js';
 import { ConfigError, lossSpec, nativeTrainerOptions, type TrainConfig } from './config.js';
-import { DataParallel, bucketBytes, dataParallelTimeout, fingerprint, type RankEnv } from './data_parallel.js';
+import { DataParallel, bucketBytes, dataParallelTimeout, fingerprint, overlapBackward, type RankEnv } from './data_parallel.js';
 import type { ExampleWithId } from './dataset.js';
 import { dataIdentity } from './data_identity.js';
 import { MetricsLog } from './metrics.js';
@@ -179,7 +179,7 @@ async function loadModels(
   if (dp) await dp.group.broadcastModel(policy.nativeHandle);
   const trainer = await native.createTrainer(policy.nativeHandle, {
     ...nativeTrainerOptions(config, o.computeDtype),
-    ...(dp ? { processGroup: dp.group, bucketBytes: bucketBytes(), shardOptimizer: zero } : {}),
+    ...(dp ? { processGroup: dp.group, bucketBytes: bucketBytes(), overlapBackward: overlapBackward(), shardOptimizer: zero } : {}),
   });
   if (resumeFrom) await trainer.loadOptimizerState(path.join(resumeFrom, 'optimizer.safetensors'));
   // A LoRA run's checkpoints and final/ hold the adapter (PEFT's format), not the model.

@@ -57,21 +57,6 @@ ModelArgs parse_args(int argc, char** argv) {
   return a;
 }
 
-// One plain causal sequence as a packed batch scoring every next token.
-PackedBatch single_sequence(const std::vector<int64_t>& tokens) {
-  const int64_t T = static_cast<int64_t>(tokens.size());
-  PackedBatch b;
-  b.input_ids = torch::tensor(tokens, torch::kInt64);
-  b.position_ids = torch::arange(T, torch::kInt64);
-  b.branch_ids = torch::zeros({T}, torch::kInt32);
-  b.group_offsets = {0, T};
-  b.score_rows = torch::arange(T - 1, torch::kInt64);
-  b.score_targets = b.input_ids.narrow(0, 1, T - 1).clone();
-  b.score_seq = torch::zeros({T - 1}, torch::kInt64);
-  b.num_sequences = 1;
-  return b;
-}
-
 std::vector<int64_t> ints(const json::Value& v) {
   std::vector<int64_t> out;
   for (const auto& x : v.as_array()) out.push_back(x.as_int());
@@ -82,49 +67,6 @@ std::vector<int64_t> ints(const json::Value& v) {
 // The rule is lib/model/packing.ts's (the layout every TypeScript packer builds): a completion's
 // last token is scored but not fed, since it predicts nothing. test/packing_rule.test.ts compares
 // the two packers on random groups through `rdpo-driver pack`.
-PackedBatch pack_groups(const json::Value& groups) {
-  std::vector<int64_t> ids, pos, rows, targets, seq;
-  std::vector<int32_t> branch;
-  std::vector<int64_t> offsets{0};
-  int64_t s = 0;
-  for (const auto& g : groups.as_array()) {
-    auto prompt = ints(*g.find("prompt"));
-    const int64_t base = static_cast<int64_t>(ids.size()), P = static_cast<int64_t>(prompt.size());
-    for (int64_t i = 0; i < P; ++i) {
-      ids.push_back(prompt[i]);
-      pos.push_back(i);
-      branch.push_back(0);
-    }
-    int32_t br = 1;
-    for (const auto& cv : g.find("completions")->as_array()) {
-      auto c = ints(cv);
-      int64_t prev_row = base + P - 1;  // the last prompt token predicts the first completion token
-      for (size_t j = 0; j < c.size(); ++j) {
-        rows.push_back(prev_row);
-        targets.push_back(c[j]);
-        seq.push_back(s);
-        if (j + 1 == c.size()) break;
-        prev_row = static_cast<int64_t>(ids.size());
-        ids.push_back(c[j]);
-        pos.push_back(P + static_cast<int64_t>(j));
-        branch.push_back(br);
-      }
-      ++br;
-      ++s;
-    }
-    offsets.push_back(static_cast<int64_t>(ids.size()));
-  }
-  PackedBatch b;
-  b.input_ids = torch::tensor(ids, torch::kInt64);
-  b.position_ids = torch::tensor(pos, torch::kInt64);
-  b.branch_ids = torch::tensor(branch, torch::kInt32);
-  b.group_offsets = offsets;
-  b.score_rows = torch::tensor(rows, torch::kInt64);
-  b.score_targets = torch::tensor(targets, torch::kInt64);
-  b.score_seq = torch::tensor(seq, torch::kInt64);
-  b.num_sequences = s;
-  return b;
-}
 
 int logprobs_command(int argc, char** argv) {
   ModelArgs a = parse_args(argc, argv);
@@ -287,6 +229,64 @@ int pack_command(int argc, char** argv) {
   print_ints("score_seq", b.score_seq);
   std::printf("\"num_sequences\":%lld}\n", (long long)b.num_sequences);
   return 0;
+}
+
+PackedBatch pack_groups(const json::Value& groups) {
+  std::vector<int64_t> ids, pos, rows, targets, seq;
+  std::vector<int32_t> branch;
+  std::vector<int64_t> offsets{0};
+  int64_t s = 0;
+  for (const auto& g : groups.as_array()) {
+    auto prompt = ints(*g.find("prompt"));
+    const int64_t base = static_cast<int64_t>(ids.size()), P = static_cast<int64_t>(prompt.size());
+    for (int64_t i = 0; i < P; ++i) {
+      ids.push_back(prompt[i]);
+      pos.push_back(i);
+      branch.push_back(0);
+    }
+    int32_t br = 1;
+    for (const auto& cv : g.find("completions")->as_array()) {
+      auto c = ints(cv);
+      int64_t prev_row = base + P - 1;  // the last prompt token predicts the first completion token
+      for (size_t j = 0; j < c.size(); ++j) {
+        rows.push_back(prev_row);
+        targets.push_back(c[j]);
+        seq.push_back(s);
+        if (j + 1 == c.size()) break;
+        prev_row = static_cast<int64_t>(ids.size());
+        ids.push_back(c[j]);
+        pos.push_back(P + static_cast<int64_t>(j));
+        branch.push_back(br);
+      }
+      ++br;
+      ++s;
+    }
+    offsets.push_back(static_cast<int64_t>(ids.size()));
+  }
+  PackedBatch b;
+  b.input_ids = torch::tensor(ids, torch::kInt64);
+  b.position_ids = torch::tensor(pos, torch::kInt64);
+  b.branch_ids = torch::tensor(branch, torch::kInt32);
+  b.group_offsets = offsets;
+  b.score_rows = torch::tensor(rows, torch::kInt64);
+  b.score_targets = torch::tensor(targets, torch::kInt64);
+  b.score_seq = torch::tensor(seq, torch::kInt64);
+  b.num_sequences = s;
+  return b;
+}
+
+PackedBatch single_sequence(const std::vector<int64_t>& tokens) {
+  const int64_t T = static_cast<int64_t>(tokens.size());
+  PackedBatch b;
+  b.input_ids = torch::tensor(tokens, torch::kInt64);
+  b.position_ids = torch::arange(T, torch::kInt64);
+  b.branch_ids = torch::zeros({T}, torch::kInt32);
+  b.group_offsets = {0, T};
+  b.score_rows = torch::arange(T - 1, torch::kInt64);
+  b.score_targets = b.input_ids.narrow(0, 1, T - 1).clone();
+  b.score_seq = torch::zeros({T - 1}, torch::kInt64);
+  b.num_sequences = 1;
+  return b;
 }
 
 int model_dispatch(const std::string& cmd, int argc, char** argv) {

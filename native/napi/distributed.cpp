@@ -1,4 +1,4 @@
-// Data parallelism (core/distributed.h): dataParallelSupport(selfTest), createProcessGroup(options)
+// Data parallelism (core/distributed/process_group.h): dataParallelSupport(selfTest), createProcessGroup(options)
 // -> Promise<NativeProcessGroup> with allReduce, checkSame and broadcastModel. Every collective
 // blocks until all ranks reach it, so each runs off the main thread.
 #include "napi/distributed.h"
@@ -7,6 +7,7 @@
 
 #include <cstring>
 
+#include "core/distributed/buckets.h"
 #include "core/distributed/process_group_nccl.h"
 #include "napi/args.h"
 #include "napi/async.h"
@@ -36,8 +37,7 @@ class NativeProcessGroup : public Napi::ObjectWrap<NativeProcessGroup> {
                                       InstanceMethod<&NativeProcessGroup::BroadcastModel>("broadcastModel"),
                                       InstanceAccessor<&NativeProcessGroup::Rank>("rank"),
                                       InstanceAccessor<&NativeProcessGroup::WorldSize>("worldSize"),
-                                      InstanceAccessor<&NativeProcessGroup::Backend>("backend"),
-                                      InstanceAccessor<&NativeProcessGroup::LastGradientSync>("lastGradientSync")});
+                                      InstanceAccessor<&NativeProcessGroup::Backend>("backend")});
     return AddonState::of(env).define_class("NativeProcessGroup", cls);
   }
 
@@ -108,24 +108,11 @@ class NativeProcessGroup : public Napi::ObjectWrap<NativeProcessGroup> {
     return Napi::Number::New(info.Env(), static_cast<double>(group_->world_size()));
   }
   Napi::Value Backend(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), group_->backend()); }
-  // Read between steps (the trainer's step has completed), so no lock is needed.
-  Napi::Value LastGradientSync(const Napi::CallbackInfo& info) {
-    auto o = Napi::Object::New(info.Env());
-    o.Set("buckets", static_cast<double>(group_->last_gradient_sync.buckets));
-    o.Set("startedInBackward", static_cast<double>(group_->last_gradient_sync.started_in_backward));
-    o.Set("collective", group_->last_gradient_sync.collective);
-    o.Set("gradientBytesSent", static_cast<double>(group_->last_gradient_sync.gradient_bytes_sent));
-    o.Set("parameterBytesSent", static_cast<double>(group_->last_gradient_sync.parameter_bytes_sent));
-    o.Set("gradientElements", static_cast<double>(group_->last_gradient_sync.gradient_elements));
-    o.Set("collectives", static_cast<double>(group_->last_gradient_sync.collectives));
-    return o;
-  }
-
   std::shared_ptr<rdpo::ProcessGroup> group_;
 };
 
 // dataParallelSupport(selfTest?: boolean) -> {compiled, backend, missing, nccl, ncclVersion, ncclMissing,
-// selfTestError?, ncclRuntimeError?}
+// defaultBucketBytes, selfTestError?, ncclRuntimeError?}
 Napi::Value DataParallelSupport(const Napi::CallbackInfo& info) {
   auto s = rdpo::data_parallel_support();
   auto o = Napi::Object::New(info.Env());
@@ -135,6 +122,8 @@ Napi::Value DataParallelSupport(const Napi::CallbackInfo& info) {
   o.Set("nccl", s.nccl);
   o.Set("ncclVersion", s.nccl_version);
   o.Set("ncclMissing", s.nccl_missing);
+  // The gradient bucket size the core uses when none is given (core/distributed/buckets.h).
+  o.Set("defaultBucketBytes", static_cast<double>(rdpo::kDefaultBucketBytes));
   if (info.Length() > 0 && info[0].IsBoolean() && info[0].As<Napi::Boolean>().Value() && s.compiled) {
     // "" when a one-rank group all-reduces correctly (milliseconds; no network beyond loopback).
     o.Set("selfTestError", rdpo::data_parallel_self_test());

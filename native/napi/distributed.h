@@ -5,7 +5,7 @@
 
 #include <memory>
 
-#include "core/distributed/distributed.h"
+#include "core/distributed/process_group.h"
 
 namespace rdpo::napi {
 

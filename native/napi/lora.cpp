@@ -1,15 +1,16 @@
-// LoRA adapters on a NativeModel (core/lora.h):
+// LoRA adapters on a NativeModel (core/model/lora/lora.h):
 //   attachLora(model, {r, alpha, dropout?, targets?, useRslora?, seed?}) -> Promise<LoraInfo>
 //   loadLoraAdapter(model, dir)                                        -> Promise<LoraInfo>
 //   saveLoraAdapter(model, dir, baseModelNameOrPath)                   -> Promise<void>
 //   mergeLora(model)                                                   -> Promise<void>
 //   manualSeed(seed)                                                   (dropout masks of a micro-batch)
-//   testing.loraGrads(model, batch, options): the adapter path against autograd (core/lora_check.cpp)
+//   testing.loraGrads(model, batch, options): the adapter path against autograd (core/checks/lora_check.h)
 // Each runs under the model's lock, off the main thread. Attaching freezes the base weights.
 #include <napi.h>
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include "core/checks/lora_check.h"
 #include "core/model/lora/lora.h"
 #include "napi/args.h"
 #include "napi/async.h"
@@ -127,7 +128,7 @@ Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
 }
 
 // testing.loraGrads(model, packedBatch, {mode: 'adapted' | 'merged', checkpointing?, seed?})
-//   -> Promise<{logits: Float32Array, grads: Float32Array}> (core/lora_check.cpp)
+//   -> Promise<{logits: Float32Array, grads: Float32Array}> (core/checks/lora_check.h)
 Napi::Value LoraGrads(const Napi::CallbackInfo& info) {
   auto holder = model_holder_of(info[0], "model");
   auto borrowed = borrow_packed_batch(arg_object(info, 1, "batch"), "batch");
@@ -145,8 +146,8 @@ Napi::Value LoraGrads(const Napi::CallbackInfo& info) {
           const int64_t rows = batch.input_ids.size(0), vocab = m.config().vocab_size;
           at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed + 1);
           at::Tensor probe = at::randn({rows, vocab}, gen, torch::kFloat32);
-          return mode == "merged" ? rdpo::LoraAdapter::merged_grads(m, batch, probe)
-                                  : rdpo::LoraAdapter::adapted_grads(m, batch, probe, checkpointing, seed);
+          return mode == "merged" ? rdpo::lora_merged_grads(m, batch, probe)
+                                  : rdpo::lora_adapted_grads(m, batch, probe, checkpointing, seed);
         });
         at::Tensor logits = g.logits.contiguous(), grads = g.grads.contiguous();
         return [logits, grads](Napi::Env env) -> Napi::Value {

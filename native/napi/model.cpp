@@ -130,11 +130,11 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
 
   // sequenceLogprobs({inputIds, positionIds, branchIds, groupOffsets, scoreRows, scoreTargets, scoreSeq, numSequences},
   //                  {computeDtype?, logitsChunk?}) -> Promise<{sum: Float32Array, count: Int32Array}>
-  // The training path (core/sequence_scoring.h): fused chunked output layer, autocast to computeDtype.
+  // The training path (core/model/sequence_scoring.h): fused chunked output layer, autocast to computeDtype.
   Napi::Value SequenceLogprobs(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto borrowed = borrow_packed_batch(arg_object(info, 0, "batch"), "batch");
-    const ScoringOptions scoring = scoring_options(info, 1);
+    const rdpo::ScoringOptions scoring = scoring_options(info, 1);
     auto holder = holder_;
     auto pinned = borrowed.pinned;
     return run_async(

@@ -7,14 +7,14 @@
 
 namespace rdpo::napi {
 
-ScoringOptions scoring_options(const Napi::Object& options) {
-  ScoringOptions s;
+rdpo::ScoringOptions scoring_options(const Napi::Object& options) {
+  rdpo::ScoringOptions s;
   s.compute_dtype = opt_string(options, "computeDtype", s.compute_dtype);
   s.logits_chunk = opt_int(options, "logitsChunk", s.logits_chunk, 1, int64_t(1) << 20);
   return s;
 }
 
-ScoringOptions scoring_options(const Napi::CallbackInfo& info, size_t i) {
+rdpo::ScoringOptions scoring_options(const Napi::CallbackInfo& info, size_t i) {
   if (info.Length() <= i || info[i].IsUndefined()) return {};
   return scoring_options(arg_object(info, i, "options"));
 }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/model/packed_batch.h"
+#include "core/model/sequence_scoring.h"
 
 namespace rdpo::napi {
 
@@ -21,16 +22,11 @@ BorrowedPackedBatch borrow_packed_batch(const Napi::Object& batch, const char* n
 // Call off the main thread; copies into int64 tensors the core owns.
 rdpo::PackedBatch to_packed_batch(const BorrowedPackedBatch& batch);
 
-// How a packed batch is scored, {computeDtype?, logitsChunk?}: the keys, defaults and bounds that
-// sequenceLogprobs, referenceLogps and the trainer's options share. The dtype stays a string here;
-// callers parse it where its error should surface (in the worker for async calls).
-struct ScoringOptions {
-  std::string compute_dtype = "float32";
-  int64_t logits_chunk = 1024;
-};
-ScoringOptions scoring_options(const Napi::Object& options);
+// How a packed batch is scored ({computeDtype?, logitsChunk?}, core/model/sequence_scoring.h):
+// the keys and bounds that sequenceLogprobs, referenceLogps and the trainer's options share.
+rdpo::ScoringOptions scoring_options(const Napi::Object& options);
 // The same from an optional argument: defaults when info[i] is absent or undefined.
-ScoringOptions scoring_options(const Napi::CallbackInfo& info, size_t i);
+rdpo::ScoringOptions scoring_options(const Napi::CallbackInfo& info, size_t i);
 
 // An Int32Array borrowed without a copy; TypeError for anything else.
 at::Tensor borrow_int32(const Napi::Value& v, const char* name);

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "core/base/dtype.h"
+#include "core/train/data_parallel.h"
 #include "core/train/preference_trainer.h"
 #include "napi/args.h"
 #include "napi/async.h"
@@ -75,7 +76,7 @@ rdpo::TrainerOptions trainer_options(const Napi::Object& o) {
   t.adamw.beta2 = opt_number(o, "adamBeta2", t.adamw.beta2);
   t.adamw.eps = opt_number(o, "adamEps", t.adamw.eps);
   t.adamw.weight_decay = opt_number(o, "weightDecay", t.adamw.weight_decay);
-  const ScoringOptions scoring = scoring_options(o);
+  const rdpo::ScoringOptions scoring = scoring_options(o);
   t.compute_dtype = rdpo::parse_dtype(scoring.compute_dtype);
   t.gradient_checkpointing = opt_bool(o, "gradientCheckpointing", false);
   t.logits_chunk = scoring.logits_chunk;
@@ -92,6 +93,7 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
                      InstanceMethod<&NativeTrainer::SaveOptimizerState>("saveOptimizerState"),
                      InstanceMethod<&NativeTrainer::LoadOptimizerState>("loadOptimizerState"),
                      InstanceAccessor<&NativeTrainer::OptimizerSteps>("optimizerSteps"),
+                     InstanceAccessor<&NativeTrainer::LastGradientSync>("lastGradientSync"),
                      InstanceAccessor<&NativeTrainer::NumParameters>("numParameters"),
                      InstanceAccessor<&NativeTrainer::NumOptimizerParameters>("numOptimizerParameters")});
     return AddonState::of(env).define_class("NativeTrainer", cls);
@@ -100,6 +102,7 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
   struct State {
     std::shared_ptr<ModelHolder> holder;
     std::unique_ptr<rdpo::PreferenceTrainer> trainer;
+    rdpo::GradientSyncStats last_sync;  // of the last data-parallel step; set on the main thread
   };
 
   explicit NativeTrainer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeTrainer>(info) {
@@ -162,9 +165,26 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
     if (!(max_norm >= 0)) throw Napi::RangeError::New(info.Env(), "'maxGradNorm' must be >= 0 (0 = no clipping)");
     auto s = state_;
     return run_async(info.Env(), [s, lr, max_norm]() -> ToJs {
-      double norm = locked(s, [&](rdpo::PreferenceTrainer& t) { return t.step(lr, max_norm); });
-      return [norm](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, norm); };
+      const rdpo::OptimizerStep r = locked(s, [&](rdpo::PreferenceTrainer& t) { return t.step(lr, max_norm); });
+      return [s, r](Napi::Env env) -> Napi::Value {
+        if (r.gradient_sync) s->last_sync = *r.gradient_sync;
+        return Napi::Number::New(env, r.grad_norm);
+      };
     });
+  }
+
+  // The last step's gradient synchronisation (defaults before the first data-parallel step).
+  Napi::Value LastGradientSync(const Napi::CallbackInfo& info) {
+    const rdpo::GradientSyncStats& g = state_->last_sync;
+    auto o = Napi::Object::New(info.Env());
+    o.Set("buckets", static_cast<double>(g.buckets));
+    o.Set("startedInBackward", static_cast<double>(g.started_in_backward));
+    o.Set("collective", g.collective);
+    o.Set("gradientBytesSent", static_cast<double>(g.gradient_bytes_sent));
+    o.Set("parameterBytesSent", static_cast<double>(g.parameter_bytes_sent));
+    o.Set("gradientElements", static_cast<double>(g.gradient_elements));
+    o.Set("collectives", static_cast<double>(g.collectives));
+    return o;
   }
 
   Napi::Value SaveOptimizerState(const Napi::CallbackInfo& info) {
@@ -215,27 +235,20 @@ Napi::Value CreateTrainer(const Napi::CallbackInfo& info) {
   Napi::Object opts = arg_object(info, 1, "options");
   return guarded(info.Env(), [&]() -> Napi::Value {
     auto options = trainer_options(opts);
-    // Data-parallel: step() sums the gradients over the group's ranks first (core/distributed.h);
-    // with shardOptimizer each rank keeps the AdamW state of its own parameters (ZeRO-1): the
-    // gradients are reduce-scattered and the updated parameters all-gathered.
-    std::shared_ptr<rdpo::ProcessGroup> group;
-    int64_t bucket_bytes = int64_t(25) << 20;
-    bool shard = false;
+    // Data-parallel (core/train/data_parallel.h): step() sums the gradients over the group's ranks
+    // first; with shardOptimizer each rank keeps the AdamW state of its own parameters (ZeRO-1).
+    rdpo::DataParallelOptions dp;
     if (Napi::Value pg = opts.Get("processGroup"); !pg.IsUndefined()) {
-      group = process_group_of(pg, "options.processGroup");
-      bucket_bytes = opt_int(opts, "bucketBytes", bucket_bytes, 1024, int64_t(1) << 40);
-      shard = opt_bool(opts, "shardOptimizer", false);
+      dp.group = process_group_of(pg, "options.processGroup");
+      dp.bucket_bytes = opt_int(opts, "bucketBytes", dp.bucket_bytes, 1024, int64_t(1) << 40);
+      dp.overlap_backward = opt_bool(opts, "overlapBackward", dp.overlap_backward);
+      dp.shard_optimizer = opt_bool(opts, "shardOptimizer", false);
     }
-    return run_async(info.Env(), [holder, options, group, bucket_bytes, shard]() -> ToJs {
+    return run_async(info.Env(), [holder, options, dp]() -> ToJs {
       auto state = std::make_shared<NativeTrainer::State>();
       state->holder = holder;
       state->trainer =
-          holder->with_model([&](rdpo::CausalLM& m) { return std::make_unique<rdpo::PreferenceTrainer>(m, options); });
-      if (group) {
-        state->trainer->set_gradient_sync(
-            std::make_shared<rdpo::GradientSync>(group, state->trainer->trainable_parameters(), bucket_bytes));
-        if (shard) state->trainer->shard_optimizer(group, bucket_bytes);
-      }
+          holder->with_model([&](rdpo::CausalLM& m) { return rdpo::make_preference_trainer(m, options, dp); });
       return [state](Napi::Env env) -> Napi::Value { return NativeTrainer::Wrap(env, state); };
     });
   });
@@ -245,7 +258,7 @@ Napi::Value CreateTrainer(const Napi::CallbackInfo& info) {
 Napi::Value ReferenceLogps(const Napi::CallbackInfo& info) {
   auto holder = model_holder_of(info[0], "model");
   auto batch = borrow_preference_batch(arg_object(info, 1, "batch"));
-  const ScoringOptions scoring = scoring_options(info, 2);
+  const rdpo::ScoringOptions scoring = scoring_options(info, 2);
   auto pinned = batch.packed.pinned;
   return run_async(
       info.Env(),

@@ -1,5 +1,5 @@
-// The LoRA checks of core/lora.h: the adapted model against an explicitly merged one, so a test
-// can compare the adapter path (and its gradients, checkpointed or not) with plain autograd.
+#include "core/checks/lora_check.h"
+
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <map>
@@ -8,6 +8,16 @@
 #include "core/model/lora/lora.h"
 
 namespace rdpo {
+
+// The one way the checks reach the model's weight slots (CausalLM befriends it).
+struct LoraCheckAccess {
+  static std::map<std::string, at::Tensor*> slots(CausalLM& model) {
+    std::map<std::string, at::Tensor*> out;
+    for (auto& s : model.slots()) out[s.name] = s.tensor;
+    return out;
+  }
+};
+
 namespace {
 
 at::Tensor flat_grads(const std::vector<at::Tensor>& params) {
@@ -20,8 +30,8 @@ at::Tensor flat_grads(const std::vector<at::Tensor>& params) {
 
 }  // namespace
 
-LoraAdapter::Grads LoraAdapter::adapted_grads(CausalLM& model, const PackedBatch& batch, const at::Tensor& probe,
-                                              bool checkpointing, uint64_t seed) {
+LoraGrads lora_adapted_grads(CausalLM& model, const PackedBatch& batch, const at::Tensor& probe, bool checkpointing,
+                             uint64_t seed) {
   LoraAdapter* adapter = model.lora();
   if (!adapter) throw ArgumentError("adapted_grads: the model has no LoRA adapter attached");
   torch::AutoGradMode grad_on(true);
@@ -33,7 +43,7 @@ LoraAdapter::Grads LoraAdapter::adapted_grads(CausalLM& model, const PackedBatch
     params.push_back(p);
   }
   torch::manual_seed(seed);
-  Grads out;
+  LoraGrads out;
   try {
     LoraTraining training(model);  // dropout on, as in a training step
     at::Tensor logits = model.logits(batch);
@@ -49,15 +59,14 @@ LoraAdapter::Grads LoraAdapter::adapted_grads(CausalLM& model, const PackedBatch
   return out;
 }
 
-LoraAdapter::Grads LoraAdapter::merged_grads(CausalLM& model, const PackedBatch& batch, const at::Tensor& probe) {
+LoraGrads lora_merged_grads(CausalLM& model, const PackedBatch& batch, const at::Tensor& probe) {
   LoraAdapter* adapter = model.lora();
   if (!adapter) throw ArgumentError("merged_grads: the model has no LoRA adapter attached");
   torch::AutoGradMode grad_on(true);
-  std::map<std::string, at::Tensor*> slots;
-  for (auto& s : model.slots()) slots[s.name] = s.tensor;
+  std::map<std::string, at::Tensor*> slots = LoraCheckAccess::slots(model);
   std::vector<at::Tensor> copies;                         // A', B' in named_parameters() order
   std::vector<std::pair<at::Tensor*, at::Tensor>> saved;  // slot, original weight
-  for (const auto& m : adapter->modules_) {
+  for (const auto& m : adapter->modules()) {
     at::Tensor a = m.a.detach().clone().requires_grad_(true);
     at::Tensor b = m.b.detach().clone().requires_grad_(true);
     copies.push_back(a);
@@ -68,7 +77,7 @@ LoraAdapter::Grads LoraAdapter::merged_grads(CausalLM& model, const PackedBatch&
     saved.emplace_back(slot, *slot);
     *slot = (slot->detach().to(torch::kFloat32) + delta).to(slot->scalar_type());
   }
-  Grads out;
+  LoraGrads out;
   try {
     AdaptersDisabled off(model);
     at::Tensor logits = model.logits(batch);

@@ -1,6 +1,6 @@
 // Data-parallel training on CUDA: c10d's ProcessGroupNCCL, compiled only when CMakeLists.txt found
 // a CUDA LibTorch with NCCL and the nccl.h of torch's NCCL version (cmake/find_nccl.cmake).
-// distributed.cpp picks it for a group whose device is CUDA (Gloo otherwise); this file holds
+// process_group.cpp picks it for a group whose device is CUDA (Gloo otherwise); this file holds
 // everything that needs nccl.h.
 #pragma once
 #include <chrono>

@@ -15,7 +15,7 @@
 
 namespace rdpo {
 
-class LoraAdapter;  // core/lora.h
+class LoraAdapter;  // core/model/lora/lora.h
 
 struct GenerationOptions {
   int64_t max_new_tokens = 128;
@@ -52,7 +52,7 @@ class CausalLM {
   virtual at::Tensor lm_head_weight() = 0;
   // Hugging Face names and the live parameter tensors, in slot order; tied weights listed once.
   std::vector<std::pair<std::string, at::Tensor>> named_parameters();
-  // LoRA adapters on the linear layers (core/lora.h); null when none is attached. Attaching
+  // LoRA adapters on the linear layers (core/model/lora/lora.h); null when none is attached. Attaching
   // freezes the base weights; the adapter then holds the only trainable parameters.
   LoraAdapter* lora() const { return lora_.get(); }
   void set_lora(std::unique_ptr<LoraAdapter> adapter);
@@ -113,7 +113,8 @@ class CausalLM {
   std::unique_ptr<ComputeWeightCache> compute_cache_;
   std::unique_ptr<LoraAdapter> lora_;
   friend class ComputeWeightsScope;
-  friend class LoraAdapter;  // reaches slots() to freeze, merge and name the linear modules
+  friend class LoraAdapter;       // reaches slots() to freeze, merge and name the linear modules
+  friend struct LoraCheckAccess;  // the test-only LoRA checks swap target weights (core/checks/lora_check.cpp)
   friend at::Tensor compute_weight(CausalLM&, const at::Tensor&, c10::ScalarType);
 };
 
@@ -121,7 +122,7 @@ std::unique_ptr<CausalLM> make_llama_model(ModelConfig config, c10::ScalarType d
 std::unique_ptr<CausalLM> make_gpt2_model(ModelConfig config, c10::ScalarType dtype, c10::Device device);
 std::unique_ptr<CausalLM> make_gemma_model(ModelConfig config, c10::ScalarType dtype, c10::Device device);
 
-// Per-sequence log-probabilities of a packed batch: core/sequence_scoring.h (one path for
+// Per-sequence log-probabilities of a packed batch: core/model/sequence_scoring.h (one path for
 // training, eval and the logprobs command).
 
 }  // namespace rdpo

@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "core/model/compute_weights.h"
-#include "core/distributed/distributed.h"
+#include "core/distributed/optimizer_shards.h"
 #include "core/model/sequence_scoring.h"
 #include "core/base/errors.h"
 #include "core/model/lora/lora.h"
@@ -95,7 +95,7 @@ PreferenceTrainer::PreferenceTrainer(CausalLM& policy, TrainerOptions options)
 // Accumulation is then in place (AccumulateGrad adds into a defined .grad), and a parameter that
 // got no gradient steps with a zero one, as under data-parallel training (core/distributed.cpp).
 // ZeRO-1 holds only this rank's own tensors' gradients there (`hold`: one flag per parameter);
-// the others are allocated by backward and dropped once sent (core/distributed.h GradientSync).
+// the others are allocated by backward and dropped once sent (core/distributed/reduce_scatter_sync.h).
 void PreferenceTrainer::hold_gradients_in_one_buffer(const std::vector<bool>& hold) {
   if (params_.empty()) return;
   const auto options = params_.front().options();
@@ -219,7 +219,7 @@ void PreferenceTrainer::save_optimizer_state(const std::string& file) const {
   write_safetensors(file, optimizer_->state(), torch::kFloat32);
 }
 
-void PreferenceTrainer::shard_optimizer(std::shared_ptr<ProcessGroup> group, int64_t gather_bytes) {
+const OptimizerShards& PreferenceTrainer::shard_optimizer(std::shared_ptr<ProcessGroup> group, int64_t gather_bytes) {
   std::vector<std::pair<std::string, at::Tensor>> named;
   // The trained parameters by name: the adapter's under LoRA, else the model's.
   for (auto& [name, p] : policy_.lora() ? policy_.lora()->named_parameters() : policy_.named_parameters())
@@ -230,13 +230,12 @@ void PreferenceTrainer::shard_optimizer(std::shared_ptr<ProcessGroup> group, int
       }
   shards_ = std::make_shared<OptimizerShards>(std::move(group), std::move(named), gather_bytes);
   optimizer_ = std::make_unique<AdamW>(shards_->owned(), options_.adamw);
-  // The gradient buckets are reduce-scattered: a rank receives its own tensors' sums only.
-  if (grad_sync_) grad_sync_->shard(*shards_);
   if (grad_buffer_.defined()) {
     std::vector<bool> own(params_.size());
     for (size_t i = 0; i < params_.size(); ++i) own[i] = shards_->owner_of(params_[i]) == shards_->rank();
     hold_gradients_in_one_buffer(own);
   }
+  return *shards_;
 }
 
 void PreferenceTrainer::load_optimizer_state(const std::string& file) {
@@ -249,17 +248,23 @@ void PreferenceTrainer::prepare_last_micro_batch() {
   if (grad_sync_) grad_sync_->arm();
 }
 
-double PreferenceTrainer::step(double lr, double max_grad_norm) {
+OptimizerStep PreferenceTrainer::step(double lr, double max_grad_norm) {
   RECORD_USER_SCOPE("rdpo::optimizer_step");
   policy_.drop_compute_weights();  // stale once the masters move; frees them during the update
-  if (grad_sync_) grad_sync_->reduce();
+  OptimizerStep out;
+  if (grad_sync_) out.gradient_sync = grad_sync_->reduce();
   // ZeRO-1: each rank holds its own tensors' gradients; the norm is reduced over the ranks.
-  double norm = shards_ ? shards_->clip_grad_norm(params_, max_grad_norm) : clip_grad_norm(params_, max_grad_norm);
+  const double norm =
+      shards_ ? shards_->clip_grad_norm(params_, max_grad_norm) : clip_grad_norm(params_, max_grad_norm);
+  out.grad_norm = norm;
   // A NaN/inf gradient would poison every weight and both Adam moments for good: skip the update
   // (the caller sees the non-finite norm and stops or moves on; see lib/train/trainer.ts).
   if (std::isfinite(norm)) {
     optimizer_->step(lr);
-    if (shards_) shards_->all_gather_updates();
+    if (shards_) {
+      const int64_t sent = shards_->all_gather_updates();
+      if (out.gradient_sync) out.gradient_sync->parameter_bytes_sent = sent;
+    }
   }
   if (grad_buffer_.defined()) {
     grad_buffer_.zero_();
@@ -268,7 +273,7 @@ double PreferenceTrainer::step(double lr, double max_grad_norm) {
   } else {
     for (auto& p : params_) p.mutable_grad() = at::Tensor();
   }
-  return norm;
+  return out;
 }
 
 }  // namespace rdpo

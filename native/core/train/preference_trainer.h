@@ -9,28 +9,29 @@
 #pragma once
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <torch/torch.h>
 
-#include "core/train/adamw.h"
+#include "core/distributed/gradient_sync.h"
 #include "core/model/causal_lm.h"
 #include "core/model/packed_batch.h"
+#include "core/model/sequence_scoring.h"
+#include "core/train/adamw.h"
 #include "core/train/preference_loss.h"
 
 namespace rdpo {
 
-class GradientSync;  // core/distributed.h
-class OptimizerShards;
-class ProcessGroup;
+class OptimizerShards;  // core/distributed/optimizer_shards.h
 
 struct TrainerOptions {
   LossOptions loss;
   AdamWOptions adamw;
   c10::ScalarType compute_dtype = torch::kFloat32;  // bfloat16/float16: autocast over float32 weights
   bool gradient_checkpointing = false;
-  int64_t logits_chunk = 1024;  // rows per chunk of the fused output layer
+  int64_t logits_chunk = ScoringOptions{}.logits_chunk;  // rows per chunk of the fused output layer
 };
 
 struct PreferenceBatch {
@@ -45,6 +46,13 @@ struct PreferenceBatch {
 struct StepMetrics {
   double loss = 0;
   std::map<std::string, double> values;  // TRL metric names, plus token counts
+};
+
+// What an optimiser step did: the gradient norm before clipping, and (data-parallel) how the
+// gradients were synchronised.
+struct OptimizerStep {
+  double grad_norm = 0;
+  std::optional<GradientSyncStats> gradient_sync;
 };
 
 // The packed batch restricted to the first `num_groups` groups and the sequences < num_sequences
@@ -65,9 +73,10 @@ class PreferenceTrainer {
   // the L2 norms of the gradients of the preference part and the rationale term of this micro-batch's
   // (unscaled) loss, before clipping (two extra backward passes; losses without a rationale term skip it).
   StepMetrics accumulate(const PreferenceBatch& batch, double scale, bool term_norms = false);
-  // Clips the accumulated gradients, applies AdamW with `lr`, clears them. Returns the norm before clipping.
-  // A non-finite gradient norm skips the update (weights and Adam state untouched) and is returned as is.
-  double step(double lr, double max_grad_norm);
+  // Clips the accumulated gradients, applies AdamW with `lr`, clears them. Returns the norm before
+  // clipping (and the data-parallel statistics). A non-finite gradient norm skips the update
+  // (weights and Adam state untouched) and is returned as is.
+  OptimizerStep step(double lr, double max_grad_norm);
   // The loss and metrics of a batch without gradients (held-out evaluation).
   StepMetrics evaluate(const PreferenceBatch& batch);
 
@@ -82,17 +91,19 @@ class PreferenceTrainer {
 
   // The parameters the optimiser updates (data-parallel training synchronises their gradients).
   const std::vector<at::Tensor>& trainable_parameters() const { return params_; }
-  // Data-parallel training: step() first sums the gradients over the ranks (each rank scales its
-  // loss by its share of the global batch), so clipping and AdamW see the global gradient.
+  // Data-parallel training (core/train/data_parallel.h sets it up): step() first sums the
+  // gradients over the ranks (each rank scales its loss by its share of the global batch), so
+  // clipping and AdamW see the global gradient.
   void set_gradient_sync(std::shared_ptr<GradientSync> sync) { grad_sync_ = std::move(sync); }
   // Data-parallel: the next accumulate() is the step's last, so its backward can start the
-  // gradient all-reduce bucket by bucket (a no-op without a gradient sync).
+  // gradient collectives bucket by bucket (a no-op without a gradient sync).
   void prepare_last_micro_batch();
-  // Data-parallel ZeRO-1: this rank keeps AdamW state for the parameters it owns only; the
-  // gradient sync (set first) reduce-scatters, step() all-gathers the updated parameters (in
-  // pieces of about `gather_bytes`), and save_optimizer_state() gathers the whole state to rank 0
-  // (every rank must call it; the other ranks write nothing). See core/distributed.h OptimizerShards.
-  void shard_optimizer(std::shared_ptr<ProcessGroup> group, int64_t gather_bytes = int64_t(25) << 20);
+  // Data-parallel ZeRO-1: this rank keeps AdamW state for the parameters it owns only; step()
+  // all-gathers the updated parameters (in pieces of about `gather_bytes`), and
+  // save_optimizer_state() gathers the whole state to rank 0 (every rank must call it; the other
+  // ranks write nothing). The gradient sync set next must reduce-scatter by these shards
+  // (core/distributed/reduce_scatter_sync.h). Returns the shards.
+  const OptimizerShards& shard_optimizer(std::shared_ptr<ProcessGroup> group, int64_t gather_bytes);
 
  private:
   // Forward (and backward when `backward_scale` > 0) of one batch.

@@ -80,26 +80,6 @@ std::vector<LinearModule> linear_modules(Slots slots, Architecture arch) {
 
 }  // namespace
 
-void CausalLM::set_lora(std::unique_ptr<LoraAdapter> adapter) {
-  drop_compute_weights();
-  if (adapter) {
-    // Frozen base: no gradient buffers, no optimizer state, and the dtype it was loaded in.
-    for (auto& s : slots())
-      if (s.tensor->defined()) s.tensor->requires_grad_(false);
-  }
-  lora_ = std::move(adapter);
-}
-
-at::Tensor CausalLM::adapt(const std::string& module, const at::Tensor& x, const at::Tensor& y) const {
-  if (!lora_ || !lora_->enabled()) return y;
-  const LoraModule* m = lora_->find(module);
-  if (!m) return y;
-  at::Tensor d = lora_->delta(*m, x);
-  return d.scalar_type() == y.scalar_type() ? y + d : (y + d).to(y.scalar_type());
-}
-
-// ---------------------------------------------------------------- the adapter
-
 LoraAdapter& LoraAdapter::attach(CausalLM& model, const LoraConfig& config) {
   if (config.r <= 0) throw RangeError("LoRA rank r must be positive, got " + std::to_string(config.r));
   if (!(config.dropout >= 0 && config.dropout < 1))

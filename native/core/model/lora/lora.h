@@ -72,19 +72,6 @@ class LoraAdapter {
   // (LoraTraining), which is not grad mode: a checkpointed layer's forward runs without grad.
   at::Tensor delta(const LoraModule& m, const at::Tensor& x) const;
 
-  // Checks (core/lora_check.cpp; tests): logits of `batch` and the gradients of
-  // loss = sum(logits * probe) with respect to every A and B (named_parameters() order, flattened
-  // and concatenated). `adapted_grads` runs the model with its adapter (optionally checkpointed,
-  // after seeding the default generators with `seed`); `merged_grads` runs it with the adapter off
-  // and each target weight replaced by W + s·B·A built from copies of A and B, differentiated by
-  // plain autograd through that product.
-  struct Grads {
-    at::Tensor logits, grads;
-  };
-  static Grads adapted_grads(CausalLM& model, const PackedBatch& batch, const at::Tensor& probe, bool checkpointing,
-                             uint64_t seed);
-  static Grads merged_grads(CausalLM& model, const PackedBatch& batch, const at::Tensor& probe);
-
   const LoraConfig& config() const { return config_; }
   bool enabled() const { return enabled_; }
   const std::vector<LoraModule>& modules() const { return modules_; }
