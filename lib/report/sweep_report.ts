@@ -98,7 +98,28 @@ function table(header: string[], rows: string[][]): string {
 }
 
 export async function writeSweepReport(r: SweepResults, outDir: string): Promise<string> {
-  const plots = join(outDir, 'plots');
+  const charts = await drawCharts(r, join(outDir, 'plots'));
+  const md: string[] = [...setupLines(r), ...resultLines(r), ...rdpoVsDpoLines(r), '## Plots', ''];
+  for (const c of charts) md.push(`![${c.title}](plots/${c.file})`, '');
+  md.push(
+    '## Files',
+    '',
+    '- `results.json`: every number above; `runs/<name>/`: the trained models; `generations/<name>.jsonl`: responses;',
+    '  `judge/<a>-vs-<b>/judgments.jsonl`: every judge answer; `preference/<name>/`: per-pair log-probs and rewards.',
+    '',
+  );
+  const text = md.join('\n');
+  writeFileAtomic(join(outDir, 'report.md'), text);
+  return text;
+}
+
+interface SweepChart {
+  file: string;
+  title: string;
+}
+
+/** Renders the sweep's charts into `plots` (RDPO against DPO only when it was judged) and lists them. */
+async function drawCharts(r: SweepResults, plots: string): Promise<SweepChart[]> {
   mkdirSync(plots, { recursive: true });
   const series = r.rows.map((x) => ({
     size: x.size,
@@ -111,19 +132,14 @@ export async function writeSweepReport(r: SweepResults, outDir: string): Promise
     ...series.map((s) => ({ size: s.size, method: s.method, chars: s.chars })),
     ...r.sizes.map((size) => ({ size, method: 'SFT', chars: r.sft.generation.chars.mean })),
   ];
-  const charts: Array<{ file: string; title: string; svg: Promise<string> }> = [
+  const winrateAxis = { field: 'winrate', title: 'winrate', domain: [0, 1] as [number, number], format: '.0%' };
+  const x = { field: 'size', title: 'training pairs' };
+  const charts: Array<SweepChart & { svg: Promise<string> }> = [
     {
       file: 'winrate_vs_sft.svg',
       title: 'Winrate against SFT',
       svg: renderVegaLiteSvg(
-        lineChartSpec({
-          title: 'Winrate against SFT (ties half)',
-          values: series,
-          x: { field: 'size', title: 'training pairs' },
-          y: { field: 'winrate', title: 'winrate', domain: [0, 1], format: '.0%' },
-          series: { field: 'method', title: 'method' },
-          rule: 0.5,
-        }),
+        lineChartSpec({ title: 'Winrate against SFT (ties half)', values: series, x, y: winrateAxis, series: { field: 'method', title: 'method' }, rule: 0.5 }),
       ),
     },
     {
@@ -133,7 +149,7 @@ export async function writeSweepReport(r: SweepResults, outDir: string): Promise
         lineChartSpec({
           title: `Reward accuracy on ${r.evalPairs} held-out pairs`,
           values: series,
-          x: { field: 'size', title: 'training pairs' },
+          x,
           y: { field: 'accuracy', title: 'accuracy', domain: [0, 1], format: '.0%' },
           series: { field: 'method', title: 'method' },
           rule: 0.5,
@@ -147,7 +163,7 @@ export async function writeSweepReport(r: SweepResults, outDir: string): Promise
         lineChartSpec({
           title: 'Mean response length (characters)',
           values: lengthValues,
-          x: { field: 'size', title: 'training pairs' },
+          x,
           y: { field: 'chars', title: 'characters' },
           series: { field: 'method', title: 'model' },
         }),
@@ -161,9 +177,9 @@ export async function writeSweepReport(r: SweepResults, outDir: string): Promise
       svg: renderVegaLiteSvg(
         lineChartSpec({
           title: 'RDPO winrate against DPO (same size)',
-          values: r.rdpoVsDpo.map((x) => ({ size: x.size, method: 'RDPO vs DPO', winrate: x.summary.winrate })),
-          x: { field: 'size', title: 'training pairs' },
-          y: { field: 'winrate', title: 'winrate', domain: [0, 1], format: '.0%' },
+          values: r.rdpoVsDpo.map((d) => ({ size: d.size, method: 'RDPO vs DPO', winrate: d.summary.winrate })),
+          x,
+          y: winrateAxis,
           series: { field: 'method', title: '' },
           rule: 0.5,
         }),
@@ -171,7 +187,11 @@ export async function writeSweepReport(r: SweepResults, outDir: string): Promise
     });
   }
   for (const c of charts) writeFileAtomic(join(plots, c.file), await c.svg);
+  return charts.map(({ file, title }) => ({ file, title }));
+}
 
+/** The title, what was measured and how, and the findings. */
+function setupLines(r: SweepResults): string[] {
   const judgeLine =
     r.judgeKind === 'exact'
       ? `an exact checker (\`${r.judge}\`), once per prompt`
@@ -179,7 +199,7 @@ export async function writeSweepReport(r: SweepResults, outDir: string): Promise
   const trainSettings = Object.entries(r.train)
     .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
     .join(', ');
-  const md: string[] = [
+  return [
     '# Data-efficiency sweep: DPO vs RDPO',
     '',
     '## What was measured',
@@ -197,6 +217,12 @@ export async function writeSweepReport(r: SweepResults, outDir: string): Promise
     '',
     `The paper reports, for 7B models judged by GPT-4o on 512 prompts, RDPO's winrate against SFT rising above DPO's with training size, and shorter RDPO responses. This sweep is smaller; the findings above are what these numbers show and nothing more.`,
     '',
+  ];
+}
+
+/** One table row per trained model, then SFT's own numbers. */
+function resultLines(r: SweepResults): string[] {
+  return [
     '## Results',
     '',
     table(
@@ -233,35 +259,26 @@ export async function writeSweepReport(r: SweepResults, outDir: string): Promise
     `SFT: log-prob accuracy ${pct(r.sft.preference.logprobAccuracy)}; mean length ${r.sft.generation.chars.mean.toFixed(0)} characters, ${r.sft.generation.tokens.mean.toFixed(1)} tokens.`,
     '',
   ];
-  if (r.rdpoVsDpo.length > 0) {
-    md.push(
-      '### RDPO against DPO',
-      '',
-      table(
-        ['pairs', 'RDPO winrate (ties ½)', '± s.e.', 'ties excluded', 'W/L/T/unread', 'RDPO shown first', 'DPO shown first'],
-        r.rdpoVsDpo.map(({ size, summary: s }) => [
-          String(size),
-          pct(s.winrate),
-          pct(s.winrateStdErr),
-          pct(s.winrateExcludingTies),
-          `${s.winsA}/${s.winsB}/${s.ties}/${s.unparseable}`,
-          r.judgeKind === 'llm' ? pct(s.byOrder.AB.winrate) : '–',
-          r.judgeKind === 'llm' ? pct(s.byOrder.BA.winrate) : '–',
-        ]),
-      ),
-      '',
-    );
-  }
-  md.push('## Plots', '');
-  for (const c of charts) md.push(`![${c.title}](plots/${c.file})`, '');
-  md.push(
-    '## Files',
+}
+
+/** The head-to-head table, when RDPO was judged against DPO. */
+function rdpoVsDpoLines(r: SweepResults): string[] {
+  if (r.rdpoVsDpo.length === 0) return [];
+  return [
+    '### RDPO against DPO',
     '',
-    '- `results.json`: every number above; `runs/<name>/`: the trained models; `generations/<name>.jsonl`: responses;',
-    '  `judge/<a>-vs-<b>/judgments.jsonl`: every judge answer; `preference/<name>/`: per-pair log-probs and rewards.',
+    table(
+      ['pairs', 'RDPO winrate (ties ½)', '± s.e.', 'ties excluded', 'W/L/T/unread', 'RDPO shown first', 'DPO shown first'],
+      r.rdpoVsDpo.map(({ size, summary: s }) => [
+        String(size),
+        pct(s.winrate),
+        pct(s.winrateStdErr),
+        pct(s.winrateExcludingTies),
+        `${s.winsA}/${s.winsB}/${s.ties}/${s.unparseable}`,
+        r.judgeKind === 'llm' ? pct(s.byOrder.AB.winrate) : '–',
+        r.judgeKind === 'llm' ? pct(s.byOrder.BA.winrate) : '–',
+      ]),
+    ),
     '',
-  );
-  const text = md.join('\n');
-  writeFileAtomic(join(outDir, 'report.md'), text);
-  return text;
+  ];
 }
