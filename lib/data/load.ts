@@ -2,7 +2,7 @@
 import { formatOrigin, type PreferencePair } from './schema.js';
 import { PreferenceDataError, RowError } from './errors.js';
 import { openRows, openRowsOf, type Container, type SourceRow } from './read_rows.js';
-import { DETECT_ROWS, FORMATS, detectFormat, isPreferenceFormat, type PreferenceFormat } from './formats/index.js';
+import { DETECT_ROWS, FORMATS, detectFormat, isPreferenceFormat, type FormatSpec, type PreferenceFormat } from './formats/index.js';
 import type { ConvertContext } from './formats/types.js';
 import { judgeVerdicts } from './formats/pandalm.js';
 import { isRow } from './fields.js';
@@ -67,36 +67,11 @@ export async function loadPreferences(data: string | DataFiles, opts: LoadOption
   }
   const source = typeof data === 'string' ? await openRows(data, opts.warn) : await openRowsOf(data.files, opts.warn);
   const iterator = source.rows[Symbol.asyncIterator]();
-  const head: SourceRow[] = [];
-  while (head.filter((r) => isRow(r.value)).length < DETECT_ROWS) {
-    const next = await iterator.next();
-    if (next.done) break;
-    head.push(next.value);
-  }
+  const head = await readHead(iterator);
   if (head.length === 0) throw new PreferenceDataError(`${file}: has no rows`, { file });
+  const format = opts.format ?? detectedFormat(file, head);
+  const ctx = await convertContext(file, format, opts);
 
-  let format: PreferenceFormat;
-  if (opts.format) {
-    format = opts.format;
-  } else {
-    try {
-      format = detectFormat(head.map((r) => r.value));
-    } catch (err) {
-      if (err instanceof PreferenceDataError) throw new PreferenceDataError(`${file}: ${err.message}`, { file });
-      throw err;
-    }
-  }
-  const ctx: ConvertContext = {};
-  if (opts.rationalesFrom !== undefined) {
-    if (format !== 'pandalm') {
-      throw new PreferenceDataError(`${file}: rationalesFrom joins PandaLM judge reasons by \`idx\` and applies only to the pandalm format, not ${format}`, {
-        file,
-      });
-    }
-    ctx.rationales = await readJudgeFile(opts.rationalesFrom);
-  }
-
-  const spec = FORMATS[format];
   const report: LoadReport = {
     file,
     format,
@@ -112,55 +87,13 @@ export async function loadPreferences(data: string | DataFiles, opts: LoadOption
     withRationale: 0,
     ...(opts.rationalesFrom !== undefined ? { rationalesFrom: opts.rationalesFrom } : {}),
   };
-  const pairs: PreferencePair[] = [];
-  const seenKeys = new Set<string>();
-  const usedIds = new Set<string>();
-  let ties = 0;
-  let tiesDropped = 0;
+  const collector = new PairCollector(report, FORMATS[format], ctx);
+  for (const row of head) collector.take(row);
+  for (let next = await iterator.next(); !next.done; next = await iterator.next()) collector.take(next.value);
+  const { pairs } = collector;
 
-  const invalid = (row: SourceRow, reason: string) => {
-    report.invalid += 1;
-    if (report.invalidReasons.length < SHOWN_REASONS) report.invalidReasons.push(`${formatOrigin(row.origin)}: ${reason}`);
-  };
-
-  const take = (row: SourceRow) => {
-    report.rows += 1;
-    if (row.parseError !== undefined) return invalid(row, row.parseError);
-    if (!isRow(row.value)) return invalid(row, `the row is not a JSON object (it is ${Array.isArray(row.value) ? 'a list' : typeof row.value})`);
-    let converted;
-    try {
-      converted = spec.convert(row.value, ctx);
-      if (converted.kind === 'tie') {
-        tiesDropped += 1;
-        return;
-      }
-      validatePair(converted);
-    } catch (err) {
-      if (err instanceof RowError) return invalid(row, err.message);
-      throw err;
-    }
-    report.valid += 1;
-    const key = contentKey(converted);
-    if (seenKeys.has(key)) {
-      report.duplicates += 1;
-      return;
-    }
-    seenKeys.add(key);
-    // A source id shared by different pairs (e.g. several pairs per prompt) is made unique.
-    let id = converted.sourceId ?? contentId(key);
-    if (usedIds.has(id)) id = `${id}~${contentId(key).slice(0, 8)}`;
-    usedIds.add(id);
-    if (converted.rationale !== undefined) report.withRationale += 1;
-    if (converted.tie) ties += 1;
-    const { kind: _kind, sourceId: _sourceId, tie: _tie, meta, ...fields } = converted;
-    pairs.push({ id, ...fields, meta: { ...meta, source: formatOrigin(row.origin) } });
-  };
-
-  for (const row of head) take(row);
-  for (let next = await iterator.next(); !next.done; next = await iterator.next()) take(next.value);
-
-  if (format === 'ultrafeedback') report.ties = ties;
-  if (format === 'pandalm') report.tiesDropped = tiesDropped;
+  if (format === 'ultrafeedback') report.ties = collector.ties;
+  if (format === 'pandalm') report.tiesDropped = collector.tiesDropped;
   report.pairs = pairs.length;
 
   if (report.invalid > 0 && !opts.skipInvalid) {
@@ -173,14 +106,113 @@ export async function loadPreferences(data: string | DataFiles, opts: LoadOption
       { file, report },
     );
   }
-
-  let selected = pairs;
-  if (opts.limit !== undefined) {
-    if (!Number.isSafeInteger(opts.limit) || opts.limit < 0) throw new RangeError(`limit must be a whole number ≥ 0, got ${opts.limit}`);
-    selected = opts.seed !== undefined ? selectSubset(pairs, { limit: opts.limit, seed: opts.seed }) : pairs.slice(0, opts.limit);
-  }
+  const selected = selectPairs(pairs, opts);
   report.selected = selected.length;
   return { pairs: selected, report };
+}
+
+/** The first rows, up to DETECT_ROWS that are objects: what format detection looks at. */
+async function readHead(iterator: AsyncIterator<SourceRow>): Promise<SourceRow[]> {
+  const head: SourceRow[] = [];
+  while (head.filter((r) => isRow(r.value)).length < DETECT_ROWS) {
+    const next = await iterator.next();
+    if (next.done) break;
+    head.push(next.value);
+  }
+  return head;
+}
+
+function detectedFormat(file: string, head: readonly SourceRow[]): PreferenceFormat {
+  try {
+    return detectFormat(head.map((r) => r.value));
+  } catch (err) {
+    if (err instanceof PreferenceDataError) throw new PreferenceDataError(`${file}: ${err.message}`, { file });
+    throw err;
+  }
+}
+
+/** What the converter gets besides the row: PandaLM's judge reasons, with `rationalesFrom`. */
+async function convertContext(file: string, format: PreferenceFormat, opts: LoadOptions): Promise<ConvertContext> {
+  const ctx: ConvertContext = {};
+  if (opts.rationalesFrom !== undefined) {
+    if (format !== 'pandalm') {
+      throw new PreferenceDataError(`${file}: rationalesFrom joins PandaLM judge reasons by \`idx\` and applies only to the pandalm format, not ${format}`, {
+        file,
+      });
+    }
+    ctx.rationales = await readJudgeFile(opts.rationalesFrom);
+  }
+  return ctx;
+}
+
+/** `limit` pairs: a seeded subset when `seed` is given, else the first ones; all without a limit. */
+function selectPairs(pairs: PreferencePair[], opts: LoadOptions): PreferencePair[] {
+  if (opts.limit === undefined) return pairs;
+  if (!Number.isSafeInteger(opts.limit) || opts.limit < 0) throw new RangeError(`limit must be a whole number ≥ 0, got ${opts.limit}`);
+  return opts.seed !== undefined ? selectSubset(pairs, { limit: opts.limit, seed: opts.seed }) : pairs.slice(0, opts.limit);
+}
+
+/** Converts, validates and de-duplicates rows one at a time, counting every outcome in the report. */
+class PairCollector {
+  readonly pairs: PreferencePair[] = [];
+  /** Distinct pairs whose two sides were rated equal (UltraFeedback). */
+  ties = 0;
+  /** Rows whose raters preferred neither side (PandaLM). */
+  tiesDropped = 0;
+  private readonly seenKeys = new Set<string>();
+  private readonly usedIds = new Set<string>();
+
+  constructor(
+    private readonly report: LoadReport,
+    private readonly spec: FormatSpec,
+    private readonly ctx: ConvertContext,
+  ) {}
+
+  take(row: SourceRow): void {
+    const { report } = this;
+    report.rows += 1;
+    if (row.parseError !== undefined) {
+      this.invalid(row, row.parseError);
+      return;
+    }
+    if (!isRow(row.value)) {
+      this.invalid(row, `the row is not a JSON object (it is ${Array.isArray(row.value) ? 'a list' : typeof row.value})`);
+      return;
+    }
+    let converted;
+    try {
+      converted = this.spec.convert(row.value, this.ctx);
+      if (converted.kind === 'tie') {
+        this.tiesDropped += 1;
+        return;
+      }
+      validatePair(converted);
+    } catch (err) {
+      if (!(err instanceof RowError)) throw err;
+      this.invalid(row, err.message);
+      return;
+    }
+    report.valid += 1;
+    const key = contentKey(converted);
+    if (this.seenKeys.has(key)) {
+      report.duplicates += 1;
+      return;
+    }
+    this.seenKeys.add(key);
+    // A source id shared by different pairs (e.g. several pairs per prompt) is made unique.
+    let id = converted.sourceId ?? contentId(key);
+    if (this.usedIds.has(id)) id = `${id}~${contentId(key).slice(0, 8)}`;
+    this.usedIds.add(id);
+    if (converted.rationale !== undefined) report.withRationale += 1;
+    if (converted.tie) this.ties += 1;
+    const { kind: _kind, sourceId: _sourceId, tie: _tie, meta, ...fields } = converted;
+    this.pairs.push({ id, ...fields, meta: { ...meta, source: formatOrigin(row.origin) } });
+  }
+
+  private invalid(row: SourceRow, reason: string): void {
+    this.report.invalid += 1;
+    if (this.report.invalidReasons.length < SHOWN_REASONS) this.report.invalidReasons.push(`${formatOrigin(row.origin)}: ${reason}`);
+  }
 }
 
 function invalidMessage(report: LoadReport, forced: boolean): string {

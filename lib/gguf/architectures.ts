@@ -181,11 +181,27 @@ function floatTensor(file: GgufFile, name: string, read: (name: string) => Float
  */
 export function hfConfig(file: GgufFile, dtype: 'bfloat16' | 'float32', readTensor: (name: string) => Float32Array): Record<string, unknown> {
   const d = modelDims(file);
-  const { arch } = d;
-  const a = (k: string) => `${arch}.${k}`;
+  const common = commonConfig(file, d, dtype);
+  const x: ArchInput = { file, d, common, slidingWindow: metaNumber(file, `${d.arch}.attention.sliding_window`), readTensor };
+  switch (d.arch) {
+    case 'llama':
+      return llamaConfig(x);
+    case 'qwen2':
+    case 'qwen3':
+      return qwenConfig(x);
+    case 'gemma2':
+    case 'gemma3':
+      return gemmaConfig(x);
+    case 'phi3':
+      return phi3Config(x);
+  }
+}
+
+/** The config.json entries every architecture has, in transformers' names. */
+function commonConfig(file: GgufFile, d: ModelDims, dtype: 'bfloat16' | 'float32') {
+  const a = (k: string) => `${d.arch}.${k}`;
   const id = (k: string) => metaNumber(file, `tokenizer.ggml.${k}`);
-  const has = (suffix: string) => file.tensors.some((t) => t.name.endsWith(suffix));
-  const common = {
+  return {
     vocab_size: d.vocabSize,
     hidden_size: d.hiddenSize,
     intermediate_size: uniform(file, a('feed_forward_length')) ?? required(file, a('feed_forward_length')),
@@ -204,102 +220,119 @@ export function hfConfig(file: GgufFile, dtype: 'bfloat16' | 'float32', readTens
     use_cache: true,
     torch_dtype: dtype,
   };
-  const slidingWindow = metaNumber(file, a('attention.sliding_window'));
-  switch (arch) {
-    case 'llama': {
-      let scaling = ropeScaling(file, arch);
-      if (scaling && scaling.rope_type !== 'linear')
-        throw new GgufFormatError(`${file.path}: llama rope scaling ${String(scaling.rope_type)} is not supported (only linear)`);
-      const freqs = floatTensor(file, 'rope_freqs.weight', readTensor);
-      if (freqs) {
-        if (scaling) throw new GgufFormatError(`${file.path}: both ${a('rope.scaling.type')} and rope_freqs.weight are set`);
-        scaling = {
-          ...llama3RopeScaling(
-            freqs,
-            common.rope_theta,
-            metaNumber(file, a('rope.dimension_count')) ?? d.headDim,
-            file.path,
-            metaNumber(file, a('rope.scaling.original_context_length')),
-          ),
-        };
-      }
-      return {
-        architectures: ['LlamaForCausalLM'],
-        model_type: 'llama',
-        ...common,
-        head_dim: d.headDim,
-        rms_norm_eps: metaNumber(file, a('attention.layer_norm_rms_epsilon')) ?? 1e-5,
-        rope_scaling: scaling,
-        hidden_act: 'silu',
-        attention_bias: has('attn_q.bias'),
-        mlp_bias: false,
-      };
-    }
-    case 'qwen2':
-    case 'qwen3':
-      return {
-        architectures: [arch === 'qwen2' ? 'Qwen2ForCausalLM' : 'Qwen3ForCausalLM'],
-        model_type: arch,
-        ...common,
-        ...(arch === 'qwen3' ? { head_dim: d.headDim, attention_bias: has('attn_q.bias') } : {}),
-        rope_scaling: ropeScaling(file, arch),
-        hidden_act: 'silu',
-        use_sliding_window: false,
-        sliding_window: slidingWindow ?? null,
-        max_window_layers: d.nLayers,
-      };
-    case 'gemma2':
-    case 'gemma3': {
-      // llama.cpp scales queries by 1/√(hidden/heads) for the 27B models (46 and 62 layers) and by
-      // 1/√head_dim otherwise; transformers reads the same choice from query_pre_attn_scalar.
-      const bigLayers = arch === 'gemma2' ? 46 : 62;
-      const queryPreAttnScalar = d.nLayers === bigLayers ? d.hiddenSize / d.nHead : d.headDim;
-      const period = arch === 'gemma2' ? 2 : 6;
-      const sliding = slidingLayers(file, arch, d.nLayers, period);
-      const patternKey = file.metadata.get(a('attention.sliding_window_pattern'));
-      const softcap = (k: string) => metaNumber(file, a(k)) ?? null;
-      return {
-        architectures: [arch === 'gemma2' ? 'Gemma2ForCausalLM' : 'Gemma3ForCausalLM'],
-        model_type: arch === 'gemma2' ? 'gemma2' : 'gemma3_text',
-        ...common,
-        head_dim: d.headDim,
-        hidden_activation: 'gelu_pytorch_tanh',
-        hidden_act: 'gelu_pytorch_tanh',
-        query_pre_attn_scalar: queryPreAttnScalar,
-        sliding_window: slidingWindow ?? 4096,
-        layer_types: sliding.map((s) => (s ? 'sliding_attention' : 'full_attention')),
-        attn_logit_softcapping: softcap('attn_logit_softcapping'),
-        final_logit_softcapping: softcap('final_logit_softcapping'),
-        attention_bias: false,
-        ...(arch === 'gemma3'
-          ? {
-              rope_local_base_freq: metaNumber(file, a('rope.freq_base_swa')) ?? 10000,
-              sliding_window_pattern: typeof patternKey === 'number' ? patternKey : period,
-              rope_scaling: ropeScaling(file, arch),
-            }
-          : {}),
-      };
-    }
-    case 'phi3': {
-      if (!has('attn_qkv.weight')) throw new GgufFormatError(`${file.path}: phi3 without fused attn_qkv tensors is not supported`);
-      const ropeDim = metaNumber(file, a('rope.dimension_count')) ?? d.headDim;
-      const long = floatTensor(file, 'rope_factors_long.weight', readTensor);
-      const short = floatTensor(file, 'rope_factors_short.weight', readTensor);
-      const orig = metaNumber(file, a('rope.scaling.original_context_length')) ?? common.max_position_embeddings;
-      if ((long === undefined) !== (short === undefined)) throw new GgufFormatError(`${file.path}: phi3 has only one of rope_factors_long/rope_factors_short`);
-      return {
-        architectures: ['Phi3ForCausalLM'],
-        model_type: 'phi3',
-        ...common,
-        rms_norm_eps: metaNumber(file, a('attention.layer_norm_rms_epsilon')) ?? 1e-5,
-        original_max_position_embeddings: orig,
-        rope_scaling: long && short ? { type: 'longrope', long_factor: long, short_factor: short } : null,
-        partial_rotary_factor: ropeDim / d.headDim,
-        sliding_window: slidingWindow ?? null,
-        hidden_act: 'silu',
-        resid_pdrop: 0,
-        embd_pdrop: 0,
-      };
-    }
+}
+
+/** What each architecture's config.json is made from. */
+interface ArchInput {
+  file: GgufFile;
+  d: ModelDims;
+  common: ReturnType<typeof commonConfig>;
+  /** `{arch}.attention.sliding_window`, where the file has it. */
+  slidingWindow: number | undefined;
+  readTensor: (name: string) => Float32Array;
+}
+
+const hasTensor = (file: GgufFile, suffix: string) => file.tensors.some((t) => t.name.endsWith(suffix));
+
+function llamaConfig({ file, d, common, readTensor }: ArchInput): Record<string, unknown> {
+  const a = (k: string) => `${d.arch}.${k}`;
+  let scaling = ropeScaling(file, d.arch);
+  if (scaling && scaling.rope_type !== 'linear')
+    throw new GgufFormatError(`${file.path}: llama rope scaling ${String(scaling.rope_type)} is not supported (only linear)`);
+  const freqs = floatTensor(file, 'rope_freqs.weight', readTensor);
+  if (freqs) {
+    if (scaling) throw new GgufFormatError(`${file.path}: both ${a('rope.scaling.type')} and rope_freqs.weight are set`);
+    scaling = {
+      ...llama3RopeScaling(
+        freqs,
+        common.rope_theta,
+        metaNumber(file, a('rope.dimension_count')) ?? d.headDim,
+        file.path,
+        metaNumber(file, a('rope.scaling.original_context_length')),
+      ),
+    };
   }
+  return {
+    architectures: ['LlamaForCausalLM'],
+    model_type: 'llama',
+    ...common,
+    head_dim: d.headDim,
+    rms_norm_eps: metaNumber(file, a('attention.layer_norm_rms_epsilon')) ?? 1e-5,
+    rope_scaling: scaling,
+    hidden_act: 'silu',
+    attention_bias: hasTensor(file, 'attn_q.bias'),
+    mlp_bias: false,
+  };
+}
+
+function qwenConfig({ file, d, common, slidingWindow }: ArchInput): Record<string, unknown> {
+  const { arch } = d;
+  return {
+    architectures: [arch === 'qwen2' ? 'Qwen2ForCausalLM' : 'Qwen3ForCausalLM'],
+    model_type: arch,
+    ...common,
+    ...(arch === 'qwen3' ? { head_dim: d.headDim, attention_bias: hasTensor(file, 'attn_q.bias') } : {}),
+    rope_scaling: ropeScaling(file, arch),
+    hidden_act: 'silu',
+    use_sliding_window: false,
+    sliding_window: slidingWindow ?? null,
+    max_window_layers: d.nLayers,
+  };
+}
+
+function gemmaConfig({ file, d, common, slidingWindow }: ArchInput): Record<string, unknown> {
+  const { arch } = d;
+  const a = (k: string) => `${arch}.${k}`;
+  // llama.cpp scales queries by 1/√(hidden/heads) for the 27B models (46 and 62 layers) and by
+  // 1/√head_dim otherwise; transformers reads the same choice from query_pre_attn_scalar.
+  const bigLayers = arch === 'gemma2' ? 46 : 62;
+  const queryPreAttnScalar = d.nLayers === bigLayers ? d.hiddenSize / d.nHead : d.headDim;
+  const period = arch === 'gemma2' ? 2 : 6;
+  const sliding = slidingLayers(file, arch, d.nLayers, period);
+  const patternKey = file.metadata.get(a('attention.sliding_window_pattern'));
+  const softcap = (k: string) => metaNumber(file, a(k)) ?? null;
+  return {
+    architectures: [arch === 'gemma2' ? 'Gemma2ForCausalLM' : 'Gemma3ForCausalLM'],
+    model_type: arch === 'gemma2' ? 'gemma2' : 'gemma3_text',
+    ...common,
+    head_dim: d.headDim,
+    hidden_activation: 'gelu_pytorch_tanh',
+    hidden_act: 'gelu_pytorch_tanh',
+    query_pre_attn_scalar: queryPreAttnScalar,
+    sliding_window: slidingWindow ?? 4096,
+    layer_types: sliding.map((s) => (s ? 'sliding_attention' : 'full_attention')),
+    attn_logit_softcapping: softcap('attn_logit_softcapping'),
+    final_logit_softcapping: softcap('final_logit_softcapping'),
+    attention_bias: false,
+    ...(arch === 'gemma3'
+      ? {
+          rope_local_base_freq: metaNumber(file, a('rope.freq_base_swa')) ?? 10000,
+          sliding_window_pattern: typeof patternKey === 'number' ? patternKey : period,
+          rope_scaling: ropeScaling(file, arch),
+        }
+      : {}),
+  };
+}
+
+function phi3Config({ file, d, common, slidingWindow, readTensor }: ArchInput): Record<string, unknown> {
+  const a = (k: string) => `${d.arch}.${k}`;
+  if (!hasTensor(file, 'attn_qkv.weight')) throw new GgufFormatError(`${file.path}: phi3 without fused attn_qkv tensors is not supported`);
+  const ropeDim = metaNumber(file, a('rope.dimension_count')) ?? d.headDim;
+  const long = floatTensor(file, 'rope_factors_long.weight', readTensor);
+  const short = floatTensor(file, 'rope_factors_short.weight', readTensor);
+  const orig = metaNumber(file, a('rope.scaling.original_context_length')) ?? common.max_position_embeddings;
+  if ((long === undefined) !== (short === undefined)) throw new GgufFormatError(`${file.path}: phi3 has only one of rope_factors_long/rope_factors_short`);
+  return {
+    architectures: ['Phi3ForCausalLM'],
+    model_type: 'phi3',
+    ...common,
+    rms_norm_eps: metaNumber(file, a('attention.layer_norm_rms_epsilon')) ?? 1e-5,
+    original_max_position_embeddings: orig,
+    rope_scaling: long && short ? { type: 'longrope', long_factor: long, short_factor: short } : null,
+    partial_rotary_factor: ropeDim / d.headDim,
+    sliding_window: slidingWindow ?? null,
+    hidden_act: 'silu',
+    resid_pdrop: 0,
+    embd_pdrop: 0,
+  };
 }

@@ -189,6 +189,19 @@ export interface FetchIntoCache extends DownloadProgress {
   token: string | undefined;
 }
 
+/** What fetching each file of one repository reads, and the bytes done so far. */
+interface FetchState {
+  o: FetchIntoCache;
+  hub: Pick<typeof import('@huggingface/hub'), 'downloadFile' | 'fileDownloadInfo'>;
+  cred: { hubUrl: string; accessToken?: string };
+  repo: { type: RepoType; name: string };
+  storage: string;
+  sizes: ReadonlyMap<string, number>;
+  /** The blob name the listing gives each wanted file. */
+  etags: ReadonlyMap<string, string | undefined>;
+  progress: { done: number; total: number };
+}
+
 /**
  * Fetches `wanted` into blobs/ with snapshots/<commit>/ links and refs/<revision>, as huggingface_hub
  * lays out its cache, and returns the snapshot directory.
@@ -196,8 +209,6 @@ export interface FetchIntoCache extends DownloadProgress {
 export async function fetchIntoCache(o: FetchIntoCache): Promise<string> {
   const { id, commit } = o;
   assertRevision(id.revision, id.repo);
-  const cred = { hubUrl: o.endpoint, ...(o.token ? { accessToken: o.token } : {}) };
-  const repo = { type: o.type, name: id.repo };
   const storage = repoCacheDir(o.cacheDir, id.repo, o.type);
   // Partial blobs and refs of downloads that were killed (huggingface_hub's own, without a pid, are its to judge).
   removeAbandonedTemporaries(path.join(storage, 'blobs'), /^[0-9a-f]{40,64}\.(\d+)\.incomplete$/);
@@ -212,73 +223,100 @@ export async function fetchIntoCache(o: FetchIntoCache): Promise<string> {
   const byPath = new Map(o.entries.map((e) => [e.path, e]));
   const etags = new Map(o.wanted.map((p) => [p, listedBlobName(byPath.get(p), `${id.repo}@${commit}`)]));
   const total = o.wanted.reduce((a, p) => a + (existsSync(pathInside(snapshot, p)) ? 0 : (sizes.get(p) ?? 0)), 0);
-  let done = 0;
+  const s: FetchState = {
+    o,
+    hub: { downloadFile, fileDownloadInfo },
+    cred: { hubUrl: o.endpoint, ...(o.token ? { accessToken: o.token } : {}) },
+    repo: { type: o.type, name: id.repo },
+    storage,
+    sizes,
+    etags,
+    progress: { done: 0, total },
+  };
   o.onBytes?.(0, total, '');
   for (const file of o.wanted) {
     const pointer = pathInside(snapshot, file);
     if (existsSync(pointer)) continue;
     try {
-      const info = await fileDownloadInfo({ repo, path: file, revision: commit, ...cred });
-      if (!info) throw new HubDownloadError(`${id.repo}@${commit}: ${file} is listed but the hub does not serve it`);
-      const etag = etags.get(file) ?? normalizeEtag(info.etag);
-      if (!isBlobName(etag))
-        throw new HubNameError(
-          `${id.repo}@${commit}: the hub names ${file}'s blob "${etag.slice(0, 80)}", which is neither a sha256 nor a git blob id; refused`,
-        );
-      const blob = pathInside(storage, 'blobs', etag);
-      if (!existsSync(blob)) {
-        mkdirSync(path.dirname(blob), { recursive: true });
-        const data = await downloadFile({ repo, path: file, revision: commit, downloadInfo: info, ...cred });
-        if (!data) throw new HubDownloadError(`${id.repo}@${commit}: ${file} is listed but the hub does not serve it`);
-        // Our own partial file: another process (or huggingface_hub's `<blob>.incomplete`) may be
-        // fetching the same blob; whichever rename lands first, the content is the same.
-        const incomplete = `${blob}.${process.pid}.incomplete`;
-        const expectedSize = sizes.get(file) ?? info.size;
-        const hash = blobHasher(etag, expectedSize);
-        const count = new Transform({
-          transform(chunk: Buffer, _enc, cb) {
-            hash.update(chunk);
-            done += chunk.length;
-            o.onBytes?.(done, total, file);
-            cb(null, chunk);
-          },
-        });
-        try {
-          await pipeline(Readable.fromWeb(data.stream() as unknown as NodeWebReadableStream), count, createWriteStream(incomplete));
-        } catch (err) {
-          rmSync(incomplete, { force: true });
-          throw err;
-        }
-        const got = lstatSync(incomplete).size;
-        if (got !== info.size || got !== expectedSize) {
-          rmSync(incomplete, { force: true });
-          throw new HubDownloadError(`${id.repo}@${commit}: ${file} arrived incomplete (${got} of ${expectedSize} bytes); run the command again`);
-        }
-        // Checked before the rename: offline runs trust whatever lies under the blob's name.
-        const digest = hash.digest();
-        if (digest !== etag) {
-          rmSync(incomplete, { force: true });
-          throw new HubNameError(
-            `${id.repo}@${commit}: ${file} arrived with ${hash.kind} ${digest}, not the ${etag} the hub lists for it; nothing was stored. ` +
-              'The download was corrupted or the server is not serving this repository; run the command again or check HF_ENDPOINT',
-          );
-        }
-        renameSync(incomplete, blob);
-      } else {
-        done += sizes.get(file) ?? 0;
-        o.onBytes?.(done, total, file);
-      }
-      linkOrCopy(blob, pointer);
+      await fetchFile(s, file, pointer);
     } catch (err) {
       throw err instanceof HubDownloadError ? err : explain(err, id, o.endpoint, o.token, o.type);
     }
   }
-  if (id.revision !== commit) {
-    const ref = pathInside(path.join(storage, 'refs'), id.revision);
-    mkdirSync(path.dirname(ref), { recursive: true });
-    const tmp = `${ref}.${process.pid}.tmp`;
-    writeFileSync(tmp, commit);
-    renameSync(tmp, ref);
-  }
+  if (id.revision !== commit) writeRef(storage, id.revision, commit);
   return snapshot;
+}
+
+/** One file: its blob (downloaded unless the cache has it) and the snapshot's link to it. */
+async function fetchFile(s: FetchState, file: string, pointer: string): Promise<void> {
+  const { o, hub, cred, repo } = s;
+  const { id, commit } = o;
+  const info = await hub.fileDownloadInfo({ repo, path: file, revision: commit, ...cred });
+  if (!info) throw new HubDownloadError(`${id.repo}@${commit}: ${file} is listed but the hub does not serve it`);
+  const etag = s.etags.get(file) ?? normalizeEtag(info.etag);
+  if (!isBlobName(etag))
+    throw new HubNameError(`${id.repo}@${commit}: the hub names ${file}'s blob "${etag.slice(0, 80)}", which is neither a sha256 nor a git blob id; refused`);
+  const blob = pathInside(s.storage, 'blobs', etag);
+  if (!existsSync(blob)) {
+    mkdirSync(path.dirname(blob), { recursive: true });
+    const data = await hub.downloadFile({ repo, path: file, revision: commit, downloadInfo: info, ...cred });
+    if (!data) throw new HubDownloadError(`${id.repo}@${commit}: ${file} is listed but the hub does not serve it`);
+    await storeBlob(s, file, data, blob, etag, info.size);
+  } else {
+    s.progress.done += s.sizes.get(file) ?? 0;
+    o.onBytes?.(s.progress.done, s.progress.total, file);
+  }
+  linkOrCopy(blob, pointer);
+}
+
+/**
+ * Streams `data` into `blob`: hashed and counted as it arrives, then renamed into place only when
+ * its size is the listed and served one and its hash is the blob's name.
+ */
+async function storeBlob(s: FetchState, file: string, data: Blob, blob: string, etag: string, servedSize: number): Promise<void> {
+  const { o } = s;
+  const { id, commit } = o;
+  // Our own partial file: another process (or huggingface_hub's `<blob>.incomplete`) may be
+  // fetching the same blob; whichever rename lands first, the content is the same.
+  const incomplete = `${blob}.${process.pid}.incomplete`;
+  const expectedSize = s.sizes.get(file) ?? servedSize;
+  const hash = blobHasher(etag, expectedSize);
+  const count = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      hash.update(chunk);
+      s.progress.done += chunk.length;
+      o.onBytes?.(s.progress.done, s.progress.total, file);
+      cb(null, chunk);
+    },
+  });
+  try {
+    await pipeline(Readable.fromWeb(data.stream() as unknown as NodeWebReadableStream), count, createWriteStream(incomplete));
+  } catch (err) {
+    rmSync(incomplete, { force: true });
+    throw err;
+  }
+  const got = lstatSync(incomplete).size;
+  if (got !== servedSize || got !== expectedSize) {
+    rmSync(incomplete, { force: true });
+    throw new HubDownloadError(`${id.repo}@${commit}: ${file} arrived incomplete (${got} of ${expectedSize} bytes); run the command again`);
+  }
+  // Checked before the rename: offline runs trust whatever lies under the blob's name.
+  const digest = hash.digest();
+  if (digest !== etag) {
+    rmSync(incomplete, { force: true });
+    throw new HubNameError(
+      `${id.repo}@${commit}: ${file} arrived with ${hash.kind} ${digest}, not the ${etag} the hub lists for it; nothing was stored. ` +
+        'The download was corrupted or the server is not serving this repository; run the command again or check HF_ENDPOINT',
+    );
+  }
+  renameSync(incomplete, blob);
+}
+
+/** refs/<revision> → the commit, written atomically. */
+function writeRef(storage: string, revision: string, commit: string): void {
+  const ref = pathInside(path.join(storage, 'refs'), revision);
+  mkdirSync(path.dirname(ref), { recursive: true });
+  const tmp = `${ref}.${process.pid}.tmp`;
+  writeFileSync(tmp, commit);
+  renameSync(tmp, ref);
 }

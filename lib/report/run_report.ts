@@ -84,21 +84,50 @@ export interface RunReport {
   plots: string[];
 }
 
+/** What config.json says about the run, as far as the report reads it. */
+interface RunRecord {
+  config?: Record<string, unknown>;
+  data?: { trainPairs?: number; evalPairs?: number };
+  totalSteps?: number;
+}
+
+/** The configuration keys the report's table shows, in this order (config.json has them all). */
+const SHOWN_SETTINGS = [
+  'model',
+  'refModel',
+  'data',
+  'loss',
+  'beta',
+  'gamma',
+  'rationaleForm',
+  'lr',
+  'schedule',
+  'warmupSteps',
+  'batchSize',
+  'gradAccum',
+  'maxLength',
+  'epochs',
+  'maxSteps',
+  'seed',
+  'loraR',
+  'dtype',
+  'device',
+];
+
 export async function writeRunReport(runDir: string): Promise<RunReport> {
   const configFile = path.join(runDir, 'config.json');
   const metricsFile = path.join(runDir, 'metrics.jsonl');
   if (!existsSync(metricsFile)) throw new Error(`${runDir}: no metrics.jsonl; is it a run directory (rdpo-native train --out DIR)?`);
-  const record = existsSync(configFile)
-    ? (JSON.parse(readFileSync(configFile, 'utf8')) as {
-        config?: Record<string, unknown>;
-        data?: { trainPairs?: number; evalPairs?: number };
-        totalSteps?: number;
-      })
-    : {};
+  const record = existsSync(configFile) ? (JSON.parse(readFileSync(configFile, 'utf8')) as RunRecord) : {};
   const rows = readMetricsLog(metricsFile);
-  const train = rows.filter((r) => !r.eval);
-  const evals = rows.filter((r) => r.eval);
-  const plotsDir = path.join(runDir, 'plots');
+  const drawn = await drawCharts(rows, path.join(runDir, 'plots'));
+  const file = path.join(runDir, 'report.md');
+  writeFileAtomic(file, reportMarkdown(runDir, record, rows, drawn).join('\n'));
+  return { file, plots: drawn.map((d) => d.file) };
+}
+
+/** Renders each chart the run logged metrics for into `plotsDir`; charts without points are left out. */
+async function drawCharts(rows: readonly MetricsRow[], plotsDir: string): Promise<Array<{ chart: Chart; file: string }>> {
   mkdirSync(plotsDir, { recursive: true });
   const charts = [...CHARTS];
   const terms = termShareChart(rows);
@@ -119,33 +148,18 @@ export async function writeRunReport(runDir: string): Promise<RunReport> {
     writeFileAtomic(file, await renderVegaLiteSvg(spec));
     drawn.push({ chart, file });
   }
+  return drawn;
+}
 
+/** report.md's lines: the run's size, its configuration, the final metrics and the curves. */
+function reportMarkdown(runDir: string, record: RunRecord, rows: readonly MetricsRow[], drawn: ReadonlyArray<{ chart: Chart }>): string[] {
+  const train = rows.filter((r) => !r.eval);
+  const evals = rows.filter((r) => r.eval);
   const config = record.config ?? {};
   const last = train.at(-1);
   const lastEval = evals.at(-1);
-  const shown = [
-    'model',
-    'refModel',
-    'data',
-    'loss',
-    'beta',
-    'gamma',
-    'rationaleForm',
-    'lr',
-    'schedule',
-    'warmupSteps',
-    'batchSize',
-    'gradAccum',
-    'maxLength',
-    'epochs',
-    'maxSteps',
-    'seed',
-    'loraR',
-    'dtype',
-    'device',
-  ];
   const metricKeys = [...new Set([...Object.keys(last ?? {}), ...Object.keys(lastEval ?? {})])].filter((k) => !['step', 'eval', 'skipped'].includes(k));
-  const md = [
+  return [
     `# Training run ${path.basename(path.resolve(runDir))}`,
     '',
     `${train.length} of ${record.totalSteps ?? '?'} steps logged${evals.length ? `, ${evals.length} evaluation${evals.length === 1 ? '' : 's'} on ${record.data?.evalPairs ?? '?'} held-out pairs` : ''}; ${record.data?.trainPairs ?? '?'} training pairs.`,
@@ -154,7 +168,7 @@ export async function writeRunReport(runDir: string): Promise<RunReport> {
     '',
     table(
       ['setting', 'value'],
-      shown.filter((k) => config[k] !== undefined).map((k) => [k, `\`${fmt(config[k])}\``]),
+      SHOWN_SETTINGS.filter((k) => config[k] !== undefined).map((k) => [k, `\`${fmt(config[k])}\``]),
     ),
     '',
     'Every setting is in `config.json`; every step in `metrics.jsonl`.',
@@ -170,7 +184,4 @@ export async function writeRunReport(runDir: string): Promise<RunReport> {
     '',
     ...drawn.flatMap(({ chart }) => [`![${chart.title}](plots/${chart.file})`, '']),
   ];
-  const file = path.join(runDir, 'report.md');
-  writeFileAtomic(file, md.join('\n'));
-  return { file, plots: drawn.map((d) => d.file) };
 }

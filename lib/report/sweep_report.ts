@@ -19,8 +19,20 @@ function row(method: SweepRow['method'], size: number, rows: readonly SweepRow[]
 
 /** Sentences that follow from the numbers, with their uncertainty. */
 export function sweepFindings(r: SweepResults): string[] {
-  const out: string[] = [];
+  // The sizes at which both methods were trained.
   const both = r.sizes.filter((s) => row('dpo', s, r.rows) && row('rdpo', s, r.rows));
+  return [
+    ...winrateFindings(r, both),
+    ...headToHeadFindings(r),
+    ...efficiencyFindings(r),
+    ...accuracyFindings(r, both),
+    ...lengthFindings(r, both),
+    ...judgeFindings(r),
+  ];
+}
+
+/** RDPO's and DPO's winrates against SFT, size by size, and whether they differ beyond 2 s.e. */
+function winrateFindings(r: SweepResults, both: readonly number[]): string[] {
   let rdpoAhead = 0;
   let clearlyAhead = 0;
   let clearlyBehind = 0;
@@ -34,13 +46,16 @@ export function sweepFindings(r: SweepResults): string[] {
     if (diff > 2 * se && se > 0) clearlyAhead++;
     if (-diff > 2 * se && se > 0) clearlyBehind++;
   }
-  if (both.length > 0) {
-    out.push(
-      `Winrate against SFT: RDPO was above DPO at ${rdpoAhead} of ${both.length} training sizes; ` +
-        `the difference exceeded two standard errors in RDPO's favour at ${clearlyAhead} and in DPO's favour at ${clearlyBehind}` +
-        (clearlyAhead + clearlyBehind === 0 ? ', so at this evaluation size the two are not distinguishable by this measure.' : '.'),
-    );
-  }
+  if (both.length === 0) return [];
+  return [
+    `Winrate against SFT: RDPO was above DPO at ${rdpoAhead} of ${both.length} training sizes; ` +
+      `the difference exceeded two standard errors in RDPO's favour at ${clearlyAhead} and in DPO's favour at ${clearlyBehind}` +
+      (clearlyAhead + clearlyBehind === 0 ? ', so at this evaluation size the two are not distinguishable by this measure.' : '.'),
+  ];
+}
+
+function headToHeadFindings(r: SweepResults): string[] {
+  const out: string[] = [];
   for (const { size, summary: s } of r.rdpoVsDpo) {
     if (s.winrate === null) continue;
     const off = s.winrate - 0.5;
@@ -50,45 +65,57 @@ export function sweepFindings(r: SweepResults): string[] {
         (clear ? `(${off > 0 ? 'RDPO' : 'DPO'} preferred beyond two standard errors).` : '(within two standard errors of an even split).'),
     );
   }
-  // Data efficiency: the smallest RDPO size that reaches DPO's best winrate.
+  return out;
+}
+
+/** Data efficiency: the smallest RDPO size that reaches DPO's best winrate. */
+function efficiencyFindings(r: SweepResults): string[] {
   const dpoRows = r.rows.filter((x) => x.method === 'dpo' && x.vsSft.winrate !== null);
   const rdpoRows = r.rows.filter((x) => x.method === 'rdpo' && x.vsSft.winrate !== null).sort((a, b) => a.size - b.size);
-  if (dpoRows.length > 0 && rdpoRows.length > 0) {
-    const best = dpoRows.reduce((a, b) => (b.vsSft.winrate! > a.vsSft.winrate! ? b : a));
-    const match = rdpoRows.find((x) => x.vsSft.winrate! >= best.vsSft.winrate!);
-    if (match && match.size < best.size) {
-      out.push(
-        `RDPO reached DPO's best winrate against SFT (${pct(best.vsSft.winrate)} at ${best.size} pairs) with ${match.size} pairs (${pct(match.vsSft.winrate)}), ` +
-          `${(best.size / match.size).toFixed(1)}× fewer; read this with the standard errors above.`,
-      );
-    } else if (match) {
-      out.push(`RDPO did not reach DPO's best winrate against SFT (${pct(best.vsSft.winrate)} at ${best.size} pairs) with fewer pairs than DPO needed.`);
-    } else {
-      out.push(`RDPO's winrate against SFT stayed below DPO's best (${pct(best.vsSft.winrate)} at ${best.size} pairs) at every size.`);
-    }
+  if (dpoRows.length === 0 || rdpoRows.length === 0) return [];
+  const best = dpoRows.reduce((a, b) => (b.vsSft.winrate! > a.vsSft.winrate! ? b : a));
+  const match = rdpoRows.find((x) => x.vsSft.winrate! >= best.vsSft.winrate!);
+  if (match && match.size < best.size) {
+    return [
+      `RDPO reached DPO's best winrate against SFT (${pct(best.vsSft.winrate)} at ${best.size} pairs) with ${match.size} pairs (${pct(match.vsSft.winrate)}), ` +
+        `${(best.size / match.size).toFixed(1)}× fewer; read this with the standard errors above.`,
+    ];
   }
-  // Reward accuracy.
-  const accBoth = both.filter((s) => row('dpo', s, r.rows)!.preference.rewardAccuracy !== null && row('rdpo', s, r.rows)!.preference.rewardAccuracy !== null);
-  if (accBoth.length > 0) {
-    const higher = accBoth.filter((s) => row('rdpo', s, r.rows)!.preference.rewardAccuracy! > row('dpo', s, r.rows)!.preference.rewardAccuracy!).length;
-    const equal = accBoth.filter((s) => row('rdpo', s, r.rows)!.preference.rewardAccuracy! === row('dpo', s, r.rows)!.preference.rewardAccuracy!).length;
-    out.push(
-      `Reward accuracy on the ${r.evalPairs} held-out pairs: RDPO higher than DPO at ${higher} of ${accBoth.length} sizes${equal ? `, equal at ${equal}` : ''}.`,
-    );
-  }
-  // Verbosity.
-  if (both.length > 0) {
-    const shorter = both.filter((s) => row('rdpo', s, r.rows)!.generation.chars.mean < row('dpo', s, r.rows)!.generation.chars.mean).length;
-    const mean = (m: 'dpo' | 'rdpo') => both.reduce((a, s) => a + row(m, s, r.rows)!.generation.chars.mean, 0) / both.length;
-    out.push(
-      `Length: RDPO's responses were shorter on average than DPO's at ${shorter} of ${both.length} sizes ` +
-        `(mean over sizes ${mean('rdpo').toFixed(0)} vs ${mean('dpo').toFixed(0)} characters; SFT ${r.sft.generation.chars.mean.toFixed(0)}).`,
-    );
-  }
-  const unparseable = [...r.rows.map((x) => x.vsSft), ...r.rdpoVsDpo.map((x) => x.summary)].reduce((a, s) => a + s.unparseable, 0);
-  const judgments = [...r.rows.map((x) => x.vsSft), ...r.rdpoVsDpo.map((x) => x.summary)].reduce((a, s) => a + s.judgments, 0);
+  if (match) return [`RDPO did not reach DPO's best winrate against SFT (${pct(best.vsSft.winrate)} at ${best.size} pairs) with fewer pairs than DPO needed.`];
+  return [`RDPO's winrate against SFT stayed below DPO's best (${pct(best.vsSft.winrate)} at ${best.size} pairs) at every size.`];
+}
+
+function accuracyFindings(r: SweepResults, both: readonly number[]): string[] {
+  const acc = (m: 'dpo' | 'rdpo', s: number) => row(m, s, r.rows)!.preference.rewardAccuracy;
+  const accBoth = both.filter((s) => acc('dpo', s) !== null && acc('rdpo', s) !== null);
+  if (accBoth.length === 0) return [];
+  const higher = accBoth.filter((s) => acc('rdpo', s)! > acc('dpo', s)!).length;
+  const equal = accBoth.filter((s) => acc('rdpo', s)! === acc('dpo', s)!).length;
+  return [
+    `Reward accuracy on the ${r.evalPairs} held-out pairs: RDPO higher than DPO at ${higher} of ${accBoth.length} sizes${equal ? `, equal at ${equal}` : ''}.`,
+  ];
+}
+
+/** Verbosity: mean response length of each method against the other's and SFT's. */
+function lengthFindings(r: SweepResults, both: readonly number[]): string[] {
+  if (both.length === 0) return [];
+  const chars = (m: 'dpo' | 'rdpo', s: number) => row(m, s, r.rows)!.generation.chars.mean;
+  const shorter = both.filter((s) => chars('rdpo', s) < chars('dpo', s)).length;
+  const mean = (m: 'dpo' | 'rdpo') => both.reduce((a, s) => a + chars(m, s), 0) / both.length;
+  return [
+    `Length: RDPO's responses were shorter on average than DPO's at ${shorter} of ${both.length} sizes ` +
+      `(mean over sizes ${mean('rdpo').toFixed(0)} vs ${mean('dpo').toFixed(0)} characters; SFT ${r.sft.generation.chars.mean.toFixed(0)}).`,
+  ];
+}
+
+/** Judge answers that could not be read, and comparisons left incomplete. */
+function judgeFindings(r: SweepResults): string[] {
+  const out: string[] = [];
+  const summaries = [...r.rows.map((x) => x.vsSft), ...r.rdpoVsDpo.map((x) => x.summary)];
+  const unparseable = summaries.reduce((a, s) => a + s.unparseable, 0);
+  const judgments = summaries.reduce((a, s) => a + s.judgments, 0);
   if (unparseable > 0) out.push(`${unparseable} of ${judgments} judge answers could not be read; they count as a win for neither side.`);
-  const incomplete = [...r.rows.map((x) => x.vsSft), ...r.rdpoVsDpo.map((x) => x.summary)].filter((s) => !s.complete).length;
+  const incomplete = summaries.filter((s) => !s.complete).length;
   if (incomplete > 0) out.push(`${incomplete} comparisons are incomplete (judge requests failed); rerun the same command to finish them.`);
   return out;
 }
@@ -98,8 +125,28 @@ function table(header: string[], rows: string[][]): string {
 }
 
 export async function writeSweepReport(r: SweepResults, outDir: string): Promise<string> {
-  const plots = join(outDir, 'plots');
-  mkdirSync(plots, { recursive: true });
+  const charts = await drawCharts(r, join(outDir, 'plots'));
+  const md: string[] = [...setupLines(r), ...resultLines(r), ...rdpoVsDpoLines(r), '## Plots', ''];
+  for (const c of charts) md.push(`![${c.title}](plots/${c.file})`, '');
+  md.push(
+    '## Files',
+    '',
+    '- `results.json`: every number above; `runs/<name>/`: the trained models; `generations/<name>.jsonl`: responses;',
+    '  `judge/<a>-vs-<b>/judgments.jsonl`: every judge answer; `preference/<name>/`: per-pair log-probs and rewards.',
+    '',
+  );
+  const text = md.join('\n');
+  writeFileAtomic(join(outDir, 'report.md'), text);
+  return text;
+}
+
+interface SweepChart {
+  file: string;
+  title: string;
+}
+
+/** The charts' points: one per trained model, and SFT's length at every size. */
+function chartValues(r: SweepResults) {
   const series = r.rows.map((x) => ({
     size: x.size,
     method: METHOD_LABEL[x.method],
@@ -111,19 +158,21 @@ export async function writeSweepReport(r: SweepResults, outDir: string): Promise
     ...series.map((s) => ({ size: s.size, method: s.method, chars: s.chars })),
     ...r.sizes.map((size) => ({ size, method: 'SFT', chars: r.sft.generation.chars.mean })),
   ];
-  const charts: Array<{ file: string; title: string; svg: Promise<string> }> = [
+  return { series, lengthValues };
+}
+
+/** Renders the sweep's charts into `plots` (RDPO against DPO only when it was judged) and lists them. */
+async function drawCharts(r: SweepResults, plots: string): Promise<SweepChart[]> {
+  mkdirSync(plots, { recursive: true });
+  const { series, lengthValues } = chartValues(r);
+  const winrateAxis = { field: 'winrate', title: 'winrate', domain: [0, 1] as [number, number], format: '.0%' };
+  const x = { field: 'size', title: 'training pairs' };
+  const charts: Array<SweepChart & { svg: Promise<string> }> = [
     {
       file: 'winrate_vs_sft.svg',
       title: 'Winrate against SFT',
       svg: renderVegaLiteSvg(
-        lineChartSpec({
-          title: 'Winrate against SFT (ties half)',
-          values: series,
-          x: { field: 'size', title: 'training pairs' },
-          y: { field: 'winrate', title: 'winrate', domain: [0, 1], format: '.0%' },
-          series: { field: 'method', title: 'method' },
-          rule: 0.5,
-        }),
+        lineChartSpec({ title: 'Winrate against SFT (ties half)', values: series, x, y: winrateAxis, series: { field: 'method', title: 'method' }, rule: 0.5 }),
       ),
     },
     {
@@ -133,7 +182,7 @@ export async function writeSweepReport(r: SweepResults, outDir: string): Promise
         lineChartSpec({
           title: `Reward accuracy on ${r.evalPairs} held-out pairs`,
           values: series,
-          x: { field: 'size', title: 'training pairs' },
+          x,
           y: { field: 'accuracy', title: 'accuracy', domain: [0, 1], format: '.0%' },
           series: { field: 'method', title: 'method' },
           rule: 0.5,
@@ -147,7 +196,7 @@ export async function writeSweepReport(r: SweepResults, outDir: string): Promise
         lineChartSpec({
           title: 'Mean response length (characters)',
           values: lengthValues,
-          x: { field: 'size', title: 'training pairs' },
+          x,
           y: { field: 'chars', title: 'characters' },
           series: { field: 'method', title: 'model' },
         }),
@@ -161,9 +210,9 @@ export async function writeSweepReport(r: SweepResults, outDir: string): Promise
       svg: renderVegaLiteSvg(
         lineChartSpec({
           title: 'RDPO winrate against DPO (same size)',
-          values: r.rdpoVsDpo.map((x) => ({ size: x.size, method: 'RDPO vs DPO', winrate: x.summary.winrate })),
-          x: { field: 'size', title: 'training pairs' },
-          y: { field: 'winrate', title: 'winrate', domain: [0, 1], format: '.0%' },
+          values: r.rdpoVsDpo.map((d) => ({ size: d.size, method: 'RDPO vs DPO', winrate: d.summary.winrate })),
+          x,
+          y: winrateAxis,
           series: { field: 'method', title: '' },
           rule: 0.5,
         }),
@@ -171,7 +220,11 @@ export async function writeSweepReport(r: SweepResults, outDir: string): Promise
     });
   }
   for (const c of charts) writeFileAtomic(join(plots, c.file), await c.svg);
+  return charts.map(({ file, title }) => ({ file, title }));
+}
 
+/** The title, what was measured and how, and the findings. */
+function setupLines(r: SweepResults): string[] {
   const judgeLine =
     r.judgeKind === 'exact'
       ? `an exact checker (\`${r.judge}\`), once per prompt`
@@ -179,7 +232,7 @@ export async function writeSweepReport(r: SweepResults, outDir: string): Promise
   const trainSettings = Object.entries(r.train)
     .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
     .join(', ');
-  const md: string[] = [
+  return [
     '# Data-efficiency sweep: DPO vs RDPO',
     '',
     '## What was measured',
@@ -197,6 +250,12 @@ export async function writeSweepReport(r: SweepResults, outDir: string): Promise
     '',
     `The paper reports, for 7B models judged by GPT-4o on 512 prompts, RDPO's winrate against SFT rising above DPO's with training size, and shorter RDPO responses. This sweep is smaller; the findings above are what these numbers show and nothing more.`,
     '',
+  ];
+}
+
+/** One table row per trained model, then SFT's own numbers. */
+function resultLines(r: SweepResults): string[] {
+  return [
     '## Results',
     '',
     table(
@@ -233,35 +292,26 @@ export async function writeSweepReport(r: SweepResults, outDir: string): Promise
     `SFT: log-prob accuracy ${pct(r.sft.preference.logprobAccuracy)}; mean length ${r.sft.generation.chars.mean.toFixed(0)} characters, ${r.sft.generation.tokens.mean.toFixed(1)} tokens.`,
     '',
   ];
-  if (r.rdpoVsDpo.length > 0) {
-    md.push(
-      '### RDPO against DPO',
-      '',
-      table(
-        ['pairs', 'RDPO winrate (ties ½)', '± s.e.', 'ties excluded', 'W/L/T/unread', 'RDPO shown first', 'DPO shown first'],
-        r.rdpoVsDpo.map(({ size, summary: s }) => [
-          String(size),
-          pct(s.winrate),
-          pct(s.winrateStdErr),
-          pct(s.winrateExcludingTies),
-          `${s.winsA}/${s.winsB}/${s.ties}/${s.unparseable}`,
-          r.judgeKind === 'llm' ? pct(s.byOrder.AB.winrate) : '–',
-          r.judgeKind === 'llm' ? pct(s.byOrder.BA.winrate) : '–',
-        ]),
-      ),
-      '',
-    );
-  }
-  md.push('## Plots', '');
-  for (const c of charts) md.push(`![${c.title}](plots/${c.file})`, '');
-  md.push(
-    '## Files',
+}
+
+/** The head-to-head table, when RDPO was judged against DPO. */
+function rdpoVsDpoLines(r: SweepResults): string[] {
+  if (r.rdpoVsDpo.length === 0) return [];
+  return [
+    '### RDPO against DPO',
     '',
-    '- `results.json`: every number above; `runs/<name>/`: the trained models; `generations/<name>.jsonl`: responses;',
-    '  `judge/<a>-vs-<b>/judgments.jsonl`: every judge answer; `preference/<name>/`: per-pair log-probs and rewards.',
+    table(
+      ['pairs', 'RDPO winrate (ties ½)', '± s.e.', 'ties excluded', 'W/L/T/unread', 'RDPO shown first', 'DPO shown first'],
+      r.rdpoVsDpo.map(({ size, summary: s }) => [
+        String(size),
+        pct(s.winrate),
+        pct(s.winrateStdErr),
+        pct(s.winrateExcludingTies),
+        `${s.winsA}/${s.winsB}/${s.ties}/${s.unparseable}`,
+        r.judgeKind === 'llm' ? pct(s.byOrder.AB.winrate) : '–',
+        r.judgeKind === 'llm' ? pct(s.byOrder.BA.winrate) : '–',
+      ]),
+    ),
     '',
-  );
-  const text = md.join('\n');
-  writeFileAtomic(join(outDir, 'report.md'), text);
-  return text;
+  ];
 }

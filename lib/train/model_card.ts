@@ -71,27 +71,40 @@ export function modelCard(runDir: string, config: TrainConfig, opts: ModelCardOp
   const recordFile = path.join(runDir, 'config.json');
   const record = existsSync(recordFile) ? (JSON.parse(readFileSync(recordFile, 'utf8')) as RunRecord) : {};
   const rows = readMetricsLog(path.join(runDir, 'metrics.jsonl')).filter((r) => r.step <= opts.step);
-  const lastTrain = rows.filter((r) => !r.eval).at(-1);
-  const lastEval = rows.filter((r) => r.eval).at(-1);
   const spec = lossSpec(config.loss);
+  const md: string[] = [
+    '---',
+    YAML.stringify(frontMatter(config, opts)).trimEnd(),
+    '---',
+    '',
+    ...introLines(runDir, config, opts, spec, record),
+    ...lossLines(config, spec),
+    ...dataLines(config, record),
+    ...resultLines(rows, record),
+    ...configurationLines(config, record),
+  ];
+  return md.join('\n');
+}
+
+type LossSpec = ReturnType<typeof lossSpec>;
+
+/** The hub's YAML metadata: base model and dataset when they are hub ids, library, tags. */
+function frontMatter(config: TrainConfig, opts: ModelCardOptions): Record<string, unknown> {
   const baseModel = isHubModelSpec(config.model) ? hubId(config.model) : undefined;
   const dataset = isHubDatasetSpec(config.data) ? parseHubDatasetSpec(config.data)!.repo : undefined;
-
-  const front: Record<string, unknown> = {
+  return {
     ...(baseModel ? { base_model: baseModel } : {}),
     library_name: opts.lora ? 'peft' : 'transformers',
     pipeline_tag: 'text-generation',
     tags: ['rdpo-native', config.loss, ...(config.loss === 'sft' ? ['sft'] : ['preference-alignment']), ...(opts.lora ? ['lora'] : [])],
     ...(dataset ? { datasets: [dataset] } : {}),
   };
-  const name = path.basename(path.resolve(runDir));
-  const load = record.data?.load;
-  const md: string[] = [
-    '---',
-    YAML.stringify(front).trimEnd(),
-    '---',
-    '',
-    `# ${name}`,
+}
+
+/** The title, what the weights are, and which step they hold. */
+function introLines(runDir: string, config: TrainConfig, opts: ModelCardOptions, spec: LossSpec, record: RunRecord): string[] {
+  return [
+    `# ${path.basename(path.resolve(runDir))}`,
     '',
     `${opts.lora ? 'A LoRA adapter (PEFT format) for' : 'A fine-tune of'} \`${config.model}\`, trained with **${config.loss.toUpperCase()}** (${spec.summary}) by rdpo-native${record.versions?.rdpoNative ? ` ${record.versions.rdpoNative}` : ''}.`,
     '',
@@ -101,6 +114,12 @@ export function modelCard(runDir: string, config: TrainConfig, opts: ModelCardOp
         ? `These weights are a checkpoint at step ${opts.step} of ${opts.totalSteps}.`
         : `These weights are the end of training: step ${opts.step} of ${opts.totalSteps}.`,
     '',
+  ];
+}
+
+/** The loss, its source, and the settings of it that apply. */
+function lossLines(config: TrainConfig, spec: LossSpec): string[] {
+  return [
     '## Loss',
     '',
     `${config.loss}: ${spec.summary}. Source: ${spec.citation}.`,
@@ -127,6 +146,13 @@ export function modelCard(runDir: string, config: TrainConfig, opts: ModelCardOp
       ],
     ),
     '',
+  ];
+}
+
+/** The data and what loading it counted. */
+function dataLines(config: TrainConfig, record: RunRecord): string[] {
+  const load = record.data?.load;
+  return [
     '## Data',
     '',
     `\`${config.data}\`${load?.format ? ` (format ${load.format})` : ''}:`,
@@ -147,11 +173,16 @@ export function modelCard(runDir: string, config: TrainConfig, opts: ModelCardOp
       ],
     ),
     '',
-    '## Results',
-    '',
   ];
+}
+
+/** The last training and evaluation metrics logged up to the card's step. */
+function resultLines(rows: readonly MetricsRow[], record: RunRecord): string[] {
+  const lastTrain = rows.filter((r) => !r.eval).at(-1);
+  const lastEval = rows.filter((r) => r.eval).at(-1);
   const metricRows = (row: MetricsRow | undefined) =>
     row ? Object.entries(row).filter(([k, v]) => k !== 'eval' && k !== 'step' && typeof v === 'number') : [];
+  const md = ['## Results', ''];
   if (lastTrain) md.push(`Last training step (${lastTrain.step}):`, '', table(['metric', 'value'], metricRows(lastTrain)), '');
   if (lastEval)
     md.push(
@@ -161,7 +192,12 @@ export function modelCard(runDir: string, config: TrainConfig, opts: ModelCardOp
       '',
     );
   if (!lastTrain && !lastEval) md.push('No metrics were logged before these weights were written.', '');
-  md.push(
+  return md;
+}
+
+/** Every setting, the command that trains the same run again, and the framework versions. */
+function configurationLines(config: TrainConfig, record: RunRecord): string[] {
+  return [
     '## Training configuration',
     '',
     table(
@@ -178,6 +214,5 @@ export function modelCard(runDir: string, config: TrainConfig, opts: ModelCardOp
     '```',
     '',
     ...(record.versions ? ['## Framework versions', '', ...Object.entries(record.versions).map(([k, v]) => `- ${k}: ${v}`), ''] : []),
-  );
-  return md.join('\n');
+  ];
 }
