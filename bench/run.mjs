@@ -190,21 +190,19 @@ function table(rows) {
   return [head, sep, ...body].join('\n');
 }
 
-// The CPU's vector flags and the ISA LibTorch dispatches to: rows from different kinds of machine
+// The CPU's vector flags (lib/native/runtime.ts reads them, as doctor does) and the ISA LibTorch
+// dispatches to (its own report, forced variables included): rows from different kinds of machine
 // (or dispatch) are kept in different sections of docs/benchmarks.md, never mixed in one table.
-function cpuFlags() {
-  const info = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
-  const line = info.split('\n').find((l) => l.startsWith('flags')) ?? '';
-  return [...new Set(line.split(/\s+/).filter((f) => /^(avx|amx|fma)/.test(f)))].sort();
-}
-function dispatchIsa(flags) {
-  const forced = process.env.ATEN_CPU_CAPABILITY?.toLowerCase();
-  if (forced && forced !== 'default') return forced;
-  return flags.includes('avx512f') ? 'avx512' : flags.includes('avx2') ? 'avx2' : 'default';
+// Read after the sides have run, so the addon is not loaded in this process while they do.
+async function machineIsa() {
+  const { cpuFlags } = await import(path.join(root, 'dist', 'native', 'runtime.js'));
+  const { loadNative } = await import(path.join(root, 'dist', 'native', 'load.js'));
+  const flags = [...cpuFlags()].filter((f) => /^(avx|amx|fma)/.test(f)).sort();
+  return { flags, dispatch: loadNative().runtimeInfo().cpuCapability.toLowerCase() };
 }
 
-function machine() {
-  const flags = cpuFlags();
+async function machine() {
+  const { flags, dispatch } = await machineIsa();
   return {
     cpu: os.cpus()[0]?.model ?? 'unknown',
     cores,
@@ -212,7 +210,7 @@ function machine() {
     platform: `${process.platform}-${process.arch}`,
     load_avg_1m: os.loadavg()[0],
     cpu_flags: flags,
-    dispatch: dispatchIsa(flags),
+    dispatch,
     dispatch_env: ['ATEN_CPU_CAPABILITY', 'ONEDNN_MAX_CPU_ISA'].filter((k) => process.env[k]).map((k) => `${k}=${process.env[k]}`),
   };
 }
@@ -258,7 +256,7 @@ async function sideBySide() {
   const records = [];
   for (const s of schedule({ dtypes, batches, repeats, only: a.only })) records.push(await runSide(s.side, s.dtype, s.batch));
   const rows = summarizeRows(records, { cores });
-  if (a.json) console.log(JSON.stringify({ machine: machine(), rows, runs: records.map(({ result, ...r }) => ({ ...r, result })) }, null, 2));
+  if (a.json) console.log(JSON.stringify({ machine: await machine(), rows, runs: records.map(({ result, ...r }) => ({ ...r, result })) }, null, 2));
   else {
     console.log(table(rows));
     for (const r of rows) for (const e of r.errors) console.log(`\n${e}`);
@@ -267,7 +265,7 @@ async function sideBySide() {
   const decision = recordDecision(rows, { allowBusy: a['record-busy'] });
   if (!decision.record) fail(decision.message);
   if (decision.message) log(decision.message);
-  const m = machine();
+  const m = await machine();
   const first = records.find((r) => r.result)?.result;
   if (!first) fail('--record: no side produced a result; nothing to record');
   writeSection(
@@ -331,7 +329,7 @@ async function scaling() {
       `${fmt(r.ours?.peakRssMb)} | ${fmt(r.trl?.peakRssMb)} | ${r.rssRatio === null ? '—' : `${r.rssRatio.toFixed(2)}×`} | ${r.verdict ? 'verdict' : `not a verdict (${r.notVerdictReason})`} |`,
   );
   const tbl = [head, sep, ...body].join('\n');
-  if (a.json) console.log(JSON.stringify({ machine: machine(), points: out }, null, 2));
+  if (a.json) console.log(JSON.stringify({ machine: await machine(), points: out }, null, 2));
   else console.log(tbl);
   if (!a.record) return;
   const decision = recordDecision(
@@ -339,7 +337,7 @@ async function scaling() {
     { allowBusy: a['record-busy'] },
   );
   if (!decision.record) fail(decision.message);
-  const m = machine();
+  const m = await machine();
   writeSection(
     `scaling-${m.dispatch}`,
     [

@@ -51,7 +51,8 @@ export function packageVersion(): string {
   return pkg.version;
 }
 
-function cpuFlags(): Set<string> {
+/** The CPU's feature flags (/proc/cpuinfo; empty where there is none). */
+export function cpuFlags(): Set<string> {
   try {
     const text = readFileSync('/proc/cpuinfo', 'utf8');
     const line = text.split('\n').find((l) => l.startsWith('flags'));
